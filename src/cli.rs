@@ -1,0 +1,275 @@
+//! The command line: `tokend serve` and the admin subcommands that work on the
+//! same database file, also while the server runs.
+//!
+//! This module parses arguments, reads the environment, and prints; every
+//! decision is the domain's.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::{format_time, ApiTokenFilter, Authority, DomainError, FirstStart, Settings};
+use crate::http::{self, ServeOptions};
+
+#[derive(Parser)]
+#[command(name = "tokend", version, about = "On-prem API token authority")]
+struct Cli {
+    /// The SQLite database file (created on first use).
+    #[arg(long, global = true, env = "TOKEND_DB", default_value = "./tokend.db")]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve(ServeArgs),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "TOKEND_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Worker threads, each with its own database connection [default: number of cores].
+    #[arg(long, env = "TOKEND_WORKERS")]
+    workers: Option<usize>,
+    /// Lifetime of issued access tokens (e.g. 30m, 1h).
+    #[arg(long, env = "TOKEND_ACCESS_TTL", default_value = "30m", value_parser = parse_access_ttl)]
+    access_ttl: Duration,
+    /// The `iss` of access tokens and base of published URLs [default: http://LISTEN].
+    #[arg(long, env = "TOKEND_ISSUER")]
+    issuer: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add a tenant organization.
+    Add {
+        /// 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        /// The user as USER@ORG.
+        user: String,
+        /// A role to grant (repeatable) [default: Organization Member].
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token; prints the secret once, on standard output.
+    Create {
+        /// The owner as USER@ORG.
+        user: String,
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: String,
+        /// Lifetime: a duration such as 30m, 90d, 6months, or "never".
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// List API tokens (names and metadata, never secrets).
+    List {
+        /// Only tokens of users in this org.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only tokens of users with this name.
+        #[arg(long)]
+        user: Option<String>,
+        /// Include revoked tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke an API token by id.
+    Revoke {
+        /// The token's id (a UUID).
+        id: String,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(&cli.db, args),
+        Command::Org(command) => administer(&cli.db, |authority| org(authority, command)),
+        Command::User(command) => administer(&cli.db, |authority| user(authority, command)),
+        Command::Token(command) => administer(&cli.db, |authority| token(authority, command)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tokend: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let settings = Settings {
+        issuer: args
+            .issuer
+            .unwrap_or_else(|| format!("http://{}", args.listen))
+            .trim_end_matches('/')
+            .to_string(),
+        access_token_lifetime: args.access_ttl,
+    };
+    let authority = open(db, settings)?;
+    http::serve(
+        authority,
+        ServeOptions {
+            db: db.to_path_buf(),
+            listen: args.listen,
+            workers,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn administer(
+    db: &Path,
+    command: impl FnOnce(&mut Authority) -> Result<(), DomainError>,
+) -> Result<(), String> {
+    let listen = std::env::var("TOKEND_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let settings = Settings {
+        issuer: std::env::var("TOKEND_ISSUER").unwrap_or_else(|_| format!("http://{listen}")),
+        access_token_lifetime: Duration::from_secs(1800),
+    };
+    let mut authority = open(db, settings)?;
+    command(&mut authority).map_err(|e| e.to_string())
+}
+
+fn open(db: &Path, settings: Settings) -> Result<Authority, String> {
+    let password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
+    let (authority, first_start) = Authority::open(db, settings, password.as_deref())
+        .map_err(|e| format!("cannot open database {}: {e}", db.display()))?;
+    if let Some(FirstStart { generated_password }) = first_start {
+        eprintln!("tokend: created database {}", db.display());
+        if let Some(password) = generated_password {
+            // Shown once; only its argon2 hash is stored.
+            eprintln!("administrator@System password: {password}");
+        }
+    }
+    Ok(authority)
+}
+
+fn org(authority: &mut Authority, command: OrgCommand) -> Result<(), DomainError> {
+    match command {
+        OrgCommand::Add { name } => {
+            let org = authority.add_org(&name)?;
+            println!("{}", org.id);
+        }
+    }
+    Ok(())
+}
+
+fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainError> {
+    match command {
+        UserCommand::Add { user, roles } => {
+            let (user_name, org_name) = split_user(&user)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| DomainError::Invalid(format!("cannot read password: {e}")))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let id = authority.add_user(org_name, user_name, password, &roles)?;
+            println!("{id}");
+        }
+    }
+    Ok(())
+}
+
+fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainError> {
+    match command {
+        TokenCommand::Create { user, name, ttl } => {
+            let (user_name, org_name) = split_user(&user)?;
+            let created =
+                authority.create_api_token_for(org_name, user_name, &name, ttl.as_deref())?;
+            println!("{}", created.secret.reveal());
+            eprintln!(
+                "created API token {} ({:?}) for {user}, expires {}",
+                created.id,
+                created.name,
+                created.expires_at.map_or("never".into(), format_time)
+            );
+            eprintln!("the secret above is shown only once: store it safely");
+        }
+        TokenCommand::List { org, user, all } => {
+            let filter = ApiTokenFilter {
+                owner_id: None,
+                org_name: org,
+                user_name: user,
+                include_revoked: all,
+            };
+            let tokens = authority.api_tokens(&filter)?;
+            println!(
+                "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  STATUS",
+                "ID", "OWNER", "NAME", "CREATED", "EXPIRES", "LAST USED"
+            );
+            let now = crate::domain::now();
+            for t in tokens {
+                let status = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at.is_some_and(|at| at <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {status}",
+                    t.id,
+                    format!("{}@{}", t.owner_name, t.org_name),
+                    t.name,
+                    format_time(t.created_at),
+                    t.expires_at.map_or("never".into(), format_time),
+                    t.last_used_at.map_or("-".into(), format_time),
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            authority.revoke_api_token_by_id(&id)?;
+            eprintln!("revoked API token {id}");
+        }
+    }
+    Ok(())
+}
+
+fn split_user(user: &str) -> Result<(&str, &str), DomainError> {
+    user.rsplit_once('@')
+        .filter(|(u, o)| !u.is_empty() && !o.is_empty())
+        .ok_or_else(|| DomainError::Invalid(format!("expected USER@ORG, got {user:?}")))
+}
+
+fn parse_access_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(24 * 3600) {
+        return Err("access token lifetime must be between 1 minute and 24 hours".into());
+    }
+    Ok(ttl)
+}

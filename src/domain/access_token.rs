@@ -1,0 +1,265 @@
+//! Access tokens: JWS-signed JWTs (ES256) with their claims, the signing keys,
+//! and the JWKS that lets resource servers verify them without calling back.
+//!
+//! Signature checking here covers the token itself only; whether its session
+//! or API token is still alive is the caller's (`Authority::authenticate`)
+//! decision, because that needs the store.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::DomainError;
+use crate::store::SigningKeyRecord;
+
+pub const ALGORITHM: &str = "ES256";
+
+/// The claims of every access token tokend issues.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The user's id.
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub username: String,
+    /// The API token this access was derived from (`refreshTokenId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rt: Option<String>,
+    /// The login session this access belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+struct Key {
+    kid: String,
+    signing: SigningKey,
+    verifying: VerifyingKey,
+}
+
+/// The signing keys in force; the newest signs, all verify.
+pub struct KeyRing {
+    keys: Vec<Key>,
+}
+
+impl KeyRing {
+    pub fn from_records(records: &[SigningKeyRecord]) -> Result<KeyRing, DomainError> {
+        let mut keys = Vec::with_capacity(records.len());
+        for record in records.iter().filter(|r| r.algorithm == ALGORITHM) {
+            let signing = SigningKey::from_slice(&record.private_key).map_err(|_| {
+                DomainError::Internal(format!("signing key {} is corrupt", record.kid))
+            })?;
+            let verifying = *signing.verifying_key();
+            keys.push(Key {
+                kid: record.kid.clone(),
+                signing,
+                verifying,
+            });
+        }
+        if keys.is_empty() {
+            return Err(DomainError::Internal(
+                "the database holds no ES256 signing key".into(),
+            ));
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// A fresh P-256 key from the OS RNG, as a record to store.
+    pub fn generate_key(now: i64) -> Result<SigningKeyRecord, DomainError> {
+        loop {
+            let mut secret = [0u8; 32];
+            getrandom::getrandom(&mut secret).map_err(|e| DomainError::Internal(e.to_string()))?;
+            // Rejects the (astronomically rare) scalars outside the curve order.
+            if let Ok(signing) = SigningKey::from_slice(&secret) {
+                return Ok(SigningKeyRecord {
+                    kid: thumbprint(signing.verifying_key()),
+                    algorithm: ALGORITHM.to_string(),
+                    private_key: secret.to_vec(),
+                    created_at: now,
+                });
+            }
+        }
+    }
+
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, DomainError> {
+        let key = &self.keys[0];
+        let header = Header {
+            alg: ALGORITHM.into(),
+            typ: Some("JWT".into()),
+            kid: Some(key.kid.clone()),
+        };
+        let header = serde_json::to_vec(&header).map_err(internal)?;
+        let claims = serde_json::to_vec(claims).map_err(internal)?;
+        let mut jwt = format!("{}.{}", B64.encode(header), B64.encode(claims));
+        let signature: Signature = key.signing.sign(jwt.as_bytes());
+        jwt.push('.');
+        jwt.push_str(&B64.encode(signature.to_bytes()));
+        Ok(jwt)
+    }
+
+    /// Checks the signature, algorithm and lifetime; returns the claims.
+    pub fn verify(&self, jwt: &str, issuer: &str, now: i64) -> Result<AccessClaims, DomainError> {
+        let mut parts = jwt.split('.');
+        let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(unauthenticated("malformed access token"));
+        };
+        let header: Header = decode_json(header_b64)?;
+        // The algorithm is fixed by us, never chosen by the token ("alg": "none").
+        if header.alg != ALGORITHM {
+            return Err(unauthenticated("access token algorithm not accepted"));
+        }
+        let key = self
+            .keys
+            .iter()
+            .find(|k| Some(&k.kid) == header.kid.as_ref())
+            .ok_or_else(|| unauthenticated("access token signed by an unknown key"))?;
+        let signature = B64
+            .decode(signature_b64)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .ok_or_else(|| unauthenticated("malformed access token signature"))?;
+        let signed_len = header_b64.len() + 1 + claims_b64.len();
+        key.verifying
+            .verify(&jwt.as_bytes()[..signed_len], &signature)
+            .map_err(|_| unauthenticated("access token signature is invalid"))?;
+        let claims: AccessClaims = decode_json(claims_b64)?;
+        if claims.iss != issuer {
+            return Err(unauthenticated("access token issued by another issuer"));
+        }
+        if claims.exp <= now {
+            return Err(unauthenticated("access token has expired"));
+        }
+        Ok(claims)
+    }
+
+    /// The public keys as a JWK Set (RFC 7517).
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| {
+                let (x, y) = coordinates(&k.verifying);
+                json!({
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": x,
+                    "y": y,
+                    "kid": k.kid,
+                    "use": "sig",
+                    "alg": ALGORITHM,
+                })
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+fn coordinates(key: &VerifyingKey) -> (String, String) {
+    let point = key.to_encoded_point(false);
+    let encode = |c: Option<&p256::FieldBytes>| c.map(|b| B64.encode(b)).unwrap_or_default();
+    (encode(point.x()), encode(point.y()))
+}
+
+/// The RFC 7638 JWK thumbprint, used as the key id.
+fn thumbprint(key: &VerifyingKey) -> String {
+    let (x, y) = coordinates(key);
+    // Members in lexicographic order, no whitespace, as RFC 7638 §3 requires.
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    B64.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, DomainError> {
+    let bytes = B64
+        .decode(part)
+        .map_err(|_| unauthenticated("malformed access token"))?;
+    serde_json::from_slice(&bytes).map_err(|_| unauthenticated("malformed access token"))
+}
+
+fn unauthenticated(why: &str) -> DomainError {
+    DomainError::Unauthenticated(why.to_string())
+}
+
+fn internal(e: serde_json::Error) -> DomainError {
+    DomainError::Internal(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_ring() -> KeyRing {
+        KeyRing::from_records(&[KeyRing::generate_key(0).unwrap()]).unwrap()
+    }
+
+    fn claims(exp: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "https://tokend.test".into(),
+            sub: "u".into(),
+            iat: 0,
+            exp,
+            jti: "j".into(),
+            org_id: "o".into(),
+            org_name: "System".into(),
+            username: "administrator".into(),
+            rt: Some("t".into()),
+            sid: None,
+        }
+    }
+
+    #[test]
+    fn signed_tokens_verify_and_round_trip() {
+        let ring = new_ring();
+        let jwt = ring.sign(&claims(100)).unwrap();
+        assert_eq!(
+            ring.verify(&jwt, "https://tokend.test", 50).unwrap(),
+            claims(100)
+        );
+    }
+
+    #[test]
+    fn expired_foreign_and_tampered_tokens_are_refused() {
+        let ring = new_ring();
+        let jwt = ring.sign(&claims(100)).unwrap();
+        assert!(ring.verify(&jwt, "https://tokend.test", 100).is_err());
+        assert!(ring.verify(&jwt, "https://elsewhere.test", 50).is_err());
+        assert!(new_ring().verify(&jwt, "https://tokend.test", 50).is_err());
+
+        let (signed, _) = jwt.rsplit_once('.').unwrap();
+        let other = ring.sign(&claims(200)).unwrap();
+        let forged = format!("{signed}.{}", other.rsplit_once('.').unwrap().1);
+        assert!(ring.verify(&forged, "https://tokend.test", 50).is_err());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let ring = new_ring();
+        let jwt = ring.sign(&claims(100)).unwrap();
+        let claims_part = jwt.split('.').nth(1).unwrap();
+        let header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert!(ring
+            .verify(
+                &format!("{header}.{claims_part}."),
+                "https://tokend.test",
+                50
+            )
+            .is_err());
+    }
+}

@@ -1,0 +1,52 @@
+//! The domain's one error type: what went wrong, in terms a client can be told.
+//! The HTTP layer maps each variant to a status in one place.
+
+use std::fmt;
+
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub enum DomainError {
+    /// The request itself is wrong (bad name, bad ttl, ...).
+    Invalid(String),
+    /// Login failed; deliberately silent on whether the user exists.
+    InvalidCredentials,
+    /// No usable access token.
+    Unauthenticated(String),
+    /// Authenticated, but not allowed.
+    Forbidden(String),
+    /// Unknown, or not visible to the caller.
+    NotFound(String),
+    Conflict(String),
+    /// An API token could not be exchanged (RFC 6749 `invalid_grant`).
+    InvalidGrant(&'static str),
+    /// A fault on our side; the text goes to the log, not to the client.
+    Internal(String),
+}
+
+impl fmt::Display for DomainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DomainError::Invalid(m)
+            | DomainError::Unauthenticated(m)
+            | DomainError::Forbidden(m)
+            | DomainError::NotFound(m)
+            | DomainError::Conflict(m)
+            | DomainError::Internal(m) => f.write_str(m),
+            DomainError::InvalidCredentials => f.write_str("invalid credentials"),
+            DomainError::InvalidGrant(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for DomainError {}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate => DomainError::Conflict("it already exists".into()),
+            StoreError::Missing(what) => DomainError::Invalid(format!("{what} does not exist")),
+            other => DomainError::Internal(other.to_string()),
+        }
+    }
+}

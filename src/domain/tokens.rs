@@ -1,0 +1,203 @@
+//! The API token lifecycle: creation (secret shown once), listing (never the
+//! secret), revocation, and the exchange of an API token for an access token.
+
+use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
+use super::{new_id, now, parse_id, AccessOrigin, Authority, Caller, DomainError, Right};
+use crate::store::{Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
+
+const MAX_NAME_LENGTH: usize = 128;
+const UNKNOWN_OR_REVOKED: &str = "the API token is invalid or has been revoked";
+
+/// A token just created: the only value that ever carries the secret.
+#[derive(Debug)]
+pub struct CreatedApiToken {
+    pub id: String,
+    pub name: String,
+    pub secret: ApiTokenSecret,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// Where an API token is presented for exchange, and so which tokens qualify.
+#[derive(Debug, Clone, Copy)]
+pub enum ExchangeAudience<'a> {
+    /// The console's `authorize` endpoint: any org's token.
+    AnyOrg,
+    /// `/oauth/provider/token`: only tokens of the provider org.
+    Provider,
+    /// `/oauth/tenant/{org}/token`: only tokens of that tenant org.
+    Tenant(&'a str),
+}
+
+/// An access token issued for an API token.
+pub struct IssuedAccess {
+    pub access_token: String,
+    pub expires_in: i64,
+}
+
+impl Authority {
+    /// Creates an API token for the caller. Needs "Token: Manage" and a
+    /// session: access derived from an API token cannot create tokens.
+    pub fn create_api_token(
+        &mut self,
+        caller: &Caller,
+        name: &str,
+        ttl: Option<&str>,
+    ) -> Result<CreatedApiToken, DomainError> {
+        if let AccessOrigin::ApiToken(_) = caller.origin {
+            return Err(DomainError::Forbidden(
+                "access derived from an API token cannot create API tokens".into(),
+            ));
+        }
+        if !caller.rights.contains(Right::ManageOwnApiTokens) {
+            return Err(DomainError::Forbidden(format!(
+                "creating API tokens needs the right {:?} (manage user's own API token)",
+                Right::ManageOwnApiTokens.name()
+            )));
+        }
+        self.issue_api_token(&caller.account.user_id, name, ttl)
+    }
+
+    /// The caller's own tokens that are not revoked (expired ones included).
+    pub fn own_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenListing>, DomainError> {
+        let filter = ApiTokenFilter {
+            owner_id: Some(caller.account.user_id.clone()),
+            ..ApiTokenFilter::default()
+        };
+        Ok(self.store.api_tokens(&filter)?)
+    }
+
+    /// Revokes a token: its owner may; so may a holder of "Token: Manage All"
+    /// in the token's org, or in the provider org for any org. Tokens the
+    /// caller may not touch are reported as unknown.
+    pub fn revoke_api_token(&mut self, caller: &Caller, id: &str) -> Result<(), DomainError> {
+        if let AccessOrigin::ApiToken(_) = caller.origin {
+            return Err(DomainError::Forbidden(
+                "access derived from an API token cannot revoke API tokens".into(),
+            ));
+        }
+        let not_found = || DomainError::NotFound("no such API token".into());
+        let id = parse_id(id).ok_or_else(not_found)?;
+        let token = self
+            .store
+            .api_token(&id)?
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or_else(not_found)?;
+        let org = &caller.account.org;
+        let allowed = token.owner_id == caller.account.user_id
+            || (caller.rights.contains(Right::ManageAllApiTokens)
+                && (org.is_provider || org.id == token.org_id));
+        if !allowed {
+            return Err(not_found());
+        }
+        if !self.store.revoke_api_token(&id, now())? {
+            return Err(not_found());
+        }
+        Ok(())
+    }
+
+    /// Exchanges an API token for an access token limited by the token's
+    /// rules: the user's rights as they are now, view-only.
+    pub fn exchange_api_token(
+        &mut self,
+        presented: &str,
+        audience: ExchangeAudience<'_>,
+    ) -> Result<IssuedAccess, DomainError> {
+        let secret = ApiTokenSecret::parse(presented)
+            .ok_or(DomainError::InvalidGrant("the API token is malformed"))?;
+        let now = now();
+        let token = self
+            .store
+            .api_token_by_digest(&secret.digest())?
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))?;
+        if token.expires_at.is_some_and(|at| at <= now) {
+            return Err(DomainError::InvalidGrant("the API token has expired"));
+        }
+        let account = self
+            .store
+            .account(&token.user_id)?
+            .ok_or(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))?;
+        if !audience.admits(&account) {
+            return Err(DomainError::InvalidGrant(
+                "the API token is not valid for this organization",
+            ));
+        }
+        // An access token never outlives the API token it came from.
+        let lifetime = self.settings.access_token_lifetime.as_secs() as i64;
+        let expires_at = token
+            .expires_at
+            .map_or(now + lifetime, |at| at.min(now + lifetime));
+        let claims = self.claims_for(
+            &account,
+            now,
+            expires_at,
+            AccessOrigin::ApiToken(token.id.clone()),
+        );
+        let access_token = self.keys.sign(&claims)?;
+        self.store.record_api_token_use(&token.id, now)?;
+        Ok(IssuedAccess {
+            access_token,
+            expires_in: expires_at - now,
+        })
+    }
+
+    pub(super) fn issue_api_token(
+        &mut self,
+        user_id: &str,
+        name: &str,
+        ttl: Option<&str>,
+    ) -> Result<CreatedApiToken, DomainError> {
+        let name = check_token_name(name)?;
+        let lifetime = TokenLifetime::parse(ttl.unwrap_or(DEFAULT_LIFETIME))?;
+        let secret = ApiTokenSecret::generate()?;
+        let now = now();
+        let record = ApiTokenRecord {
+            id: new_id(),
+            digest: secret.digest(),
+            user_id: user_id.to_string(),
+            name: name.to_string(),
+            created_at: now,
+            expires_at: lifetime.expires_at(now),
+            revoked_at: None,
+        };
+        self.store.insert_api_token(&record)?;
+        Ok(CreatedApiToken {
+            id: record.id,
+            name: record.name,
+            secret,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+        })
+    }
+}
+
+impl ExchangeAudience<'_> {
+    fn admits(self, account: &Account) -> bool {
+        match self {
+            ExchangeAudience::AnyOrg => true,
+            ExchangeAudience::Provider => account.org.is_provider,
+            ExchangeAudience::Tenant(org) => {
+                !account.org.is_provider && account.org.name.eq_ignore_ascii_case(org)
+            }
+        }
+    }
+}
+
+fn check_token_name(name: &str) -> Result<&str, DomainError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(DomainError::Invalid("token name must not be empty".into()));
+    }
+    if name.chars().count() > MAX_NAME_LENGTH {
+        return Err(DomainError::Invalid(format!(
+            "token name is too long: at most {MAX_NAME_LENGTH} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(DomainError::Invalid(
+            "token name must not contain control characters".into(),
+        ));
+    }
+    Ok(name)
+}

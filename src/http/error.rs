@@ -1,0 +1,179 @@
+//! The one place where errors become HTTP answers: the JSON error of the
+//! native API (`{"error", "message"}`) and the RFC 6749 §5.2 error of the
+//! token endpoints (`{"error", "error_description"}`, never cached).
+//! Internal faults are logged here and reach the client only as a bare 500.
+
+use serde_json::json;
+
+use super::response::Response;
+use crate::domain::DomainError;
+
+/// A request that could not be parsed.
+#[derive(Debug)]
+pub enum BadRequest {
+    TooLarge,
+    Malformed(String),
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: u16,
+    code: &'static str,
+    message: String,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(404, "not_found", "no such resource")
+    }
+
+    pub fn method_not_allowed(allow: &str) -> ApiError {
+        let mut e = ApiError::new(
+            405,
+            "method_not_allowed",
+            "method not allowed on this resource",
+        );
+        e.headers.push(("Allow", allow.to_string()));
+        e
+    }
+
+    /// A login that needs (other) Basic credentials.
+    pub fn login_required() -> ApiError {
+        let mut e = ApiError::new(401, "unauthorized", "invalid credentials");
+        e.headers
+            .push(("WWW-Authenticate", r#"Basic realm="tokend""#.into()));
+        e
+    }
+
+    pub fn into_response(self) -> Response {
+        let mut response = Response::json(
+            self.status,
+            &json!({ "error": self.code, "message": self.message }),
+        );
+        response.headers.extend(self.headers);
+        response
+    }
+}
+
+impl From<BadRequest> for ApiError {
+    fn from(e: BadRequest) -> Self {
+        match e {
+            BadRequest::TooLarge => ApiError::new(
+                413,
+                "payload_too_large",
+                format!(
+                    "the request body exceeds {} bytes",
+                    super::request::MAX_BODY
+                ),
+            ),
+            BadRequest::Malformed(message) => ApiError::new(400, "invalid_request", message),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(m) => ApiError::new(400, "invalid_request", m),
+            DomainError::InvalidCredentials => ApiError::login_required(),
+            DomainError::Unauthenticated(m) => {
+                let mut e = ApiError::new(401, "unauthorized", m);
+                e.headers.push((
+                    "WWW-Authenticate",
+                    r#"Bearer realm="tokend", error="invalid_token""#.into(),
+                ));
+                e
+            }
+            DomainError::Forbidden(m) => ApiError::new(403, "forbidden", m),
+            DomainError::NotFound(m) => ApiError::new(404, "not_found", m),
+            DomainError::Conflict(m) => ApiError::new(409, "conflict", m),
+            DomainError::InvalidGrant(m) => ApiError::new(400, "invalid_grant", m),
+            DomainError::Internal(m) => internal(&m),
+        }
+    }
+}
+
+fn internal(detail: &str) -> ApiError {
+    eprintln!("tokend: internal error: {detail}");
+    ApiError::new(500, "internal_error", "internal error; see the server log")
+}
+
+/// An error at a token endpoint, in the RFC 6749 §5.2 shape.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: u16,
+    code: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    pub fn invalid_request(description: impl Into<String>) -> OAuthError {
+        OAuthError {
+            status: 400,
+            code: "invalid_request",
+            description: description.into(),
+        }
+    }
+
+    pub fn unsupported_grant_type(grant_type: &str) -> OAuthError {
+        OAuthError {
+            status: 400,
+            code: "unsupported_grant_type",
+            description: format!("grant_type {grant_type:?} is not supported; use refresh_token"),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        Response::json(
+            self.status,
+            &json!({ "error": self.code, "error_description": self.description }),
+        )
+        .no_store()
+    }
+}
+
+impl From<BadRequest> for OAuthError {
+    fn from(e: BadRequest) -> Self {
+        match e {
+            BadRequest::TooLarge => OAuthError {
+                status: 413,
+                ..OAuthError::invalid_request(format!(
+                    "the request body exceeds {} bytes",
+                    super::request::MAX_BODY
+                ))
+            },
+            BadRequest::Malformed(m) => OAuthError::invalid_request(m),
+        }
+    }
+}
+
+impl From<DomainError> for OAuthError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::InvalidGrant(m) => OAuthError {
+                status: 400,
+                code: "invalid_grant",
+                description: m.into(),
+            },
+            DomainError::Internal(m) => {
+                let api = internal(&m);
+                OAuthError {
+                    status: api.status,
+                    code: "server_error",
+                    description: api.message,
+                }
+            }
+            other => OAuthError::invalid_request(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The exchange endpoints: the console's `authorize` and the RFC 6749 §6
+//! refresh-token grant at `/oauth/provider/token` and
+//! `/oauth/tenant/{org}/token`. Both answer errors per RFC 6749 §5.2 and
+//! mark every answer `no-store`.
+
+use serde_json::json;
+
+use super::error::OAuthError;
+use super::request::Request;
+use super::response::Response;
+use crate::domain::{Authority, ExchangeAudience};
+
+/// `POST /csp/gateway/am/api/auth/api-tokens/authorize`: `refresh_token` in a
+/// form body or, as real scripts send it, in the query string.
+pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Response, OAuthError> {
+    let mut params = request.query_params()?;
+    params.extend(request.form_body()?);
+    let token = required(&params, "refresh_token")?;
+    let issued = authority.exchange_api_token(token, ExchangeAudience::AnyOrg)?;
+    Ok(Response::json(
+        200,
+        &json!({
+            "access_token": issued.access_token,
+            "token_type": "bearer",
+            "expires_in": issued.expires_in,
+            "scope": "ALL_PERMISSIONS",
+        }),
+    )
+    .no_store())
+}
+
+pub fn provider_token(
+    authority: &mut Authority,
+    request: &Request,
+) -> Result<Response, OAuthError> {
+    refresh_token_grant(authority, request, ExchangeAudience::Provider)
+}
+
+pub fn tenant_token(
+    authority: &mut Authority,
+    request: &Request,
+    org: &str,
+) -> Result<Response, OAuthError> {
+    refresh_token_grant(authority, request, ExchangeAudience::Tenant(org))
+}
+
+/// RFC 6749 §6. Parameters other than these two (client_id, scope, ...) are
+/// ignored; a token grants what its user holds, not what the request asks.
+fn refresh_token_grant(
+    authority: &mut Authority,
+    request: &Request,
+    audience: ExchangeAudience<'_>,
+) -> Result<Response, OAuthError> {
+    let params = request.form_body()?;
+    let grant_type = required(&params, "grant_type")?;
+    if grant_type != "refresh_token" {
+        return Err(OAuthError::unsupported_grant_type(grant_type));
+    }
+    let token = required(&params, "refresh_token")?;
+    let issued = authority.exchange_api_token(token, audience)?;
+    Ok(Response::json(
+        200,
+        &json!({
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "refresh_token": null,
+        }),
+    )
+    .no_store())
+}
+
+/// A parameter that must be present once; per RFC 6749 §3.1 an empty value
+/// counts as absent and a repeated one is an error.
+fn required<'a>(params: &'a [(String, String)], name: &str) -> Result<&'a str, OAuthError> {
+    let mut values = params.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (_, Some(_)) => Err(OAuthError::invalid_request(format!(
+            "parameter {name} is repeated"
+        ))),
+        (Some(value), None) if !value.is_empty() => Ok(value),
+        _ => Err(OAuthError::invalid_request(format!(
+            "parameter {name} is required"
+        ))),
+    }
+}

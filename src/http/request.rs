@@ -1,0 +1,182 @@
+//! A request as the handlers see it, and the parsing of its parts: form and
+//! JSON bodies, query strings, bearer tokens and Basic credentials. Every
+//! parse failure is a client error; nothing here panics on input.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use percent_encoding::percent_decode;
+use serde::de::DeserializeOwned;
+
+use super::error::BadRequest;
+
+/// Bodies larger than this are refused unread.
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Read eagerly but bounded by `MAX_BODY`; the handler decides how to
+    /// report a failure (OAuth endpoints answer in their own dialect).
+    pub body: Result<Vec<u8>, BodyError>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body(&self) -> Result<&[u8], BadRequest> {
+        match &self.body {
+            Ok(body) => Ok(body),
+            Err(BodyError::TooLarge) => Err(BadRequest::TooLarge),
+            Err(BodyError::Unreadable) => Err(BadRequest::Malformed(
+                "the request body could not be read".into(),
+            )),
+        }
+    }
+
+    pub fn json_body<T: DeserializeOwned>(&self) -> Result<T, BadRequest> {
+        let body = self.body()?;
+        serde_json::from_slice(body).map_err(|e| {
+            BadRequest::Malformed(format!("the body is not valid JSON for this request: {e}"))
+        })
+    }
+
+    /// The parameters of an `application/x-www-form-urlencoded` body. The
+    /// content type is checked leniently: scripts send a trailing `/` or a
+    /// charset. An empty body needs no content type.
+    pub fn form_body(&self) -> Result<Vec<(String, String)>, BadRequest> {
+        let body = self.body()?;
+        if body.is_empty() {
+            return Ok(Vec::new());
+        }
+        let content_type = self.header("content-type").unwrap_or("");
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_end_matches('/');
+        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(BadRequest::Malformed(
+                "the body must be application/x-www-form-urlencoded".into(),
+            ));
+        }
+        parse_form(body)
+    }
+
+    pub fn query_params(&self) -> Result<Vec<(String, String)>, BadRequest> {
+        parse_form(self.query.as_bytes())
+    }
+
+    /// The access token from `Authorization: Bearer` or `csp-auth-token`.
+    pub fn access_token(&self) -> Option<&str> {
+        if let Some(value) = self.header("authorization") {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            return scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim())
+                .filter(|t| !t.is_empty());
+        }
+        self.header("csp-auth-token")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// `Authorization: Basic` credentials as (user, org, password) from
+    /// `user@org:password`. `Ok(None)` when there is no Authorization header.
+    pub fn basic_credentials(&self) -> Result<Option<BasicCredentials>, BadRequest> {
+        let Some(value) = self.header("authorization") else {
+            return Ok(None);
+        };
+        let malformed = || {
+            BadRequest::Malformed("Authorization must be Basic base64(user@org:password)".into())
+        };
+        let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(malformed)?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(malformed());
+        }
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+        let (login, password) = decoded.split_once(':').ok_or_else(malformed)?;
+        let (user, org) = login.rsplit_once('@').ok_or_else(malformed)?;
+        if user.is_empty() || org.is_empty() {
+            return Err(malformed());
+        }
+        Ok(Some(BasicCredentials {
+            user: user.to_string(),
+            org: org.to_string(),
+            password: password.to_string(),
+        }))
+    }
+}
+
+pub struct BasicCredentials {
+    pub user: String,
+    pub org: String,
+    pub password: String,
+}
+
+/// Decodes `a=1&b=2` strictly: percent-escapes must decode to UTF-8.
+pub fn parse_form(input: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
+    let mut params = Vec::new();
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        params.push((decode_component(name)?, decode_component(value)?));
+    }
+    Ok(params)
+}
+
+fn decode_component(raw: &[u8]) -> Result<String, BadRequest> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| BadRequest::Malformed("the form data is not valid UTF-8".into()))
+}
+
+/// Percent-decodes one path segment (an org name or an id).
+pub fn decode_path_segment(raw: &str) -> Option<String> {
+    percent_decode(raw.as_bytes())
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_decode_plus_and_percent_and_refuse_bad_utf8() {
+        let params = parse_form(b"a=b+c&refresh_token=x%2By&flag").unwrap();
+        assert_eq!(
+            params,
+            vec![
+                ("a".into(), "b c".into()),
+                ("refresh_token".into(), "x+y".into()),
+                ("flag".into(), String::new()),
+            ]
+        );
+        assert!(parse_form(b"a=%FF").is_err());
+        assert!(parse_form(&[b'a', b'=', 0xff]).is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! The route table: which path and method reach which handler. Unknown paths
+//! get 404 and known paths with another method 405 with `Allow`.
+
+use super::error::{ApiError, OAuthError};
+use super::request::{decode_path_segment, Request};
+use super::response::Response;
+use super::{discovery, oauth, session, tokens};
+use crate::domain::{Authority, LoginEndpoint};
+
+enum Route {
+    Health,
+    Jwks,
+    OpenidConfiguration,
+    Login(LoginEndpoint),
+    CurrentSession,
+    SessionInfo,
+    Orgs,
+    Tokens,
+    Token(String),
+    Authorize,
+    ProviderToken,
+    TenantToken(String),
+}
+
+impl Route {
+    fn find(path: &str) -> Option<Route> {
+        let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        let route = match segments.as_slice() {
+            ["health"] => Route::Health,
+            [".well-known", "jwks.json"] => Route::Jwks,
+            [".well-known", "openid-configuration"] => Route::OpenidConfiguration,
+            ["cloudapi", "1.0.0", "sessions"] => Route::Login(LoginEndpoint::Tenant),
+            ["cloudapi", "1.0.0", "sessions", "provider"] => Route::Login(LoginEndpoint::Provider),
+            ["cloudapi", "1.0.0", "sessions", "current"] => Route::CurrentSession,
+            ["api", "session"] => Route::SessionInfo,
+            ["api", "org"] => Route::Orgs,
+            ["api", "tokens"] => Route::Tokens,
+            ["api", "tokens", id] if !id.is_empty() => Route::Token(decode_path_segment(id)?),
+            ["csp", "gateway", "am", "api", "auth", "api-tokens", "authorize"] => Route::Authorize,
+            ["oauth", "provider", "token"] => Route::ProviderToken,
+            ["oauth", "tenant", org, "token"] if !org.is_empty() => {
+                Route::TenantToken(decode_path_segment(org)?)
+            }
+            _ => return None,
+        };
+        Some(route)
+    }
+
+    fn allowed_methods(&self) -> &'static str {
+        match self {
+            Route::Health | Route::Jwks | Route::OpenidConfiguration => "GET",
+            Route::SessionInfo | Route::Orgs => "GET",
+            Route::Tokens => "GET, POST",
+            Route::Token(_) | Route::CurrentSession => "DELETE",
+            Route::Login(_) | Route::Authorize | Route::ProviderToken | Route::TenantToken(_) => {
+                "POST"
+            }
+        }
+    }
+}
+
+pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
+    let Some(route) = Route::find(&request.path) else {
+        return ApiError::not_found().into_response();
+    };
+    match (request.method.as_str(), route) {
+        ("GET", Route::Health) => discovery::health(),
+        ("GET", Route::Jwks) => discovery::jwks(authority),
+        ("GET", Route::OpenidConfiguration) => discovery::openid_configuration(authority),
+        ("POST", Route::Login(endpoint)) => api(session::login(authority, request, endpoint)),
+        ("DELETE", Route::CurrentSession) => api(session::logout(authority, request)),
+        ("GET", Route::SessionInfo) => api(session::current(authority, request)),
+        ("GET", Route::Orgs) => api(session::orgs(authority, request)),
+        ("GET", Route::Tokens) => api(tokens::list(authority, request)),
+        ("POST", Route::Tokens) => api(tokens::create(authority, request)),
+        ("DELETE", Route::Token(id)) => api(tokens::revoke(authority, request, &id)),
+        ("POST", Route::Authorize) => oauth(oauth::authorize(authority, request)),
+        ("POST", Route::ProviderToken) => oauth(oauth::provider_token(authority, request)),
+        ("POST", Route::TenantToken(org)) => oauth(oauth::tenant_token(authority, request, &org)),
+        (_, route) => ApiError::method_not_allowed(route.allowed_methods()).into_response(),
+    }
+}
+
+fn api(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+fn oauth(result: Result<Response, OAuthError>) -> Response {
+    result.unwrap_or_else(OAuthError::into_response)
+}

@@ -1,0 +1,81 @@
+//! Login, logout, and what a caller can learn about itself and its orgs.
+
+use serde_json::json;
+
+use super::error::ApiError;
+use super::request::Request;
+use super::response::Response;
+use crate::domain::{format_time, Authority, Caller, DomainError, LoginEndpoint};
+
+pub const ACCESS_TOKEN_HEADER: &str = "X-VMWARE-VCLOUD-ACCESS-TOKEN";
+
+/// The caller behind the request's access token, or a 401.
+pub fn authenticate(authority: &Authority, request: &Request) -> Result<Caller, ApiError> {
+    let token = request.access_token().ok_or_else(|| {
+        DomainError::Unauthenticated(
+            "an access token is required (Authorization: Bearer or csp-auth-token)".into(),
+        )
+    })?;
+    Ok(authority.authenticate(token)?)
+}
+
+pub fn login(
+    authority: &mut Authority,
+    request: &Request,
+    endpoint: LoginEndpoint,
+) -> Result<Response, ApiError> {
+    let credentials = request
+        .basic_credentials()?
+        .ok_or_else(ApiError::login_required)?;
+    let session = authority.login(
+        endpoint,
+        &credentials.org,
+        &credentials.user,
+        &credentials.password,
+    )?;
+    let account = &session.account;
+    let body = json!({
+        "id": session.session_id,
+        "user": { "id": account.user_id, "name": account.user_name },
+        "org": { "id": account.org.id, "name": account.org.name },
+        "roles": account.role_names,
+        "expires_at": format_time(session.expires_at),
+    });
+    Ok(Response::json(200, &body)
+        .with_header(ACCESS_TOKEN_HEADER, session.access_token)
+        .no_store())
+}
+
+pub fn logout(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    authority.logout(&caller)?;
+    Ok(Response::no_content())
+}
+
+pub fn current(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let account = &caller.account;
+    let rights: Vec<&str> = caller.rights.iter().map(|r| r.name()).collect();
+    Ok(Response::json(
+        200,
+        &json!({
+            "user": { "id": account.user_id, "name": account.user_name },
+            "org": { "id": account.org.id, "name": account.org.name },
+            "roles": account.role_names,
+            "rights": rights,
+            "api_token_id": caller.api_token_id(),
+            "session_id": caller.session_id(),
+            "expires_at": format_time(caller.expires_at),
+        }),
+    ))
+}
+
+pub fn orgs(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let orgs: Vec<_> = authority
+        .visible_orgs(&caller)?
+        .into_iter()
+        .map(|o| json!({ "id": o.id, "name": o.name, "is_provider": o.is_provider }))
+        .collect();
+    Ok(Response::json(200, &json!({ "orgs": orgs })))
+}
