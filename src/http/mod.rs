@@ -74,10 +74,7 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
         .server_addr()
         .to_ip()
         .map_or_else(|| options.listen.to_string(), |a| a.to_string());
-    eprintln!(
-        "tokend listening on http://{bound} with {} workers",
-        options.workers
-    );
+    eprintln!("tokend listening on http://{bound}");
 
     let workers: Vec<_> = authorities
         .into_iter()

@@ -31,7 +31,9 @@ impl Response {
     }
 
     /// Token responses must not be cached anywhere (RFC 6749 §5.1).
-    pub fn no_store(self) -> Response {
+    pub fn no_store(mut self) -> Response {
+        self.headers
+            .retain(|(name, _)| *name != "Cache-Control" && *name != "Pragma");
         self.with_header("Cache-Control", "no-store")
             .with_header("Pragma", "no-cache")
     }

@@ -1,8 +1,8 @@
 //! The route table: which path and method reach which handler. Unknown paths
 //! get 404 and known paths with another method 405 with `Allow`.
 
-use super::error::{ApiError, OAuthError};
-use super::request::{decode_path_segment, Request};
+use super::error::{ApiError, BadRequest, OAuthError};
+use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
 use super::{discovery, oauth, session, tokens};
 use crate::domain::{Authority, LoginEndpoint};
@@ -63,6 +63,29 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
     let Some(route) = Route::find(&request.path) else {
         return ApiError::not_found().into_response();
     };
+    let is_token_endpoint = matches!(
+        route,
+        Route::Authorize | Route::ProviderToken | Route::TenantToken(_)
+    );
+    let response = answer(authority, request, route);
+    if is_token_endpoint {
+        // Every answer of a token endpoint, 405 and 413 included (RFC 6749 §5.1).
+        response.no_store()
+    } else {
+        response
+    }
+}
+
+fn answer(authority: &mut Authority, request: &Request, route: Route) -> Response {
+    // Refused before authentication, in the dialect of the endpoint.
+    if request.body == Err(BodyError::TooLarge) {
+        return match route {
+            Route::Authorize | Route::ProviderToken | Route::TenantToken(_) => {
+                OAuthError::from(BadRequest::TooLarge).into_response()
+            }
+            _ => ApiError::from(BadRequest::TooLarge).into_response(),
+        };
+    }
     match (request.method.as_str(), route) {
         ("GET", Route::Health) => discovery::health(),
         ("GET", Route::Jwks) => discovery::jwks(authority),
