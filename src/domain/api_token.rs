@@ -36,20 +36,7 @@ impl ApiTokenSecret {
     pub fn generate() -> Result<ApiTokenSecret, DomainError> {
         let mut token = String::with_capacity(TOKEN_LENGTH);
         token.push_str(TOKEN_PREFIX);
-        let mut pool = [0u8; 64];
-        let mut drawn = 0;
-        while drawn < RANDOM_LENGTH {
-            getrandom::getrandom(&mut pool).map_err(|e| DomainError::Internal(e.to_string()))?;
-            // 248 = 4 * 62: bytes at or above it are dropped so that every
-            // character is equally likely.
-            for &byte in pool.iter().filter(|&&b| b < 248) {
-                if drawn == RANDOM_LENGTH {
-                    break;
-                }
-                token.push(BASE62[usize::from(byte % 62)] as char);
-                drawn += 1;
-            }
-        }
+        token.push_str(&random_string(BASE62, RANDOM_LENGTH)?);
         let checksum = checksum(&token);
         token.push_str(&checksum);
         Ok(ApiTokenSecret(token))
@@ -83,6 +70,25 @@ impl fmt::Debug for ApiTokenSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiTokenSecret(..)")
     }
+}
+
+/// `length` characters drawn uniformly from `alphabet` with the OS RNG.
+/// Bytes at or above the largest multiple of the alphabet's size are dropped,
+/// so that no character is more likely than another (no modulo bias).
+pub fn random_string(alphabet: &[u8], length: usize) -> Result<String, DomainError> {
+    let limit = 256 - 256 % alphabet.len();
+    let mut out = String::with_capacity(length);
+    let mut pool = [0u8; 64];
+    while out.len() < length {
+        getrandom::getrandom(&mut pool).map_err(|e| DomainError::Internal(e.to_string()))?;
+        for &byte in pool.iter().filter(|&&b| usize::from(b) < limit) {
+            if out.len() == length {
+                break;
+            }
+            out.push(char::from(alphabet[usize::from(byte) % alphabet.len()]));
+        }
+    }
+    Ok(out)
 }
 
 fn checksum(body: &str) -> String {

@@ -55,22 +55,11 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     real && verified
 }
 
-/// A random 24-character password for the first start's administrator.
+/// A random 24-character password for the first start's administrator,
+/// without look-alike characters.
 pub fn generate_password() -> Result<String, DomainError> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut password = String::with_capacity(24);
-    let mut pool = [0u8; 64];
-    while password.len() < 24 {
-        getrandom::getrandom(&mut pool).map_err(|e| DomainError::Internal(e.to_string()))?;
-        let limit = 256 - 256 % ALPHABET.len();
-        for &b in pool.iter().filter(|&&b| usize::from(b) < limit) {
-            if password.len() == 24 {
-                break;
-            }
-            password.push(ALPHABET[usize::from(b) % ALPHABET.len()] as char);
-        }
-    }
-    Ok(password)
+    super::api_token::random_string(ALPHABET, 24)
 }
 
 #[cfg(test)]

@@ -59,10 +59,10 @@ impl Right {
             Right::ViewRoles => "Role: View",
             Right::ViewGlobalRoles => "Global Role: View",
             Right::ViewRightsBundles => "Rights Bundle: View",
-            Right::ManageOwnApiTokens => "Token: Manage",
-            Right::ManageAllApiTokens => "Token: Manage All",
-            Right::ViewOwnApiTokens => "Token: View",
-            Right::ViewAllApiTokens => "Token: View All",
+            Right::ManageOwnApiTokens => "Manage user's own API token",
+            Right::ManageAllApiTokens => "Manage all users' API tokens",
+            Right::ViewOwnApiTokens => "View user's own API token",
+            Right::ViewAllApiTokens => "View all users' API tokens",
         }
     }
 
@@ -157,7 +157,7 @@ pub const TOKEN_USER: &str = "Token User";
 pub const ORGANIZATION_MEMBER: &str = "Organization Member";
 
 /// The role `tokend user add` grants when none is named: it cannot create
-/// API tokens until an admin grants a role holding "Token: Manage".
+/// API tokens until an admin grants a role holding "Manage user's own API token".
 pub const DEFAULT_USER_ROLE: &str = ORGANIZATION_MEMBER;
 
 pub const BUILTIN_ROLES: &[BuiltinRole] = &[
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn manage_rights_include_their_view_and_unknown_names_grant_nothing() {
-        let set = RightSet::from_names(&["Token: Manage", "Launch Missiles"]);
+        let set = RightSet::from_names(&["Manage user's own API token", "Launch Missiles"]);
         assert!(set.contains(Right::ViewOwnApiTokens));
         assert_eq!(set.iter().count(), 2);
     }

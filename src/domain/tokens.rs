@@ -36,7 +36,7 @@ pub struct IssuedAccess {
 }
 
 impl Authority {
-    /// Creates an API token for the caller. Needs "Token: Manage" and a
+    /// Creates an API token for the caller. Needs "Manage user's own API token" and a
     /// session: access derived from an API token cannot create tokens.
     pub fn create_api_token(
         &mut self,
@@ -51,7 +51,7 @@ impl Authority {
         }
         if !caller.rights.contains(Right::ManageOwnApiTokens) {
             return Err(DomainError::Forbidden(format!(
-                "creating API tokens needs the right {:?} (manage user's own API token)",
+                "creating API tokens needs the right {:?}",
                 Right::ManageOwnApiTokens.name()
             )));
         }
@@ -67,7 +67,7 @@ impl Authority {
         Ok(self.store.api_tokens(&filter)?)
     }
 
-    /// Revokes a token: its owner may; so may a holder of "Token: Manage All"
+    /// Revokes a token: its owner may; so may a holder of "Manage all users' API tokens"
     /// in the token's org, or in the provider org for any org. Tokens the
     /// caller may not touch are reported as unknown.
     pub fn revoke_api_token(&mut self, caller: &Caller, id: &str) -> Result<(), DomainError> {

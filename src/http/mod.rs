@@ -128,8 +128,7 @@ fn handle(authority: &mut Authority, mut raw: tiny_http::Request) {
         response.status,
         started.elapsed().as_micros()
     );
-    let unread_body = request.body == Err(BodyError::TooLarge);
-    if let Err(e) = raw.respond(to_wire(response, unread_body)) {
+    if let Err(e) = raw.respond(to_wire(response)) {
         eprintln!("tokend: writing a response failed: {e}");
     }
 }
@@ -176,14 +175,9 @@ fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, BodyError> {
     Ok(body)
 }
 
-fn to_wire(response: Response, close: bool) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+fn to_wire(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     let mut wire = tiny_http::Response::from_data(response.body).with_status_code(response.status);
-    let mut headers = response.headers;
-    if close {
-        // The rest of the refused body is still on the connection.
-        headers.push(("Connection", "close".into()));
-    }
-    for (name, value) in headers {
+    for (name, value) in response.headers {
         match tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             Ok(header) => wire.add_header(header),
             Err(()) => eprintln!("tokend: dropped an unencodable {name} header"),

@@ -1,0 +1,20 @@
+//! Integration tests for `tokend`: every test starts the real binary
+//! (`tokend serve`) on a free loopback port with its own fresh SQLite
+//! database, and talks to it over raw HTTP/1.1 and through its admin CLI.
+//! The modules follow the behaviour contract: login sessions, the native
+//! token API, the token exchange endpoints, using access tokens, JWT/JWKS
+//! verification with an independent library, bad input, the CLI, what ends
+//! up on disk and in logs, and process lifecycle (startup, restart, signals).
+//! All tests are linked into this one binary.
+
+mod access;
+mod bad_input;
+mod cli;
+mod common;
+mod exchange;
+mod expiry;
+mod jwt;
+mod lifecycle;
+mod sessions;
+mod storage;
+mod tokens_api;
