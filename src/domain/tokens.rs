@@ -67,6 +67,27 @@ impl Authority {
         Ok(self.store.api_tokens(&filter)?)
     }
 
+    /// Every user's tokens the caller may see by name, not revoked: those of
+    /// its org with "View all users' API tokens" (kept by token-derived
+    /// access), of every org for the provider.
+    pub fn all_visible_api_tokens(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<ApiTokenListing>, DomainError> {
+        if !caller.rights.contains(Right::ViewAllApiTokens) {
+            return Err(DomainError::Forbidden(format!(
+                "listing other users' API tokens needs the right {:?}",
+                Right::ManageAllApiTokens.name()
+            )));
+        }
+        let org = &caller.account.org;
+        let filter = ApiTokenFilter {
+            org_name: (!org.is_provider).then(|| org.name.clone()),
+            ..ApiTokenFilter::default()
+        };
+        Ok(self.store.api_tokens(&filter)?)
+    }
+
     /// Revokes a token: its owner may; so may a holder of "Manage all users' API tokens"
     /// in the token's org, or in the provider org for any org. Tokens the
     /// caller may not touch are reported as unknown.

@@ -2,7 +2,8 @@
 //! uniqueness, TTL variants and their validation, name validation, unknown
 //! fields, who may create: Organization Member and token-derived access get
 //! 403), `GET /api/tokens` (own tokens only, never the secret or a digest,
-//! `last_used_at` stamped by an exchange), and `DELETE /api/tokens/{id}`
+//! `last_used_at` stamped by an exchange; with `?all=true` every token in the
+//! caller's reach for holders of "Manage all users' API tokens"), and `DELETE /api/tokens/{id}`
 //! (owner, Organization Administrator of the same org, System Administrator
 //! may revoke; everyone else gets 404; token-derived access gets 403), and
 //! revocation taking effect at once for derived access tokens, also when the
@@ -581,4 +582,73 @@ fn cli_revocation_takes_effect_immediately_while_serving() {
     assert!(srv.list_tokens(&ja).is_empty(), "revoked token not listed");
     srv.revoke(&ja, &id)
         .assert_error(404, "not_found", "HTTP revoke after CLI revoke");
+}
+
+fn list_all(srv: &TestServer, jwt: &str) -> Vec<Value> {
+    let r = srv.get_bearer("/api/tokens?all=true", jwt);
+    r.assert_status(200, "list all");
+    r.json()["tokens"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tokens array: {}", r.describe()))
+        .clone()
+}
+
+#[test]
+fn listing_all_tokens_shows_names_within_the_admins_reach_never_secrets() {
+    let srv = TestServer::start();
+    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
+    let carol = srv.tenant_user("acme", "carol", &[ROLE_ORG_ADMIN], false);
+    let bob = srv.tenant_user("other", "bob", &[ROLE_TOKEN_USER], true);
+    let admin = srv.admin_login();
+    let (alice_jwt, carol_jwt, bob_jwt) = (
+        srv.user_login(&alice),
+        srv.user_login(&carol),
+        srv.user_login(&bob),
+    );
+    let (_, alice_secret) = srv.create_token(&alice_jwt, "alice-ci", Some("30m"));
+    let (_, carol_secret) = srv.create_token(&carol_jwt, "carol-ops", Some("30m"));
+    let (_, bob_secret) = srv.create_token(&bob_jwt, "bob-ci", Some("30m"));
+    let (_, admin_secret) = srv.create_token(&admin, "sys", Some("30m"));
+
+    // The org admin sees every token of acme, with its owner, and nothing else.
+    let r = srv.get_bearer("/api/tokens?all=true", &carol_jwt);
+    r.assert_status(200, "org admin lists all");
+    for secret in [&alice_secret, &carol_secret, &bob_secret, &admin_secret] {
+        assert_no_secret(&r.body, secret, "all-token listing");
+    }
+    let acme = list_all(&srv, &carol_jwt);
+    assert_eq!(names(&acme), ["alice-ci", "carol-ops"]);
+    let alices = acme
+        .iter()
+        .find(|t| t["name"] == "alice-ci")
+        .expect("alice's token listed");
+    assert_eq!(alices["owner"]["name"], "alice");
+    assert_eq!(alices["owner"]["org"], "acme");
+
+    // Token-derived access keeps this view right.
+    let derived = srv.access_token(&carol_secret);
+    assert_eq!(names(&list_all(&srv, &derived)), ["alice-ci", "carol-ops"]);
+
+    // The provider admin sees every org's tokens.
+    assert_eq!(
+        names(&list_all(&srv, &admin)),
+        ["alice-ci", "bob-ci", "carol-ops", "sys"]
+    );
+
+    // Without "Manage all users' API tokens": 403, and the own listing is unchanged.
+    srv.get_bearer("/api/tokens?all=true", &alice_jwt)
+        .assert_error(403, "forbidden", "token user lists all");
+    assert_eq!(names(&srv.list_tokens(&alice_jwt)), ["alice-ci"]);
+    srv.get_bearer("/api/tokens?all=false", &carol_jwt)
+        .assert_status(200, "all=false is the own listing");
+    assert_eq!(names(&srv.list_tokens(&carol_jwt)), ["carol-ops"]);
+
+    for bad in [
+        "/api/tokens?all=maybe",
+        "/api/tokens?owner=alice",
+        "/api/tokens?all=true&all=true",
+    ] {
+        srv.get_bearer(bad, &carol_jwt)
+            .assert_error(400, "invalid_request", bad);
+    }
 }
