@@ -155,6 +155,13 @@ fn administer(
     db: &Path,
     command: impl FnOnce(&mut Authority) -> Result<(), DomainError>,
 ) -> Result<(), String> {
+    // A mistyped --db must not quietly create a second, empty authority.
+    if !db.exists() {
+        return Err(format!(
+            "database {} does not exist; `tokend serve` creates it on first start",
+            db.display()
+        ));
+    }
     let listen = std::env::var("TOKEND_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let settings = Settings {
         issuer: std::env::var("TOKEND_ISSUER").unwrap_or_else(|_| format!("http://{listen}")),

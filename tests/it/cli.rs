@@ -417,3 +417,19 @@ fn cli_honours_tokend_db_env() {
         "TOKEND_DB selects the database: {out:#?}"
     );
 }
+
+#[test]
+fn admin_commands_refuse_a_database_that_does_not_exist() {
+    let dir = TempDir::new();
+    let missing = dir.path.join("typo.db");
+    let db = missing.to_str().unwrap().to_owned();
+    for args in [
+        vec!["--db", &db, "token", "list"],
+        vec!["--db", &db, "org", "add", "acme"],
+    ] {
+        let out = run_tokend(&args, None, &[], &dir.path);
+        out.code_is(1, "admin command on a missing database");
+        assert!(out.stderr.contains("does not exist"), "{out:#?}");
+        assert!(!missing.exists(), "no database was created: {out:#?}");
+    }
+}
