@@ -478,12 +478,13 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Whether the token exists and is not revoked (expiry is the caller's check).
-    pub fn api_token_active(&self, id: &str) -> StoreResult<bool> {
+    /// The owner of the token if it exists and is not revoked (expiry is the
+    /// caller's check).
+    pub fn active_api_token_owner(&self, id: &str) -> StoreResult<Option<String>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE id = ?1 AND revoked_at IS NULL)",
+            "SELECT user_id FROM api_tokens WHERE id = ?1 AND revoked_at IS NULL",
         )?;
-        Ok(stmt.query_row([id], |r| r.get(0))?)
+        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
     }
 
     pub fn record_api_token_use(&mut self, id: &str, now: i64) -> StoreResult<()> {

@@ -86,7 +86,8 @@ impl Authority {
         let claims = self.keys.verify(access_token, &self.settings.issuer, now)?;
         let origin = match (&claims.rt, &claims.sid) {
             (Some(token_id), None) => {
-                if !self.store.api_token_active(token_id)? {
+                let owner = self.store.active_api_token_owner(token_id)?;
+                if owner.as_deref() != Some(claims.sub.as_str()) {
                     return Err(gone("the API token behind this access token was revoked"));
                 }
                 AccessOrigin::ApiToken(token_id.clone())

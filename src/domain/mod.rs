@@ -7,11 +7,11 @@
 
 mod access_token;
 mod admin;
-pub mod api_token;
+mod api_token;
 mod auth;
 mod error;
 mod password;
-pub mod rights;
+mod rights;
 mod tokens;
 
 use std::path::Path;
