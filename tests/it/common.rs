@@ -438,15 +438,7 @@ impl TestServer {
             return Some(st);
         }
         send_signal(child.id(), sig);
-        let st = wait_timeout(&mut child, timeout);
-        if st.is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        st
+        self.reap(child, timeout)
     }
 
     /// SIGTERM, bounded wait (10 s).
@@ -456,7 +448,12 @@ impl TestServer {
 
     /// Wait (bounded) for the process to exit by itself, without signalling.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
+        let child = self.child.take()?;
+        self.reap(child, timeout)
+    }
+
+    /// Bounded wait for exit (killing on timeout), then drain the log readers.
+    fn reap(&mut self, mut child: Child, timeout: Duration) -> Option<ExitStatus> {
         let st = wait_timeout(&mut child, timeout);
         if st.is_none() {
             let _ = child.kill();

@@ -126,7 +126,7 @@ fn api_token_access_tokens_verify_with_an_independent_library() {
     let srv = TestServer::start();
     let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
     let sess = srv.user_login(&alice);
-    let (tid, secret) = srv.create_token(&sess, "jwt", Some("30m"));
+    let (tid, secret) = srv.create_token(&sess, "jwt", Some("90d"));
     let issuer = s(&openid(&srv), "issuer").to_owned();
     let si = srv.session_info(&sess).json();
     let org = srv.get_bearer("/api/org", &sess).json();
@@ -216,7 +216,7 @@ fn session_access_tokens_carry_sid_not_rt() {
 fn access_ttl_is_configurable() {
     let srv = TestServer::config().env("TOKEND_ACCESS_TTL", "1m").start();
     let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let (secret, _) = srv.cli_token_create(&alice, "short-access", Some("30m"));
+    let (secret, _) = srv.cli_token_create(&alice, "short-access", Some("90d"));
     for r in [
         srv.exchange_tenant("acme", &secret),
         srv.exchange_authorize(&secret),
@@ -268,7 +268,7 @@ fn access_ttl_flag_and_issuer_env() {
         .env("TOKEND_ISSUER", "https://env-issuer.example.test")
         .start();
     let admin = srv.admin_login();
-    let (_, secret) = srv.create_token(&admin, "sys", Some("30m"));
+    let (_, secret) = srv.create_token(&admin, "sys", Some("90d"));
     let r = srv.exchange_provider(&secret);
     r.assert_status(200, "exchange");
     assert_eq!(
