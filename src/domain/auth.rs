@@ -28,6 +28,13 @@ impl Authority {
         user_name: &str,
         password: &str,
     ) -> Result<LoginSession, DomainError> {
+        let now = now();
+        let name = format!("{user_name}@{org_name}");
+        // Checked before the password, so that a locked name cannot be
+        // guessed at and costs no hashing.
+        if let Some(seconds) = self.throttle.locked_for(&name, now) {
+            return Err(DomainError::LoginLocked(seconds));
+        }
         let found = self
             .store
             .login_account(org_name, user_name)?
@@ -36,13 +43,12 @@ impl Authority {
             });
         // Verified even when nobody matched, so timing does not tell.
         let hash = found.as_ref().map(|(_, hash)| hash.as_str());
-        if !password::verify_password(password, hash) {
-            return Err(DomainError::InvalidCredentials);
-        }
-        let Some((account, _)) = found else {
+        let verified = password::verify_password(password, hash);
+        let Some((account, _)) = found.filter(|_| verified) else {
+            self.throttle.record_failure(&name, now);
             return Err(DomainError::InvalidCredentials);
         };
-        let now = now();
+        self.throttle.record_success(&name);
         let expires_at = now + self.settings.access_token_lifetime.as_secs() as i64;
         let session = SessionRecord {
             id: new_id(),

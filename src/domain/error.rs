@@ -11,6 +11,8 @@ pub enum DomainError {
     Invalid(String),
     /// Login failed; deliberately silent on whether the user exists.
     InvalidCredentials,
+    /// Too many failed logins for this name: retry after this many seconds.
+    LoginLocked(i64),
     /// No usable access token.
     Unauthenticated(String),
     /// Authenticated, but not allowed.
@@ -34,6 +36,10 @@ impl fmt::Display for DomainError {
             | DomainError::Conflict(m)
             | DomainError::Internal(m) => f.write_str(m),
             DomainError::InvalidCredentials => f.write_str("invalid credentials"),
+            DomainError::LoginLocked(seconds) => write!(
+                f,
+                "too many failed logins for this user; retry in {seconds} seconds"
+            ),
             DomainError::InvalidGrant(m) => f.write_str(m),
         }
     }

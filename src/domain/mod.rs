@@ -12,6 +12,7 @@ mod auth;
 mod error;
 mod password;
 mod rights;
+mod throttle;
 mod tokens;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ pub use auth::LoginEndpoint;
 pub use error::DomainError;
 pub use rights::{Right, RightSet};
 use store::{InitialState, NewUser, Org, RoleDefinition, Store};
+use throttle::LoginThrottle;
 pub use tokens::ExchangeAudience;
 
 use crate::store;
@@ -83,6 +85,8 @@ pub struct Authority {
     store: Store,
     keys: Arc<KeyRing>,
     settings: Arc<Settings>,
+    /// Shared by all workers of the process.
+    throttle: Arc<LoginThrottle>,
 }
 
 impl Authority {
@@ -103,6 +107,7 @@ impl Authority {
             store,
             keys: Arc::new(keys),
             settings: Arc::new(settings),
+            throttle: Arc::default(),
         };
         Ok((authority, first_start))
     }
@@ -113,6 +118,7 @@ impl Authority {
             store: Store::open(path)?,
             keys: Arc::clone(&self.keys),
             settings: Arc::clone(&self.settings),
+            throttle: Arc::clone(&self.throttle),
         })
     }
 

@@ -86,6 +86,15 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::Invalid(m) => ApiError::new(400, "invalid_request", m),
             DomainError::InvalidCredentials => ApiError::login_required(),
+            DomainError::LoginLocked(seconds) => {
+                let mut e = ApiError::new(
+                    429,
+                    "too_many_requests",
+                    DomainError::LoginLocked(seconds).to_string(),
+                );
+                e.headers.push(("Retry-After", seconds.to_string()));
+                e
+            }
             DomainError::Unauthenticated(m) => {
                 let mut e = ApiError::new(401, "unauthorized", m);
                 e.headers.push((

@@ -3,8 +3,9 @@
 //! `user@org:password`; the response header and body; identical 401 answers
 //! for wrong password, unknown user, unknown org and missing credentials;
 //! each endpoint refusing the other kind of user; malformed Basic headers
-//! (400); and logout via `DELETE /cloudapi/1.0.0/sessions/current`, which
-//! ends exactly that session and is refused for token-derived access.
+//! (400); the lock on a name after repeated failed logins (429); and logout
+//! via `DELETE /cloudapi/1.0.0/sessions/current`, which ends exactly that
+//! session and is refused for token-derived access.
 
 use crate::common::*;
 
@@ -248,4 +249,54 @@ fn logout_without_a_token_is_401() {
         .assert_bearer_401("logout without token");
     srv.delete(CURRENT_SESSION, &[("Authorization", "Bearer not-a-jwt")])
         .assert_bearer_401("logout with garbage token");
+}
+
+#[test]
+fn repeated_failed_logins_lock_that_name_only() {
+    let srv = TestServer::start();
+    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
+    let bob = srv.tenant_user("acme", "bob", &[ROLE_TOKEN_USER], false);
+
+    for attempt in 1..=5 {
+        srv.login_response(&alice, "wrong-password", false)
+            .assert_error(401, "unauthorized", &format!("wrong password #{attempt}"));
+    }
+    // Locked now: even the right password is refused, without saying whether it was right.
+    let r = srv.login_response(&alice, USER_PASSWORD, false);
+    r.assert_error(429, "too_many_requests", "locked name, right password");
+    let retry: i64 = r
+        .header("Retry-After")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("Retry-After in seconds: {}", r.describe()));
+    assert!((1..=60).contains(&retry), "{}", r.describe());
+    // Case does not get around the lock.
+    srv.login_response("ALICE@acme", USER_PASSWORD, false)
+        .assert_error(429, "too_many_requests", "same name, other case");
+
+    // Another user of the same org is not affected.
+    srv.user_login(&bob);
+
+    // A name that does not exist locks the same way: the lock reveals nothing.
+    for _ in 1..=5 {
+        srv.login_response("ghost@acme", "wrong-password", false)
+            .assert_error(401, "unauthorized", "unknown user");
+    }
+    srv.login_response("ghost@acme", "wrong-password", false)
+        .assert_error(429, "too_many_requests", "unknown name locked too");
+}
+
+#[test]
+fn a_successful_login_clears_earlier_failures() {
+    let srv = TestServer::start();
+    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
+    for _ in 0..4 {
+        srv.login_response(&alice, "wrong-password", false)
+            .assert_status(401, "wrong password");
+    }
+    srv.user_login(&alice);
+    for _ in 0..4 {
+        srv.login_response(&alice, "wrong-password", false)
+            .assert_status(401, "wrong password after a success");
+    }
+    srv.user_login(&alice);
 }
