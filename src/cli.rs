@@ -15,6 +15,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::domain::{format_time, ApiTokenFilter, Authority, DomainError, FirstStart, Settings};
 use crate::http::{self, ServeOptions};
 
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
+
 #[derive(Parser)]
 #[command(name = "tokend", version, about = "On-prem API token authority")]
 struct Cli {
@@ -43,7 +46,7 @@ enum Command {
 #[derive(Args)]
 struct ServeArgs {
     /// Address and port to listen on.
-    #[arg(long, env = "TOKEND_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "TOKEND_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Worker threads, each with its own database connection [default: number of cores].
     #[arg(long, env = "TOKEND_WORKERS")]
@@ -162,10 +165,10 @@ fn administer(
             db.display()
         ));
     }
-    let listen = std::env::var("TOKEND_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    // Admin commands issue no access tokens; these settings only have to be valid.
     let settings = Settings {
-        issuer: std::env::var("TOKEND_ISSUER").unwrap_or_else(|_| format!("http://{listen}")),
-        access_token_lifetime: Duration::from_secs(1800),
+        issuer: format!("http://{DEFAULT_LISTEN}"),
+        access_token_lifetime: DEFAULT_ACCESS_TTL,
     };
     let mut authority = open(db, settings)?;
     command(&mut authority).map_err(|e| e.to_string())
