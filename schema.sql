@@ -81,3 +81,33 @@ CREATE TABLE signing_keys (
     created_at  INTEGER NOT NULL,
     retired_at  INTEGER
 );
+
+-- migration 2
+-- Bumped by every change to signing_keys, so that a server notices a key
+-- added or retired by another process (the admin CLI) and reloads.
+CREATE TABLE signing_key_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+);
+INSERT INTO signing_key_generation (id, generation) VALUES (1, 1);
+
+CREATE TRIGGER signing_keys_inserted AFTER INSERT ON signing_keys
+BEGIN
+    UPDATE signing_key_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER signing_keys_updated AFTER UPDATE ON signing_keys
+BEGIN
+    UPDATE signing_key_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER signing_keys_deleted AFTER DELETE ON signing_keys
+BEGIN
+    UPDATE signing_key_generation SET generation = generation + 1;
+END;
+
+-- When an admin last lifted the login lock of a `user@org` name (lower
+-- case): a running server drops its in-memory lock for the name when this
+-- is newer than the lock.
+CREATE TABLE login_unlocks (
+    login_name  TEXT PRIMARY KEY,
+    unlocked_at INTEGER NOT NULL
+) WITHOUT ROWID;

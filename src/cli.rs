@@ -8,12 +8,16 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::domain::{format_time, ApiTokenFilter, Authority, DomainError, FirstStart, Settings};
+use crate::domain::{
+    format_time, Ambient, Authority, DomainError, FirstStart, Settings, TokenQuery,
+};
 use crate::http::{self, ServeOptions};
+use crate::store::SqliteDatabase;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
@@ -41,6 +45,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the keys that sign access tokens.
+    #[command(subcommand)]
+    Key(KeyCommand),
 }
 
 #[derive(Args)]
@@ -78,6 +85,11 @@ enum UserCommand {
         #[arg(long = "role")]
         roles: Vec<String>,
     },
+    /// Lift the login lock of a user, from every address, also in a running server.
+    Unlock {
+        /// The user as USER@ORG.
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -112,6 +124,14 @@ enum TokenCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Add a new signing key; it signs from now on, older keys keep verifying.
+    Rotate,
+    /// List the signing keys (ids and dates, never private keys).
+    List,
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -119,6 +139,7 @@ pub fn run() -> ExitCode {
         Command::Org(command) => administer(&cli.db, |authority| org(authority, command)),
         Command::User(command) => administer(&cli.db, |authority| user(authority, command)),
         Command::Token(command) => administer(&cli.db, |authority| token(authority, command)),
+        Command::Key(command) => administer(&cli.db, |authority| key(authority, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,11 +163,32 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             .to_string(),
         access_token_lifetime: args.access_ttl,
     };
-    let authority = open(db, settings)?;
+    let database = Arc::new(SqliteDatabase::create_or_open(db).map_err(|e| cannot_open(db, e))?);
+    let password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
+    let started = Authority::start(
+        Arc::clone(&database) as _,
+        settings,
+        Ambient::system(),
+        password.as_deref(),
+    );
+    let (authority, first_start) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            // A first start that failed leaves nothing half-made behind.
+            database.remove_if_created();
+            return Err(cannot_open(db, e));
+        }
+    };
+    if let Some(FirstStart { generated_password }) = first_start {
+        eprintln!("tokend: created database {}", db.display());
+        if let Some(password) = generated_password {
+            // Shown once; only its argon2 hash is stored.
+            eprintln!("administrator@System password: {password}");
+        }
+    }
     http::serve(
         authority,
         ServeOptions {
-            db: db.to_path_buf(),
             listen: args.listen,
             workers,
         },
@@ -165,27 +207,19 @@ fn administer(
             db.display()
         ));
     }
+    let database = SqliteDatabase::open_existing(db).map_err(|e| cannot_open(db, e))?;
     // Admin commands issue no access tokens; these settings only have to be valid.
     let settings = Settings {
         issuer: format!("http://{DEFAULT_LISTEN}"),
         access_token_lifetime: DEFAULT_ACCESS_TTL,
     };
-    let mut authority = open(db, settings)?;
+    let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
+        .map_err(|e| cannot_open(db, e))?;
     command(&mut authority).map_err(|e| e.to_string())
 }
 
-fn open(db: &Path, settings: Settings) -> Result<Authority, String> {
-    let password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
-    let (authority, first_start) = Authority::open(db, settings, password.as_deref())
-        .map_err(|e| format!("cannot open database {}: {e}", db.display()))?;
-    if let Some(FirstStart { generated_password }) = first_start {
-        eprintln!("tokend: created database {}", db.display());
-        if let Some(password) = generated_password {
-            // Shown once; only its argon2 hash is stored.
-            eprintln!("administrator@System password: {password}");
-        }
-    }
-    Ok(authority)
+fn cannot_open(db: &Path, e: impl std::fmt::Display) -> String {
+    format!("cannot open database {}: {e}", db.display())
 }
 
 fn org(authority: &mut Authority, command: OrgCommand) -> Result<(), DomainError> {
@@ -211,6 +245,11 @@ fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainErr
             let id = authority.add_user(org_name, user_name, password, &roles)?;
             println!("{id}");
         }
+        UserCommand::Unlock { user } => {
+            let (user_name, org_name) = split_user(&user)?;
+            authority.unlock_login(org_name, user_name)?;
+            eprintln!("unlocked logins of {user}");
+        }
     }
     Ok(())
 }
@@ -231,26 +270,19 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
             eprintln!("the secret above is shown only once: store it safely");
         }
         TokenCommand::List { org, user, all } => {
-            let filter = ApiTokenFilter {
-                owner_id: None,
+            let query = TokenQuery {
                 org_name: org,
                 user_name: user,
                 include_revoked: all,
             };
-            let tokens = authority.api_tokens(&filter)?;
+            let tokens = authority.api_tokens(&query)?;
             println!(
                 "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  STATUS",
                 "ID", "OWNER", "NAME", "CREATED", "EXPIRES", "LAST USED"
             );
-            let now = crate::domain::now();
+            let now = authority.now();
             for t in tokens {
-                let status = if t.revoked_at.is_some() {
-                    "revoked"
-                } else if t.expires_at.is_some_and(|at| at <= now) {
-                    "expired"
-                } else {
-                    "active"
-                };
+                let status = t.status(now);
                 println!(
                     "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {status}",
                     t.id,
@@ -265,6 +297,35 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
         TokenCommand::Revoke { id } => {
             authority.revoke_api_token_by_id(&id)?;
             eprintln!("revoked API token {id}");
+        }
+    }
+    Ok(())
+}
+
+fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError> {
+    match command {
+        KeyCommand::Rotate => {
+            let key = authority.rotate_signing_key()?;
+            println!("{}", key.kid);
+            eprintln!(
+                "new {} signing key {} signs from now on",
+                key.algorithm, key.kid
+            );
+        }
+        KeyCommand::List => {
+            println!(
+                "{:<44}  {:<9}  {:<20}  SIGNS",
+                "KID", "ALGORITHM", "CREATED"
+            );
+            for key in authority.signing_keys()? {
+                println!(
+                    "{:<44}  {:<9}  {:<20}  {}",
+                    key.kid,
+                    key.algorithm,
+                    format_time(key.created_at),
+                    if key.signs { "yes" } else { "no" }
+                );
+            }
         }
     }
     Ok(())

@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use zeroize::Zeroizing;
+
+use super::ambient::RandomSource;
+use super::records::SigningKeyRecord;
 use super::DomainError;
-use crate::store::SigningKeyRecord;
 
 pub const ALGORITHM: &str = "ES256";
 
@@ -47,19 +50,27 @@ struct Header {
     kid: Option<String>,
 }
 
+/// One key pair. `SigningKey` wipes its scalar on drop; neither is `Debug`.
 struct Key {
     kid: String,
+    created_at: i64,
     signing: SigningKey,
     verifying: VerifyingKey,
 }
 
-/// The signing keys in force; the newest signs, all verify.
+/// The signing keys in force, as of one generation of the key table: the
+/// newest signs, all verify.
 pub struct KeyRing {
+    generation: i64,
     keys: Vec<Key>,
+    signer: usize,
 }
 
 impl KeyRing {
-    pub fn from_records(records: &[SigningKeyRecord]) -> Result<KeyRing, DomainError> {
+    pub fn from_records(
+        generation: i64,
+        records: &[SigningKeyRecord],
+    ) -> Result<KeyRing, DomainError> {
         let mut keys = Vec::with_capacity(records.len());
         for record in records.iter().filter(|r| r.algorithm == ALGORITHM) {
             let signing = SigningKey::from_slice(&record.private_key).map_err(|_| {
@@ -68,37 +79,59 @@ impl KeyRing {
             let verifying = *signing.verifying_key();
             keys.push(Key {
                 kid: record.kid.clone(),
+                created_at: record.created_at,
                 signing,
                 verifying,
             });
         }
-        if keys.is_empty() {
-            return Err(DomainError::Internal(
-                "the database holds no ES256 signing key".into(),
-            ));
-        }
-        Ok(KeyRing { keys })
+        // The newest key signs, whatever order the records came in.
+        let signer = keys
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, k)| k.created_at)
+            .map(|(i, _)| i)
+            .ok_or_else(|| {
+                DomainError::Internal("the database holds no ES256 signing key".into())
+            })?;
+        Ok(KeyRing {
+            generation,
+            keys,
+            signer,
+        })
     }
 
-    /// A fresh P-256 key from the OS RNG, as a record to store.
-    pub fn generate_key(now: i64) -> Result<SigningKeyRecord, DomainError> {
+    /// The key-table generation this ring was read at.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// A fresh P-256 key, as a record to store.
+    pub fn generate_key(
+        random: &dyn RandomSource,
+        now: i64,
+    ) -> Result<SigningKeyRecord, DomainError> {
         loop {
-            let mut secret = [0u8; 32];
-            getrandom::getrandom(&mut secret).map_err(|e| DomainError::Internal(e.to_string()))?;
+            let mut secret = Zeroizing::new([0u8; 32]);
+            random.fill(&mut secret[..])?;
             // Rejects the (astronomically rare) scalars outside the curve order.
-            if let Ok(signing) = SigningKey::from_slice(&secret) {
+            if let Ok(signing) = SigningKey::from_slice(&secret[..]) {
                 return Ok(SigningKeyRecord {
                     kid: thumbprint(signing.verifying_key()),
                     algorithm: ALGORITHM.to_string(),
-                    private_key: secret.to_vec(),
+                    private_key: Zeroizing::new(secret.to_vec()),
                     created_at: now,
                 });
             }
         }
     }
 
+    /// The id of the key that signs.
+    pub fn signing_kid(&self) -> &str {
+        &self.keys[self.signer].kid
+    }
+
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, DomainError> {
-        let key = &self.keys[0];
+        let key = &self.keys[self.signer];
         let header = Header {
             alg: ALGORITHM.into(),
             typ: Some("JWT".into()),
@@ -108,6 +141,8 @@ impl KeyRing {
         let claims = serde_json::to_vec(claims).map_err(internal)?;
         let mut jwt = format!("{}.{}", B64.encode(header), B64.encode(claims));
         let signature: Signature = key.signing.sign(jwt.as_bytes());
+        // Low-S form, the only one `verify` accepts: one token, one encoding.
+        let signature = signature.normalize_s().unwrap_or(signature);
         jwt.push('.');
         jwt.push_str(&B64.encode(signature.to_bytes()));
         Ok(jwt)
@@ -136,6 +171,13 @@ impl KeyRing {
             .ok()
             .and_then(|bytes| Signature::from_slice(&bytes).ok())
             .ok_or_else(|| unauthenticated("malformed access token signature"))?;
+        // (r, n - s) verifies as well as (r, s); accepting only low S leaves
+        // each token a single valid encoding.
+        if signature.normalize_s().is_some() {
+            return Err(unauthenticated(
+                "access token signature is not in low-S form",
+            ));
+        }
         let signed_len = header_b64.len() + 1 + claims_b64.len();
         key.verifying
             .verify(&jwt.as_bytes()[..signed_len], &signature)
@@ -205,8 +247,10 @@ fn internal(e: serde_json::Error) -> DomainError {
 mod tests {
     use super::*;
 
+    use crate::domain::ambient::OsRandom;
+
     fn new_ring() -> KeyRing {
-        KeyRing::from_records(&[KeyRing::generate_key(0).unwrap()]).unwrap()
+        KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()]).unwrap()
     }
 
     fn claims(exp: i64) -> AccessClaims {
@@ -261,5 +305,69 @@ mod tests {
                 50
             )
             .is_err());
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use crate::domain::ambient::OsRandom;
+    use p256::elliptic_curve::ops::Neg;
+
+    fn claims() -> AccessClaims {
+        AccessClaims {
+            iss: "https://tokend.test".into(),
+            sub: "u".into(),
+            iat: 0,
+            exp: 100,
+            jti: "j".into(),
+            org_id: "o".into(),
+            org_name: "System".into(),
+            username: "administrator".into(),
+            rt: None,
+            sid: Some("s".into()),
+        }
+    }
+
+    #[test]
+    fn a_signature_with_high_s_is_refused() {
+        let ring =
+            KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()]).unwrap();
+        for _ in 0..4 {
+            let jwt = ring.sign(&claims()).unwrap();
+            let (signed, sig) = jwt.rsplit_once('.').unwrap();
+            let sig = Signature::from_slice(&B64.decode(sig).unwrap()).unwrap();
+            assert!(sig.normalize_s().is_none(), "tokend signs in low-S form");
+            let (r, s) = sig.split_scalars();
+            let high = Signature::from_scalars(r, s.as_ref().neg()).unwrap();
+            let twin = format!("{signed}.{}", B64.encode(high.to_bytes()));
+            // The twin is a valid ECDSA signature, refused only for its form.
+            let key = &ring.keys[ring.signer];
+            assert!(key.verifying.verify(signed.as_bytes(), &high).is_ok());
+            assert!(ring.verify(&twin, "https://tokend.test", 50).is_err());
+            assert!(ring.verify(&jwt, "https://tokend.test", 50).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_newest_key_signs_and_every_key_verifies() {
+        let old = KeyRing::generate_key(&OsRandom, 10).unwrap();
+        let new = KeyRing::generate_key(&OsRandom, 20).unwrap();
+        let ring = KeyRing::from_records(2, &[old.clone(), new.clone()]).unwrap();
+        assert_eq!(ring.signing_kid(), new.kid);
+        let reversed = KeyRing::from_records(2, &[new.clone(), old.clone()]).unwrap();
+        assert_eq!(reversed.signing_kid(), new.kid);
+        let by_old = KeyRing::from_records(1, &[old]).unwrap();
+        let jwt = by_old.sign(&claims()).unwrap();
+        assert!(ring.verify(&jwt, "https://tokend.test", 50).is_ok());
+        assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_key_record_never_shows_its_private_key() {
+        let record = KeyRing::generate_key(&OsRandom, 0).unwrap();
+        let shown = format!("{record:?}");
+        assert!(!shown.contains(&format!("{:?}", &record.private_key[..4])));
+        assert!(shown.contains(&record.kid));
     }
 }

@@ -16,6 +16,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::ambient::RandomSource;
 use super::DomainError;
 
 pub const TOKEN_LENGTH: usize = 65;
@@ -33,10 +34,10 @@ const MAX_LIFETIME: Duration = Duration::from_secs(5 * 365 * 24 * 3600);
 pub struct ApiTokenSecret(String);
 
 impl ApiTokenSecret {
-    pub fn generate() -> Result<ApiTokenSecret, DomainError> {
+    pub fn generate(random: &dyn RandomSource) -> Result<ApiTokenSecret, DomainError> {
         let mut token = String::with_capacity(TOKEN_LENGTH);
         token.push_str(TOKEN_PREFIX);
-        token.push_str(&random_string(BASE62, RANDOM_LENGTH)?);
+        token.push_str(&random_string(random, BASE62, RANDOM_LENGTH)?);
         let checksum = checksum(&token);
         token.push_str(&checksum);
         Ok(ApiTokenSecret(token))
@@ -72,15 +73,19 @@ impl fmt::Debug for ApiTokenSecret {
     }
 }
 
-/// `length` characters drawn uniformly from `alphabet` with the OS RNG.
-/// Bytes at or above the largest multiple of the alphabet's size are dropped,
-/// so that no character is more likely than another (no modulo bias).
-pub fn random_string(alphabet: &[u8], length: usize) -> Result<String, DomainError> {
+/// `length` characters drawn uniformly from `alphabet`. Bytes at or above
+/// the largest multiple of the alphabet's size are dropped, so that no
+/// character is more likely than another (no modulo bias).
+pub fn random_string(
+    random: &dyn RandomSource,
+    alphabet: &[u8],
+    length: usize,
+) -> Result<String, DomainError> {
     let limit = 256 - 256 % alphabet.len();
     let mut out = String::with_capacity(length);
     let mut pool = [0u8; 64];
     while out.len() < length {
-        getrandom::getrandom(&mut pool).map_err(|e| DomainError::Internal(e.to_string()))?;
+        random.fill(&mut pool)?;
         for &byte in pool.iter().filter(|&&b| usize::from(b) < limit) {
             if out.len() == length {
                 break;
@@ -145,12 +150,44 @@ impl TokenLifetime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ambient::OsRandom;
+    use std::sync::Mutex;
+
+    /// Hands out scripted bytes, then fails: shows exactly which bytes a
+    /// draw consumed.
+    struct Scripted(Mutex<Vec<u8>>);
+
+    impl RandomSource for Scripted {
+        fn fill(&self, buf: &mut [u8]) -> Result<(), DomainError> {
+            let mut bytes = self.0.lock().unwrap();
+            if bytes.len() < buf.len() {
+                return Err(DomainError::Internal("script exhausted".into()));
+            }
+            buf.copy_from_slice(&bytes[..buf.len()]);
+            bytes.drain(..buf.len());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn bytes_that_would_bias_the_alphabet_are_dropped() {
+        // 248..=255 would make the first eight characters of base62 likelier.
+        let mut script: Vec<u8> = (248..=255).collect();
+        script.extend([0, 61, 62, 247]);
+        script.resize(64, 255);
+        let random = Scripted(Mutex::new(script));
+        assert_eq!(random_string(&random, BASE62, 4).unwrap(), "0z0z");
+        assert!(
+            random_string(&random, BASE62, 1).is_err(),
+            "all further bytes were consumed"
+        );
+    }
 
     #[test]
     fn generated_tokens_are_65_alphanumerics_with_a_valid_checksum() {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..2000 {
-            let token = ApiTokenSecret::generate().unwrap();
+            let token = ApiTokenSecret::generate(&OsRandom).unwrap();
             let text = token.reveal();
             assert_eq!(text.len(), TOKEN_LENGTH);
             assert!(text.bytes().all(|b| b.is_ascii_alphanumeric()), "{text}");
@@ -164,7 +201,7 @@ mod tests {
         let mut counts = [0u32; 128];
         let draws = 4000;
         for _ in 0..draws {
-            let token = ApiTokenSecret::generate().unwrap();
+            let token = ApiTokenSecret::generate(&OsRandom).unwrap();
             for b in token.reveal()[TOKEN_PREFIX.len()..TOKEN_LENGTH - CHECKSUM_LENGTH].bytes() {
                 counts[usize::from(b)] += 1;
             }
@@ -183,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_single_changed_character_fails_the_checksum() {
-        let token = ApiTokenSecret::generate().unwrap();
+        let token = ApiTokenSecret::generate(&OsRandom).unwrap();
         let text = token.reveal();
         for i in [3, 30, 58, 59, 64] {
             let mut bytes = text.as_bytes().to_vec();
@@ -195,7 +232,7 @@ mod tests {
 
     #[test]
     fn malformed_strings_are_refused() {
-        let token = ApiTokenSecret::generate().unwrap();
+        let token = ApiTokenSecret::generate(&OsRandom).unwrap();
         let text = token.reveal();
         assert!(ApiTokenSecret::parse(&text[..64]).is_none());
         assert!(ApiTokenSecret::parse(&format!("{text}a")).is_none());
@@ -206,7 +243,7 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_secret() {
-        let token = ApiTokenSecret::generate().unwrap();
+        let token = ApiTokenSecret::generate(&OsRandom).unwrap();
         assert!(!format!("{token:?}").contains(token.reveal()));
     }
 

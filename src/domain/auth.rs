@@ -2,9 +2,12 @@
 //! access token on every authenticated request (signature, then whether its
 //! session or API token is still alive, then the user's current rights).
 
+use std::net::IpAddr;
+
 use super::access_token::AccessClaims;
-use super::{new_id, now, password, AccessOrigin, Authority, Caller, DomainError, RightSet};
-use crate::store::{Account, SessionRecord};
+use super::records::{Account, SessionRecord};
+use super::throttle::login_key;
+use super::{password, AccessOrigin, Authority, Caller, DomainError, RightSet};
 
 /// Which login endpoint was used: each admits only its own kind of user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,22 +24,34 @@ pub struct LoginSession {
 }
 
 impl Authority {
+    /// Checks `user@org`'s password from the client at `source` and opens a
+    /// session. Repeated failures lock the name for that source (see
+    /// `throttle`).
     pub fn login(
         &mut self,
         endpoint: LoginEndpoint,
         org_name: &str,
         user_name: &str,
         password: &str,
+        source: IpAddr,
     ) -> Result<LoginSession, DomainError> {
-        let now = now();
+        let now = self.now();
         let name = format!("{user_name}@{org_name}");
+        let throttle = &self.shared.throttle;
         // Checked before the password, so that a locked name cannot be
         // guessed at and costs no hashing.
-        if let Some(seconds) = self.throttle.locked_for(&name, now) {
-            return Err(DomainError::LoginLocked(seconds));
+        if let Some(lock) = throttle.lock_on(&name, source, now) {
+            let lifted = self
+                .db()
+                .login_unlocked_at(&login_key(&name))?
+                .is_some_and(|at| at >= lock.since);
+            if !lifted {
+                return Err(DomainError::LoginLocked(lock.retry_after));
+            }
+            throttle.unlock(&name);
         }
         let found = self
-            .store
+            .db()
             .login_account(org_name, user_name)?
             .filter(|(account, _)| {
                 account.org.is_provider == (endpoint == LoginEndpoint::Provider)
@@ -45,28 +60,30 @@ impl Authority {
         let hash = found.as_ref().map(|(_, hash)| hash.as_str());
         let verified = password::verify_password(password, hash);
         let Some((account, _)) = found.filter(|_| verified) else {
-            self.throttle.record_failure(&name, now);
+            throttle.record_failure(&name, source, now);
             return Err(DomainError::InvalidCredentials);
         };
-        self.throttle.record_success(&name);
-        let expires_at = now + self.settings.access_token_lifetime.as_secs() as i64;
+        throttle.record_success(&name, source);
+        let expires_at = now + self.settings().access_token_lifetime.as_secs() as i64;
         let session = SessionRecord {
-            id: new_id(),
+            id: self.new_id()?,
             user_id: account.user_id.clone(),
             created_at: now,
             expires_at,
             ended_at: None,
         };
-        self.store.insert_session(&session)?;
+        let session_id = session.id.clone();
         let claims = self.claims_for(
             &account,
             now,
             expires_at,
-            AccessOrigin::Session(session.id.clone()),
-        );
+            AccessOrigin::Session(session_id.clone()),
+        )?;
+        let access_token = self.keys()?.sign(&claims)?;
+        self.store.write(move |tx| tx.insert_session(&session))?;
         Ok(LoginSession {
-            session_id: session.id,
-            access_token: self.keys.sign(&claims)?,
+            session_id,
+            access_token,
             account,
             expires_at,
         })
@@ -76,7 +93,8 @@ impl Authority {
     pub fn logout(&mut self, caller: &Caller) -> Result<(), DomainError> {
         match &caller.origin {
             AccessOrigin::Session(id) => {
-                self.store.end_session(id, now())?;
+                let (id, now) = (id.clone(), self.now());
+                self.store.write(move |tx| tx.end_session(&id, now))?;
                 Ok(())
             }
             AccessOrigin::ApiToken(_) => Err(DomainError::Forbidden(
@@ -88,18 +106,20 @@ impl Authority {
 
     /// Checks an access token and loads the caller with current rights.
     pub fn authenticate(&self, access_token: &str) -> Result<Caller, DomainError> {
-        let now = now();
-        let claims = self.keys.verify(access_token, &self.settings.issuer, now)?;
+        let now = self.now();
+        let claims = self
+            .keys()?
+            .verify(access_token, &self.settings().issuer, now)?;
         let origin = match (&claims.rt, &claims.sid) {
             (Some(token_id), None) => {
-                let owner = self.store.active_api_token_owner(token_id)?;
+                let owner = self.db().active_api_token_owner(token_id)?;
                 if owner.as_deref() != Some(claims.sub.as_str()) {
                     return Err(gone("the API token behind this access token was revoked"));
                 }
                 AccessOrigin::ApiToken(token_id.clone())
             }
             (None, Some(session_id)) => {
-                let live = self.store.session(session_id)?.is_some_and(|s| {
+                let live = self.db().session(session_id)?.is_some_and(|s| {
                     s.ended_at.is_none() && s.expires_at > now && s.user_id == claims.sub
                 });
                 if !live {
@@ -114,7 +134,7 @@ impl Authority {
             }
         };
         let account = self
-            .store
+            .db()
             .account(&claims.sub)?
             .filter(|a| a.org.id == claims.org_id)
             .ok_or_else(|| gone("the user of this access token no longer exists"))?;
@@ -137,23 +157,23 @@ impl Authority {
         now: i64,
         expires_at: i64,
         origin: AccessOrigin,
-    ) -> AccessClaims {
+    ) -> Result<AccessClaims, DomainError> {
         let (rt, sid) = match origin {
             AccessOrigin::ApiToken(id) => (Some(id), None),
             AccessOrigin::Session(id) => (None, Some(id)),
         };
-        AccessClaims {
-            iss: self.settings.issuer.clone(),
+        Ok(AccessClaims {
+            iss: self.settings().issuer.clone(),
             sub: account.user_id.clone(),
             iat: now,
             exp: expires_at,
-            jti: new_id(),
+            jti: self.new_id()?,
             org_id: account.org.id.clone(),
             org_name: account.org.name.clone(),
             username: account.user_name.clone(),
             rt,
             sid,
-        }
+        })
     }
 }
 

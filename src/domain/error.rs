@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::store::StoreError;
+use super::storage::StoreError;
 
 #[derive(Debug)]
 pub enum DomainError {
@@ -22,6 +22,9 @@ pub enum DomainError {
     Conflict(String),
     /// An API token could not be exchanged (RFC 6749 `invalid_grant`).
     InvalidGrant(&'static str),
+    /// The database cannot take the request now (busy, disk full,
+    /// read-only); the client may retry later.
+    Unavailable(String),
     /// A fault on our side; the text goes to the log, not to the client.
     Internal(String),
 }
@@ -34,6 +37,7 @@ impl fmt::Display for DomainError {
             | DomainError::Forbidden(m)
             | DomainError::NotFound(m)
             | DomainError::Conflict(m)
+            | DomainError::Unavailable(m)
             | DomainError::Internal(m) => f.write_str(m),
             DomainError::InvalidCredentials => f.write_str("invalid credentials"),
             DomainError::LoginLocked(seconds) => write!(
@@ -49,10 +53,15 @@ impl std::error::Error for DomainError {}
 
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
-        match e {
+        match &e {
             StoreError::Duplicate => DomainError::Conflict("it already exists".into()),
             StoreError::Missing(what) => DomainError::Invalid(format!("{what} does not exist")),
-            other => DomainError::Internal(other.to_string()),
+            StoreError::Busy | StoreError::Full | StoreError::ReadOnly => {
+                DomainError::Unavailable(e.to_string())
+            }
+            StoreError::TooNew { .. } | StoreError::Failed(_) => {
+                DomainError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
+use super::ambient::RandomSource;
 use super::DomainError;
 
 pub const MIN_PASSWORD_LENGTH: usize = 8;
@@ -25,9 +26,9 @@ pub fn check_password_rules(password: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-pub fn hash_password(password: &str) -> Result<String, DomainError> {
+pub fn hash_password(random: &dyn RandomSource, password: &str) -> Result<String, DomainError> {
     let mut salt = [0u8; 16];
-    getrandom::getrandom(&mut salt).map_err(|e| DomainError::Internal(e.to_string()))?;
+    random.fill(&mut salt)?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| DomainError::Internal(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -40,7 +41,9 @@ pub fn hash_password(password: &str) -> Result<String, DomainError> {
 /// not tell whether the user exists.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default());
+    let dummy = DUMMY.get_or_init(|| {
+        hash_password(&super::ambient::OsRandom, "not a password of anyone").unwrap_or_default()
+    });
     let (hash, real) = match stored {
         Some(hash) => (hash, true),
         None => (dummy.as_str(), false),
@@ -57,18 +60,19 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
 
 /// A random 24-character password for the first start's administrator,
 /// without look-alike characters.
-pub fn generate_password() -> Result<String, DomainError> {
+pub fn generate_password(random: &dyn RandomSource) -> Result<String, DomainError> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    super::api_token::random_string(ALPHABET, 24)
+    super::api_token::random_string(random, ALPHABET, 24)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ambient::OsRandom;
 
     #[test]
     fn hashes_verify_only_the_right_password() {
-        let hash = hash_password("correct horse").unwrap();
+        let hash = hash_password(&OsRandom, "correct horse").unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(!hash.contains("correct horse"));
         assert!(verify_password("correct horse", Some(&hash)));
@@ -78,7 +82,7 @@ mod tests {
 
     #[test]
     fn generated_passwords_satisfy_the_rules() {
-        let p = generate_password().unwrap();
+        let p = generate_password(&OsRandom).unwrap();
         assert_eq!(p.len(), 24);
         assert!(check_password_rules(&p).is_ok());
         assert!(check_password_rules("short").is_err());

@@ -2,8 +2,10 @@
 //! secret), revocation, and the exchange of an API token for an access token.
 
 use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
-use super::{new_id, now, parse_id, AccessOrigin, Authority, Caller, DomainError, Right};
-use crate::store::{Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
+use super::names::check_name;
+use super::records::{Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
+use super::storage::Durability;
+use super::{parse_id, AccessOrigin, Authority, Caller, DomainError, Right};
 
 const MAX_NAME_LENGTH: usize = 128;
 const UNKNOWN_OR_REVOKED: &str = "the API token is invalid or has been revoked";
@@ -44,7 +46,7 @@ impl Authority {
         name: &str,
         ttl: Option<&str>,
     ) -> Result<CreatedApiToken, DomainError> {
-        if let AccessOrigin::ApiToken(_) = caller.origin {
+        if caller.is_token_derived() {
             return Err(DomainError::Forbidden(
                 "access derived from an API token cannot create API tokens".into(),
             ));
@@ -64,16 +66,22 @@ impl Authority {
             owner_id: Some(caller.account.user_id.clone()),
             ..ApiTokenFilter::default()
         };
-        Ok(self.store.api_tokens(&filter)?)
+        Ok(self.db().api_tokens(&filter)?)
     }
 
     /// Every user's tokens the caller may see by name, not revoked: those of
-    /// its org with "View all users' API tokens" (kept by token-derived
-    /// access), of every org for the provider.
+    /// its org with "View all users' API tokens", of every org for the
+    /// provider. Access derived from an API token sees its own user's tokens
+    /// only, whatever its user holds: seed 003 denies it other users' tokens.
     pub fn all_visible_api_tokens(
         &self,
         caller: &Caller,
     ) -> Result<Vec<ApiTokenListing>, DomainError> {
+        if caller.is_token_derived() {
+            return Err(DomainError::Forbidden(
+                "access derived from an API token cannot view other users' API tokens".into(),
+            ));
+        }
         if !caller.rights.contains(Right::ViewAllApiTokens) {
             return Err(DomainError::Forbidden(format!(
                 "listing other users' API tokens needs the right {:?}",
@@ -82,17 +90,17 @@ impl Authority {
         }
         let org = &caller.account.org;
         let filter = ApiTokenFilter {
-            org_name: (!org.is_provider).then(|| org.name.clone()),
+            org_id: (!org.is_provider).then(|| org.id.clone()),
             ..ApiTokenFilter::default()
         };
-        Ok(self.store.api_tokens(&filter)?)
+        Ok(self.db().api_tokens(&filter)?)
     }
 
     /// Revokes a token: its owner may; so may a holder of "Manage all users' API tokens"
     /// in the token's org, or in the provider org for any org. Tokens the
     /// caller may not touch are reported as unknown.
     pub fn revoke_api_token(&mut self, caller: &Caller, id: &str) -> Result<(), DomainError> {
-        if let AccessOrigin::ApiToken(_) = caller.origin {
+        if caller.is_token_derived() {
             return Err(DomainError::Forbidden(
                 "access derived from an API token cannot revoke API tokens".into(),
             ));
@@ -100,7 +108,7 @@ impl Authority {
         let not_found = || DomainError::NotFound("no such API token".into());
         let id = parse_id(id).ok_or_else(not_found)?;
         let token = self
-            .store
+            .db()
             .api_token(&id)?
             .filter(|t| t.revoked_at.is_none())
             .ok_or_else(not_found)?;
@@ -111,7 +119,8 @@ impl Authority {
         if !allowed {
             return Err(not_found());
         }
-        if !self.store.revoke_api_token(&id, now())? {
+        let now = self.now();
+        if !self.store.write(move |tx| tx.revoke_api_token(&id, now))? {
             return Err(not_found());
         }
         Ok(())
@@ -126,9 +135,9 @@ impl Authority {
     ) -> Result<IssuedAccess, DomainError> {
         let secret = ApiTokenSecret::parse(presented)
             .ok_or(DomainError::InvalidGrant("the API token is malformed"))?;
-        let now = now();
+        let now = self.now();
         let token = self
-            .store
+            .db()
             .api_token_by_digest(&secret.digest())?
             .filter(|t| t.revoked_at.is_none())
             .ok_or(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))?;
@@ -136,7 +145,7 @@ impl Authority {
             return Err(DomainError::InvalidGrant("the API token has expired"));
         }
         let account = self
-            .store
+            .db()
             .account(&token.user_id)?
             .ok_or(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))?;
         if !audience.admits(&account) {
@@ -145,7 +154,7 @@ impl Authority {
             ));
         }
         // An access token never outlives the API token it came from.
-        let lifetime = self.settings.access_token_lifetime.as_secs() as i64;
+        let lifetime = self.settings().access_token_lifetime.as_secs() as i64;
         let expires_at = token
             .expires_at
             .map_or(now + lifetime, |at| at.min(now + lifetime));
@@ -154,9 +163,13 @@ impl Authority {
             now,
             expires_at,
             AccessOrigin::ApiToken(token.id.clone()),
-        );
-        let access_token = self.keys.sign(&claims)?;
-        self.store.record_api_token_use(&token.id, now)?;
+        )?;
+        let access_token = self.keys()?.sign(&claims)?;
+        // A last-used stamp acknowledges nothing; it need not wait for the disk.
+        let id = token.id;
+        self.store.write_with(Durability::Relaxed, move |tx| {
+            tx.record_api_token_use(&id, now)
+        })?;
         Ok(IssuedAccess {
             access_token,
             expires_in: expires_at - now,
@@ -169,12 +182,13 @@ impl Authority {
         name: &str,
         ttl: Option<&str>,
     ) -> Result<CreatedApiToken, DomainError> {
-        let name = check_token_name(name)?;
+        let name = name.trim();
+        check_name("token name", name, MAX_NAME_LENGTH)?;
         let lifetime = TokenLifetime::parse(ttl.unwrap_or(DEFAULT_LIFETIME))?;
-        let secret = ApiTokenSecret::generate()?;
-        let now = now();
+        let secret = ApiTokenSecret::generate(&*self.shared.ambient.random)?;
+        let now = self.now();
         let record = ApiTokenRecord {
-            id: new_id(),
+            id: self.new_id()?,
             digest: secret.digest(),
             user_id: user_id.to_string(),
             name: name.to_string(),
@@ -182,14 +196,15 @@ impl Authority {
             expires_at: lifetime.expires_at(now),
             revoked_at: None,
         };
-        self.store.insert_api_token(&record)?;
-        Ok(CreatedApiToken {
-            id: record.id,
-            name: record.name,
+        let created = CreatedApiToken {
+            id: record.id.clone(),
+            name: record.name.clone(),
             secret,
             created_at: record.created_at,
             expires_at: record.expires_at,
-        })
+        };
+        self.store.write(move |tx| tx.insert_api_token(&record))?;
+        Ok(created)
     }
 }
 
@@ -203,22 +218,4 @@ impl ExchangeAudience<'_> {
             }
         }
     }
-}
-
-fn check_token_name(name: &str) -> Result<&str, DomainError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(DomainError::Invalid("token name must not be empty".into()));
-    }
-    if name.chars().count() > MAX_NAME_LENGTH {
-        return Err(DomainError::Invalid(format!(
-            "token name is too long: at most {MAX_NAME_LENGTH} characters"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(DomainError::Invalid(
-            "token name must not contain control characters".into(),
-        ));
-    }
-    Ok(name)
 }

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::error::ApiError;
 use super::response::Response;
 use crate::domain::Authority;
 
@@ -10,8 +11,8 @@ pub fn health() -> Response {
     Response::json(200, &json!({ "status": "ok" }))
 }
 
-pub fn jwks(authority: &Authority) -> Response {
-    Response::json(200, &authority.jwks())
+pub fn jwks(authority: &Authority) -> Result<Response, ApiError> {
+    Ok(Response::json(200, &authority.jwks()?))
 }
 
 pub fn openid_configuration(authority: &Authority) -> Response {

@@ -107,9 +107,25 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound(m) => ApiError::new(404, "not_found", m),
             DomainError::Conflict(m) => ApiError::new(409, "conflict", m),
             DomainError::InvalidGrant(m) => ApiError::new(400, "invalid_grant", m),
+            DomainError::Unavailable(m) => unavailable(&m),
             DomainError::Internal(m) => internal(&m),
         }
     }
+}
+
+/// How long a client should wait before retrying a request the database
+/// could not take.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+fn unavailable(detail: &str) -> ApiError {
+    eprintln!("tokend: unavailable: {detail}");
+    let mut e = ApiError::new(
+        503,
+        "unavailable",
+        "the service cannot take this request now; retry later",
+    );
+    e.headers.push(("Retry-After", RETRY_AFTER_SECONDS.into()));
+    e
 }
 
 fn internal(detail: &str) -> ApiError {
@@ -123,6 +139,7 @@ pub struct OAuthError {
     status: u16,
     code: &'static str,
     description: String,
+    retry_after: bool,
 }
 
 impl OAuthError {
@@ -131,23 +148,30 @@ impl OAuthError {
             status: 400,
             code: "invalid_request",
             description: description.into(),
+            retry_after: false,
         }
     }
 
     pub fn unsupported_grant_type(grant_type: &str) -> OAuthError {
         OAuthError {
-            status: 400,
             code: "unsupported_grant_type",
-            description: format!("grant_type {grant_type:?} is not supported; use refresh_token"),
+            ..OAuthError::invalid_request(format!(
+                "grant_type {grant_type:?} is not supported; use refresh_token"
+            ))
         }
     }
 
     pub fn into_response(self) -> Response {
-        Response::json(
+        let response = Response::json(
             self.status,
             &json!({ "error": self.code, "error_description": self.description }),
         )
-        .no_store()
+        .no_store();
+        if self.retry_after {
+            response.with_header("Retry-After", RETRY_AFTER_SECONDS)
+        } else {
+            response
+        }
     }
 }
 
@@ -170,16 +194,24 @@ impl From<DomainError> for OAuthError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::InvalidGrant(m) => OAuthError {
-                status: 400,
                 code: "invalid_grant",
-                description: m.into(),
+                ..OAuthError::invalid_request(m)
             },
+            DomainError::Unavailable(m) => {
+                let api = unavailable(&m);
+                OAuthError {
+                    status: api.status,
+                    code: "temporarily_unavailable",
+                    description: api.message,
+                    retry_after: true,
+                }
+            }
             DomainError::Internal(m) => {
                 let api = internal(&m);
                 OAuthError {
                     status: api.status,
                     code: "server_error",
-                    description: api.message,
+                    ..OAuthError::invalid_request(api.message)
                 }
             }
             other => OAuthError::invalid_request(other.to_string()),

@@ -7,7 +7,8 @@
 //! and answer; they decide nothing and never touch the store.
 //!
 //! SIGTERM and SIGINT stop the pool from taking new requests; requests in
-//! flight are answered before `serve` returns.
+//! flight are answered before `serve` returns. `Server` is the same without
+//! the signals, for running the service inside another program (tests).
 
 mod discovery;
 mod error;
@@ -19,12 +20,11 @@ mod session;
 mod tokens;
 
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use request::{BodyError, Request, MAX_BODY};
@@ -36,7 +36,6 @@ use crate::domain::Authority;
 const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
 
 pub struct ServeOptions {
-    pub db: PathBuf,
     pub listen: SocketAddr,
     pub workers: usize,
 }
@@ -52,45 +51,76 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
+/// Serves until SIGTERM or SIGINT.
 pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeError> {
-    let shutdown = Arc::new(AtomicBool::new(false));
+    let server = Server::start(authority, options)?;
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+        signal_hook::flag::register(signal, Arc::clone(&server.shutdown))
             .map_err(|e| ServeError(format!("cannot handle signal {signal}: {e}")))?;
     }
-    let mut authorities = Vec::with_capacity(options.workers);
-    for _ in 1..options.workers {
-        let worker = authority
-            .connect(&options.db)
-            .map_err(|e| ServeError(format!("cannot open database: {e}")))?;
-        authorities.push(worker);
-    }
-    authorities.push(authority);
-
-    let server = tiny_http::Server::http(options.listen)
-        .map_err(|e| ServeError(format!("cannot listen on {}: {e}", options.listen)))?;
-    let server = Arc::new(server);
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| options.listen.to_string(), |a| a.to_string());
-    eprintln!("tokend listening on http://{bound}");
-
-    let workers: Vec<_> = authorities
-        .into_iter()
-        .map(|authority| {
-            let server = Arc::clone(&server);
-            let shutdown = Arc::clone(&shutdown);
-            thread::spawn(move || work(&server, authority, &shutdown))
-        })
-        .collect();
-    for worker in workers {
-        if worker.join().is_err() {
-            eprintln!("tokend: a worker thread panicked");
-        }
-    }
+    eprintln!("tokend listening on http://{}", server.local_addr());
+    server.wait();
     eprintln!("tokend stopped");
     Ok(())
+}
+
+/// A running service: its workers, and the flag that stops them.
+pub struct Server {
+    local_addr: SocketAddr,
+    shutdown: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds the socket and starts the worker pool, one `Authority` (and so
+    /// one database connection) per worker.
+    pub fn start(authority: Authority, options: ServeOptions) -> Result<Server, ServeError> {
+        let mut authorities = Vec::with_capacity(options.workers);
+        for _ in 1..options.workers {
+            let worker = authority
+                .connect()
+                .map_err(|e| ServeError(format!("cannot open database: {e}")))?;
+            authorities.push(worker);
+        }
+        authorities.push(authority);
+
+        let server = tiny_http::Server::http(options.listen)
+            .map_err(|e| ServeError(format!("cannot listen on {}: {e}", options.listen)))?;
+        let local_addr = server.server_addr().to_ip().unwrap_or(options.listen);
+        let server = Arc::new(server);
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let workers = authorities
+            .into_iter()
+            .map(|authority| {
+                let server = Arc::clone(&server);
+                let shutdown = Arc::clone(&shutdown);
+                thread::spawn(move || work(&server, authority, &shutdown))
+            })
+            .collect();
+        Ok(Server {
+            local_addr,
+            shutdown,
+            workers,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops taking requests, answers those in flight, and returns.
+    pub fn stop(self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+        self.wait();
+    }
+
+    fn wait(self) {
+        for worker in self.workers {
+            if worker.join().is_err() {
+                eprintln!("tokend: a worker thread panicked");
+            }
+        }
+    }
 }
 
 fn work(server: &tiny_http::Server, mut authority: Authority, shutdown: &AtomicBool) {
@@ -109,22 +139,20 @@ fn work(server: &tiny_http::Server, mut authority: Authority, shutdown: &AtomicB
 fn handle(authority: &mut Authority, mut raw: tiny_http::Request) {
     let started = Instant::now();
     let request = read_request(&mut raw);
+    let route = routes::pattern(&request.path);
+    let method = log_method(&request.method);
     let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, &request)))
         .unwrap_or_else(|_| {
-            eprintln!(
-                "tokend: internal error: handler panicked on {} {}",
-                request.method, request.path
-            );
+            eprintln!("tokend: internal error: handler panicked on {method} {route}");
             Response::json(
                 500,
                 &serde_json::json!({"error": "internal_error", "message": "internal error; see the server log"}),
             )
         });
-    // The query string is never logged: scripts put API tokens there.
+    // The route's pattern, never the path or query: scripts put API tokens
+    // where an id belongs, and in query strings.
     eprintln!(
-        "{} {} {} {}us",
-        request.method,
-        request.path,
+        "{method} {route} {} {}us",
         response.status,
         started.elapsed().as_micros()
     );
@@ -154,7 +182,21 @@ fn read_request(raw: &mut tiny_http::Request) -> Request {
         path,
         query,
         headers,
+        peer: raw
+            .remote_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip()),
         body: read_body(raw),
+    }
+}
+
+/// The method as logged: a client chooses it, so anything but a short
+/// upper-case word is shown as `-`.
+fn log_method(method: &str) -> &str {
+    let plain = (1..=16).contains(&method.len()) && method.bytes().all(|b| b.is_ascii_uppercase());
+    if plain {
+        method
+    } else {
+        "-"
     }
 }
 

@@ -64,7 +64,6 @@ fn refresh_token_grant(
             "access_token": issued.access_token,
             "token_type": "Bearer",
             "expires_in": issued.expires_in,
-            "refresh_token": null,
         }),
     )
     .no_store())

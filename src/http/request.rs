@@ -2,6 +2,8 @@
 //! JSON bodies, query strings, bearer tokens and Basic credentials. Every
 //! parse failure is a client error; nothing here panics on input.
 
+use std::net::IpAddr;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode;
@@ -24,6 +26,8 @@ pub struct Request {
     pub query: String,
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
+    /// The client's address, as the socket gives it.
+    pub peer: IpAddr,
     /// Read eagerly but bounded by `MAX_BODY`; the handler decides how to
     /// report a failure (OAuth endpoints answer in their own dialect).
     pub body: Result<Vec<u8>, BodyError>,
@@ -81,24 +85,62 @@ impl Request {
         parse_form(self.query.as_bytes())
     }
 
-    /// The access token from `Authorization: Bearer` or `csp-auth-token`.
-    pub fn access_token(&self) -> Option<&str> {
-        if let Some(value) = self.header("authorization") {
-            let (scheme, token) = value.trim().split_once(' ')?;
-            return scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim())
-                .filter(|t| !t.is_empty());
+    /// The access token, from `Authorization: Bearer` or `csp-auth-token`.
+    ///
+    /// Either header works alone. Sent together they must carry the same
+    /// token; anything else (two different tokens, `csp-auth-token` beside
+    /// another Authorization scheme, a header repeated) is ambiguous and
+    /// refused rather than resolved by a precedence rule a client cannot see.
+    /// `Ok(None)` when the request carries no access token.
+    pub fn access_token(&self) -> Result<Option<&str>, BadRequest> {
+        let ambiguous = |why: &str| BadRequest::Malformed(format!("ambiguous credentials: {why}"));
+        let authorization = self.single_header("authorization")?;
+        let csp = self.single_header("csp-auth-token")?.map(str::trim);
+        let bearer = match authorization {
+            None => None,
+            Some(value) => match value.trim().split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Some(token.trim())
+                }
+                _ if csp.is_some() => {
+                    return Err(ambiguous(
+                        "csp-auth-token sent beside an Authorization header that is not Bearer",
+                    ))
+                }
+                _ => None,
+            },
+        };
+        let token = match (bearer, csp) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(ambiguous(
+                    "Authorization: Bearer and csp-auth-token carry different tokens",
+                ))
+            }
+            (Some(token), _) | (None, Some(token)) => token,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(token).filter(|t| !t.is_empty()))
+    }
+
+    /// The value of a header that may appear at most once.
+    fn single_header(&self, name: &str) -> Result<Option<&str>, BadRequest> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        match (values.next(), values.next()) {
+            (_, Some(_)) => Err(BadRequest::Malformed(format!(
+                "the {name} header must not be repeated"
+            ))),
+            (value, None) => Ok(value),
         }
-        self.header("csp-auth-token")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
     }
 
     /// `Authorization: Basic` credentials as (user, org, password) from
     /// `user@org:password`. `Ok(None)` when there is no Authorization header.
     pub fn basic_credentials(&self) -> Result<Option<BasicCredentials>, BadRequest> {
-        let Some(value) = self.header("authorization") else {
+        let Some(value) = self.single_header("authorization")? else {
             return Ok(None);
         };
         let malformed = || {

@@ -46,6 +46,25 @@ impl Route {
         Some(route)
     }
 
+    /// The route as logged: its pattern, never the values in the path.
+    fn pattern(&self) -> &'static str {
+        match self {
+            Route::Health => "/health",
+            Route::Jwks => "/.well-known/jwks.json",
+            Route::OpenidConfiguration => "/.well-known/openid-configuration",
+            Route::Login(LoginEndpoint::Tenant) => "/cloudapi/1.0.0/sessions",
+            Route::Login(LoginEndpoint::Provider) => "/cloudapi/1.0.0/sessions/provider",
+            Route::CurrentSession => "/cloudapi/1.0.0/sessions/current",
+            Route::SessionInfo => "/api/session",
+            Route::Orgs => "/api/org",
+            Route::Tokens => "/api/tokens",
+            Route::Token(_) => "/api/tokens/{id}",
+            Route::Authorize => "/csp/gateway/am/api/auth/api-tokens/authorize",
+            Route::ProviderToken => "/oauth/provider/token",
+            Route::TenantToken(_) => "/oauth/tenant/{org}/token",
+        }
+    }
+
     fn allowed_methods(&self) -> &'static str {
         match self {
             Route::Health | Route::Jwks | Route::OpenidConfiguration => "GET",
@@ -57,6 +76,12 @@ impl Route {
             }
         }
     }
+}
+
+/// The pattern of the route `path` reaches, for the request log; `-` for a
+/// path no route knows.
+pub fn pattern(path: &str) -> &'static str {
+    Route::find(path).map_or("-", |route| route.pattern())
 }
 
 pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
@@ -88,7 +113,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
     }
     match (request.method.as_str(), route) {
         ("GET", Route::Health) => discovery::health(),
-        ("GET", Route::Jwks) => discovery::jwks(authority),
+        ("GET", Route::Jwks) => api(discovery::jwks(authority)),
         ("GET", Route::OpenidConfiguration) => discovery::openid_configuration(authority),
         ("POST", Route::Login(endpoint)) => api(session::login(authority, request, endpoint)),
         ("DELETE", Route::CurrentSession) => api(session::logout(authority, request)),

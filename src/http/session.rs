@@ -11,7 +11,7 @@ pub const ACCESS_TOKEN_HEADER: &str = "X-VMWARE-VCLOUD-ACCESS-TOKEN";
 
 /// The caller behind the request's access token, or a 401.
 pub fn authenticate(authority: &Authority, request: &Request) -> Result<Caller, ApiError> {
-    let token = request.access_token().ok_or_else(|| {
+    let token = request.access_token()?.ok_or_else(|| {
         DomainError::Unauthenticated(
             "an access token is required (Authorization: Bearer or csp-auth-token)".into(),
         )
@@ -32,6 +32,7 @@ pub fn login(
         &credentials.org,
         &credentials.user,
         &credentials.password,
+        request.peer,
     )?;
     let account = &session.account;
     let body = json!({

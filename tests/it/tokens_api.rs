@@ -625,9 +625,16 @@ fn listing_all_tokens_shows_names_within_the_admins_reach_never_secrets() {
     assert_eq!(alices["owner"]["name"], "alice");
     assert_eq!(alices["owner"]["org"], "acme");
 
-    // Token-derived access keeps this view right.
+    // Token-derived access sees its own user's tokens only (seed 003), even
+    // though its user may see the whole org.
     let derived = srv.access_token(&carol_secret);
-    assert_eq!(names(&list_all(&srv, &derived)), ["alice-ci", "carol-ops"]);
+    srv.get_bearer("/api/tokens?all=true", &derived)
+        .assert_error(
+            403,
+            "forbidden",
+            "token-derived access lists other users' tokens",
+        );
+    assert_eq!(names(&srv.list_tokens(&derived)), ["carol-ops"]);
 
     // The provider admin sees every org's tokens.
     assert_eq!(

@@ -1,0 +1,97 @@
+//! Time and randomness, passed in rather than reached for, so that tests set
+//! the clock instead of sleeping or editing the database, and can script the
+//! random bytes a decision depends on.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::DomainError;
+
+/// The current time in Unix seconds.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> i64;
+}
+
+/// The host's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn at(now: i64) -> ManualClock {
+        ManualClock(AtomicI64::new(now))
+    }
+
+    pub fn set(&self, now: i64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Cryptographically secure random bytes.
+pub trait RandomSource: Send + Sync {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), DomainError>;
+}
+
+/// The operating system's RNG.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsRandom;
+
+impl RandomSource for OsRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), DomainError> {
+        getrandom::getrandom(buf)
+            .map_err(|e| DomainError::Internal(format!("the OS random source failed: {e}")))
+    }
+}
+
+/// The clock and random source an `Authority` uses.
+#[derive(Clone)]
+pub struct Ambient {
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+}
+
+impl Ambient {
+    /// The host's clock and the OS RNG: what production runs on.
+    pub fn system() -> Ambient {
+        Ambient {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A random (version 4) UUID in canonical text form.
+    pub fn new_id(&self) -> Result<String, DomainError> {
+        let mut bytes = [0u8; 16];
+        self.random.fill(&mut bytes)?;
+        Ok(uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string())
+    }
+}

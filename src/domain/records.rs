@@ -1,0 +1,131 @@
+//! The records the domain works with: orgs, accounts, API tokens, sessions
+//! and signing keys. They belong to the domain; a storage backend fills and
+//! keeps them but adds nothing of its own.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub is_provider: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub role_names: Vec<String>,
+}
+
+/// A user with everything an authorization decision needs.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user_id: String,
+    pub user_name: String,
+    pub org: Org,
+    pub role_names: Vec<String>,
+    /// Names of the rights granted by the roles, deduplicated and sorted.
+    pub right_names: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleDefinition {
+    pub id: String,
+    pub name: String,
+    pub provider_only: bool,
+    pub right_names: Vec<String>,
+}
+
+/// An API token as the exchange needs it: found by the digest of its secret.
+#[derive(Debug, Clone)]
+pub struct ApiTokenRecord {
+    pub id: String,
+    pub digest: [u8; 32],
+    pub user_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// An API token as shown in listings: metadata and owner, never the digest.
+#[derive(Debug, Clone)]
+pub struct ApiTokenListing {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub owner_name: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl ApiTokenListing {
+    /// "revoked", "expired" or "active" at `now`.
+    pub fn status(&self, now: i64) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// Which tokens a listing shows. Every filter set narrows the listing.
+#[derive(Debug, Clone, Default)]
+pub struct ApiTokenFilter {
+    pub owner_id: Option<String>,
+    pub org_id: Option<String>,
+    pub user_name: Option<String>,
+    pub include_revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+/// A signing key as stored. The private scalar is wiped from memory when
+/// the record is dropped and never shown by `Debug`.
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_key: Zeroizing<Vec<u8>>,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"..")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// Everything a first start writes, in one transaction.
+pub struct InitialState {
+    pub provider_org: Org,
+    pub roles: Vec<RoleDefinition>,
+    pub administrator: NewUser,
+    pub signing_key: SigningKeyRecord,
+}

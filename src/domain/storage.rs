@@ -1,0 +1,185 @@
+//! The storage interface the domain needs, named for what it asks rather
+//! than for tables or SQL, so that SQLite (the embedded default) and a
+//! later multi-node backend can sit behind the same traits.
+//!
+//! Reads go straight to a worker's own connection. Every change goes through
+//! one entry point, `write`, which runs a closure in one transaction and
+//! returns once it is committed. The closure is `Send + 'static` so that a
+//! backend may run it on a writer thread with group commit without the
+//! domain changing.
+
+use std::fmt;
+use std::sync::mpsc;
+
+use super::records::{
+    Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, NewUser, Org, RoleDefinition,
+    SessionRecord, SigningKeyRecord,
+};
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (e.g. an org name already taken).
+    Duplicate,
+    /// A referenced record (e.g. a role name) does not exist.
+    Missing(String),
+    /// Another writer held the database past the busy timeout.
+    Busy,
+    /// The disk is full.
+    Full,
+    /// The database cannot be written (read-only file, directory or mount).
+    ReadOnly,
+    /// The database file was written by a newer tokend.
+    TooNew { found: i64, known: i64 },
+    /// Anything else (I/O error, corrupt file); the text is for the log.
+    Failed(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Duplicate => f.write_str("record already exists"),
+            StoreError::Missing(what) => write!(f, "{what} does not exist"),
+            StoreError::Busy => f.write_str("the database is busy"),
+            StoreError::Full => f.write_str("the disk is full"),
+            StoreError::ReadOnly => f.write_str("the database is read-only"),
+            StoreError::TooNew { found, known } => write!(
+                f,
+                "database schema version {found} is newer than this tokend knows ({known})"
+            ),
+            StoreError::Failed(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub trait AccountReads {
+    fn provider_org(&self) -> StoreResult<Option<Org>>;
+    fn org_by_name(&self, name: &str) -> StoreResult<Option<Org>>;
+    /// Every org, the provider first, then by name.
+    fn orgs(&self) -> StoreResult<Vec<Org>>;
+    fn role(&self, name: &str) -> StoreResult<Option<RoleDefinition>>;
+    fn account(&self, user_id: &str) -> StoreResult<Option<Account>>;
+    /// The account and password hash of `user_name` in `org_name`.
+    fn login_account(
+        &self,
+        org_name: &str,
+        user_name: &str,
+    ) -> StoreResult<Option<(Account, String)>>;
+    /// When an admin last lifted the login lock of `user@org`.
+    fn login_unlocked_at(&self, login_name: &str) -> StoreResult<Option<i64>>;
+}
+
+pub trait AccountWrites {
+    fn insert_org(&self, org: &Org) -> StoreResult<()>;
+    fn insert_role(&self, role: &RoleDefinition) -> StoreResult<()>;
+    /// Fails with `Missing` when one of the user's roles does not exist.
+    fn insert_user(&self, user: &NewUser) -> StoreResult<()>;
+    fn record_login_unlock(&self, login_name: &str, at: i64) -> StoreResult<()>;
+}
+
+pub trait TokenReads {
+    fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>>;
+    fn api_token(&self, id: &str) -> StoreResult<Option<ApiTokenListing>>;
+    /// Oldest first.
+    fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<Vec<ApiTokenListing>>;
+    /// The owner of the token if it exists and is not revoked.
+    fn active_api_token_owner(&self, id: &str) -> StoreResult<Option<String>>;
+}
+
+pub trait TokenWrites {
+    fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()>;
+    /// False when the token was unknown or already revoked.
+    fn revoke_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
+    fn record_api_token_use(&self, id: &str, at: i64) -> StoreResult<()>;
+}
+
+pub trait SessionReads {
+    fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+}
+
+pub trait SessionWrites {
+    fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// False when the session was unknown or already ended.
+    fn end_session(&self, id: &str, at: i64) -> StoreResult<bool>;
+}
+
+pub trait KeyReads {
+    /// Signing keys not retired, newest first.
+    fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// A number that changes whenever the set of signing keys changes, in
+    /// this process or another, so that a rotation reaches running servers.
+    fn signing_key_generation(&self) -> StoreResult<i64>;
+}
+
+pub trait KeyWrites {
+    fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+}
+
+/// Everything that can be read.
+pub trait Reads: AccountReads + TokenReads + SessionReads + KeyReads {}
+impl<T: AccountReads + TokenReads + SessionReads + KeyReads + ?Sized> Reads for T {}
+
+/// Reads and writes inside one transaction.
+pub trait Transaction: Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites {}
+impl<T: Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites + ?Sized> Transaction
+    for T
+{
+}
+
+/// How a committed write must survive a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk before `write` returns: everything a response acknowledges.
+    Durable,
+    /// May be lost with the last moments before a power loss (last-used
+    /// stamps), but never torn.
+    Relaxed,
+}
+
+pub type WriteJob = Box<dyn FnOnce(&dyn Transaction) -> StoreResult<()> + Send>;
+
+/// One worker's handle on the database.
+pub trait Storage: Send {
+    fn reads(&self) -> &dyn Reads;
+    /// Runs `job` in one transaction; commits it with `durability` when the
+    /// job succeeds, rolls it back otherwise.
+    fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()>;
+}
+
+/// Where handles come from: one per worker, each with its own connection.
+pub trait Database: Send + Sync {
+    fn connect(&self) -> StoreResult<Box<dyn Storage>>;
+}
+
+impl dyn Storage {
+    /// Runs `work` in one durable transaction and returns its result.
+    pub fn write<T: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.write_with(Durability::Durable, work)
+    }
+
+    pub fn write_with<T: Send + 'static>(
+        &mut self,
+        durability: Durability,
+        work: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        // A channel rather than a captured slot: the job may run on another
+        // thread, and its result is only valid once the commit succeeded.
+        let (result, received) = mpsc::sync_channel(1);
+        let job: WriteJob = Box::new(move |tx| {
+            let value = work(tx)?;
+            // The receiver lives until `write` returns, so this cannot fail.
+            let _ = result.send(value);
+            Ok(())
+        });
+        self.run_write(job, durability)?;
+        received
+            .try_recv()
+            .map_err(|_| StoreError::Failed("a committed write returned no result".into()))
+    }
+}

@@ -1,0 +1,12 @@
+//! tokend: an on-prem API token authority.
+//!
+//! Layers call only downward: `cli` and `http` (the edges) → `domain` (every
+//! decision, and the storage interface it needs) → `store` (the only code
+//! that knows SQLite, implementing that interface). See ARCHITECTURE.md.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod domain;
+pub mod http;
+pub mod store;

@@ -1,0 +1,42 @@
+//! Access-token signing keys and the generation counter that tells running
+//! servers the set changed.
+
+use rusqlite::{params, Connection};
+use zeroize::Zeroizing;
+
+use crate::domain::records::SigningKeyRecord;
+use crate::domain::storage::{KeyReads, KeyWrites, StoreResult};
+
+impl KeyReads for Connection {
+    fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT kid, algorithm, private_key, created_at FROM signing_keys
+             WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SigningKeyRecord {
+                kid: r.get(0)?,
+                algorithm: r.get(1)?,
+                private_key: Zeroizing::new(r.get(2)?),
+                created_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn signing_key_generation(&self) -> StoreResult<i64> {
+        let mut stmt = self.prepare_cached("SELECT generation FROM signing_key_generation")?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
+    }
+}
+
+impl KeyWrites for Connection {
+    fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![key.kid, key.algorithm, &key.private_key[..], key.created_at],
+        )?;
+        Ok(())
+    }
+}

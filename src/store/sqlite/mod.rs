@@ -1,0 +1,264 @@
+//! The SQLite backend: opening and migrating the file, the connection
+//! settings, the one write path, and the mapping of SQLite's errors onto
+//! `StoreError`. The statements themselves live beside it, one file per
+//! aggregate (accounts, tokens, sessions, keys). Nothing here decides:
+//! rights, expiry and visibility are the domain's business.
+
+mod accounts;
+mod keys;
+mod sessions;
+mod tokens;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::domain::storage::{
+    Database, Durability, Reads, Storage, StoreError, StoreResult, WriteJob,
+};
+
+const SCHEMA: &str = include_str!("../../../schema.sql");
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let rusqlite::Error::SqliteFailure(failure, _) = &e else {
+            return StoreError::Failed(e.to_string());
+        };
+        match failure.code {
+            ErrorCode::ConstraintViolation
+                if matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                StoreError::Duplicate
+            }
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy,
+            ErrorCode::DiskFull => StoreError::Full,
+            ErrorCode::ReadOnly => StoreError::ReadOnly,
+            _ => StoreError::Failed(e.to_string()),
+        }
+    }
+}
+
+/// A tokend database file.
+pub struct SqliteDatabase {
+    path: PathBuf,
+    created: bool,
+}
+
+impl SqliteDatabase {
+    /// Opens the file, creating it (owner-only) when it does not exist, and
+    /// migrates it to the schema this binary knows.
+    pub fn create_or_open(path: &Path) -> StoreResult<SqliteDatabase> {
+        let created = create_private_file(path)?;
+        let database = SqliteDatabase {
+            path: path.to_path_buf(),
+            created,
+        };
+        let opened = open_connection(path).and_then(|mut conn| migrate(&mut conn));
+        if let Err(e) = opened {
+            database.remove_if_created();
+            return Err(e);
+        }
+        Ok(database)
+    }
+
+    /// Opens a file that must exist already, and migrates it.
+    pub fn open_existing(path: &Path) -> StoreResult<SqliteDatabase> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(format!("database {}", path.display())));
+        }
+        migrate(&mut open_connection(path)?)?;
+        Ok(SqliteDatabase {
+            path: path.to_path_buf(),
+            created: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the file (and its WAL companions) if this process created it:
+    /// a first start that failed leaves nothing half-made behind. Every
+    /// connection must be closed first.
+    pub fn remove_if_created(&self) {
+        if !self.created {
+            return;
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(file));
+        }
+    }
+}
+
+impl Database for SqliteDatabase {
+    fn connect(&self) -> StoreResult<Box<dyn Storage>> {
+        Ok(Box::new(SqliteStore {
+            conn: open_connection(&self.path)?,
+        }))
+    }
+}
+
+/// One connection: a worker's, or the admin CLI's.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl Storage for SqliteStore {
+    fn reads(&self) -> &dyn Reads {
+        &self.conn
+    }
+
+    fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()> {
+        if durability == Durability::Relaxed {
+            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        let result = run_in_transaction(&mut self.conn, job);
+        if durability == Durability::Relaxed {
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        result
+    }
+}
+
+fn run_in_transaction(conn: &mut Connection, job: WriteJob) -> StoreResult<()> {
+    // IMMEDIATE takes the write lock up front, so a busy database is met
+    // before any work is done rather than at commit.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    job(&*tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Creates the file with mode 0600 unless it exists; true when it created it.
+/// The file holds password hashes and signing keys; SQLite gives the -wal
+/// and -shm files the same mode.
+fn create_private_file(path: &Path) -> StoreResult<bool> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(StoreError::Failed(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL lets the server's readers run beside one writer and beside the
+    // admin CLI working on the same file.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk before the response that acknowledges it;
+    // in WAL mode NORMAL could lose it to a power cut.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let migrations = migrations();
+    let known = migrations.len() as i64;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    for (version, sql) in migrations.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Splits `schema.sql` into its numbered migrations, in order; the text before
+/// the first marker is commentary.
+fn migrations() -> Vec<&'static str> {
+    SCHEMA
+        .split("\n-- migration ")
+        .skip(1)
+        .map(|section| section.split_once('\n').map_or("", |(_, body)| body))
+        .collect()
+}
+
+/// A private in-memory database, migrated and empty: for tests of the domain.
+pub fn in_memory() -> StoreResult<Box<dyn Storage>> {
+    let mut conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(Box::new(SqliteStore { conn }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_splits_into_migrations_numbered_from_one() {
+        let m = migrations();
+        assert!(m[0].trim_start().starts_with("CREATE TABLE orgs"));
+        assert!(m[0].contains("CREATE TABLE api_tokens"));
+        let numbers: Vec<String> = SCHEMA
+            .split("\n-- migration ")
+            .skip(1)
+            .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+            .collect();
+        let expected: Vec<String> = (1..=m.len()).map(|n| n.to_string()).collect();
+        assert_eq!(numbers, expected);
+    }
+
+    #[test]
+    fn reopening_keeps_the_schema_version_and_a_new_file_is_private() {
+        let dir = std::env::temp_dir().join(format!("tokend-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let _ = std::fs::remove_file(&path);
+        let version = |path: &Path| -> i64 {
+            Connection::open(path)
+                .unwrap()
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap()
+        };
+        SqliteDatabase::create_or_open(&path).unwrap();
+        assert_eq!(version(&path), migrations().len() as i64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        SqliteDatabase::open_existing(&path).unwrap();
+        assert_eq!(version(&path), migrations().len() as i64);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_is_not_created_by_open_existing() {
+        let path = std::env::temp_dir().join(format!("tokend-none-{}.db", std::process::id()));
+        assert!(matches!(
+            SqliteDatabase::open_existing(&path),
+            Err(StoreError::Missing(_))
+        ));
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,128 @@
+//! API tokens: found by digest for the exchange, by id for revocation, and
+//! listed with their owners. Listings build their WHERE clause from the
+//! filters that are set, so that each statement can use its index.
+
+use rusqlite::types::ToSql;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::domain::records::{ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
+use crate::domain::storage::{StoreResult, TokenReads, TokenWrites};
+
+const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
+        t.created_at, t.expires_at, t.last_used_at, t.revoked_at
+    FROM api_tokens t
+    JOIN users u ON u.id = t.user_id
+    JOIN orgs o ON o.id = u.org_id";
+
+impl TokenReads for Connection {
+    fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at
+             FROM api_tokens WHERE digest = ?1",
+        )?;
+        Ok(stmt
+            .query_row([&digest[..]], api_token_from_row)
+            .optional()?)
+    }
+
+    fn api_token(&self, id: &str) -> StoreResult<Option<ApiTokenListing>> {
+        let mut stmt = self.prepare_cached(&format!("{LISTING} WHERE t.id = ?1"))?;
+        Ok(stmt.query_row([id], listing_from_row).optional()?)
+    }
+
+    fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<Vec<ApiTokenListing>> {
+        let mut clauses = Vec::new();
+        let mut args: Vec<&dyn ToSql> = Vec::new();
+        if let Some(owner_id) = &filter.owner_id {
+            clauses.push("t.user_id = ?");
+            args.push(owner_id);
+        }
+        if let Some(org_id) = &filter.org_id {
+            clauses.push("u.org_id = ?");
+            args.push(org_id);
+        }
+        if let Some(user_name) = &filter.user_name {
+            clauses.push("u.name = ?");
+            args.push(user_name);
+        }
+        if !filter.include_revoked {
+            clauses.push("t.revoked_at IS NULL");
+        }
+        let mut sql = LISTING.to_string();
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY t.created_at, t.rowid");
+        let mut stmt = self.prepare_cached(&sql)?;
+        let rows = stmt.query_map(args.as_slice(), listing_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn active_api_token_owner(&self, id: &str) -> StoreResult<Option<String>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT user_id FROM api_tokens WHERE id = ?1 AND revoked_at IS NULL",
+        )?;
+        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
+    }
+}
+
+impl TokenWrites for Connection {
+    fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                token.id,
+                &token.digest[..],
+                token.user_id,
+                token.name,
+                token.created_at,
+                token.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_api_token(&self, id: &str, at: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn record_api_token_use(&self, id: &str, at: i64) -> StoreResult<()> {
+        let mut stmt =
+            self.prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")?;
+        stmt.execute(params![id, at])?;
+        Ok(())
+    }
+}
+
+fn api_token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
+    Ok(ApiTokenRecord {
+        id: r.get(0)?,
+        digest: r.get(1)?,
+        user_id: r.get(2)?,
+        name: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+    })
+}
+
+fn listing_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenListing> {
+    Ok(ApiTokenListing {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        owner_id: r.get(2)?,
+        owner_name: r.get(3)?,
+        org_id: r.get(4)?,
+        org_name: r.get(5)?,
+        created_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        last_used_at: r.get(8)?,
+        revoked_at: r.get(9)?,
+    })
+}
