@@ -290,3 +290,6 @@ fn parse_id(text: &str) -> Option<String> {
         .ok()
         .map(|id| id.hyphenated().to_string())
 }
+
+#[cfg(test)]
+mod tests;

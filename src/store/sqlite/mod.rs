@@ -11,6 +11,8 @@ mod tokens;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -45,10 +47,13 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// A tokend database file.
+/// A tokend database: a file, or a private in-memory database for tests.
 pub struct SqliteDatabase {
     path: PathBuf,
     created: bool,
+    /// For an in-memory database: a connection that keeps it alive while
+    /// the handles come and go.
+    _keeper: Option<Mutex<Connection>>,
 }
 
 impl SqliteDatabase {
@@ -59,6 +64,7 @@ impl SqliteDatabase {
         let database = SqliteDatabase {
             path: path.to_path_buf(),
             created,
+            _keeper: None,
         };
         let opened = open_connection(path).and_then(|mut conn| migrate(&mut conn));
         if let Err(e) = opened {
@@ -77,6 +83,25 @@ impl SqliteDatabase {
         Ok(SqliteDatabase {
             path: path.to_path_buf(),
             created: false,
+            _keeper: None,
+        })
+    }
+
+    /// A private, migrated, empty database in memory, shared by every handle
+    /// of this value and gone with it: for tests of the domain.
+    pub fn in_memory() -> StoreResult<SqliteDatabase> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let uri = format!(
+            "file:tokend-memory-{}-{n}?mode=memory&cache=shared",
+            std::process::id()
+        );
+        let mut keeper = open_connection(Path::new(&uri))?;
+        migrate(&mut keeper)?;
+        Ok(SqliteDatabase {
+            path: PathBuf::from(uri),
+            created: false,
+            _keeper: Some(Mutex::new(keeper)),
         })
     }
 
@@ -201,14 +226,6 @@ fn migrations() -> Vec<&'static str> {
         .collect()
 }
 
-/// A private in-memory database, migrated and empty: for tests of the domain.
-pub fn in_memory() -> StoreResult<Box<dyn Storage>> {
-    let mut conn = Connection::open_in_memory()?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    migrate(&mut conn)?;
-    Ok(Box::new(SqliteStore { conn }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +266,60 @@ mod tests {
         }
         SqliteDatabase::open_existing(&path).unwrap();
         assert_eq!(version(&path), migrations().len() as i64);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn acknowledged_commits_wait_for_the_disk_and_relaxed_ones_do_not_stick() {
+        let dir = std::env::temp_dir().join(format!("tokend-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let database = SqliteDatabase::create_or_open(&path).unwrap();
+        let mut store = SqliteStore {
+            conn: open_connection(database.path()).unwrap(),
+        };
+        let level = |store: &SqliteStore| -> i64 {
+            store
+                .conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap()
+        };
+        const FULL: i64 = 2;
+        assert_eq!(
+            level(&store),
+            FULL,
+            "WAL with NORMAL loses acknowledged commits"
+        );
+        store
+            .run_write(Box::new(|_| Ok(())), Durability::Relaxed)
+            .unwrap();
+        assert_eq!(level(&store), FULL, "a relaxed write leaves FULL behind");
+        let failed = store.run_write(
+            Box::new(|_| Err(StoreError::Failed("job failed".into()))),
+            Durability::Relaxed,
+        );
+        assert!(failed.is_err());
+        assert_eq!(
+            level(&store),
+            FULL,
+            "a failed relaxed write leaves FULL behind"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_held_write_lock_is_reported_busy() {
+        let dir = std::env::temp_dir().join(format!("tokend-busy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        SqliteDatabase::create_or_open(&path).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let conn = open_connection(&path).unwrap();
+        conn.busy_timeout(Duration::from_millis(50)).unwrap();
+        let mut store = SqliteStore { conn };
+        let result = store.run_write(Box::new(|_| Ok(())), Durability::Durable);
+        assert!(matches!(result, Err(StoreError::Busy)), "{result:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,0 +1,293 @@
+//! `Authority` on an in-memory database with a clock the tests move: the
+//! decisions that depend on time (expiry, lockout) without sleeping, and the
+//! ones that span two processes (unlock, key rotation) with two authorities
+//! on one database.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ambient::{Ambient, ManualClock, OsRandom};
+use super::*;
+use crate::store::SqliteDatabase;
+
+const START: i64 = 1_800_000_000;
+const PASSWORD: &str = "correct horse battery";
+const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+
+struct Fixture {
+    clock: Arc<ManualClock>,
+    database: Arc<SqliteDatabase>,
+    authority: Authority,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let clock = Arc::new(ManualClock::at(START));
+        let database = Arc::new(SqliteDatabase::in_memory().unwrap());
+        let (authority, first) = Authority::start(
+            database.clone(),
+            settings(),
+            ambient(&clock),
+            Some(PASSWORD),
+        )
+        .unwrap();
+        assert!(first.is_some_and(|f| f.generated_password.is_none()));
+        Fixture {
+            clock,
+            database,
+            authority,
+        }
+    }
+
+    /// A second process on the same database (the admin CLI), same clock.
+    fn other_process(&self) -> Authority {
+        Authority::open(self.database.clone(), settings(), ambient(&self.clock)).unwrap()
+    }
+
+    fn admin_login(&mut self, source: IpAddr) -> Result<LoginSession, DomainError> {
+        self.authority.login(
+            LoginEndpoint::Provider,
+            PROVIDER_ORG,
+            ADMINISTRATOR,
+            PASSWORD,
+            source,
+        )
+    }
+
+    fn admin(&mut self) -> Caller {
+        let session = self.admin_login(HOME).unwrap();
+        self.authority.authenticate(&session.access_token).unwrap()
+    }
+
+    fn wrong_password(&mut self, source: IpAddr) -> DomainError {
+        let result = self.authority.login(
+            LoginEndpoint::Provider,
+            PROVIDER_ORG,
+            ADMINISTRATOR,
+            "not the password",
+            source,
+        );
+        match result {
+            Err(e) => e,
+            Ok(_) => panic!("a wrong password logged in"),
+        }
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        issuer: "https://tokend.test".into(),
+        access_token_lifetime: Duration::from_secs(30 * 60),
+    }
+}
+
+fn ambient(clock: &Arc<ManualClock>) -> Ambient {
+    Ambient {
+        clock: clock.clone(),
+        random: Arc::new(OsRandom),
+    }
+}
+
+#[test]
+fn first_start_happens_once() {
+    let f = Fixture::new();
+    let (_, again) =
+        Authority::start(f.database.clone(), settings(), ambient(&f.clock), None).unwrap();
+    assert!(again.is_none(), "a second start initialises nothing");
+}
+
+#[test]
+fn admin_commands_refuse_an_uninitialised_database() {
+    let database = Arc::new(SqliteDatabase::in_memory().unwrap());
+    let clock = Arc::new(ManualClock::at(START));
+    let opened = Authority::open(database.clone(), settings(), ambient(&clock));
+    assert!(matches!(opened, Err(DomainError::Invalid(_))));
+    // ...and wrote nothing: a later first start still happens.
+    let (_, first) = Authority::start(database, settings(), ambient(&clock), None).unwrap();
+    assert!(first.is_some_and(|f| f.generated_password.is_some()));
+}
+
+#[test]
+fn a_failed_first_start_writes_nothing() {
+    let database = Arc::new(SqliteDatabase::in_memory().unwrap());
+    let clock = Arc::new(ManualClock::at(START));
+    let short = Authority::start(database.clone(), settings(), ambient(&clock), Some("short"));
+    assert!(matches!(short, Err(DomainError::Invalid(_))));
+    let opened = Authority::open(database, settings(), ambient(&clock));
+    assert!(opened.is_err(), "no provider org was written");
+}
+
+#[test]
+fn an_api_token_expires_at_its_lifetime_by_the_clock() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let created = f
+        .authority
+        .create_api_token(&admin, "ci", Some("30m"))
+        .unwrap();
+    assert_eq!(created.expires_at, Some(START + 1800));
+    let secret = created.secret.reveal().to_string();
+
+    f.clock.advance(1799);
+    let issued = f
+        .authority
+        .exchange_api_token(&secret, ExchangeAudience::Provider)
+        .unwrap();
+    assert_eq!(issued.expires_in, 1, "capped by the API token's expiry");
+
+    f.clock.advance(1);
+    let expired = f
+        .authority
+        .exchange_api_token(&secret, ExchangeAudience::AnyOrg);
+    assert!(matches!(
+        expired,
+        Err(DomainError::InvalidGrant("the API token has expired"))
+    ));
+    let caller = f.authority.authenticate(&issued.access_token);
+    assert!(matches!(caller, Err(DomainError::Unauthenticated(_))));
+}
+
+#[test]
+fn sessions_end_at_their_lifetime() {
+    let mut f = Fixture::new();
+    let session = f.admin_login(HOME).unwrap();
+    assert_eq!(session.expires_at, START + 1800);
+    f.clock.advance(1799);
+    assert!(f.authority.authenticate(&session.access_token).is_ok());
+    f.clock.advance(1);
+    assert!(f.authority.authenticate(&session.access_token).is_err());
+}
+
+#[test]
+fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let created = f.authority.create_api_token(&admin, "ci", None).unwrap();
+    let issued = f
+        .authority
+        .exchange_api_token(created.secret.reveal(), ExchangeAudience::Provider)
+        .unwrap();
+    let derived = f.authority.authenticate(&issued.access_token).unwrap();
+    assert_eq!(derived.api_token_id(), Some(created.id.as_str()));
+    assert!(!derived.rights.contains(Right::ManageAllApiTokens));
+    assert!(f.authority.all_visible_api_tokens(&admin).is_ok());
+    assert!(matches!(
+        f.authority.all_visible_api_tokens(&derived),
+        Err(DomainError::Forbidden(_))
+    ));
+    assert_eq!(f.authority.own_api_tokens(&derived).unwrap().len(), 1);
+    assert!(matches!(
+        f.authority.create_api_token(&derived, "more", None),
+        Err(DomainError::Forbidden(_))
+    ));
+    assert!(matches!(
+        f.authority.revoke_api_token(&derived, &created.id),
+        Err(DomainError::Forbidden(_))
+    ));
+}
+
+#[test]
+fn a_lock_holds_for_one_address_and_passes_with_time() {
+    let mut f = Fixture::new();
+    for _ in 0..5 {
+        assert!(matches!(
+            f.wrong_password(ELSEWHERE),
+            DomainError::InvalidCredentials
+        ));
+    }
+    assert!(matches!(
+        f.wrong_password(ELSEWHERE),
+        DomainError::LoginLocked(60)
+    ));
+    assert!(f.admin_login(HOME).is_ok(), "another address still logs in");
+    f.clock.advance(60);
+    assert!(matches!(
+        f.wrong_password(ELSEWHERE),
+        DomainError::InvalidCredentials
+    ));
+}
+
+#[test]
+fn an_unlock_from_another_process_lifts_the_lock() {
+    let mut f = Fixture::new();
+    for _ in 0..5 {
+        f.wrong_password(ELSEWHERE);
+    }
+    assert!(matches!(
+        f.admin_login(ELSEWHERE),
+        Err(DomainError::LoginLocked(_))
+    ));
+    let mut cli = f.other_process();
+    cli.unlock_login(PROVIDER_ORG, ADMINISTRATOR).unwrap();
+    assert!(
+        f.admin_login(ELSEWHERE).is_ok(),
+        "the server saw the unlock"
+    );
+
+    // An unlock is not a pass for later locks.
+    f.clock.advance(1);
+    for _ in 0..5 {
+        f.wrong_password(ELSEWHERE);
+    }
+    assert!(matches!(
+        f.admin_login(ELSEWHERE),
+        Err(DomainError::LoginLocked(_))
+    ));
+    assert!(matches!(
+        cli.unlock_login(PROVIDER_ORG, "nobody"),
+        Err(DomainError::NotFound(_))
+    ));
+}
+
+#[test]
+fn a_key_rotated_by_another_process_signs_at_once_and_old_tokens_still_verify() {
+    let mut f = Fixture::new();
+    let before = f.admin_login(HOME).unwrap();
+    let mut cli = f.other_process();
+    let rotated = cli.rotate_signing_key().unwrap();
+
+    let after = f.admin_login(HOME).unwrap();
+    let kid = |jwt: &str| -> String {
+        use base64::Engine;
+        let header = jwt.split('.').next().unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        header["kid"].as_str().unwrap().to_string()
+    };
+    assert_eq!(kid(&after.access_token), rotated.kid);
+    assert_ne!(kid(&before.access_token), rotated.kid);
+    assert!(f.authority.authenticate(&before.access_token).is_ok());
+    assert_eq!(
+        f.authority.jwks().unwrap()["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let listed = cli.signing_keys().unwrap();
+    assert_eq!(listed.iter().filter(|k| k.signs).count(), 1);
+    assert!(listed.iter().any(|k| k.signs && k.kid == rotated.kid));
+}
+
+#[test]
+fn names_with_bidi_overrides_are_refused() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let spoof = f
+        .authority
+        .create_api_token(&admin, "invoice\u{202e}fdp.exe", None);
+    assert!(matches!(spoof, Err(DomainError::Invalid(_))));
+    let user = f
+        .authority
+        .add_user(PROVIDER_ORG, "eve\u{200b}", PASSWORD, &[]);
+    assert!(matches!(user, Err(DomainError::Invalid(_))));
+    assert!(f
+        .authority
+        .api_tokens(&TokenQuery::default())
+        .unwrap()
+        .is_empty());
+}
