@@ -11,6 +11,7 @@ mod access;
 mod bad_input;
 mod cli;
 mod common;
+mod defences;
 mod exchange;
 mod expiry;
 mod jwt;

@@ -1,0 +1,386 @@
+//! Defences a review and an attacker's try found missing, each against the
+//! real binary: no secret in the request log, login locks per name *and*
+//! client address with a way back in (`tokend user unlock`), a failed first
+//! start leaves nothing behind, one rule for `csp-auth-token` beside
+//! `Authorization`, names without bidi or invisible characters, a single
+//! valid encoding per access token (low-S), key rotation by the CLI reaching
+//! a running server, and a busy database answered 503, not 500.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use base64::Engine as _;
+use p256::ecdsa::Signature;
+use p256::elliptic_curve::ops::Neg;
+use socket2::{Domain, Socket, Type};
+
+use crate::common::*;
+
+/// Sends `request` from the loopback address `source` (any 127.x.y.z is
+/// this machine), as a client on another host would appear to the server.
+fn send_from(srv: &TestServer, source: &str, request: &[u8]) -> Response {
+    let source: IpAddr = source.parse().expect("source address");
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::new(source, 0).into())
+        .expect("bind source");
+    let server: SocketAddr = srv.addr.parse().expect("server address");
+    socket
+        .connect_timeout(&server.into(), Duration::from_secs(2))
+        .expect("connect");
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(request).expect("write request");
+    read_response(&mut stream).expect("read response")
+}
+
+fn admin_login_from(srv: &TestServer, source: &str, password: &str) -> Response {
+    let auth = basic(ADMIN, password);
+    let request = build_request(
+        &srv.addr,
+        "POST",
+        PROVIDER_SESSIONS,
+        &[("Authorization", &auth)],
+        Some(b""),
+    );
+    send_from(srv, source, &request)
+}
+
+#[test]
+fn a_secret_sent_where_an_id_belongs_never_reaches_the_log() {
+    let srv = TestServer::start();
+    let admin = srv.admin_login();
+    let (_, secret) = srv.create_token(&admin, "pasted", Some("30m"));
+    let signature = admin.rsplit('.').next().expect("jwt signature").to_string();
+
+    srv.delete(
+        &format!("/api/tokens/{secret}"),
+        &[("Authorization", &bearer(&admin))],
+    )
+    .assert_error(404, "not_found", "a secret where the id belongs");
+    srv.get(&format!("/api/tokens/{admin}"), &[])
+        .assert_status(405, "a JWT where the id belongs");
+    srv.get(&format!("/no/such/{secret}"), &[])
+        .assert_status(404, "a secret in an unknown path");
+    srv.post_form(
+        &format!("/oauth/tenant/{secret}/token"),
+        "grant_type=refresh_token",
+    )
+    .assert_status(400, "a secret where the org belongs");
+
+    let log = srv.log();
+    assert_no_secret(log.as_bytes(), &secret, "request log");
+    assert!(!log.contains(&signature), "the JWT signature was logged");
+    assert!(log.contains("DELETE /api/tokens/{id} 404"), "{log}");
+    assert!(log.contains("POST /oauth/tenant/{org}/token 400"), "{log}");
+}
+
+#[test]
+fn a_name_locked_from_one_address_still_logs_in_from_another_and_unlocks() {
+    let srv = TestServer::start();
+    for attempt in 0..5 {
+        admin_login_from(&srv, "127.0.0.2", "wrong password")
+            .assert_status(401, &format!("failure {attempt}"));
+    }
+    let locked = admin_login_from(&srv, "127.0.0.2", ADMIN_PASSWORD);
+    locked.assert_error(429, "too_many_requests", "locked for the attacking address");
+    let retry: i64 = locked
+        .header("Retry-After")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+
+    admin_login_from(&srv, "127.0.0.3", ADMIN_PASSWORD)
+        .assert_status(200, "the same name from an address that has not failed");
+
+    let out = srv.cli(&["user", "unlock", ADMIN], None).ok("user unlock");
+    assert!(out.stderr.contains("unlocked"), "{out:#?}");
+    admin_login_from(&srv, "127.0.0.2", ADMIN_PASSWORD)
+        .assert_status(200, "the running server honours the CLI's unlock");
+
+    srv.cli(&["user", "unlock", "nobody@System"], None)
+        .code_is(1, "unlock of an unknown user");
+}
+
+#[test]
+fn failures_from_many_addresses_slow_a_name_but_not_from_its_own_address() {
+    let srv = TestServer::start();
+    admin_login_from(&srv, "127.0.0.1", ADMIN_PASSWORD).assert_status(200, "usual address");
+    // Four failures each from five addresses: no address is locked, but
+    // the name has failed twenty times in a row.
+    for host in 10..15 {
+        for _ in 0..4 {
+            admin_login_from(&srv, &format!("127.0.1.{host}"), "wrong password")
+                .assert_status(401, "spread failure");
+        }
+    }
+    admin_login_from(&srv, "127.0.2.1", ADMIN_PASSWORD).assert_error(
+        429,
+        "too_many_requests",
+        "a new address waits out the global delay",
+    );
+    admin_login_from(&srv, "127.0.0.1", ADMIN_PASSWORD)
+        .assert_status(200, "the name's own address is spared the delay");
+}
+
+#[test]
+fn a_failed_first_start_leaves_no_database_behind() {
+    let dir = TempDir::new();
+    let db = dir.path.join("tokend.db");
+    let out = run_tokend(
+        &[
+            "--db",
+            &db.to_string_lossy(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        None,
+        &[("TOKEND_ADMIN_PASSWORD", "short")],
+        &dir.path,
+    );
+    out.code_is(1, "serve with a password that breaks the rules");
+    assert!(out.stderr.contains("password is too short"), "{out:#?}");
+    let left: Vec<_> = std::fs::read_dir(&dir.path)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+#[test]
+fn admin_commands_refuse_a_database_without_a_provider_org() {
+    let dir = TempDir::new();
+    let db = dir.path.join("tokend.db");
+    // What an interrupted first start or a stray `touch` leaves.
+    std::fs::write(&db, b"").expect("create empty file");
+    let db = db.to_string_lossy().into_owned();
+    let out = run_tokend(&["--db", &db, "org", "add", "acme"], None, &[], &dir.path);
+    out.code_is(1, "org add on an uninitialised database");
+    assert!(out.stderr.contains("tokend serve"), "{out:#?}");
+    assert!(
+        !out.stderr.contains("password"),
+        "no password generated by an admin command: {out:#?}"
+    );
+    run_tokend(&["--db", &db, "token", "list"], None, &[], &dir.path)
+        .code_is(1, "token list on an uninitialised database");
+}
+
+#[test]
+fn csp_auth_token_and_authorization_must_agree() {
+    let srv = TestServer::start();
+    let admin = srv.admin_login();
+    let other = srv.admin_login();
+    let auth = bearer(&admin);
+    let basic_auth = basic(ADMIN, ADMIN_PASSWORD);
+    srv.get("/api/session", &[("csp-auth-token", &admin)])
+        .assert_status(200, "csp-auth-token alone");
+    srv.get("/api/session", &[("Authorization", &auth)])
+        .assert_status(200, "Bearer alone");
+    srv.get(
+        "/api/session",
+        &[("Authorization", &auth), ("csp-auth-token", &admin)],
+    )
+    .assert_status(200, "both, carrying the same token");
+    for (what, headers) in [
+        (
+            "two different tokens",
+            vec![
+                ("Authorization", auth.as_str()),
+                ("csp-auth-token", other.as_str()),
+            ],
+        ),
+        (
+            "csp-auth-token beside Basic",
+            vec![
+                ("Authorization", basic_auth.as_str()),
+                ("csp-auth-token", admin.as_str()),
+            ],
+        ),
+        (
+            "Authorization repeated",
+            vec![
+                ("Authorization", auth.as_str()),
+                ("Authorization", auth.as_str()),
+            ],
+        ),
+        (
+            "csp-auth-token repeated",
+            vec![
+                ("csp-auth-token", admin.as_str()),
+                ("csp-auth-token", other.as_str()),
+            ],
+        ),
+    ] {
+        srv.get("/api/session", &headers)
+            .assert_error(400, "invalid_request", what);
+    }
+}
+
+#[test]
+fn names_with_control_format_or_bidi_characters_are_refused() {
+    let srv = TestServer::start();
+    let admin = srv.admin_login();
+    for name in [
+        "invoice\\u202egpj.exe",
+        "zero\\u200bwidth",
+        "bell\\u0007",
+        "iso\\u2066late",
+    ] {
+        srv.create_token_raw(&admin, &format!(r#"{{"name":"{name}"}}"#))
+            .assert_error(400, "invalid_request", name);
+    }
+    assert!(srv.list_tokens(&admin).is_empty(), "nothing was created");
+    srv.cli(
+        &["user", "add", "eve\u{202e}@System"],
+        Some(&format!("{USER_PASSWORD}\n")),
+    )
+    .code_is(1, "user name with a bidi override");
+}
+
+#[test]
+fn a_high_s_twin_of_an_access_token_is_refused() {
+    let srv = TestServer::start();
+    let admin = srv.admin_login();
+    let (signed, signature) = admin.rsplit_once('.').expect("three parts");
+    let signature = Signature::from_slice(&b64url_decode(signature)).expect("ES256 signature");
+    assert!(
+        signature.normalize_s().is_none(),
+        "tokend signs in low-S form"
+    );
+    let (r, s) = signature.split_scalars();
+    let twin = Signature::from_scalars(r, s.as_ref().neg()).expect("twin signature");
+    let twin = format!(
+        "{signed}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(twin.to_bytes())
+    );
+    srv.session_info(&twin)
+        .assert_bearer_401("the same token with s replaced by n - s");
+    srv.session_info(&admin).assert_status(200, "the original");
+}
+
+#[test]
+fn a_key_rotated_by_the_cli_reaches_the_running_server() {
+    let srv = TestServer::start();
+    let before = srv.admin_login();
+    let out = srv.cli(&["key", "rotate"], None).ok("key rotate");
+    let kid = out.stdout.trim().to_string();
+    assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint: {out:#?}");
+
+    let after = srv.admin_login();
+    let (header, _) = jwt_parts(&after);
+    assert_eq!(header["kid"], kid.as_str(), "the new key signs at once");
+    let (old_header, _) = jwt_parts(&before);
+    assert_ne!(old_header["kid"], kid.as_str());
+    srv.session_info(&before)
+        .assert_status(200, "a token signed by the old key still verifies");
+
+    let jwks = srv.get("/.well-known/jwks.json", &[]).assert_json("jwks");
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| s(k, "kid"))
+        .collect();
+    assert_eq!(kids.len(), 2, "{jwks}");
+    assert!(kids.contains(&kid.as_str()));
+
+    let listing = srv.cli(&["key", "list"], None).ok("key list").stdout;
+    let signing: Vec<&str> = listing.lines().filter(|l| l.ends_with("yes")).collect();
+    assert_eq!(signing.len(), 1, "{listing}");
+    assert!(signing[0].starts_with(&kid), "{listing}");
+}
+
+#[test]
+fn a_busy_database_answers_503_with_retry_after() {
+    let srv = TestServer::start();
+    let admin = srv.admin_login();
+    let (_, secret) = srv.create_token(&admin, "busy", Some("30m"));
+
+    // Another process holds the write lock past the busy timeout.
+    let holder = rusqlite::Connection::open(&srv.db).expect("open database");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let (login, exchange) = thread::scope(|scope| {
+        let login = scope.spawn(|| srv.login_response(ADMIN, ADMIN_PASSWORD, true));
+        let exchange = scope.spawn(|| srv.exchange_provider(&secret));
+        (
+            login.join().expect("login thread"),
+            exchange.join().expect("exchange thread"),
+        )
+    });
+    holder.execute_batch("ROLLBACK").expect("release the lock");
+
+    login.assert_error(503, "unavailable", "login while the database is locked");
+    assert_eq!(
+        login.header("Retry-After"),
+        Some("1"),
+        "{}",
+        login.describe()
+    );
+    exchange.assert_status(503, "exchange while the database is locked");
+    exchange.assert_no_store("503 at the token endpoint");
+    let body = exchange.assert_json("503 at the token endpoint");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert_eq!(exchange.header("Retry-After"), Some("1"));
+    let log = srv.log();
+    assert!(
+        !log.contains("internal error"),
+        "busy is not a fault: {log}"
+    );
+
+    srv.login_response(ADMIN, ADMIN_PASSWORD, true)
+        .assert_status(200, "served again once the lock is gone");
+}
+
+/// Runs `act` while strace watches the server's threads for the syscalls
+/// that put data on disk, and returns how many it saw.
+fn disk_syncs_during(srv: &TestServer, act: impl FnOnce()) -> usize {
+    let trace = srv.dir().join("sync.trace");
+    let mut strace = std::process::Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=fsync,fdatasync,sync_file_range",
+            "-o",
+        ])
+        .arg(&trace)
+        .args(["-p", &srv.pid().to_string()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("strace (Debian package strace) must be installed for this test");
+    // strace creates its output file once it is attached to every thread.
+    let attached = eventually(Duration::from_secs(10), || {
+        (trace.exists() && std::fs::metadata(&trace).is_ok()).then_some(())
+    });
+    assert!(attached.is_some(), "strace did not attach");
+    thread::sleep(Duration::from_millis(300));
+    act();
+    thread::sleep(Duration::from_millis(300));
+    send_signal(strace.id(), "INT");
+    let _ = strace.wait();
+    let text = std::fs::read_to_string(&trace).expect("read strace output");
+    text.lines().filter(|l| l.contains("sync")).count()
+}
+
+#[test]
+fn an_acknowledged_revocation_is_on_disk_before_its_answer() {
+    let srv = TestServer::start();
+    let admin = srv.admin_login();
+    let (id, _) = srv.create_token(&admin, "doomed", Some("30m"));
+    let syncs = disk_syncs_during(&srv, || {
+        srv.revoke(&admin, &id).assert_status(204, "revoke");
+    });
+    // In WAL mode with synchronous=NORMAL a commit is not synced, and a
+    // power cut after the 204 could bring the token back.
+    assert!(
+        syncs >= 1,
+        "the revocation's commit reached no fsync before its answer"
+    );
+}
