@@ -64,6 +64,24 @@ struct ServeArgs {
     /// The `iss` of access tokens and base of published URLs [default: http://LISTEN].
     #[arg(long, env = "TOKEND_ISSUER")]
     issuer: Option<String>,
+    /// Worker threads for password logins [default: half the workers, at least 1].
+    #[arg(long, env = "TOKEND_LOGIN_WORKERS")]
+    login_workers: Option<usize>,
+    /// Open connections at most [default: sized to the file-descriptor limit].
+    #[arg(long, env = "TOKEND_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// Time a client has to send a request's line and headers.
+    #[arg(long, env = "TOKEND_HEADER_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    header_timeout: Duration,
+    /// Time a client has to send a request's body.
+    #[arg(long, env = "TOKEND_BODY_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    body_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request.
+    #[arg(long, env = "TOKEND_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    idle_timeout: Duration,
+    /// Time a client may take to read an answer before it is cut off.
+    #[arg(long, env = "TOKEND_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    write_timeout: Duration,
 }
 
 #[derive(Subcommand)]
@@ -186,14 +204,16 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             eprintln!("administrator@System password: {password}");
         }
     }
-    http::serve(
-        authority,
-        ServeOptions {
-            listen: args.listen,
-            workers,
-        },
-    )
-    .map_err(|e| e.to_string())
+    let mut options = ServeOptions::new(args.listen, workers);
+    if let Some(n) = args.login_workers {
+        options.login_workers = n.max(1);
+    }
+    options.max_connections = args.max_connections.map(|n| n as usize);
+    options.header_timeout = args.header_timeout;
+    options.body_timeout = args.body_timeout;
+    options.idle_timeout = args.idle_timeout;
+    options.write_timeout = args.write_timeout;
+    http::serve(authority, options).map_err(|e| e.to_string())
 }
 
 fn administer(
@@ -335,6 +355,14 @@ fn split_user(user: &str) -> Result<(&str, &str), DomainError> {
     user.rsplit_once('@')
         .filter(|(u, o)| !u.is_empty() && !o.is_empty())
         .ok_or_else(|| DomainError::Invalid(format!("expected USER@ORG, got {user:?}")))
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(3600) {
+        return Err("a timeout must be between 100ms and 1 hour".into());
+    }
+    Ok(timeout)
 }
 
 fn parse_access_ttl(text: &str) -> Result<Duration, String> {

@@ -47,6 +47,27 @@ impl ApiError {
         e
     }
 
+    /// The client did not send its request in time.
+    pub fn request_timeout() -> ApiError {
+        ApiError::new(
+            408,
+            "request_timeout",
+            "the request was not received in time",
+        )
+    }
+
+    /// The workers' queue is full.
+    pub fn overloaded() -> ApiError {
+        let mut e = ApiError::new(503, "unavailable", "the service is overloaded; retry later");
+        e.headers.push(("Retry-After", RETRY_AFTER_SECONDS.into()));
+        e
+    }
+
+    /// The service is stopping.
+    pub fn stopping() -> ApiError {
+        ApiError::new(503, "unavailable", "the service is stopping")
+    }
+
     /// A login that needs (other) Basic credentials.
     pub fn login_required() -> ApiError {
         let mut e = ApiError::new(401, "unauthorized", "invalid credentials");

@@ -1,44 +1,73 @@
 //! The HTTP layer: the only code that knows the wire.
 //!
-//! `serve` binds the socket and runs a fixed pool of worker threads, each with
-//! its own `Authority` (and so its own database connection). A worker turns a
-//! tiny_http request into a `Request` (body read eagerly, bounded), lets the
-//! route table pick a handler, and writes the `Response` back. Handlers parse
-//! and answer; they decide nothing and never touch the store.
-//!
-//! SIGTERM and SIGINT stop the pool from taking new requests; requests in
-//! flight are answered before `serve` returns. `Server` is the same without
-//! the signals, for running the service inside another program (tests).
+//! `Server` binds the socket, starts the worker pools (each worker with its
+//! own `Authority`, and so its own database connection; logins on a pool of
+//! their own) and runs the transport (hyper on one tokio thread) in front of
+//! them. Handlers parse and answer; they decide nothing and never touch the
+//! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
+//! lets those in flight finish within a bounded grace, and returns.
 
 mod discovery;
 mod error;
+mod log;
 mod oauth;
+mod pool;
 mod request;
 mod response;
 mod routes;
 mod session;
 mod tokens;
+mod transport;
 
-use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::net::{SocketAddr, TcpListener};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use request::{BodyError, Request, MAX_BODY};
-use response::Response;
+use tokio::sync::watch;
 
 use crate::domain::Authority;
-
-/// How often an idle worker looks at the shutdown flag.
-const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
+use pool::Pool;
+pub use transport::Limits;
+use transport::Pools;
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
+    /// Workers for everything but logins.
     pub workers: usize,
+    /// Workers for password logins (argon2).
+    pub login_workers: usize,
+    /// None: sized to the file-descriptor limit.
+    pub max_connections: Option<usize>,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub write_timeout: Duration,
 }
+
+impl ServeOptions {
+    /// The defaults for `listen`, with `workers` workers.
+    pub fn new(listen: SocketAddr, workers: usize) -> ServeOptions {
+        ServeOptions {
+            listen,
+            workers,
+            login_workers: (workers / 2).max(1),
+            max_connections: None,
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Request line and headers together.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+/// Requests that may wait for a worker, per worker, before 503.
+const QUEUE_PER_WORKER: usize = 64;
+/// File descriptors kept back from connections: the database, its WAL, the
+/// listener, the runtime.
+const RESERVED_FDS: u64 = 64;
 
 #[derive(Debug)]
 pub struct ServeError(String);
@@ -53,53 +82,86 @@ impl std::error::Error for ServeError {}
 
 /// Serves until SIGTERM or SIGINT.
 pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeError> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(|e| ServeError(format!("cannot handle signals: {e}")))?;
     let server = Server::start(authority, options)?;
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&server.shutdown))
-            .map_err(|e| ServeError(format!("cannot handle signal {signal}: {e}")))?;
-    }
-    eprintln!("tokend listening on http://{}", server.local_addr());
-    server.wait();
+    eprintln!(
+        "tokend listening on http://{} (at most {} connections)",
+        server.local_addr(),
+        server.limits.max_connections
+    );
+    signals.forever().next();
+    server.stop();
     eprintln!("tokend stopped");
     Ok(())
 }
 
-/// A running service: its workers, and the flag that stops them.
+/// A running service.
 pub struct Server {
     local_addr: SocketAddr,
-    shutdown: Arc<AtomicBool>,
+    limits: Limits,
+    stop: watch::Sender<bool>,
+    transport: JoinHandle<()>,
     workers: Vec<JoinHandle<()>>,
 }
 
 impl Server {
-    /// Binds the socket and starts the worker pool, one `Authority` (and so
-    /// one database connection) per worker.
     pub fn start(authority: Authority, options: ServeOptions) -> Result<Server, ServeError> {
-        let mut authorities = Vec::with_capacity(options.workers);
-        for _ in 1..options.workers {
-            let worker = authority
-                .connect()
-                .map_err(|e| ServeError(format!("cannot open database: {e}")))?;
-            authorities.push(worker);
-        }
-        authorities.push(authority);
+        let limits = Limits {
+            max_connections: options
+                .max_connections
+                .unwrap_or_else(|| default_max_connections(&options)),
+            header_timeout: options.header_timeout,
+            body_timeout: options.body_timeout,
+            idle_timeout: options.idle_timeout,
+            write_timeout: options.write_timeout,
+            max_head_bytes: MAX_HEAD_BYTES,
+            max_headers: MAX_HEADERS,
+            shutdown_grace: options.body_timeout + options.write_timeout,
+        };
+        let connect = |n: usize| -> Result<Vec<Authority>, ServeError> {
+            (0..n)
+                .map(|_| authority.connect())
+                .collect::<Result<_, _>>()
+                .map_err(|e| ServeError(format!("cannot open database: {e}")))
+        };
+        let login = connect(options.login_workers.max(1))?;
+        let mut main = connect(options.workers.max(1) - 1)?;
+        main.push(authority);
 
-        let server = tiny_http::Server::http(options.listen)
+        let listener = TcpListener::bind(options.listen)
             .map_err(|e| ServeError(format!("cannot listen on {}: {e}", options.listen)))?;
-        let local_addr = server.server_addr().to_ip().unwrap_or(options.listen);
-        let server = Arc::new(server);
-        let shutdown = Arc::new(AtomicBool::new(false));
-        let workers = authorities
-            .into_iter()
-            .map(|authority| {
-                let server = Arc::clone(&server);
-                let shutdown = Arc::clone(&shutdown);
-                thread::spawn(move || work(&server, authority, &shutdown))
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| ServeError(format!("cannot listen on {}: {e}", options.listen)))?;
+
+        let queue = |workers: usize| workers * QUEUE_PER_WORKER;
+        let start_failed = |e: std::io::Error| ServeError(format!("cannot start workers: {e}"));
+        let main_queue = queue(main.len());
+        let login_queue = queue(login.len());
+        let (main, mut workers) = Pool::start("worker", main, main_queue).map_err(start_failed)?;
+        let (login, login_workers) =
+            Pool::start("login", login, login_queue).map_err(start_failed)?;
+        workers.extend(login_workers);
+
+        let (stop, stopped) = watch::channel(false);
+        let pools = Pools { main, login };
+        let transport = thread::Builder::new()
+            .name("transport".into())
+            .spawn(move || {
+                if let Err(e) = transport::run(listener, pools, limits, stopped) {
+                    eprintln!("tokend: the transport failed: {e}");
+                }
             })
-            .collect();
+            .map_err(start_failed)?;
         Ok(Server {
             local_addr,
-            shutdown,
+            limits,
+            stop,
+            transport,
             workers,
         })
     }
@@ -108,13 +170,15 @@ impl Server {
         self.local_addr
     }
 
-    /// Stops taking requests, answers those in flight, and returns.
+    /// Stops taking requests, lets those in flight finish within the grace,
+    /// and returns once every thread has ended.
     pub fn stop(self) {
-        self.shutdown.store(true, Ordering::Relaxed);
-        self.wait();
-    }
-
-    fn wait(self) {
+        let _ = self.stop.send(true);
+        if self.transport.join().is_err() {
+            eprintln!("tokend: the transport thread panicked");
+        }
+        // The transport held the pools' queues; with it gone the workers
+        // finish their last request and end.
         for worker in self.workers {
             if worker.join().is_err() {
                 eprintln!("tokend: a worker thread panicked");
@@ -123,107 +187,11 @@ impl Server {
     }
 }
 
-fn work(server: &tiny_http::Server, mut authority: Authority, shutdown: &AtomicBool) {
-    while !shutdown.load(Ordering::Relaxed) {
-        match server.recv_timeout(SHUTDOWN_POLL) {
-            Ok(Some(request)) => handle(&mut authority, request),
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("tokend: accepting a request failed: {e}");
-                thread::sleep(SHUTDOWN_POLL);
-            }
-        }
-    }
-}
-
-fn handle(authority: &mut Authority, mut raw: tiny_http::Request) {
-    let started = Instant::now();
-    let request = read_request(&mut raw);
-    let route = routes::pattern(&request.path);
-    let method = log_method(&request.method);
-    let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, &request)))
-        .unwrap_or_else(|_| {
-            eprintln!("tokend: internal error: handler panicked on {method} {route}");
-            Response::json(
-                500,
-                &serde_json::json!({"error": "internal_error", "message": "internal error; see the server log"}),
-            )
-        });
-    // The route's pattern, never the path or query: scripts put API tokens
-    // where an id belongs, and in query strings.
-    eprintln!(
-        "{method} {route} {} {}us",
-        response.status,
-        started.elapsed().as_micros()
-    );
-    if let Err(e) = raw.respond(to_wire(response)) {
-        eprintln!("tokend: writing a response failed: {e}");
-    }
-}
-
-fn read_request(raw: &mut tiny_http::Request) -> Request {
-    let url = raw.url().to_string();
-    let (path, query) = match url.split_once('?') {
-        Some((path, query)) => (path.to_string(), query.to_string()),
-        None => (url, String::new()),
-    };
-    let headers = raw
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_ascii_lowercase(),
-                h.value.as_str().to_string(),
-            )
-        })
-        .collect();
-    Request {
-        method: raw.method().as_str().to_ascii_uppercase(),
-        path,
-        query,
-        headers,
-        peer: raw
-            .remote_addr()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip()),
-        body: read_body(raw),
-    }
-}
-
-/// The method as logged: a client chooses it, so anything but a short
-/// upper-case word is shown as `-`.
-fn log_method(method: &str) -> &str {
-    let plain = (1..=16).contains(&method.len()) && method.bytes().all(|b| b.is_ascii_uppercase());
-    if plain {
-        method
-    } else {
-        "-"
-    }
-}
-
-/// Reads at most `MAX_BODY` bytes; a declared or actual larger body is
-/// refused without reading it whole.
-fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, BodyError> {
-    if raw.body_length().is_some_and(|n| n > MAX_BODY) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    raw.as_reader()
-        .take(MAX_BODY as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|_| BodyError::Unreadable)?;
-    if body.len() > MAX_BODY {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(body)
-}
-
-fn to_wire(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut wire = tiny_http::Response::from_data(response.body).with_status_code(response.status);
-    for (name, value) in response.headers {
-        match tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            Ok(header) => wire.add_header(header),
-            Err(()) => eprintln!("tokend: dropped an unencodable {name} header"),
-        }
-    }
-    wire
+/// Raises the soft file-descriptor limit to the hard one and leaves room
+/// for the database and the workers.
+fn default_max_connections(options: &ServeOptions) -> usize {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let workers = (options.workers + options.login_workers) as u64;
+    let usable = limit.saturating_sub(RESERVED_FDS + 4 * workers);
+    usable.clamp(16, 1 << 20) as usize
 }

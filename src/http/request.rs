@@ -18,6 +18,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub enum BodyError {
     TooLarge,
     Unreadable,
+    /// The client did not send the whole body in time.
+    TimedOut,
 }
 
 pub struct Request {
@@ -45,7 +47,7 @@ impl Request {
         match &self.body {
             Ok(body) => Ok(body),
             Err(BodyError::TooLarge) => Err(BadRequest::TooLarge),
-            Err(BodyError::Unreadable) => Err(BadRequest::Malformed(
+            Err(BodyError::Unreadable | BodyError::TimedOut) => Err(BadRequest::Malformed(
                 "the request body could not be read".into(),
             )),
         }

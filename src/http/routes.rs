@@ -84,6 +84,11 @@ pub fn pattern(path: &str) -> &'static str {
     Route::find(path).map_or("-", |route| route.pattern())
 }
 
+/// Whether `path` is a password login, which runs on its own pool.
+pub fn is_login(path: &str) -> bool {
+    matches!(Route::find(path), Some(Route::Login(_)))
+}
+
 pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
     let Some(route) = Route::find(&request.path) else {
         return ApiError::not_found().into_response();

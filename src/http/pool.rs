@@ -1,0 +1,116 @@
+//! The fixed pools of worker threads that run the domain, each worker with
+//! its own `Authority` (and so its own SQLite connection). The transport
+//! hands a parsed `Request` to a pool and awaits the `Response`; the queue in
+//! front of each pool is bounded, so a flood is answered 503 at once instead
+//! of piling up.
+//!
+//! Logins get a pool of their own: argon2 is slow on purpose, and a flood of
+//! logins must not starve exchanges.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::log::escape;
+use super::request::Request;
+use super::response::Response;
+use super::routes;
+use crate::domain::Authority;
+
+/// A request waiting for a worker, and where its answer goes.
+struct Job {
+    request: Request,
+    answer: oneshot::Sender<Response>,
+}
+
+/// The sending side of one pool; cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    queue: SyncSender<Job>,
+}
+
+/// Why a pool did not take a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Its queue is full.
+    Busy,
+    /// It is shutting down.
+    Closed,
+}
+
+impl Pool {
+    /// Starts one thread per authority behind a queue of `queue` requests.
+    pub fn start(
+        name: &str,
+        authorities: Vec<Authority>,
+        queue: usize,
+    ) -> std::io::Result<(Pool, Vec<JoinHandle<()>>)> {
+        let (sender, receiver) = mpsc::sync_channel(queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut threads = Vec::with_capacity(authorities.len());
+        for (n, authority) in authorities.into_iter().enumerate() {
+            let receiver = Arc::clone(&receiver);
+            let thread = thread::Builder::new()
+                .name(format!("{name}-{n}"))
+                .spawn(move || work(&receiver, authority))?;
+            threads.push(thread);
+        }
+        Ok((Pool { queue: sender }, threads))
+    }
+
+    /// Queues `request` and waits for its answer without blocking the
+    /// transport's thread.
+    pub async fn answer(&self, request: Request) -> Result<Response, Refused> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .try_send(Job { request, answer })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => Refused::Busy,
+                TrySendError::Disconnected(_) => Refused::Closed,
+            })?;
+        answered.await.map_err(|_| Refused::Closed)
+    }
+}
+
+fn work(queue: &Mutex<Receiver<Job>>, mut authority: Authority) {
+    loop {
+        // One worker waits on the queue at a time; the lock is released as
+        // soon as it has a job.
+        let job = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(job) = job else {
+            return; // every sender is gone: the service is stopping
+        };
+        let response = handle(&mut authority, &job.request);
+        // The client may have gone away meanwhile; nothing to do then.
+        let _ = job.answer.send(response);
+    }
+}
+
+fn handle(authority: &mut Authority, request: &Request) -> Response {
+    let started = Instant::now();
+    let route = routes::pattern(&request.path);
+    let method = escape(&request.method);
+    let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, request)))
+        .unwrap_or_else(|_| {
+            eprintln!("tokend: internal error: handler panicked on {method} {route}");
+            Response::json(
+                500,
+                &serde_json::json!({"error": "internal_error", "message": "internal error; see the server log"}),
+            )
+        });
+    // The route's pattern, never the path or query: scripts put API tokens
+    // where an id belongs, and in query strings.
+    eprintln!(
+        "{method} {route} {} {}us",
+        response.status,
+        started.elapsed().as_micros()
+    );
+    response
+}

@@ -1,0 +1,510 @@
+//! The wire: accepting connections and speaking HTTP/1.1 on them with hyper,
+//! on one single-threaded tokio runtime, under limits a hostile client
+//! cannot get around.
+//!
+//! - The accept loop never ends on an error: out of file descriptors it
+//!   backs off and tries again.
+//! - Connections are capped. At the cap a new connection evicts the oldest
+//!   connection that is not in the middle of a request; when every one is,
+//!   the newcomer is answered 503 and closed.
+//! - Every wait on a client is bounded: the request head (`header_timeout`,
+//!   as a whole), the body (`body_timeout`), an idle keep-alive connection
+//!   (`idle_timeout`) and a client that does not read its answer
+//!   (`write_timeout`).
+//! - The head is limited in size and header count by hyper; framing that two
+//!   parsers could read differently (RFC 9112 §6.3) is refused with 400 and
+//!   the connection closed.
+//! - Answers go out whole, with `TCP_NODELAY`.
+//!
+//! Parsed requests go to the worker pools (`pool`); this thread never runs
+//! the domain.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio::time::Sleep;
+
+use super::error::{ApiError, BadRequest};
+use super::pool::{Pool, Refused};
+use super::request::{BodyError, Request, MAX_BODY};
+use super::response::Response;
+use super::routes;
+
+/// The limits the transport enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// The whole request head, from its first byte to its blank line.
+    pub header_timeout: Duration,
+    /// The whole request body.
+    pub body_timeout: Duration,
+    /// A kept-alive connection waiting for its next request.
+    pub idle_timeout: Duration,
+    /// Any wait for the client to take bytes of an answer.
+    pub write_timeout: Duration,
+    /// Request line and headers together, in bytes.
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    /// How long a stop waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+/// The worker pools requests go to.
+#[derive(Clone)]
+pub struct Pools {
+    pub main: Pool,
+    pub login: Pool,
+}
+
+/// How long the accept loop waits after running out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves `listener` until `stop` turns true, then lets requests in flight
+/// finish for up to `limits.shutdown_grace`.
+pub fn run(
+    listener: std::net::TcpListener,
+    pools: Pools,
+    limits: Limits,
+    stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    runtime.block_on(serve(listener, pools, limits, stop))
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    pools: Pools,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    let connections = Arc::new(Connections::default());
+    let (close_all, closing) = watch::channel(false);
+    let mut last_complaint: Option<Instant> = None;
+    while !*stop.borrow() {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let Some(slot) = connections.admit(limits.max_connections) else {
+                    refuse(&stream);
+                    continue;
+                };
+                // Answers are written whole; without this a second segment
+                // waits for the client's delayed ACK.
+                let _ = stream.set_nodelay(true);
+                let connection = connection(
+                    stream,
+                    peer.ip(),
+                    slot,
+                    pools.clone(),
+                    limits,
+                    closing.clone(),
+                );
+                tokio::spawn(connection);
+            }
+            Err(e) => {
+                // EMFILE, ENFILE, ENOBUFS, ...: never a reason to stop
+                // listening. Complain at most once a minute.
+                if last_complaint.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                    eprintln!("tokend: accepting a connection failed: {e}; retrying");
+                    last_complaint = Some(Instant::now());
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+    drop(listener);
+    let _ = close_all.send(true);
+    let deadline = Instant::now() + limits.shutdown_grace;
+    while connections.count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// Answers a connection over the cap with 503, as far as the socket takes it
+/// without waiting, and closes it.
+fn refuse(stream: &TcpStream) {
+    const BODY: &str = r#"{"error":"unavailable","message":"too many connections; retry later"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
+}
+
+/// The open connections, and which of them may be evicted.
+#[derive(Default)]
+struct Connections {
+    open: Mutex<HashMap<u64, Arc<ConnectionState>>>,
+    next_id: AtomicU64,
+    count: AtomicUsize,
+}
+
+struct ConnectionState {
+    opened: Instant,
+    /// A request is being read, decided or answered.
+    busy: AtomicBool,
+    evict: Notify,
+}
+
+/// A connection's place among the open ones; freed on drop.
+struct Slot {
+    id: u64,
+    state: Arc<ConnectionState>,
+    connections: Arc<Connections>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self
+            .connections
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        open.remove(&self.id);
+        self.connections.count.store(open.len(), Ordering::Relaxed);
+    }
+}
+
+impl Connections {
+    /// A slot for a new connection. At the cap the oldest connection that is
+    /// between requests is told to close to make room; None when all are busy.
+    fn admit(self: &Arc<Self>, cap: usize) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() >= cap {
+            let victim = open
+                .iter()
+                .filter(|(_, c)| !c.busy.load(Ordering::Relaxed))
+                .min_by_key(|(_, c)| c.opened)
+                .map(|(id, _)| *id)?;
+            if let Some(state) = open.remove(&victim) {
+                state.evict.notify_one();
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(ConnectionState {
+            opened: Instant::now(),
+            busy: AtomicBool::new(false),
+            evict: Notify::new(),
+        });
+        open.insert(id, Arc::clone(&state));
+        self.count.store(open.len(), Ordering::Relaxed);
+        Some(Slot {
+            id,
+            state,
+            connections: Arc::clone(self),
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: IpAddr,
+    slot: Slot,
+    pools: Pools,
+    limits: Limits,
+    mut closing: watch::Receiver<bool>,
+) {
+    let state = Arc::clone(&slot.state);
+    let io = TokioIo::new(Deadlines::new(stream, Arc::clone(&state), limits));
+    let service = {
+        let state = Arc::clone(&state);
+        service_fn(move |request| {
+            let pools = pools.clone();
+            let state = Arc::clone(&state);
+            async move {
+                state.busy.store(true, Ordering::Relaxed);
+                let answer = answer(request, peer, &pools, limits).await;
+                state.busy.store(false, Ordering::Relaxed);
+                Ok::<_, Infallible>(answer)
+            }
+        })
+    };
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_head_bytes)
+        .max_headers(limits.max_headers)
+        .max_buf_size(limits.max_head_bytes.max(8192) + MAX_BODY);
+    let connection = http.serve_connection(io, service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = state.evict.notified() => return,
+        _ = closing.wait_for(|closing| *closing) => {}
+    }
+    // Stopping: finish the request in flight (bounded by the timeouts),
+    // take no new one.
+    connection.as_mut().graceful_shutdown();
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = state.evict.notified() => {}
+    }
+    drop(slot);
+}
+
+/// Turns one hyper request into a `Request`, has a pool answer it, and
+/// turns the `Response` into a hyper response.
+async fn answer(
+    incoming: hyper::Request<Incoming>,
+    peer: IpAddr,
+    pools: &Pools,
+    limits: Limits,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = incoming.into_parts();
+    if let Some(problem) = ambiguous_framing(&parts.headers) {
+        return closing(ApiError::from(BadRequest::Malformed(problem.into())).into_response());
+    }
+    let Some(headers) = text_headers(&parts.headers) else {
+        return closing(
+            ApiError::from(BadRequest::Malformed(
+                "header values must be visible ASCII".into(),
+            ))
+            .into_response(),
+        );
+    };
+    let body = match read_body(&parts.headers, body, limits.body_timeout).await {
+        Err(BodyError::TimedOut) => {
+            return closing(ApiError::request_timeout().into_response());
+        }
+        body => body,
+    };
+    let too_large = body == Err(BodyError::TooLarge);
+    let request = Request {
+        method: parts.method.as_str().to_ascii_uppercase(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers,
+        peer,
+        body,
+    };
+    let pool = if routes::is_login(&request.path) {
+        &pools.login
+    } else {
+        &pools.main
+    };
+    let response = match pool.answer(request).await {
+        Ok(response) => response,
+        Err(Refused::Busy) => ApiError::overloaded().into_response(),
+        Err(Refused::Closed) => ApiError::stopping().into_response(),
+    };
+    if too_large {
+        // The rest of the body was never read: the connection cannot carry
+        // another request.
+        closing(response)
+    } else {
+        to_hyper(response)
+    }
+}
+
+/// RFC 9112 §6.3: framing a proxy in front could read differently. Hyper
+/// already refuses differing or malformed `Content-Length`s and transfer
+/// codings that do not end in chunked.
+fn ambiguous_framing(headers: &HeaderMap) -> Option<&'static str> {
+    let mut codings = headers.get_all(TRANSFER_ENCODING).iter();
+    let coding = codings.next()?;
+    if headers.contains_key(CONTENT_LENGTH) {
+        return Some("Content-Length and Transfer-Encoding must not both be sent");
+    }
+    let only_chunked = codings.next().is_none()
+        && coding
+            .to_str()
+            .is_ok_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+    (!only_chunked).then_some("the only transfer coding accepted is chunked")
+}
+
+fn text_headers(headers: &HeaderMap) -> Option<Vec<(String, String)>> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = value.to_str().ok()?;
+            Some((name.as_str().to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// Reads at most `MAX_BODY` bytes within `timeout`; a declared larger body is
+/// refused without reading it (and without a `100 Continue`).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Incoming,
+    timeout: Duration,
+) -> Result<Vec<u8>, BodyError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let collected = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY).collect()).await;
+    match collected {
+        Err(_) => Err(BodyError::TimedOut),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(_)) => Err(BodyError::Unreadable),
+    }
+}
+
+fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut wire = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *wire.status_mut() = hyper::StatusCode::from_u16(response.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = wire.headers_mut();
+    for (name, value) in response.headers {
+        match HeaderValue::from_str(&value) {
+            Ok(value) => {
+                headers.append(name, value);
+            }
+            Err(_) => eprintln!("tokend: dropped an unencodable {name} header"),
+        }
+    }
+    wire
+}
+
+/// An answer after which the connection closes.
+fn closing(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut wire = to_hyper(response);
+    wire.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    wire
+}
+
+/// A TCP stream whose waits are bounded: a read that waits longer than the
+/// idle timeout while no request is in flight (the body has a timeout of its
+/// own), or a write that waits longer than the write timeout, fails.
+struct Deadlines {
+    stream: TcpStream,
+    state: Arc<ConnectionState>,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+    read_timer: Option<Pin<Box<Sleep>>>,
+    write_timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Deadlines {
+    fn new(stream: TcpStream, state: Arc<ConnectionState>, limits: Limits) -> Deadlines {
+        Deadlines {
+            stream,
+            state,
+            idle_timeout: limits.idle_timeout,
+            write_timeout: limits.write_timeout,
+            read_timer: None,
+            write_timer: None,
+        }
+    }
+}
+
+/// Ready with an error once `timer` (started on first use) has run out.
+fn expired(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    after: Duration,
+    cx: &mut Context<'_>,
+    what: &'static str,
+) -> Poll<io::Error> {
+    let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
+    match timer.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, what)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl AsyncRead for Deadlines {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                this.read_timer = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending if this.state.busy.load(Ordering::Relaxed) => {
+                this.read_timer = None;
+                Poll::Pending
+            }
+            Poll::Pending => expired(&mut this.read_timer, this.idle_timeout, cx, "idle").map(Err),
+        }
+    }
+}
+
+impl AsyncWrite for Deadlines {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_write(cx, buf) {
+            Poll::Ready(result) => {
+                this.write_timer = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                expired(&mut this.write_timer, this.write_timeout, cx, "slow reader").map(Err)
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                this.write_timer = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                expired(&mut this.write_timer, this.write_timeout, cx, "slow reader").map(Err)
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
