@@ -111,3 +111,10 @@ CREATE TABLE login_unlocks (
     login_name  TEXT PRIMARY KEY,
     unlocked_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- One row the readiness check rewrites, to prove the database takes writes.
+CREATE TABLE health_probe (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at INTEGER NOT NULL
+);
+INSERT INTO health_probe (id, checked_at) VALUES (1, 0);

@@ -189,7 +189,7 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         Ambient::system(),
         password.as_deref(),
     );
-    let (authority, first_start) = match started {
+    let (mut authority, first_start) = match started {
         Ok(started) => started,
         Err(e) => {
             // A first start that failed leaves nothing half-made behind.
@@ -203,6 +203,14 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             // Shown once; only its argon2 hash is stored.
             eprintln!("administrator@System password: {password}");
         }
+    }
+    // A database that cannot take writes would answer every login and
+    // exchange with 503: refuse to start instead.
+    if let Some((check, why)) = authority.readiness().first_failure() {
+        return Err(format!(
+            "cannot serve database {}: {check} check failed: {why}",
+            db.display()
+        ));
     }
     let mut options = ServeOptions::new(args.listen, workers);
     if let Some(n) = args.login_workers {

@@ -118,14 +118,22 @@ pub trait KeyWrites {
     fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
 }
 
+pub trait HealthWrites {
+    /// A write with no meaning but that it succeeds: the readiness check.
+    fn record_health_probe(&self, at: i64) -> StoreResult<()>;
+}
+
 /// Everything that can be read.
 pub trait Reads: AccountReads + TokenReads + SessionReads + KeyReads {}
 impl<T: AccountReads + TokenReads + SessionReads + KeyReads + ?Sized> Reads for T {}
 
 /// Reads and writes inside one transaction.
-pub trait Transaction: Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites {}
-impl<T: Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites + ?Sized> Transaction
-    for T
+pub trait Transaction:
+    Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites + HealthWrites
+{
+}
+impl<T> Transaction for T where
+    T: Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites + HealthWrites + ?Sized
 {
 }
 

@@ -7,8 +7,26 @@ use super::error::ApiError;
 use super::response::Response;
 use crate::domain::Authority;
 
-pub fn health() -> Response {
-    Response::json(200, &json!({ "status": "ok" }))
+/// Readiness: 200 when every check passes, else 503 naming the failed ones.
+pub fn health(authority: &mut Authority) -> Response {
+    let readiness = authority.readiness();
+    let checks: serde_json::Map<String, serde_json::Value> = readiness
+        .checks
+        .iter()
+        .map(|(name, outcome)| {
+            let value = match outcome {
+                Ok(()) => "ok".to_string(),
+                Err(why) => why.clone(),
+            };
+            (name.to_string(), value.into())
+        })
+        .collect();
+    if readiness.is_ready() {
+        Response::json(200, &json!({ "status": "ok", "checks": checks }))
+    } else {
+        Response::json(503, &json!({ "status": "unavailable", "checks": checks }))
+            .with_header("Retry-After", "1")
+    }
 }
 
 pub fn jwks(authority: &Authority) -> Result<Response, ApiError> {

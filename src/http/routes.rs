@@ -117,7 +117,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         };
     }
     match (request.method.as_str(), route) {
-        ("GET", Route::Health) => discovery::health(),
+        ("GET", Route::Health) => discovery::health(authority),
         ("GET", Route::Jwks) => api(discovery::jwks(authority)),
         ("GET", Route::OpenidConfiguration) => discovery::openid_configuration(authority),
         ("POST", Route::Login(endpoint)) => api(session::login(authority, request, endpoint)),

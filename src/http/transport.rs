@@ -43,6 +43,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Sleep;
 
 use super::error::{ApiError, BadRequest};
+use super::log::escape;
 use super::pool::{Pool, Refused};
 use super::request::{BodyError, Request, MAX_BODY};
 use super::response::Response;
@@ -283,21 +284,25 @@ async fn answer(
     limits: Limits,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = incoming.into_parts();
+    // Answers given here, before a worker sees the request, are logged here.
+    let refuse = |error: ApiError| {
+        let response = error.into_response();
+        eprintln!(
+            "{} {} {} -",
+            escape(parts.method.as_str()),
+            routes::pattern(parts.uri.path()),
+            response.status
+        );
+        closing(response)
+    };
     if let Some(problem) = ambiguous_framing(&parts.headers) {
-        return closing(ApiError::from(BadRequest::Malformed(problem.into())).into_response());
+        return refuse(BadRequest::Malformed(problem.into()).into());
     }
     let Some(headers) = text_headers(&parts.headers) else {
-        return closing(
-            ApiError::from(BadRequest::Malformed(
-                "header values must be visible ASCII".into(),
-            ))
-            .into_response(),
-        );
+        return refuse(BadRequest::Malformed("header values must be visible ASCII".into()).into());
     };
     let body = match read_body(&parts.headers, body, limits.body_timeout).await {
-        Err(BodyError::TimedOut) => {
-            return closing(ApiError::request_timeout().into_response());
-        }
+        Err(BodyError::TimedOut) => return refuse(ApiError::request_timeout()),
         body => body,
     };
     let too_large = body == Err(BodyError::TooLarge);
@@ -316,8 +321,8 @@ async fn answer(
     };
     let response = match pool.answer(request).await {
         Ok(response) => response,
-        Err(Refused::Busy) => ApiError::overloaded().into_response(),
-        Err(Refused::Closed) => ApiError::stopping().into_response(),
+        Err(Refused::Busy) => return refuse(ApiError::overloaded()),
+        Err(Refused::Closed) => return refuse(ApiError::stopping()),
     };
     if too_large {
         // The rest of the body was never read: the connection cannot carry
@@ -404,6 +409,11 @@ fn closing(response: Response) -> hyper::Response<Full<Bytes>> {
 /// A TCP stream whose waits are bounded: a read that waits longer than the
 /// idle timeout while no request is in flight (the body has a timeout of its
 /// own), or a write that waits longer than the write timeout, fails.
+///
+/// It also gives hyper's own answers to requests it could not parse (400,
+/// 414, 431, sent with an empty body just before hyper closes) the JSON body
+/// every other error has: such an answer is recognised by its empty body and
+/// missing content type, which no answer of tokend's has, and replaced.
 struct Deadlines {
     stream: TcpStream,
     state: Arc<ConnectionState>,
@@ -411,6 +421,8 @@ struct Deadlines {
     write_timeout: Duration,
     read_timer: Option<Pin<Box<Sleep>>>,
     write_timer: Option<Pin<Box<Sleep>>>,
+    /// The rest of a replaced answer, written before flush and shutdown.
+    replacement: Vec<u8>,
 }
 
 impl Deadlines {
@@ -422,8 +434,59 @@ impl Deadlines {
             write_timeout: limits.write_timeout,
             read_timer: None,
             write_timer: None,
+            replacement: Vec::new(),
         }
     }
+
+    /// Writes what is left of a replaced answer; Ready once it is all out.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.replacement.is_empty() {
+            match Pin::new(&mut self.stream).poll_write(cx, &self.replacement) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.write_timer = None;
+                    self.replacement.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    return expired(&mut self.write_timer, self.write_timeout, cx, "slow reader")
+                        .map(Err)
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The JSON answer to put in place of hyper's bodiless answer `head`, if it
+/// is one.
+fn json_for_parse_error(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let lower = text.to_ascii_lowercase();
+    let bodiless = lower.contains("\r\ncontent-length: 0\r\n") && !lower.contains("content-type:");
+    if !bodiless || !text.ends_with("\r\n\r\n") {
+        return None;
+    }
+    let (status, code, message) = match text.get(..12)? {
+        "HTTP/1.1 400" => (400, "invalid_request", "the request is malformed"),
+        "HTTP/1.1 414" => (414, "uri_too_long", "the request target is too long"),
+        "HTTP/1.1 431" => (
+            431,
+            "request_header_fields_too_large",
+            "the request line and headers are too large or too many",
+        ),
+        _ => return None,
+    };
+    let reason = text.lines().next()?.get(13..)?;
+    let body = serde_json::json!({ "error": code, "message": message }).to_string();
+    Some(
+        format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
 }
 
 /// Ready with an error once `timer` (started on first use) has run out.
@@ -468,6 +531,10 @@ impl AsyncWrite for Deadlines {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(replacement) = json_for_parse_error(buf) {
+            this.replacement = replacement;
+            return this.poll_replacement(cx).map_ok(|()| buf.len());
+        }
         match Pin::new(&mut this.stream).poll_write(cx, buf) {
             Poll::Ready(result) => {
                 this.write_timer = None;
@@ -485,6 +552,12 @@ impl AsyncWrite for Deadlines {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let [head] = bufs {
+            if let Some(replacement) = json_for_parse_error(head) {
+                this.replacement = replacement;
+                return this.poll_replacement(cx).map_ok(|()| head.len());
+            }
+        }
         match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
             Poll::Ready(result) => {
                 this.write_timer = None;
@@ -501,10 +574,42 @@ impl AsyncWrite for Deadlines {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hypers_bodiless_parse_errors_get_a_json_body() {
+        let head = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\ndate: Wed, 25 Nov 2026 14:13:03 GMT\r\n\r\n";
+        let replaced = String::from_utf8(json_for_parse_error(head).unwrap()).unwrap();
+        assert!(replaced.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        let (_, body) = replaced.split_once("\r\n\r\n").unwrap();
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["error"], "request_header_fields_too_large");
+        assert!(replaced.contains(&format!("content-length: {}", body.to_string().len())));
+    }
+
+    #[test]
+    fn tokends_own_answers_are_left_alone() {
+        for head in [
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n"[..],
+            b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\n\r\n",
+            b"{\"error\":\"x\"}",
+        ] {
+            assert!(json_for_parse_error(head).is_none());
+        }
     }
 }

@@ -21,7 +21,10 @@ fn startup_line_and_health() {
     );
     let r = srv.get("/health", &[]);
     r.assert_status(200, "health");
-    assert_eq!(r.assert_json("health"), serde_json::json!({"status": "ok"}));
+    assert_eq!(
+        r.assert_json("health"),
+        serde_json::json!({"status": "ok", "checks": {"database": "ok", "writable": "ok", "signing_key": "ok"}})
+    );
     assert!(srv.db.exists(), "database created at TOKEND_DB");
 }
 

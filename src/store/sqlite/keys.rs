@@ -1,11 +1,11 @@
 //! Access-token signing keys and the generation counter that tells running
-//! servers the set changed.
+//! servers the set changed; and the readiness probe's row.
 
 use rusqlite::{params, Connection};
 use zeroize::Zeroizing;
 
 use crate::domain::records::SigningKeyRecord;
-use crate::domain::storage::{KeyReads, KeyWrites, StoreResult};
+use crate::domain::storage::{HealthWrites, KeyReads, KeyWrites, StoreResult};
 
 impl KeyReads for Connection {
     fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
@@ -37,6 +37,14 @@ impl KeyWrites for Connection {
              VALUES (?1, ?2, ?3, ?4)",
             params![key.kid, key.algorithm, &key.private_key[..], key.created_at],
         )?;
+        Ok(())
+    }
+}
+
+impl HealthWrites for Connection {
+    fn record_health_probe(&self, at: i64) -> StoreResult<()> {
+        let mut stmt = self.prepare_cached("UPDATE health_probe SET checked_at = ?1")?;
+        stmt.execute([at])?;
         Ok(())
     }
 }

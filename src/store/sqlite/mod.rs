@@ -324,6 +324,28 @@ mod tests {
     }
 
     #[test]
+    fn a_full_database_is_reported_full() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let pages: i64 = conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        // What a full disk looks like to SQLite: no page can be added.
+        conn.pragma_update(None, "max_page_count", pages).unwrap();
+        let mut store = SqliteStore { conn };
+        let result = store.run_write(
+            Box::new(|tx| {
+                for n in 0..1000 {
+                    tx.record_login_unlock(&format!("user{n}@org{}", "x".repeat(200)), n)?;
+                }
+                Ok(())
+            }),
+            Durability::Durable,
+        );
+        assert!(matches!(result, Err(StoreError::Full)), "{result:?}");
+    }
+
+    #[test]
     fn a_missing_file_is_not_created_by_open_existing() {
         let path = std::env::temp_dir().join(format!("tokend-none-{}.db", std::process::id()));
         assert!(matches!(
