@@ -19,7 +19,7 @@ mod session;
 mod tokens;
 mod transport;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -63,8 +63,11 @@ impl ServeOptions {
 /// Request line and headers together.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
-/// Requests that may wait for a worker, per worker, before 503.
-const QUEUE_PER_WORKER: usize = 64;
+/// Logins that may wait for a login worker before 503: argon2 takes tens of
+/// milliseconds each, so a longer queue would only make clients time out.
+const LOGIN_QUEUE_PER_WORKER: usize = 64;
+/// The queue's slots are allocated up front.
+const MAX_QUEUE: usize = 65_536;
 /// File descriptors kept back from connections: the database, its WAL, the
 /// listener, the runtime.
 const RESERVED_FDS: u64 = 64;
@@ -132,16 +135,16 @@ impl Server {
         let mut main = connect(options.workers.max(1) - 1)?;
         main.push(authority);
 
-        let listener = TcpListener::bind(options.listen)
-            .map_err(|e| ServeError(format!("cannot listen on {}: {e}", options.listen)))?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| ServeError(format!("cannot listen on {}: {e}", options.listen)))?;
+        let cannot_listen =
+            |e: std::io::Error| ServeError(format!("cannot listen on {}: {e}", options.listen));
+        let socket = transport::bind(options.listen).map_err(cannot_listen)?;
+        let local_addr = socket.local_addr().map_err(cannot_listen)?;
 
-        let queue = |workers: usize| workers * QUEUE_PER_WORKER;
         let start_failed = |e: std::io::Error| ServeError(format!("cannot start workers: {e}"));
-        let main_queue = queue(main.len());
-        let login_queue = queue(login.len());
+        // A connection has at most one request in flight, so the connection
+        // cap bounds this queue already: every open connection may wait.
+        let main_queue = limits.max_connections.min(MAX_QUEUE);
+        let login_queue = login.len() * LOGIN_QUEUE_PER_WORKER;
         let (main, mut workers) = Pool::start("worker", main, main_queue).map_err(start_failed)?;
         let (login, login_workers) =
             Pool::start("login", login, login_queue).map_err(start_failed)?;
@@ -152,7 +155,7 @@ impl Server {
         let transport = thread::Builder::new()
             .name("transport".into())
             .spawn(move || {
-                if let Err(e) = transport::run(listener, pools, limits, stopped) {
+                if let Err(e) = transport::run(socket, pools, limits, stopped) {
                     eprintln!("tokend: the transport failed: {e}");
                 }
             })
@@ -193,5 +196,5 @@ fn default_max_connections(options: &ServeOptions) -> usize {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     let workers = (options.workers + options.login_workers) as u64;
     let usable = limit.saturating_sub(RESERVED_FDS + 4 * workers);
-    usable.clamp(16, 1 << 20) as usize
+    usable.clamp(16, 1 << 16) as usize
 }

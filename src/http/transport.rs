@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,7 +38,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::time::Sleep;
 
@@ -77,11 +77,27 @@ pub struct Pools {
 
 /// How long the accept loop waits after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Connections the kernel may hold for the accept loop. The default of 128
+/// drops SYNs when a thousand clients connect at once, and each dropped one
+/// waits a second for its retry.
+const LISTEN_BACKLOG: u32 = 4096;
 
-/// Serves `listener` until `stop` turns true, then lets requests in flight
+/// A socket bound to `addr`, listening once `run` starts.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// Serves `socket` until `stop` turns true, then lets requests in flight
 /// finish for up to `limits.shutdown_grace`.
 pub fn run(
-    listener: std::net::TcpListener,
+    socket: TcpSocket,
     pools: Pools,
     limits: Limits,
     stop: watch::Receiver<bool>,
@@ -90,17 +106,18 @@ pub fn run(
         .enable_io()
         .enable_time()
         .build()?;
-    runtime.block_on(serve(listener, pools, limits, stop))
+    runtime.block_on(async move {
+        let listener = socket.listen(LISTEN_BACKLOG)?;
+        serve(listener, pools, limits, stop).await
+    })
 }
 
 async fn serve(
-    listener: std::net::TcpListener,
+    listener: TcpListener,
     pools: Pools,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = TcpListener::from_std(listener)?;
     let connections = Arc::new(Connections::default());
     let (close_all, closing) = watch::channel(false);
     let mut last_complaint: Option<Instant> = None;

@@ -14,6 +14,7 @@ mod common;
 mod defences;
 mod exchange;
 mod expiry;
+mod hostile;
 mod jwt;
 mod lifecycle;
 mod sessions;
