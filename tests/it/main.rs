@@ -10,11 +10,11 @@
 mod access;
 mod bad_input;
 mod cli;
-mod common;
 mod exchange;
 mod expiry;
 mod jwt;
 mod lifecycle;
 mod sessions;
 mod storage;
+mod support;
 mod tokens_api;
