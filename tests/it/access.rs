@@ -8,17 +8,21 @@
 
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::*;
 
-fn org_names(v: &Value) -> Vec<(String, bool)> {
+/// (name, is_provider) of every org in a `GET /api/org` answer, sorted;
+/// every org id must be a UUID.
+fn org_names(r: &Response, what: &str) -> Vec<(String, bool)> {
+    r.assert_status(200, what);
+    let v = r.assert_json(what);
     let mut out: Vec<(String, bool)> = v["orgs"]
         .as_array()
         .unwrap_or_else(|| panic!("orgs array missing: {v}"))
         .iter()
         .map(|o| {
-            assert!(is_uuid(s(o, "id")), "org id: {o}");
+            assert!(is_uuid(str_field(o, "id")), "org id: {o}");
             (
-                s(o, "name").to_owned(),
+                str_field(o, "name").to_owned(),
                 o["is_provider"]
                     .as_bool()
                     .unwrap_or_else(|| panic!("is_provider: {o}")),
@@ -29,39 +33,30 @@ fn org_names(v: &Value) -> Vec<(String, bool)> {
     out
 }
 
-fn rights(v: &Value) -> Vec<String> {
-    v["rights"]
-        .as_array()
-        .unwrap_or_else(|| panic!("rights array missing: {v}"))
-        .iter()
-        .map(|r| {
-            r.as_str()
-                .unwrap_or_else(|| panic!("right is a string: {v}"))
-                .to_owned()
-        })
-        .collect()
+fn is_manage_right(right: &str) -> bool {
+    right.to_ascii_lowercase().contains("manage")
 }
 
 #[test]
 fn both_headers_are_accepted_for_session_and_derived_tokens() {
     let srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let sess = srv.user_login(&alice);
-    let (_, secret) = srv.create_token(&sess, "t", Some("30m"));
-    let r = srv.exchange_tenant("acme", &secret);
-    r.assert_status(200, "tenant exchange");
-    let oauth_access = s(&r.json(), "access_token").to_owned();
-    let csp_access = srv.access_token(&secret);
+    let api = srv.api();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let sess = api.user_login("alice@acme").access_token;
+    let token = api.create_token(&sess, "t", Some("30m"));
+    let oauth_access = api.exchange_tenant("acme", &token.secret).access_token;
+    let csp_access = api.exchange_authorize(&token.secret).access_token;
     for (what, jwt) in [
         ("session", &sess),
         ("oauth", &oauth_access),
         ("authorize", &csp_access),
     ] {
         for path in ["/api/org", "/api/session"] {
-            let a = srv.get_bearer(path, jwt);
+            let a = api.get_bearer(path, jwt);
             a.assert_status(200, &format!("{what} Bearer {path}"));
             a.assert_json(what);
-            let b = srv.get_csp(path, jwt);
+            let b = api.get_csp(path, jwt);
             b.assert_status(200, &format!("{what} csp-auth-token {path}"));
             assert_eq!(
                 a.json(),
@@ -75,87 +70,90 @@ fn both_headers_are_accepted_for_session_and_derived_tokens() {
 #[test]
 fn system_administrator_sees_all_orgs_tenants_see_their_own() {
     let srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_ORG_ADMIN], true);
-    srv.org_add("beta");
-    let admin = srv.admin_login();
+    let api = srv.api();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_ORG_ADMIN]);
+    srv.cli().org_add("beta");
+    let admin = api.admin_login().access_token;
     let all = vec![
         ("System".to_owned(), true),
         ("acme".to_owned(), false),
         ("beta".to_owned(), false),
     ];
-    let r = srv.get_bearer("/api/org", &admin);
-    r.assert_status(200, "admin orgs");
-    assert_eq!(org_names(&r.assert_json("admin orgs")), all);
+    assert_eq!(
+        org_names(&api.get_bearer("/api/org", &admin), "admin orgs"),
+        all
+    );
 
-    let (_, sys_secret) = srv.create_token(&admin, "sys", Some("30m"));
-    let r = srv.exchange_provider(&sys_secret);
-    let sys_access = s(&r.json(), "access_token").to_owned();
-    let r = srv.get_bearer("/api/org", &sys_access);
-    r.assert_status(200, "admin orgs via derived access");
-    assert_eq!(org_names(&r.json()), all, "viewing orgs is a view right");
+    let sys = api.create_token(&admin, "sys", Some("30m"));
+    let sys_access = api.exchange_provider(&sys.secret).access_token;
+    assert_eq!(
+        org_names(
+            &api.get_bearer("/api/org", &sys_access),
+            "admin orgs via derived access"
+        ),
+        all,
+        "viewing orgs is a view right"
+    );
 
-    let ja = srv.user_login(&alice);
-    let r = srv.get_csp("/api/org", &ja);
-    r.assert_status(200, "tenant orgs");
-    assert_eq!(org_names(&r.json()), vec![("acme".to_owned(), false)]);
-    let (_, sec) = srv.create_token(&ja, "t", Some("30m"));
-    let acc = srv.access_token(&sec);
-    let r = srv.get_csp("/api/org", &acc);
-    r.assert_status(200, "tenant orgs via derived access");
-    assert_eq!(org_names(&r.json()), vec![("acme".to_owned(), false)]);
+    let ja = api.user_login("alice@acme").access_token;
+    assert_eq!(
+        org_names(&api.get_csp("/api/org", &ja), "tenant orgs"),
+        [("acme".to_owned(), false)]
+    );
+    let t = api.create_token(&ja, "t", Some("30m"));
+    let acc = api.exchange_authorize(&t.secret).access_token;
+    assert_eq!(
+        org_names(
+            &api.get_csp("/api/org", &acc),
+            "tenant orgs via derived access"
+        ),
+        [("acme".to_owned(), false)]
+    );
 }
 
 #[test]
 fn session_info_reports_the_api_token_and_view_only_rights() {
     let srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let carol = srv.tenant_user("acme", "carol", &[ROLE_ORG_ADMIN], false);
+    let api = srv.api();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    srv.cli().user_add("carol@acme", &[ROLE_ORG_ADMIN]);
 
-    for user in [&alice, &carol] {
-        let login = srv.login_response(user, USER_PASSWORD, false);
-        login.assert_status(200, "login");
-        let session_id = s(&login.json(), "id").to_owned();
-        let sess = login
-            .header("X-VMWARE-VCLOUD-ACCESS-TOKEN")
-            .unwrap()
-            .to_owned();
+    for user in ["alice@acme", "carol@acme"] {
+        let login = api.user_login(user);
 
-        let r = srv.session_info(&sess);
-        r.assert_status(200, "session info");
-        let si = r.assert_json("session info");
-        assert_eq!(si["session_id"], session_id.as_str(), "{si}");
-        assert!(si["api_token_id"].is_null(), "{si}");
-        let sess_rights = rights(&si);
+        let r = api.try_session_info(&login.access_token);
+        let si = SessionInfo::from_response(&r, "session info");
+        r.assert_json("session info");
+        assert_eq!(si.session_id, Some(login.id), "{si:?}");
+        assert_eq!(si.api_token_id, None, "{si:?}");
         assert!(
-            sess_rights
-                .iter()
-                .any(|r| r.to_ascii_lowercase().contains("manage")),
-            "{user}: a login session holds a manage right: {si}"
+            si.rights.iter().any(|r| is_manage_right(r)),
+            "{user}: a login session holds a manage right: {si:?}"
         );
         assert!(
-            parse_rfc3339(s(&si, "expires_at")) > now_secs(),
-            "expires_at in the future: {si}"
+            parse_rfc3339(&si.expires_at) > now_secs(),
+            "expires_at in the future: {si:?}"
         );
 
-        let (tid, secret) = srv.create_token(&sess, "view-only", Some("30m"));
-        let access = srv.access_token(&secret);
-        let r = srv.get_csp("/api/session", &access);
-        r.assert_status(200, "derived session info");
-        let di = r.json();
-        assert_eq!(di["api_token_id"], tid.as_str(), "{di}");
-        assert!(di["session_id"].is_null(), "{di}");
-        assert_eq!(di["user"], si["user"], "same user: {di}");
-        assert_eq!(di["org"], si["org"], "same org: {di}");
-        assert_eq!(di["roles"], si["roles"], "same roles: {di}");
-        let derived = rights(&di);
-        assert!(!derived.is_empty(), "{user}: view rights remain: {di}");
-        for r in &derived {
+        let token = api.create_token(&login.access_token, "view-only", Some("30m"));
+        let access = api.exchange_authorize(&token.secret).access_token;
+        let r = api.get_csp("/api/session", &access);
+        let di = SessionInfo::from_response(&r, "derived session info");
+        assert_eq!(di.api_token_id, Some(token.id), "{di:?}");
+        assert_eq!(di.session_id, None, "{di:?}");
+        assert_eq!(di.user, si.user, "same user: {di:?}");
+        assert_eq!(di.org, si.org, "same org: {di:?}");
+        assert_eq!(di.roles, si.roles, "same roles: {di:?}");
+        assert!(!di.rights.is_empty(), "{user}: view rights remain: {di:?}");
+        for r in &di.rights {
             assert!(
-                !r.to_ascii_lowercase().contains("manage"),
-                "{user}: token-derived access must not hold {r:?}: {di}"
+                !is_manage_right(r),
+                "{user}: token-derived access must not hold {r:?}: {di:?}"
             );
             assert!(
-                sess_rights.contains(r),
+                si.rights.contains(r),
                 "{user}: derived right {r:?} exceeds the user's rights"
             );
         }
@@ -168,11 +166,15 @@ fn session_info_reports_the_api_token_and_view_only_rights() {
 #[test]
 fn session_rights_use_the_contract_right_names() {
     let srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let carol = srv.tenant_user("acme", "carol", &[ROLE_ORG_ADMIN], false);
+    let api = srv.api();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    srv.cli().user_add("carol@acme", &[ROLE_ORG_ADMIN]);
     let own = "Manage user's own API token";
     let all = "Manage all users' API tokens";
-    let a = rights(&srv.session_info(&srv.user_login(&alice)).json());
+    let a = api
+        .session_info(&api.user_login("alice@acme").access_token)
+        .rights;
     assert!(
         a.iter().any(|r| r == own),
         "Token User holds {own:?}: {a:?}"
@@ -181,7 +183,9 @@ fn session_rights_use_the_contract_right_names() {
         !a.iter().any(|r| r == all),
         "Token User does not hold {all:?}: {a:?}"
     );
-    let c = rights(&srv.session_info(&srv.user_login(&carol)).json());
+    let c = api
+        .session_info(&api.user_login("carol@acme").access_token)
+        .rights;
     assert!(
         c.iter().any(|r| r == own),
         "Organization Administrator holds {own:?}: {c:?}"
@@ -195,27 +199,19 @@ fn session_rights_use_the_contract_right_names() {
 #[test]
 fn system_administrator_token_access_is_view_only_too() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
-    let si = srv.session_info(&admin);
-    si.assert_status(200, "admin session info");
-    assert!(
-        rights(&si.json())
-            .iter()
-            .any(|r| r.to_ascii_lowercase().contains("manage")),
-        "{}",
-        si.describe()
-    );
-    let (_, secret) = srv.create_token(&admin, "sys", Some("30m"));
-    let access = srv.access_token(&secret);
-    let r = srv.session_info(&access);
-    r.assert_status(200, "derived admin session info");
-    for right in rights(&r.json()) {
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let si = api.session_info(&admin);
+    assert!(si.rights.iter().any(|r| is_manage_right(r)), "{si:?}");
+    let token = api.create_token(&admin, "sys", Some("30m"));
+    let access = api.exchange_authorize(&token.secret).access_token;
+    for right in api.session_info(&access).rights {
         assert!(
-            !right.to_ascii_lowercase().contains("manage"),
+            !is_manage_right(&right),
             "admin derived access holds {right:?}"
         );
     }
-    srv.create_token_raw(&access, r#"{"name":"x"}"#)
+    api.try_create_token(&access, r#"{"name":"x"}"#)
         .assert_error(403, "forbidden", "admin derived access creating a token");
 }
 
@@ -236,11 +232,13 @@ fn forge(jwt: &str, header: Option<Value>, claims: Option<Value>, sig: Option<&s
 #[test]
 fn invalid_access_tokens_are_401_with_bearer_challenge() {
     let srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let sess = srv.user_login(&alice);
-    let (_, secret) = srv.create_token(&sess, "t", Some("30m"));
-    let good = srv.access_token(&secret);
-    srv.session_info(&good)
+    let api = srv.api();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let sess = api.user_login("alice@acme").access_token;
+    let secret = api.create_token(&sess, "t", Some("30m")).secret;
+    let good = api.exchange_authorize(&secret).access_token;
+    api.try_session_info(&good)
         .assert_status(200, "control: the untouched token works");
 
     let (header, claims) = jwt_parts(&good);
@@ -262,7 +260,7 @@ fn invalid_access_tokens_are_401_with_bearer_challenge() {
     let hs256 = {
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         h.kid = header["kid"].as_str().map(str::to_owned);
-        let jwks = srv.get("/.well-known/jwks.json", &[]).body;
+        let jwks = api.get("/.well-known/jwks.json", &[]).body;
         jsonwebtoken::encode(&h, &claims, &jsonwebtoken::EncodingKey::from_secret(&jwks)).unwrap()
     };
 
@@ -272,7 +270,7 @@ fn invalid_access_tokens_are_401_with_bearer_challenge() {
         ("garbage", Some("Bearer garbage".to_owned())),
         ("three garbage parts", Some("Bearer a.b.c".to_owned())),
         ("API token as access token", Some(bearer(&secret))),
-        ("Basic scheme", Some(basic(&alice, USER_PASSWORD))),
+        ("Basic scheme", Some(basic("alice@acme", USER_PASSWORD))),
         (
             "tampered signature",
             Some(bearer(&forge(&good, None, None, Some(&tampered_sig)))),
@@ -316,18 +314,18 @@ fn invalid_access_tokens_are_401_with_bearer_challenge() {
     for path in ["/api/session", "/api/org", "/api/tokens"] {
         for (what, auth) in &cases {
             let r = match auth {
-                Some(h) => srv.get(path, &[("Authorization", h)]),
-                None => srv.get(path, &[]),
+                Some(h) => api.get(path, &[("Authorization", h)]),
+                None => api.get(path, &[]),
             };
             r.assert_bearer_401(&format!("{what} at {path}"));
             if let Some(h) = auth {
                 if let Some(tok) = h.strip_prefix("Bearer ") {
-                    srv.get(path, &[("csp-auth-token", tok)])
+                    api.get(path, &[("csp-auth-token", tok)])
                         .assert_bearer_401(&format!("{what} via csp-auth-token at {path}"));
                 }
             }
         }
     }
-    srv.session_info(&good)
+    api.try_session_info(&good)
         .assert_status(200, "control: still works afterwards");
 }

@@ -16,7 +16,7 @@ use p256::ecdsa::Signature;
 use p256::elliptic_curve::ops::Neg;
 use socket2::{Domain, Socket, Type};
 
-use crate::common::*;
+use crate::support::*;
 
 /// Sends `request` from the loopback address `source` (any 127.x.y.z is
 /// this machine), as a client on another host would appear to the server.
@@ -26,7 +26,7 @@ fn send_from(srv: &TestServer, source: &str, request: &[u8]) -> Response {
     socket
         .bind(&SocketAddr::new(source, 0).into())
         .expect("bind source");
-    let server: SocketAddr = srv.addr.parse().expect("server address");
+    let server: SocketAddr = srv.addr().parse().expect("server address");
     socket
         .connect_timeout(&server.into(), Duration::from_secs(2))
         .expect("connect");
@@ -41,7 +41,7 @@ fn send_from(srv: &TestServer, source: &str, request: &[u8]) -> Response {
 fn admin_login_from(srv: &TestServer, source: &str, password: &str) -> Response {
     let auth = basic(ADMIN, password);
     let request = build_request(
-        &srv.addr,
+        srv.addr(),
         "POST",
         PROVIDER_SESSIONS,
         &[("Authorization", &auth)],
@@ -53,24 +53,28 @@ fn admin_login_from(srv: &TestServer, source: &str, password: &str) -> Response 
 #[test]
 fn a_secret_sent_where_an_id_belongs_never_reaches_the_log() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
-    let (_, secret) = srv.create_token(&admin, "pasted", Some("30m"));
+    let admin = srv.api().admin_login().access_token;
+    let secret = srv.api().create_token(&admin, "pasted", Some("30m")).secret;
     let signature = admin.rsplit('.').next().expect("jwt signature").to_string();
 
-    srv.delete(
-        &format!("/api/tokens/{secret}"),
-        &[("Authorization", &bearer(&admin))],
-    )
-    .assert_error(404, "not_found", "a secret where the id belongs");
-    srv.get(&format!("/api/tokens/{admin}"), &[])
+    srv.api()
+        .delete(
+            &format!("/api/tokens/{secret}"),
+            &[("Authorization", &bearer(&admin))],
+        )
+        .assert_error(404, "not_found", "a secret where the id belongs");
+    srv.api()
+        .get(&format!("/api/tokens/{admin}"), &[])
         .assert_status(405, "a JWT where the id belongs");
-    srv.get(&format!("/no/such/{secret}"), &[])
+    srv.api()
+        .get(&format!("/no/such/{secret}"), &[])
         .assert_status(404, "a secret in an unknown path");
-    srv.post_form(
-        &format!("/oauth/tenant/{secret}/token"),
-        "grant_type=refresh_token",
-    )
-    .assert_status(400, "a secret where the org belongs");
+    srv.api()
+        .post_form(
+            &format!("/oauth/tenant/{secret}/token"),
+            "grant_type=refresh_token",
+        )
+        .assert_status(400, "a secret where the org belongs");
 
     let log = srv.log();
     assert_no_secret(log.as_bytes(), &secret, "request log");
@@ -97,12 +101,16 @@ fn a_name_locked_from_one_address_still_logs_in_from_another_and_unlocks() {
     admin_login_from(&srv, "127.0.0.3", ADMIN_PASSWORD)
         .assert_status(200, "the same name from an address that has not failed");
 
-    let out = srv.cli(&["user", "unlock", ADMIN], None).ok("user unlock");
+    let out = srv
+        .cli()
+        .run(&["user", "unlock", ADMIN], None)
+        .ok("user unlock");
     assert!(out.stderr.contains("unlocked"), "{out:#?}");
     admin_login_from(&srv, "127.0.0.2", ADMIN_PASSWORD)
         .assert_status(200, "the running server honours the CLI's unlock");
 
-    srv.cli(&["user", "unlock", "nobody@System"], None)
+    srv.cli()
+        .run(&["user", "unlock", "nobody@System"], None)
         .code_is(1, "unlock of an unknown user");
 }
 
@@ -173,19 +181,22 @@ fn admin_commands_refuse_a_database_without_a_provider_org() {
 #[test]
 fn csp_auth_token_and_authorization_must_agree() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
-    let other = srv.admin_login();
+    let admin = srv.api().admin_login().access_token;
+    let other = srv.api().admin_login().access_token;
     let auth = bearer(&admin);
     let basic_auth = basic(ADMIN, ADMIN_PASSWORD);
-    srv.get("/api/session", &[("csp-auth-token", &admin)])
+    srv.api()
+        .get("/api/session", &[("csp-auth-token", &admin)])
         .assert_status(200, "csp-auth-token alone");
-    srv.get("/api/session", &[("Authorization", &auth)])
+    srv.api()
+        .get("/api/session", &[("Authorization", &auth)])
         .assert_status(200, "Bearer alone");
-    srv.get(
-        "/api/session",
-        &[("Authorization", &auth), ("csp-auth-token", &admin)],
-    )
-    .assert_status(200, "both, carrying the same token");
+    srv.api()
+        .get(
+            "/api/session",
+            &[("Authorization", &auth), ("csp-auth-token", &admin)],
+        )
+        .assert_status(200, "both, carrying the same token");
     for (what, headers) in [
         (
             "two different tokens",
@@ -216,7 +227,8 @@ fn csp_auth_token_and_authorization_must_agree() {
             ],
         ),
     ] {
-        srv.get("/api/session", &headers)
+        srv.api()
+            .get("/api/session", &headers)
             .assert_error(400, "invalid_request", what);
     }
 }
@@ -224,28 +236,33 @@ fn csp_auth_token_and_authorization_must_agree() {
 #[test]
 fn names_with_control_format_or_bidi_characters_are_refused() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
+    let admin = srv.api().admin_login().access_token;
     for name in [
         "invoice\\u202egpj.exe",
         "zero\\u200bwidth",
         "bell\\u0007",
         "iso\\u2066late",
     ] {
-        srv.create_token_raw(&admin, &format!(r#"{{"name":"{name}"}}"#))
+        srv.api()
+            .try_create_token(&admin, &format!(r#"{{"name":"{name}"}}"#))
             .assert_error(400, "invalid_request", name);
     }
-    assert!(srv.list_tokens(&admin).is_empty(), "nothing was created");
-    srv.cli(
-        &["user", "add", "eve\u{202e}@System"],
-        Some(&format!("{USER_PASSWORD}\n")),
-    )
-    .code_is(1, "user name with a bidi override");
+    assert!(
+        srv.api().list_tokens(&admin).is_empty(),
+        "nothing was created"
+    );
+    srv.cli()
+        .run(
+            &["user", "add", "eve\u{202e}@System"],
+            Some(&format!("{USER_PASSWORD}\n")),
+        )
+        .code_is(1, "user name with a bidi override");
 }
 
 #[test]
 fn a_high_s_twin_of_an_access_token_is_refused() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
+    let admin = srv.api().admin_login().access_token;
     let (signed, signature) = admin.rsplit_once('.').expect("three parts");
     let signature = Signature::from_slice(&b64url_decode(signature)).expect("ES256 signature");
     assert!(
@@ -258,38 +275,45 @@ fn a_high_s_twin_of_an_access_token_is_refused() {
         "{signed}.{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(twin.to_bytes())
     );
-    srv.session_info(&twin)
+    srv.api()
+        .try_session_info(&twin)
         .assert_bearer_401("the same token with s replaced by n - s");
-    srv.session_info(&admin).assert_status(200, "the original");
+    srv.api()
+        .try_session_info(&admin)
+        .assert_status(200, "the original");
 }
 
 #[test]
 fn a_key_rotated_by_the_cli_reaches_the_running_server() {
     let srv = TestServer::start();
-    let before = srv.admin_login();
-    let out = srv.cli(&["key", "rotate"], None).ok("key rotate");
+    let before = srv.api().admin_login().access_token;
+    let out = srv.cli().run(&["key", "rotate"], None).ok("key rotate");
     let kid = out.stdout.trim().to_string();
     assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint: {out:#?}");
 
-    let after = srv.admin_login();
+    let after = srv.api().admin_login().access_token;
     let (header, _) = jwt_parts(&after);
     assert_eq!(header["kid"], kid.as_str(), "the new key signs at once");
     let (old_header, _) = jwt_parts(&before);
     assert_ne!(old_header["kid"], kid.as_str());
-    srv.session_info(&before)
+    srv.api()
+        .try_session_info(&before)
         .assert_status(200, "a token signed by the old key still verifies");
 
-    let jwks = srv.get("/.well-known/jwks.json", &[]).assert_json("jwks");
+    let jwks = srv
+        .api()
+        .get("/.well-known/jwks.json", &[])
+        .assert_json("jwks");
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .expect("keys")
         .iter()
-        .map(|k| s(k, "kid"))
+        .map(|k| str_field(k, "kid"))
         .collect();
     assert_eq!(kids.len(), 2, "{jwks}");
     assert!(kids.contains(&kid.as_str()));
 
-    let listing = srv.cli(&["key", "list"], None).ok("key list").stdout;
+    let listing = srv.cli().run(&["key", "list"], None).ok("key list").stdout;
     let signing: Vec<&str> = listing.lines().filter(|l| l.ends_with("yes")).collect();
     assert_eq!(signing.len(), 1, "{listing}");
     assert!(signing[0].starts_with(&kid), "{listing}");
@@ -298,17 +322,17 @@ fn a_key_rotated_by_the_cli_reaches_the_running_server() {
 #[test]
 fn a_busy_database_answers_503_with_retry_after() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
-    let (_, secret) = srv.create_token(&admin, "busy", Some("30m"));
+    let admin = srv.api().admin_login().access_token;
+    let secret = srv.api().create_token(&admin, "busy", Some("30m")).secret;
 
     // Another process holds the write lock past the busy timeout.
-    let holder = rusqlite::Connection::open(&srv.db).expect("open database");
+    let holder = rusqlite::Connection::open(srv.db()).expect("open database");
     holder
         .execute_batch("BEGIN IMMEDIATE")
         .expect("take the write lock");
     let (login, exchange) = thread::scope(|scope| {
-        let login = scope.spawn(|| srv.login_response(ADMIN, ADMIN_PASSWORD, true));
-        let exchange = scope.spawn(|| srv.exchange_provider(&secret));
+        let login = scope.spawn(|| srv.api().try_provider_login(ADMIN, ADMIN_PASSWORD));
+        let exchange = scope.spawn(|| srv.api().try_exchange_provider(&secret));
         (
             login.join().expect("login thread"),
             exchange.join().expect("exchange thread"),
@@ -334,7 +358,8 @@ fn a_busy_database_answers_503_with_retry_after() {
         "busy is not a fault: {log}"
     );
 
-    srv.login_response(ADMIN, ADMIN_PASSWORD, true)
+    srv.api()
+        .try_provider_login(ADMIN, ADMIN_PASSWORD)
         .assert_status(200, "served again once the lock is gone");
 }
 
@@ -372,10 +397,12 @@ fn disk_syncs_during(srv: &TestServer, act: impl FnOnce()) -> usize {
 #[test]
 fn an_acknowledged_revocation_is_on_disk_before_its_answer() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
-    let (id, _) = srv.create_token(&admin, "doomed", Some("30m"));
+    let admin = srv.api().admin_login().access_token;
+    let id = srv.api().create_token(&admin, "doomed", Some("30m")).id;
     let syncs = disk_syncs_during(&srv, || {
-        srv.revoke(&admin, &id).assert_status(204, "revoke");
+        srv.api()
+            .try_revoke_token(&admin, &id)
+            .assert_status(204, "revoke");
     });
     // In WAL mode with synchronous=NORMAL a commit is not synced, and a
     // power cut after the 204 could bring the token back.

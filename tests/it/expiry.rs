@@ -11,11 +11,11 @@
 use std::thread;
 use std::time::Duration;
 
-use crate::common::*;
+use crate::support::*;
 
 /// Sets the stored expiry of one API token or session, as the passing of time would.
 fn set_expiry(srv: &TestServer, table: &str, id: &str, expires_at: i64) {
-    let conn = rusqlite::Connection::open(&srv.db).expect("open database");
+    let conn = rusqlite::Connection::open(srv.db()).expect("open database");
     conn.busy_timeout(Duration::from_secs(5))
         .expect("busy timeout");
     let changed = conn
@@ -30,34 +30,39 @@ fn set_expiry(srv: &TestServer, table: &str, id: &str, expires_at: i64) {
 #[test]
 fn an_expired_api_token_is_refused_at_every_exchange_endpoint() {
     let srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let jwt = srv.user_login(&alice);
-    let (id, secret) = srv.create_token(&jwt, "soon-gone", Some("30m"));
-    srv.exchange_tenant("acme", &secret)
+    let api = srv.api();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let jwt = api.user_login("alice@acme").access_token;
+    let token = api.create_token(&jwt, "soon-gone", Some("30m"));
+    let (id, secret) = (&token.id, &token.secret);
+    api.try_exchange_tenant("acme", secret)
         .assert_status(200, "still valid");
 
-    set_expiry(&srv, "api_tokens", &id, now_secs() - 1);
+    set_expiry(&srv, "api_tokens", id, now_secs() - 1);
 
     for (what, r) in [
-        ("authorize", srv.exchange_authorize(&secret)),
-        ("tenant", srv.exchange_tenant("acme", &secret)),
+        ("authorize", api.try_exchange_authorize(secret)),
+        ("tenant", api.try_exchange_tenant("acme", secret)),
     ] {
         let description = r.assert_oauth_error("invalid_grant", what);
         assert_eq!(description, EXPIRED, "{what}");
     }
     // The expired token is still listed (with its past expiry), not hidden.
-    let listed = srv.list_tokens(&jwt);
-    assert!(listed.iter().any(|t| t["id"] == id), "{listed:?}");
+    let listed = api.list_tokens(&jwt);
+    assert!(listed.iter().any(|t| &t.id == id), "{listed:?}");
 }
 
 #[test]
 fn an_access_token_never_outlives_its_api_token_and_is_refused_after_exp() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
-    let (id, secret) = srv.create_token(&admin, "short", Some("30m"));
-    set_expiry(&srv, "api_tokens", &id, now_secs() + 2);
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "short", Some("30m"));
+    let (id, secret) = (&token.id, &token.secret);
+    set_expiry(&srv, "api_tokens", id, now_secs() + 2);
 
-    let r = srv.exchange_provider(&secret);
+    let r = api.try_exchange_provider(secret);
     r.assert_status(200, "exchange of a token about to expire");
     let expires_in = r.json()["expires_in"].as_i64().expect("expires_in");
     assert!(
@@ -73,27 +78,23 @@ fn an_access_token_never_outlives_its_api_token_and_is_refused_after_exp() {
     assert!(claims["exp"].as_i64().expect("exp") <= now_secs() + 2);
 
     thread::sleep(Duration::from_millis(3200));
-    srv.get_bearer("/api/session", &access)
+    api.get_bearer("/api/session", &access)
         .assert_bearer_401("access token past its exp");
-    srv.exchange_provider(&secret)
+    api.try_exchange_provider(secret)
         .assert_oauth_error("invalid_grant", "API token past its expiry");
 }
 
 #[test]
 fn a_session_past_its_end_no_longer_authenticates() {
     let srv = TestServer::start();
-    let r = srv.login_response(ADMIN, ADMIN_PASSWORD, true);
-    r.assert_status(200, "login");
-    let session_id = s(&r.json(), "id").to_string();
-    let jwt = r
-        .header("X-VMWARE-VCLOUD-ACCESS-TOKEN")
-        .expect("session token header")
-        .to_string();
-    srv.get_bearer("/api/session", &jwt)
+    let api = srv.api();
+    let session = api.admin_login();
+    let jwt = &session.access_token;
+    api.get_bearer("/api/session", jwt)
         .assert_status(200, "fresh session");
 
-    set_expiry(&srv, "sessions", &session_id, now_secs() - 1);
+    set_expiry(&srv, "sessions", &session.id, now_secs() - 1);
 
-    srv.get_bearer("/api/session", &jwt)
+    api.get_bearer("/api/session", jwt)
         .assert_bearer_401("session past its end, JWT not yet expired");
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 /// A kept-alive `GET path` (no `Connection: close`).
 fn keep_alive_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
@@ -50,8 +50,8 @@ fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Vec<u8>, bool
 fn assert_healthy_quickly(srv: &TestServer, what: &str) {
     let started = Instant::now();
     let r = send_raw(
-        &srv.addr,
-        &build_request(&srv.addr, "GET", "/health", &[], None),
+        srv.addr(),
+        &build_request(srv.addr(), "GET", "/health", &[], None),
         Duration::from_secs(3),
     )
     .unwrap_or_else(|e| panic!("{what}: a normal client got no answer: {e}"));
@@ -87,11 +87,11 @@ fn stalled_clients(addr: &str) -> Vec<TcpStream> {
 #[test]
 fn keep_alive_connections_opened_at_once_are_all_answered_within_a_second() {
     let srv = TestServer::start();
-    let mut streams: Vec<TcpStream> = (0..64).map(|_| open(&srv.addr)).collect();
+    let mut streams: Vec<TcpStream> = (0..64).map(|_| open(srv.addr())).collect();
     let started = Instant::now();
     for stream in &mut streams {
         stream
-            .write_all(&keep_alive_get(&srv.addr, "/health", &[]))
+            .write_all(&keep_alive_get(srv.addr(), "/health", &[]))
             .expect("write request");
     }
     for (n, stream) in streams.iter_mut().enumerate() {
@@ -111,10 +111,10 @@ fn keep_alive_connections_opened_at_once_are_all_answered_within_a_second() {
 #[test]
 fn a_thousand_keep_alive_connections_are_all_answered() {
     let srv = TestServer::start();
-    let mut streams: Vec<TcpStream> = (0..1024).map(|_| open(&srv.addr)).collect();
+    let mut streams: Vec<TcpStream> = (0..1024).map(|_| open(srv.addr())).collect();
     for stream in &mut streams {
         stream
-            .write_all(&keep_alive_get(&srv.addr, "/.well-known/jwks.json", &[]))
+            .write_all(&keep_alive_get(srv.addr(), "/.well-known/jwks.json", &[]))
             .expect("write request");
     }
     let mut answered = 0;
@@ -132,13 +132,14 @@ fn a_thousand_keep_alive_connections_are_all_answered() {
 #[test]
 fn a_4_kib_answer_on_a_kept_alive_connection_does_not_wait_for_a_delayed_ack() {
     let srv = TestServer::start();
-    let admin = srv.admin_login();
+    let admin = srv.api().admin_login().access_token;
     for n in 0..24 {
-        srv.create_token(&admin, &format!("{n:03}-{}", "n".repeat(120)), Some("30m"));
+        srv.api()
+            .create_token(&admin, &format!("{n:03}-{}", "n".repeat(120)), Some("30m"));
     }
     let auth = bearer(&admin);
-    let request = keep_alive_get(&srv.addr, "/api/tokens", &[("Authorization", &auth)]);
-    let mut stream = open(&srv.addr);
+    let request = keep_alive_get(srv.addr(), "/api/tokens", &[("Authorization", &auth)]);
+    let mut stream = open(srv.addr());
     let started = Instant::now();
     for _ in 0..20 {
         stream.write_all(&request).expect("write request");
@@ -160,7 +161,7 @@ fn idle_connections_past_the_cap_do_not_lock_out_a_client() {
         .arg("--max-connections")
         .arg("32")
         .start();
-    let idle: Vec<TcpStream> = (0..48).map(|_| open(&srv.addr)).collect();
+    let idle: Vec<TcpStream> = (0..48).map(|_| open(srv.addr())).collect();
     thread::sleep(Duration::from_millis(200));
     for n in 0..5 {
         assert_healthy_quickly(&srv, &format!("client {n} with 48 idle connections open"));
@@ -179,7 +180,7 @@ fn connections_over_the_cap_while_all_are_busy_get_503() {
     // Four requests in the middle of their bodies: none may be evicted.
     let mut busy = Vec::new();
     for _ in 0..4 {
-        let mut stream = open(&srv.addr);
+        let mut stream = open(srv.addr());
         stream
             .write_all(b"POST /oauth/provider/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\ngrant")
             .expect("write");
@@ -187,8 +188,8 @@ fn connections_over_the_cap_while_all_are_busy_get_503() {
     }
     thread::sleep(Duration::from_millis(300));
     let r = send_raw(
-        &srv.addr,
-        &build_request(&srv.addr, "GET", "/health", &[], None),
+        srv.addr(),
+        &build_request(srv.addr(), "GET", "/health", &[], None),
         Duration::from_secs(3),
     )
     .expect("an answer to the fifth connection");
@@ -204,7 +205,7 @@ fn slow_clients_are_cut_off_while_a_normal_client_is_served() {
         .arg("--body-timeout")
         .arg("1s")
         .start();
-    let mut stalled = stalled_clients(&srv.addr);
+    let mut stalled = stalled_clients(srv.addr());
     thread::sleep(Duration::from_millis(200));
     assert_healthy_quickly(&srv, "while eight requests stall");
     let started = Instant::now();
@@ -224,9 +225,9 @@ fn slow_clients_are_cut_off_while_a_normal_client_is_served() {
 #[test]
 fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let srv = TestServer::config().arg("--idle-timeout").arg("1s").start();
-    let mut stream = open(&srv.addr);
+    let mut stream = open(srv.addr());
     stream
-        .write_all(&keep_alive_get(&srv.addr, "/health", &[]))
+        .write_all(&keep_alive_get(srv.addr(), "/health", &[]))
         .expect("write");
     read_response(&mut stream)
         .expect("first answer")
@@ -248,16 +249,16 @@ fn oversized_heads_are_refused_with_a_json_431() {
     for (what, request) in [
         (
             "a 1 MB header",
-            build_request(&srv.addr, "GET", "/health", &[("X-Huge", &huge)], None),
+            build_request(srv.addr(), "GET", "/health", &[("X-Huge", &huge)], None),
         ),
         (
             "10,000 headers",
-            build_request(&srv.addr, "GET", "/health", &many, None),
+            build_request(srv.addr(), "GET", "/health", &many, None),
         ),
         (
             "a 20 KB request line",
             build_request(
-                &srv.addr,
+                srv.addr(),
                 "GET",
                 &format!("/{}", "p".repeat(20_000)),
                 &[],
@@ -265,7 +266,7 @@ fn oversized_heads_are_refused_with_a_json_431() {
             ),
         ),
     ] {
-        let r = send_raw(&srv.addr, &request, Duration::from_secs(5))
+        let r = send_raw(srv.addr(), &request, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("{what}: no answer: {e}"));
         assert!(
             r.status == 431 || r.status == 414,
@@ -311,7 +312,7 @@ fn ambiguous_framing_is_refused_and_the_connection_closed() {
             ),
         ),
     ] {
-        let mut stream = open(&srv.addr);
+        let mut stream = open(srv.addr());
         stream.write_all(request.as_bytes()).expect("write");
         let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(3));
         let answer = String::from_utf8_lossy(&answer);
@@ -329,7 +330,7 @@ fn ambiguous_framing_is_refused_and_the_connection_closed() {
     // server go by the transfer coding, and makes it close the connection
     // afterwards; what a proxy might have read as a second request is never
     // answered.
-    let mut stream = open(&srv.addr);
+    let mut stream = open(srv.addr());
     let request = post(
         "Content-Length: 4\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n",
         "0\r\n\r\n",
@@ -422,8 +423,8 @@ fn sigterm_with_stalled_clients_exits_within_the_bound() {
         .arg("--write-timeout")
         .arg("1s")
         .start();
-    let stalled = stalled_clients(&srv.addr);
-    let idle: Vec<TcpStream> = (0..8).map(|_| open(&srv.addr)).collect();
+    let stalled = stalled_clients(srv.addr());
+    let idle: Vec<TcpStream> = (0..8).map(|_| open(srv.addr())).collect();
     thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let status = srv.stop_with("TERM", Duration::from_secs(8));
@@ -449,7 +450,7 @@ fn control_characters_a_client_sends_never_reach_the_log_raw() {
         b"GET /health\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
         "G\u{e9}T /health HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes(),
     ] {
-        let _ = send_raw(&srv.addr, request, Duration::from_secs(3));
+        let _ = send_raw(srv.addr(), request, Duration::from_secs(3));
     }
     assert_healthy_quickly(&srv, "after control characters");
     let log = srv.log();

@@ -8,45 +8,45 @@ use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
+use crate::support::*;
 
 #[test]
 fn startup_line_and_health() {
     let srv = TestServer::start();
-    let line = format!("tokend listening on http://{}", srv.addr);
+    let line = format!("tokend listening on http://{}", srv.addr());
     assert!(
         srv.wait_for_log(&line, Duration::from_secs(2)),
         "stderr announces {line:?}:\n{}",
         srv.log()
     );
-    let r = srv.get("/health", &[]);
+    let r = srv.api().get("/health", &[]);
     r.assert_status(200, "health");
     assert_eq!(
         r.assert_json("health"),
         serde_json::json!({"status": "ok", "checks": {"database": "ok", "writable": "ok", "signing_key": "ok"}})
     );
-    assert!(srv.db.exists(), "database created at TOKEND_DB");
+    assert!(srv.db().exists(), "database created at TOKEND_DB");
 }
 
 #[test]
 fn serve_flags_work_without_environment() {
     let srv = TestServer::config().flags().start();
-    srv.get("/health", &[]).assert_status(200, "health");
-    assert!(srv.db.exists(), "database created at --db");
-    srv.admin_login();
+    srv.api().get("/health", &[]).assert_status(200, "health");
+    assert!(srv.db().exists(), "database created at --db");
+    srv.api().admin_login();
 }
 
 #[test]
 fn sigterm_exits_zero_promptly() {
     let mut srv = TestServer::start();
-    srv.admin_login();
+    srv.api().admin_login();
     let t0 = Instant::now();
     let st = srv.stop_with("TERM", Duration::from_secs(5));
     let st = st.expect("exited within 5 s of SIGTERM");
     assert!(st.success(), "exit status 0 on SIGTERM, got {st}");
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert!(
-        connect(&srv.addr, Duration::from_secs(1)).is_err(),
+        connect(srv.addr(), Duration::from_secs(1)).is_err(),
         "no longer accepting"
     );
 }
@@ -70,10 +70,10 @@ fn in_flight_request_finishes_during_shutdown() {
     body.resize(4000, b'p');
     let head = format!(
         "POST {AUTHORIZE} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: {FORM}\r\nContent-Length: {}\r\n\r\n",
-        srv.addr,
+        srv.addr(),
         body.len()
     );
-    let mut stream = connect(&srv.addr, Duration::from_secs(10)).expect("connect");
+    let mut stream = connect(srv.addr(), Duration::from_secs(10)).expect("connect");
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(&body[..10]).unwrap();
     thread::sleep(Duration::from_millis(300));
@@ -108,10 +108,11 @@ fn generated_admin_password_is_printed_once_and_works() {
         .trim()
         .to_owned();
     assert!(pw.len() >= 12, "generated password is long enough: {pw:?}");
-    srv.login(ADMIN, &pw, true);
-    srv.login_response(ADMIN, ADMIN_PASSWORD, true)
+    srv.api().provider_login(ADMIN, &pw);
+    srv.api()
+        .try_provider_login(ADMIN, ADMIN_PASSWORD)
         .assert_status(401, "no default password");
-    let db = std::fs::read(&srv.db).unwrap();
+    let db = std::fs::read(srv.db()).unwrap();
     assert!(
         !contains_bytes(&db, pw.as_bytes()),
         "generated password stored in clear"
@@ -125,7 +126,7 @@ fn generated_admin_password_is_printed_once_and_works() {
         "printed on first start only:\n{}",
         srv.log_since(mark)
     );
-    srv.login(ADMIN, &pw, true);
+    srv.api().provider_login(ADMIN, &pw);
 }
 
 #[test]
@@ -135,15 +136,14 @@ fn admin_password_env_applies_on_first_start_only() {
         !srv.log().contains("administrator@System password:"),
         "no password printed when given"
     );
-    srv.login(ADMIN, ADMIN_PASSWORD, true);
+    srv.api().admin_login();
     // Restart with a different TOKEND_ADMIN_PASSWORD: it must be ignored.
     let st = srv.stop();
     assert!(st.is_some_and(|s| s.success()), "clean exit: {st:?}");
-    let mut cfg = TestServer::config();
-    cfg.admin_password = Some("a-different-passw0rd".to_owned());
-    srv.set_config(cfg);
+    srv.set_config(TestServer::config().admin_password("a-different-passw0rd"));
     srv.restart();
-    srv.login(ADMIN, ADMIN_PASSWORD, true);
-    srv.login_response(ADMIN, "a-different-passw0rd", true)
+    srv.api().admin_login();
+    srv.api()
+        .try_provider_login(ADMIN, "a-different-passw0rd")
         .assert_status(401, "TOKEND_ADMIN_PASSWORD is for the first start only");
 }

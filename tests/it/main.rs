@@ -10,7 +10,6 @@
 mod access;
 mod bad_input;
 mod cli;
-mod common;
 mod defences;
 mod exchange;
 mod expiry;
@@ -19,4 +18,5 @@ mod jwt;
 mod lifecycle;
 mod sessions;
 mod storage;
+mod support;
 mod tokens_api;

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::common::*;
+use crate::support::*;
 
 fn read_db_files(db: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -44,84 +44,92 @@ fn assert_files_clean(db: &Path, secrets: &[String], passwords: &[&str], when: &
 #[test]
 fn database_files_never_hold_secrets_or_passwords() {
     let mut srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let jwt = srv.user_login(&alice);
-    let admin = srv.admin_login();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let jwt = api.user_login("alice@acme").access_token;
+    let admin = api.admin_login().access_token;
     let mut secrets = Vec::new();
     let mut ids = Vec::new();
     for i in 0..4 {
-        let (id, sec) = srv.create_token(
+        let t = api.create_token(
             &jwt,
             &format!("api-{i}"),
             Some(if i % 2 == 0 { "30m" } else { "never" }),
         );
-        ids.push(id);
-        secrets.push(sec);
+        ids.push(t.id);
+        secrets.push(t.secret);
     }
-    let (sys_id, sys_sec) = srv.create_token(&admin, "sys", Some("90d"));
-    let _ = sys_id;
+    let sys_sec = api.create_token(&admin, "sys", Some("90d")).secret;
     secrets.push(sys_sec.clone());
     for i in 0..2 {
-        let (sec, _) = srv.cli_token_create(&alice, &format!("cli-{i}"), Some("30m"));
-        secrets.push(sec);
+        let t = srv
+            .cli()
+            .token_create("alice@acme", &format!("cli-{i}"), Some("30m"));
+        secrets.push(t.secret);
     }
     for sec in &secrets[..4] {
-        srv.exchange_authorize(sec).assert_status(200, "authorize");
-        srv.exchange_tenant("acme", sec)
+        api.try_exchange_authorize(sec)
+            .assert_status(200, "authorize");
+        api.try_exchange_tenant("acme", sec)
             .assert_status(200, "tenant");
     }
-    srv.exchange_provider(&sys_sec)
+    api.try_exchange_provider(&sys_sec)
         .assert_status(200, "provider");
     // secrets[5] is "cli-0"; "cli-1" stays unused.
-    srv.exchange_tenant("acme", &secrets[5])
+    api.try_exchange_tenant("acme", &secrets[5])
         .assert_status(200, "cli token");
-    srv.revoke(&jwt, &ids[0]).assert_status(204, "revoke");
-    srv.exchange_authorize(&secrets[0])
+    api.revoke_token(&jwt, &ids[0]);
+    api.try_exchange_authorize(&secrets[0])
         .assert_status(400, "revoked");
     // The last-use stamps reached the database.
     let stamped = eventually(std::time::Duration::from_secs(3), || {
-        srv.list_tokens(&jwt)
+        api.list_tokens(&jwt)
             .iter()
-            .all(|t| t["name"] == "cli-1" || t["last_used_at"].is_string())
+            .all(|t| t.name == "cli-1" || t.last_used_at.is_some())
             .then_some(())
     });
     assert!(stamped.is_some(), "last use stamped");
 
     let passwords = [ADMIN_PASSWORD, USER_PASSWORD];
-    assert_files_clean(&srv.db, &secrets, &passwords, "while running");
+    assert_files_clean(srv.db(), &secrets, &passwords, "while running");
 
     let st = srv.stop();
     assert!(st.is_some_and(|s| s.success()), "clean exit: {st:?}");
-    assert_files_clean(&srv.db, &secrets, &passwords, "after shutdown");
+    assert_files_clean(srv.db(), &secrets, &passwords, "after shutdown");
 }
 
 #[test]
 fn server_output_never_holds_secrets() {
     let mut srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let jwt = srv.user_login(&alice);
-    let (id, sec) = srv.create_token(&jwt, "logged?", Some("30m"));
-    let access = srv.access_token(&sec);
-    srv.session_info(&access)
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let jwt = api.user_login("alice@acme").access_token;
+    let token = api.create_token(&jwt, "logged?", Some("30m"));
+    let sec = &token.secret;
+    let access = api.exchange_authorize(sec).access_token;
+    api.try_session_info(&access)
         .assert_status(200, "use access token");
-    srv.exchange_provider(&sec)
+    api.try_exchange_provider(sec)
         .assert_status(400, "wrong endpoint");
-    srv.exchange_authorize(&flip_char(&sec, 64))
+    api.try_exchange_authorize(&flip_char(sec, 64))
         .assert_status(400, "bad checksum");
-    srv.login_response(&alice, "Wr0ng-but-secret-pw", false)
+    api.try_login("alice@acme", "Wr0ng-but-secret-pw")
         .assert_status(401, "bad login");
-    srv.revoke(&jwt, &id).assert_status(204, "revoke");
-    srv.exchange_authorize(&sec).assert_status(400, "revoked");
-    srv.session_info(&access)
+    api.revoke_token(&jwt, &token.id);
+    api.try_exchange_authorize(sec)
+        .assert_status(400, "revoked");
+    api.try_session_info(&access)
         .assert_status(401, "revoked access");
     let st = srv.stop();
     assert!(st.is_some_and(|s| s.success()), "clean exit: {st:?}");
 
     let log = srv.log();
-    assert_no_secret(log.as_bytes(), &sec, "server log");
+    assert_no_secret(log.as_bytes(), sec, "server log");
     assert_no_secret(
         log.as_bytes(),
-        &flip_char(&sec, 64),
+        &flip_char(sec, 64),
         "server log (mistyped token)",
     );
     for pw in [ADMIN_PASSWORD, USER_PASSWORD, "Wr0ng-but-secret-pw"] {
@@ -136,34 +144,37 @@ fn server_output_never_holds_secrets() {
 #[test]
 fn data_and_signing_key_survive_a_restart() {
     let mut srv = TestServer::start();
-    let alice = srv.tenant_user("acme", "alice", &[ROLE_TOKEN_USER], true);
-    let jwt = srv.user_login(&alice);
-    let (id, sec) = srv.create_token(&jwt, "durable", Some("never"));
-    let access = srv.access_token(&sec);
-    let jwks_before = srv.get("/.well-known/jwks.json", &[]).json();
+    srv.cli().org_add("acme");
+    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let jwt = srv.api().user_login("alice@acme").access_token;
+    let token = srv.api().create_token(&jwt, "durable", Some("never"));
+    let access = srv.api().exchange_authorize(&token.secret).access_token;
+    let jwks_before = srv.api().get("/.well-known/jwks.json", &[]).json();
 
     srv.restart();
 
+    let api = srv.api();
     assert_eq!(
-        srv.get("/.well-known/jwks.json", &[]).json(),
+        api.get("/.well-known/jwks.json", &[]).json(),
         jwks_before,
         "same signing key"
     );
-    srv.session_info(&access)
+    api.try_session_info(&access)
         .assert_status(200, "access token issued before the restart");
-    let r = srv.exchange_tenant("acme", &sec);
-    r.assert_status(200, "API token still exchanges");
-    let jwt = srv.user_login(&alice);
-    let list = srv.list_tokens(&jwt);
+    api.try_exchange_tenant("acme", &token.secret)
+        .assert_status(200, "API token still exchanges");
+    let jwt = api.user_login("alice@acme").access_token;
+    let list = api.list_tokens(&jwt);
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0]["id"], id.as_str());
-    srv.login(ADMIN, ADMIN_PASSWORD, true);
+    assert_eq!(list[0].id, token.id);
+    api.admin_login();
 
-    srv.revoke(&jwt, &id)
+    api.try_revoke_token(&jwt, &token.id)
         .assert_status(204, "revoke after restart");
     srv.restart();
-    srv.exchange_authorize(&sec)
+    let api = srv.api();
+    api.try_exchange_authorize(&token.secret)
         .assert_oauth_error("invalid_grant", "revocation survives a restart");
-    srv.session_info(&access)
+    api.try_session_info(&access)
         .assert_bearer_401("revoked stays revoked");
 }

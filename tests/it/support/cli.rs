@@ -1,0 +1,129 @@
+//! The admin CLI on a server's database, one method per subcommand
+//! (`org add`, `user add`, `token create|list|revoke`), each asserting
+//! success and returning what the command prints in typed form. `run` is
+//! there for the invocations a test expects to fail.
+
+use std::path::Path;
+
+use super::formats::{is_token_format, uuids_in};
+use super::process::{run_tokend, CliOutput};
+use super::USER_PASSWORD;
+
+/// `tokend --db <db> ...` run in the server's directory.
+pub struct Cli<'a> {
+    db: &'a Path,
+    cwd: &'a Path,
+}
+
+/// What `token create` reports: the secret on stdout, the id on stderr.
+#[derive(Debug, Clone)]
+pub struct CliToken {
+    pub id: String,
+    pub secret: String,
+}
+
+/// One row of the `token list` table; the time columns are left out.
+#[derive(Debug, Clone)]
+pub struct CliTokenRow {
+    pub id: String,
+    /// `user@org`.
+    pub owner: String,
+    pub name: String,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+}
+
+impl<'a> Cli<'a> {
+    pub(super) fn new(db: &'a Path, cwd: &'a Path) -> Cli<'a> {
+        Cli { db, cwd }
+    }
+
+    /// Run `tokend --db <db> ARGS...` with `stdin`, whatever its outcome.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        let db = self.db.to_string_lossy().into_owned();
+        let mut full: Vec<&str> = vec!["--db", &db];
+        full.extend_from_slice(args);
+        run_tokend(&full, stdin, &[], self.cwd)
+    }
+
+    pub fn org_add(&self, name: &str) {
+        self.run(&["org", "add", name], None)
+            .ok(&format!("org add {name}"));
+    }
+
+    /// `user add USER@ORG [--role R]...` with `USER_PASSWORD`.
+    pub fn user_add(&self, user: &str, roles: &[&str]) {
+        self.user_add_with_password(user, USER_PASSWORD, roles);
+    }
+
+    /// `user add USER@ORG [--role R]...` with `password` on stdin.
+    pub fn user_add_with_password(&self, user: &str, password: &str, roles: &[&str]) {
+        let mut args = vec!["user", "add", user];
+        for r in roles {
+            args.push("--role");
+            args.push(r);
+        }
+        self.run(&args, Some(&format!("{password}\n")))
+            .ok(&format!("user add {user} {roles:?}"));
+    }
+
+    /// `token create USER@ORG --name NAME [--ttl TTL]`.
+    pub fn token_create(&self, user: &str, name: &str, ttl: Option<&str>) -> CliToken {
+        let mut args = vec!["token", "create", user, "--name", name];
+        if let Some(t) = ttl {
+            args.push("--ttl");
+            args.push(t);
+        }
+        let out = self
+            .run(&args, None)
+            .ok(&format!("token create {user} {name}"));
+        let secret = out.stdout.lines().next().unwrap_or("").trim().to_owned();
+        assert!(is_token_format(&secret), "CLI printed no token: {out:#?}");
+        let ids = uuids_in(&out.stderr);
+        assert_eq!(ids.len(), 1, "the token id on stderr: {out:#?}");
+        CliToken {
+            id: ids[0].clone(),
+            secret,
+        }
+    }
+
+    /// `token list FILTERS...` as printed.
+    pub fn token_list(&self, filters: &[&str]) -> String {
+        let mut args = vec!["token", "list"];
+        args.extend_from_slice(filters);
+        self.run(&args, None).ok("token list").stdout
+    }
+
+    /// `token list FILTERS...`, one entry per table row. Columns are
+    /// separated by at least two spaces, which no test's token name holds.
+    pub fn token_rows(&self, filters: &[&str]) -> Vec<CliTokenRow> {
+        let table = self.token_list(filters);
+        let mut lines = table.lines();
+        let header = lines.next().unwrap_or("");
+        assert!(header.starts_with("ID"), "table header: {table}");
+        lines
+            .map(|line| {
+                let cells: Vec<&str> = line
+                    .split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                // ID, OWNER, NAME, CREATED, EXPIRES, LAST USED, STATUS.
+                let [id, owner, name, _, _, _, status] = cells[..] else {
+                    panic!("token list row has 7 columns: {line:?}");
+                };
+                CliTokenRow {
+                    id: id.to_owned(),
+                    owner: owner.to_owned(),
+                    name: name.to_owned(),
+                    status: status.to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn token_revoke(&self, id: &str) {
+        self.run(&["token", "revoke", id], None)
+            .ok(&format!("token revoke {id}"));
+    }
+}

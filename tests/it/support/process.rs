@@ -1,0 +1,480 @@
+//! Process control: private temporary directories, running the `tokend`
+//! binary once for a CLI command, and `TestServer`, a `tokend serve` on a
+//! free loopback port with a fresh database that is started, signalled,
+//! restarted and stopped under the test's control while everything it
+//! prints is captured. A server is stopped with SIGTERM when dropped, and
+//! its log is printed if the test is failing.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::cli::Cli;
+use super::client::Client;
+use super::ADMIN_PASSWORD;
+
+/// The server reads these; the tests' own environment must not leak in.
+const TOKEND_ENV: [&str; 6] = [
+    "TOKEND_DB",
+    "TOKEND_LISTEN",
+    "TOKEND_ADMIN_PASSWORD",
+    "TOKEND_WORKERS",
+    "TOKEND_ACCESS_TTL",
+    "TOKEND_ISSUER",
+];
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tokend")
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory under the system temp dir, unique per process, call
+/// and instant; removed on drop.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path =
+            std::env::temp_dir().join(format!("tokend-it-{}-{}-{}", std::process::id(), n, nanos));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Send a signal by name ("TERM", "INT", ...) to a process via kill(1).
+pub fn send_signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run kill");
+    assert!(st.success(), "kill -{sig} {pid} failed");
+}
+
+/// Poll `child` until it exits or `timeout` passes.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Some(st),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Poll `f` every 50 ms for up to `timeout`; returns its first `Some`.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Copy everything `r` yields into `sink` until EOF, on its own thread so a
+/// full pipe never blocks the child.
+fn drain<R: Read + Send + 'static>(mut r: R, sink: Arc<Mutex<Vec<u8>>>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+}
+
+/// Result of one CLI invocation.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// Panics unless the command exited 0.
+    pub fn ok(self, what: &str) -> CliOutput {
+        self.code_is(0, what);
+        self
+    }
+
+    /// Panics unless the command exited with `code`.
+    pub fn code_is(&self, code: i32, what: &str) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "{what}: unexpected exit code: {self:#?}"
+        );
+    }
+}
+
+/// Run the tokend binary with `args` in `cwd`, feeding `stdin` (or
+/// /dev/null) and extra environment; bounded by 60 s.
+pub fn run_tokend(
+    args: &[&str],
+    stdin: Option<&str>,
+    envs: &[(&str, &str)],
+    cwd: &Path,
+) -> CliOutput {
+    let mut cmd = Command::new(bin());
+    for k in TOKEND_ENV {
+        cmd.env_remove(k);
+    }
+    cmd.args(args)
+        .envs(envs.iter().copied())
+        .current_dir(cwd)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn tokend CLI");
+    if let Some(input) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        let input = input.to_owned();
+        // A command that exits without reading stdin must not block the test.
+        thread::spawn(move || {
+            let _ = si.write_all(input.as_bytes());
+        });
+    }
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let err = Arc::new(Mutex::new(Vec::new()));
+    let t1 = drain(child.stdout.take().unwrap(), out.clone());
+    let t2 = drain(child.stderr.take().unwrap(), err.clone());
+    let status = wait_timeout(&mut child, Duration::from_secs(60));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = t1.join();
+    let _ = t2.join();
+    let stdout = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&err.lock().unwrap()).into_owned();
+    assert!(
+        status.is_some(),
+        "tokend {args:?} did not finish within 60 s; stdout={stdout:?} stderr={stderr:?}"
+    );
+    CliOutput {
+        code: status.and_then(|s| s.code()),
+        stdout,
+        stderr,
+    }
+}
+
+/// How to start a server: by default with `ADMIN_PASSWORD` and the
+/// database, address and worker count given as environment variables.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// `None` leaves TOKEND_ADMIN_PASSWORD unset.
+    admin_password: Option<String>,
+    envs: Vec<(String, String)>,
+    /// Extra arguments after `serve`.
+    args: Vec<String>,
+    /// Pass --db/--listen/--workers as flags instead of environment variables.
+    use_flags: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            admin_password: Some(ADMIN_PASSWORD.to_owned()),
+            envs: Vec::new(),
+            args: Vec::new(),
+            use_flags: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.envs.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.to_owned());
+        self
+    }
+
+    pub fn admin_password(mut self, password: &str) -> Self {
+        self.admin_password = Some(password.to_owned());
+        self
+    }
+
+    pub fn no_admin_password(mut self) -> Self {
+        self.admin_password = None;
+        self
+    }
+
+    pub fn flags(mut self) -> Self {
+        self.use_flags = true;
+        self
+    }
+
+    pub fn start(self) -> TestServer {
+        TestServer::start_with(self)
+    }
+}
+
+/// A running `tokend serve` with its own database.
+pub struct TestServer {
+    child: Option<Child>,
+    addr: String,
+    db: PathBuf,
+    api: Client,
+    cfg: ServerConfig,
+    /// Everything the server wrote on stdout and stderr, over all its runs.
+    log: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<thread::JoinHandle<()>>,
+    // Declared last so the directory is removed after the process is gone.
+    dir: TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        ServerConfig::default().start()
+    }
+
+    pub fn config() -> ServerConfig {
+        ServerConfig::default()
+    }
+
+    pub fn start_with(cfg: ServerConfig) -> TestServer {
+        let dir = TempDir::new();
+        let db = dir.path.join("tokend.db");
+        let mut s = TestServer {
+            child: None,
+            addr: String::new(),
+            db,
+            api: Client::new(""),
+            cfg,
+            log: Arc::new(Mutex::new(Vec::new())),
+            readers: Vec::new(),
+            dir,
+        };
+        // The free port may be taken by someone else before the server binds it.
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            s.addr = format!("127.0.0.1:{}", free_port());
+            s.api = Client::new(&s.addr);
+            match s.spawn() {
+                Ok(()) => return s,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("tokend serve did not come up: {last_err}");
+    }
+
+    /// The typed HTTP client for this server.
+    pub fn api(&self) -> &Client {
+        &self.api
+    }
+
+    /// The admin CLI on this server's database.
+    pub fn cli(&self) -> Cli<'_> {
+        Cli::new(&self.db, &self.dir.path)
+    }
+
+    /// `host:port` the server listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir.path
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server not running").id()
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
+        let mut cmd = Command::new(bin());
+        for k in TOKEND_ENV {
+            cmd.env_remove(k);
+        }
+        cmd.arg("serve");
+        let db = self.db.to_string_lossy().into_owned();
+        if self.cfg.use_flags {
+            cmd.args(["--db", &db, "--listen", &self.addr, "--workers", "2"]);
+        } else {
+            cmd.env("TOKEND_DB", &db)
+                .env("TOKEND_LISTEN", &self.addr)
+                .env("TOKEND_WORKERS", "2");
+        }
+        if let Some(pw) = &self.cfg.admin_password {
+            cmd.env("TOKEND_ADMIN_PASSWORD", pw);
+        }
+        for (k, v) in &self.cfg.envs {
+            cmd.env(k, v);
+        }
+        cmd.args(&self.cfg.args)
+            .current_dir(&self.dir.path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
+        self.readers
+            .push(drain(child.stdout.take().unwrap(), self.log.clone()));
+        self.readers
+            .push(drain(child.stderr.take().unwrap(), self.log.clone()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return Err(format!(
+                    "server exited early with {st}; log:\n{}",
+                    self.log()
+                ));
+            }
+            if self.api.probe_health() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("/health not 200 within 10 s; log:\n{}", self.log()));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Everything the server printed so far (stdout and stderr, all runs).
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
+    }
+
+    /// Byte length of the log, to look at output of later runs only.
+    pub fn log_len(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    pub fn log_since(&self, mark: usize) -> String {
+        let l = self.log.lock().unwrap();
+        String::from_utf8_lossy(&l[mark.min(l.len())..]).into_owned()
+    }
+
+    /// Wait (bounded) until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        eventually(timeout, || self.log().contains(needle).then_some(())).is_some()
+    }
+
+    /// Send `sig` and wait up to `timeout` for the process to exit; kill it
+    /// otherwise. Returns the exit status if it exited by itself in time.
+    pub fn stop_with(&mut self, sig: &str, timeout: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        send_signal(child.id(), sig);
+        self.reap(child, timeout)
+    }
+
+    /// SIGTERM, bounded wait (10 s).
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        self.stop_with("TERM", Duration::from_secs(10))
+    }
+
+    /// Wait (bounded) for the process to exit by itself, without signalling.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.take()?;
+        self.reap(child, timeout)
+    }
+
+    /// Bounded wait for exit (killing on timeout), then drain the log readers.
+    fn reap(&mut self, mut child: Child, timeout: Duration) -> Option<ExitStatus> {
+        let st = wait_timeout(&mut child, timeout);
+        if st.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        st
+    }
+
+    /// Replace the start configuration (used by the next `restart`).
+    pub fn set_config(&mut self, cfg: ServerConfig) {
+        self.cfg = cfg;
+    }
+
+    /// Stop (if running) and start again on the same port and database.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            let st = self.stop();
+            assert!(
+                st.is_some_and(|s| s.success()),
+                "server did not exit cleanly on SIGTERM: {st:?}"
+            );
+        }
+        if let Err(e) = self.spawn() {
+            panic!("restart failed: {e}");
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        if thread::panicking() {
+            eprintln!(
+                "---- tokend log ({}) ----\n{}\n---- end of tokend log ----",
+                self.addr,
+                self.log()
+            );
+        }
+    }
+}
