@@ -137,8 +137,8 @@ impl Server {
 
         let cannot_listen =
             |e: std::io::Error| ServeError(format!("cannot listen on {}: {e}", options.listen));
-        let socket = transport::bind(options.listen).map_err(cannot_listen)?;
-        let local_addr = socket.local_addr().map_err(cannot_listen)?;
+        let listener = transport::Listener::bind(options.listen).map_err(cannot_listen)?;
+        let local_addr = listener.local_addr().map_err(cannot_listen)?;
 
         let start_failed = |e: std::io::Error| ServeError(format!("cannot start workers: {e}"));
         // A connection has at most one request in flight, so the connection
@@ -155,7 +155,7 @@ impl Server {
         let transport = thread::Builder::new()
             .name("transport".into())
             .spawn(move || {
-                if let Err(e) = transport::run(socket, pools, limits, stopped) {
+                if let Err(e) = listener.run(pools, limits, stopped) {
                     eprintln!("tokend: the transport failed: {e}");
                 }
             })

@@ -82,34 +82,44 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// waits a second for its retry.
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// A socket bound to `addr`, listening once `run` starts.
-pub fn bind(addr: SocketAddr) -> io::Result<TcpSocket> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    Ok(socket)
+/// A listening socket and the runtime that will serve it. Listening starts
+/// here, before `run`, so that a client may connect as soon as the address
+/// is announced.
+pub struct Listener {
+    runtime: tokio::runtime::Runtime,
+    listener: TcpListener,
 }
 
-/// Serves `socket` until `stop` turns true, then lets requests in flight
-/// finish for up to `limits.shutdown_grace`.
-pub fn run(
-    socket: TcpSocket,
-    pools: Pools,
-    limits: Limits,
-    stop: watch::Receiver<bool>,
-) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = socket.listen(LISTEN_BACKLOG)?;
-        serve(listener, pools, limits, stop).await
-    })
+impl Listener {
+    pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = {
+            let _context = runtime.enter();
+            socket.listen(LISTEN_BACKLOG)?
+        };
+        Ok(Listener { runtime, listener })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `stop` turns true, then lets requests in flight finish
+    /// for up to `limits.shutdown_grace`.
+    pub fn run(self, pools: Pools, limits: Limits, stop: watch::Receiver<bool>) -> io::Result<()> {
+        let Listener { runtime, listener } = self;
+        runtime.block_on(serve(listener, pools, limits, stop))
+    }
 }
 
 async fn serve(

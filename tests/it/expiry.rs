@@ -1,100 +1,163 @@
-//! Expiry: an expired API token is refused at every exchange endpoint with
-//! its own `invalid_grant` description; an access token never outlives the
-//! API token it came from and is refused once past its `exp`; a session whose
-//! end time has passed no longer authenticates.
+//! Expiry, by a clock the test sets: an expired API token is refused at
+//! every exchange endpoint with its own `invalid_grant` description; an
+//! access token never outlives the API token it came from and is refused
+//! once past its `exp`; a session whose end has passed no longer
+//! authenticates.
 //!
-//! The shortest lifetime the API accepts is one minute, so these tests move
-//! the clock the only way that needs no waiting: they back-date the stored
-//! expiry in the database file, as time passing would. The server is running
-//! meanwhile; SQLite's locking makes this safe.
+//! These run the service in the test's own process — the same `Server`,
+//! real HTTP on a loopback port, a real SQLite file — with a `ManualClock`
+//! in place of the system clock, so time moves by exactly what a test says
+//! and nothing sleeps or edits the database.
 
-use std::thread;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokend::domain::ambient::OsRandom;
+use tokend::domain::{Ambient, Authority, ManualClock, Settings};
+use tokend::http::{ServeOptions, Server};
+use tokend::store::SqliteDatabase;
 
 use crate::support::*;
 
-/// Sets the stored expiry of one API token or session, as the passing of time would.
-fn set_expiry(srv: &TestServer, table: &str, id: &str, expires_at: i64) {
-    let conn = rusqlite::Connection::open(srv.db()).expect("open database");
-    conn.busy_timeout(Duration::from_secs(5))
-        .expect("busy timeout");
-    let changed = conn
-        .execute(
-            &format!("UPDATE {table} SET expires_at = ?1 WHERE id = ?2"),
-            rusqlite::params![expires_at, id],
-        )
-        .expect("update expiry");
-    assert_eq!(changed, 1, "{table} row {id} exists");
+const ACCESS_TTL: i64 = 1800;
+
+/// The service in this process, on a clock the test moves.
+struct ClockedService {
+    clock: Arc<ManualClock>,
+    server: Option<Server>,
+    api: Client,
+    _dir: TempDir,
+}
+
+impl ClockedService {
+    fn start() -> ClockedService {
+        let dir = TempDir::new();
+        let database =
+            SqliteDatabase::create_or_open(&dir.path.join("tokend.db")).expect("create database");
+        let clock = Arc::new(ManualClock::at(now_secs()));
+        let ambient = Ambient {
+            clock: clock.clone(),
+            random: Arc::new(OsRandom),
+        };
+        let settings = Settings {
+            issuer: "http://tokend.test".into(),
+            access_token_lifetime: Duration::from_secs(ACCESS_TTL as u64),
+        };
+        let (authority, _) =
+            Authority::start(Arc::new(database), settings, ambient, Some(ADMIN_PASSWORD))
+                .expect("first start");
+        let listen = "127.0.0.1:0".parse().expect("address");
+        let server = Server::start(authority, ServeOptions::new(listen, 2)).expect("serve");
+        let api = Client::new(&server.local_addr().to_string());
+        ClockedService {
+            clock,
+            server: Some(server),
+            api,
+            _dir: dir,
+        }
+    }
+
+    fn advance(&self, seconds: i64) {
+        self.clock.advance(seconds);
+    }
+
+    fn now(&self) -> i64 {
+        use tokend::domain::Clock;
+        self.clock.now()
+    }
+}
+
+impl Drop for ClockedService {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
 }
 
 #[test]
 fn an_expired_api_token_is_refused_at_every_exchange_endpoint() {
-    let srv = TestServer::start();
-    let api = srv.api();
-    srv.cli().org_add("acme");
-    srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
-    let jwt = api.user_login("alice@acme").access_token;
-    let token = api.create_token(&jwt, "soon-gone", Some("30m"));
-    let (id, secret) = (&token.id, &token.secret);
-    api.try_exchange_tenant("acme", secret)
-        .assert_status(200, "still valid");
+    let service = ClockedService::start();
+    let api = &service.api;
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "soon-gone", Some("30m"));
+    api.exchange_provider(&token.secret);
 
-    set_expiry(&srv, "api_tokens", id, now_secs() - 1);
+    service.advance(30 * 60 - 1);
+    api.exchange_authorize(&token.secret);
+    service.advance(1);
 
     for (what, r) in [
-        ("authorize", api.try_exchange_authorize(secret)),
-        ("tenant", api.try_exchange_tenant("acme", secret)),
+        ("authorize", api.try_exchange_authorize(&token.secret)),
+        ("provider", api.try_exchange_provider(&token.secret)),
     ] {
         let description = r.assert_oauth_error("invalid_grant", what);
         assert_eq!(description, EXPIRED, "{what}");
     }
-    // The expired token is still listed (with its past expiry), not hidden.
-    let listed = api.list_tokens(&jwt);
-    assert!(listed.iter().any(|t| &t.id == id), "{listed:?}");
+    // The expired token is still listed, with its past expiry.
+    let admin = api.admin_login().access_token;
+    let listed = api.list_tokens(&admin);
+    let expired = listed
+        .iter()
+        .find(|t| t.id == token.id)
+        .expect("the expired token is listed");
+    let expires_at = parse_rfc3339(expired.expires_at.as_deref().expect("an expiry"));
+    assert_eq!(expires_at, service.now());
 }
 
 #[test]
 fn an_access_token_never_outlives_its_api_token_and_is_refused_after_exp() {
-    let srv = TestServer::start();
-    let api = srv.api();
+    let service = ClockedService::start();
+    let api = &service.api;
     let admin = api.admin_login().access_token;
     let token = api.create_token(&admin, "short", Some("30m"));
-    let (id, secret) = (&token.id, &token.secret);
-    set_expiry(&srv, "api_tokens", id, now_secs() + 2);
 
-    let r = api.try_exchange_provider(secret);
-    r.assert_status(200, "exchange of a token about to expire");
-    let expires_in = r.json()["expires_in"].as_i64().expect("expires_in");
-    assert!(
-        (0..=2).contains(&expires_in),
-        "expires_in capped by the API token's expiry: {}",
-        r.describe()
+    let fresh = api.exchange_provider(&token.secret);
+    assert_eq!(
+        fresh.expires_in, ACCESS_TTL,
+        "a full lifetime while it fits"
     );
-    let access = r.json()["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string();
-    let (_, claims) = jwt_parts(&access);
-    assert!(claims["exp"].as_i64().expect("exp") <= now_secs() + 2);
 
-    thread::sleep(Duration::from_millis(3200));
-    api.get_bearer("/api/session", &access)
-        .assert_bearer_401("access token past its exp");
-    api.try_exchange_provider(secret)
-        .assert_oauth_error("invalid_grant", "API token past its expiry");
+    service.advance(29 * 60);
+    let last = api.exchange_provider(&token.secret);
+    assert_eq!(last.expires_in, 60, "capped by the API token's expiry");
+    let (_, claims) = jwt_parts(&last.access_token);
+    assert_eq!(claims["exp"].as_i64(), Some(service.now() + 60));
+
+    service.advance(59);
+    api.try_session_info(&last.access_token)
+        .assert_status(200, "a second before its exp");
+    service.advance(1);
+    api.try_session_info(&last.access_token)
+        .assert_bearer_401("access token at its exp");
+    api.try_exchange_provider(&token.secret)
+        .assert_oauth_error("invalid_grant", "API token at its expiry");
 }
 
 #[test]
 fn a_session_past_its_end_no_longer_authenticates() {
-    let srv = TestServer::start();
-    let api = srv.api();
+    let service = ClockedService::start();
+    let api = &service.api;
     let session = api.admin_login();
-    let jwt = &session.access_token;
-    api.get_bearer("/api/session", jwt)
-        .assert_status(200, "fresh session");
+    assert_eq!(
+        parse_rfc3339(&session.expires_at),
+        service.now() + ACCESS_TTL
+    );
+    service.advance(ACCESS_TTL - 1);
+    api.try_session_info(&session.access_token)
+        .assert_status(200, "a second before the session ends");
+    service.advance(1);
+    api.try_session_info(&session.access_token)
+        .assert_bearer_401("session at its end");
+}
 
-    set_expiry(&srv, "sessions", &session.id, now_secs() - 1);
-
-    api.get_bearer("/api/session", jwt)
-        .assert_bearer_401("session past its end, JWT not yet expired");
+#[test]
+fn a_never_expiring_token_outlasts_years() {
+    let service = ClockedService::start();
+    let api = &service.api;
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "forever", Some("never"));
+    service.advance(10 * 365 * 24 * 3600);
+    let exchanged = api.exchange_authorize(&token.secret);
+    assert_eq!(exchanged.expires_in, ACCESS_TTL);
 }

@@ -224,7 +224,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub(super) fn new(addr: &str) -> Client {
+    pub fn new(addr: &str) -> Client {
         Client {
             addr: addr.to_owned(),
         }
