@@ -465,6 +465,24 @@ impl Deadlines {
         }
     }
 
+    /// A write's outcome, or an error once it has waited past the write
+    /// timeout.
+    fn bounded_write(
+        &mut self,
+        written: Poll<io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(result) => {
+                self.write_timer = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                expired(&mut self.write_timer, self.write_timeout, cx, "slow reader").map(Err)
+            }
+        }
+    }
+
     /// Writes what is left of a replaced answer; Ready once it is all out.
     fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.replacement.is_empty() {
@@ -562,15 +580,8 @@ impl AsyncWrite for Deadlines {
             this.replacement = replacement;
             return this.poll_replacement(cx).map_ok(|()| buf.len());
         }
-        match Pin::new(&mut this.stream).poll_write(cx, buf) {
-            Poll::Ready(result) => {
-                this.write_timer = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                expired(&mut this.write_timer, this.write_timeout, cx, "slow reader").map(Err)
-            }
-        }
+        let written = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.bounded_write(written, cx)
     }
 
     fn poll_write_vectored(
@@ -585,15 +596,8 @@ impl AsyncWrite for Deadlines {
                 return this.poll_replacement(cx).map_ok(|()| head.len());
             }
         }
-        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                this.write_timer = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                expired(&mut this.write_timer, this.write_timeout, cx, "slow reader").map(Err)
-            }
-        }
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.bounded_write(written, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
