@@ -1,9 +1,9 @@
 //! The HTTP layer: the only code that knows the wire.
 //!
-//! `Server` binds the socket, starts the worker pools (each worker with its
-//! own `Authority`, and so its own database connection; logins on a pool of
-//! their own) and runs the transport (hyper on one tokio thread) in front of
-//! them. Handlers parse and answer; they decide nothing and never touch the
+//! `Server` binds the socket and starts the workers: each a thread with its
+//! own `Authority` (and so its own database connection) and its own
+//! single-threaded runtime serving HTTP with hyper (`transport`); logins run
+//! on a pool of their own (`pool`). Handlers parse and answer; they decide nothing and never touch the
 //! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
 //! lets those in flight finish within a bounded grace, and returns.
 
@@ -20,7 +20,7 @@ mod tokens;
 mod transport;
 
 use std::net::SocketAddr;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -28,7 +28,6 @@ use tokio::sync::watch;
 use crate::domain::Authority;
 use pool::Pool;
 pub use transport::Limits;
-use transport::Pools;
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
@@ -66,8 +65,6 @@ const MAX_HEADERS: usize = 64;
 /// Logins that may wait for a login worker before 503: argon2 takes tens of
 /// milliseconds each, so a longer queue would only make clients time out.
 const LOGIN_QUEUE_PER_WORKER: usize = 64;
-/// The queue's slots are allocated up front.
-const MAX_QUEUE: usize = 65_536;
 /// File descriptors kept back from connections: the database, its WAL, the
 /// listener, the runtime.
 const RESERVED_FDS: u64 = 64;
@@ -107,8 +104,8 @@ pub struct Server {
     local_addr: SocketAddr,
     limits: Limits,
     stop: watch::Sender<bool>,
-    transport: JoinHandle<()>,
     workers: Vec<JoinHandle<()>>,
+    login_workers: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -141,31 +138,19 @@ impl Server {
         let local_addr = listener.local_addr().map_err(cannot_listen)?;
 
         let start_failed = |e: std::io::Error| ServeError(format!("cannot start workers: {e}"));
-        // A connection has at most one request in flight, so the connection
-        // cap bounds this queue already: every open connection may wait.
-        let main_queue = limits.max_connections.min(MAX_QUEUE);
         let login_queue = login.len() * LOGIN_QUEUE_PER_WORKER;
-        let (main, mut workers) = Pool::start("worker", main, main_queue).map_err(start_failed)?;
         let (login, login_workers) =
             Pool::start("login", login, login_queue).map_err(start_failed)?;
-        workers.extend(login_workers);
-
         let (stop, stopped) = watch::channel(false);
-        let pools = Pools { main, login };
-        let transport = thread::Builder::new()
-            .name("transport".into())
-            .spawn(move || {
-                if let Err(e) = listener.run(pools, limits, stopped) {
-                    eprintln!("tokend: the transport failed: {e}");
-                }
-            })
+        let workers = listener
+            .serve(main, login, limits, stopped)
             .map_err(start_failed)?;
         Ok(Server {
             local_addr,
             limits,
             stop,
-            transport,
             workers,
+            login_workers,
         })
     }
 
@@ -177,12 +162,9 @@ impl Server {
     /// and returns once every thread has ended.
     pub fn stop(self) {
         let _ = self.stop.send(true);
-        if self.transport.join().is_err() {
-            eprintln!("tokend: the transport thread panicked");
-        }
-        // The transport held the pools' queues; with it gone the workers
-        // finish their last request and end.
-        for worker in self.workers {
+        // The workers held the login queue; with them gone the login
+        // workers finish their last request and end.
+        for worker in self.workers.into_iter().chain(self.login_workers) {
             if worker.join().is_err() {
                 eprintln!("tokend: a worker thread panicked");
             }

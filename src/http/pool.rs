@@ -1,11 +1,12 @@
-//! The fixed pools of worker threads that run the domain, each worker with
-//! its own `Authority` (and so its own SQLite connection). The transport
-//! hands a parsed `Request` to a pool and awaits the `Response`; the queue in
-//! front of each pool is bounded, so a flood is answered 503 at once instead
-//! of piling up.
+//! Answering a parsed `Request` with an `Authority`: `handle` (routing, the
+//! panic guard, the request log line), and the login pool.
 //!
-//! Logins get a pool of their own: argon2 is slow on purpose, and a flood of
-//! logins must not starve exchanges.
+//! Logins get a pool of threads of their own, each with its own `Authority`
+//! (and so its own SQLite connection): argon2 is slow on purpose, and a flood
+//! of logins must not hold up the workers that answer exchanges. The
+//! transport hands a login to the pool and awaits the answer; the queue in
+//! front of the pool is bounded, so a flood is answered 503 at once instead
+//! of piling up.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -93,7 +94,8 @@ fn work(queue: &Mutex<Receiver<Job>>, mut authority: Authority) {
     }
 }
 
-fn handle(authority: &mut Authority, request: &Request) -> Response {
+/// Answers `request`, logging it.
+pub fn handle(authority: &mut Authority, request: &Request) -> Response {
     let started = Instant::now();
     let route = routes::pattern(&request.path);
     let method = escape(&request.method);

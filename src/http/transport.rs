@@ -1,6 +1,12 @@
 //! The wire: accepting connections and speaking HTTP/1.1 on them with hyper,
-//! on one single-threaded tokio runtime, under limits a hostile client
-//! cannot get around.
+//! under limits a hostile client cannot get around.
+//!
+//! Each worker thread runs its own single-threaded tokio runtime, accepts
+//! from the shared listening socket, and answers its connections' requests
+//! itself with its own `Authority`: no request crosses a thread, except
+//! logins, which go to the login pool so that argon2 never holds up a
+//! worker. While a worker decides one request its other connections wait;
+//! the other workers keep accepting and answering.
 //!
 //! - The accept loop never ends on an error: out of file descriptors it
 //!   backs off and tries again.
@@ -16,18 +22,19 @@
 //!   the connection closed.
 //! - Answers go out whole, with `TCP_NODELAY`.
 //!
-//! Parsed requests go to the worker pools (`pool`); this thread never runs
-//! the domain.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,10 +51,11 @@ use tokio::time::Sleep;
 
 use super::error::{ApiError, BadRequest};
 use super::log::escape;
-use super::pool::{Pool, Refused};
+use super::pool::{self, Pool, Refused};
 use super::request::{BodyError, Request, MAX_BODY};
 use super::response::Response;
 use super::routes;
+use crate::domain::Authority;
 
 /// The limits the transport enforces.
 #[derive(Debug, Clone, Copy)]
@@ -68,11 +76,10 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
-/// The worker pools requests go to.
-#[derive(Clone)]
-pub struct Pools {
-    pub main: Pool,
-    pub login: Pool,
+/// What one worker thread answers with.
+struct Worker {
+    authority: RefCell<Authority>,
+    login: Pool,
 }
 
 /// How long the accept loop waits after running out of file descriptors.
@@ -82,20 +89,19 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// waits a second for its retry.
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// A listening socket and the runtime that will serve it. Listening starts
-/// here, before `run`, so that a client may connect as soon as the address
-/// is announced.
+/// The listening socket. Listening starts here, before any worker runs, so
+/// that a client may connect as soon as the address is announced.
 pub struct Listener {
-    runtime: tokio::runtime::Runtime,
-    listener: TcpListener,
+    socket: std::net::TcpListener,
 }
 
 impl Listener {
     pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        // tokio's socket sets the backlog; a runtime is needed only to make it.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
-            .enable_time()
             .build()?;
+        let _context = runtime.enter();
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
@@ -103,32 +109,73 @@ impl Listener {
         };
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
-        let listener = {
-            let _context = runtime.enter();
-            socket.listen(LISTEN_BACKLOG)?
-        };
-        Ok(Listener { runtime, listener })
+        let socket = socket.listen(LISTEN_BACKLOG)?.into_std()?;
+        Ok(Listener { socket })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.socket.local_addr()
     }
 
-    /// Serves until `stop` turns true, then lets requests in flight finish
-    /// for up to `limits.shutdown_grace`.
-    pub fn run(self, pools: Pools, limits: Limits, stop: watch::Receiver<bool>) -> io::Result<()> {
-        let Listener { runtime, listener } = self;
-        runtime.block_on(serve(listener, pools, limits, stop))
+    /// Starts one worker thread per authority. They serve until `stop`
+    /// turns true, then let requests in flight finish for up to
+    /// `limits.shutdown_grace`.
+    pub fn serve(
+        self,
+        authorities: Vec<Authority>,
+        login: Pool,
+        limits: Limits,
+        stop: watch::Receiver<bool>,
+    ) -> io::Result<Vec<JoinHandle<()>>> {
+        let connections = Arc::new(Connections::default());
+        let mut threads = Vec::with_capacity(authorities.len());
+        for (n, authority) in authorities.into_iter().enumerate() {
+            let socket = self.socket.try_clone()?;
+            let login = login.clone();
+            let connections = Arc::clone(&connections);
+            let stop = stop.clone();
+            let thread = thread::Builder::new()
+                .name(format!("worker-{n}"))
+                .spawn(move || {
+                    let worker = Worker {
+                        authority: RefCell::new(authority),
+                        login,
+                    };
+                    if let Err(e) = run(socket, worker, connections, limits, stop) {
+                        eprintln!("tokend: a worker failed: {e}");
+                    }
+                })?;
+            threads.push(thread);
+        }
+        Ok(threads)
     }
+}
+
+fn run(
+    socket: std::net::TcpListener,
+    worker: Worker,
+    connections: Arc<Connections>,
+    limits: Limits,
+    stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let listener = TcpListener::from_std(socket)?;
+        serve(listener, Rc::new(worker), connections, limits, stop).await
+    })
 }
 
 async fn serve(
     listener: TcpListener,
-    pools: Pools,
+    worker: Rc<Worker>,
+    connections: Arc<Connections>,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let connections = Arc::new(Connections::default());
     let (close_all, closing) = watch::channel(false);
     let mut last_complaint: Option<Instant> = None;
     while !*stop.borrow() {
@@ -149,11 +196,11 @@ async fn serve(
                     stream,
                     peer.ip(),
                     slot,
-                    pools.clone(),
+                    Rc::clone(&worker),
                     limits,
                     closing.clone(),
                 );
-                tokio::spawn(connection);
+                tokio::task::spawn_local(connection);
             }
             Err(e) => {
                 // EMFILE, ENFILE, ENOBUFS, ...: never a reason to stop
@@ -260,7 +307,7 @@ async fn connection(
     stream: TcpStream,
     peer: IpAddr,
     slot: Slot,
-    pools: Pools,
+    worker: Rc<Worker>,
     limits: Limits,
     mut closing: watch::Receiver<bool>,
 ) {
@@ -269,11 +316,11 @@ async fn connection(
     let service = {
         let state = Arc::clone(&state);
         service_fn(move |request| {
-            let pools = pools.clone();
+            let worker = Rc::clone(&worker);
             let state = Arc::clone(&state);
             async move {
                 state.busy.store(true, Ordering::Relaxed);
-                let answer = answer(request, peer, &pools, limits).await;
+                let answer = answer(request, peer, &worker, limits).await;
                 state.busy.store(false, Ordering::Relaxed);
                 Ok::<_, Infallible>(answer)
             }
@@ -302,12 +349,12 @@ async fn connection(
     drop(slot);
 }
 
-/// Turns one hyper request into a `Request`, has a pool answer it, and
-/// turns the `Response` into a hyper response.
+/// Turns one hyper request into a `Request`, answers it (a login through
+/// the login pool), and turns the `Response` into a hyper response.
 async fn answer(
     incoming: hyper::Request<Incoming>,
     peer: IpAddr,
-    pools: &Pools,
+    worker: &Worker,
     limits: Limits,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = incoming.into_parts();
@@ -341,15 +388,16 @@ async fn answer(
         peer,
         body,
     };
-    let pool = if routes::is_login(&request.path) {
-        &pools.login
+    let response = if routes::is_login(&request.path) {
+        match worker.login.answer(request).await {
+            Ok(response) => response,
+            Err(Refused::Busy) => return refuse(ApiError::overloaded()),
+            Err(Refused::Closed) => return refuse(ApiError::stopping()),
+        }
     } else {
-        &pools.main
-    };
-    let response = match pool.answer(request).await {
-        Ok(response) => response,
-        Err(Refused::Busy) => return refuse(ApiError::overloaded()),
-        Err(Refused::Closed) => return refuse(ApiError::stopping()),
+        // Decided right here: the borrow ends before the next await.
+        let mut authority = worker.authority.borrow_mut();
+        pool::handle(&mut authority, &request)
     };
     if too_large {
         // The rest of the body was never read: the connection cannot carry
