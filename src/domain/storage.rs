@@ -142,8 +142,9 @@ impl<T> Transaction for T where
 pub enum Durability {
     /// On disk before `write` returns: everything a response acknowledges.
     Durable,
-    /// May be lost with the last moments before a power loss (last-used
-    /// stamps), but never torn.
+    /// May be lost with the last moments before a power loss, but never
+    /// torn; and given up rather than waited for when the database is busy
+    /// (last-used stamps).
     Relaxed,
 }
 

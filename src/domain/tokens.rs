@@ -165,11 +165,19 @@ impl Authority {
             AccessOrigin::ApiToken(token.id.clone()),
         )?;
         let access_token = self.keys()?.sign(&claims)?;
-        // A last-used stamp acknowledges nothing; it need not wait for the disk.
-        let id = token.id;
-        self.store.write_with(Durability::Relaxed, move |tx| {
+        // A last-used stamp acknowledges nothing: it need not wait for the
+        // disk or for a busy database, and an exchange does not fail for want
+        // of it.
+        let id = token.id.clone();
+        let stamped = self.store.write_with(Durability::Relaxed, move |tx| {
             tx.record_api_token_use(&id, now)
-        })?;
+        });
+        if let Err(e) = stamped {
+            eprintln!(
+                "tokend: could not record the use of API token {}: {e}",
+                token.id
+            );
+        }
         Ok(IssuedAccess {
             access_token,
             expires_in: expires_at - now,

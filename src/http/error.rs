@@ -239,3 +239,27 @@ impl From<DomainError> for OAuthError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_database_is_503_with_retry_after_in_both_dialects() {
+        let api = ApiError::from(DomainError::Unavailable("busy".into())).into_response();
+        assert_eq!(api.status, 503);
+        assert!(api.headers.contains(&("Retry-After", "1".into())));
+        let oauth = OAuthError::from(DomainError::Unavailable("busy".into())).into_response();
+        assert_eq!(oauth.status, 503);
+        assert!(oauth.headers.contains(&("Retry-After", "1".into())));
+        assert!(oauth
+            .headers
+            .contains(&("Cache-Control", "no-store".into())));
+        let body: serde_json::Value = serde_json::from_slice(&oauth.body).unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert!(
+            !String::from_utf8_lossy(&oauth.body).contains("busy"),
+            "no detail leaks"
+        );
+    }
+}

@@ -460,3 +460,81 @@ fn control_characters_a_client_sends_never_reach_the_log_raw() {
         assert!(!log.contains(raw), "{raw:?} reached the log:\n{log:?}");
     }
 }
+
+#[test]
+fn a_client_that_does_not_read_its_answers_is_cut_off() {
+    let srv = TestServer::config()
+        .arg("--write-timeout")
+        .arg("1s")
+        .start();
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    // A tiny receive window, so that the server's writes soon wait.
+    socket.set_recv_buffer_size(4096).expect("receive buffer");
+    let server: std::net::SocketAddr = srv.addr().parse().expect("address");
+    socket
+        .connect_timeout(&server.into(), Duration::from_secs(2))
+        .expect("connect");
+    let mut stream: TcpStream = socket.into();
+    let request = keep_alive_get(srv.addr(), "/.well-known/jwks.json", &[]);
+    let mut writer = stream.try_clone().expect("clone");
+    let pipelined = thread::spawn(move || {
+        // Thousands of answers asked for, none read: megabytes the server
+        // cannot get rid of. The server stops reading once it cannot write.
+        for _ in 0..20_000 {
+            if writer.write_all(&request).is_err() {
+                break;
+            }
+        }
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert_healthy_quickly(&srv, "while a client reads nothing");
+    thread::sleep(Duration::from_secs(2));
+    // By now the write timeout has cut the connection: what was buffered
+    // drains, then the stream ends.
+    let (got, closed) = read_until_closed(&mut stream, Duration::from_secs(10));
+    let answers = String::from_utf8_lossy(&got)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert!(closed, "the non-reading client's connection stayed open");
+    // Only what sat in the buffers when the server gave up arrives.
+    assert!(
+        answers < 20_000,
+        "all {answers} answers arrived: the server never gave up writing"
+    );
+    let _ = pipelined.join();
+}
+
+#[test]
+fn a_flood_of_logins_does_not_hold_up_exchanges() {
+    let srv = TestServer::start();
+    let admin = srv.api().admin_login().access_token;
+    let secret = srv.api().create_token(&admin, "steady", Some("30m")).secret;
+    let flooding = std::sync::atomic::AtomicBool::new(true);
+    thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                // Correct passwords: every attempt costs a full argon2 hash.
+                while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = srv.api().try_provider_login(ADMIN, ADMIN_PASSWORD);
+                }
+            });
+        }
+        thread::sleep(Duration::from_millis(300));
+        let mut slowest = Duration::ZERO;
+        for _ in 0..20 {
+            let started = Instant::now();
+            srv.api()
+                .try_exchange_provider(&secret)
+                .assert_status(200, "exchange during a login flood");
+            slowest = slowest.max(started.elapsed());
+        }
+        flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+        // Behind the logins of its worker (sixteen argon2 hashes) an
+        // exchange would wait far longer.
+        assert!(
+            slowest < Duration::from_millis(250),
+            "an exchange waited {slowest:?} behind logins"
+        );
+    });
+}

@@ -23,6 +23,9 @@ use crate::domain::storage::{
 
 const SCHEMA: &str = include_str!("../../../schema.sql");
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a relaxed write (a last-used stamp) waits for a busy database
+/// before it is given up: it must not hold up the answer it rides along.
+const RELAXED_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -164,6 +167,11 @@ impl Storage for SqliteStore {
                 Durability::Relaxed => "NORMAL",
             };
             self.conn.pragma_update(None, "synchronous", level)?;
+            let wait = match durability {
+                Durability::Durable => BUSY_TIMEOUT,
+                Durability::Relaxed => RELAXED_BUSY_TIMEOUT,
+            };
+            self.conn.busy_timeout(wait)?;
             self.durability = durability;
         }
         run_in_transaction(&mut self.conn, job)
