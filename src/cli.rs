@@ -79,6 +79,9 @@ struct ServeArgs {
     /// Time a kept-alive connection may wait for its next request.
     #[arg(long, env = "TOKEND_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
     idle_timeout: Duration,
+    /// Time a write waits for another writer (e.g. the admin CLI) before it is answered 503.
+    #[arg(long, env = "TOKEND_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    busy_timeout: Duration,
     /// Time a client may take to read an answer before it is cut off.
     #[arg(long, env = "TOKEND_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     write_timeout: Duration,
@@ -181,7 +184,10 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             .to_string(),
         access_token_lifetime: args.access_ttl,
     };
-    let database = Arc::new(SqliteDatabase::create_or_open(db).map_err(|e| cannot_open(db, e))?);
+    let database = SqliteDatabase::create_or_open(db)
+        .map_err(|e| cannot_open(db, e))?
+        .with_busy_timeout(args.busy_timeout);
+    let database = Arc::new(database);
     let password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
     let started = Authority::start(
         Arc::clone(&database) as _,

@@ -326,11 +326,11 @@ fn a_key_rotated_by_the_cli_reaches_the_running_server() {
 
 #[test]
 fn a_busy_database_answers_503_with_retry_after() {
-    let mut srv = TestServer::start();
+    let mut srv = TestServer::config().arg("--busy-timeout").arg("1s").start();
     let admin = srv.api().admin_login().access_token;
     let secret = srv.api().create_token(&admin, "busy", Some("30m")).secret;
 
-    // Another process holds the write lock past the busy timeout.
+    // Another process holds the write lock past the busy timeout (1 s here).
     let holder = rusqlite::Connection::open(srv.db()).expect("open database");
     holder
         .execute_batch("BEGIN IMMEDIATE")

@@ -22,7 +22,9 @@ use crate::domain::storage::{
 };
 
 const SCHEMA: &str = include_str!("../../../schema.sql");
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write waits for another writer's lock before it is answered
+/// 503, unless `with_busy_timeout` says otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a relaxed write (a last-used stamp) waits for a busy database
 /// before it is given up: it must not hold up the answer it rides along.
 const RELAXED_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
@@ -54,6 +56,7 @@ impl From<rusqlite::Error> for StoreError {
 pub struct SqliteDatabase {
     path: PathBuf,
     created: bool,
+    busy_timeout: Duration,
     /// For an in-memory database: a connection that keeps it alive while
     /// the handles come and go.
     _keeper: Option<Mutex<Connection>>,
@@ -67,6 +70,7 @@ impl SqliteDatabase {
         let database = SqliteDatabase {
             path: path.to_path_buf(),
             created,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
             _keeper: None,
         };
         let opened = open_connection(path).and_then(|mut conn| migrate(&mut conn));
@@ -86,6 +90,7 @@ impl SqliteDatabase {
         Ok(SqliteDatabase {
             path: path.to_path_buf(),
             created: false,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
             _keeper: None,
         })
     }
@@ -104,8 +109,15 @@ impl SqliteDatabase {
         Ok(SqliteDatabase {
             path: PathBuf::from(uri),
             created: false,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
             _keeper: Some(Mutex::new(keeper)),
         })
+    }
+
+    /// How long the connections it hands out wait for another writer.
+    pub fn with_busy_timeout(mut self, busy_timeout: Duration) -> SqliteDatabase {
+        self.busy_timeout = busy_timeout;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -129,7 +141,9 @@ impl SqliteDatabase {
 
 impl Database for SqliteDatabase {
     fn connect(&self) -> StoreResult<Box<dyn Storage>> {
-        Ok(Box::new(SqliteStore::new(open_connection(&self.path)?)))
+        let conn = open_connection(&self.path)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        Ok(Box::new(SqliteStore::new(conn, self.busy_timeout)))
     }
 }
 
@@ -139,13 +153,15 @@ pub struct SqliteStore {
     /// The connection's `synchronous` setting, switched only when a write
     /// needs the other one: runs of last-used stamps cost no pragma.
     durability: Durability,
+    busy_timeout: Duration,
 }
 
 impl SqliteStore {
-    fn new(conn: Connection) -> SqliteStore {
+    fn new(conn: Connection, busy_timeout: Duration) -> SqliteStore {
         SqliteStore {
             conn,
             durability: Durability::Durable,
+            busy_timeout,
         }
     }
 }
@@ -168,7 +184,7 @@ impl Storage for SqliteStore {
             };
             self.conn.pragma_update(None, "synchronous", level)?;
             let wait = match durability {
-                Durability::Durable => BUSY_TIMEOUT,
+                Durability::Durable => self.busy_timeout,
                 Durability::Relaxed => RELAXED_BUSY_TIMEOUT,
             };
             self.conn.busy_timeout(wait)?;
@@ -218,7 +234,7 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
     // WAL lets the server's readers run beside one writer and beside the
     // admin CLI working on the same file.
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -306,7 +322,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
         let database = SqliteDatabase::create_or_open(&path).unwrap();
-        let mut store = SqliteStore::new(open_connection(database.path()).unwrap());
+        let mut store = SqliteStore::new(
+            open_connection(database.path()).unwrap(),
+            DEFAULT_BUSY_TIMEOUT,
+        );
         let level = |store: &SqliteStore| -> i64 {
             store
                 .conn
@@ -345,7 +364,7 @@ mod tests {
         holder.execute_batch("BEGIN IMMEDIATE").unwrap();
         let conn = open_connection(&path).unwrap();
         conn.busy_timeout(Duration::from_millis(50)).unwrap();
-        let mut store = SqliteStore::new(conn);
+        let mut store = SqliteStore::new(conn, Duration::from_millis(50));
         let result = store.run_write(Box::new(|_| Ok(())), Durability::Durable);
         assert!(matches!(result, Err(StoreError::Busy)), "{result:?}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -360,7 +379,7 @@ mod tests {
             .unwrap();
         // What a full disk looks like to SQLite: no page can be added.
         conn.pragma_update(None, "max_page_count", pages).unwrap();
-        let mut store = SqliteStore::new(conn);
+        let mut store = SqliteStore::new(conn, DEFAULT_BUSY_TIMEOUT);
         let result = store.run_write(
             Box::new(|tx| {
                 for n in 0..1000 {
