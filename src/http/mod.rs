@@ -65,6 +65,9 @@ const MAX_HEADERS: usize = 64;
 /// Logins that may wait for a login worker before 503: argon2 takes tens of
 /// milliseconds each, so a longer queue would only make clients time out.
 const LOGIN_QUEUE_PER_WORKER: usize = 64;
+/// Each open connection holds some 10 KiB (buffers, task); past this many a
+/// machine should be sized on purpose, with `--max-connections`.
+const DEFAULT_CONNECTION_CEILING: u64 = 16_384;
 /// File descriptors kept back from connections: the database, its WAL, the
 /// listener, the runtime.
 const RESERVED_FDS: u64 = 64;
@@ -173,10 +176,10 @@ impl Server {
 }
 
 /// Raises the soft file-descriptor limit to the hard one and leaves room
-/// for the database and the workers.
+/// for the database and the workers; no more than `DEFAULT_CONNECTION_CEILING`.
 fn default_max_connections(options: &ServeOptions) -> usize {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     let workers = (options.workers + options.login_workers) as u64;
     let usable = limit.saturating_sub(RESERVED_FDS + 4 * workers);
-    usable.clamp(16, 1 << 16) as usize
+    usable.clamp(16, DEFAULT_CONNECTION_CEILING) as usize
 }

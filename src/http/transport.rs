@@ -19,9 +19,9 @@
 //!   (`write_timeout`).
 //! - The head is limited in size and header count by hyper; framing that two
 //!   parsers could read differently (RFC 9112 §6.3) is refused with 400 and
-//!   the connection closed.
+//!   the connection closed (`Content-Length` beside chunked is read as
+//!   chunked, and the connection closed after the answer).
 //! - Answers go out whole, with `TCP_NODELAY`.
-//!
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -39,14 +39,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Sleep;
 
 use super::error::{ApiError, BadRequest};
@@ -80,7 +80,12 @@ pub struct Limits {
 struct Worker {
     authority: RefCell<Authority>,
     login: Pool,
+    /// Turns to read a request body, shared by all workers.
+    bodies: Arc<Semaphore>,
 }
+
+/// Request bodies read at once, across all workers: at most 64 MiB.
+const BODIES_IN_FLIGHT: usize = 1024;
 
 /// How long the accept loop waits after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -128,10 +133,12 @@ impl Listener {
         stop: watch::Receiver<bool>,
     ) -> io::Result<Vec<JoinHandle<()>>> {
         let connections = Arc::new(Connections::default());
+        let bodies = Arc::new(Semaphore::new(BODIES_IN_FLIGHT));
         let mut threads = Vec::with_capacity(authorities.len());
         for (n, authority) in authorities.into_iter().enumerate() {
             let socket = self.socket.try_clone()?;
             let login = login.clone();
+            let bodies = Arc::clone(&bodies);
             let connections = Arc::clone(&connections);
             let stop = stop.clone();
             let thread = thread::Builder::new()
@@ -140,6 +147,7 @@ impl Listener {
                     let worker = Worker {
                         authority: RefCell::new(authority),
                         login,
+                        bodies,
                     };
                     if let Err(e) = run(socket, worker, connections, limits, stop) {
                         eprintln!("tokend: a worker failed: {e}");
@@ -331,7 +339,8 @@ async fn connection(
         .header_read_timeout(limits.header_timeout)
         .max_header_size(limits.max_head_bytes)
         .max_headers(limits.max_headers)
-        .max_buf_size(limits.max_head_bytes.max(8192) + MAX_BODY);
+        // Bodies stream through in pieces; the buffer need only hold a head.
+        .max_buf_size(limits.max_head_bytes.max(8192));
     let connection = http.serve_connection(io, service);
     tokio::pin!(connection);
     tokio::select! {
@@ -375,7 +384,7 @@ async fn answer(
     let Some(headers) = text_headers(&parts.headers) else {
         return refuse(BadRequest::Malformed("header values must be visible ASCII".into()).into());
     };
-    let body = match read_body(&parts.headers, body, limits.body_timeout).await {
+    let body = match read_body(&parts.headers, body, limits.body_timeout, &worker.bodies).await {
         Err(BodyError::TimedOut) => return refuse(ApiError::request_timeout()),
         body => body,
     };
@@ -435,11 +444,15 @@ fn text_headers(headers: &HeaderMap) -> Option<Vec<(String, String)>> {
 }
 
 /// Reads at most `MAX_BODY` bytes within `timeout`; a declared larger body is
-/// refused without reading it (and without a `100 Continue`).
+/// refused without reading it (and without a `100 Continue`). At most
+/// `BODIES_IN_FLIGHT` bodies are read at once, across all workers, so that
+/// many clients sending large bodies cannot exhaust memory; waiting for a
+/// turn counts against the timeout.
 async fn read_body(
     headers: &HeaderMap,
     body: Incoming,
     timeout: Duration,
+    bodies: &Semaphore,
 ) -> Result<Vec<u8>, BodyError> {
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -448,7 +461,14 @@ async fn read_body(
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(BodyError::TooLarge);
     }
-    let collected = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY).collect()).await;
+    if body.is_end_stream() {
+        return Ok(Vec::new());
+    }
+    let read = async {
+        let _turn = bodies.acquire().await;
+        Limited::new(body, MAX_BODY).collect().await
+    };
+    let collected = tokio::time::timeout(timeout, read).await;
     match collected {
         Err(_) => Err(BodyError::TimedOut),
         Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
