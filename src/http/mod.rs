@@ -41,6 +41,8 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
+    /// Request bodies that trickle in, read at once (each up to 64 KiB).
+    pub bodies_in_flight: usize,
 }
 
 impl ServeOptions {
@@ -55,6 +57,7 @@ impl ServeOptions {
             body_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(10),
+            bodies_in_flight: 1024,
         }
     }
 }
@@ -124,6 +127,7 @@ impl Server {
             max_head_bytes: MAX_HEAD_BYTES,
             max_headers: MAX_HEADERS,
             shutdown_grace: options.body_timeout + options.write_timeout,
+            bodies_in_flight: options.bodies_in_flight.max(1),
         };
         let connect = |n: usize| -> Result<Vec<Authority>, ServeError> {
             (0..n)

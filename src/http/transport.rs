@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Body, Incoming};
+use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -74,6 +74,8 @@ pub struct Limits {
     pub max_headers: usize,
     /// How long a stop waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Bodies that trickle in, read at once across all workers.
+    pub bodies_in_flight: usize,
 }
 
 /// What one worker thread answers with.
@@ -83,9 +85,6 @@ struct Worker {
     /// Turns to read a request body, shared by all workers.
     bodies: Arc<Semaphore>,
 }
-
-/// Request bodies read at once, across all workers: at most 64 MiB.
-const BODIES_IN_FLIGHT: usize = 1024;
 
 /// How long the accept loop waits after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -133,7 +132,7 @@ impl Listener {
         stop: watch::Receiver<bool>,
     ) -> io::Result<Vec<JoinHandle<()>>> {
         let connections = Arc::new(Connections::default());
-        let bodies = Arc::new(Semaphore::new(BODIES_IN_FLIGHT));
+        let bodies = Arc::new(Semaphore::new(limits.bodies_in_flight));
         let mut threads = Vec::with_capacity(authorities.len());
         for (n, authority) in authorities.into_iter().enumerate() {
             let socket = self.socket.try_clone()?;
@@ -444,10 +443,14 @@ fn text_headers(headers: &HeaderMap) -> Option<Vec<(String, String)>> {
 }
 
 /// Reads at most `MAX_BODY` bytes within `timeout`; a declared larger body is
-/// refused without reading it (and without a `100 Continue`). At most
-/// `BODIES_IN_FLIGHT` bodies are read at once, across all workers, so that
-/// many clients sending large bodies cannot exhaust memory; waiting for a
-/// turn counts against the timeout.
+/// refused without reading it (and without a `100 Continue`).
+///
+/// A body that has arrived whole (as small form bodies do, with their head)
+/// is taken at once. One that trickles in needs a turn first: at most
+/// `Limits::bodies_in_flight` are read at once across the service, so that
+/// many clients sending large bodies slowly cannot exhaust memory, nor hold
+/// up the small bodies of everyone else. Waiting for a turn counts against
+/// the timeout.
 async fn read_body(
     headers: &HeaderMap,
     body: Incoming,
@@ -461,19 +464,37 @@ async fn read_body(
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(BodyError::TooLarge);
     }
-    if body.is_end_stream() {
-        return Ok(Vec::new());
-    }
-    let read = async {
-        let _turn = bodies.acquire().await;
-        Limited::new(body, MAX_BODY).collect().await
-    };
-    let collected = tokio::time::timeout(timeout, read).await;
-    match collected {
-        Err(_) => Err(BodyError::TimedOut),
-        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Ok(Err(_)) => Err(BodyError::Unreadable),
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut body = Limited::new(body, MAX_BODY);
+    let mut bytes = Vec::new();
+    let mut turn = None;
+    loop {
+        // A zero timeout still polls once: what has arrived is taken.
+        let frame = match tokio::time::timeout(Duration::ZERO, body.frame()).await {
+            Ok(frame) => frame,
+            Err(_) => {
+                if turn.is_none() {
+                    let acquired = tokio::time::timeout_at(deadline, bodies.acquire()).await;
+                    let permit = acquired.map_err(|_| BodyError::TimedOut)?;
+                    turn = Some(permit.map_err(|_| BodyError::Unreadable)?);
+                }
+                tokio::time::timeout_at(deadline, body.frame())
+                    .await
+                    .map_err(|_| BodyError::TimedOut)?
+            }
+        };
+        match frame {
+            None => return Ok(bytes),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Some(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(BodyError::TooLarge)
+            }
+            Some(Err(_)) => return Err(BodyError::Unreadable),
+        }
     }
 }
 

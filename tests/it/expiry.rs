@@ -9,76 +9,14 @@
 //! in place of the system clock, so time moves by exactly what a test says
 //! and nothing sleeps or edits the database.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokend::domain::ambient::OsRandom;
-use tokend::domain::{Ambient, Authority, ManualClock, Settings};
-use tokend::http::{ServeOptions, Server};
-use tokend::store::SqliteDatabase;
-
 use crate::support::*;
 
-const ACCESS_TTL: i64 = 1800;
-
-/// The service in this process, on a clock the test moves.
-struct ClockedService {
-    clock: Arc<ManualClock>,
-    server: Option<Server>,
-    api: Client,
-    _dir: TempDir,
-}
-
-impl ClockedService {
-    fn start() -> ClockedService {
-        let dir = TempDir::new();
-        let database =
-            SqliteDatabase::create_or_open(&dir.path.join("tokend.db")).expect("create database");
-        let clock = Arc::new(ManualClock::at(now_secs()));
-        let ambient = Ambient {
-            clock: clock.clone(),
-            random: Arc::new(OsRandom),
-        };
-        let settings = Settings {
-            issuer: "http://tokend.test".into(),
-            access_token_lifetime: Duration::from_secs(ACCESS_TTL as u64),
-        };
-        let (authority, _) =
-            Authority::start(Arc::new(database), settings, ambient, Some(ADMIN_PASSWORD))
-                .expect("first start");
-        let listen = "127.0.0.1:0".parse().expect("address");
-        let server = Server::start(authority, ServeOptions::new(listen, 2)).expect("serve");
-        let api = Client::new(&server.local_addr().to_string());
-        ClockedService {
-            clock,
-            server: Some(server),
-            api,
-            _dir: dir,
-        }
-    }
-
-    fn advance(&self, seconds: i64) {
-        self.clock.advance(seconds);
-    }
-
-    fn now(&self) -> i64 {
-        use tokend::domain::Clock;
-        self.clock.now()
-    }
-}
-
-impl Drop for ClockedService {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop();
-        }
-    }
-}
+const ACCESS_TTL: i64 = IN_PROCESS_ACCESS_TTL;
 
 #[test]
 fn an_expired_api_token_is_refused_at_every_exchange_endpoint() {
-    let service = ClockedService::start();
-    let api = &service.api;
+    let service = InProcess::start();
+    let api = service.api();
     let admin = api.admin_login().access_token;
     let token = api.create_token(&admin, "soon-gone", Some("30m"));
     api.exchange_provider(&token.secret);
@@ -107,8 +45,8 @@ fn an_expired_api_token_is_refused_at_every_exchange_endpoint() {
 
 #[test]
 fn an_access_token_never_outlives_its_api_token_and_is_refused_after_exp() {
-    let service = ClockedService::start();
-    let api = &service.api;
+    let service = InProcess::start();
+    let api = service.api();
     let admin = api.admin_login().access_token;
     let token = api.create_token(&admin, "short", Some("30m"));
 
@@ -136,8 +74,8 @@ fn an_access_token_never_outlives_its_api_token_and_is_refused_after_exp() {
 
 #[test]
 fn a_session_past_its_end_no_longer_authenticates() {
-    let service = ClockedService::start();
-    let api = &service.api;
+    let service = InProcess::start();
+    let api = service.api();
     let session = api.admin_login();
     assert_eq!(
         parse_rfc3339(&session.expires_at),
@@ -153,8 +91,8 @@ fn a_session_past_its_end_no_longer_authenticates() {
 
 #[test]
 fn a_never_expiring_token_outlasts_years() {
-    let service = ClockedService::start();
-    let api = &service.api;
+    let service = InProcess::start();
+    let api = service.api();
     let admin = api.admin_login().access_token;
     let token = api.create_token(&admin, "forever", Some("never"));
     service.advance(10 * 365 * 24 * 3600);

@@ -538,3 +538,65 @@ fn a_flood_of_logins_does_not_hold_up_exchanges() {
         );
     });
 }
+
+#[test]
+fn bodies_that_trickle_in_take_turns_and_do_not_hold_up_whole_ones() {
+    let service = InProcess::start_with(|options| {
+        options.bodies_in_flight = 2;
+        options.body_timeout = Duration::from_secs(1);
+    });
+    let api = service.api();
+    let addr = api.addr().to_string();
+    let admin = api.admin_login().access_token;
+    let secret = api.create_token(&admin, "steady", Some("30m")).secret;
+    let form = format!("grant_type=refresh_token&refresh_token={secret}");
+    let head = format!(
+        "POST /oauth/provider/token HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        form.len()
+    );
+
+    // Two bodies that never finish take both turns, until their timeout.
+    let stalled_at = Instant::now();
+    let mut stalled: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = open(&addr);
+            stream
+                .write_all(format!("{head}grant_type=").as_bytes())
+                .expect("write");
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(100));
+
+    thread::scope(|scope| {
+        // A body that trickles in waits for a turn.
+        let trickled = scope.spawn(|| {
+            let mut stream = open(&addr);
+            stream.write_all(head.as_bytes()).expect("write head");
+            thread::sleep(Duration::from_millis(100));
+            stream.write_all(form.as_bytes()).expect("write body");
+            read_response(&mut stream).expect("an answer")
+        });
+        // One that arrives whole with its head needs no turn.
+        thread::sleep(Duration::from_millis(50));
+        let started = Instant::now();
+        api.exchange_provider(&secret);
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "a whole body waited {:?}",
+            started.elapsed()
+        );
+        let answer = trickled.join().expect("trickling client");
+        answer.assert_status(200, "served once a turn was free");
+        assert!(
+            stalled_at.elapsed() >= Duration::from_millis(900),
+            "the trickling body was read before a turn was free ({:?})",
+            stalled_at.elapsed()
+        );
+    });
+    for stream in &mut stalled {
+        let (answer, closed) = read_until_closed(stream, Duration::from_secs(3));
+        assert!(closed && String::from_utf8_lossy(&answer).contains(" 408 "));
+    }
+}

@@ -230,6 +230,10 @@ impl Client {
         }
     }
 
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
     // -- raw requests -------------------------------------------------------
 
     /// Send raw bytes; panics on I/O errors.

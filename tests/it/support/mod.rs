@@ -1,6 +1,8 @@
 //! Support for the integration tests, and the contract's fixed values.
 //!
-//! A test starts a real `tokend serve` (`process`), prepares data through
+//! A test starts a real `tokend serve` (`process`) or, where it must set
+//! the clock or the serving options, the same server in its own process
+//! (`in_process`), prepares data through
 //! the admin CLI (`cli`), and talks to the server through the typed API
 //! client (`client`) or, for bad input, byte by byte (`wire`); `formats`
 //! reads JWTs, timestamps and secrets independently of tokend's code. Tests
@@ -10,11 +12,13 @@
 mod cli;
 mod client;
 mod formats;
+mod in_process;
 mod process;
 mod wire;
 
 pub use client::*;
 pub use formats::*;
+pub use in_process::*;
 pub use process::*;
 pub use wire::*;
 
