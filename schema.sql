@@ -118,3 +118,91 @@ CREATE TABLE health_probe (
     checked_at INTEGER NOT NULL
 );
 INSERT INTO health_probe (id, checked_at) VALUES (1, 0);
+
+-- migration 3
+-- Services and their permissions. tokend is itself the service `tokend`
+-- (a fixed id); its permissions are the rights it checks, and first start
+-- keeps them complete. Other services are registered by admins.
+CREATE TABLE services (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE permissions (
+    service_id   TEXT NOT NULL REFERENCES services (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (service_id, name)
+) WITHOUT ROWID;
+
+INSERT INTO services (id, name, created_at)
+VALUES ('00000000-0000-4000-8000-000000000001', 'tokend', 0);
+INSERT INTO permissions (service_id, name)
+SELECT '00000000-0000-4000-8000-000000000001', name FROM (
+    SELECT 'token.manage-own' AS name UNION ALL SELECT 'token.manage-all'
+    UNION ALL SELECT 'user.view' UNION ALL SELECT 'user.manage'
+    UNION ALL SELECT 'group.view' UNION ALL SELECT 'group.manage'
+    UNION ALL SELECT 'role.view' UNION ALL SELECT 'role.manage'
+    UNION ALL SELECT 'global-role.view' UNION ALL SELECT 'global-role.manage'
+    UNION ALL SELECT 'rights-bundle.view' UNION ALL SELECT 'rights-bundle.manage'
+    UNION ALL SELECT 'org.view' UNION ALL SELECT 'org.manage'
+    UNION ALL SELECT 'audit.view'
+);
+
+-- Roles become bundles of permissions: global (org_id NULL, defined by the
+-- provider) or local to one org; an org role (service_id NULL) may hold any
+-- service's permissions, a service role only its service's. Names are unique
+-- among global roles and within an org.
+CREATE TABLE roles_with_scope (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL COLLATE NOCASE,
+    org_id        TEXT REFERENCES orgs (id) ON DELETE CASCADE,
+    service_id    TEXT REFERENCES services (id) ON DELETE CASCADE,
+    provider_only INTEGER NOT NULL DEFAULT 0 CHECK (provider_only IN (0, 1)),
+    created_at    INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO roles_with_scope (id, name, provider_only)
+SELECT id, name, provider_only FROM roles;
+
+CREATE TABLE role_permissions (
+    role_id    TEXT NOT NULL REFERENCES roles_with_scope (id) ON DELETE CASCADE,
+    service_id TEXT NOT NULL,
+    permission TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (role_id, service_id, permission),
+    FOREIGN KEY (service_id, permission)
+        REFERENCES permissions (service_id, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+-- The rights of migration 1, by their display names, become permissions;
+-- those the model no longer has (changing one's own password needs no
+-- right; viewing tokens comes with managing them) are dropped.
+INSERT INTO role_permissions (role_id, service_id, permission)
+SELECT role_id, '00000000-0000-4000-8000-000000000001', permission FROM (
+    SELECT role_id, CASE right_name
+        WHEN 'Manage user''s own API token' THEN 'token.manage-own'
+        WHEN 'Manage all users'' API tokens' THEN 'token.manage-all'
+        WHEN 'User: View' THEN 'user.view'
+        WHEN 'User: Manage' THEN 'user.manage'
+        WHEN 'Group: View' THEN 'group.view'
+        WHEN 'Role: View' THEN 'role.view'
+        WHEN 'Global Role: View' THEN 'global-role.view'
+        WHEN 'Rights Bundle: View' THEN 'rights-bundle.view'
+        WHEN 'Organization: View All' THEN 'org.view'
+        WHEN 'Organization: Manage' THEN 'org.manage'
+    END AS permission
+    FROM role_rights
+) WHERE permission IS NOT NULL;
+
+DROP TABLE role_rights;
+DROP TABLE roles;
+ALTER TABLE roles_with_scope RENAME TO roles;
+CREATE UNIQUE INDEX roles_global_name ON roles (name) WHERE org_id IS NULL;
+CREATE UNIQUE INDEX roles_org_name ON roles (org_id, name) WHERE org_id IS NOT NULL;
+
+-- Users: contact details, and a switch an admin turns off.
+ALTER TABLE users ADD COLUMN email TEXT;
+ALTER TABLE users ADD COLUMN display_name TEXT;
+ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+
+-- A token's scope as JSON; NULL means all of its user's roles.
+ALTER TABLE api_tokens ADD COLUMN scope TEXT;

@@ -14,7 +14,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::{
-    format_time, Ambient, Authority, DomainError, FirstStart, Settings, TokenQuery,
+    format_time, Ambient, Authority, DomainError, FirstStart, NewAccount, NewRole, Settings,
+    TokenQuery,
 };
 use crate::http::{self, ServeOptions};
 use crate::store::SqliteDatabase;
@@ -48,6 +49,12 @@ enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage services and their permissions.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Manage roles and who holds them.
+    #[command(subcommand)]
+    Role(RoleCommand),
 }
 
 #[derive(Args)]
@@ -105,11 +112,74 @@ enum UserCommand {
         /// A role to grant (repeatable) [default: Organization Member].
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// The user's full name.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Lift the login lock of a user, from every address, also in a running server.
     Unlock {
         /// The user as USER@ORG.
         user: String,
+    },
+    /// Turn a user off: no login, and its sessions and API tokens stop working.
+    Disable {
+        /// The user as USER@ORG.
+        user: String,
+    },
+    /// Turn a disabled user back on.
+    Enable {
+        /// The user as USER@ORG.
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Register a service and the permissions it defines.
+    Add {
+        /// 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'.
+        name: String,
+        /// A permission, written SERVICE:PERMISSION (repeatable).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RoleCommand {
+    /// Define a role: a bundle of permissions, global or local to one org.
+    Add {
+        /// Unique among global roles, or within its org.
+        name: String,
+        /// A role of this org only.
+        #[arg(long, conflicts_with = "global", required_unless_present = "global")]
+        org: Option<String>,
+        /// A global role, defined by the provider for every org.
+        #[arg(long)]
+        global: bool,
+        /// A service role, holding only this service's permissions.
+        #[arg(long)]
+        service: Option<String>,
+        /// A permission, written SERVICE:PERMISSION (repeatable).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+    /// Grant a role to a user.
+    Grant {
+        /// The user as USER@ORG.
+        user: String,
+        /// The role's name.
+        role: String,
+    },
+    /// Take a role from a user.
+    Revoke {
+        /// The user as USER@ORG.
+        user: String,
+        /// The role's name.
+        role: String,
     },
 }
 
@@ -161,6 +231,8 @@ pub fn run() -> ExitCode {
         Command::User(command) => administer(&cli.db, |authority| user(authority, command)),
         Command::Token(command) => administer(&cli.db, |authority| token(authority, command)),
         Command::Key(command) => administer(&cli.db, |authority| key(authority, command)),
+        Command::Service(command) => administer(&cli.db, |authority| service(authority, command)),
+        Command::Role(command) => administer(&cli.db, |authority| role(authority, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -268,7 +340,12 @@ fn org(authority: &mut Authority, command: OrgCommand) -> Result<(), DomainError
 
 fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainError> {
     match command {
-        UserCommand::Add { user, roles } => {
+        UserCommand::Add {
+            user,
+            roles,
+            email,
+            name,
+        } => {
             let (user_name, org_name) = split_user(&user)?;
             let mut password = String::new();
             std::io::stdin()
@@ -276,8 +353,25 @@ fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainErr
                 .read_line(&mut password)
                 .map_err(|e| DomainError::Invalid(format!("cannot read password: {e}")))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let id = authority.add_user(org_name, user_name, password, &roles)?;
+            let id = authority.add_user(NewAccount {
+                org_name,
+                user_name,
+                password,
+                role_names: &roles,
+                email: email.as_deref(),
+                display_name: name.as_deref(),
+            })?;
             println!("{id}");
+        }
+        UserCommand::Disable { user } => {
+            let (user_name, org_name) = split_user(&user)?;
+            authority.set_user_enabled(org_name, user_name, false)?;
+            eprintln!("disabled {user}");
+        }
+        UserCommand::Enable { user } => {
+            let (user_name, org_name) = split_user(&user)?;
+            authority.set_user_enabled(org_name, user_name, true)?;
+            eprintln!("enabled {user}");
         }
         UserCommand::Unlock { user } => {
             let (user_name, org_name) = split_user(&user)?;
@@ -359,6 +453,56 @@ fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError
                     format_time(key.created_at),
                     if key.signs { "yes" } else { "no" }
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), DomainError> {
+    match command {
+        ServiceCommand::Add { name, permissions } => {
+            let service = authority.add_service(&name, &permissions)?;
+            println!("{}", service.id);
+            eprintln!(
+                "service {} with {} permissions",
+                service.name,
+                service.permissions.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainError> {
+    match command {
+        RoleCommand::Add {
+            name,
+            org,
+            global: _,
+            service,
+            permissions,
+        } => {
+            let role = authority.add_role(NewRole {
+                name: &name,
+                org_name: org.as_deref(),
+                service: service.as_deref(),
+                permissions: &permissions,
+            })?;
+            println!("{}", role.id);
+        }
+        RoleCommand::Grant { user, role } => {
+            let (user_name, org_name) = split_user(&user)?;
+            if !authority.set_role_granted(org_name, user_name, &role, true)? {
+                eprintln!("{user} already holds {role:?}");
+            }
+        }
+        RoleCommand::Revoke { user, role } => {
+            let (user_name, org_name) = split_user(&user)?;
+            if !authority.set_role_granted(org_name, user_name, &role, false)? {
+                return Err(DomainError::NotFound(format!(
+                    "{user} does not hold {role:?}"
+                )));
             }
         }
     }

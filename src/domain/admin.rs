@@ -5,14 +5,39 @@
 
 use super::access_token::KeyRing;
 use super::names::check_name;
-use super::records::{ApiTokenFilter, ApiTokenListing, NewUser, Org};
+use super::records::{ApiTokenFilter, ApiTokenListing, NewUser, Org, RoleDefinition, Service};
 use super::throttle::login_key;
 use super::tokens::CreatedApiToken;
 use super::{parse_id, password, rights, Authority, DomainError, PROVIDER_ORG};
 
+const MAX_SERVICE_NAME: usize = 64;
+const MAX_PERMISSION_NAME: usize = 128;
+
 const MAX_ORG_NAME: usize = 64;
 const MAX_USER_NAME: usize = 128;
 const MAX_ROLE_NAME: usize = 128;
+
+/// A user to add.
+pub struct NewAccount<'a> {
+    pub org_name: &'a str,
+    pub user_name: &'a str,
+    pub password: &'a str,
+    /// Empty: the default role.
+    pub role_names: &'a [String],
+    pub email: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+}
+
+/// A role to define.
+pub struct NewRole<'a> {
+    pub name: &'a str,
+    /// None: a global role.
+    pub org_name: Option<&'a str>,
+    /// Some: a service role of that service.
+    pub service: Option<&'a str>,
+    /// `service:permission` ids.
+    pub permissions: &'a [String],
+}
 
 /// Which tokens `tokend token list` shows.
 #[derive(Debug, Clone, Default)]
@@ -63,39 +88,43 @@ impl Authority {
     }
 
     /// Adds `user_name` to `org_name` with the given roles (or the default).
-    pub fn add_user(
-        &mut self,
-        org_name: &str,
-        user_name: &str,
-        password: &str,
-        role_names: &[String],
-    ) -> Result<String, DomainError> {
+    pub fn add_user(&mut self, new: NewAccount<'_>) -> Result<String, DomainError> {
+        let NewAccount {
+            org_name,
+            user_name,
+            password,
+            role_names,
+            email,
+            display_name,
+        } = new;
         check_user_name(user_name)?;
         password::check_password_rules(password)?;
+        if let Some(email) = email {
+            check_email(email)?;
+        }
+        if let Some(name) = display_name {
+            check_name("display name", name, MAX_USER_NAME)?;
+        }
         let org = self.org(org_name)?;
+        let default_role = [rights::DEFAULT_USER_ROLE.to_string()];
         let role_names = if role_names.is_empty() {
-            vec![rights::DEFAULT_USER_ROLE.to_string()]
+            &default_role[..]
         } else {
-            role_names.to_vec()
+            role_names
         };
-        for role_name in &role_names {
-            check_name("role name", role_name, MAX_ROLE_NAME)?;
-            let role = self.db().role(role_name)?.ok_or_else(|| {
-                DomainError::Invalid(format!("role {role_name:?} does not exist"))
-            })?;
-            if role.provider_only && !org.is_provider {
-                return Err(DomainError::Invalid(format!(
-                    "role {role_name:?} can only be held in the {PROVIDER_ORG} org"
-                )));
-            }
+        let mut role_ids = Vec::with_capacity(role_names.len());
+        for role_name in role_names {
+            role_ids.push(self.grantable_role(&org, role_name)?.id);
         }
         let user = NewUser {
             id: self.new_id()?,
             org_id: org.id,
             name: user_name.to_string(),
+            email: email.map(String::from),
+            display_name: display_name.map(String::from),
             password_hash: password::hash_password(&*self.shared.ambient.random, password)?,
             created_at: self.now(),
-            role_names,
+            role_ids,
         };
         let id = user.id.clone();
         self.store
@@ -107,6 +136,186 @@ impl Authority {
                 other => other,
             })?;
         Ok(id)
+    }
+
+    /// Turns a user off or on. A disabled user cannot log in, its sessions
+    /// and derived access tokens stop working, and its API tokens are
+    /// refused at the exchange, until it is enabled again.
+    pub fn set_user_enabled(
+        &mut self,
+        org_name: &str,
+        user_name: &str,
+        enabled: bool,
+    ) -> Result<(), DomainError> {
+        let user_id = self.user_id(org_name, user_name)?;
+        let disabled_at = (!enabled).then(|| self.now());
+        self.store
+            .write(move |tx| tx.set_user_disabled(&user_id, disabled_at))?;
+        Ok(())
+    }
+
+    /// Registers a service and the permissions it defines, written
+    /// `service:permission`.
+    pub fn add_service(
+        &mut self,
+        name: &str,
+        permissions: &[String],
+    ) -> Result<Service, DomainError> {
+        check_identifier("service name", name, MAX_SERVICE_NAME)?;
+        let mut names = Vec::with_capacity(permissions.len());
+        for permission in permissions {
+            let (service, permission_name) = split_permission(permission)?;
+            if !service.eq_ignore_ascii_case(name) {
+                return Err(DomainError::Invalid(format!(
+                    "permission {permission:?} does not belong to service {name:?}"
+                )));
+            }
+            names.push(permission_name.to_string());
+        }
+        names.sort();
+        names.dedup();
+        let service = Service {
+            id: self.new_id()?,
+            name: name.to_string(),
+            permissions: names,
+            created_at: self.now(),
+        };
+        let record = service.clone();
+        self.store
+            .write(move |tx| tx.insert_service(&record))
+            .map_err(|e| match e.into() {
+                DomainError::Conflict(_) => {
+                    DomainError::Conflict(format!("service {name:?} already exists"))
+                }
+                other => other,
+            })?;
+        Ok(service)
+    }
+
+    /// Defines a role: global (no org) or local to `org_name`; an org role,
+    /// or a service role holding only `service`'s permissions.
+    pub fn add_role(&mut self, new: NewRole<'_>) -> Result<RoleDefinition, DomainError> {
+        check_name("role name", new.name, MAX_ROLE_NAME)?;
+        if new.name.contains('/') {
+            return Err(DomainError::Invalid(format!(
+                "role name {:?} must not contain '/'",
+                new.name
+            )));
+        }
+        let org = match new.org_name {
+            Some(org_name) => Some(self.org(org_name)?),
+            None => None,
+        };
+        if let Some(org) = &org {
+            // A local role must not hide a global one of the same name.
+            if self.db().role(None, new.name)?.is_some() {
+                return Err(DomainError::Conflict(format!(
+                    "a global role is already called {:?}",
+                    new.name
+                )));
+            }
+            if org.is_provider {
+                return Err(DomainError::Invalid(format!(
+                    "roles of the {PROVIDER_ORG} org are global: use --global"
+                )));
+            }
+        }
+        let service = match new.service {
+            Some(service) => Some(self.service(service)?),
+            None => None,
+        };
+        let mut permissions = Vec::with_capacity(new.permissions.len());
+        for permission in new.permissions {
+            let (service_name, permission_name) = split_permission(permission)?;
+            let owner = self.service(service_name)?;
+            if !owner
+                .permissions
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(permission_name))
+            {
+                return Err(DomainError::Invalid(format!(
+                    "service {service_name:?} has no permission {permission_name:?}"
+                )));
+            }
+            if let Some(service) = &service {
+                if owner.id != service.id {
+                    return Err(DomainError::Invalid(format!(
+                        "a role of service {:?} cannot hold {permission:?}",
+                        service.name
+                    )));
+                }
+            }
+            permissions.push(format!("{}:{}", owner.name, permission_name));
+        }
+        permissions.sort();
+        permissions.dedup();
+        let role = RoleDefinition {
+            id: self.new_id()?,
+            name: new.name.to_string(),
+            org_id: org.map(|o| o.id),
+            service: service.map(|s| s.name),
+            provider_only: false,
+            permissions,
+            created_at: self.now(),
+        };
+        let record = role.clone();
+        let name = new.name.to_string();
+        self.store
+            .write(move |tx| tx.insert_role(&record))
+            .map_err(|e| match e.into() {
+                DomainError::Conflict(_) => {
+                    DomainError::Conflict(format!("role {name:?} already exists there"))
+                }
+                other => other,
+            })?;
+        Ok(role)
+    }
+
+    /// Grants (or takes back) a role to `user_name@org_name`. Returns false
+    /// when nothing changed.
+    pub fn set_role_granted(
+        &mut self,
+        org_name: &str,
+        user_name: &str,
+        role_name: &str,
+        granted: bool,
+    ) -> Result<bool, DomainError> {
+        let org = self.org(org_name)?;
+        let user_id = self.user_id(org_name, user_name)?;
+        let role = self.grantable_role(&org, role_name)?;
+        let changed = self.store.write(move |tx| {
+            if granted {
+                tx.grant_role(&user_id, &role.id)
+            } else {
+                tx.revoke_role(&user_id, &role.id)
+            }
+        })?;
+        Ok(changed)
+    }
+
+    /// The role called `name` that users of `org` may hold: the org's own,
+    /// else a global one (provider-only roles in the provider org alone).
+    fn grantable_role(&self, org: &Org, name: &str) -> Result<RoleDefinition, DomainError> {
+        check_name("role name", name, MAX_ROLE_NAME)?;
+        let role = match self.db().role(Some(&org.id), name)? {
+            Some(role) => role,
+            None => self
+                .db()
+                .role(None, name)?
+                .ok_or_else(|| DomainError::Invalid(format!("role {name:?} does not exist")))?,
+        };
+        if role.provider_only && !org.is_provider {
+            return Err(DomainError::Invalid(format!(
+                "role {name:?} can only be held in the {PROVIDER_ORG} org"
+            )));
+        }
+        Ok(role)
+    }
+
+    fn service(&self, name: &str) -> Result<Service, DomainError> {
+        self.db()
+            .service(name)?
+            .ok_or_else(|| DomainError::Invalid(format!("service {name:?} does not exist")))
     }
 
     /// Lifts the login lock of `user_name@org_name` from every address, in
@@ -205,6 +414,50 @@ impl Authority {
                 DomainError::NotFound(format!("no user {user_name:?} in org {org_name:?}"))
             })?;
         Ok(account.user_id)
+    }
+}
+
+/// `service:permission`, split.
+fn split_permission(id: &str) -> Result<(&str, &str), DomainError> {
+    let invalid = || {
+        DomainError::Invalid(format!(
+            "permission {id:?} must be written service:permission"
+        ))
+    };
+    let (service, name) = id.split_once(':').ok_or_else(invalid)?;
+    check_identifier("service name", service, MAX_SERVICE_NAME).map_err(|_| invalid())?;
+    check_identifier("permission name", name, MAX_PERMISSION_NAME).map_err(|_| invalid())?;
+    Ok((service, name))
+}
+
+/// Service and permission names: 1-N characters of A-Z, a-z, 0-9, '.', '_', '-'.
+fn check_identifier(what: &str, name: &str, max: usize) -> Result<(), DomainError> {
+    let valid = !name.is_empty()
+        && name.len() <= max
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(format!(
+            "{what} {name:?} must be 1-{max} characters of A-Z, a-z, 0-9, '.', '_', '-'"
+        )))
+    }
+}
+
+fn check_email(email: &str) -> Result<(), DomainError> {
+    check_name("e-mail address", email, 254)?;
+    let plausible = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_whitespace);
+    if plausible {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(format!(
+            "{email:?} is not an e-mail address"
+        )))
     }
 }
 

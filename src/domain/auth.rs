@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::access_token::AccessClaims;
 use super::records::{Account, SessionRecord};
 use super::throttle::login_key;
-use super::{password, AccessOrigin, Authority, Caller, DomainError, RightSet};
+use super::{password, AccessOrigin, Authority, Caller, DomainError, Right, RightSet};
 
 /// Which login endpoint was used: each admits only its own kind of user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +56,13 @@ impl Authority {
             .filter(|(account, _)| {
                 account.org.is_provider == (endpoint == LoginEndpoint::Provider)
             });
+        // A disabled user is refused like a wrong password, after the same
+        // work, so the answer tells nothing.
+        let enabled = found.as_ref().is_some_and(|(account, _)| !account.disabled);
         // Verified even when nobody matched, so timing does not tell.
         let hash = found.as_ref().map(|(_, hash)| hash.as_str());
         let verified = password::verify_password(password, hash);
-        let Some((account, _)) = found.filter(|_| verified) else {
+        let Some((account, _)) = found.filter(|_| verified && enabled) else {
             throttle.record_failure(&name, source, now);
             return Err(DomainError::InvalidCredentials);
         };
@@ -138,14 +141,27 @@ impl Authority {
             .account(&claims.sub)?
             .filter(|a| a.org.id == claims.org_id)
             .ok_or_else(|| gone("the user of this access token no longer exists"))?;
-        let held = RightSet::from_names(&account.right_names);
+        if account.disabled {
+            return Err(gone("the user of this access token is disabled"));
+        }
+        let held = account.permissions();
+        let rights = RightSet::from_permissions(&held);
         let rights = match origin {
-            AccessOrigin::ApiToken(_) => held.view_only(),
-            AccessOrigin::Session(_) => held,
+            AccessOrigin::ApiToken(_) => rights.view_only(),
+            AccessOrigin::Session(_) => rights,
         };
+        // Other services' permissions pass through for their resource
+        // servers; tokend's own are the rights in force.
+        let mut permissions: Vec<String> = held
+            .into_iter()
+            .filter(|p| Right::from_id(p).is_none())
+            .chain(rights.iter().map(Right::id))
+            .collect();
+        permissions.sort();
         Ok(Caller {
             account,
             rights,
+            permissions,
             origin,
             expires_at: claims.exp,
         })

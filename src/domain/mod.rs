@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use access_token::KeyRing;
-pub use admin::{SigningKeyInfo, TokenQuery};
+pub use admin::{NewAccount, NewRole, SigningKeyInfo, TokenQuery};
 pub use ambient::{Ambient, Clock, ManualClock};
 pub use api_token::ApiTokenSecret;
 pub use auth::{LoginEndpoint, LoginSession};
@@ -69,6 +69,9 @@ pub struct Caller {
     pub account: Account,
     /// Effective rights: already limited when the access is token-derived.
     pub rights: RightSet,
+    /// Every permission in force, `service:permission`, sorted: tokend's
+    /// own as in `rights`, other services' as the user holds them.
+    pub permissions: Vec<String>,
     pub origin: AccessOrigin,
     pub expires_at: i64,
 }
@@ -123,6 +126,7 @@ impl Authority {
             Some(_) => None,
             None => initialize(&mut store, &ambient, admin_password)?,
         };
+        ensure_builtins(&mut store, &ambient)?;
         let authority = Authority::with_store(store, database, settings, ambient)?;
         Ok((authority, first_start))
     }
@@ -135,12 +139,13 @@ impl Authority {
         settings: Settings,
         ambient: Ambient,
     ) -> Result<Authority, DomainError> {
-        let store = database.connect()?;
+        let mut store = database.connect()?;
         if store.reads().provider_org()?.is_none() {
             return Err(DomainError::Invalid(format!(
                 "the database has no {PROVIDER_ORG} org; `tokend serve` initialises it on first start"
             )));
         }
+        ensure_builtins(&mut store, &ambient)?;
         Authority::with_store(store, database, settings, ambient)
     }
 
@@ -184,7 +189,7 @@ impl Authority {
     /// The orgs the caller may see: all for a provider admin, else their own.
     pub fn visible_orgs(&self, caller: &Caller) -> Result<Vec<Org>, DomainError> {
         let org = &caller.account.org;
-        if org.is_provider && caller.rights.contains(Right::ViewAllOrganizations) {
+        if org.is_provider && caller.rights.contains(Right::OrgView) {
             return Ok(self.db().orgs()?);
         }
         Ok(vec![org.clone()])
@@ -241,20 +246,21 @@ fn initialize(
     };
     let mut roles = Vec::with_capacity(rights::BUILTIN_ROLES.len());
     for role in rights::BUILTIN_ROLES {
-        roles.push(RoleDefinition {
-            id: ambient.new_id()?,
-            name: role.name.into(),
-            provider_only: role.provider_only,
-            right_names: role.rights.iter().map(|r| r.name().to_string()).collect(),
-        });
+        roles.push(builtin_role(ambient, role, now)?);
     }
     let administrator = NewUser {
         id: ambient.new_id()?,
         org_id: provider_org.id.clone(),
         name: ADMINISTRATOR.into(),
+        email: None,
+        display_name: None,
         password_hash: password::hash_password(&*ambient.random, &password)?,
         created_at: now,
-        role_names: vec![rights::SYSTEM_ADMINISTRATOR.into()],
+        role_ids: roles
+            .iter()
+            .filter(|r| r.name == rights::SYSTEM_ADMINISTRATOR)
+            .map(|r| r.id.clone())
+            .collect(),
     };
     let state = InitialState {
         provider_org,
@@ -278,6 +284,74 @@ fn initialize(
     Ok(written.then(|| FirstStart {
         generated_password: generated.then_some(password),
     }))
+}
+
+fn builtin_role(
+    ambient: &Ambient,
+    role: &rights::BuiltinRole,
+    now: i64,
+) -> Result<RoleDefinition, DomainError> {
+    Ok(RoleDefinition {
+        id: ambient.new_id()?,
+        name: role.name.into(),
+        org_id: None,
+        service: None,
+        provider_only: role.provider_only,
+        permissions: role.rights.iter().map(|r| r.id()).collect(),
+        created_at: now,
+    })
+}
+
+/// Brings tokend's own service and the built-in roles up to this version:
+/// every right a permission of `tokend`, every built-in role present and
+/// holding at least its rights. Adds only: what an admin granted stays.
+fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<(), DomainError> {
+    let reads = store.reads();
+    let service = reads.service(rights::TOKEND_SERVICE)?;
+    let missing_permissions: Vec<&str> = Right::ALL
+        .iter()
+        .map(|r| r.permission_name())
+        .filter(|name| {
+            service
+                .as_ref()
+                .is_none_or(|s| !s.permissions.iter().any(|p| p == name))
+        })
+        .collect();
+    let mut missing_roles = Vec::new();
+    let mut missing_grants = Vec::new();
+    for builtin in rights::BUILTIN_ROLES {
+        match reads.role(None, builtin.name)? {
+            None => missing_roles.push(builtin_role(ambient, builtin, ambient.now())?),
+            Some(role) => {
+                for right in builtin.rights {
+                    if !role.permissions.contains(&right.id()) {
+                        missing_grants.push((role.id.clone(), right.id()));
+                    }
+                }
+            }
+        }
+    }
+    let (Some(service), true) = (
+        service,
+        !(missing_permissions.is_empty() && missing_roles.is_empty() && missing_grants.is_empty()),
+    ) else {
+        return Ok(());
+    };
+    let missing_permissions: Vec<String> =
+        missing_permissions.into_iter().map(String::from).collect();
+    store.write(move |tx| {
+        for name in &missing_permissions {
+            tx.add_permission(&service.id, name)?;
+        }
+        for role in &missing_roles {
+            tx.insert_role(role)?;
+        }
+        for (role_id, permission) in &missing_grants {
+            tx.add_role_permission(role_id, permission)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// A Unix time as RFC 3339 UTC, the form every answer and listing uses.

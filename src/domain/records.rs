@@ -19,9 +19,31 @@ pub struct NewUser {
     pub id: String,
     pub org_id: String,
     pub name: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
     pub password_hash: String,
     pub created_at: i64,
-    pub role_names: Vec<String>,
+    pub role_ids: Vec<String>,
+}
+
+/// A role the user holds, with the permissions it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRole {
+    pub name: String,
+    /// The service a service role belongs to; None for an org role.
+    pub service: Option<String>,
+    /// `service:permission` ids.
+    pub permissions: Vec<String>,
+}
+
+impl HeldRole {
+    /// The role as access tokens name it: `service/role` for a service role.
+    pub fn qualified_name(&self) -> String {
+        match &self.service {
+            Some(service) => format!("{service}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// A user with everything an authorization decision needs.
@@ -29,18 +51,60 @@ pub struct NewUser {
 pub struct Account {
     pub user_id: String,
     pub user_name: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub disabled: bool,
     pub org: Org,
-    pub role_names: Vec<String>,
-    /// Names of the rights granted by the roles, deduplicated and sorted.
-    pub right_names: Vec<String>,
+    /// The roles granted to the user, by name.
+    pub roles: Vec<HeldRole>,
 }
 
+impl Account {
+    /// The names of the user's roles (`service/role` for service roles), sorted.
+    pub fn role_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.roles.iter().map(HeldRole::qualified_name).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Every permission the user's roles grant, deduplicated and sorted.
+    pub fn permissions(&self) -> Vec<String> {
+        let mut permissions: Vec<String> = self
+            .roles
+            .iter()
+            .flat_map(|role| role.permissions.iter().cloned())
+            .collect();
+        permissions.sort();
+        permissions.dedup();
+        permissions
+    }
+}
+
+/// A role as defined: global or local to one org, an org role or a service
+/// role.
 #[derive(Debug, Clone)]
 pub struct RoleDefinition {
     pub id: String,
     pub name: String,
+    /// None: a global role, defined by the provider for every org.
+    pub org_id: Option<String>,
+    /// The service of a service role; None for an org role.
+    pub service: Option<String>,
     pub provider_only: bool,
-    pub right_names: Vec<String>,
+    /// `service:permission` ids.
+    pub permissions: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A service and the permissions it defines.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    /// Permission names within the service (without the `service:` prefix).
+    pub permissions: Vec<String>,
+    pub created_at: i64,
 }
 
 /// An API token as the exchange needs it: found by the digest of its secret.

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, NewUser, Org, RoleDefinition,
-    SessionRecord, SigningKeyRecord,
+    Service, SessionRecord, SigningKeyRecord,
 };
 
 #[derive(Debug)]
@@ -60,7 +60,6 @@ pub trait AccountReads {
     fn org_by_name(&self, name: &str) -> StoreResult<Option<Org>>;
     /// Every org, the provider first, then by name.
     fn orgs(&self) -> StoreResult<Vec<Org>>;
-    fn role(&self, name: &str) -> StoreResult<Option<RoleDefinition>>;
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>>;
     /// The account and password hash of `user_name` in `org_name`.
     fn login_account(
@@ -74,10 +73,32 @@ pub trait AccountReads {
 
 pub trait AccountWrites {
     fn insert_org(&self, org: &Org) -> StoreResult<()>;
-    fn insert_role(&self, role: &RoleDefinition) -> StoreResult<()>;
     /// Fails with `Missing` when one of the user's roles does not exist.
     fn insert_user(&self, user: &NewUser) -> StoreResult<()>;
+    /// False when the user does not exist.
+    fn set_user_disabled(&self, user_id: &str, disabled_at: Option<i64>) -> StoreResult<bool>;
     fn record_login_unlock(&self, login_name: &str, at: i64) -> StoreResult<()>;
+}
+
+pub trait RoleReads {
+    /// The role called `name` in the scope given: an org's own roles, or
+    /// (None) the global ones.
+    fn role(&self, org_id: Option<&str>, name: &str) -> StoreResult<Option<RoleDefinition>>;
+    fn service(&self, name: &str) -> StoreResult<Option<Service>>;
+}
+
+pub trait RoleWrites {
+    fn insert_service(&self, service: &Service) -> StoreResult<()>;
+    /// Adds a permission to a service unless it has it.
+    fn add_permission(&self, service_id: &str, name: &str) -> StoreResult<()>;
+    /// Fails with `Missing` when a permission does not exist.
+    fn insert_role(&self, role: &RoleDefinition) -> StoreResult<()>;
+    /// Adds a `service:permission` to a role unless it holds it.
+    fn add_role_permission(&self, role_id: &str, permission: &str) -> StoreResult<()>;
+    /// False when the user held the role already.
+    fn grant_role(&self, user_id: &str, role_id: &str) -> StoreResult<bool>;
+    /// False when the user did not hold the role.
+    fn revoke_role(&self, user_id: &str, role_id: &str) -> StoreResult<bool>;
 }
 
 pub trait TokenReads {
@@ -124,16 +145,23 @@ pub trait HealthWrites {
 }
 
 /// Everything that can be read.
-pub trait Reads: AccountReads + TokenReads + SessionReads + KeyReads {}
-impl<T: AccountReads + TokenReads + SessionReads + KeyReads + ?Sized> Reads for T {}
+pub trait Reads: AccountReads + RoleReads + TokenReads + SessionReads + KeyReads {}
+impl<T: AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + ?Sized> Reads for T {}
 
 /// Reads and writes inside one transaction.
 pub trait Transaction:
-    Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites + HealthWrites
+    Reads + AccountWrites + RoleWrites + TokenWrites + SessionWrites + KeyWrites + HealthWrites
 {
 }
 impl<T> Transaction for T where
-    T: Reads + AccountWrites + TokenWrites + SessionWrites + KeyWrites + HealthWrites + ?Sized
+    T: Reads
+        + AccountWrites
+        + RoleWrites
+        + TokenWrites
+        + SessionWrites
+        + KeyWrites
+        + HealthWrites
+        + ?Sized
 {
 }
 

@@ -171,7 +171,7 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
         .unwrap();
     let derived = f.authority.authenticate(&issued.access_token).unwrap();
     assert_eq!(derived.api_token_id(), Some(created.id.as_str()));
-    assert!(!derived.rights.contains(Right::ManageAllApiTokens));
+    assert!(!derived.rights.contains(Right::TokenManageAll));
     assert!(f.authority.all_visible_api_tokens(&admin).is_ok());
     assert!(matches!(
         f.authority.all_visible_api_tokens(&derived),
@@ -281,9 +281,14 @@ fn names_with_bidi_overrides_are_refused() {
         .authority
         .create_api_token(&admin, "invoice\u{202e}fdp.exe", None);
     assert!(matches!(spoof, Err(DomainError::Invalid(_))));
-    let user = f
-        .authority
-        .add_user(PROVIDER_ORG, "eve\u{200b}", PASSWORD, &[]);
+    let user = f.authority.add_user(NewAccount {
+        org_name: PROVIDER_ORG,
+        user_name: "eve\u{200b}",
+        password: PASSWORD,
+        role_names: &[],
+        email: None,
+        display_name: None,
+    });
     assert!(matches!(user, Err(DomainError::Invalid(_))));
     assert!(f
         .authority

@@ -51,10 +51,10 @@ impl Authority {
                 "access derived from an API token cannot create API tokens".into(),
             ));
         }
-        if !caller.rights.contains(Right::ManageOwnApiTokens) {
+        if !caller.rights.contains(Right::TokenManageOwn) {
             return Err(DomainError::Forbidden(format!(
                 "creating API tokens needs the right {:?}",
-                Right::ManageOwnApiTokens.name()
+                Right::TokenManageOwn.name()
             )));
         }
         self.issue_api_token(&caller.account.user_id, name, ttl)
@@ -82,10 +82,10 @@ impl Authority {
                 "access derived from an API token cannot view other users' API tokens".into(),
             ));
         }
-        if !caller.rights.contains(Right::ViewAllApiTokens) {
+        if !caller.rights.contains(Right::TokenManageAll) {
             return Err(DomainError::Forbidden(format!(
                 "listing other users' API tokens needs the right {:?}",
-                Right::ManageAllApiTokens.name()
+                Right::TokenManageAll.name()
             )));
         }
         let org = &caller.account.org;
@@ -114,7 +114,7 @@ impl Authority {
             .ok_or_else(not_found)?;
         let org = &caller.account.org;
         let allowed = token.owner_id == caller.account.user_id
-            || (caller.rights.contains(Right::ManageAllApiTokens)
+            || (caller.rights.contains(Right::TokenManageAll)
                 && (org.is_provider || org.id == token.org_id));
         if !allowed {
             return Err(not_found());
@@ -148,6 +148,11 @@ impl Authority {
             .db()
             .account(&token.user_id)?
             .ok_or(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))?;
+        if account.disabled {
+            return Err(DomainError::InvalidGrant(
+                "the API token's user is disabled",
+            ));
+        }
         if !audience.admits(&account) {
             return Err(DomainError::InvalidGrant(
                 "the API token is not valid for this organization",

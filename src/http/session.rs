@@ -39,7 +39,7 @@ pub fn login(
         "id": session.session_id,
         "user": { "id": account.user_id, "name": account.user_name },
         "org": { "id": account.org.id, "name": account.org.name },
-        "roles": account.role_names,
+        "roles": account.role_names(),
         "expires_at": format_time(session.expires_at),
     });
     Ok(Response::json(200, &body)
@@ -62,8 +62,9 @@ pub fn current(authority: &Authority, request: &Request) -> Result<Response, Api
         &json!({
             "user": { "id": account.user_id, "name": account.user_name },
             "org": { "id": account.org.id, "name": account.org.name },
-            "roles": account.role_names,
+            "roles": account.role_names(),
             "rights": rights,
+            "permissions": caller.permissions,
             "api_token_id": caller.api_token_id(),
             "session_id": caller.session_id(),
             "expires_at": format_time(caller.expires_at),

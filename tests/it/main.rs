@@ -16,6 +16,7 @@ mod expiry;
 mod hostile;
 mod jwt;
 mod lifecycle;
+mod roles;
 mod sessions;
 mod storage;
 mod support;

@@ -1,8 +1,9 @@
-//! Orgs, roles, users and the login unlocks an admin records.
+//! Orgs, users (with the roles they hold) and the login unlocks an admin
+//! records.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::domain::records::{Account, NewUser, Org, RoleDefinition};
+use crate::domain::records::{Account, HeldRole, NewUser, Org};
 use crate::domain::storage::{AccountReads, AccountWrites, StoreError, StoreResult};
 
 const ORG_COLUMNS: &str = "id, name, is_provider, created_at";
@@ -25,75 +26,64 @@ impl AccountReads for Connection {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn role(&self, name: &str) -> StoreResult<Option<RoleDefinition>> {
-        let role = self
-            .query_row(
-                "SELECT id, name, provider_only FROM roles WHERE name = ?1",
-                [name],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((id, name, provider_only)) = role else {
-            return Ok(None);
-        };
-        let mut stmt = self.prepare_cached(
-            "SELECT right_name FROM role_rights WHERE role_id = ?1 ORDER BY right_name",
-        )?;
-        let right_names = stmt
-            .query_map([&id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(Some(RoleDefinition {
-            id,
-            name,
-            provider_only,
-            right_names,
-        }))
-    }
-
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
         let mut stmt = self.prepare_cached(
-            "SELECT u.id, u.name, o.id, o.name, o.is_provider, o.created_at
+            "SELECT u.id, u.name, u.email, u.display_name, u.disabled_at,
+                    o.id, o.name, o.is_provider, o.created_at
              FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
         )?;
         let found = stmt
             .query_row([user_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    Org {
-                        id: r.get(2)?,
-                        name: r.get(3)?,
-                        is_provider: r.get(4)?,
-                        created_at: r.get(5)?,
+                Ok(Account {
+                    user_id: r.get(0)?,
+                    user_name: r.get(1)?,
+                    email: r.get(2)?,
+                    display_name: r.get(3)?,
+                    disabled: r.get::<_, Option<i64>>(4)?.is_some(),
+                    org: Org {
+                        id: r.get(5)?,
+                        name: r.get(6)?,
+                        is_provider: r.get(7)?,
+                        created_at: r.get(8)?,
                     },
-                ))
+                    roles: Vec::new(),
+                })
             })
             .optional()?;
-        let Some((user_id, user_name, org)) = found else {
+        let Some(mut account) = found else {
             return Ok(None);
         };
+        // One row per (role, permission); a role without permissions has one
+        // row with a NULL permission.
         let mut roles = self.prepare_cached(
-            "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-             WHERE ur.user_id = ?1 ORDER BY r.name",
+            "SELECT r.id, r.name, rs.name, ps.name || ':' || rp.permission
+             FROM user_roles ur
+             JOIN roles r ON r.id = ur.role_id
+             LEFT JOIN services rs ON rs.id = r.service_id
+             LEFT JOIN role_permissions rp ON rp.role_id = r.id
+             LEFT JOIN services ps ON ps.id = rp.service_id
+             WHERE ur.user_id = ?1
+             ORDER BY r.name, r.id, 4",
         )?;
-        let role_names = roles
-            .query_map([&user_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let mut rights = self.prepare_cached(
-            "SELECT DISTINCT rr.right_name FROM user_roles ur
-             JOIN role_rights rr ON rr.role_id = ur.role_id
-             WHERE ur.user_id = ?1 ORDER BY rr.right_name",
-        )?;
-        let right_names = rights
-            .query_map([&user_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(Some(Account {
-            user_id,
-            user_name,
-            org,
-            role_names,
-            right_names,
-        }))
+        let mut rows = roles.query([user_id])?;
+        let mut last_role: Option<String> = None;
+        while let Some(row) = rows.next()? {
+            let role_id: String = row.get(0)?;
+            if last_role.as_deref() != Some(role_id.as_str()) {
+                account.roles.push(HeldRole {
+                    name: row.get(1)?,
+                    service: row.get(2)?,
+                    permissions: Vec::new(),
+                });
+                last_role = Some(role_id);
+            }
+            if let (Some(role), Some(permission)) =
+                (account.roles.last_mut(), row.get::<_, Option<String>>(3)?)
+            {
+                role.permissions.push(permission);
+            }
+        }
+        Ok(Some(account))
     }
 
     fn login_account(
@@ -132,42 +122,38 @@ impl AccountWrites for Connection {
         Ok(())
     }
 
-    fn insert_role(&self, role: &RoleDefinition) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO roles (id, name, provider_only) VALUES (?1, ?2, ?3)",
-            params![role.id, role.name, role.provider_only],
-        )?;
-        for right in &role.right_names {
-            self.execute(
-                "INSERT INTO role_rights (role_id, right_name) VALUES (?1, ?2)",
-                params![role.id, right],
-            )?;
-        }
-        Ok(())
-    }
-
     fn insert_user(&self, user: &NewUser) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO users (id, org_id, name, password_hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO users (id, org_id, name, email, display_name, password_hash, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 user.id,
                 user.org_id,
                 user.name,
+                user.email,
+                user.display_name,
                 user.password_hash,
                 user.created_at
             ],
         )?;
-        for role in &user.role_names {
+        for role_id in &user.role_ids {
             let changed = self.execute(
-                "INSERT INTO user_roles (user_id, role_id) SELECT ?1, id FROM roles WHERE name = ?2",
-                params![user.id, role],
+                "INSERT INTO user_roles (user_id, role_id) SELECT ?1, id FROM roles WHERE id = ?2",
+                params![user.id, role_id],
             )?;
             if changed == 0 {
-                return Err(StoreError::Missing(format!("role {role:?}")));
+                return Err(StoreError::Missing(format!("role {role_id}")));
             }
         }
         Ok(())
+    }
+
+    fn set_user_disabled(&self, user_id: &str, disabled_at: Option<i64>) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
+            params![user_id, disabled_at],
+        )?;
+        Ok(changed == 1)
     }
 
     fn record_login_unlock(&self, login_name: &str, at: i64) -> StoreResult<()> {

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod keys;
+mod roles;
 mod sessions;
 mod tokens;
 
@@ -245,6 +246,16 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    // A migration may rebuild a table others refer to; foreign keys are
+    // checked once, at the end, instead of on every step (and cannot be
+    // switched inside a transaction).
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = run_migrations(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrated
+}
+
+fn run_migrations(conn: &mut Connection) -> StoreResult<()> {
     let migrations = migrations();
     let known = migrations.len() as i64;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -255,9 +266,20 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             known,
         });
     }
+    if current == known {
+        return Ok(());
+    }
     for (version, sql) in migrations.iter().enumerate().skip(current as usize) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
+    }
+    let dangling: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if dangling > 0 {
+        return Err(StoreError::Failed(format!(
+            "migration left {dangling} dangling references; nothing was changed"
+        )));
     }
     tx.commit()?;
     Ok(())
@@ -390,6 +412,50 @@ mod tests {
             Durability::Durable,
         );
         assert!(matches!(result, Err(StoreError::Full)), "{result:?}");
+    }
+
+    #[test]
+    fn a_database_of_schema_2_migrates_its_roles_without_loss() {
+        use crate::domain::storage::AccountReads;
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &migrations()[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO orgs VALUES ('o1', 'acme', 0, 1);
+             INSERT INTO roles VALUES ('r1', 'Token User', 0);
+             INSERT INTO roles VALUES ('r2', 'Auditors', 0);
+             INSERT INTO role_rights VALUES ('r1', 'Manage user''s own API token');
+             INSERT INTO role_rights VALUES ('r1', 'User: Change Own Password');
+             INSERT INTO role_rights VALUES ('r2', 'User: View');
+             INSERT INTO users VALUES ('u1', 'o1', 'alice', 'hash', 1);
+             INSERT INTO user_roles VALUES ('u1', 'r1');
+             INSERT INTO user_roles VALUES ('u1', 'r2');
+             INSERT INTO api_tokens (id, digest, user_id, name, created_at)
+                 VALUES ('t1', zeroblob(32), 'u1', 'ci', 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let account = conn.account("u1").unwrap().unwrap();
+        assert_eq!(account.role_names(), ["Auditors", "Token User"]);
+        assert_eq!(
+            account.permissions(),
+            ["tokend:token.manage-own", "tokend:user.view"]
+        );
+        assert!(!account.disabled);
+        let tokens: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM api_tokens WHERE scope IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tokens, 1, "the token keeps all its user's roles");
+        let enforced: bool = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert!(enforced, "foreign keys are on again after migrating");
     }
 
     #[test]

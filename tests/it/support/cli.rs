@@ -67,6 +67,43 @@ impl<'a> Cli<'a> {
             .ok(&format!("user add {user} {roles:?}"));
     }
 
+    /// `service add NAME --permission P...`.
+    pub fn service_add(&self, name: &str, permissions: &[&str]) {
+        let mut args = vec!["service", "add", name];
+        for p in permissions {
+            args.extend(["--permission", p]);
+        }
+        self.run(&args, None).ok(&format!("service add {name}"));
+    }
+
+    /// `role add NAME (--org ORG | --global) [--service S] --permission P...`.
+    pub fn role_add(
+        &self,
+        name: &str,
+        org: Option<&str>,
+        service: Option<&str>,
+        permissions: &[&str],
+    ) {
+        let mut args = vec!["role", "add", name];
+        match org {
+            Some(org) => args.extend(["--org", org]),
+            None => args.push("--global"),
+        }
+        if let Some(service) = service {
+            args.extend(["--service", service]);
+        }
+        for p in permissions {
+            args.extend(["--permission", p]);
+        }
+        self.run(&args, None).ok(&format!("role add {name}"));
+    }
+
+    /// `role grant USER@ORG ROLE` or `role revoke USER@ORG ROLE`.
+    pub fn role_set(&self, verb: &str, user: &str, role: &str) {
+        self.run(&["role", verb, user, role], None)
+            .ok(&format!("role {verb} {user} {role}"));
+    }
+
     /// `token create USER@ORG --name NAME [--ttl TTL]`.
     pub fn token_create(&self, user: &str, name: &str, ttl: Option<&str>) -> CliToken {
         let mut args = vec!["token", "create", user, "--name", name];

@@ -86,6 +86,8 @@ pub struct SessionInfo {
     pub org: Named,
     pub roles: Vec<String>,
     pub rights: Vec<String>,
+    /// Every permission in force, `service:permission`.
+    pub permissions: Vec<String>,
     /// Set for access derived from an API token.
     pub api_token_id: Option<String>,
     /// Set for access from a login.
