@@ -14,8 +14,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::{
-    format_time, Ambient, Authority, DomainError, FirstStart, NewAccount, NewRole, Settings,
-    TokenQuery,
+    format_time, Ambient, Authority, DomainError, FirstStart, NewAccount, NewRole,
+    ServiceRoleScope, Settings, TokenQuery, TokenScope,
 };
 use crate::http::{self, ServeOptions};
 use crate::store::SqliteDatabase;
@@ -195,6 +195,15 @@ enum TokenCommand {
         /// Lifetime: a duration such as 30m, 90d, 6months, or "never".
         #[arg(long)]
         ttl: Option<String>,
+        /// Scope the token to this org role (repeatable) [default: all the user's roles].
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Scope the token to this service role, SERVICE/ROLE (repeatable).
+        #[arg(long = "service-role")]
+        service_roles: Vec<String>,
+        /// Narrow the service roles of its service to this SERVICE:PERMISSION (repeatable).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
     },
     /// List API tokens (names and metadata, never secrets).
     List {
@@ -384,10 +393,23 @@ fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainErr
 
 fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainError> {
     match command {
-        TokenCommand::Create { user, name, ttl } => {
+        TokenCommand::Create {
+            user,
+            name,
+            ttl,
+            roles,
+            service_roles,
+            permissions,
+        } => {
             let (user_name, org_name) = split_user(&user)?;
-            let created =
-                authority.create_api_token_for(org_name, user_name, &name, ttl.as_deref())?;
+            let scope = token_scope(roles, &service_roles, &permissions)?;
+            let created = authority.create_api_token_for(
+                org_name,
+                user_name,
+                &name,
+                ttl.as_deref(),
+                scope,
+            )?;
             println!("{}", created.secret.reveal());
             eprintln!(
                 "created API token {} ({:?}) for {user}, expires {}",
@@ -507,6 +529,57 @@ fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainErr
         }
     }
     Ok(())
+}
+
+/// The scope `token create` asks for: all roles unless roles are named.
+fn token_scope(
+    org_roles: Vec<String>,
+    service_roles: &[String],
+    permissions: &[String],
+) -> Result<TokenScope, DomainError> {
+    if org_roles.is_empty() && service_roles.is_empty() {
+        if !permissions.is_empty() {
+            return Err(DomainError::Invalid(
+                "--permission narrows a --service-role; name one".into(),
+            ));
+        }
+        return Ok(TokenScope::AllRoles);
+    }
+    let mut scoped = Vec::with_capacity(service_roles.len());
+    for service_role in service_roles {
+        let (service, role) = service_role.split_once('/').ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "--service-role {service_role:?} must be SERVICE/ROLE"
+            ))
+        })?;
+        let narrowed: Vec<String> = permissions
+            .iter()
+            .filter(|p| {
+                p.split_once(':')
+                    .is_some_and(|(s, _)| s.eq_ignore_ascii_case(service))
+            })
+            .cloned()
+            .collect();
+        scoped.push(ServiceRoleScope {
+            service: service.to_string(),
+            role: role.to_string(),
+            permissions: (!narrowed.is_empty()).then_some(narrowed),
+        });
+    }
+    for permission in permissions {
+        let covered = scoped
+            .iter()
+            .any(|s| s.permissions.iter().flatten().any(|p| p == permission));
+        if !covered {
+            return Err(DomainError::Invalid(format!(
+                "--permission {permission:?} belongs to no --service-role"
+            )));
+        }
+    }
+    Ok(TokenScope::Roles {
+        org_roles,
+        service_roles: scoped,
+    })
 }
 
 fn split_user(user: &str) -> Result<(&str, &str), DomainError> {

@@ -33,6 +33,13 @@ pub struct AccessClaims {
     pub org_id: String,
     pub org_name: String,
     pub username: String,
+    /// The roles granted, `service/role` for service roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The permissions granted, `service:permission`: what a resource
+    /// server checks.
+    #[serde(default)]
+    pub perms: Vec<String>,
     /// The API token this access was derived from (`refreshTokenId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rt: Option<String>,
@@ -263,6 +270,8 @@ mod tests {
             org_id: "o".into(),
             org_name: "System".into(),
             username: "administrator".into(),
+            roles: vec![],
+            perms: vec![],
             rt: Some("t".into()),
             sid: None,
         }
@@ -324,6 +333,8 @@ mod more_tests {
             org_id: "o".into(),
             org_name: "System".into(),
             username: "administrator".into(),
+            roles: vec![],
+            perms: vec![],
             rt: None,
             sid: Some("s".into()),
         }

@@ -6,6 +6,7 @@
 use super::access_token::KeyRing;
 use super::names::check_name;
 use super::records::{ApiTokenFilter, ApiTokenListing, NewUser, Org, RoleDefinition, Service};
+use super::scopes::TokenScope;
 use super::throttle::login_key;
 use super::tokens::CreatedApiToken;
 use super::{parse_id, password, rights, Authority, DomainError, PROVIDER_ORG};
@@ -337,9 +338,15 @@ impl Authority {
         user_name: &str,
         name: &str,
         ttl: Option<&str>,
+        scope: TokenScope,
     ) -> Result<CreatedApiToken, DomainError> {
         let user_id = self.user_id(org_name, user_name)?;
-        self.issue_api_token(&user_id, name, ttl)
+        let account = self
+            .db()
+            .account(&user_id)?
+            .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
+        let scope = scope.checked(&account)?;
+        self.issue_api_token(&user_id, name, ttl, scope)
     }
 
     pub fn api_tokens(&self, query: &TokenQuery) -> Result<Vec<ApiTokenListing>, DomainError> {

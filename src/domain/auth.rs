@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use super::access_token::AccessClaims;
 use super::records::{Account, SessionRecord};
+use super::scopes::{Grant, TokenScope};
 use super::throttle::login_key;
 use super::{password, AccessOrigin, Authority, Caller, DomainError, Right, RightSet};
 
@@ -78,6 +79,7 @@ impl Authority {
         let session_id = session.id.clone();
         let claims = self.claims_for(
             &account,
+            TokenScope::AllRoles.grant(&account),
             now,
             expires_at,
             AccessOrigin::Session(session_id.clone()),
@@ -113,13 +115,13 @@ impl Authority {
         let claims = self
             .keys()?
             .verify(access_token, &self.settings().issuer, now)?;
-        let origin = match (&claims.rt, &claims.sid) {
+        let (origin, scope) = match (&claims.rt, &claims.sid) {
             (Some(token_id), None) => {
-                let owner = self.db().active_api_token_owner(token_id)?;
-                if owner.as_deref() != Some(claims.sub.as_str()) {
+                let token = self.db().active_api_token(token_id)?;
+                let Some((_, scope)) = token.filter(|(owner, _)| *owner == claims.sub) else {
                     return Err(gone("the API token behind this access token was revoked"));
-                }
-                AccessOrigin::ApiToken(token_id.clone())
+                };
+                (AccessOrigin::ApiToken(token_id.clone()), scope)
             }
             (None, Some(session_id)) => {
                 let live = self.db().session(session_id)?.is_some_and(|s| {
@@ -128,7 +130,10 @@ impl Authority {
                 if !live {
                     return Err(gone("the session of this access token has ended"));
                 }
-                AccessOrigin::Session(session_id.clone())
+                (
+                    AccessOrigin::Session(session_id.clone()),
+                    TokenScope::AllRoles,
+                )
             }
             _ => {
                 return Err(gone(
@@ -144,15 +149,17 @@ impl Authority {
         if account.disabled {
             return Err(gone("the user of this access token is disabled"));
         }
-        let held = account.permissions();
-        let rights = RightSet::from_permissions(&held);
+        // What the token's scope comes to now; a session holds everything.
+        let grant = scope.grant(&account);
+        let rights = RightSet::from_permissions(&grant.permissions);
         let rights = match origin {
             AccessOrigin::ApiToken(_) => rights.view_only(),
             AccessOrigin::Session(_) => rights,
         };
         // Other services' permissions pass through for their resource
         // servers; tokend's own are the rights in force.
-        let mut permissions: Vec<String> = held
+        let mut permissions: Vec<String> = grant
+            .permissions
             .into_iter()
             .filter(|p| Right::from_id(p).is_none())
             .chain(rights.iter().map(Right::id))
@@ -170,6 +177,7 @@ impl Authority {
     pub(super) fn claims_for(
         &self,
         account: &Account,
+        grant: Grant,
         now: i64,
         expires_at: i64,
         origin: AccessOrigin,
@@ -187,6 +195,8 @@ impl Authority {
             org_id: account.org.id.clone(),
             org_name: account.org.name.clone(),
             username: account.user_name.clone(),
+            roles: grant.roles,
+            perms: grant.permissions,
             rt,
             sid,
         })

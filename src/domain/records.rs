@@ -6,6 +6,8 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use super::scopes::TokenScope;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
     pub id: String,
@@ -117,6 +119,7 @@ pub struct ApiTokenRecord {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    pub scope: TokenScope,
 }
 
 /// An API token as shown in listings: metadata and owner, never the digest.
@@ -132,6 +135,7 @@ pub struct ApiTokenListing {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    pub scope: TokenScope,
 }
 
 impl ApiTokenListing {

@@ -15,6 +15,7 @@ use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, NewUser, Org, RoleDefinition,
     Service, SessionRecord, SigningKeyRecord,
 };
+use super::scopes::TokenScope;
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -106,8 +107,8 @@ pub trait TokenReads {
     fn api_token(&self, id: &str) -> StoreResult<Option<ApiTokenListing>>;
     /// Oldest first.
     fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<Vec<ApiTokenListing>>;
-    /// The owner of the token if it exists and is not revoked.
-    fn active_api_token_owner(&self, id: &str) -> StoreResult<Option<String>>;
+    /// The owner and scope of the token if it exists and is not revoked.
+    fn active_api_token(&self, id: &str) -> StoreResult<Option<(String, TokenScope)>>;
 }
 
 pub trait TokenWrites {

@@ -125,7 +125,7 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     let admin = f.admin();
     let created = f
         .authority
-        .create_api_token(&admin, "ci", Some("30m"))
+        .create_api_token(&admin, "ci", Some("30m"), TokenScope::AllRoles)
         .unwrap();
     assert_eq!(created.expires_at, Some(START + 1800));
     let secret = created.secret.reveal().to_string();
@@ -164,7 +164,10 @@ fn sessions_end_at_their_lifetime() {
 fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     let mut f = Fixture::new();
     let admin = f.admin();
-    let created = f.authority.create_api_token(&admin, "ci", None).unwrap();
+    let created = f
+        .authority
+        .create_api_token(&admin, "ci", None, TokenScope::AllRoles)
+        .unwrap();
     let issued = f
         .authority
         .exchange_api_token(created.secret.reveal(), ExchangeAudience::Provider)
@@ -179,7 +182,8 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     ));
     assert_eq!(f.authority.own_api_tokens(&derived).unwrap().len(), 1);
     assert!(matches!(
-        f.authority.create_api_token(&derived, "more", None),
+        f.authority
+            .create_api_token(&derived, "more", None, TokenScope::AllRoles),
         Err(DomainError::Forbidden(_))
     ));
     assert!(matches!(
@@ -277,9 +281,9 @@ fn a_key_rotated_by_another_process_signs_at_once_and_old_tokens_still_verify() 
 fn names_with_bidi_overrides_are_refused() {
     let mut f = Fixture::new();
     let admin = f.admin();
-    let spoof = f
-        .authority
-        .create_api_token(&admin, "invoice\u{202e}fdp.exe", None);
+    let spoof =
+        f.authority
+            .create_api_token(&admin, "invoice\u{202e}fdp.exe", None, TokenScope::AllRoles);
     assert!(matches!(spoof, Err(DomainError::Invalid(_))));
     let user = f.authority.add_user(NewAccount {
         org_name: PROVIDER_ORG,

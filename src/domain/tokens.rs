@@ -4,6 +4,7 @@
 use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
+use super::scopes::{Grant, TokenScope};
 use super::storage::Durability;
 use super::{parse_id, AccessOrigin, Authority, Caller, DomainError, Right};
 
@@ -18,6 +19,7 @@ pub struct CreatedApiToken {
     pub secret: ApiTokenSecret,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    pub scope: TokenScope,
 }
 
 /// Where an API token is presented for exchange, and so which tokens qualify.
@@ -35,6 +37,10 @@ pub enum ExchangeAudience<'a> {
 pub struct IssuedAccess {
     pub access_token: String,
     pub expires_in: i64,
+    /// What it grants.
+    pub grant: Grant,
+    /// The grant is every permission the user holds.
+    pub grants_everything: bool,
 }
 
 impl Authority {
@@ -45,6 +51,7 @@ impl Authority {
         caller: &Caller,
         name: &str,
         ttl: Option<&str>,
+        scope: TokenScope,
     ) -> Result<CreatedApiToken, DomainError> {
         if caller.is_token_derived() {
             return Err(DomainError::Forbidden(
@@ -57,7 +64,8 @@ impl Authority {
                 Right::TokenManageOwn.name()
             )));
         }
-        self.issue_api_token(&caller.account.user_id, name, ttl)
+        let scope = scope.checked(&caller.account)?;
+        self.issue_api_token(&caller.account.user_id, name, ttl, scope)
     }
 
     /// The caller's own tokens that are not revoked (expired ones included).
@@ -158,6 +166,8 @@ impl Authority {
                 "the API token is not valid for this organization",
             ));
         }
+        let grant = token.scope.grant(&account);
+        let grants_everything = grant.permissions == account.permissions();
         // An access token never outlives the API token it came from.
         let lifetime = self.settings().access_token_lifetime.as_secs() as i64;
         let expires_at = token
@@ -165,6 +175,7 @@ impl Authority {
             .map_or(now + lifetime, |at| at.min(now + lifetime));
         let claims = self.claims_for(
             &account,
+            grant.clone(),
             now,
             expires_at,
             AccessOrigin::ApiToken(token.id.clone()),
@@ -186,6 +197,8 @@ impl Authority {
         Ok(IssuedAccess {
             access_token,
             expires_in: expires_at - now,
+            grant,
+            grants_everything,
         })
     }
 
@@ -194,6 +207,7 @@ impl Authority {
         user_id: &str,
         name: &str,
         ttl: Option<&str>,
+        scope: TokenScope,
     ) -> Result<CreatedApiToken, DomainError> {
         let name = name.trim();
         check_name("token name", name, MAX_NAME_LENGTH)?;
@@ -208,6 +222,7 @@ impl Authority {
             created_at: now,
             expires_at: lifetime.expires_at(now),
             revoked_at: None,
+            scope: scope.clone(),
         };
         let created = CreatedApiToken {
             id: record.id.clone(),
@@ -215,6 +230,7 @@ impl Authority {
             secret,
             created_at: record.created_at,
             expires_at: record.expires_at,
+            scope,
         };
         self.store.write(move |tx| tx.insert_api_token(&record))?;
         Ok(created)

@@ -17,13 +17,20 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     params.extend(request.form_body()?);
     let token = required(&params, "refresh_token")?;
     let issued = authority.exchange_api_token(token, ExchangeAudience::AnyOrg)?;
+    // The console's dialect: ALL_PERMISSIONS only when the grant really is
+    // every permission the user holds.
+    let scope = if issued.grants_everything {
+        "ALL_PERMISSIONS".to_string()
+    } else {
+        issued.grant.permissions.join(" ")
+    };
     Ok(Response::json(
         200,
         &json!({
             "access_token": issued.access_token,
             "token_type": "bearer",
             "expires_in": issued.expires_in,
-            "scope": "ALL_PERMISSIONS",
+            "scope": scope,
         }),
     )
     .no_store())
@@ -58,12 +65,14 @@ fn refresh_token_grant(
     }
     let token = required(&params, "refresh_token")?;
     let issued = authority.exchange_api_token(token, audience)?;
+    // RFC 6749 §5.1: the scope granted, space-delimited.
     Ok(Response::json(
         200,
         &json!({
             "access_token": issued.access_token,
             "token_type": "Bearer",
             "expires_in": issued.expires_in,
+            "scope": issued.grant.permissions.join(" "),
         }),
     )
     .no_store())

@@ -2,31 +2,98 @@
 //! only), list (never a secret), revoke.
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::error::{ApiError, BadRequest};
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::{format_time, Authority};
+use crate::domain::{format_time, Authority, ServiceRoleScope, TokenScope};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewApiToken {
     name: String,
     ttl: Option<String>,
+    all_roles: Option<bool>,
+    org_roles: Option<Vec<String>>,
+    service_roles: Option<Vec<ServiceRoleBody>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceRoleBody {
+    service: String,
+    role: String,
+    permissions: Option<Vec<String>>,
+}
+
+impl NewApiToken {
+    /// `all_roles` (the default) or the roles named; not both.
+    fn scope(&mut self) -> Result<TokenScope, BadRequest> {
+        let names_roles = self.org_roles.is_some() || self.service_roles.is_some();
+        match (self.all_roles, names_roles) {
+            (Some(true), true) => Err(BadRequest::Malformed(
+                "all_roles and org_roles/service_roles exclude each other".into(),
+            )),
+            (None | Some(true), false) => Ok(TokenScope::AllRoles),
+            (_, _) => Ok(TokenScope::Roles {
+                org_roles: self.org_roles.take().unwrap_or_default(),
+                service_roles: self
+                    .service_roles
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| ServiceRoleScope {
+                        service: s.service,
+                        role: s.role,
+                        permissions: s.permissions,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+/// A scope as answers show it.
+pub fn scope_json(scope: &TokenScope) -> Value {
+    match scope {
+        TokenScope::AllRoles => json!({ "all_roles": true }),
+        TokenScope::Roles {
+            org_roles,
+            service_roles,
+        } => {
+            let service_roles: Vec<Value> = service_roles
+                .iter()
+                .map(|s| {
+                    let mut role = json!({ "service": s.service, "role": s.role });
+                    if let Some(permissions) = &s.permissions {
+                        role["permissions"] = json!(permissions);
+                    }
+                    role
+                })
+                .collect();
+            json!({
+                "all_roles": false,
+                "org_roles": org_roles,
+                "service_roles": service_roles,
+            })
+        }
+    }
 }
 
 pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let body: NewApiToken = request.json_body()?;
-    let created = authority.create_api_token(&caller, &body.name, body.ttl.as_deref())?;
+    let mut body: NewApiToken = request.json_body()?;
+    let scope = body.scope()?;
+    let created = authority.create_api_token(&caller, &body.name, body.ttl.as_deref(), scope)?;
     let answer = json!({
         "id": created.id,
         "name": created.name,
         "token": created.secret.reveal(),
         "created_at": format_time(created.created_at),
         "expires_at": created.expires_at.map(format_time),
+        "scope": scope_json(&created.scope),
     });
     Ok(Response::json(201, &answer).no_store())
 }
@@ -61,6 +128,7 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
                 "created_at": format_time(t.created_at),
                 "expires_at": t.expires_at.map(format_time),
                 "last_used_at": t.last_used_at.map(format_time),
+                "scope": scope_json(&t.scope),
             })
         })
         .collect();

@@ -24,7 +24,7 @@ fn jwks(srv: &TestServer) -> Value {
 }
 
 /// Verify `jwt` against the served JWKS with `jsonwebtoken`; returns (header kid, claims).
-fn verify(srv: &TestServer, jwt: &str, issuer: &str) -> (String, Value) {
+pub fn verify(srv: &TestServer, jwt: &str, issuer: &str) -> (String, Value) {
     let header = jsonwebtoken::decode_header(jwt).expect("JWT header");
     assert_eq!(header.alg, Algorithm::ES256, "alg");
     let kid = header.kid.clone().expect("kid in JWT header");

@@ -17,6 +17,7 @@ mod hostile;
 mod jwt;
 mod lifecycle;
 mod roles;
+mod scopes;
 mod sessions;
 mod storage;
 mod support;

@@ -6,10 +6,11 @@ use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::domain::records::{ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
-use crate::domain::storage::{StoreResult, TokenReads, TokenWrites};
+use crate::domain::scopes::TokenScope;
+use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
 const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
-        t.created_at, t.expires_at, t.last_used_at, t.revoked_at
+        t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope
     FROM api_tokens t
     JOIN users u ON u.id = t.user_id
     JOIN orgs o ON o.id = u.org_id";
@@ -17,7 +18,7 @@ const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
 impl TokenReads for Connection {
     fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
         let mut stmt = self.prepare_cached(
-            "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at
+            "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at, scope
              FROM api_tokens WHERE digest = ?1",
         )?;
         Ok(stmt
@@ -59,26 +60,32 @@ impl TokenReads for Connection {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn active_api_token_owner(&self, id: &str) -> StoreResult<Option<String>> {
+    fn active_api_token(&self, id: &str) -> StoreResult<Option<(String, TokenScope)>> {
         let mut stmt = self.prepare_cached(
-            "SELECT user_id FROM api_tokens WHERE id = ?1 AND revoked_at IS NULL",
+            "SELECT user_id, scope FROM api_tokens WHERE id = ?1 AND revoked_at IS NULL",
         )?;
-        Ok(stmt.query_row([id], |r| r.get(0)).optional()?)
+        let found: Option<(String, Option<String>)> = stmt
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        found
+            .map(|(owner, scope)| Ok((owner, scope_from_column(scope)?)))
+            .transpose()
     }
 }
 
 impl TokenWrites for Connection {
     fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at, scope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 token.id,
                 &token.digest[..],
                 token.user_id,
                 token.name,
                 token.created_at,
-                token.expires_at
+                token.expires_at,
+                scope_to_column(&token.scope)?
             ],
         )?;
         Ok(())
@@ -109,6 +116,7 @@ fn api_token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
         created_at: r.get(4)?,
         expires_at: r.get(5)?,
         revoked_at: r.get(6)?,
+        scope: scope_from_row(r, 7)?,
     })
 }
 
@@ -124,5 +132,30 @@ fn listing_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenListing> {
         expires_at: r.get(7)?,
         last_used_at: r.get(8)?,
         revoked_at: r.get(9)?,
+        scope: scope_from_row(r, 10)?,
+    })
+}
+
+/// A scope is kept as JSON; NULL means all roles, the default.
+fn scope_to_column(scope: &TokenScope) -> StoreResult<Option<String>> {
+    match scope {
+        TokenScope::AllRoles => Ok(None),
+        limited => serde_json::to_string(limited)
+            .map(Some)
+            .map_err(|e| StoreError::Failed(format!("cannot encode a token scope: {e}"))),
+    }
+}
+
+fn scope_from_column(text: Option<String>) -> StoreResult<TokenScope> {
+    match text {
+        None => Ok(TokenScope::AllRoles),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Failed(format!("a stored token scope is corrupt: {e}"))),
+    }
+}
+
+fn scope_from_row(r: &Row<'_>, column: usize) -> rusqlite::Result<TokenScope> {
+    scope_from_column(r.get(column)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
     })
 }

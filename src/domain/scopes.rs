@@ -1,0 +1,260 @@
+//! Token scopes, and the grant they come to at a given moment.
+//!
+//! A token is scoped to all of its user's roles, or to some org roles and
+//! service roles (a service role narrowed, if asked, to some of its
+//! permissions). At every exchange the grant is the scope intersected with
+//! what the user holds *then*: a role taken away since the token was made
+//! is simply absent, and "all roles" never exceeds the user.
+
+use serde::{Deserialize, Serialize};
+
+use super::records::Account;
+use super::DomainError;
+
+/// What a token may grant, as its owner chose at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenScope {
+    /// Every role the user holds at the moment of each exchange.
+    AllRoles,
+    Roles {
+        /// Org roles, by name.
+        org_roles: Vec<String>,
+        service_roles: Vec<ServiceRoleScope>,
+    },
+}
+
+/// A service role in a scope, whole or narrowed to some permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRoleScope {
+    pub service: String,
+    pub role: String,
+    /// `service:permission` ids; None for the whole role.
+    pub permissions: Option<Vec<String>>,
+}
+
+/// What an access token grants: role names (`service/role` for service
+/// roles) and `service:permission` ids, both sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grant {
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+impl TokenScope {
+    /// Checks the scope against what `account` holds now: asking for a
+    /// role or permission the user does not hold is refused, naming it.
+    /// Returns the scope with permissions written in full.
+    pub fn checked(self, account: &Account) -> Result<TokenScope, DomainError> {
+        let TokenScope::Roles {
+            org_roles,
+            service_roles,
+        } = self
+        else {
+            return Ok(TokenScope::AllRoles);
+        };
+        if org_roles.is_empty() && service_roles.is_empty() {
+            return Err(DomainError::Invalid(
+                "a token's scope names at least one role, or all_roles".into(),
+            ));
+        }
+        for name in &org_roles {
+            let held = account
+                .roles
+                .iter()
+                .any(|r| r.service.is_none() && r.name.eq_ignore_ascii_case(name));
+            if !held {
+                return Err(DomainError::Invalid(format!(
+                    "the user does not hold the org role {name:?}"
+                )));
+            }
+        }
+        let mut checked = Vec::with_capacity(service_roles.len());
+        for scope in service_roles {
+            let role = account
+                .roles
+                .iter()
+                .find(|r| scope.matches(r.service.as_deref(), &r.name))
+                .ok_or_else(|| {
+                    DomainError::Invalid(format!(
+                        "the user does not hold the service role {}/{}",
+                        scope.service, scope.role
+                    ))
+                })?;
+            let permissions = match scope.permissions {
+                None => None,
+                Some(asked) => {
+                    let mut full = Vec::with_capacity(asked.len());
+                    for permission in asked {
+                        let id = if permission.contains(':') {
+                            permission
+                        } else {
+                            format!("{}:{permission}", scope.service)
+                        };
+                        if !role.permissions.iter().any(|p| p.eq_ignore_ascii_case(&id)) {
+                            return Err(DomainError::Invalid(format!(
+                                "the service role {}/{} does not hold {id:?}",
+                                scope.service, scope.role
+                            )));
+                        }
+                        full.push(id);
+                    }
+                    Some(full)
+                }
+            };
+            checked.push(ServiceRoleScope {
+                permissions,
+                ..scope
+            });
+        }
+        Ok(TokenScope::Roles {
+            org_roles,
+            service_roles: checked,
+        })
+    }
+
+    /// The scope intersected with what `account` holds now.
+    pub fn grant(&self, account: &Account) -> Grant {
+        let mut grant = Grant::default();
+        for role in &account.roles {
+            let permissions: Vec<&String> = match self {
+                TokenScope::AllRoles => role.permissions.iter().collect(),
+                TokenScope::Roles {
+                    org_roles,
+                    service_roles,
+                } => match &role.service {
+                    None if org_roles.iter().any(|n| n.eq_ignore_ascii_case(&role.name)) => {
+                        role.permissions.iter().collect()
+                    }
+                    None => continue,
+                    Some(service) => {
+                        let Some(scope) = service_roles
+                            .iter()
+                            .find(|s| s.matches(Some(service), &role.name))
+                        else {
+                            continue;
+                        };
+                        role.permissions
+                            .iter()
+                            .filter(|p| {
+                                scope.permissions.as_ref().is_none_or(|asked| {
+                                    asked.iter().any(|a| a.eq_ignore_ascii_case(p))
+                                })
+                            })
+                            .collect()
+                    }
+                },
+            };
+            grant.roles.push(role.qualified_name());
+            grant.permissions.extend(permissions.into_iter().cloned());
+        }
+        grant.roles.sort();
+        grant.roles.dedup();
+        grant.permissions.sort();
+        grant.permissions.dedup();
+        grant
+    }
+}
+
+impl ServiceRoleScope {
+    fn matches(&self, service: Option<&str>, role: &str) -> bool {
+        service.is_some_and(|s| s.eq_ignore_ascii_case(&self.service))
+            && role.eq_ignore_ascii_case(&self.role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::records::{HeldRole, Org};
+
+    fn alice() -> Account {
+        Account {
+            user_id: "u".into(),
+            user_name: "alice".into(),
+            email: None,
+            display_name: None,
+            disabled: false,
+            org: Org {
+                id: "o".into(),
+                name: "acme".into(),
+                is_provider: false,
+                created_at: 0,
+            },
+            roles: vec![
+                HeldRole {
+                    name: "Token User".into(),
+                    service: None,
+                    permissions: vec!["tokend:org.view".into(), "tokend:token.manage-own".into()],
+                },
+                HeldRole {
+                    name: "operator".into(),
+                    service: Some("vmc".into()),
+                    permissions: vec!["vmc:sddc.read".into(), "vmc:sddc.write".into()],
+                },
+            ],
+        }
+    }
+
+    fn reader() -> TokenScope {
+        TokenScope::Roles {
+            org_roles: vec![],
+            service_roles: vec![ServiceRoleScope {
+                service: "vmc".into(),
+                role: "operator".into(),
+                permissions: Some(vec!["sddc.read".into()]),
+            }],
+        }
+    }
+
+    #[test]
+    fn all_roles_is_everything_the_user_holds_and_no_more() {
+        let grant = TokenScope::AllRoles.grant(&alice());
+        assert_eq!(grant.roles, ["Token User", "vmc/operator"]);
+        assert_eq!(grant.permissions, alice().permissions());
+    }
+
+    #[test]
+    fn a_narrowed_service_role_grants_only_what_was_asked() {
+        let scope = reader().checked(&alice()).unwrap();
+        let grant = scope.grant(&alice());
+        assert_eq!(grant.roles, ["vmc/operator"]);
+        assert_eq!(grant.permissions, ["vmc:sddc.read"]);
+    }
+
+    #[test]
+    fn a_role_taken_away_is_absent_from_the_next_grant() {
+        let scope = reader().checked(&alice()).unwrap();
+        let mut later = alice();
+        later.roles.retain(|r| r.service.is_none());
+        assert_eq!(scope.grant(&later), Grant::default());
+        let everything = TokenScope::AllRoles.grant(&later);
+        assert_eq!(everything.roles, ["Token User"]);
+    }
+
+    #[test]
+    fn asking_for_more_than_the_user_holds_is_refused() {
+        let wider = TokenScope::Roles {
+            org_roles: vec!["Organization Administrator".into()],
+            service_roles: vec![],
+        };
+        assert!(
+            matches!(wider.checked(&alice()), Err(DomainError::Invalid(m)) if m.contains("Organization Administrator"))
+        );
+        let foreign = TokenScope::Roles {
+            org_roles: vec![],
+            service_roles: vec![ServiceRoleScope {
+                service: "vmc".into(),
+                role: "operator".into(),
+                permissions: Some(vec!["vmc:sddc.delete".into()]),
+            }],
+        };
+        assert!(
+            matches!(foreign.checked(&alice()), Err(DomainError::Invalid(m)) if m.contains("sddc.delete"))
+        );
+        let empty = TokenScope::Roles {
+            org_roles: vec![],
+            service_roles: vec![],
+        };
+        assert!(empty.checked(&alice()).is_err());
+    }
+}

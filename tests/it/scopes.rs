@@ -1,0 +1,252 @@
+//! Token scopes: a token grants its scope intersected with what its user
+//! holds at the moment of each exchange, never more. Access tokens are
+//! checked the way a resource server would: verified against the JWKS with
+//! an independent JWT library, then `roles` and `perms` read.
+
+use serde_json::{json, Value};
+
+use crate::jwt::verify;
+use crate::support::*;
+
+/// acme, the service vmc, a service role `operator` (both vmc permissions)
+/// and an org role `auditors`; alice holds Token User, operator and auditors.
+fn acme(srv: &TestServer) -> String {
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.service_add("vmc", &["vmc:sddc.read", "vmc:sddc.write"]);
+    cli.role_add(
+        "operator",
+        Some("acme"),
+        Some("vmc"),
+        &["vmc:sddc.read", "vmc:sddc.write"],
+    );
+    cli.role_add("auditors", Some("acme"), None, &["tokend:user.view"]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER, "operator", "auditors"]);
+    srv.api().user_login("alice@acme").access_token
+}
+
+fn claims(srv: &TestServer, access_token: &str) -> Value {
+    verify(srv, access_token, &format!("http://{}", srv.addr())).1
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+fn create(srv: &TestServer, jwt: &str, body: Value) -> Response {
+    srv.api().try_create_token(jwt, &body.to_string())
+}
+
+fn created_secret(r: &Response) -> String {
+    r.assert_status(201, "token created");
+    str_field(&r.json(), "token").to_owned()
+}
+
+#[test]
+fn a_scope_narrower_than_the_user_grants_only_itself() {
+    let srv = TestServer::start();
+    let alice = acme(&srv);
+    let r = create(
+        &srv,
+        &alice,
+        json!({"name": "reader", "service_roles": [
+            {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.read"]}
+        ]}),
+    );
+    let secret = created_secret(&r);
+    assert_eq!(
+        r.json()["scope"],
+        json!({"all_roles": false, "org_roles": [], "service_roles": [
+            {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.read"]}
+        ]})
+    );
+
+    let answer = srv.api().try_exchange_tenant("acme", &secret);
+    answer.assert_status(200, "exchange");
+    let body = answer.json();
+    assert_eq!(body["scope"], "vmc:sddc.read");
+    let c = claims(&srv, str_field(&body, "access_token"));
+    assert_eq!(strings(&c["roles"]), ["vmc/operator"]);
+    assert_eq!(strings(&c["perms"]), ["vmc:sddc.read"]);
+
+    // The console's endpoint names the grant too, not ALL_PERMISSIONS.
+    let console = srv.api().try_exchange_authorize(&secret).json();
+    assert_eq!(console["scope"], "vmc:sddc.read");
+
+    // What tokend itself lets this access do follows the grant.
+    let access = str_field(&body, "access_token").to_owned();
+    let info = srv.api().session_info(&access);
+    assert_eq!(info.permissions, ["vmc:sddc.read"], "{info:?}");
+    assert!(info.rights.is_empty(), "{info:?}");
+}
+
+#[test]
+fn a_scope_wider_than_the_user_is_refused_naming_what_is_missing() {
+    let srv = TestServer::start();
+    let alice = acme(&srv);
+    for (body, missing) in [
+        (
+            json!({"name": "x", "org_roles": [ROLE_ORG_ADMIN]}),
+            ROLE_ORG_ADMIN,
+        ),
+        (
+            json!({"name": "x", "service_roles": [{"service": "vmc", "role": "admin"}]}),
+            "vmc/admin",
+        ),
+        (
+            json!({"name": "x", "service_roles": [
+                {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.delete"]}
+            ]}),
+            "vmc:sddc.delete",
+        ),
+    ] {
+        let r = create(&srv, &alice, body.clone());
+        let error = r.assert_error(400, "invalid_request", &body.to_string());
+        assert!(
+            str_field(&error, "message").contains(missing),
+            "{missing} named: {error}"
+        );
+    }
+    for body in [
+        json!({"name": "x", "all_roles": true, "org_roles": ["auditors"]}),
+        json!({"name": "x", "all_roles": false}),
+        json!({"name": "x", "org_roles": []}),
+        json!({"name": "x", "service_roles": [{"service": "vmc"}]}),
+    ] {
+        create(&srv, &alice, body.clone()).assert_error(400, "invalid_request", &body.to_string());
+    }
+    assert!(
+        srv.api().list_tokens(&alice).is_empty(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn all_roles_is_exactly_what_the_user_holds() {
+    let srv = TestServer::start();
+    let alice = acme(&srv);
+    let secret = created_secret(&create(&srv, &alice, json!({"name": "all"})));
+    let held = srv.api().session_info(&alice).permissions;
+
+    let answer = srv.api().exchange_tenant("acme", &secret);
+    let c = claims(&srv, &answer.access_token);
+    assert_eq!(strings(&c["perms"]), held);
+    assert_eq!(
+        strings(&c["roles"]),
+        [ROLE_TOKEN_USER, "auditors", "vmc/operator"]
+            .map(String::from)
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    let console = srv.api().try_exchange_authorize(&secret).json();
+    assert_eq!(console["scope"], "ALL_PERMISSIONS");
+    let listed = srv.api().get_bearer("/api/tokens", &alice).json();
+    assert_eq!(listed["tokens"][0]["scope"], json!({"all_roles": true}));
+}
+
+#[test]
+fn a_role_taken_away_after_creation_is_absent_from_the_next_exchange() {
+    let srv = TestServer::start();
+    let alice = acme(&srv);
+    let scoped = created_secret(&create(
+        &srv,
+        &alice,
+        json!({"name": "ops", "service_roles": [{"service": "vmc", "role": "operator"}],
+               "org_roles": ["auditors"]}),
+    ));
+    let all = created_secret(&create(&srv, &alice, json!({"name": "all"})));
+    let before = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &scoped).access_token,
+    );
+    assert_eq!(strings(&before["roles"]), ["auditors", "vmc/operator"]);
+
+    srv.cli().role_set("revoke", "alice@acme", "operator");
+    let after = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &scoped).access_token,
+    );
+    assert_eq!(strings(&after["roles"]), ["auditors"]);
+    assert_eq!(strings(&after["perms"]), ["tokend:user.view"]);
+    let everything = claims(&srv, &srv.api().exchange_tenant("acme", &all).access_token);
+    assert!(
+        !strings(&everything["perms"])
+            .iter()
+            .any(|p| p.starts_with("vmc:")),
+        "all roles never exceeds the user: {everything}"
+    );
+
+    // Granted again, it is back: the scope never changed.
+    srv.cli().role_set("grant", "alice@acme", "operator");
+    let again = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &scoped).access_token,
+    );
+    assert_eq!(strings(&again["roles"]), ["auditors", "vmc/operator"]);
+}
+
+#[test]
+fn the_cli_creates_scoped_tokens_too() {
+    let srv = TestServer::start();
+    acme(&srv);
+    let out = srv
+        .cli()
+        .run(
+            &[
+                "token",
+                "create",
+                "alice@acme",
+                "--name",
+                "cli-reader",
+                "--service-role",
+                "vmc/operator",
+                "--permission",
+                "vmc:sddc.read",
+            ],
+            None,
+        )
+        .ok("token create with a scope");
+    let secret = out
+        .stdout
+        .lines()
+        .next()
+        .expect("the secret")
+        .trim()
+        .to_owned();
+    let c = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &secret).access_token,
+    );
+    assert_eq!(strings(&c["perms"]), ["vmc:sddc.read"]);
+    for (what, args) in [
+        ("a role the user lacks", vec!["--role", ROLE_ORG_ADMIN]),
+        (
+            "a permission outside the role",
+            vec![
+                "--service-role",
+                "vmc/operator",
+                "--permission",
+                "vmc:sddc.delete",
+            ],
+        ),
+        (
+            "a permission without its service role",
+            vec!["--permission", "vmc:sddc.read"],
+        ),
+        (
+            "a service role not written SERVICE/ROLE",
+            vec!["--service-role", "operator"],
+        ),
+    ] {
+        let mut full = vec!["token", "create", "alice@acme", "--name", "x"];
+        full.extend(args);
+        srv.cli().run(&full, None).code_is(1, what);
+    }
+}
