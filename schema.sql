@@ -206,3 +206,26 @@ ALTER TABLE users ADD COLUMN disabled_at INTEGER;
 
 -- A token's scope as JSON; NULL means all of its user's roles.
 ALTER TABLE api_tokens ADD COLUMN scope TEXT;
+
+-- Groups in an org: members hold the roles granted to the group, for as
+-- long as they are members.
+CREATE TABLE groups (
+    id         TEXT PRIMARY KEY,
+    org_id     TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL COLLATE NOCASE,
+    created_at INTEGER NOT NULL,
+    UNIQUE (org_id, name)
+);
+
+CREATE TABLE group_members (
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id  TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_user ON group_members (user_id);
+
+CREATE TABLE group_roles (
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    role_id  TEXT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, role_id)
+) WITHOUT ROWID;

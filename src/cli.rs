@@ -55,6 +55,46 @@ enum Command {
     /// Manage roles and who holds them.
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Manage groups: their members hold the roles granted to the group.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Add a group to an org.
+    Add {
+        /// The group as GROUP@ORG.
+        group: String,
+    },
+    /// Put a user of the group's org into the group.
+    Join {
+        /// The group as GROUP@ORG.
+        group: String,
+        /// The user's name in that org.
+        user: String,
+    },
+    /// Take a user out of a group.
+    Leave {
+        /// The group as GROUP@ORG.
+        group: String,
+        /// The user's name in that org.
+        user: String,
+    },
+    /// Grant a role to a group's members.
+    Grant {
+        /// The group as GROUP@ORG.
+        group: String,
+        /// The role's name.
+        role: String,
+    },
+    /// Take a role from a group.
+    Revoke {
+        /// The group as GROUP@ORG.
+        group: String,
+        /// The role's name.
+        role: String,
+    },
 }
 
 #[derive(Args)]
@@ -242,6 +282,7 @@ pub fn run() -> ExitCode {
         Command::Key(command) => administer(&cli.db, |authority| key(authority, command)),
         Command::Service(command) => administer(&cli.db, |authority| service(authority, command)),
         Command::Role(command) => administer(&cli.db, |authority| role(authority, command)),
+        Command::Group(command) => administer(&cli.db, |authority| group(authority, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -531,6 +572,41 @@ fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainErr
     Ok(())
 }
 
+fn group(authority: &mut Authority, command: GroupCommand) -> Result<(), DomainError> {
+    let unchanged = |what: String| DomainError::NotFound(what);
+    match command {
+        GroupCommand::Add { group } => {
+            let (name, org) = split_group(&group)?;
+            println!("{}", authority.add_group(org, name)?.id);
+        }
+        GroupCommand::Join { group, user } => {
+            let (name, org) = split_group(&group)?;
+            if !authority.set_group_member(org, name, &user, true)? {
+                eprintln!("{user} is already in {group}");
+            }
+        }
+        GroupCommand::Leave { group, user } => {
+            let (name, org) = split_group(&group)?;
+            if !authority.set_group_member(org, name, &user, false)? {
+                return Err(unchanged(format!("{user} is not in {group}")));
+            }
+        }
+        GroupCommand::Grant { group, role } => {
+            let (name, org) = split_group(&group)?;
+            if !authority.set_group_role(org, name, &role, true)? {
+                eprintln!("{group} already holds {role:?}");
+            }
+        }
+        GroupCommand::Revoke { group, role } => {
+            let (name, org) = split_group(&group)?;
+            if !authority.set_group_role(org, name, &role, false)? {
+                return Err(unchanged(format!("{group} does not hold {role:?}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The scope `token create` asks for: all roles unless roles are named.
 fn token_scope(
     org_roles: Vec<String>,
@@ -583,9 +659,18 @@ fn token_scope(
 }
 
 fn split_user(user: &str) -> Result<(&str, &str), DomainError> {
-    user.rsplit_once('@')
-        .filter(|(u, o)| !u.is_empty() && !o.is_empty())
-        .ok_or_else(|| DomainError::Invalid(format!("expected USER@ORG, got {user:?}")))
+    split_in_org(user, "USER@ORG")
+}
+
+fn split_group(group: &str) -> Result<(&str, &str), DomainError> {
+    split_in_org(group, "GROUP@ORG")
+}
+
+/// `NAME@ORG`, split at the last '@'.
+fn split_in_org<'a>(text: &'a str, form: &str) -> Result<(&'a str, &'a str), DomainError> {
+    text.rsplit_once('@')
+        .filter(|(name, org)| !name.is_empty() && !org.is_empty())
+        .ok_or_else(|| DomainError::Invalid(format!("expected {form}, got {text:?}")))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

@@ -5,7 +5,9 @@
 
 use super::access_token::KeyRing;
 use super::names::check_name;
-use super::records::{ApiTokenFilter, ApiTokenListing, NewUser, Org, RoleDefinition, Service};
+use super::records::{
+    ApiTokenFilter, ApiTokenListing, Group, NewUser, Org, RoleDefinition, Service,
+};
 use super::scopes::TokenScope;
 use super::throttle::login_key;
 use super::tokens::CreatedApiToken;
@@ -292,6 +294,72 @@ impl Authority {
             }
         })?;
         Ok(changed)
+    }
+
+    pub fn add_group(&mut self, org_name: &str, name: &str) -> Result<Group, DomainError> {
+        check_name("group name", name, MAX_ROLE_NAME)?;
+        if name.contains('@') {
+            return Err(DomainError::Invalid(format!(
+                "group name {name:?} must not contain '@'"
+            )));
+        }
+        let org = self.org(org_name)?;
+        let group = Group {
+            id: self.new_id()?,
+            org_id: org.id,
+            name: name.to_string(),
+            created_at: self.now(),
+        };
+        let record = group.clone();
+        self.store
+            .write(move |tx| tx.insert_group(&record))
+            .map_err(|e| match e.into() {
+                DomainError::Conflict(_) => DomainError::Conflict(format!(
+                    "group {name:?} already exists in org {org_name:?}"
+                )),
+                other => other,
+            })?;
+        Ok(group)
+    }
+
+    /// Puts `user_name` into (or takes it out of) a group of its org.
+    /// Returns false when nothing changed.
+    pub fn set_group_member(
+        &mut self,
+        org_name: &str,
+        group_name: &str,
+        user_name: &str,
+        member: bool,
+    ) -> Result<bool, DomainError> {
+        let org = self.org(org_name)?;
+        let group = self.group(&org, group_name)?;
+        let user_id = self.user_id(org_name, user_name)?;
+        Ok(self
+            .store
+            .write(move |tx| tx.set_group_member(&group.id, &user_id, member))?)
+    }
+
+    /// Grants a role to a group (or takes it back): its members hold it for
+    /// as long as they are members. Returns false when nothing changed.
+    pub fn set_group_role(
+        &mut self,
+        org_name: &str,
+        group_name: &str,
+        role_name: &str,
+        granted: bool,
+    ) -> Result<bool, DomainError> {
+        let org = self.org(org_name)?;
+        let group = self.group(&org, group_name)?;
+        let role = self.grantable_role(&org, role_name)?;
+        Ok(self
+            .store
+            .write(move |tx| tx.set_group_role(&group.id, &role.id, granted))?)
+    }
+
+    fn group(&self, org: &Org, name: &str) -> Result<Group, DomainError> {
+        self.db().group(&org.id, name)?.ok_or_else(|| {
+            DomainError::NotFound(format!("no group {name:?} in org {:?}", org.name))
+        })
     }
 
     /// The role called `name` that users of `org` may hold: the org's own,

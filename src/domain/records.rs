@@ -57,7 +57,7 @@ pub struct Account {
     pub display_name: Option<String>,
     pub disabled: bool,
     pub org: Org,
-    /// The roles granted to the user, by name.
+    /// The roles the user holds: granted to it, or to a group it is in.
     pub roles: Vec<HeldRole>,
 }
 
@@ -96,6 +96,15 @@ pub struct RoleDefinition {
     pub provider_only: bool,
     /// `service:permission` ids.
     pub permissions: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A group of users in one org.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
     pub created_at: i64,
 }
 

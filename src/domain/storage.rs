@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::mpsc;
 
 use super::records::{
-    Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, NewUser, Org, RoleDefinition,
+    Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RoleDefinition,
     Service, SessionRecord, SigningKeyRecord,
 };
 use super::scopes::TokenScope;
@@ -86,6 +86,7 @@ pub trait RoleReads {
     /// (None) the global ones.
     fn role(&self, org_id: Option<&str>, name: &str) -> StoreResult<Option<RoleDefinition>>;
     fn service(&self, name: &str) -> StoreResult<Option<Service>>;
+    fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>>;
 }
 
 pub trait RoleWrites {
@@ -100,6 +101,11 @@ pub trait RoleWrites {
     fn grant_role(&self, user_id: &str, role_id: &str) -> StoreResult<bool>;
     /// False when the user did not hold the role.
     fn revoke_role(&self, user_id: &str, role_id: &str) -> StoreResult<bool>;
+    fn insert_group(&self, group: &Group) -> StoreResult<()>;
+    /// Adds (true) or removes a member; false when nothing changed.
+    fn set_group_member(&self, group_id: &str, user_id: &str, member: bool) -> StoreResult<bool>;
+    /// Grants (true) or takes back a role; false when nothing changed.
+    fn set_group_role(&self, group_id: &str, role_id: &str, granted: bool) -> StoreResult<bool>;
 }
 
 pub trait TokenReads {

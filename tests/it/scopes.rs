@@ -250,3 +250,71 @@ fn the_cli_creates_scoped_tokens_too() {
         srv.cli().run(&full, None).code_is(1, what);
     }
 }
+
+#[test]
+fn a_role_held_through_a_group_lasts_as_long_as_the_group_holds_it() {
+    let srv = TestServer::start();
+    let alice = acme(&srv);
+    let cli = srv.cli();
+    cli.role_add(
+        "sddc-admins",
+        Some("acme"),
+        Some("vmc"),
+        &["vmc:sddc.write"],
+    );
+    for args in [
+        vec!["group", "add", "ops@acme"],
+        vec!["group", "join", "ops@acme", "alice"],
+        vec!["group", "grant", "ops@acme", "sddc-admins"],
+    ] {
+        cli.run(&args, None).ok(&args.join(" "));
+    }
+    let scoped = created_secret(&create(
+        &srv,
+        &alice,
+        json!({"name": "admin", "service_roles": [{"service": "vmc", "role": "sddc-admins"}]}),
+    ));
+    let c = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &scoped).access_token,
+    );
+    assert_eq!(strings(&c["roles"]), ["vmc/sddc-admins"]);
+
+    // Taken from the group: gone from the next exchange.
+    cli.run(&["group", "revoke", "ops@acme", "sddc-admins"], None)
+        .ok("group revoke");
+    let c = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &scoped).access_token,
+    );
+    assert!(strings(&c["roles"]).is_empty(), "{c}");
+    assert!(strings(&c["perms"]).is_empty(), "{c}");
+
+    // Granted again, then alice leaves the group: gone again.
+    cli.run(&["group", "grant", "ops@acme", "sddc-admins"], None)
+        .ok("group grant");
+    let c = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &scoped).access_token,
+    );
+    assert_eq!(strings(&c["perms"]), ["vmc:sddc.write"]);
+    cli.run(&["group", "leave", "ops@acme", "alice"], None)
+        .ok("group leave");
+    let c = claims(
+        &srv,
+        &srv.api().exchange_tenant("acme", &scoped).access_token,
+    );
+    assert!(strings(&c["perms"]).is_empty(), "{c}");
+
+    // Groups stay in their org.
+    cli.org_add("other");
+    cli.user_add("bob@other", &[]);
+    cli.run(&["group", "join", "ops@acme", "bob"], None)
+        .code_is(1, "a user of another org");
+    cli.run(&["group", "add", "ops@acme"], None)
+        .code_is(1, "the same group twice");
+    cli.run(&["group", "leave", "ops@acme", "alice"], None)
+        .code_is(1, "leaving a group one is not in");
+    cli.run(&["group", "grant", "ops@other", "sddc-admins"], None)
+        .code_is(1, "a group that does not exist");
+}

@@ -55,14 +55,18 @@ impl AccountReads for Connection {
         };
         // One row per (role, permission); a role without permissions has one
         // row with a NULL permission.
+        // Roles granted to the user, and to the groups the user is in.
         let mut roles = self.prepare_cached(
             "SELECT r.id, r.name, rs.name, ps.name || ':' || rp.permission
-             FROM user_roles ur
-             JOIN roles r ON r.id = ur.role_id
+             FROM (SELECT role_id FROM user_roles WHERE user_id = ?1
+                   UNION
+                   SELECT gr.role_id FROM group_members gm
+                   JOIN group_roles gr ON gr.group_id = gm.group_id
+                   WHERE gm.user_id = ?1) held
+             JOIN roles r ON r.id = held.role_id
              LEFT JOIN services rs ON rs.id = r.service_id
              LEFT JOIN role_permissions rp ON rp.role_id = r.id
              LEFT JOIN services ps ON ps.id = rp.service_id
-             WHERE ur.user_id = ?1
              ORDER BY r.name, r.id, 4",
         )?;
         let mut rows = roles.query([user_id])?;

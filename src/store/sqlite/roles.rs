@@ -1,10 +1,10 @@
-//! Services, their permissions, roles as bundles of permissions, and which
-//! users hold which roles. Permissions travel as `service:permission` ids;
+//! Services, their permissions, roles as bundles of permissions, groups, and
+//! which users and groups hold which roles. Permissions travel as `service:permission` ids;
 //! the tables keep the service's id and the permission's name.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::domain::records::{RoleDefinition, Service};
+use crate::domain::records::{Group, RoleDefinition, Service};
 use crate::domain::storage::{RoleReads, RoleWrites, StoreError, StoreResult};
 
 impl RoleReads for Connection {
@@ -64,6 +64,22 @@ impl RoleReads for Connection {
             .query_map([&service.id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(Some(service))
+    }
+
+    fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT id, org_id, name, created_at FROM groups WHERE org_id = ?1 AND name = ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![org_id, name], |r| {
+                Ok(Group {
+                    id: r.get(0)?,
+                    org_id: r.get(1)?,
+                    name: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })
+            .optional()?)
     }
 }
 
@@ -151,5 +167,31 @@ impl RoleWrites for Connection {
             params![user_id, role_id],
         )?;
         Ok(changed == 1)
+    }
+
+    fn insert_group(&self, group: &Group) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO groups (id, org_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![group.id, group.org_id, group.name, group.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn set_group_member(&self, group_id: &str, user_id: &str, member: bool) -> StoreResult<bool> {
+        let sql = if member {
+            "INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2"
+        };
+        Ok(self.execute(sql, params![group_id, user_id])? == 1)
+    }
+
+    fn set_group_role(&self, group_id: &str, role_id: &str, granted: bool) -> StoreResult<bool> {
+        let sql = if granted {
+            "INSERT INTO group_roles (group_id, role_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM group_roles WHERE group_id = ?1 AND role_id = ?2"
+        };
+        Ok(self.execute(sql, params![group_id, role_id])? == 1)
     }
 }
