@@ -229,3 +229,40 @@ CREATE TABLE group_roles (
     role_id  TEXT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
     PRIMARY KEY (group_id, role_id)
 ) WITHOUT ROWID;
+
+-- Rights bundles: published to orgs, they cap which permissions the org may
+-- use at all. In a tenant org a role grants only what a bundle published to
+-- the org holds; the provider org is not capped. The Default Rights Bundle
+-- (a fixed id) holds tokend's permissions and is published to every org,
+-- existing and new; other services' permissions reach tenants only through
+-- a bundle the provider publishes.
+CREATE TABLE rights_bundles (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    publish_to_new_orgs INTEGER NOT NULL DEFAULT 0 CHECK (publish_to_new_orgs IN (0, 1)),
+    created_at          INTEGER NOT NULL
+);
+
+CREATE TABLE bundle_permissions (
+    bundle_id  TEXT NOT NULL REFERENCES rights_bundles (id) ON DELETE CASCADE,
+    service_id TEXT NOT NULL,
+    permission TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (bundle_id, service_id, permission),
+    FOREIGN KEY (service_id, permission)
+        REFERENCES permissions (service_id, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE bundle_orgs (
+    bundle_id TEXT NOT NULL REFERENCES rights_bundles (id) ON DELETE CASCADE,
+    org_id    TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    PRIMARY KEY (bundle_id, org_id)
+) WITHOUT ROWID;
+CREATE INDEX bundle_orgs_by_org ON bundle_orgs (org_id);
+
+INSERT INTO rights_bundles (id, name, publish_to_new_orgs, created_at)
+VALUES ('00000000-0000-4000-8000-000000000002', 'Default Rights Bundle', 1, 0);
+INSERT INTO bundle_permissions (bundle_id, service_id, permission)
+SELECT '00000000-0000-4000-8000-000000000002', service_id, name FROM permissions
+WHERE service_id = '00000000-0000-4000-8000-000000000001';
+INSERT INTO bundle_orgs (bundle_id, org_id)
+SELECT '00000000-0000-4000-8000-000000000002', id FROM orgs WHERE is_provider = 0;

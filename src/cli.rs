@@ -58,6 +58,35 @@ enum Command {
     /// Manage groups: their members hold the roles granted to the group.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Manage rights bundles: the permissions a tenant org may use at all.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Define a rights bundle.
+    Add {
+        /// A unique name.
+        name: String,
+        /// A permission, written SERVICE:PERMISSION (repeatable).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+    /// Publish a bundle to a tenant org: its users may use its permissions.
+    Publish {
+        /// The bundle's name.
+        bundle: String,
+        /// The org.
+        org: String,
+    },
+    /// Withdraw a bundle from an org: its permissions stop counting there at once.
+    Withdraw {
+        /// The bundle's name.
+        bundle: String,
+        /// The org.
+        org: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -283,6 +312,7 @@ pub fn run() -> ExitCode {
         Command::Service(command) => administer(&cli.db, |authority| service(authority, command)),
         Command::Role(command) => administer(&cli.db, |authority| role(authority, command)),
         Command::Group(command) => administer(&cli.db, |authority| group(authority, command)),
+        Command::Bundle(command) => administer(&cli.db, |authority| bundle(authority, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -601,6 +631,27 @@ fn group(authority: &mut Authority, command: GroupCommand) -> Result<(), DomainE
             let (name, org) = split_group(&group)?;
             if !authority.set_group_role(org, name, &role, false)? {
                 return Err(unchanged(format!("{group} does not hold {role:?}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bundle(authority: &mut Authority, command: BundleCommand) -> Result<(), DomainError> {
+    match command {
+        BundleCommand::Add { name, permissions } => {
+            println!("{}", authority.add_rights_bundle(&name, &permissions)?.id);
+        }
+        BundleCommand::Publish { bundle, org } => {
+            if !authority.set_bundle_published(&bundle, &org, true)? {
+                eprintln!("{bundle:?} is already published to {org}");
+            }
+        }
+        BundleCommand::Withdraw { bundle, org } => {
+            if !authority.set_bundle_published(&bundle, &org, false)? {
+                return Err(DomainError::NotFound(format!(
+                    "{bundle:?} is not published to {org}"
+                )));
             }
         }
     }

@@ -6,7 +6,7 @@
 use super::access_token::KeyRing;
 use super::names::check_name;
 use super::records::{
-    ApiTokenFilter, ApiTokenListing, Group, NewUser, Org, RoleDefinition, Service,
+    ApiTokenFilter, ApiTokenListing, Group, NewUser, Org, RightsBundle, RoleDefinition, Service,
 };
 use super::scopes::TokenScope;
 use super::throttle::login_key;
@@ -354,6 +354,73 @@ impl Authority {
         Ok(self
             .store
             .write(move |tx| tx.set_group_role(&group.id, &role.id, granted))?)
+    }
+
+    /// Defines a rights bundle: permissions an org may use once the bundle
+    /// is published to it.
+    pub fn add_rights_bundle(
+        &mut self,
+        name: &str,
+        permissions: &[String],
+    ) -> Result<RightsBundle, DomainError> {
+        check_name("rights bundle name", name, MAX_ROLE_NAME)?;
+        let mut ids = Vec::with_capacity(permissions.len());
+        for permission in permissions {
+            let (service_name, permission_name) = split_permission(permission)?;
+            let service = self.service(service_name)?;
+            if !service
+                .permissions
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(permission_name))
+            {
+                return Err(DomainError::Invalid(format!(
+                    "service {service_name:?} has no permission {permission_name:?}"
+                )));
+            }
+            ids.push(format!("{}:{permission_name}", service.name));
+        }
+        ids.sort();
+        ids.dedup();
+        let bundle = RightsBundle {
+            id: self.new_id()?,
+            name: name.to_string(),
+            permissions: ids,
+            created_at: self.now(),
+        };
+        let record = bundle.clone();
+        self.store
+            .write(move |tx| tx.insert_rights_bundle(&record))
+            .map_err(|e| match e.into() {
+                DomainError::Conflict(_) => {
+                    DomainError::Conflict(format!("rights bundle {name:?} already exists"))
+                }
+                other => other,
+            })?;
+        Ok(bundle)
+    }
+
+    /// Publishes a bundle to a tenant org (or withdraws it): the org's
+    /// users may use its permissions from their next request on. Returns
+    /// false when nothing changed.
+    pub fn set_bundle_published(
+        &mut self,
+        bundle_name: &str,
+        org_name: &str,
+        published: bool,
+    ) -> Result<bool, DomainError> {
+        let bundle = self
+            .db()
+            .rights_bundle(bundle_name)?
+            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))?;
+        let org = self.org(org_name)?;
+        if org.is_provider {
+            return Err(DomainError::Invalid(format!(
+                "the {PROVIDER_ORG} org is not capped by rights bundles"
+            )));
+        }
+        Ok(self
+            .store
+            .write(move |tx| tx.set_bundle_published(&bundle.id, &org.id, published))?)
     }
 
     fn group(&self, org: &Org, name: &str) -> Result<Group, DomainError> {

@@ -304,9 +304,10 @@ fn builtin_role(
     })
 }
 
-/// Brings tokend's own service and the built-in roles up to this version:
-/// every right a permission of `tokend`, every built-in role present and
-/// holding at least its rights. Adds only: what an admin granted stays.
+/// Brings tokend's own service, the built-in roles and the Default Rights
+/// Bundle up to this version: every right a permission of `tokend`, every
+/// built-in role present and holding at least its rights, the bundle
+/// holding every right. Adds only: what an admin granted stays.
 fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<(), DomainError> {
     let reads = store.reads();
     let service = reads.service(rights::TOKEND_SERVICE)?;
@@ -321,6 +322,17 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
         .collect();
     let mut missing_roles = Vec::new();
     let mut missing_grants = Vec::new();
+    let bundle = reads.rights_bundle(rights::DEFAULT_RIGHTS_BUNDLE)?;
+    let missing_in_bundle: Vec<(String, String)> = bundle
+        .iter()
+        .flat_map(|bundle| {
+            Right::ALL
+                .iter()
+                .map(|r| r.id())
+                .filter(|id| !bundle.permissions.contains(id))
+                .map(|id| (bundle.id.clone(), id))
+        })
+        .collect();
     for builtin in rights::BUILTIN_ROLES {
         match reads.role(None, builtin.name)? {
             None => missing_roles.push(builtin_role(ambient, builtin, ambient.now())?),
@@ -335,7 +347,10 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
     }
     let (Some(service), true) = (
         service,
-        !(missing_permissions.is_empty() && missing_roles.is_empty() && missing_grants.is_empty()),
+        !(missing_permissions.is_empty()
+            && missing_roles.is_empty()
+            && missing_grants.is_empty()
+            && missing_in_bundle.is_empty()),
     ) else {
         return Ok(());
     };
@@ -350,6 +365,9 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
         }
         for (role_id, permission) in &missing_grants {
             tx.add_role_permission(role_id, permission)?;
+        }
+        for (bundle_id, permission) in &missing_in_bundle {
+            tx.add_bundle_permission(bundle_id, permission)?;
         }
         Ok(())
     })?;

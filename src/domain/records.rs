@@ -57,11 +57,34 @@ pub struct Account {
     pub display_name: Option<String>,
     pub disabled: bool,
     pub org: Org,
-    /// The roles the user holds: granted to it, or to a group it is in.
+    /// The roles granted to the user, or to a group it is in, with all
+    /// their permissions; `held_roles` applies the org's cap.
     pub roles: Vec<HeldRole>,
+    /// The permissions the org's rights bundles allow; None where nothing
+    /// caps them (the provider org).
+    pub permission_cap: Option<Vec<String>>,
 }
 
 impl Account {
+    /// The roles with only the permissions the org's bundles allow.
+    pub fn held_roles(&self) -> Vec<HeldRole> {
+        let Some(cap) = &self.permission_cap else {
+            return self.roles.clone();
+        };
+        self.roles
+            .iter()
+            .map(|role| HeldRole {
+                permissions: role
+                    .permissions
+                    .iter()
+                    .filter(|p| cap.iter().any(|c| c.eq_ignore_ascii_case(p)))
+                    .cloned()
+                    .collect(),
+                ..role.clone()
+            })
+            .collect()
+    }
+
     /// The names of the user's roles (`service/role` for service roles), sorted.
     pub fn role_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.roles.iter().map(HeldRole::qualified_name).collect();
@@ -70,12 +93,13 @@ impl Account {
         names
     }
 
-    /// Every permission the user's roles grant, deduplicated and sorted.
+    /// Every permission the user's roles grant in its org, deduplicated and
+    /// sorted.
     pub fn permissions(&self) -> Vec<String> {
         let mut permissions: Vec<String> = self
-            .roles
-            .iter()
-            .flat_map(|role| role.permissions.iter().cloned())
+            .held_roles()
+            .into_iter()
+            .flat_map(|role| role.permissions)
             .collect();
         permissions.sort();
         permissions.dedup();
@@ -94,6 +118,17 @@ pub struct RoleDefinition {
     /// The service of a service role; None for an org role.
     pub service: Option<String>,
     pub provider_only: bool,
+    /// `service:permission` ids.
+    pub permissions: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A rights bundle: permissions an org may use once the bundle is
+/// published to it.
+#[derive(Debug, Clone)]
+pub struct RightsBundle {
+    pub id: String,
+    pub name: String,
     /// `service:permission` ids.
     pub permissions: Vec<String>,
     pub created_at: i64,

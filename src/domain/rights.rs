@@ -198,6 +198,9 @@ pub const ORGANIZATION_ADMINISTRATOR: &str = "Organization Administrator";
 pub const TOKEN_USER: &str = "Token User";
 pub const ORGANIZATION_MEMBER: &str = "Organization Member";
 
+/// The bundle published to every org, holding tokend's own rights.
+pub const DEFAULT_RIGHTS_BUNDLE: &str = "Default Rights Bundle";
+
 /// The role `tokend user add` grants when none is named: it cannot create
 /// API tokens until an admin grants a role holding "Manage user's own API
 /// token" (seed 003).

@@ -57,9 +57,9 @@ impl TokenScope {
                 "a token's scope names at least one role, or all_roles".into(),
             ));
         }
+        let held_roles = account.held_roles();
         for name in &org_roles {
-            let held = account
-                .roles
+            let held = held_roles
                 .iter()
                 .any(|r| r.service.is_none() && r.name.eq_ignore_ascii_case(name));
             if !held {
@@ -70,8 +70,7 @@ impl TokenScope {
         }
         let mut checked = Vec::with_capacity(service_roles.len());
         for scope in service_roles {
-            let role = account
-                .roles
+            let role = held_roles
                 .iter()
                 .find(|r| scope.matches(r.service.as_deref(), &r.name))
                 .ok_or_else(|| {
@@ -115,7 +114,7 @@ impl TokenScope {
     /// The scope intersected with what `account` holds now.
     pub fn grant(&self, account: &Account) -> Grant {
         let mut grant = Grant::default();
-        for role in &account.roles {
+        for role in &account.held_roles() {
             let permissions: Vec<&String> = match self {
                 TokenScope::AllRoles => role.permissions.iter().collect(),
                 TokenScope::Roles {
@@ -192,6 +191,7 @@ mod tests {
                     permissions: vec!["vmc:sddc.read".into(), "vmc:sddc.write".into()],
                 },
             ],
+            permission_cap: None,
         }
     }
 
@@ -229,6 +229,32 @@ mod tests {
         assert_eq!(scope.grant(&later), Grant::default());
         let everything = TokenScope::AllRoles.grant(&later);
         assert_eq!(everything.roles, ["Token User"]);
+    }
+
+    #[test]
+    fn the_orgs_bundles_cap_every_grant() {
+        let mut capped = alice();
+        capped.permission_cap = Some(vec![
+            "tokend:token.manage-own".into(),
+            "vmc:sddc.read".into(),
+        ]);
+        let grant = TokenScope::AllRoles.grant(&capped);
+        assert_eq!(
+            grant.permissions,
+            ["tokend:token.manage-own", "vmc:sddc.read"]
+        );
+        let write = TokenScope::Roles {
+            org_roles: vec![],
+            service_roles: vec![ServiceRoleScope {
+                service: "vmc".into(),
+                role: "operator".into(),
+                permissions: Some(vec!["vmc:sddc.write".into()]),
+            }],
+        };
+        assert!(
+            write.checked(&capped).is_err(),
+            "a capped permission cannot be asked for"
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::fmt;
 use std::sync::mpsc;
 
 use super::records::{
-    Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RoleDefinition,
-    Service, SessionRecord, SigningKeyRecord,
+    Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RightsBundle,
+    RoleDefinition, Service, SessionRecord, SigningKeyRecord,
 };
 use super::scopes::TokenScope;
 
@@ -73,6 +73,7 @@ pub trait AccountReads {
 }
 
 pub trait AccountWrites {
+    /// A tenant org also gets the rights bundles published to every new org.
     fn insert_org(&self, org: &Org) -> StoreResult<()>;
     /// Fails with `Missing` when one of the user's roles does not exist.
     fn insert_user(&self, user: &NewUser) -> StoreResult<()>;
@@ -87,6 +88,7 @@ pub trait RoleReads {
     fn role(&self, org_id: Option<&str>, name: &str) -> StoreResult<Option<RoleDefinition>>;
     fn service(&self, name: &str) -> StoreResult<Option<Service>>;
     fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>>;
+    fn rights_bundle(&self, name: &str) -> StoreResult<Option<RightsBundle>>;
 }
 
 pub trait RoleWrites {
@@ -106,6 +108,16 @@ pub trait RoleWrites {
     fn set_group_member(&self, group_id: &str, user_id: &str, member: bool) -> StoreResult<bool>;
     /// Grants (true) or takes back a role; false when nothing changed.
     fn set_group_role(&self, group_id: &str, role_id: &str, granted: bool) -> StoreResult<bool>;
+    fn insert_rights_bundle(&self, bundle: &RightsBundle) -> StoreResult<()>;
+    /// Adds a `service:permission` to a bundle unless it holds it.
+    fn add_bundle_permission(&self, bundle_id: &str, permission: &str) -> StoreResult<()>;
+    /// Publishes (true) or withdraws a bundle; false when nothing changed.
+    fn set_bundle_published(
+        &self,
+        bundle_id: &str,
+        org_id: &str,
+        published: bool,
+    ) -> StoreResult<bool>;
 }
 
 pub trait TokenReads {

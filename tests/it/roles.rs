@@ -11,6 +11,7 @@ fn acme_with_vmc(srv: &TestServer) {
     cli.org_add("acme");
     cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
     cli.service_add("vmc", &["vmc:sddc.read", "vmc:sddc.write"]);
+    cli.bundle_publish_new("vmc-rights", &["vmc:sddc.read", "vmc:sddc.write"], "acme");
 }
 
 #[test]

@@ -14,6 +14,7 @@ fn acme(srv: &TestServer) -> String {
     let cli = srv.cli();
     cli.org_add("acme");
     cli.service_add("vmc", &["vmc:sddc.read", "vmc:sddc.write"]);
+    cli.bundle_publish_new("vmc-rights", &["vmc:sddc.read", "vmc:sddc.write"], "acme");
     cli.role_add(
         "operator",
         Some("acme"),
@@ -317,4 +318,58 @@ fn a_role_held_through_a_group_lasts_as_long_as_the_group_holds_it() {
         .code_is(1, "leaving a group one is not in");
     cli.run(&["group", "grant", "ops@other", "sddc-admins"], None)
         .code_is(1, "a group that does not exist");
+}
+
+#[test]
+fn a_rights_bundle_withdrawn_from_an_org_takes_its_permissions_from_the_next_exchange() {
+    let srv = TestServer::start();
+    let alice = acme(&srv);
+    let all = created_secret(&create(&srv, &alice, json!({"name": "all"})));
+    let before = claims(&srv, &srv.api().exchange_tenant("acme", &all).access_token);
+    assert!(strings(&before["perms"]).contains(&"vmc:sddc.write".to_string()));
+
+    let cli = srv.cli();
+    cli.run(&["bundle", "withdraw", "vmc-rights", "acme"], None)
+        .ok("bundle withdraw");
+    let after = claims(&srv, &srv.api().exchange_tenant("acme", &all).access_token);
+    assert!(
+        !strings(&after["perms"])
+            .iter()
+            .any(|p| p.starts_with("vmc:")),
+        "a withdrawn bundle's permissions are gone: {after}"
+    );
+    // The role is still held; only what it may grant here shrank.
+    assert!(strings(&after["roles"]).contains(&"vmc/operator".to_string()));
+    // A scope cannot ask for what the org may not use.
+    create(
+        &srv,
+        &alice,
+        json!({"name": "x", "service_roles": [
+            {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.read"]}
+        ]}),
+    )
+    .assert_error(
+        400,
+        "invalid_request",
+        "a permission outside the org's bundles",
+    );
+
+    // A bundle holding only part of the service brings back only that part.
+    cli.bundle_publish_new("vmc-read", &["vmc:sddc.read"], "acme");
+    let partial = claims(&srv, &srv.api().exchange_tenant("acme", &all).access_token);
+    assert!(strings(&partial["perms"]).contains(&"vmc:sddc.read".to_string()));
+    assert!(!strings(&partial["perms"]).contains(&"vmc:sddc.write".to_string()));
+
+    // tokend's own rights come with the Default Rights Bundle, published to
+    // every org; the provider org is not capped at all.
+    assert!(strings(&partial["perms"]).contains(&"tokend:token.manage-own".to_string()));
+    cli.run(&["bundle", "withdraw", "vmc-rights", "acme"], None)
+        .code_is(1, "withdrawing a bundle not published");
+    cli.run(&["bundle", "publish", "vmc-rights", "System"], None)
+        .code_is(1, "the provider org is not capped");
+    cli.run(
+        &["bundle", "add", "bad", "--permission", "vmc:sddc.delete"],
+        None,
+    )
+    .code_is(1, "a bundle with an unknown permission");
 }

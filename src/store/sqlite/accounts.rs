@@ -47,6 +47,7 @@ impl AccountReads for Connection {
                         created_at: r.get(8)?,
                     },
                     roles: Vec::new(),
+                    permission_cap: None,
                 })
             })
             .optional()?;
@@ -87,6 +88,19 @@ impl AccountReads for Connection {
                 role.permissions.push(permission);
             }
         }
+        if !account.org.is_provider {
+            let mut cap = self.prepare_cached(
+                "SELECT DISTINCT s.name || ':' || bp.permission
+                 FROM bundle_orgs bo
+                 JOIN bundle_permissions bp ON bp.bundle_id = bo.bundle_id
+                 JOIN services s ON s.id = bp.service_id
+                 WHERE bo.org_id = ?1",
+            )?;
+            account.permission_cap = Some(
+                cap.query_map([&account.org.id], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+            );
+        }
         Ok(Some(account))
     }
 
@@ -123,6 +137,13 @@ impl AccountWrites for Connection {
             "INSERT INTO orgs (id, name, is_provider, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![org.id, org.name, org.is_provider, org.created_at],
         )?;
+        if !org.is_provider {
+            self.execute(
+                "INSERT INTO bundle_orgs (bundle_id, org_id)
+                 SELECT id, ?1 FROM rights_bundles WHERE publish_to_new_orgs = 1",
+                [&org.id],
+            )?;
+        }
         Ok(())
     }
 

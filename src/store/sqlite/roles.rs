@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::domain::records::{Group, RoleDefinition, Service};
+use crate::domain::records::{Group, RightsBundle, RoleDefinition, Service};
 use crate::domain::storage::{RoleReads, RoleWrites, StoreError, StoreResult};
 
 impl RoleReads for Connection {
@@ -64,6 +64,33 @@ impl RoleReads for Connection {
             .query_map([&service.id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(Some(service))
+    }
+
+    fn rights_bundle(&self, name: &str) -> StoreResult<Option<RightsBundle>> {
+        let mut stmt =
+            self.prepare_cached("SELECT id, name, created_at FROM rights_bundles WHERE name = ?1")?;
+        let found = stmt
+            .query_row([name], |r| {
+                Ok(RightsBundle {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    permissions: Vec::new(),
+                    created_at: r.get(2)?,
+                })
+            })
+            .optional()?;
+        let Some(mut bundle) = found else {
+            return Ok(None);
+        };
+        let mut stmt = self.prepare_cached(
+            "SELECT s.name || ':' || bp.permission FROM bundle_permissions bp
+             JOIN services s ON s.id = bp.service_id
+             WHERE bp.bundle_id = ?1 ORDER BY 1",
+        )?;
+        bundle.permissions = stmt
+            .query_map([&bundle.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(bundle))
     }
 
     fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>> {
@@ -133,23 +160,18 @@ impl RoleWrites for Connection {
     fn add_role_permission(&self, role_id: &str, permission: &str) -> StoreResult<()> {
         let missing = || StoreError::Missing(format!("permission {permission:?}"));
         let (service, name) = permission.split_once(':').ok_or_else(missing)?;
-        let mut stmt = self.prepare_cached(
-            "INSERT INTO role_permissions (role_id, service_id, permission)
-             SELECT ?1, p.service_id, p.name FROM permissions p
-             JOIN services s ON s.id = p.service_id
-             WHERE s.name = ?2 AND p.name = ?3
-             ON CONFLICT DO NOTHING",
-        )?;
-        let known: bool = self
+        let changed = self
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM permissions p JOIN services s ON s.id = p.service_id
-                 WHERE s.name = ?1 AND p.name = ?2)",
+                "INSERT INTO role_permissions (role_id, service_id, permission)
+                 SELECT ?1, p.service_id, p.name FROM permissions p
+                 JOIN services s ON s.id = p.service_id
+                 WHERE s.name = ?2 AND p.name = ?3
+                 ON CONFLICT DO NOTHING",
             )?
-            .query_row(params![service, name], |r| r.get(0))?;
-        if !known {
+            .execute(params![role_id, service, name])?;
+        if changed == 0 && !self.permission_exists(service, name)? {
             return Err(missing());
         }
-        stmt.execute(params![role_id, service, name])?;
         Ok(())
     }
 
@@ -186,6 +208,49 @@ impl RoleWrites for Connection {
         Ok(self.execute(sql, params![group_id, user_id])? == 1)
     }
 
+    fn insert_rights_bundle(&self, bundle: &RightsBundle) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO rights_bundles (id, name, created_at) VALUES (?1, ?2, ?3)",
+            params![bundle.id, bundle.name, bundle.created_at],
+        )?;
+        for permission in &bundle.permissions {
+            self.add_bundle_permission(&bundle.id, permission)?;
+        }
+        Ok(())
+    }
+
+    fn add_bundle_permission(&self, bundle_id: &str, permission: &str) -> StoreResult<()> {
+        let missing = || StoreError::Missing(format!("permission {permission:?}"));
+        let (service, name) = permission.split_once(':').ok_or_else(missing)?;
+        let changed = self
+            .prepare_cached(
+                "INSERT INTO bundle_permissions (bundle_id, service_id, permission)
+                 SELECT ?1, p.service_id, p.name FROM permissions p
+                 JOIN services s ON s.id = p.service_id
+                 WHERE s.name = ?2 AND p.name = ?3
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![bundle_id, service, name])?;
+        if changed == 0 && !self.permission_exists(service, name)? {
+            return Err(missing());
+        }
+        Ok(())
+    }
+
+    fn set_bundle_published(
+        &self,
+        bundle_id: &str,
+        org_id: &str,
+        published: bool,
+    ) -> StoreResult<bool> {
+        let sql = if published {
+            "INSERT INTO bundle_orgs (bundle_id, org_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM bundle_orgs WHERE bundle_id = ?1 AND org_id = ?2"
+        };
+        Ok(self.execute(sql, params![bundle_id, org_id])? == 1)
+    }
+
     fn set_group_role(&self, group_id: &str, role_id: &str, granted: bool) -> StoreResult<bool> {
         let sql = if granted {
             "INSERT INTO group_roles (group_id, role_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
@@ -193,5 +258,21 @@ impl RoleWrites for Connection {
             "DELETE FROM group_roles WHERE group_id = ?1 AND role_id = ?2"
         };
         Ok(self.execute(sql, params![group_id, role_id])? == 1)
+    }
+}
+
+/// Whether `service:name` is a known permission.
+trait PermissionLookup {
+    fn permission_exists(&self, service: &str, name: &str) -> StoreResult<bool>;
+}
+
+impl PermissionLookup for Connection {
+    fn permission_exists(&self, service: &str, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM permissions p JOIN services s ON s.id = p.service_id
+                 WHERE s.name = ?1 AND p.name = ?2)",
+            )?
+            .query_row(params![service, name], |r| r.get(0))?)
     }
 }

@@ -98,6 +98,17 @@ impl<'a> Cli<'a> {
         self.run(&args, None).ok(&format!("role add {name}"));
     }
 
+    /// `bundle add NAME --permission P...`, then `bundle publish NAME ORG`.
+    pub fn bundle_publish_new(&self, name: &str, permissions: &[&str], org: &str) {
+        let mut args = vec!["bundle", "add", name];
+        for p in permissions {
+            args.extend(["--permission", p]);
+        }
+        self.run(&args, None).ok(&format!("bundle add {name}"));
+        self.run(&["bundle", "publish", name, org], None)
+            .ok(&format!("bundle publish {name} {org}"));
+    }
+
     /// `role grant USER@ORG ROLE` or `role revoke USER@ORG ROLE`.
     pub fn role_set(&self, verb: &str, user: &str, role: &str) {
         self.run(&["role", verb, user, role], None)
