@@ -21,6 +21,7 @@ pub mod scopes;
 pub mod storage;
 mod throttle;
 mod tokens;
+mod users;
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
@@ -34,11 +35,13 @@ pub use error::DomainError;
 pub use health::Readiness;
 pub use records::{Account, ApiTokenListing};
 use records::{InitialState, NewUser, Org, RoleDefinition};
+pub use records::{UserPage, UserSummary};
 pub use rights::{Right, RightSet};
 pub use scopes::{Grant, ServiceRoleScope, TokenScope};
 use storage::{Database, Reads, Storage};
 use throttle::LoginThrottle;
 pub use tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess};
+pub use users::{PageRequest, PasswordTarget, MAX_PAGE_SIZE};
 
 pub const PROVIDER_ORG: &str = "System";
 pub const ADMINISTRATOR: &str = "administrator";

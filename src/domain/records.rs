@@ -28,6 +28,37 @@ pub struct NewUser {
     pub role_ids: Vec<String>,
 }
 
+/// A user as listings show it: never its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// Which users a listing shows, and which page of them.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// None: every org.
+    pub org_id: Option<String>,
+    /// Lower case; users whose name contains it.
+    pub name_contains: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One page of users, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<UserSummary>,
+    pub total: u64,
+}
+
 /// A role the user holds, with the permissions it grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldRole {

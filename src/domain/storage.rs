@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RightsBundle,
-    RoleDefinition, Service, SessionRecord, SigningKeyRecord,
+    RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter, UserPage, UserSummary,
 };
 use super::scopes::TokenScope;
 
@@ -68,6 +68,9 @@ pub trait AccountReads {
         org_name: &str,
         user_name: &str,
     ) -> StoreResult<Option<(Account, String)>>;
+    fn user(&self, user_id: &str) -> StoreResult<Option<UserSummary>>;
+    /// A page of users, by org and name.
+    fn users(&self, filter: &UserFilter) -> StoreResult<UserPage>;
     /// When an admin last lifted the login lock of `user@org`.
     fn login_unlocked_at(&self, login_name: &str) -> StoreResult<Option<i64>>;
 }
@@ -79,6 +82,7 @@ pub trait AccountWrites {
     fn insert_user(&self, user: &NewUser) -> StoreResult<()>;
     /// False when the user does not exist.
     fn set_user_disabled(&self, user_id: &str, disabled_at: Option<i64>) -> StoreResult<bool>;
+    fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
     fn record_login_unlock(&self, login_name: &str, at: i64) -> StoreResult<()>;
 }
 

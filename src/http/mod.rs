@@ -18,6 +18,7 @@ mod routes;
 mod session;
 mod tokens;
 mod transport;
+mod users;
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;

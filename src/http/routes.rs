@@ -4,7 +4,7 @@
 use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
-use super::{discovery, oauth, session, tokens};
+use super::{discovery, oauth, session, tokens, users};
 use crate::domain::{Authority, LoginEndpoint};
 
 enum Route {
@@ -17,6 +17,10 @@ enum Route {
     Orgs,
     Tokens,
     Token(String),
+    Users,
+    User(String),
+    UserEnable(String, bool),
+    UserPassword(String),
     Authorize,
     ProviderToken,
     TenantToken(String),
@@ -36,6 +40,17 @@ impl Route {
             ["api", "org"] => Route::Orgs,
             ["api", "tokens"] => Route::Tokens,
             ["api", "tokens", id] if !id.is_empty() => Route::Token(decode_path_segment(id)?),
+            ["api", "users"] => Route::Users,
+            ["api", "users", id] if !id.is_empty() => Route::User(decode_path_segment(id)?),
+            ["api", "users", id, "disable"] if !id.is_empty() => {
+                Route::UserEnable(decode_path_segment(id)?, false)
+            }
+            ["api", "users", id, "enable"] if !id.is_empty() => {
+                Route::UserEnable(decode_path_segment(id)?, true)
+            }
+            ["api", "users", id, "password"] if !id.is_empty() => {
+                Route::UserPassword(decode_path_segment(id)?)
+            }
             ["csp", "gateway", "am", "api", "auth", "api-tokens", "authorize"] => Route::Authorize,
             ["oauth", "provider", "token"] => Route::ProviderToken,
             ["oauth", "tenant", org, "token"] if !org.is_empty() => {
@@ -59,6 +74,11 @@ impl Route {
             Route::Orgs => "/api/org",
             Route::Tokens => "/api/tokens",
             Route::Token(_) => "/api/tokens/{id}",
+            Route::Users => "/api/users",
+            Route::User(_) => "/api/users/{id}",
+            Route::UserEnable(_, false) => "/api/users/{id}/disable",
+            Route::UserEnable(_, true) => "/api/users/{id}/enable",
+            Route::UserPassword(_) => "/api/users/{id}/password",
             Route::Authorize => "/csp/gateway/am/api/auth/api-tokens/authorize",
             Route::ProviderToken => "/oauth/provider/token",
             Route::TenantToken(_) => "/oauth/tenant/{org}/token",
@@ -69,7 +89,10 @@ impl Route {
         match self {
             Route::Health | Route::Jwks | Route::OpenidConfiguration => "GET",
             Route::SessionInfo | Route::Orgs => "GET",
-            Route::Tokens => "GET, POST",
+            Route::Tokens | Route::Users => "GET, POST",
+            Route::User(_) => "GET",
+            Route::UserEnable(..) => "POST",
+            Route::UserPassword(_) => "PUT",
             Route::Token(_) | Route::CurrentSession => "DELETE",
             Route::Login(_) | Route::Authorize | Route::ProviderToken | Route::TenantToken(_) => {
                 "POST"
@@ -127,6 +150,13 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("GET", Route::Tokens) => api(tokens::list(authority, request)),
         ("POST", Route::Tokens) => api(tokens::create(authority, request)),
         ("DELETE", Route::Token(id)) => api(tokens::revoke(authority, request, &id)),
+        ("GET", Route::Users) => api(users::list(authority, request)),
+        ("POST", Route::Users) => api(users::create(authority, request)),
+        ("GET", Route::User(id)) => api(users::get(authority, request, &id)),
+        ("POST", Route::UserEnable(id, enabled)) => {
+            api(users::set_enabled(authority, request, &id, enabled))
+        }
+        ("PUT", Route::UserPassword(id)) => api(users::set_password(authority, request, &id)),
         ("POST", Route::Authorize) => oauth(oauth::authorize(authority, request)),
         ("POST", Route::ProviderToken) => oauth(oauth::provider_token(authority, request)),
         ("POST", Route::TenantToken(org)) => oauth(oauth::tenant_token(authority, request, &org)),

@@ -22,3 +22,4 @@ mod sessions;
 mod storage;
 mod support;
 mod tokens_api;
+mod users;

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::domain::records::{Account, HeldRole, NewUser, Org};
+use crate::domain::records::{Account, HeldRole, NewUser, Org, UserFilter, UserPage, UserSummary};
 use crate::domain::storage::{AccountReads, AccountWrites, StoreError, StoreResult};
 
 const ORG_COLUMNS: &str = "id, name, is_provider, created_at";
@@ -124,6 +124,50 @@ impl AccountReads for Connection {
         Ok(self.account(&user_id)?.map(|account| (account, hash)))
     }
 
+    fn user(&self, user_id: &str) -> StoreResult<Option<UserSummary>> {
+        let mut stmt = self.prepare_cached(&format!("{USER_SUMMARY} WHERE u.id = ?1"))?;
+        Ok(stmt.query_row([user_id], user_from_row).optional()?)
+    }
+
+    fn users(&self, filter: &UserFilter) -> StoreResult<UserPage> {
+        let mut clauses = Vec::new();
+        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        if let Some(org_id) = &filter.org_id {
+            clauses.push("u.org_id = ?");
+            args.push(org_id);
+        }
+        let pattern = filter.name_contains.as_ref().map(|name| {
+            let escaped = name
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        if let Some(pattern) = &pattern {
+            clauses.push("lower(u.name) LIKE ? ESCAPE '\\'");
+            args.push(pattern);
+        }
+        let condition = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let total: u64 = self
+            .prepare_cached(&format!("SELECT count(*) FROM users u{condition}"))?
+            .query_row(args.as_slice(), |r| r.get(0))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        args.push(&limit);
+        args.push(&offset);
+        let mut stmt = self.prepare_cached(&format!(
+            "{USER_SUMMARY}{condition} ORDER BY o.name, u.name, u.id LIMIT ? OFFSET ?"
+        ))?;
+        let users = stmt
+            .query_map(args.as_slice(), user_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(UserPage { users, total })
+    }
+
     fn login_unlocked_at(&self, login_name: &str) -> StoreResult<Option<i64>> {
         let mut stmt =
             self.prepare_cached("SELECT unlocked_at FROM login_unlocks WHERE login_name = ?1")?;
@@ -173,6 +217,14 @@ impl AccountWrites for Connection {
         Ok(())
     }
 
+    fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()> {
+        self.execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![user_id, hash],
+        )?;
+        Ok(())
+    }
+
     fn set_user_disabled(&self, user_id: &str, disabled_at: Option<i64>) -> StoreResult<bool> {
         let changed = self.execute(
             "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
@@ -189,6 +241,23 @@ impl AccountWrites for Connection {
         )?;
         Ok(())
     }
+}
+
+const USER_SUMMARY: &str = "SELECT u.id, u.name, o.id, o.name, u.email, u.display_name,
+        u.disabled_at, u.created_at
+    FROM users u JOIN orgs o ON o.id = u.org_id";
+
+fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserSummary> {
+    Ok(UserSummary {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        org_id: r.get(2)?,
+        org_name: r.get(3)?,
+        email: r.get(4)?,
+        display_name: r.get(5)?,
+        disabled: r.get::<_, Option<i64>>(6)?.is_some(),
+        created_at: r.get(7)?,
+    })
 }
 
 fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Org> {

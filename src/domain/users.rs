@@ -1,0 +1,188 @@
+//! Users managed over the API, within the caller's reach: an org admin's
+//! own org, every org for the provider. Ids outside that reach are
+//! reported as unknown, so an org cannot learn another org's users.
+
+use super::admin::NewAccount;
+use super::records::{Org, UserFilter, UserPage, UserSummary};
+use super::{parse_id, password, AccessOrigin, Authority, Caller, DomainError, Right};
+
+/// The largest page a listing answers.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// A page of a listing: 1-based page number and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl PageRequest {
+    pub fn new(page: u32, page_size: u32) -> Result<PageRequest, DomainError> {
+        if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
+            return Err(DomainError::Invalid(format!(
+                "page starts at 1 and pageSize is 1-{MAX_PAGE_SIZE}"
+            )));
+        }
+        Ok(PageRequest { page, page_size })
+    }
+}
+
+/// Who a password change is for.
+pub enum PasswordTarget<'a> {
+    /// The caller: needs its current password.
+    Me { current: &'a str },
+    /// Another user, by id: needs "User: Manage" over it.
+    User(&'a str),
+}
+
+impl Authority {
+    /// The users the caller may see, a page at a time, optionally only
+    /// those whose name contains `name`.
+    pub fn users(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        org_name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<UserPage, DomainError> {
+        require(caller, Right::UserView)?;
+        let org_id = match (self.sees_every_org(caller), org_name) {
+            (true, None) => None,
+            (true, Some(name)) => Some(self.visible_org(caller, name)?.id),
+            (false, Some(name)) if !name.eq_ignore_ascii_case(&caller.account.org.name) => {
+                return Err(DomainError::NotFound(format!("no org {name:?}")))
+            }
+            (false, _) => Some(caller.account.org.id.clone()),
+        };
+        let filter = UserFilter {
+            org_id,
+            name_contains: name.map(str::to_lowercase),
+            offset: u64::from(page.page - 1) * u64::from(page.page_size),
+            limit: page.page_size,
+        };
+        Ok(self.db().users(&filter)?)
+    }
+
+    /// One user in the caller's reach.
+    pub fn user(&self, caller: &Caller, id: &str) -> Result<UserSummary, DomainError> {
+        require(caller, Right::UserView)?;
+        self.user_in_reach(caller, id)
+    }
+
+    /// Adds a user to the caller's org (any org, for the provider).
+    pub fn create_user(
+        &mut self,
+        caller: &Caller,
+        new: NewAccount<'_>,
+    ) -> Result<UserSummary, DomainError> {
+        require_session(caller, "manage users")?;
+        require(caller, Right::UserManage)?;
+        self.visible_org(caller, new.org_name)?;
+        let id = self.add_user(new)?;
+        self.user_in_reach(caller, &id)
+    }
+
+    /// Disables or enables a user in the caller's reach; never the caller.
+    pub fn set_enabled(
+        &mut self,
+        caller: &Caller,
+        id: &str,
+        enabled: bool,
+    ) -> Result<UserSummary, DomainError> {
+        require_session(caller, "manage users")?;
+        require(caller, Right::UserManage)?;
+        let user = self.user_in_reach(caller, id)?;
+        if user.id == caller.account.user_id {
+            return Err(DomainError::Invalid(
+                "a user cannot disable or enable itself".into(),
+            ));
+        }
+        let disabled_at = (!enabled).then(|| self.now());
+        let user_id = user.id.clone();
+        self.store
+            .write(move |tx| tx.set_user_disabled(&user_id, disabled_at))?;
+        self.user_in_reach(caller, id)
+    }
+
+    /// Sets a password: the caller's own (proving the current one), or
+    /// another user's with "User: Manage". Never with token-derived access.
+    pub fn set_password(
+        &mut self,
+        caller: &Caller,
+        target: PasswordTarget<'_>,
+        new_password: &str,
+    ) -> Result<(), DomainError> {
+        require_session(caller, "change passwords")?;
+        password::check_password_rules(new_password)?;
+        let user_id = match target {
+            PasswordTarget::Me { current } => {
+                let account = &caller.account;
+                let stored = self
+                    .db()
+                    .login_account(&account.org.name, &account.user_name)?
+                    .map(|(_, hash)| hash);
+                if !password::verify_password(current, stored.as_deref()) {
+                    return Err(DomainError::Forbidden(
+                        "the current password is not correct".into(),
+                    ));
+                }
+                account.user_id.clone()
+            }
+            PasswordTarget::User(id) => {
+                require(caller, Right::UserManage)?;
+                self.user_in_reach(caller, id)?.id
+            }
+        };
+        let hash = password::hash_password(&*self.shared.ambient.random, new_password)?;
+        self.store
+            .write(move |tx| tx.set_password_hash(&user_id, &hash))?;
+        Ok(())
+    }
+
+    fn user_in_reach(&self, caller: &Caller, id: &str) -> Result<UserSummary, DomainError> {
+        let not_found = || DomainError::NotFound("no such user".into());
+        let id = parse_id(id).ok_or_else(not_found)?;
+        let user = self.db().user(&id)?.ok_or_else(not_found)?;
+        if !self.sees_every_org(caller) && user.org_id != caller.account.org.id {
+            return Err(not_found());
+        }
+        Ok(user)
+    }
+
+    /// The org `name`, if the caller may act in it.
+    fn visible_org(&self, caller: &Caller, name: &str) -> Result<Org, DomainError> {
+        let not_found = || DomainError::NotFound(format!("no org {name:?}"));
+        let org = self.db().org_by_name(name)?.ok_or_else(not_found)?;
+        if !self.sees_every_org(caller) && org.id != caller.account.org.id {
+            return Err(not_found());
+        }
+        Ok(org)
+    }
+
+    fn sees_every_org(&self, caller: &Caller) -> bool {
+        caller.account.org.is_provider && caller.rights.contains(Right::OrgView)
+    }
+}
+
+/// Forbidden, naming the missing right, unless the caller holds `right`.
+fn require(caller: &Caller, right: Right) -> Result<(), DomainError> {
+    if caller.rights.contains(right) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(format!(
+            "this needs the right {:?} ({})",
+            right.name(),
+            right.id()
+        )))
+    }
+}
+
+/// Forbidden for access derived from an API token (seed 003).
+fn require_session(caller: &Caller, what: &str) -> Result<(), DomainError> {
+    match caller.origin {
+        AccessOrigin::Session(_) => Ok(()),
+        AccessOrigin::ApiToken(_) => Err(DomainError::Forbidden(format!(
+            "access derived from an API token cannot {what}"
+        ))),
+    }
+}

@@ -1,0 +1,148 @@
+//! User management: list (paged, filtered by name), read, add, disable,
+//! enable, and set a password (one's own, or another user's as an admin).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, BadRequest};
+use super::request::Request;
+use super::response::Response;
+use super::session::authenticate;
+use crate::domain::{format_time, Authority, NewAccount, PageRequest, PasswordTarget, UserSummary};
+
+const DEFAULT_PAGE_SIZE: u32 = 25;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    username: String,
+    org: String,
+    password: String,
+    email: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current_password: Option<String>,
+    new_password: String,
+}
+
+pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let mut name = None;
+    let mut org = None;
+    let mut page = None;
+    let mut page_size = None;
+    for (key, value) in request.query_params()? {
+        let slot = match key.as_str() {
+            "name" => &mut name,
+            "org" => &mut org,
+            "page" => &mut page,
+            "pageSize" => &mut page_size,
+            _ => {
+                return Err(BadRequest::Malformed(format!(
+                    "unknown query parameter {key:?}; use name, org, page, pageSize"
+                ))
+                .into())
+            }
+        };
+        if slot.replace(value).is_some() {
+            return Err(BadRequest::Malformed(format!("{key} is repeated")).into());
+        }
+    }
+    let number = |value: Option<String>, default: u32, what: &str| -> Result<u32, ApiError> {
+        match value {
+            None => Ok(default),
+            Some(text) => text.parse().map_err(|_| {
+                BadRequest::Malformed(format!("{what} must be a positive number")).into()
+            }),
+        }
+    };
+    let page = PageRequest::new(
+        number(page, 1, "page")?,
+        number(page_size, DEFAULT_PAGE_SIZE, "pageSize")?,
+    )?;
+    let listed = authority.users(&caller, name.as_deref(), org.as_deref(), page)?;
+    let users: Vec<Value> = listed.users.iter().map(user_json).collect();
+    Ok(Response::json(
+        200,
+        &json!({
+            "users": users,
+            "page": page.page,
+            "pageSize": page.page_size,
+            "total": listed.total,
+        }),
+    ))
+}
+
+pub fn get(authority: &Authority, request: &Request, id: &str) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let user = authority.user(&caller, id)?;
+    Ok(Response::json(200, &user_json(&user)))
+}
+
+pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: NewUserBody = request.json_body()?;
+    let user = authority.create_user(
+        &caller,
+        NewAccount {
+            org_name: &body.org,
+            user_name: &body.username,
+            password: &body.password,
+            role_names: &body.roles,
+            email: body.email.as_deref(),
+            display_name: body.name.as_deref(),
+        },
+    )?;
+    Ok(Response::json(201, &user_json(&user)))
+}
+
+pub fn set_enabled(
+    authority: &mut Authority,
+    request: &Request,
+    id: &str,
+    enabled: bool,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let user = authority.set_enabled(&caller, id, enabled)?;
+    Ok(Response::json(200, &user_json(&user)))
+}
+
+/// `PUT /api/users/{id}/password`, where `{id}` may be `me`.
+pub fn set_password(
+    authority: &mut Authority,
+    request: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: PasswordBody = request.json_body()?;
+    let target = match (id, body.current_password.as_deref()) {
+        ("me", Some(current)) => PasswordTarget::Me { current },
+        ("me", None) => {
+            return Err(BadRequest::Malformed(
+                "changing one's own password needs current_password".into(),
+            )
+            .into())
+        }
+        (id, _) => PasswordTarget::User(id),
+    };
+    authority.set_password(&caller, target, &body.new_password)?;
+    Ok(Response::no_content())
+}
+
+fn user_json(user: &UserSummary) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.name,
+        "org": { "id": user.org_id, "name": user.org_name },
+        "email": user.email,
+        "name": user.display_name,
+        "enabled": !user.disabled,
+        "created_at": format_time(user.created_at),
+    })
+}
