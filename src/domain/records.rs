@@ -59,6 +59,44 @@ pub struct UserPage {
     pub total: u64,
 }
 
+/// Which roles or groups a listing shows, and which page of them.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryFilter {
+    /// Some: this org's (and, for roles, the global ones); None: all.
+    pub org_id: Option<String>,
+    /// Lower case; entries whose name contains it.
+    pub name_contains: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One page of roles, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct RolePage {
+    pub roles: Vec<RoleDefinition>,
+    pub total: u64,
+}
+
+/// A group as listings show it.
+#[derive(Debug, Clone)]
+pub struct GroupSummary {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub org_name: String,
+    /// Member user ids.
+    pub members: Vec<String>,
+    /// Names of the roles granted to the group.
+    pub roles: Vec<String>,
+}
+
+/// One page of groups, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct GroupPage {
+    pub groups: Vec<GroupSummary>,
+    pub total: u64,
+}
+
 /// A role the user holds, with the permissions it grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldRole {

@@ -15,6 +15,7 @@ use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RightsBundle,
     RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter, UserPage, UserSummary,
 };
+use super::records::{DirectoryFilter, GroupPage, GroupSummary, RolePage};
 use super::scopes::TokenScope;
 
 #[derive(Debug)]
@@ -93,6 +94,11 @@ pub trait RoleReads {
     fn service(&self, name: &str) -> StoreResult<Option<Service>>;
     fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>>;
     fn rights_bundle(&self, name: &str) -> StoreResult<Option<RightsBundle>>;
+    fn role_by_id(&self, id: &str) -> StoreResult<Option<RoleDefinition>>;
+    /// Roles by name, oldest first; with an org, that org's and the global ones.
+    fn roles(&self, filter: &DirectoryFilter) -> StoreResult<RolePage>;
+    fn group_by_id(&self, id: &str) -> StoreResult<Option<GroupSummary>>;
+    fn groups(&self, filter: &DirectoryFilter) -> StoreResult<GroupPage>;
 }
 
 pub trait RoleWrites {

@@ -25,6 +25,11 @@ impl PageRequest {
         }
         Ok(PageRequest { page, page_size })
     }
+
+    /// Entries before this page.
+    pub fn offset(self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.page_size)
+    }
 }
 
 /// Who a password change is for.
@@ -57,7 +62,7 @@ impl Authority {
         let filter = UserFilter {
             org_id,
             name_contains: name.map(str::to_lowercase),
-            offset: u64::from(page.page - 1) * u64::from(page.page_size),
+            offset: page.offset(),
             limit: page.page_size,
         };
         Ok(self.db().users(&filter)?)
@@ -139,7 +144,11 @@ impl Authority {
         Ok(())
     }
 
-    fn user_in_reach(&self, caller: &Caller, id: &str) -> Result<UserSummary, DomainError> {
+    pub(super) fn user_in_reach(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<UserSummary, DomainError> {
         let not_found = || DomainError::NotFound("no such user".into());
         let id = parse_id(id).ok_or_else(not_found)?;
         let user = self.db().user(&id)?.ok_or_else(not_found)?;
@@ -150,7 +159,7 @@ impl Authority {
     }
 
     /// The org `name`, if the caller may act in it.
-    fn visible_org(&self, caller: &Caller, name: &str) -> Result<Org, DomainError> {
+    pub(super) fn visible_org(&self, caller: &Caller, name: &str) -> Result<Org, DomainError> {
         let not_found = || DomainError::NotFound(format!("no org {name:?}"));
         let org = self.db().org_by_name(name)?.ok_or_else(not_found)?;
         if !self.sees_every_org(caller) && org.id != caller.account.org.id {
@@ -159,13 +168,13 @@ impl Authority {
         Ok(org)
     }
 
-    fn sees_every_org(&self, caller: &Caller) -> bool {
+    pub(super) fn sees_every_org(&self, caller: &Caller) -> bool {
         caller.account.org.is_provider && caller.rights.contains(Right::OrgView)
     }
 }
 
 /// Forbidden, naming the missing right, unless the caller holds `right`.
-fn require(caller: &Caller, right: Right) -> Result<(), DomainError> {
+pub(super) fn require(caller: &Caller, right: Right) -> Result<(), DomainError> {
     if caller.rights.contains(right) {
         Ok(())
     } else {
@@ -178,7 +187,7 @@ fn require(caller: &Caller, right: Right) -> Result<(), DomainError> {
 }
 
 /// Forbidden for access derived from an API token (seed 003).
-fn require_session(caller: &Caller, what: &str) -> Result<(), DomainError> {
+pub(super) fn require_session(caller: &Caller, what: &str) -> Result<(), DomainError> {
     match caller.origin {
         AccessOrigin::Session(_) => Ok(()),
         AccessOrigin::ApiToken(_) => Err(DomainError::Forbidden(format!(

@@ -167,6 +167,55 @@ impl Request {
     }
 }
 
+/// The query of a list endpoint: `name`, `org` (where allowed), `page`,
+/// `pageSize`; each at most once, nothing else.
+pub struct ListQuery {
+    pub name: Option<String>,
+    pub org: Option<String>,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// Entries a page holds unless `pageSize` says otherwise.
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+
+impl Request {
+    pub fn list_query(&self, org_allowed: bool) -> Result<ListQuery, BadRequest> {
+        let mut name = None;
+        let mut org = None;
+        let mut page = None;
+        let mut page_size = None;
+        for (key, value) in self.query_params()? {
+            let slot = match key.as_str() {
+                "name" => &mut name,
+                "org" if org_allowed => &mut org,
+                "page" => &mut page,
+                "pageSize" => &mut page_size,
+                _ => {
+                    return Err(BadRequest::Malformed(format!(
+                        "unknown query parameter {key:?}"
+                    )))
+                }
+            };
+            if slot.replace(value).is_some() {
+                return Err(BadRequest::Malformed(format!("{key} is repeated")));
+            }
+        }
+        let number = |value: Option<String>, default: u32, what: &str| match value {
+            None => Ok(default),
+            Some(text) => text
+                .parse()
+                .map_err(|_| BadRequest::Malformed(format!("{what} must be a positive number"))),
+        };
+        Ok(ListQuery {
+            name,
+            org,
+            page: number(page, 1, "page")?,
+            page_size: number(page_size, DEFAULT_PAGE_SIZE, "pageSize")?,
+        })
+    }
+}
+
 pub struct BasicCredentials {
     pub user: String,
     pub org: String,

@@ -4,7 +4,7 @@
 use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
-use super::{discovery, oauth, session, tokens, users};
+use super::{directory, discovery, oauth, session, tokens, users};
 use crate::domain::{Authority, LoginEndpoint};
 
 enum Route {
@@ -21,6 +21,15 @@ enum Route {
     User(String),
     UserEnable(String, bool),
     UserPassword(String),
+    UserRoles(String),
+    UserRole(String, String),
+    Roles,
+    Groups,
+    Group(String),
+    GroupMembers(String),
+    GroupMember(String, String),
+    GroupRoles(String),
+    GroupRole(String, String),
     Authorize,
     ProviderToken,
     TenantToken(String),
@@ -51,6 +60,27 @@ impl Route {
             ["api", "users", id, "password"] if !id.is_empty() => {
                 Route::UserPassword(decode_path_segment(id)?)
             }
+            ["api", "users", id, "roles"] if !id.is_empty() => {
+                Route::UserRoles(decode_path_segment(id)?)
+            }
+            ["api", "users", id, "roles", role] if !id.is_empty() && !role.is_empty() => {
+                Route::UserRole(decode_path_segment(id)?, decode_path_segment(role)?)
+            }
+            ["api", "roles"] => Route::Roles,
+            ["api", "groups"] => Route::Groups,
+            ["api", "groups", id] if !id.is_empty() => Route::Group(decode_path_segment(id)?),
+            ["api", "groups", id, "members"] if !id.is_empty() => {
+                Route::GroupMembers(decode_path_segment(id)?)
+            }
+            ["api", "groups", id, "members", user] if !id.is_empty() && !user.is_empty() => {
+                Route::GroupMember(decode_path_segment(id)?, decode_path_segment(user)?)
+            }
+            ["api", "groups", id, "roles"] if !id.is_empty() => {
+                Route::GroupRoles(decode_path_segment(id)?)
+            }
+            ["api", "groups", id, "roles", role] if !id.is_empty() && !role.is_empty() => {
+                Route::GroupRole(decode_path_segment(id)?, decode_path_segment(role)?)
+            }
             ["csp", "gateway", "am", "api", "auth", "api-tokens", "authorize"] => Route::Authorize,
             ["oauth", "provider", "token"] => Route::ProviderToken,
             ["oauth", "tenant", org, "token"] if !org.is_empty() => {
@@ -79,6 +109,15 @@ impl Route {
             Route::UserEnable(_, false) => "/api/users/{id}/disable",
             Route::UserEnable(_, true) => "/api/users/{id}/enable",
             Route::UserPassword(_) => "/api/users/{id}/password",
+            Route::UserRoles(_) => "/api/users/{id}/roles",
+            Route::UserRole(..) => "/api/users/{id}/roles/{role}",
+            Route::Roles => "/api/roles",
+            Route::Groups => "/api/groups",
+            Route::Group(_) => "/api/groups/{id}",
+            Route::GroupMembers(_) => "/api/groups/{id}/members",
+            Route::GroupMember(..) => "/api/groups/{id}/members/{user}",
+            Route::GroupRoles(_) => "/api/groups/{id}/roles",
+            Route::GroupRole(..) => "/api/groups/{id}/roles/{role}",
             Route::Authorize => "/csp/gateway/am/api/auth/api-tokens/authorize",
             Route::ProviderToken => "/oauth/provider/token",
             Route::TenantToken(_) => "/oauth/tenant/{org}/token",
@@ -89,8 +128,10 @@ impl Route {
         match self {
             Route::Health | Route::Jwks | Route::OpenidConfiguration => "GET",
             Route::SessionInfo | Route::Orgs => "GET",
-            Route::Tokens | Route::Users => "GET, POST",
-            Route::User(_) => "GET",
+            Route::Tokens | Route::Users | Route::Roles | Route::Groups => "GET, POST",
+            Route::User(_) | Route::Group(_) => "GET",
+            Route::UserRoles(_) | Route::GroupMembers(_) | Route::GroupRoles(_) => "POST",
+            Route::UserRole(..) | Route::GroupMember(..) | Route::GroupRole(..) => "DELETE",
             Route::UserEnable(..) => "POST",
             Route::UserPassword(_) => "PUT",
             Route::Token(_) | Route::CurrentSession => "DELETE",
@@ -157,6 +198,38 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             api(users::set_enabled(authority, request, &id, enabled))
         }
         ("PUT", Route::UserPassword(id)) => api(users::set_password(authority, request, &id)),
+        ("POST", Route::UserRoles(id)) => {
+            api(directory::set_user_role(authority, request, &id, None))
+        }
+        ("DELETE", Route::UserRole(id, role)) => api(directory::set_user_role(
+            authority,
+            request,
+            &id,
+            Some(&role),
+        )),
+        ("GET", Route::Roles) => api(directory::roles(authority, request)),
+        ("POST", Route::Roles) => api(directory::create_role(authority, request)),
+        ("GET", Route::Groups) => api(directory::groups(authority, request)),
+        ("POST", Route::Groups) => api(directory::create_group(authority, request)),
+        ("GET", Route::Group(id)) => api(directory::group(authority, request, &id)),
+        ("POST", Route::GroupMembers(id)) => {
+            api(directory::set_group_member(authority, request, &id, None))
+        }
+        ("DELETE", Route::GroupMember(id, user)) => api(directory::set_group_member(
+            authority,
+            request,
+            &id,
+            Some(&user),
+        )),
+        ("POST", Route::GroupRoles(id)) => {
+            api(directory::set_group_role(authority, request, &id, None))
+        }
+        ("DELETE", Route::GroupRole(id, role)) => api(directory::set_group_role(
+            authority,
+            request,
+            &id,
+            Some(&role),
+        )),
         ("POST", Route::Authorize) => oauth(oauth::authorize(authority, request)),
         ("POST", Route::ProviderToken) => oauth(oauth::provider_token(authority, request)),
         ("POST", Route::TenantToken(org)) => oauth(oauth::tenant_token(authority, request, &org)),

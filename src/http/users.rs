@@ -10,8 +10,6 @@ use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{format_time, Authority, NewAccount, PageRequest, PasswordTarget, UserSummary};
 
-const DEFAULT_PAGE_SIZE: u32 = 25;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
@@ -33,50 +31,18 @@ struct PasswordBody {
 
 pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let mut name = None;
-    let mut org = None;
-    let mut page = None;
-    let mut page_size = None;
-    for (key, value) in request.query_params()? {
-        let slot = match key.as_str() {
-            "name" => &mut name,
-            "org" => &mut org,
-            "page" => &mut page,
-            "pageSize" => &mut page_size,
-            _ => {
-                return Err(BadRequest::Malformed(format!(
-                    "unknown query parameter {key:?}; use name, org, page, pageSize"
-                ))
-                .into())
-            }
-        };
-        if slot.replace(value).is_some() {
-            return Err(BadRequest::Malformed(format!("{key} is repeated")).into());
-        }
-    }
-    let number = |value: Option<String>, default: u32, what: &str| -> Result<u32, ApiError> {
-        match value {
-            None => Ok(default),
-            Some(text) => text.parse().map_err(|_| {
-                BadRequest::Malformed(format!("{what} must be a positive number")).into()
-            }),
-        }
-    };
-    let page = PageRequest::new(
-        number(page, 1, "page")?,
-        number(page_size, DEFAULT_PAGE_SIZE, "pageSize")?,
-    )?;
-    let listed = authority.users(&caller, name.as_deref(), org.as_deref(), page)?;
+    let query = request.list_query(true)?;
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let listed = authority.users(&caller, query.name.as_deref(), query.org.as_deref(), page)?;
     let users: Vec<Value> = listed.users.iter().map(user_json).collect();
-    Ok(Response::json(
-        200,
-        &json!({
-            "users": users,
-            "page": page.page,
-            "pageSize": page.page_size,
-            "total": listed.total,
-        }),
-    ))
+    Ok(page_json("users", users, page, listed.total))
+}
+
+/// A page of a listing, as every list endpoint answers it.
+pub fn page_json(key: &str, entries: Vec<Value>, page: PageRequest, total: u64) -> Response {
+    let mut body = json!({ "page": page.page, "pageSize": page.page_size, "total": total });
+    body[key] = Value::Array(entries);
+    Response::json(200, &body)
 }
 
 pub fn get(authority: &Authority, request: &Request, id: &str) -> Result<Response, ApiError> {

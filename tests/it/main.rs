@@ -11,6 +11,7 @@ mod access;
 mod bad_input;
 mod cli;
 mod defences;
+mod directory;
 mod exchange;
 mod expiry;
 mod hostile;

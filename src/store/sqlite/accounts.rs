@@ -136,13 +136,7 @@ impl AccountReads for Connection {
             clauses.push("u.org_id = ?");
             args.push(org_id);
         }
-        let pattern = filter.name_contains.as_ref().map(|name| {
-            let escaped = name
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let pattern = super::like_pattern(&filter.name_contains);
         if let Some(pattern) = &pattern {
             clauses.push("lower(u.name) LIKE ? ESCAPE '\\'");
             args.push(pattern);

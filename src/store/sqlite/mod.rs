@@ -212,6 +212,17 @@ fn run_in_transaction(conn: &mut Connection, job: WriteJob) -> StoreResult<()> {
     done
 }
 
+/// `%name%` for LIKE (with `ESCAPE '\\'`), LIKE's own characters escaped.
+fn like_pattern(name: &Option<String>) -> Option<String> {
+    name.as_ref().map(|name| {
+        let escaped = name
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
 /// Creates the file with mode 0600 unless it exists; true when it created it.
 /// The file holds password hashes and signing keys; SQLite gives the -wal
 /// and -shm files the same mode.

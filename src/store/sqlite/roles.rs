@@ -4,10 +4,139 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::domain::records::{Group, RightsBundle, RoleDefinition, Service};
+use super::like_pattern;
+use crate::domain::records::{
+    DirectoryFilter, Group, GroupPage, GroupSummary, RightsBundle, RoleDefinition, RolePage,
+    Service,
+};
 use crate::domain::storage::{RoleReads, RoleWrites, StoreError, StoreResult};
 
+const ROLE: &str = "SELECT r.id, r.name, r.org_id, s.name, r.provider_only, r.created_at,
+        (SELECT group_concat(ps.name || ':' || rp.permission, ' ')
+         FROM role_permissions rp JOIN services ps ON ps.id = rp.service_id
+         WHERE rp.role_id = r.id)
+    FROM roles r LEFT JOIN services s ON s.id = r.service_id";
+
+fn role_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleDefinition> {
+    let mut permissions: Vec<String> = r
+        .get::<_, Option<String>>(6)?
+        .map(|list| list.split(' ').map(String::from).collect())
+        .unwrap_or_default();
+    permissions.sort();
+    Ok(RoleDefinition {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        org_id: r.get(2)?,
+        service: r.get(3)?,
+        provider_only: r.get(4)?,
+        permissions,
+        created_at: r.get(5)?,
+    })
+}
+
+const GROUP: &str = "SELECT g.id, g.name, o.id, o.name,
+        (SELECT group_concat(gm.user_id, ' ') FROM group_members gm WHERE gm.group_id = g.id),
+        (SELECT group_concat(r.name, char(31)) FROM group_roles gr
+         JOIN roles r ON r.id = gr.role_id WHERE gr.group_id = g.id)
+    FROM groups g JOIN orgs o ON o.id = g.org_id";
+
+fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupSummary> {
+    let split = |text: Option<String>, at: char| -> Vec<String> {
+        let mut list: Vec<String> = text
+            .map(|t| t.split(at).map(String::from).collect())
+            .unwrap_or_default();
+        list.sort();
+        list
+    };
+    Ok(GroupSummary {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        org_id: r.get(2)?,
+        org_name: r.get(3)?,
+        members: split(r.get(4)?, ' '),
+        roles: split(r.get(5)?, '\u{1f}'),
+    })
+}
+
+/// `WHERE` clause and arguments for a directory filter over `table.org_id`
+/// and `table.name`; roles also match the global ones.
+fn directory_where<'a>(
+    filter: &'a DirectoryFilter,
+    table: &str,
+    with_global: bool,
+    pattern: &'a Option<String>,
+) -> (String, Vec<&'a dyn rusqlite::ToSql>) {
+    let mut clauses = Vec::new();
+    let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+    if let Some(org_id) = &filter.org_id {
+        clauses.push(if with_global {
+            format!("({table}.org_id = ? OR {table}.org_id IS NULL)")
+        } else {
+            format!("{table}.org_id = ?")
+        });
+        args.push(org_id);
+    }
+    if let Some(pattern) = pattern {
+        clauses.push(format!("lower({table}.name) LIKE ? ESCAPE '\\'"));
+        args.push(pattern);
+    }
+    let condition = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (condition, args)
+}
+
 impl RoleReads for Connection {
+    fn role_by_id(&self, id: &str) -> StoreResult<Option<RoleDefinition>> {
+        let mut stmt = self.prepare_cached(&format!("{ROLE} WHERE r.id = ?1"))?;
+        Ok(stmt.query_row([id], role_from_row).optional()?)
+    }
+
+    fn roles(&self, filter: &DirectoryFilter) -> StoreResult<RolePage> {
+        let pattern = like_pattern(&filter.name_contains);
+        let (condition, mut args) = directory_where(filter, "r", true, &pattern);
+        let total: u64 = self
+            .prepare_cached(&format!("SELECT count(*) FROM roles r{condition}"))?
+            .query_row(args.as_slice(), |r| r.get(0))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        args.push(&limit);
+        args.push(&offset);
+        let mut stmt = self.prepare_cached(&format!(
+            "{ROLE}{condition} ORDER BY r.org_id IS NOT NULL, r.name, r.id LIMIT ? OFFSET ?"
+        ))?;
+        let roles = stmt
+            .query_map(args.as_slice(), role_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(RolePage { roles, total })
+    }
+
+    fn group_by_id(&self, id: &str) -> StoreResult<Option<GroupSummary>> {
+        let mut stmt = self.prepare_cached(&format!("{GROUP} WHERE g.id = ?1"))?;
+        Ok(stmt.query_row([id], group_from_row).optional()?)
+    }
+
+    fn groups(&self, filter: &DirectoryFilter) -> StoreResult<GroupPage> {
+        let pattern = like_pattern(&filter.name_contains);
+        let (condition, mut args) = directory_where(filter, "g", false, &pattern);
+        let total: u64 = self
+            .prepare_cached(&format!("SELECT count(*) FROM groups g{condition}"))?
+            .query_row(args.as_slice(), |r| r.get(0))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        args.push(&limit);
+        args.push(&offset);
+        let mut stmt = self.prepare_cached(&format!(
+            "{GROUP}{condition} ORDER BY o.name, g.name, g.id LIMIT ? OFFSET ?"
+        ))?;
+        let groups = stmt
+            .query_map(args.as_slice(), group_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(GroupPage { groups, total })
+    }
+
     fn role(&self, org_id: Option<&str>, name: &str) -> StoreResult<Option<RoleDefinition>> {
         // `org_id IS ?1` matches NULL to NULL: the global roles.
         let mut stmt = self.prepare_cached(

@@ -1,0 +1,154 @@
+//! Roles and groups managed over the API, within the caller's reach: an
+//! org's admin sees its org's roles and groups (and the global roles), the
+//! provider every org's. Changes need a password session and the manage
+//! right; ids outside the reach are unknown.
+
+use super::admin::NewRole;
+use super::records::{DirectoryFilter, GroupPage, GroupSummary, RoleDefinition, RolePage};
+use super::users::{require, require_session, PageRequest};
+use super::{parse_id, Authority, Caller, DomainError, Right};
+
+impl Authority {
+    /// The roles the caller may see: its org's and the global ones (every
+    /// org's, for the provider).
+    pub fn roles_in_reach(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<RolePage, DomainError> {
+        require(caller, Right::RoleView)?;
+        let filter = DirectoryFilter {
+            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            name_contains: name.map(str::to_lowercase),
+            offset: page.offset(),
+            limit: page.page_size,
+        };
+        Ok(self.db().roles(&filter)?)
+    }
+
+    /// Defines a role: a global one needs "Global Role: Manage" (the
+    /// provider), an org's own "Role: Manage" in that org.
+    pub fn create_role(
+        &mut self,
+        caller: &Caller,
+        new: NewRole<'_>,
+    ) -> Result<RoleDefinition, DomainError> {
+        require_session(caller, "manage roles")?;
+        match new.org_name {
+            None => {
+                require(caller, Right::GlobalRoleManage)?;
+                if !caller.account.org.is_provider {
+                    return Err(DomainError::Forbidden(
+                        "only the provider defines global roles".into(),
+                    ));
+                }
+            }
+            Some(org) => {
+                require(caller, Right::RoleManage)?;
+                self.visible_org(caller, org)?;
+            }
+        }
+        self.add_role(new)
+    }
+
+    /// Grants a role to a user in the caller's reach, or takes it back.
+    /// Returns false when nothing changed.
+    pub fn set_user_role(
+        &mut self,
+        caller: &Caller,
+        user_id: &str,
+        role_name: &str,
+        granted: bool,
+    ) -> Result<bool, DomainError> {
+        require_session(caller, "manage users")?;
+        require(caller, Right::UserManage)?;
+        let user = self.user_in_reach(caller, user_id)?;
+        self.set_role_granted(&user.org_name, &user.name, role_name, granted)
+    }
+
+    /// The groups the caller may see.
+    pub fn groups_in_reach(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<GroupPage, DomainError> {
+        require(caller, Right::GroupView)?;
+        let filter = DirectoryFilter {
+            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            name_contains: name.map(str::to_lowercase),
+            offset: page.offset(),
+            limit: page.page_size,
+        };
+        Ok(self.db().groups(&filter)?)
+    }
+
+    pub fn create_group(
+        &mut self,
+        caller: &Caller,
+        org_name: &str,
+        name: &str,
+    ) -> Result<GroupSummary, DomainError> {
+        require_session(caller, "manage groups")?;
+        require(caller, Right::GroupManage)?;
+        self.visible_org(caller, org_name)?;
+        let group = self.add_group(org_name, name)?;
+        self.group_in_reach(caller, &group.id)
+    }
+
+    /// Puts a user of the group's org into the group, or takes it out.
+    pub fn set_group_member_by_id(
+        &mut self,
+        caller: &Caller,
+        group_id: &str,
+        user_id: &str,
+        member: bool,
+    ) -> Result<GroupSummary, DomainError> {
+        require_session(caller, "manage groups")?;
+        require(caller, Right::GroupManage)?;
+        let group = self.group_in_reach(caller, group_id)?;
+        let user = self.user_in_reach(caller, user_id)?;
+        if user.org_id != group.org_id {
+            return Err(DomainError::NotFound(
+                "no such user in the group's org".into(),
+            ));
+        }
+        let changed = self.set_group_member(&group.org_name, &group.name, &user.name, member)?;
+        if !member && !changed {
+            return Err(DomainError::NotFound("the user is not in the group".into()));
+        }
+        self.group_in_reach(caller, group_id)
+    }
+
+    /// Grants a role to a group in reach, or takes it back.
+    pub fn set_group_role_by_id(
+        &mut self,
+        caller: &Caller,
+        group_id: &str,
+        role_name: &str,
+        granted: bool,
+    ) -> Result<GroupSummary, DomainError> {
+        require_session(caller, "manage groups")?;
+        require(caller, Right::GroupManage)?;
+        let group = self.group_in_reach(caller, group_id)?;
+        let changed = self.set_group_role(&group.org_name, &group.name, role_name, granted)?;
+        if !granted && !changed {
+            return Err(DomainError::NotFound(
+                "the group does not hold the role".into(),
+            ));
+        }
+        self.group_in_reach(caller, group_id)
+    }
+
+    pub fn group_in_reach(&self, caller: &Caller, id: &str) -> Result<GroupSummary, DomainError> {
+        require(caller, Right::GroupView)?;
+        let not_found = || DomainError::NotFound("no such group".into());
+        let id = parse_id(id).ok_or_else(not_found)?;
+        let group = self.db().group_by_id(&id)?.ok_or_else(not_found)?;
+        if !self.sees_every_org(caller) && group.org_id != caller.account.org.id {
+            return Err(not_found());
+        }
+        Ok(group)
+    }
+}

@@ -1,0 +1,169 @@
+//! Roles and groups over HTTP: listing (paged, by name), defining roles,
+//! granting roles to users and groups, groups and their members.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::request::Request;
+use super::response::Response;
+use super::session::authenticate;
+use super::users::page_json;
+use crate::domain::{Authority, GroupSummary, NewRole, PageRequest, RoleDefinition};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRoleBody {
+    name: String,
+    /// Absent: a global role.
+    org: Option<String>,
+    service: Option<String>,
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleRef {
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroupBody {
+    name: String,
+    org: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberRef {
+    user: String,
+}
+
+pub fn roles(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let query = request.list_query(false)?;
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let listed = authority.roles_in_reach(&caller, query.name.as_deref(), page)?;
+    let roles: Vec<Value> = listed.roles.iter().map(role_json).collect();
+    Ok(page_json("roles", roles, page, listed.total))
+}
+
+pub fn create_role(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: NewRoleBody = request.json_body()?;
+    let role = authority.create_role(
+        &caller,
+        NewRole {
+            name: &body.name,
+            org_name: body.org.as_deref(),
+            service: body.service.as_deref(),
+            permissions: &body.permissions,
+        },
+    )?;
+    Ok(Response::json(201, &role_json(&role)))
+}
+
+/// `POST /api/users/{id}/roles` (grant) and `DELETE /api/users/{id}/roles/{role}`.
+pub fn set_user_role(
+    authority: &mut Authority,
+    request: &Request,
+    user_id: &str,
+    role: Option<&str>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    match role {
+        None => {
+            let body: RoleRef = request.json_body()?;
+            authority.set_user_role(&caller, user_id, &body.role, true)?;
+        }
+        Some(role) => {
+            if !authority.set_user_role(&caller, user_id, role, false)? {
+                return Err(ApiError::not_found());
+            }
+        }
+    }
+    Ok(Response::no_content())
+}
+
+pub fn groups(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let query = request.list_query(false)?;
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let listed = authority.groups_in_reach(&caller, query.name.as_deref(), page)?;
+    let groups: Vec<Value> = listed.groups.iter().map(group_json).collect();
+    Ok(page_json("groups", groups, page, listed.total))
+}
+
+pub fn group(authority: &Authority, request: &Request, id: &str) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    Ok(Response::json(
+        200,
+        &group_json(&authority.group_in_reach(&caller, id)?),
+    ))
+}
+
+pub fn create_group(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: NewGroupBody = request.json_body()?;
+    let group = authority.create_group(&caller, &body.org, &body.name)?;
+    Ok(Response::json(201, &group_json(&group)))
+}
+
+/// `POST /api/groups/{id}/members` (add) and `DELETE .../members/{user}`.
+pub fn set_group_member(
+    authority: &mut Authority,
+    request: &Request,
+    group_id: &str,
+    user_id: Option<&str>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let group = match user_id {
+        None => {
+            let body: MemberRef = request.json_body()?;
+            authority.set_group_member_by_id(&caller, group_id, &body.user, true)?
+        }
+        Some(user_id) => authority.set_group_member_by_id(&caller, group_id, user_id, false)?,
+    };
+    Ok(Response::json(200, &group_json(&group)))
+}
+
+/// `POST /api/groups/{id}/roles` (grant) and `DELETE .../roles/{role}`.
+pub fn set_group_role(
+    authority: &mut Authority,
+    request: &Request,
+    group_id: &str,
+    role: Option<&str>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let group = match role {
+        None => {
+            let body: RoleRef = request.json_body()?;
+            authority.set_group_role_by_id(&caller, group_id, &body.role, true)?
+        }
+        Some(role) => authority.set_group_role_by_id(&caller, group_id, role, false)?,
+    };
+    Ok(Response::json(200, &group_json(&group)))
+}
+
+fn role_json(role: &RoleDefinition) -> Value {
+    json!({
+        "id": role.id,
+        "name": role.name,
+        "global": role.org_id.is_none(),
+        "org_id": role.org_id,
+        "service": role.service,
+        "permissions": role.permissions,
+    })
+}
+
+fn group_json(group: &GroupSummary) -> Value {
+    json!({
+        "id": group.id,
+        "name": group.name,
+        "org": { "id": group.org_id, "name": group.org_name },
+        "members": group.members,
+        "roles": group.roles,
+    })
+}

@@ -1,0 +1,311 @@
+//! Roles and groups over HTTP, within the caller's reach: an org admin sees
+//! and manages its org's (and sees the global roles), never another org's;
+//! token-derived access views but changes nothing. What is granted counts at
+//! the next exchange.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// acme (carol: Organization Administrator; alice: Token User), other
+/// (bob), the service vmc in a bundle published to acme, and an `other`
+/// local role. Returns carol's session.
+fn setup(srv: &TestServer) -> String {
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.org_add("other");
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    cli.user_add("bob@other", &[ROLE_TOKEN_USER]);
+    cli.service_add("vmc", &["vmc:sddc.read"]);
+    cli.bundle_publish_new("vmc-rights", &["vmc:sddc.read"], "acme");
+    cli.role_add("other-local", Some("other"), None, &["tokend:user.view"]);
+    srv.api().user_login("carol@acme").access_token
+}
+
+fn send(srv: &TestServer, method: &str, path: &str, jwt: &str, body: Option<Value>) -> Response {
+    let auth = bearer(jwt);
+    let mut headers = vec![("Authorization", auth.as_str())];
+    let body = body.map(|b| b.to_string());
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    srv.api()
+        .request(method, path, &headers, body.as_deref().map(str::as_bytes))
+}
+
+fn names(listing: &Value, key: &str) -> Vec<String> {
+    let mut names: Vec<String> = listing[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key}: {listing}"))
+        .iter()
+        .map(|e| str_field(e, "name").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn id_of(srv: &TestServer, jwt: &str, user: &str) -> String {
+    let listing =
+        send(srv, "GET", &format!("/api/users?name={user}"), jwt, None).assert_json("user");
+    str_field(&listing["users"][0], "id").to_owned()
+}
+
+fn perms_of(srv: &TestServer, user: &str) -> Vec<String> {
+    let jwt = srv.api().user_login(user).access_token;
+    srv.api().session_info(&jwt).permissions
+}
+
+#[test]
+fn an_org_admin_sees_its_roles_and_the_global_ones_only() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    let created = send(
+        &srv,
+        "POST",
+        "/api/roles",
+        &carol,
+        Some(
+            json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]}),
+        ),
+    );
+    created.assert_status(201, "a local role");
+    assert_eq!(created.json()["global"], false);
+    let listing = send(&srv, "GET", "/api/roles", &carol, None).assert_json("roles");
+    let seen = names(&listing, "roles");
+    assert!(seen.contains(&"readers".to_string()), "{seen:?}");
+    assert!(seen.contains(&ROLE_ORG_ADMIN.to_string()), "{seen:?}");
+    assert!(
+        !seen.contains(&"other-local".to_string()),
+        "another org's role leaked: {seen:?}"
+    );
+    let filtered =
+        send(&srv, "GET", "/api/roles?name=READ&pageSize=5", &carol, None).assert_json("by name");
+    assert_eq!(names(&filtered, "roles"), ["readers"]);
+
+    send(
+        &srv,
+        "POST",
+        "/api/roles",
+        &carol,
+        Some(json!({"name": "x", "org": "other"})),
+    )
+    .assert_error(404, "not_found", "a role in another org");
+    send(
+        &srv,
+        "POST",
+        "/api/roles",
+        &carol,
+        Some(json!({"name": "x", "permissions": ["tokend:user.view"]})),
+    )
+    .assert_error(403, "forbidden", "a global role by an org admin");
+    let alice = srv.api().user_login("alice@acme").access_token;
+    send(&srv, "GET", "/api/roles", &alice, None).assert_error(
+        403,
+        "forbidden",
+        "a Token User lists roles",
+    );
+}
+
+#[test]
+fn roles_granted_over_http_count_at_the_next_login() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    send(&srv, "POST", "/api/roles", &carol,
+        Some(json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]})))
+        .assert_status(201, "role");
+    let alice = id_of(&srv, &carol, "alice");
+    send(
+        &srv,
+        "POST",
+        &format!("/api/users/{alice}/roles"),
+        &carol,
+        Some(json!({"role": "readers"})),
+    )
+    .assert_status(204, "grant");
+    assert!(perms_of(&srv, "alice@acme").contains(&"vmc:sddc.read".to_string()));
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/users/{alice}/roles/readers"),
+        &carol,
+        None,
+    )
+    .assert_status(204, "revoke");
+    assert!(!perms_of(&srv, "alice@acme").contains(&"vmc:sddc.read".to_string()));
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/users/{alice}/roles/readers"),
+        &carol,
+        None,
+    )
+    .assert_error(404, "not_found", "a role not held");
+
+    let admin = srv.api().admin_login().access_token;
+    let bob = id_of(&srv, &admin, "bob");
+    send(
+        &srv,
+        "POST",
+        &format!("/api/users/{bob}/roles"),
+        &carol,
+        Some(json!({"role": ROLE_ORG_ADMIN})),
+    )
+    .assert_error(404, "not_found", "granting to another org's user");
+    send(
+        &srv,
+        "POST",
+        &format!("/api/users/{alice}/roles"),
+        &carol,
+        Some(json!({"role": ROLE_SYSADMIN})),
+    )
+    .assert_error(
+        400,
+        "invalid_request",
+        "a provider-only role in a tenant org",
+    );
+    send(
+        &srv,
+        "POST",
+        &format!("/api/users/{alice}/roles"),
+        &carol,
+        Some(json!({"role": "other-local"})),
+    )
+    .assert_error(400, "invalid_request", "another org's local role");
+}
+
+#[test]
+fn groups_over_http_grant_their_roles_to_their_members() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    send(&srv, "POST", "/api/roles", &carol,
+        Some(json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]})))
+        .assert_status(201, "role");
+    let created = send(
+        &srv,
+        "POST",
+        "/api/groups",
+        &carol,
+        Some(json!({"name": "ops", "org": "acme"})),
+    );
+    created.assert_status(201, "group");
+    let group = str_field(&created.json(), "id").to_owned();
+    let alice = id_of(&srv, &carol, "alice");
+
+    let with_member = send(
+        &srv,
+        "POST",
+        &format!("/api/groups/{group}/members"),
+        &carol,
+        Some(json!({"user": alice})),
+    )
+    .assert_json("member");
+    assert_eq!(with_member["members"], json!([alice]));
+    let with_role = send(
+        &srv,
+        "POST",
+        &format!("/api/groups/{group}/roles"),
+        &carol,
+        Some(json!({"role": "readers"})),
+    )
+    .assert_json("group role");
+    assert_eq!(with_role["roles"], json!(["readers"]));
+    assert!(perms_of(&srv, "alice@acme").contains(&"vmc:sddc.read".to_string()));
+
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/groups/{group}/members/{alice}"),
+        &carol,
+        None,
+    )
+    .assert_status(200, "remove member");
+    assert!(!perms_of(&srv, "alice@acme").contains(&"vmc:sddc.read".to_string()));
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/groups/{group}/members/{alice}"),
+        &carol,
+        None,
+    )
+    .assert_error(404, "not_found", "removing a non-member");
+
+    let listing = send(&srv, "GET", "/api/groups", &carol, None).assert_json("groups");
+    assert_eq!(names(&listing, "groups"), ["ops"]);
+
+    // Another org's admin cannot see or touch it; another org's user cannot join.
+    let admin = srv.api().admin_login().access_token;
+    let bob = id_of(&srv, &admin, "bob");
+    send(
+        &srv,
+        "POST",
+        &format!("/api/groups/{group}/members"),
+        &admin,
+        Some(json!({"user": bob})),
+    )
+    .assert_error(404, "not_found", "a user of another org");
+    srv.cli().user_add("dora@other", &[ROLE_ORG_ADMIN]);
+    let dora = srv.api().user_login("dora@other").access_token;
+    send(&srv, "GET", &format!("/api/groups/{group}"), &dora, None).assert_error(
+        404,
+        "not_found",
+        "another org's group",
+    );
+    assert_eq!(
+        send(&srv, "GET", "/api/groups", &dora, None).assert_json("dora")["total"],
+        0
+    );
+}
+
+#[test]
+fn token_derived_access_views_roles_and_groups_but_changes_nothing() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    let token = srv.api().create_token(&carol, "view", Some("30m"));
+    let derived = srv
+        .api()
+        .exchange_tenant("acme", &token.secret)
+        .access_token;
+    send(&srv, "GET", "/api/roles", &derived, None).assert_status(200, "view roles");
+    send(&srv, "GET", "/api/groups", &derived, None).assert_status(200, "view groups");
+    let alice = id_of(&srv, &carol, "alice");
+    for (what, r) in [
+        (
+            "define a role",
+            send(
+                &srv,
+                "POST",
+                "/api/roles",
+                &derived,
+                Some(json!({"name": "x", "org": "acme"})),
+            ),
+        ),
+        (
+            "grant a role",
+            send(
+                &srv,
+                "POST",
+                &format!("/api/users/{alice}/roles"),
+                &derived,
+                Some(json!({"role": ROLE_ORG_ADMIN})),
+            ),
+        ),
+        (
+            "add a group",
+            send(
+                &srv,
+                "POST",
+                "/api/groups",
+                &derived,
+                Some(json!({"name": "g", "org": "acme"})),
+            ),
+        ),
+    ] {
+        let error = r.assert_error(403, "forbidden", what);
+        assert!(
+            str_field(&error, "message").contains("API token"),
+            "{what}: {error}"
+        );
+    }
+    assert!(!perms_of(&srv, "alice@acme").contains(&"tokend:user.manage".to_string()));
+}
