@@ -4,7 +4,10 @@
 //! right; ids outside the reach are unknown.
 
 use super::admin::NewRole;
-use super::records::{DirectoryFilter, GroupPage, GroupSummary, RoleDefinition, RolePage};
+use super::records::{
+    BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, Org, RoleDefinition,
+    RolePage, Service, ServicePage,
+};
 use super::users::{require, require_session, PageRequest};
 use super::{parse_id, Authority, Caller, DomainError, Right};
 
@@ -141,6 +144,95 @@ impl Authority {
         self.group_in_reach(caller, group_id)
     }
 
+    /// The registered services and their permissions.
+    pub fn services_in_reach(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<ServicePage, DomainError> {
+        require(caller, Right::RoleView)?;
+        let filter = DirectoryFilter {
+            org_id: None,
+            name_contains: name.map(str::to_lowercase),
+            offset: page.offset(),
+            limit: page.page_size,
+        };
+        Ok(self.db().services(&filter)?)
+    }
+
+    /// Registers a service: the provider, with "Rights Bundle: Manage"
+    /// (which permissions exist is what bundles hand out).
+    pub fn create_service(
+        &mut self,
+        caller: &Caller,
+        name: &str,
+        permissions: &[String],
+    ) -> Result<Service, DomainError> {
+        require_provider(caller, Right::RightsBundleManage, "register services")?;
+        self.add_service(name, permissions)
+    }
+
+    /// The bundles the caller may see: those published to its org; every
+    /// bundle, for the provider.
+    pub fn bundles_in_reach(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<BundlePage, DomainError> {
+        require(caller, Right::RightsBundleView)?;
+        let filter = DirectoryFilter {
+            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            name_contains: name.map(str::to_lowercase),
+            offset: page.offset(),
+            limit: page.page_size,
+        };
+        Ok(self.db().rights_bundles(&filter)?)
+    }
+
+    pub fn create_bundle(
+        &mut self,
+        caller: &Caller,
+        name: &str,
+        permissions: &[String],
+    ) -> Result<BundleSummary, DomainError> {
+        require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
+        let bundle = self.add_rights_bundle(name, permissions)?;
+        self.bundle_by_id(&bundle.id)
+    }
+
+    /// Publishes a bundle to an org, or withdraws it.
+    pub fn publish_bundle(
+        &mut self,
+        caller: &Caller,
+        bundle_id: &str,
+        org_name: &str,
+        published: bool,
+    ) -> Result<BundleSummary, DomainError> {
+        require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
+        let bundle = self.bundle_by_id(bundle_id)?;
+        let changed = self.set_bundle_published(&bundle.name, org_name, published)?;
+        if !published && !changed {
+            return Err(DomainError::NotFound(format!(
+                "the bundle is not published to {org_name:?}"
+            )));
+        }
+        self.bundle_by_id(&bundle.id)
+    }
+
+    /// Adds a tenant org: the provider, with "Organization: Manage".
+    pub fn create_org(&mut self, caller: &Caller, name: &str) -> Result<Org, DomainError> {
+        require_provider(caller, Right::OrgManage, "add organizations")?;
+        self.add_org(name)
+    }
+
+    fn bundle_by_id(&self, id: &str) -> Result<BundleSummary, DomainError> {
+        let not_found = || DomainError::NotFound("no such rights bundle".into());
+        let id = parse_id(id).ok_or_else(not_found)?;
+        self.db().rights_bundle_by_id(&id)?.ok_or_else(not_found)
+    }
+
     pub fn group_in_reach(&self, caller: &Caller, id: &str) -> Result<GroupSummary, DomainError> {
         require(caller, Right::GroupView)?;
         let not_found = || DomainError::NotFound("no such group".into());
@@ -150,5 +242,18 @@ impl Authority {
             return Err(not_found());
         }
         Ok(group)
+    }
+}
+
+/// A provider action: a password session in the provider org holding `right`.
+fn require_provider(caller: &Caller, right: Right, what: &str) -> Result<(), DomainError> {
+    require_session(caller, what)?;
+    require(caller, right)?;
+    if caller.account.org.is_provider {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(format!(
+            "only the provider may {what}"
+        )))
     }
 }

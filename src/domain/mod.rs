@@ -35,8 +35,11 @@ pub use auth::{LoginEndpoint, LoginSession};
 pub use error::DomainError;
 pub use health::Readiness;
 pub use records::{Account, ApiTokenListing, RoleDefinition};
-pub use records::{GroupPage, GroupSummary, RolePage, UserPage, UserSummary};
-use records::{InitialState, NewUser, Org};
+pub use records::{
+    BundlePage, BundleSummary, GroupPage, GroupSummary, Org, RolePage, Service, ServicePage,
+    UserPage, UserSummary,
+};
+use records::{InitialState, NewUser};
 pub use rights::{Right, RightSet};
 pub use scopes::{Grant, ServiceRoleScope, TokenScope};
 use storage::{Database, Reads, Storage};

@@ -77,6 +77,32 @@ pub struct RolePage {
     pub total: u64,
 }
 
+/// One page of services, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct ServicePage {
+    pub services: Vec<Service>,
+    pub total: u64,
+}
+
+/// A rights bundle and the orgs it is published to.
+#[derive(Debug, Clone)]
+pub struct BundleSummary {
+    pub id: String,
+    pub name: String,
+    /// `service:permission` ids.
+    pub permissions: Vec<String>,
+    /// Names of the orgs it is published to.
+    pub orgs: Vec<String>,
+    pub publish_to_new_orgs: bool,
+}
+
+/// One page of rights bundles, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct BundlePage {
+    pub bundles: Vec<BundleSummary>,
+    pub total: u64,
+}
+
 /// A group as listings show it.
 #[derive(Debug, Clone)]
 pub struct GroupSummary {

@@ -15,7 +15,9 @@ use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RightsBundle,
     RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter, UserPage, UserSummary,
 };
-use super::records::{DirectoryFilter, GroupPage, GroupSummary, RolePage};
+use super::records::{
+    BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, RolePage, ServicePage,
+};
 use super::scopes::TokenScope;
 
 #[derive(Debug)]
@@ -99,6 +101,11 @@ pub trait RoleReads {
     fn roles(&self, filter: &DirectoryFilter) -> StoreResult<RolePage>;
     fn group_by_id(&self, id: &str) -> StoreResult<Option<GroupSummary>>;
     fn groups(&self, filter: &DirectoryFilter) -> StoreResult<GroupPage>;
+    /// Services by name; the filter's org is ignored.
+    fn services(&self, filter: &DirectoryFilter) -> StoreResult<ServicePage>;
+    fn rights_bundle_by_id(&self, id: &str) -> StoreResult<Option<BundleSummary>>;
+    /// Bundles by name; with an org, those published to it.
+    fn rights_bundles(&self, filter: &DirectoryFilter) -> StoreResult<BundlePage>;
 }
 
 pub trait RoleWrites {

@@ -1,5 +1,6 @@
-//! Roles and groups over HTTP: listing (paged, by name), defining roles,
-//! granting roles to users and groups, groups and their members.
+//! Roles, groups, services, rights bundles and orgs over HTTP: listing
+//! (paged, by name), defining roles, granting roles to users and groups,
+//! groups and their members; the provider's services, bundles and orgs.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -9,7 +10,9 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use super::users::page_json;
-use crate::domain::{Authority, GroupSummary, NewRole, PageRequest, RoleDefinition};
+use crate::domain::{
+    Authority, BundleSummary, GroupSummary, NewRole, PageRequest, RoleDefinition, Service,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +42,27 @@ struct NewGroupBody {
 #[serde(deny_unknown_fields)]
 struct MemberRef {
     user: String,
+}
+
+/// A service or a rights bundle to define.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedPermissions {
+    name: String,
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgRef {
+    org: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrgBody {
+    name: String,
 }
 
 pub fn roles(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
@@ -145,6 +169,86 @@ pub fn set_group_role(
         Some(role) => authority.set_group_role_by_id(&caller, group_id, role, false)?,
     };
     Ok(Response::json(200, &group_json(&group)))
+}
+
+pub fn services(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let query = request.list_query(false)?;
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let listed = authority.services_in_reach(&caller, query.name.as_deref(), page)?;
+    let services: Vec<Value> = listed.services.iter().map(service_json).collect();
+    Ok(page_json("services", services, page, listed.total))
+}
+
+pub fn create_service(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: NamedPermissions = request.json_body()?;
+    let service = authority.create_service(&caller, &body.name, &body.permissions)?;
+    Ok(Response::json(201, &service_json(&service)))
+}
+
+pub fn bundles(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let query = request.list_query(false)?;
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let listed = authority.bundles_in_reach(&caller, query.name.as_deref(), page)?;
+    let bundles: Vec<Value> = listed.bundles.iter().map(bundle_json).collect();
+    Ok(page_json("rights_bundles", bundles, page, listed.total))
+}
+
+pub fn create_bundle(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: NamedPermissions = request.json_body()?;
+    let bundle = authority.create_bundle(&caller, &body.name, &body.permissions)?;
+    Ok(Response::json(201, &bundle_json(&bundle)))
+}
+
+/// `POST /api/rights-bundles/{id}/orgs` (publish) and `DELETE .../orgs/{org}`.
+pub fn publish_bundle(
+    authority: &mut Authority,
+    request: &Request,
+    bundle_id: &str,
+    org: Option<&str>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let bundle = match org {
+        None => {
+            let body: OrgRef = request.json_body()?;
+            authority.publish_bundle(&caller, bundle_id, &body.org, true)?
+        }
+        Some(org) => authority.publish_bundle(&caller, bundle_id, org, false)?,
+    };
+    Ok(Response::json(200, &bundle_json(&bundle)))
+}
+
+/// `POST /api/org`: a new tenant org.
+pub fn create_org(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: NewOrgBody = request.json_body()?;
+    let org = authority.create_org(&caller, &body.name)?;
+    Ok(Response::json(
+        201,
+        &json!({ "id": org.id, "name": org.name, "is_provider": org.is_provider }),
+    ))
+}
+
+fn service_json(service: &Service) -> Value {
+    let permissions: Vec<String> = service
+        .permissions
+        .iter()
+        .map(|p| format!("{}:{p}", service.name))
+        .collect();
+    json!({ "id": service.id, "name": service.name, "permissions": permissions })
+}
+
+fn bundle_json(bundle: &BundleSummary) -> Value {
+    json!({
+        "id": bundle.id,
+        "name": bundle.name,
+        "permissions": bundle.permissions,
+        "orgs": bundle.orgs,
+        "publish_to_new_orgs": bundle.publish_to_new_orgs,
+    })
 }
 
 fn role_json(role: &RoleDefinition) -> Value {

@@ -30,6 +30,10 @@ enum Route {
     GroupMember(String, String),
     GroupRoles(String),
     GroupRole(String, String),
+    Services,
+    Bundles,
+    BundleOrgs(String),
+    BundleOrg(String, String),
     Authorize,
     ProviderToken,
     TenantToken(String),
@@ -67,6 +71,14 @@ impl Route {
                 Route::UserRole(decode_path_segment(id)?, decode_path_segment(role)?)
             }
             ["api", "roles"] => Route::Roles,
+            ["api", "services"] => Route::Services,
+            ["api", "rights-bundles"] => Route::Bundles,
+            ["api", "rights-bundles", id, "orgs"] if !id.is_empty() => {
+                Route::BundleOrgs(decode_path_segment(id)?)
+            }
+            ["api", "rights-bundles", id, "orgs", org] if !id.is_empty() && !org.is_empty() => {
+                Route::BundleOrg(decode_path_segment(id)?, decode_path_segment(org)?)
+            }
             ["api", "groups"] => Route::Groups,
             ["api", "groups", id] if !id.is_empty() => Route::Group(decode_path_segment(id)?),
             ["api", "groups", id, "members"] if !id.is_empty() => {
@@ -118,6 +130,10 @@ impl Route {
             Route::GroupMember(..) => "/api/groups/{id}/members/{user}",
             Route::GroupRoles(_) => "/api/groups/{id}/roles",
             Route::GroupRole(..) => "/api/groups/{id}/roles/{role}",
+            Route::Services => "/api/services",
+            Route::Bundles => "/api/rights-bundles",
+            Route::BundleOrgs(_) => "/api/rights-bundles/{id}/orgs",
+            Route::BundleOrg(..) => "/api/rights-bundles/{id}/orgs/{org}",
             Route::Authorize => "/csp/gateway/am/api/auth/api-tokens/authorize",
             Route::ProviderToken => "/oauth/provider/token",
             Route::TenantToken(_) => "/oauth/tenant/{org}/token",
@@ -127,11 +143,23 @@ impl Route {
     fn allowed_methods(&self) -> &'static str {
         match self {
             Route::Health | Route::Jwks | Route::OpenidConfiguration => "GET",
-            Route::SessionInfo | Route::Orgs => "GET",
-            Route::Tokens | Route::Users | Route::Roles | Route::Groups => "GET, POST",
+            Route::SessionInfo => "GET",
+            Route::Tokens
+            | Route::Users
+            | Route::Roles
+            | Route::Groups
+            | Route::Services
+            | Route::Bundles
+            | Route::Orgs => "GET, POST",
             Route::User(_) | Route::Group(_) => "GET",
-            Route::UserRoles(_) | Route::GroupMembers(_) | Route::GroupRoles(_) => "POST",
-            Route::UserRole(..) | Route::GroupMember(..) | Route::GroupRole(..) => "DELETE",
+            Route::UserRoles(_)
+            | Route::GroupMembers(_)
+            | Route::GroupRoles(_)
+            | Route::BundleOrgs(_) => "POST",
+            Route::UserRole(..)
+            | Route::GroupMember(..)
+            | Route::GroupRole(..)
+            | Route::BundleOrg(..) => "DELETE",
             Route::UserEnable(..) => "POST",
             Route::UserPassword(_) => "PUT",
             Route::Token(_) | Route::CurrentSession => "DELETE",
@@ -206,6 +234,20 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             request,
             &id,
             Some(&role),
+        )),
+        ("POST", Route::Orgs) => api(directory::create_org(authority, request)),
+        ("GET", Route::Services) => api(directory::services(authority, request)),
+        ("POST", Route::Services) => api(directory::create_service(authority, request)),
+        ("GET", Route::Bundles) => api(directory::bundles(authority, request)),
+        ("POST", Route::Bundles) => api(directory::create_bundle(authority, request)),
+        ("POST", Route::BundleOrgs(id)) => {
+            api(directory::publish_bundle(authority, request, &id, None))
+        }
+        ("DELETE", Route::BundleOrg(id, org)) => api(directory::publish_bundle(
+            authority,
+            request,
+            &id,
+            Some(&org),
         )),
         ("GET", Route::Roles) => api(directory::roles(authority, request)),
         ("POST", Route::Roles) => api(directory::create_role(authority, request)),

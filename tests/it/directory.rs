@@ -309,3 +309,135 @@ fn token_derived_access_views_roles_and_groups_but_changes_nothing() {
     }
     assert!(!perms_of(&srv, "alice@acme").contains(&"tokend:user.manage".to_string()));
 }
+
+#[test]
+fn the_provider_registers_services_bundles_and_orgs_over_http() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    let admin = srv.api().admin_login().access_token;
+
+    send(
+        &srv,
+        "POST",
+        "/api/org",
+        &admin,
+        Some(json!({"name": "third"})),
+    )
+    .assert_status(201, "an org");
+    let service = send(
+        &srv,
+        "POST",
+        "/api/services",
+        &admin,
+        Some(json!({"name": "nsx", "permissions": ["nsx:fw.read", "nsx:fw.write"]})),
+    );
+    service.assert_status(201, "a service");
+    assert_eq!(
+        service.json()["permissions"],
+        json!(["nsx:fw.read", "nsx:fw.write"])
+    );
+    let bundle = send(
+        &srv,
+        "POST",
+        "/api/rights-bundles",
+        &admin,
+        Some(json!({"name": "nsx-read", "permissions": ["nsx:fw.read"]})),
+    );
+    bundle.assert_status(201, "a bundle");
+    let bundle = str_field(&bundle.json(), "id").to_owned();
+    let published = send(
+        &srv,
+        "POST",
+        &format!("/api/rights-bundles/{bundle}/orgs"),
+        &admin,
+        Some(json!({"org": "acme"})),
+    )
+    .assert_json("publish");
+    assert_eq!(published["orgs"], json!(["acme"]));
+
+    // acme now sees the bundle; other does not.
+    let seen = send(&srv, "GET", "/api/rights-bundles", &carol, None).assert_json("acme's bundles");
+    assert_eq!(
+        names(&seen, "rights_bundles"),
+        ["Default Rights Bundle", "nsx-read", "vmc-rights"]
+    );
+    srv.cli().user_add("dora@other", &[ROLE_ORG_ADMIN]);
+    let dora = srv.api().user_login("dora@other").access_token;
+    let theirs =
+        send(&srv, "GET", "/api/rights-bundles", &dora, None).assert_json("other's bundles");
+    assert_eq!(names(&theirs, "rights_bundles"), ["Default Rights Bundle"]);
+    let services = send(&srv, "GET", "/api/services?name=ns", &carol, None).assert_json("services");
+    assert_eq!(names(&services, "services"), ["nsx"]);
+
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/rights-bundles/{bundle}/orgs/acme"),
+        &admin,
+        None,
+    )
+    .assert_status(200, "withdraw");
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/rights-bundles/{bundle}/orgs/acme"),
+        &admin,
+        None,
+    )
+    .assert_error(404, "not_found", "withdrawing twice");
+
+    // An org admin may do none of it.
+    for (what, r) in [
+        (
+            "an org",
+            send(&srv, "POST", "/api/org", &carol, Some(json!({"name": "x"}))),
+        ),
+        (
+            "a service",
+            send(
+                &srv,
+                "POST",
+                "/api/services",
+                &carol,
+                Some(json!({"name": "x"})),
+            ),
+        ),
+        (
+            "a bundle",
+            send(
+                &srv,
+                "POST",
+                "/api/rights-bundles",
+                &carol,
+                Some(json!({"name": "x"})),
+            ),
+        ),
+        (
+            "publishing",
+            send(
+                &srv,
+                "POST",
+                &format!("/api/rights-bundles/{bundle}/orgs"),
+                &carol,
+                Some(json!({"org": "acme"})),
+            ),
+        ),
+    ] {
+        r.assert_error(403, "forbidden", what);
+    }
+    // Nor may the provider's token-derived access.
+    let token = srv.api().create_token(&admin, "view", Some("30m"));
+    let derived = srv.api().exchange_provider(&token.secret).access_token;
+    let error = send(
+        &srv,
+        "POST",
+        "/api/org",
+        &derived,
+        Some(json!({"name": "y"})),
+    )
+    .assert_error(403, "forbidden", "an org by token-derived access");
+    assert!(
+        str_field(&error, "message").contains("API token"),
+        "{error}"
+    );
+}

@@ -6,8 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::like_pattern;
 use crate::domain::records::{
-    DirectoryFilter, Group, GroupPage, GroupSummary, RightsBundle, RoleDefinition, RolePage,
-    Service,
+    BundlePage, BundleSummary, DirectoryFilter, Group, GroupPage, GroupSummary, RightsBundle,
+    RoleDefinition, RolePage, Service, ServicePage,
 };
 use crate::domain::storage::{RoleReads, RoleWrites, StoreError, StoreResult};
 
@@ -41,20 +41,13 @@ const GROUP: &str = "SELECT g.id, g.name, o.id, o.name,
     FROM groups g JOIN orgs o ON o.id = g.org_id";
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupSummary> {
-    let split = |text: Option<String>, at: char| -> Vec<String> {
-        let mut list: Vec<String> = text
-            .map(|t| t.split(at).map(String::from).collect())
-            .unwrap_or_default();
-        list.sort();
-        list
-    };
     Ok(GroupSummary {
         id: r.get(0)?,
         name: r.get(1)?,
         org_id: r.get(2)?,
         org_name: r.get(3)?,
-        members: split(r.get(4)?, ' '),
-        roles: split(r.get(5)?, '\u{1f}'),
+        members: split_sorted(r.get(4)?, ' '),
+        roles: split_sorted(r.get(5)?, '\u{1f}'),
     })
 }
 
@@ -88,7 +81,109 @@ fn directory_where<'a>(
     (condition, args)
 }
 
+const SERVICE: &str = "SELECT s.id, s.name, s.created_at,
+        (SELECT group_concat(p.name, ' ') FROM permissions p WHERE p.service_id = s.id)
+    FROM services s";
+
+fn service_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Service> {
+    Ok(Service {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: r.get(2)?,
+        permissions: split_sorted(r.get(3)?, ' '),
+    })
+}
+
+const BUNDLE: &str = "SELECT b.id, b.name, b.publish_to_new_orgs,
+        (SELECT group_concat(s.name || ':' || bp.permission, ' ') FROM bundle_permissions bp
+         JOIN services s ON s.id = bp.service_id WHERE bp.bundle_id = b.id),
+        (SELECT group_concat(o.name, ' ') FROM bundle_orgs bo
+         JOIN orgs o ON o.id = bo.org_id WHERE bo.bundle_id = b.id)
+    FROM rights_bundles b";
+
+fn bundle_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BundleSummary> {
+    Ok(BundleSummary {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        publish_to_new_orgs: r.get(2)?,
+        permissions: split_sorted(r.get(3)?, ' '),
+        orgs: split_sorted(r.get(4)?, ' '),
+    })
+}
+
+/// A `group_concat` list, split and sorted; NULL is empty.
+fn split_sorted(list: Option<String>, at: char) -> Vec<String> {
+    let mut items: Vec<String> = list
+        .map(|l| l.split(at).map(String::from).collect())
+        .unwrap_or_default();
+    items.sort();
+    items
+}
+
 impl RoleReads for Connection {
+    fn services(&self, filter: &DirectoryFilter) -> StoreResult<ServicePage> {
+        let pattern = like_pattern(&filter.name_contains);
+        let unscoped = DirectoryFilter {
+            org_id: None,
+            ..filter.clone()
+        };
+        let (condition, mut args) = directory_where(&unscoped, "s", false, &pattern);
+        let total: u64 = self
+            .prepare_cached(&format!("SELECT count(*) FROM services s{condition}"))?
+            .query_row(args.as_slice(), |r| r.get(0))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        args.push(&limit);
+        args.push(&offset);
+        let mut stmt = self.prepare_cached(&format!(
+            "{SERVICE}{condition} ORDER BY s.name LIMIT ? OFFSET ?"
+        ))?;
+        let services = stmt
+            .query_map(args.as_slice(), service_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(ServicePage { services, total })
+    }
+
+    fn rights_bundle_by_id(&self, id: &str) -> StoreResult<Option<BundleSummary>> {
+        let mut stmt = self.prepare_cached(&format!("{BUNDLE} WHERE b.id = ?1"))?;
+        Ok(stmt.query_row([id], bundle_from_row).optional()?)
+    }
+
+    fn rights_bundles(&self, filter: &DirectoryFilter) -> StoreResult<BundlePage> {
+        let pattern = like_pattern(&filter.name_contains);
+        let mut clauses = Vec::new();
+        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        if let Some(org_id) = &filter.org_id {
+            clauses.push(
+                "EXISTS (SELECT 1 FROM bundle_orgs bo WHERE bo.bundle_id = b.id AND bo.org_id = ?)",
+            );
+            args.push(org_id);
+        }
+        if let Some(pattern) = &pattern {
+            clauses.push("lower(b.name) LIKE ? ESCAPE '\\'");
+            args.push(pattern);
+        }
+        let condition = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let total: u64 = self
+            .prepare_cached(&format!("SELECT count(*) FROM rights_bundles b{condition}"))?
+            .query_row(args.as_slice(), |r| r.get(0))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        args.push(&limit);
+        args.push(&offset);
+        let mut stmt = self.prepare_cached(&format!(
+            "{BUNDLE}{condition} ORDER BY b.name LIMIT ? OFFSET ?"
+        ))?;
+        let bundles = stmt
+            .query_map(args.as_slice(), bundle_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(BundlePage { bundles, total })
+    }
+
     fn role_by_id(&self, id: &str) -> StoreResult<Option<RoleDefinition>> {
         let mut stmt = self.prepare_cached(&format!("{ROLE} WHERE r.id = ?1"))?;
         Ok(stmt.query_row([id], role_from_row).optional()?)
