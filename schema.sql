@@ -266,3 +266,15 @@ SELECT '00000000-0000-4000-8000-000000000002', service_id, name FROM permissions
 WHERE service_id = '00000000-0000-4000-8000-000000000001';
 INSERT INTO bundle_orgs (bundle_id, org_id)
 SELECT '00000000-0000-4000-8000-000000000002', id FROM orgs WHERE is_provider = 0;
+
+-- Global roles reach tenant orgs when published: to every org (the built-in
+-- ones), or to the orgs named here. The provider org uses every global role.
+ALTER TABLE roles ADD COLUMN published_to_all INTEGER NOT NULL DEFAULT 0
+    CHECK (published_to_all IN (0, 1));
+UPDATE roles SET published_to_all = 1 WHERE org_id IS NULL;
+
+CREATE TABLE role_orgs (
+    role_id TEXT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
+    org_id  TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    PRIMARY KEY (role_id, org_id)
+) WITHOUT ROWID;

@@ -250,6 +250,20 @@ enum RoleCommand {
         /// The role's name.
         role: String,
     },
+    /// Publish a global role to a tenant org: its users may then hold it.
+    Publish {
+        /// The global role's name.
+        role: String,
+        /// The org.
+        org: String,
+    },
+    /// Withdraw a global role from an org: it stops counting there at once.
+    Withdraw {
+        /// The global role's name.
+        role: String,
+        /// The org.
+        org: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -588,6 +602,18 @@ fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainErr
             let (user_name, org_name) = split_user(&user)?;
             if !authority.set_role_granted(org_name, user_name, &role, true)? {
                 eprintln!("{user} already holds {role:?}");
+            }
+        }
+        RoleCommand::Publish { role, org } => {
+            if !authority.set_role_published(&role, &org, true)? {
+                eprintln!("{role:?} is already published to {org}");
+            }
+        }
+        RoleCommand::Withdraw { role, org } => {
+            if !authority.set_role_published(&role, &org, false)? {
+                return Err(DomainError::NotFound(format!(
+                    "{role:?} is not published to {org}"
+                )));
             }
         }
         RoleCommand::Revoke { user, role } => {

@@ -227,37 +227,16 @@ impl Authority {
             Some(service) => Some(self.service(service)?),
             None => None,
         };
-        let mut permissions = Vec::with_capacity(new.permissions.len());
-        for permission in new.permissions {
-            let (service_name, permission_name) = split_permission(permission)?;
-            let owner = self.service(service_name)?;
-            if !owner
-                .permissions
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(permission_name))
-            {
-                return Err(DomainError::Invalid(format!(
-                    "service {service_name:?} has no permission {permission_name:?}"
-                )));
-            }
-            if let Some(service) = &service {
-                if owner.id != service.id {
-                    return Err(DomainError::Invalid(format!(
-                        "a role of service {:?} cannot hold {permission:?}",
-                        service.name
-                    )));
-                }
-            }
-            permissions.push(format!("{}:{}", owner.name, permission_name));
-        }
-        permissions.sort();
-        permissions.dedup();
+        let permissions =
+            self.checked_permissions(service.as_ref().map(|s| s.name.as_str()), new.permissions)?;
         let role = RoleDefinition {
             id: self.new_id()?,
             name: new.name.to_string(),
             org_id: org.map(|o| o.id),
             service: service.map(|s| s.name),
             provider_only: false,
+            // A new global role reaches tenant orgs once published to them.
+            published_to_all: false,
             permissions,
             created_at: self.now(),
         };
@@ -272,6 +251,51 @@ impl Authority {
                 other => other,
             })?;
         Ok(role)
+    }
+
+    /// Publishes a global role to a tenant org (or withdraws it): the org's
+    /// users may hold it from then on. Returns false when nothing changed.
+    pub fn set_role_published(
+        &mut self,
+        role_name: &str,
+        org_name: &str,
+        published: bool,
+    ) -> Result<bool, DomainError> {
+        let role = self
+            .db()
+            .role(None, role_name)?
+            .ok_or_else(|| DomainError::NotFound(format!("no global role {role_name:?}")))?;
+        self.publish_role(&role, org_name, published)
+    }
+
+    pub(super) fn publish_role(
+        &mut self,
+        role: &RoleDefinition,
+        org_name: &str,
+        published: bool,
+    ) -> Result<bool, DomainError> {
+        if role.org_id.is_some() {
+            return Err(DomainError::Invalid(format!(
+                "{:?} is an org's own role; only global roles are published",
+                role.name
+            )));
+        }
+        if role.published_to_all {
+            return Err(DomainError::Invalid(format!(
+                "{:?} is published to every org",
+                role.name
+            )));
+        }
+        let org = self.org(org_name)?;
+        if org.is_provider {
+            return Err(DomainError::Invalid(format!(
+                "the {PROVIDER_ORG} org uses every global role"
+            )));
+        }
+        let role_id = role.id.clone();
+        Ok(self
+            .store
+            .write(move |tx| tx.set_role_published(&role_id, &org.id, published))?)
     }
 
     /// Grants (or takes back) a role to `user_name@org_name`. Returns false
@@ -364,23 +388,7 @@ impl Authority {
         permissions: &[String],
     ) -> Result<RightsBundle, DomainError> {
         check_name("rights bundle name", name, MAX_ROLE_NAME)?;
-        let mut ids = Vec::with_capacity(permissions.len());
-        for permission in permissions {
-            let (service_name, permission_name) = split_permission(permission)?;
-            let service = self.service(service_name)?;
-            if !service
-                .permissions
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(permission_name))
-            {
-                return Err(DomainError::Invalid(format!(
-                    "service {service_name:?} has no permission {permission_name:?}"
-                )));
-            }
-            ids.push(format!("{}:{permission_name}", service.name));
-        }
-        ids.sort();
-        ids.dedup();
+        let ids = self.checked_permissions(None, permissions)?;
         let bundle = RightsBundle {
             id: self.new_id()?,
             name: name.to_string(),
@@ -445,7 +453,51 @@ impl Authority {
                 "role {name:?} can only be held in the {PROVIDER_ORG} org"
             )));
         }
+        let published = role.org_id.is_some()
+            || role.published_to_all
+            || org.is_provider
+            || self.db().role_published_to(&role.id, &org.id)?;
+        if !published {
+            return Err(DomainError::Invalid(format!(
+                "the global role {name:?} is not published to org {:?}",
+                org.name
+            )));
+        }
         Ok(role)
+    }
+
+    /// `permissions` as full ids, each an existing permission, all of
+    /// `service` when the role is a service role.
+    pub(super) fn checked_permissions(
+        &self,
+        service: Option<&str>,
+        permissions: &[String],
+    ) -> Result<Vec<String>, DomainError> {
+        let mut checked = Vec::with_capacity(permissions.len());
+        for permission in permissions {
+            let (service_name, permission_name) = split_permission(permission)?;
+            let owner = self.service(service_name)?;
+            if !owner
+                .permissions
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(permission_name))
+            {
+                return Err(DomainError::Invalid(format!(
+                    "service {service_name:?} has no permission {permission_name:?}"
+                )));
+            }
+            if let Some(service) = service {
+                if !owner.name.eq_ignore_ascii_case(service) {
+                    return Err(DomainError::Invalid(format!(
+                        "a role of service {service:?} cannot hold {permission:?}"
+                    )));
+                }
+            }
+            checked.push(format!("{}:{}", owner.name, permission_name));
+        }
+        checked.sort();
+        checked.dedup();
+        Ok(checked)
     }
 
     fn service(&self, name: &str) -> Result<Service, DomainError> {

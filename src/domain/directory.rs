@@ -55,6 +55,100 @@ impl Authority {
         self.add_role(new)
     }
 
+    /// Publishes a global role to an org, or withdraws it: the provider,
+    /// with "Global Role: Manage".
+    pub fn publish_role_by_id(
+        &mut self,
+        caller: &Caller,
+        role_id: &str,
+        org_name: &str,
+        published: bool,
+    ) -> Result<RoleDefinition, DomainError> {
+        require_provider(caller, Right::GlobalRoleManage, "publish global roles")?;
+        let role = self.role_in_reach(caller, role_id)?;
+        let changed = self.publish_role(&role, org_name, published)?;
+        if !published && !changed {
+            return Err(DomainError::NotFound(format!(
+                "the role is not published to {org_name:?}"
+            )));
+        }
+        self.role_in_reach(caller, role_id)
+    }
+
+    /// Replaces a role's permissions: an org's own with "Role: Manage"
+    /// there, a global one as the provider with "Global Role: Manage".
+    /// Built-in roles do not change.
+    pub fn set_role_permissions(
+        &mut self,
+        caller: &Caller,
+        role_id: &str,
+        permissions: &[String],
+    ) -> Result<RoleDefinition, DomainError> {
+        let role = self.role_to_change(caller, role_id)?;
+        let permissions = self.checked_permissions(role.service.as_deref(), permissions)?;
+        let id = role.id.clone();
+        self.store
+            .write(move |tx| tx.set_role_permissions(&id, &permissions))?;
+        self.role_in_reach(caller, role_id)
+    }
+
+    /// Deletes a role no user or group holds (else 409).
+    pub fn delete_role(&mut self, caller: &Caller, role_id: &str) -> Result<(), DomainError> {
+        let role = self.role_to_change(caller, role_id)?;
+        let id = role.id.clone();
+        if !self.store.write(move |tx| tx.delete_unused_role(&id))? {
+            return Err(DomainError::Conflict(format!(
+                "role {:?} is still held by users or groups",
+                role.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn role_to_change(
+        &self,
+        caller: &Caller,
+        role_id: &str,
+    ) -> Result<RoleDefinition, DomainError> {
+        let role = self.role_in_reach(caller, role_id)?;
+        match &role.org_id {
+            None => require_provider(caller, Right::GlobalRoleManage, "change global roles")?,
+            Some(_) => {
+                require_session(caller, "manage roles")?;
+                require(caller, Right::RoleManage)?;
+            }
+        }
+        if role.org_id.is_none() && super::rights::is_builtin_role(&role.name) {
+            return Err(DomainError::Invalid(format!(
+                "the built-in role {:?} cannot be changed",
+                role.name
+            )));
+        }
+        Ok(role)
+    }
+
+    /// A role the caller may see: its org's own, a global one published to
+    /// its org, any for the provider.
+    fn role_in_reach(&self, caller: &Caller, id: &str) -> Result<RoleDefinition, DomainError> {
+        require(caller, Right::RoleView)?;
+        let not_found = || DomainError::NotFound("no such role".into());
+        let id = parse_id(id).ok_or_else(not_found)?;
+        let role = self.db().role_by_id(&id)?.ok_or_else(not_found)?;
+        if self.sees_every_org(caller) {
+            return Ok(role);
+        }
+        let org = &caller.account.org.id;
+        let visible = match &role.org_id {
+            Some(owner) => owner == org,
+            None => role.published_to_all || self.db().role_published_to(&role.id, org)?,
+        };
+        if visible {
+            Ok(role)
+        } else {
+            Err(not_found())
+        }
+    }
+
     /// Grants a role to a user in the caller's reach, or takes it back.
     /// Returns false when nothing changed.
     pub fn set_user_role(

@@ -306,6 +306,7 @@ fn builtin_role(
         org_id: None,
         service: None,
         provider_only: role.provider_only,
+        published_to_all: true,
         permissions: role.rights.iter().map(|r| r.id()).collect(),
         created_at: now,
     })

@@ -127,6 +127,9 @@ pub struct GroupPage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldRole {
     pub name: String,
+    /// The role may be held in the user's org: its own, or a global role
+    /// published to every org or to this one.
+    pub published_here: bool,
     /// The service a service role belongs to; None for an org role.
     pub service: Option<String>,
     /// `service:permission` ids.
@@ -161,13 +164,18 @@ pub struct Account {
 }
 
 impl Account {
-    /// The roles with only the permissions the org's bundles allow.
+    /// The roles that count in the user's org (global roles published
+    /// there; every role in the provider org), with only the permissions the
+    /// org's bundles allow.
     pub fn held_roles(&self) -> Vec<HeldRole> {
-        let Some(cap) = &self.permission_cap else {
-            return self.roles.clone();
-        };
-        self.roles
+        let counted = self
+            .roles
             .iter()
+            .filter(|role| role.published_here || self.org.is_provider);
+        let Some(cap) = &self.permission_cap else {
+            return counted.cloned().collect();
+        };
+        counted
             .map(|role| HeldRole {
                 permissions: role
                     .permissions
@@ -182,7 +190,11 @@ impl Account {
 
     /// The names of the user's roles (`service/role` for service roles), sorted.
     pub fn role_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.roles.iter().map(HeldRole::qualified_name).collect();
+        let mut names: Vec<String> = self
+            .held_roles()
+            .iter()
+            .map(HeldRole::qualified_name)
+            .collect();
         names.sort();
         names.dedup();
         names
@@ -208,11 +220,13 @@ impl Account {
 pub struct RoleDefinition {
     pub id: String,
     pub name: String,
-    /// None: a global role, defined by the provider for every org.
+    /// None: a global role, defined by the provider.
     pub org_id: Option<String>,
     /// The service of a service role; None for an org role.
     pub service: Option<String>,
     pub provider_only: bool,
+    /// A global role usable in every org, not only those it is published to.
+    pub published_to_all: bool,
     /// `service:permission` ids.
     pub permissions: Vec<String>,
     pub created_at: i64,

@@ -241,6 +241,13 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     },
 ];
 
+/// Whether a global role of this name is one of the built-in ones.
+pub fn is_builtin_role(name: &str) -> bool {
+    BUILTIN_ROLES
+        .iter()
+        .any(|r| r.name.eq_ignore_ascii_case(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

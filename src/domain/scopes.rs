@@ -182,11 +182,13 @@ mod tests {
             roles: vec![
                 HeldRole {
                     name: "Token User".into(),
+                    published_here: true,
                     service: None,
                     permissions: vec!["tokend:org.view".into(), "tokend:token.manage-own".into()],
                 },
                 HeldRole {
                     name: "operator".into(),
+                    published_here: true,
                     service: Some("vmc".into()),
                     permissions: vec!["vmc:sddc.read".into(), "vmc:sddc.write".into()],
                 },

@@ -97,6 +97,9 @@ pub trait RoleReads {
     fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>>;
     fn rights_bundle(&self, name: &str) -> StoreResult<Option<RightsBundle>>;
     fn role_by_id(&self, id: &str) -> StoreResult<Option<RoleDefinition>>;
+    /// Whether a global role is published to the org by name (not counting
+    /// `published_to_all`).
+    fn role_published_to(&self, role_id: &str, org_id: &str) -> StoreResult<bool>;
     /// Roles by name, oldest first; with an org, that org's and the global ones.
     fn roles(&self, filter: &DirectoryFilter) -> StoreResult<RolePage>;
     fn group_by_id(&self, id: &str) -> StoreResult<Option<GroupSummary>>;
@@ -120,6 +123,14 @@ pub trait RoleWrites {
     fn grant_role(&self, user_id: &str, role_id: &str) -> StoreResult<bool>;
     /// False when the user did not hold the role.
     fn revoke_role(&self, user_id: &str, role_id: &str) -> StoreResult<bool>;
+    /// Publishes (true) or withdraws a global role; false when nothing changed.
+    fn set_role_published(&self, role_id: &str, org_id: &str, published: bool)
+        -> StoreResult<bool>;
+    /// Replaces a role's permissions (`service:permission` ids).
+    fn set_role_permissions(&self, role_id: &str, permissions: &[String]) -> StoreResult<()>;
+    /// Deletes a role no user or group holds; false when one does (or it
+    /// does not exist).
+    fn delete_unused_role(&self, role_id: &str) -> StoreResult<bool>;
     fn insert_group(&self, group: &Group) -> StoreResult<()>;
     /// Adds (true) or removes a member; false when nothing changed.
     fn set_group_member(&self, group_id: &str, user_id: &str, member: bool) -> StoreResult<bool>;

@@ -89,6 +89,51 @@ pub fn create_role(authority: &mut Authority, request: &Request) -> Result<Respo
     Ok(Response::json(201, &role_json(&role)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PermissionsBody {
+    permissions: Vec<String>,
+}
+
+pub fn set_role_permissions(
+    authority: &mut Authority,
+    request: &Request,
+    role_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: PermissionsBody = request.json_body()?;
+    let role = authority.set_role_permissions(&caller, role_id, &body.permissions)?;
+    Ok(Response::json(200, &role_json(&role)))
+}
+
+pub fn delete_role(
+    authority: &mut Authority,
+    request: &Request,
+    role_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    authority.delete_role(&caller, role_id)?;
+    Ok(Response::no_content())
+}
+
+/// `POST /api/roles/{id}/orgs` (publish) and `DELETE .../orgs/{org}`.
+pub fn publish_role(
+    authority: &mut Authority,
+    request: &Request,
+    role_id: &str,
+    org: Option<&str>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let role = match org {
+        None => {
+            let body: OrgRef = request.json_body()?;
+            authority.publish_role_by_id(&caller, role_id, &body.org, true)?
+        }
+        Some(org) => authority.publish_role_by_id(&caller, role_id, org, false)?,
+    };
+    Ok(Response::json(200, &role_json(&role)))
+}
+
 /// `POST /api/users/{id}/roles` (grant) and `DELETE /api/users/{id}/roles/{role}`.
 pub fn set_user_role(
     authority: &mut Authority,
@@ -259,6 +304,7 @@ fn role_json(role: &RoleDefinition) -> Value {
         "org_id": role.org_id,
         "service": role.service,
         "permissions": role.permissions,
+        "published_to_all": role.published_to_all,
     })
 }
 

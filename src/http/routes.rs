@@ -24,6 +24,10 @@ enum Route {
     UserRoles(String),
     UserRole(String, String),
     Roles,
+    Role(String),
+    RolePermissions(String),
+    RoleOrgs(String),
+    RoleOrg(String, String),
     Groups,
     Group(String),
     GroupMembers(String),
@@ -71,6 +75,16 @@ impl Route {
                 Route::UserRole(decode_path_segment(id)?, decode_path_segment(role)?)
             }
             ["api", "roles"] => Route::Roles,
+            ["api", "roles", id] if !id.is_empty() => Route::Role(decode_path_segment(id)?),
+            ["api", "roles", id, "permissions"] if !id.is_empty() => {
+                Route::RolePermissions(decode_path_segment(id)?)
+            }
+            ["api", "roles", id, "orgs"] if !id.is_empty() => {
+                Route::RoleOrgs(decode_path_segment(id)?)
+            }
+            ["api", "roles", id, "orgs", org] if !id.is_empty() && !org.is_empty() => {
+                Route::RoleOrg(decode_path_segment(id)?, decode_path_segment(org)?)
+            }
             ["api", "services"] => Route::Services,
             ["api", "rights-bundles"] => Route::Bundles,
             ["api", "rights-bundles", id, "orgs"] if !id.is_empty() => {
@@ -124,6 +138,10 @@ impl Route {
             Route::UserRoles(_) => "/api/users/{id}/roles",
             Route::UserRole(..) => "/api/users/{id}/roles/{role}",
             Route::Roles => "/api/roles",
+            Route::Role(_) => "/api/roles/{id}",
+            Route::RolePermissions(_) => "/api/roles/{id}/permissions",
+            Route::RoleOrgs(_) => "/api/roles/{id}/orgs",
+            Route::RoleOrg(..) => "/api/roles/{id}/orgs/{org}",
             Route::Groups => "/api/groups",
             Route::Group(_) => "/api/groups/{id}",
             Route::GroupMembers(_) => "/api/groups/{id}/members",
@@ -155,11 +173,15 @@ impl Route {
             Route::UserRoles(_)
             | Route::GroupMembers(_)
             | Route::GroupRoles(_)
-            | Route::BundleOrgs(_) => "POST",
+            | Route::BundleOrgs(_)
+            | Route::RoleOrgs(_) => "POST",
             Route::UserRole(..)
             | Route::GroupMember(..)
             | Route::GroupRole(..)
-            | Route::BundleOrg(..) => "DELETE",
+            | Route::BundleOrg(..)
+            | Route::RoleOrg(..)
+            | Route::Role(_) => "DELETE",
+            Route::RolePermissions(_) => "PUT",
             Route::UserEnable(..) => "POST",
             Route::UserPassword(_) => "PUT",
             Route::Token(_) | Route::CurrentSession => "DELETE",
@@ -250,6 +272,16 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             Some(&org),
         )),
         ("GET", Route::Roles) => api(directory::roles(authority, request)),
+        ("DELETE", Route::Role(id)) => api(directory::delete_role(authority, request, &id)),
+        ("PUT", Route::RolePermissions(id)) => {
+            api(directory::set_role_permissions(authority, request, &id))
+        }
+        ("POST", Route::RoleOrgs(id)) => {
+            api(directory::publish_role(authority, request, &id, None))
+        }
+        ("DELETE", Route::RoleOrg(id, org)) => {
+            api(directory::publish_role(authority, request, &id, Some(&org)))
+        }
         ("POST", Route::Roles) => api(directory::create_role(authority, request)),
         ("GET", Route::Groups) => api(directory::groups(authority, request)),
         ("POST", Route::Groups) => api(directory::create_group(authority, request)),

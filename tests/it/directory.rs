@@ -441,3 +441,201 @@ fn the_provider_registers_services_bundles_and_orgs_over_http() {
         "{error}"
     );
 }
+
+#[test]
+fn a_global_role_counts_in_the_orgs_it_is_published_to() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    let admin = srv.api().admin_login().access_token;
+    let created = send(
+        &srv,
+        "POST",
+        "/api/roles",
+        &admin,
+        Some(json!({"name": "auditors", "permissions": ["tokend:audit.view"]})),
+    );
+    created.assert_status(201, "a global role");
+    assert_eq!(created.json()["published_to_all"], false);
+    let role = str_field(&created.json(), "id").to_owned();
+    let alice = id_of(&srv, &carol, "alice");
+
+    let seen = names(
+        &send(&srv, "GET", "/api/roles", &carol, None).assert_json("roles"),
+        "roles",
+    );
+    assert!(
+        !seen.contains(&"auditors".to_string()),
+        "unpublished: {seen:?}"
+    );
+    send(
+        &srv,
+        "POST",
+        &format!("/api/users/{alice}/roles"),
+        &carol,
+        Some(json!({"role": "auditors"})),
+    )
+    .assert_error(
+        400,
+        "invalid_request",
+        "granting an unpublished global role",
+    );
+
+    send(
+        &srv,
+        "POST",
+        &format!("/api/roles/{role}/orgs"),
+        &admin,
+        Some(json!({"org": "acme"})),
+    )
+    .assert_status(200, "publish");
+    let seen = names(
+        &send(&srv, "GET", "/api/roles", &carol, None).assert_json("roles"),
+        "roles",
+    );
+    assert!(
+        seen.contains(&"auditors".to_string()),
+        "published: {seen:?}"
+    );
+    send(
+        &srv,
+        "POST",
+        &format!("/api/users/{alice}/roles"),
+        &carol,
+        Some(json!({"role": "auditors"})),
+    )
+    .assert_status(204, "grant");
+    assert!(perms_of(&srv, "alice@acme").contains(&"tokend:audit.view".to_string()));
+
+    // Withdrawn, it stops counting at once, though still granted.
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/roles/{role}/orgs/acme"),
+        &admin,
+        None,
+    )
+    .assert_status(200, "withdraw");
+    assert!(!perms_of(&srv, "alice@acme").contains(&"tokend:audit.view".to_string()));
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/roles/{role}/orgs/acme"),
+        &admin,
+        None,
+    )
+    .assert_error(404, "not_found", "withdrawing twice");
+    send(
+        &srv,
+        "POST",
+        &format!("/api/roles/{role}/orgs"),
+        &carol,
+        Some(json!({"org": "acme"})),
+    )
+    .assert_error(
+        403,
+        "forbidden",
+        "an org admin may not publish global roles",
+    );
+    srv.cli()
+        .run(&["role", "publish", "auditors", "acme"], None)
+        .ok("CLI publish");
+    assert!(perms_of(&srv, "alice@acme").contains(&"tokend:audit.view".to_string()));
+}
+
+#[test]
+fn roles_change_and_go_only_when_nobody_holds_them() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    let created = send(
+        &srv,
+        "POST",
+        "/api/roles",
+        &carol,
+        Some(
+            json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]}),
+        ),
+    );
+    let role = str_field(&created.json(), "id").to_owned();
+    let alice = id_of(&srv, &carol, "alice");
+    send(
+        &srv,
+        "POST",
+        &format!("/api/users/{alice}/roles"),
+        &carol,
+        Some(json!({"role": "readers"})),
+    )
+    .assert_status(204, "grant");
+    assert!(perms_of(&srv, "alice@acme").contains(&"vmc:sddc.read".to_string()));
+
+    let emptied = send(
+        &srv,
+        "PUT",
+        &format!("/api/roles/{role}/permissions"),
+        &carol,
+        Some(json!({"permissions": []})),
+    )
+    .assert_json("edit");
+    assert_eq!(emptied["permissions"], json!([]));
+    assert!(!perms_of(&srv, "alice@acme").contains(&"vmc:sddc.read".to_string()));
+    send(
+        &srv,
+        "PUT",
+        &format!("/api/roles/{role}/permissions"),
+        &carol,
+        Some(json!({"permissions": ["tokend:user.view"]})),
+    )
+    .assert_error(
+        400,
+        "invalid_request",
+        "a service role holding another service's permission",
+    );
+
+    send(&srv, "DELETE", &format!("/api/roles/{role}"), &carol, None).assert_error(
+        409,
+        "conflict",
+        "deleting a role still held",
+    );
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/users/{alice}/roles/readers"),
+        &carol,
+        None,
+    )
+    .assert_status(204, "revoke");
+    send(&srv, "DELETE", &format!("/api/roles/{role}"), &carol, None)
+        .assert_status(204, "delete an unused role");
+    send(&srv, "DELETE", &format!("/api/roles/{role}"), &carol, None).assert_error(
+        404,
+        "not_found",
+        "deleting it again",
+    );
+
+    // Built-in roles stay as they are.
+    let admin = srv.api().admin_login().access_token;
+    let listing = send(
+        &srv,
+        "GET",
+        &format!("/api/roles?name={}", "Token"),
+        &admin,
+        None,
+    )
+    .assert_json("roles");
+    let token_user = str_field(&listing["roles"][0], "id").to_owned();
+    send(
+        &srv,
+        "PUT",
+        &format!("/api/roles/{token_user}/permissions"),
+        &admin,
+        Some(json!({"permissions": []})),
+    )
+    .assert_error(400, "invalid_request", "editing a built-in role");
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/roles/{token_user}"),
+        &carol,
+        None,
+    )
+    .assert_error(403, "forbidden", "an org admin deleting a global role");
+}

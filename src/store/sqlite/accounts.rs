@@ -58,7 +58,10 @@ impl AccountReads for Connection {
         // row with a NULL permission.
         // Roles granted to the user, and to the groups the user is in.
         let mut roles = self.prepare_cached(
-            "SELECT r.id, r.name, rs.name, ps.name || ':' || rp.permission
+            "SELECT r.id, r.name, rs.name, ps.name || ':' || rp.permission,
+                    r.org_id IS NOT NULL OR r.published_to_all = 1
+                    OR EXISTS (SELECT 1 FROM role_orgs ro
+                               WHERE ro.role_id = r.id AND ro.org_id = ?2)
              FROM (SELECT role_id FROM user_roles WHERE user_id = ?1
                    UNION
                    SELECT gr.role_id FROM group_members gm
@@ -70,13 +73,14 @@ impl AccountReads for Connection {
              LEFT JOIN services ps ON ps.id = rp.service_id
              ORDER BY r.name, r.id, 4",
         )?;
-        let mut rows = roles.query([user_id])?;
+        let mut rows = roles.query([user_id, account.org.id.as_str()])?;
         let mut last_role: Option<String> = None;
         while let Some(row) = rows.next()? {
             let role_id: String = row.get(0)?;
             if last_role.as_deref() != Some(role_id.as_str()) {
                 account.roles.push(HeldRole {
                     name: row.get(1)?,
+                    published_here: row.get(4)?,
                     service: row.get(2)?,
                     permissions: Vec::new(),
                 });

@@ -12,6 +12,7 @@ use crate::domain::records::{
 use crate::domain::storage::{RoleReads, RoleWrites, StoreError, StoreResult};
 
 const ROLE: &str = "SELECT r.id, r.name, r.org_id, s.name, r.provider_only, r.created_at,
+        r.published_to_all,
         (SELECT group_concat(ps.name || ':' || rp.permission, ' ')
          FROM role_permissions rp JOIN services ps ON ps.id = rp.service_id
          WHERE rp.role_id = r.id)
@@ -19,7 +20,7 @@ const ROLE: &str = "SELECT r.id, r.name, r.org_id, s.name, r.provider_only, r.cr
 
 fn role_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleDefinition> {
     let mut permissions: Vec<String> = r
-        .get::<_, Option<String>>(6)?
+        .get::<_, Option<String>>(7)?
         .map(|list| list.split(' ').map(String::from).collect())
         .unwrap_or_default();
     permissions.sort();
@@ -29,6 +30,7 @@ fn role_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleDefinition> {
         org_id: r.get(2)?,
         service: r.get(3)?,
         provider_only: r.get(4)?,
+        published_to_all: r.get(6)?,
         permissions,
         created_at: r.get(5)?,
     })
@@ -62,11 +64,17 @@ fn directory_where<'a>(
     let mut clauses = Vec::new();
     let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
     if let Some(org_id) = &filter.org_id {
-        clauses.push(if with_global {
-            format!("({table}.org_id = ? OR {table}.org_id IS NULL)")
+        if with_global {
+            // The org's own roles, and the global ones published to it.
+            clauses.push(format!(
+                "({table}.org_id = ? OR ({table}.org_id IS NULL AND ({table}.published_to_all = 1
+                  OR EXISTS (SELECT 1 FROM role_orgs ro
+                             WHERE ro.role_id = {table}.id AND ro.org_id = ?))))"
+            ));
+            args.push(org_id);
         } else {
-            format!("{table}.org_id = ?")
-        });
+            clauses.push(format!("{table}.org_id = ?"));
+        }
         args.push(org_id);
     }
     if let Some(pattern) = pattern {
@@ -184,6 +192,14 @@ impl RoleReads for Connection {
         Ok(BundlePage { bundles, total })
     }
 
+    fn role_published_to(&self, role_id: &str, org_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM role_orgs WHERE role_id = ?1 AND org_id = ?2)",
+            )?
+            .query_row(params![role_id, org_id], |r| r.get(0))?)
+    }
+
     fn role_by_id(&self, id: &str) -> StoreResult<Option<RoleDefinition>> {
         let mut stmt = self.prepare_cached(&format!("{ROLE} WHERE r.id = ?1"))?;
         Ok(stmt.query_row([id], role_from_row).optional()?)
@@ -234,36 +250,11 @@ impl RoleReads for Connection {
 
     fn role(&self, org_id: Option<&str>, name: &str) -> StoreResult<Option<RoleDefinition>> {
         // `org_id IS ?1` matches NULL to NULL: the global roles.
-        let mut stmt = self.prepare_cached(
-            "SELECT r.id, r.name, r.org_id, s.name, r.provider_only, r.created_at
-             FROM roles r LEFT JOIN services s ON s.id = r.service_id
-             WHERE r.org_id IS ?1 AND r.name = ?2",
-        )?;
-        let found = stmt
-            .query_row(params![org_id, name], |r| {
-                Ok(RoleDefinition {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    org_id: r.get(2)?,
-                    service: r.get(3)?,
-                    provider_only: r.get(4)?,
-                    permissions: Vec::new(),
-                    created_at: r.get(5)?,
-                })
-            })
-            .optional()?;
-        let Some(mut role) = found else {
-            return Ok(None);
-        };
-        let mut stmt = self.prepare_cached(
-            "SELECT s.name || ':' || rp.permission FROM role_permissions rp
-             JOIN services s ON s.id = rp.service_id
-             WHERE rp.role_id = ?1 ORDER BY 1",
-        )?;
-        role.permissions = stmt
-            .query_map([&role.id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(Some(role))
+        let mut stmt =
+            self.prepare_cached(&format!("{ROLE} WHERE r.org_id IS ?1 AND r.name = ?2"))?;
+        Ok(stmt
+            .query_row(params![org_id, name], role_from_row)
+            .optional()?)
     }
 
     fn service(&self, name: &str) -> StoreResult<Option<Service>> {
@@ -357,8 +348,9 @@ impl RoleWrites for Connection {
 
     fn insert_role(&self, role: &RoleDefinition) -> StoreResult<()> {
         let inserted = self.execute(
-            "INSERT INTO roles (id, name, org_id, service_id, provider_only, created_at)
-             SELECT ?1, ?2, ?3, (SELECT id FROM services WHERE name = ?4), ?5, ?6
+            "INSERT INTO roles
+                 (id, name, org_id, service_id, provider_only, published_to_all, created_at)
+             SELECT ?1, ?2, ?3, (SELECT id FROM services WHERE name = ?4), ?5, ?6, ?7
              WHERE ?4 IS NULL OR EXISTS (SELECT 1 FROM services WHERE name = ?4)",
             params![
                 role.id,
@@ -366,6 +358,7 @@ impl RoleWrites for Connection {
                 role.org_id,
                 role.service,
                 role.provider_only,
+                role.published_to_all,
                 role.created_at
             ],
         )?;
@@ -411,6 +404,38 @@ impl RoleWrites for Connection {
         let changed = self.execute(
             "DELETE FROM user_roles WHERE user_id = ?1 AND role_id = ?2",
             params![user_id, role_id],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn set_role_published(
+        &self,
+        role_id: &str,
+        org_id: &str,
+        published: bool,
+    ) -> StoreResult<bool> {
+        let sql = if published {
+            "INSERT INTO role_orgs (role_id, org_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM role_orgs WHERE role_id = ?1 AND org_id = ?2"
+        };
+        Ok(self.execute(sql, params![role_id, org_id])? == 1)
+    }
+
+    fn set_role_permissions(&self, role_id: &str, permissions: &[String]) -> StoreResult<()> {
+        self.execute("DELETE FROM role_permissions WHERE role_id = ?1", [role_id])?;
+        for permission in permissions {
+            self.add_role_permission(role_id, permission)?;
+        }
+        Ok(())
+    }
+
+    fn delete_unused_role(&self, role_id: &str) -> StoreResult<bool> {
+        let changed = self.execute(
+            "DELETE FROM roles WHERE id = ?1
+               AND NOT EXISTS (SELECT 1 FROM user_roles WHERE role_id = ?1)
+               AND NOT EXISTS (SELECT 1 FROM group_roles WHERE role_id = ?1)",
+            [role_id],
         )?;
         Ok(changed == 1)
     }
