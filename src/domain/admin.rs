@@ -545,9 +545,11 @@ impl Authority {
             owner_id: None,
             org_id,
             user_name: query.user_name.clone(),
+            name_contains: None,
             include_revoked: query.include_revoked,
+            page: None,
         };
-        Ok(self.db().api_tokens(&filter)?)
+        Ok(self.db().api_tokens(&filter)?.tokens)
     }
 
     pub fn revoke_api_token_by_id(&mut self, id: &str) -> Result<(), DomainError> {

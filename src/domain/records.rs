@@ -310,7 +310,18 @@ pub struct ApiTokenFilter {
     pub owner_id: Option<String>,
     pub org_id: Option<String>,
     pub user_name: Option<String>,
+    /// Lower case; tokens whose name contains it.
+    pub name_contains: Option<String>,
     pub include_revoked: bool,
+    /// (offset, limit) of one page; None for all.
+    pub page: Option<(u64, u32)>,
+}
+
+/// One page of tokens, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct ApiTokenPage {
+    pub tokens: Vec<ApiTokenListing>,
+    pub total: u64,
 }
 
 #[derive(Debug, Clone)]

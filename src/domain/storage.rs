@@ -16,7 +16,8 @@ use super::records::{
     RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter, UserPage, UserSummary,
 };
 use super::records::{
-    BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, RolePage, ServicePage,
+    ApiTokenPage, BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, RolePage,
+    ServicePage,
 };
 use super::scopes::TokenScope;
 
@@ -151,8 +152,9 @@ pub trait RoleWrites {
 pub trait TokenReads {
     fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>>;
     fn api_token(&self, id: &str) -> StoreResult<Option<ApiTokenListing>>;
-    /// Oldest first.
-    fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<Vec<ApiTokenListing>>;
+    /// Oldest first, one page if the filter asks for one, and how many
+    /// match in all.
+    fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<ApiTokenPage>;
     /// The owner and scope of the token if it exists and is not revoked.
     fn active_api_token(&self, id: &str) -> StoreResult<Option<(String, TokenScope)>>;
 }

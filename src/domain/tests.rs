@@ -175,12 +175,22 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     let derived = f.authority.authenticate(&issued.access_token).unwrap();
     assert_eq!(derived.api_token_id(), Some(created.id.as_str()));
     assert!(!derived.rights.contains(Right::TokenManageAll));
-    assert!(f.authority.all_visible_api_tokens(&admin).is_ok());
+    let page = PageRequest::new(1, 25).unwrap();
+    assert!(f
+        .authority
+        .all_visible_api_tokens(&admin, None, page)
+        .is_ok());
     assert!(matches!(
-        f.authority.all_visible_api_tokens(&derived),
+        f.authority.all_visible_api_tokens(&derived, None, page),
         Err(DomainError::Forbidden(_))
     ));
-    assert_eq!(f.authority.own_api_tokens(&derived).unwrap().len(), 1);
+    assert_eq!(
+        f.authority
+            .own_api_tokens(&derived, None, page)
+            .unwrap()
+            .total,
+        1
+    );
     assert!(matches!(
         f.authority
             .create_api_token(&derived, "more", None, TokenScope::AllRoles),

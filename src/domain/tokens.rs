@@ -3,9 +3,10 @@
 
 use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
 use super::names::check_name;
-use super::records::{Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
+use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
 use super::scopes::{Grant, TokenScope};
 use super::storage::Durability;
+use super::users::PageRequest;
 use super::{parse_id, AccessOrigin, Authority, Caller, DomainError, Right};
 
 const MAX_NAME_LENGTH: usize = 128;
@@ -69,9 +70,16 @@ impl Authority {
     }
 
     /// The caller's own tokens that are not revoked (expired ones included).
-    pub fn own_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiTokenListing>, DomainError> {
+    pub fn own_api_tokens(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<ApiTokenPage, DomainError> {
         let filter = ApiTokenFilter {
             owner_id: Some(caller.account.user_id.clone()),
+            name_contains: name.map(str::to_lowercase),
+            page: Some((page.offset(), page.page_size)),
             ..ApiTokenFilter::default()
         };
         Ok(self.db().api_tokens(&filter)?)
@@ -84,7 +92,9 @@ impl Authority {
     pub fn all_visible_api_tokens(
         &self,
         caller: &Caller,
-    ) -> Result<Vec<ApiTokenListing>, DomainError> {
+        name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<ApiTokenPage, DomainError> {
         if caller.is_token_derived() {
             return Err(DomainError::Forbidden(
                 "access derived from an API token cannot view other users' API tokens".into(),
@@ -99,6 +109,8 @@ impl Authority {
         let org = &caller.account.org;
         let filter = ApiTokenFilter {
             org_id: (!org.is_provider).then(|| org.id.clone()),
+            name_contains: name.map(str::to_lowercase),
+            page: Some((page.offset(), page.page_size)),
             ..ApiTokenFilter::default()
         };
         Ok(self.db().api_tokens(&filter)?)

@@ -67,7 +67,7 @@ struct NewOrgBody {
 
 pub fn roles(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let query = request.list_query(false)?;
+    let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
     let listed = authority.roles_in_reach(&caller, query.name.as_deref(), page)?;
     let roles: Vec<Value> = listed.roles.iter().map(role_json).collect();
@@ -158,7 +158,7 @@ pub fn set_user_role(
 
 pub fn groups(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let query = request.list_query(false)?;
+    let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
     let listed = authority.groups_in_reach(&caller, query.name.as_deref(), page)?;
     let groups: Vec<Value> = listed.groups.iter().map(group_json).collect();
@@ -218,7 +218,7 @@ pub fn set_group_role(
 
 pub fn services(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let query = request.list_query(false)?;
+    let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
     let listed = authority.services_in_reach(&caller, query.name.as_deref(), page)?;
     let services: Vec<Value> = listed.services.iter().map(service_json).collect();
@@ -234,7 +234,7 @@ pub fn create_service(authority: &mut Authority, request: &Request) -> Result<Re
 
 pub fn bundles(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let query = request.list_query(false)?;
+    let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
     let listed = authority.bundles_in_reach(&caller, query.name.as_deref(), page)?;
     let bundles: Vec<Value> = listed.bundles.iter().map(bundle_json).collect();

@@ -172,6 +172,8 @@ impl Request {
 pub struct ListQuery {
     pub name: Option<String>,
     pub org: Option<String>,
+    /// `all=true|false`, where allowed.
+    pub all: bool,
     pub page: u32,
     pub page_size: u32,
 }
@@ -180,15 +182,22 @@ pub struct ListQuery {
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
 
 impl Request {
-    pub fn list_query(&self, org_allowed: bool) -> Result<ListQuery, BadRequest> {
+    /// The list query; `org` and `all` only where the endpoint takes them.
+    pub fn list_query(
+        &self,
+        org_allowed: bool,
+        all_allowed: bool,
+    ) -> Result<ListQuery, BadRequest> {
         let mut name = None;
         let mut org = None;
+        let mut all = None;
         let mut page = None;
         let mut page_size = None;
         for (key, value) in self.query_params()? {
             let slot = match key.as_str() {
                 "name" => &mut name,
                 "org" if org_allowed => &mut org,
+                "all" if all_allowed => &mut all,
                 "page" => &mut page,
                 "pageSize" => &mut page_size,
                 _ => {
@@ -207,9 +216,15 @@ impl Request {
                 .parse()
                 .map_err(|_| BadRequest::Malformed(format!("{what} must be a positive number"))),
         };
+        let all = match all.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(BadRequest::Malformed("all is true or false".into())),
+        };
         Ok(ListQuery {
             name,
             org,
+            all,
             page: number(page, 1, "page")?,
             page_size: number(page_size, DEFAULT_PAGE_SIZE, "pageSize")?,
         })

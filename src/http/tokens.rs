@@ -8,7 +8,8 @@ use super::error::{ApiError, BadRequest};
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::{format_time, Authority, ServiceRoleScope, TokenScope};
+use super::users::page_json;
+use crate::domain::{format_time, Authority, PageRequest, ServiceRoleScope, TokenScope};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,25 +101,20 @@ pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, 
 
 /// The caller's own tokens, or with `?all=true` every token the caller may
 /// see by name. Never a secret or a digest.
+/// The caller's own tokens, or with `?all=true` every token the caller may
+/// see by name, a page at a time. Never a secret or a digest.
 pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let all = match request.query_params()?.as_slice() {
-        [] => false,
-        [(name, value)] if name == "all" && (value == "true" || value == "false") => {
-            value == "true"
-        }
-        _ => {
-            return Err(
-                BadRequest::Malformed("the only query parameter is all=true|false".into()).into(),
-            )
-        }
-    };
-    let listings = if all {
-        authority.all_visible_api_tokens(&caller)?
+    let query = request.list_query(false, true)?;
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let name = query.name.as_deref();
+    let listed = if query.all {
+        authority.all_visible_api_tokens(&caller, name, page)?
     } else {
-        authority.own_api_tokens(&caller)?
+        authority.own_api_tokens(&caller, name, page)?
     };
-    let tokens: Vec<_> = listings
+    let tokens: Vec<Value> = listed
+        .tokens
         .into_iter()
         .map(|t| {
             json!({
@@ -132,7 +128,7 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
             })
         })
         .collect();
-    Ok(Response::json(200, &json!({ "tokens": tokens })))
+    Ok(page_json("tokens", tokens, page, listed.total))
 }
 
 pub fn revoke(

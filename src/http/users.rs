@@ -31,7 +31,7 @@ struct PasswordBody {
 
 pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let query = request.list_query(true)?;
+    let query = request.list_query(true, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
     let listed = authority.users(&caller, query.name.as_deref(), query.org.as_deref(), page)?;
     let users: Vec<Value> = listed.users.iter().map(user_json).collect();

@@ -637,3 +637,25 @@ fn listing_all_tokens_shows_names_within_the_admins_reach_never_secrets() {
             .assert_error(400, "invalid_request", bad);
     }
 }
+
+#[test]
+fn token_listings_page_and_filter_by_name() {
+    let srv = TestServer::start();
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    for name in ["ci-one", "ci-two", "backup"] {
+        api.create_token(&admin, name, Some("30m"));
+    }
+    let page = api
+        .get_bearer("/api/tokens?page=2&pageSize=2", &admin)
+        .assert_json("page 2");
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["tokens"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["tokens"][0]["name"], "backup", "oldest first");
+    let ci = api
+        .get_bearer("/api/tokens?all=true&name=CI-", &admin)
+        .assert_json("by name");
+    assert_eq!(ci["total"], 2);
+    api.get_bearer("/api/tokens?pageSize=0", &admin)
+        .assert_error(400, "invalid_request", "pageSize 0");
+}

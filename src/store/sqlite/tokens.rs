@@ -5,7 +5,7 @@
 use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::domain::records::{ApiTokenFilter, ApiTokenListing, ApiTokenRecord};
+use crate::domain::records::{ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord};
 use crate::domain::scopes::TokenScope;
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
@@ -31,7 +31,7 @@ impl TokenReads for Connection {
         Ok(stmt.query_row([id], listing_from_row).optional()?)
     }
 
-    fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<Vec<ApiTokenListing>> {
+    fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<ApiTokenPage> {
         let mut clauses = Vec::new();
         let mut args: Vec<&dyn ToSql> = Vec::new();
         if let Some(owner_id) = &filter.owner_id {
@@ -46,18 +46,38 @@ impl TokenReads for Connection {
             clauses.push("u.name = ?");
             args.push(user_name);
         }
+        let pattern = super::like_pattern(&filter.name_contains);
+        if let Some(pattern) = &pattern {
+            clauses.push("lower(t.name) LIKE ? ESCAPE '\\'");
+            args.push(pattern);
+        }
         if !filter.include_revoked {
             clauses.push("t.revoked_at IS NULL");
         }
-        let mut sql = LISTING.to_string();
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
+        let condition = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let total: u64 = self
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM api_tokens t JOIN users u ON u.id = t.user_id{condition}"
+            ))?
+            .query_row(args.as_slice(), |r| r.get(0))?;
+        let mut sql = format!("{LISTING}{condition} ORDER BY t.created_at, t.rowid");
+        let (offset, limit);
+        if let Some((page_offset, page_limit)) = filter.page {
+            offset = i64::try_from(page_offset).unwrap_or(i64::MAX);
+            limit = i64::from(page_limit);
+            sql.push_str(" LIMIT ? OFFSET ?");
+            args.push(&limit);
+            args.push(&offset);
         }
-        sql.push_str(" ORDER BY t.created_at, t.rowid");
         let mut stmt = self.prepare_cached(&sql)?;
-        let rows = stmt.query_map(args.as_slice(), listing_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let tokens = stmt
+            .query_map(args.as_slice(), listing_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(ApiTokenPage { tokens, total })
     }
 
     fn active_api_token(&self, id: &str) -> StoreResult<Option<(String, TokenScope)>> {
