@@ -36,8 +36,8 @@ pub use error::DomainError;
 pub use health::Readiness;
 pub use records::{Account, ApiTokenListing, RoleDefinition};
 pub use records::{
-    BundlePage, BundleSummary, GroupPage, GroupSummary, Org, RolePage, Service, ServicePage,
-    UserPage, UserSummary,
+    BundlePage, BundleSummary, GroupPage, GroupSummary, Org, OrgPage, RolePage, Service,
+    ServicePage, UserPage, UserSummary,
 };
 use records::{InitialState, NewUser};
 pub use rights::{Right, RightSet};
@@ -195,13 +195,20 @@ impl Authority {
         Ok(self.keys()?.jwks())
     }
 
-    /// The orgs the caller may see: all for a provider admin, else their own.
-    pub fn visible_orgs(&self, caller: &Caller) -> Result<Vec<Org>, DomainError> {
-        let org = &caller.account.org;
-        if org.is_provider && caller.rights.contains(Right::OrgView) {
-            return Ok(self.db().orgs()?);
-        }
-        Ok(vec![org.clone()])
+    /// The orgs the caller may see: all for a provider admin, else its own.
+    pub fn visible_orgs(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<OrgPage, DomainError> {
+        let filter = records::DirectoryFilter {
+            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            name_contains: name.map(str::to_lowercase),
+            offset: page.offset(),
+            limit: page.page_size,
+        };
+        Ok(self.db().orgs(&filter)?)
     }
 
     /// The time by this authority's clock.

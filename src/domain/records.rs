@@ -77,6 +77,13 @@ pub struct RolePage {
     pub total: u64,
 }
 
+/// One page of orgs, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct OrgPage {
+    pub orgs: Vec<Org>,
+    pub total: u64,
+}
+
 /// One page of services, and how many there are in all.
 #[derive(Debug, Clone)]
 pub struct ServicePage {

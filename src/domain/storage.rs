@@ -16,8 +16,8 @@ use super::records::{
     RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter, UserPage, UserSummary,
 };
 use super::records::{
-    ApiTokenPage, BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, RolePage,
-    ServicePage,
+    ApiTokenPage, BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, OrgPage,
+    RolePage, ServicePage,
 };
 use super::scopes::TokenScope;
 
@@ -63,8 +63,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait AccountReads {
     fn provider_org(&self) -> StoreResult<Option<Org>>;
     fn org_by_name(&self, name: &str) -> StoreResult<Option<Org>>;
-    /// Every org, the provider first, then by name.
-    fn orgs(&self) -> StoreResult<Vec<Org>>;
+    /// Orgs, the provider first, then by name; with an org id, that one.
+    fn orgs(&self, filter: &DirectoryFilter) -> StoreResult<OrgPage>;
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>>;
     /// The account and password hash of `user_name` in `org_name`.
     fn login_account(

@@ -5,7 +5,8 @@ use serde_json::json;
 use super::error::ApiError;
 use super::request::Request;
 use super::response::Response;
-use crate::domain::{format_time, Authority, Caller, DomainError, LoginEndpoint};
+use super::users::page_json;
+use crate::domain::{format_time, Authority, Caller, DomainError, LoginEndpoint, PageRequest};
 
 pub const ACCESS_TOKEN_HEADER: &str = "X-VMWARE-VCLOUD-ACCESS-TOKEN";
 
@@ -72,12 +73,16 @@ pub fn current(authority: &Authority, request: &Request) -> Result<Response, Api
     ))
 }
 
+/// The orgs the caller may see, a page at a time.
 pub fn orgs(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let orgs: Vec<_> = authority
-        .visible_orgs(&caller)?
+    let query = request.list_query(false, false)?;
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let listed = authority.visible_orgs(&caller, query.name.as_deref(), page)?;
+    let orgs: Vec<_> = listed
+        .orgs
         .into_iter()
         .map(|o| json!({ "id": o.id, "name": o.name, "is_provider": o.is_provider }))
         .collect();
-    Ok(Response::json(200, &json!({ "orgs": orgs })))
+    Ok(page_json("orgs", orgs, page, listed.total))
 }

@@ -639,3 +639,35 @@ fn roles_change_and_go_only_when_nobody_holds_them() {
     )
     .assert_error(403, "forbidden", "an org admin deleting a global role");
 }
+
+#[test]
+fn orgs_page_and_foreign_roles_are_unknown() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    let admin = srv.api().admin_login().access_token;
+    let orgs = send(&srv, "GET", "/api/org?pageSize=2", &admin, None).assert_json("orgs");
+    assert_eq!(orgs["total"], 3);
+    assert_eq!(names(&orgs, "orgs"), ["System", "acme"]);
+    let own = send(&srv, "GET", "/api/org", &carol, None).assert_json("carol's orgs");
+    assert_eq!(names(&own, "orgs"), ["acme"]);
+
+    // other's local role is unknown to acme's admin.
+    let all = send(&srv, "GET", "/api/roles?name=other-local", &admin, None).assert_json("roles");
+    let foreign = str_field(&all["roles"][0], "id").to_owned();
+    send(
+        &srv,
+        "DELETE",
+        &format!("/api/roles/{foreign}"),
+        &carol,
+        None,
+    )
+    .assert_error(404, "not_found", "another org's role");
+    send(
+        &srv,
+        "PUT",
+        &format!("/api/roles/{foreign}/permissions"),
+        &carol,
+        Some(json!({"permissions": []})),
+    )
+    .assert_error(404, "not_found", "editing another org's role");
+}

@@ -3,7 +3,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::domain::records::{Account, HeldRole, NewUser, Org, UserFilter, UserPage, UserSummary};
+use crate::domain::records::{
+    Account, DirectoryFilter, HeldRole, NewUser, Org, OrgPage, UserFilter, UserPage, UserSummary,
+};
 use crate::domain::storage::{AccountReads, AccountWrites, StoreError, StoreResult};
 
 const ORG_COLUMNS: &str = "id, name, is_provider, created_at";
@@ -19,11 +21,38 @@ impl AccountReads for Connection {
         Ok(self.query_row(&sql, [name], org_from_row).optional()?)
     }
 
-    fn orgs(&self) -> StoreResult<Vec<Org>> {
-        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY is_provider DESC, name");
-        let mut stmt = self.prepare_cached(&sql)?;
-        let rows = stmt.query_map([], org_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    fn orgs(&self, filter: &DirectoryFilter) -> StoreResult<OrgPage> {
+        let pattern = super::like_pattern(&filter.name_contains);
+        let mut clauses = Vec::new();
+        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        if let Some(org_id) = &filter.org_id {
+            clauses.push("id = ?");
+            args.push(org_id);
+        }
+        if let Some(pattern) = &pattern {
+            clauses.push("lower(name) LIKE ? ESCAPE '\\'");
+            args.push(pattern);
+        }
+        let condition = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let total: u64 = self
+            .prepare_cached(&format!("SELECT count(*) FROM orgs{condition}"))?
+            .query_row(args.as_slice(), |r| r.get(0))?;
+        let limit = i64::from(filter.limit);
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        args.push(&limit);
+        args.push(&offset);
+        let mut stmt = self.prepare_cached(&format!(
+            "SELECT {ORG_COLUMNS} FROM orgs{condition}
+             ORDER BY is_provider DESC, name LIMIT ? OFFSET ?"
+        ))?;
+        let orgs = stmt
+            .query_map(args.as_slice(), org_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(OrgPage { orgs, total })
     }
 
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
