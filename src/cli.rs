@@ -73,6 +73,14 @@ enum BundleCommand {
         #[arg(long = "permission")]
         permissions: Vec<String>,
     },
+    /// Replace a bundle's permissions.
+    Set {
+        /// The bundle's name.
+        name: String,
+        /// A permission, written SERVICE:PERMISSION (repeatable).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
     /// Publish a bundle to a tenant org: its users may use its permissions.
     Publish {
         /// The bundle's name.
@@ -213,6 +221,14 @@ enum ServiceCommand {
         name: String,
         /// A permission, written SERVICE:PERMISSION (repeatable).
         #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+    /// Add permissions to a registered service.
+    Extend {
+        /// The service's name.
+        name: String,
+        /// A permission, written SERVICE:PERMISSION (repeatable).
+        #[arg(long = "permission", required = true)]
         permissions: Vec<String>,
     },
 }
@@ -568,6 +584,14 @@ fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError
 
 fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), DomainError> {
     match command {
+        ServiceCommand::Extend { name, permissions } => {
+            let service = authority.extend_service(&name, &permissions)?;
+            eprintln!(
+                "service {} now has {} permissions",
+                service.name,
+                service.permissions.len()
+            );
+        }
         ServiceCommand::Add { name, permissions } => {
             let service = authority.add_service(&name, &permissions)?;
             println!("{}", service.id);
@@ -667,6 +691,14 @@ fn bundle(authority: &mut Authority, command: BundleCommand) -> Result<(), Domai
     match command {
         BundleCommand::Add { name, permissions } => {
             println!("{}", authority.add_rights_bundle(&name, &permissions)?.id);
+        }
+        BundleCommand::Set { name, permissions } => {
+            let bundle = authority.set_bundle_permissions(&name, &permissions)?;
+            eprintln!(
+                "bundle {} now holds {} permissions",
+                bundle.name,
+                bundle.permissions.len()
+            );
         }
         BundleCommand::Publish { bundle, org } => {
             if !authority.set_bundle_published(&bundle, &org, true)? {

@@ -195,6 +195,70 @@ impl Authority {
         Ok(service)
     }
 
+    /// Adds permissions to a registered service.
+    pub fn extend_service(
+        &mut self,
+        name: &str,
+        permissions: &[String],
+    ) -> Result<Service, DomainError> {
+        let service = self.service(name)?;
+        let mut added = Vec::with_capacity(permissions.len());
+        for permission in permissions {
+            let (owner, permission_name) = split_permission(permission)?;
+            if !owner.eq_ignore_ascii_case(&service.name) {
+                return Err(DomainError::Invalid(format!(
+                    "permission {permission:?} does not belong to service {name:?}"
+                )));
+            }
+            added.push(permission_name.to_string());
+        }
+        if service.name == rights::TOKEND_SERVICE {
+            return Err(DomainError::Invalid(
+                "tokend's own permissions are its rights; they do not change".into(),
+            ));
+        }
+        let id = service.id.clone();
+        self.store.write(move |tx| {
+            for name in &added {
+                tx.add_permission(&id, name)?;
+            }
+            Ok(())
+        })?;
+        self.service(name)
+    }
+
+    /// Replaces a rights bundle's permissions. The Default Rights Bundle
+    /// keeps every right of tokend's.
+    pub fn set_bundle_permissions(
+        &mut self,
+        bundle_name: &str,
+        permissions: &[String],
+    ) -> Result<RightsBundle, DomainError> {
+        let bundle = self
+            .db()
+            .rights_bundle(bundle_name)?
+            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))?;
+        let permissions = self.checked_permissions(None, permissions)?;
+        if bundle.name == rights::DEFAULT_RIGHTS_BUNDLE {
+            if let Some(missing) = super::Right::ALL
+                .iter()
+                .map(|r| r.id())
+                .find(|id| !permissions.contains(id))
+            {
+                return Err(DomainError::Invalid(format!(
+                    "the {} keeps every right of tokend's, {missing:?} included",
+                    rights::DEFAULT_RIGHTS_BUNDLE
+                )));
+            }
+        }
+        let id = bundle.id.clone();
+        self.store
+            .write(move |tx| tx.set_bundle_permissions(&id, &permissions))?;
+        self.db()
+            .rights_bundle(bundle_name)?
+            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))
+    }
+
     /// Defines a role: global (no org) or local to `org_name`; an org role,
     /// or a service role holding only `service`'s permissions.
     pub fn add_role(&mut self, new: NewRole<'_>) -> Result<RoleDefinition, DomainError> {

@@ -267,6 +267,37 @@ impl Authority {
         self.add_service(name, permissions)
     }
 
+    /// Adds permissions to a service (by id), as the provider.
+    pub fn extend_service_by_id(
+        &mut self,
+        caller: &Caller,
+        service_id: &str,
+        permissions: &[String],
+    ) -> Result<Service, DomainError> {
+        require_provider(caller, Right::RightsBundleManage, "register services")?;
+        let name = self.service_name(service_id)?;
+        self.extend_service(&name, permissions)
+    }
+
+    /// Replaces a bundle's permissions, as the provider.
+    pub fn set_bundle_permissions_by_id(
+        &mut self,
+        caller: &Caller,
+        bundle_id: &str,
+        permissions: &[String],
+    ) -> Result<BundleSummary, DomainError> {
+        require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
+        let bundle = self.bundle_by_id(bundle_id)?;
+        self.set_bundle_permissions(&bundle.name, permissions)?;
+        self.bundle_by_id(bundle_id)
+    }
+
+    fn service_name(&self, id: &str) -> Result<String, DomainError> {
+        let not_found = || DomainError::NotFound("no such service".into());
+        let id = parse_id(id).ok_or_else(not_found)?;
+        Ok(self.db().service_by_id(&id)?.ok_or_else(not_found)?.name)
+    }
+
     /// The bundles the caller may see: those published to its org; every
     /// bundle, for the provider.
     pub fn bundles_in_reach(

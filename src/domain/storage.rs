@@ -95,6 +95,7 @@ pub trait RoleReads {
     /// (None) the global ones.
     fn role(&self, org_id: Option<&str>, name: &str) -> StoreResult<Option<RoleDefinition>>;
     fn service(&self, name: &str) -> StoreResult<Option<Service>>;
+    fn service_by_id(&self, id: &str) -> StoreResult<Option<Service>>;
     fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>>;
     fn rights_bundle(&self, name: &str) -> StoreResult<Option<RightsBundle>>;
     fn role_by_id(&self, id: &str) -> StoreResult<Option<RoleDefinition>>;
@@ -138,6 +139,8 @@ pub trait RoleWrites {
     /// Grants (true) or takes back a role; false when nothing changed.
     fn set_group_role(&self, group_id: &str, role_id: &str, granted: bool) -> StoreResult<bool>;
     fn insert_rights_bundle(&self, bundle: &RightsBundle) -> StoreResult<()>;
+    /// Replaces a bundle's permissions (`service:permission` ids).
+    fn set_bundle_permissions(&self, bundle_id: &str, permissions: &[String]) -> StoreResult<()>;
     /// Adds a `service:permission` to a bundle unless it holds it.
     fn add_bundle_permission(&self, bundle_id: &str, permission: &str) -> StoreResult<()>;
     /// Publishes (true) or withdraws a bundle; false when nothing changed.

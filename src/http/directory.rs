@@ -248,6 +248,30 @@ pub fn create_bundle(authority: &mut Authority, request: &Request) -> Result<Res
     Ok(Response::json(201, &bundle_json(&bundle)))
 }
 
+/// `POST /api/services/{id}/permissions`: more permissions for a service.
+pub fn extend_service(
+    authority: &mut Authority,
+    request: &Request,
+    service_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: PermissionsBody = request.json_body()?;
+    let service = authority.extend_service_by_id(&caller, service_id, &body.permissions)?;
+    Ok(Response::json(200, &service_json(&service)))
+}
+
+/// `PUT /api/rights-bundles/{id}/permissions`.
+pub fn set_bundle_permissions(
+    authority: &mut Authority,
+    request: &Request,
+    bundle_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: PermissionsBody = request.json_body()?;
+    let bundle = authority.set_bundle_permissions_by_id(&caller, bundle_id, &body.permissions)?;
+    Ok(Response::json(200, &bundle_json(&bundle)))
+}
+
 /// `POST /api/rights-bundles/{id}/orgs` (publish) and `DELETE .../orgs/{org}`.
 pub fn publish_bundle(
     authority: &mut Authority,

@@ -35,7 +35,9 @@ enum Route {
     GroupRoles(String),
     GroupRole(String, String),
     Services,
+    ServicePermissions(String),
     Bundles,
+    BundlePermissions(String),
     BundleOrgs(String),
     BundleOrg(String, String),
     Authorize,
@@ -86,7 +88,13 @@ impl Route {
                 Route::RoleOrg(decode_path_segment(id)?, decode_path_segment(org)?)
             }
             ["api", "services"] => Route::Services,
+            ["api", "services", id, "permissions"] if !id.is_empty() => {
+                Route::ServicePermissions(decode_path_segment(id)?)
+            }
             ["api", "rights-bundles"] => Route::Bundles,
+            ["api", "rights-bundles", id, "permissions"] if !id.is_empty() => {
+                Route::BundlePermissions(decode_path_segment(id)?)
+            }
             ["api", "rights-bundles", id, "orgs"] if !id.is_empty() => {
                 Route::BundleOrgs(decode_path_segment(id)?)
             }
@@ -149,7 +157,9 @@ impl Route {
             Route::GroupRoles(_) => "/api/groups/{id}/roles",
             Route::GroupRole(..) => "/api/groups/{id}/roles/{role}",
             Route::Services => "/api/services",
+            Route::ServicePermissions(_) => "/api/services/{id}/permissions",
             Route::Bundles => "/api/rights-bundles",
+            Route::BundlePermissions(_) => "/api/rights-bundles/{id}/permissions",
             Route::BundleOrgs(_) => "/api/rights-bundles/{id}/orgs",
             Route::BundleOrg(..) => "/api/rights-bundles/{id}/orgs/{org}",
             Route::Authorize => "/csp/gateway/am/api/auth/api-tokens/authorize",
@@ -174,14 +184,15 @@ impl Route {
             | Route::GroupMembers(_)
             | Route::GroupRoles(_)
             | Route::BundleOrgs(_)
-            | Route::RoleOrgs(_) => "POST",
+            | Route::RoleOrgs(_)
+            | Route::ServicePermissions(_) => "POST",
             Route::UserRole(..)
             | Route::GroupMember(..)
             | Route::GroupRole(..)
             | Route::BundleOrg(..)
             | Route::RoleOrg(..)
             | Route::Role(_) => "DELETE",
-            Route::RolePermissions(_) => "PUT",
+            Route::RolePermissions(_) | Route::BundlePermissions(_) => "PUT",
             Route::UserEnable(..) => "POST",
             Route::UserPassword(_) => "PUT",
             Route::Token(_) | Route::CurrentSession => "DELETE",
@@ -260,6 +271,12 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("POST", Route::Orgs) => api(directory::create_org(authority, request)),
         ("GET", Route::Services) => api(directory::services(authority, request)),
         ("POST", Route::Services) => api(directory::create_service(authority, request)),
+        ("POST", Route::ServicePermissions(id)) => {
+            api(directory::extend_service(authority, request, &id))
+        }
+        ("PUT", Route::BundlePermissions(id)) => {
+            api(directory::set_bundle_permissions(authority, request, &id))
+        }
         ("GET", Route::Bundles) => api(directory::bundles(authority, request)),
         ("POST", Route::Bundles) => api(directory::create_bundle(authority, request)),
         ("POST", Route::BundleOrgs(id)) => {

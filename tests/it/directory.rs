@@ -671,3 +671,94 @@ fn orgs_page_and_foreign_roles_are_unknown() {
     )
     .assert_error(404, "not_found", "editing another org's role");
 }
+
+#[test]
+fn services_grow_and_bundles_change_their_permissions() {
+    let srv = TestServer::start();
+    let carol = setup(&srv);
+    let admin = srv.api().admin_login().access_token;
+    let cli = srv.cli();
+    cli.run(
+        &["service", "extend", "vmc", "--permission", "vmc:sddc.write"],
+        None,
+    )
+    .ok("service extend");
+    cli.run(
+        &["service", "extend", "tokend", "--permission", "tokend:x.y"],
+        None,
+    )
+    .code_is(1, "tokend's own permissions do not change");
+
+    let services =
+        send(&srv, "GET", "/api/services?name=vmc", &admin, None).assert_json("services");
+    let vmc = str_field(&services["services"][0], "id").to_owned();
+    let grown = send(
+        &srv,
+        "POST",
+        &format!("/api/services/{vmc}/permissions"),
+        &admin,
+        Some(json!({"permissions": ["vmc:sddc.admin"]})),
+    )
+    .assert_json("extend");
+    assert_eq!(
+        grown["permissions"],
+        json!(["vmc:sddc.admin", "vmc:sddc.read", "vmc:sddc.write"])
+    );
+    send(
+        &srv,
+        "POST",
+        &format!("/api/services/{vmc}/permissions"),
+        &carol,
+        Some(json!({"permissions": ["vmc:x"]})),
+    )
+    .assert_error(403, "forbidden", "an org admin extending a service");
+
+    // The bundle published to acme grows to hold the new write permission.
+    cli.role_add("writers", Some("acme"), Some("vmc"), &["vmc:sddc.write"]);
+    cli.role_set("grant", "alice@acme", "writers");
+    let alice = || {
+        srv.api()
+            .session_info(&srv.api().user_login("alice@acme").access_token)
+            .permissions
+    };
+    assert!(
+        !alice().contains(&"vmc:sddc.write".to_string()),
+        "not in acme's bundles yet"
+    );
+    let bundles =
+        send(&srv, "GET", "/api/rights-bundles?name=vmc", &admin, None).assert_json("bundles");
+    let bundle = str_field(&bundles["rights_bundles"][0], "id").to_owned();
+    send(
+        &srv,
+        "PUT",
+        &format!("/api/rights-bundles/{bundle}/permissions"),
+        &admin,
+        Some(json!({"permissions": ["vmc:sddc.read", "vmc:sddc.write"]})),
+    )
+    .assert_status(200, "set bundle permissions");
+    assert!(alice().contains(&"vmc:sddc.write".to_string()));
+    cli.run(
+        &[
+            "bundle",
+            "set",
+            "vmc-rights",
+            "--permission",
+            "vmc:sddc.read",
+        ],
+        None,
+    )
+    .ok("bundle set");
+    assert!(!alice().contains(&"vmc:sddc.write".to_string()));
+
+    cli.run(
+        &[
+            "bundle",
+            "set",
+            "Default Rights Bundle",
+            "--permission",
+            "tokend:org.view",
+        ],
+        None,
+    )
+    .code_is(1, "the Default Rights Bundle keeps tokend's rights");
+}

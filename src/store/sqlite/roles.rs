@@ -152,6 +152,11 @@ impl RoleReads for Connection {
         Ok(ServicePage { services, total })
     }
 
+    fn service_by_id(&self, id: &str) -> StoreResult<Option<Service>> {
+        let mut stmt = self.prepare_cached(&format!("{SERVICE} WHERE s.id = ?1"))?;
+        Ok(stmt.query_row([id], service_from_row).optional()?)
+    }
+
     fn rights_bundle_by_id(&self, id: &str) -> StoreResult<Option<BundleSummary>> {
         let mut stmt = self.prepare_cached(&format!("{BUNDLE} WHERE b.id = ?1"))?;
         Ok(stmt.query_row([id], bundle_from_row).optional()?)
@@ -464,6 +469,17 @@ impl RoleWrites for Connection {
         )?;
         for permission in &bundle.permissions {
             self.add_bundle_permission(&bundle.id, permission)?;
+        }
+        Ok(())
+    }
+
+    fn set_bundle_permissions(&self, bundle_id: &str, permissions: &[String]) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM bundle_permissions WHERE bundle_id = ?1",
+            [bundle_id],
+        )?;
+        for permission in permissions {
+            self.add_bundle_permission(bundle_id, permission)?;
         }
         Ok(())
     }
