@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::{listing, Conditions};
 use crate::domain::records::{
     Account, DirectoryFilter, HeldRole, NewUser, Org, OrgPage, UserFilter, UserPage, UserSummary,
 };
@@ -23,35 +24,20 @@ impl AccountReads for Connection {
 
     fn orgs(&self, filter: &DirectoryFilter) -> StoreResult<OrgPage> {
         let pattern = super::like_pattern(&filter.name_contains);
-        let mut clauses = Vec::new();
-        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        let mut conditions = Conditions::default();
         if let Some(org_id) = &filter.org_id {
-            clauses.push("id = ?");
-            args.push(org_id);
+            conditions.push("id = ?", &[org_id]);
         }
-        if let Some(pattern) = &pattern {
-            clauses.push("lower(name) LIKE ? ESCAPE '\\'");
-            args.push(pattern);
-        }
-        let condition = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let total: u64 = self
-            .prepare_cached(&format!("SELECT count(*) FROM orgs{condition}"))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        args.push(&limit);
-        args.push(&offset);
-        let mut stmt = self.prepare_cached(&format!(
-            "SELECT {ORG_COLUMNS} FROM orgs{condition}
-             ORDER BY is_provider DESC, name LIMIT ? OFFSET ?"
-        ))?;
-        let orgs = stmt
-            .query_map(args.as_slice(), org_from_row)?
-            .collect::<Result<_, _>>()?;
+        conditions.name_like("name", &pattern);
+        let (orgs, total) = listing(
+            self,
+            "orgs",
+            &format!("SELECT {ORG_COLUMNS} FROM orgs"),
+            conditions,
+            "is_provider DESC, name",
+            Some((filter.offset, filter.limit)),
+            org_from_row,
+        )?;
         Ok(OrgPage { orgs, total })
     }
 
@@ -163,35 +149,21 @@ impl AccountReads for Connection {
     }
 
     fn users(&self, filter: &UserFilter) -> StoreResult<UserPage> {
-        let mut clauses = Vec::new();
-        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
-        if let Some(org_id) = &filter.org_id {
-            clauses.push("u.org_id = ?");
-            args.push(org_id);
-        }
         let pattern = super::like_pattern(&filter.name_contains);
-        if let Some(pattern) = &pattern {
-            clauses.push("lower(u.name) LIKE ? ESCAPE '\\'");
-            args.push(pattern);
+        let mut conditions = Conditions::default();
+        if let Some(org_id) = &filter.org_id {
+            conditions.push("u.org_id = ?", &[org_id]);
         }
-        let condition = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let total: u64 = self
-            .prepare_cached(&format!("SELECT count(*) FROM users u{condition}"))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        args.push(&limit);
-        args.push(&offset);
-        let mut stmt = self.prepare_cached(&format!(
-            "{USER_SUMMARY}{condition} ORDER BY o.name, u.name, u.id LIMIT ? OFFSET ?"
-        ))?;
-        let users = stmt
-            .query_map(args.as_slice(), user_from_row)?
-            .collect::<Result<_, _>>()?;
+        conditions.name_like("u.name", &pattern);
+        let (users, total) = listing(
+            self,
+            "users u JOIN orgs o ON o.id = u.org_id",
+            USER_SUMMARY,
+            conditions,
+            "o.name, u.name, u.id",
+            Some((filter.offset, filter.limit)),
+            user_from_row,
+        )?;
         Ok(UserPage { users, total })
     }
 

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
 
 use crate::domain::storage::{
     Database, Durability, Reads, Storage, StoreError, StoreResult, WriteJob,
@@ -210,6 +211,68 @@ fn run_in_transaction(conn: &mut Connection, job: WriteJob) -> StoreResult<()> {
             .and_then(|mut s| s.execute([]));
     }
     done
+}
+
+/// A `WHERE` clause built from the filters that are set, so that each
+/// listing statement can use its indexes (no `(?1 IS NULL OR col = ?1)`).
+#[derive(Default)]
+struct Conditions<'a> {
+    clauses: Vec<String>,
+    args: Vec<&'a dyn ToSql>,
+}
+
+impl<'a> Conditions<'a> {
+    fn push(&mut self, clause: impl Into<String>, args: &[&'a dyn ToSql]) {
+        self.clauses.push(clause.into());
+        self.args.extend_from_slice(args);
+    }
+
+    /// `column` contains `pattern` (from `like_pattern`), if one is given.
+    fn name_like(&mut self, column: &str, pattern: &'a Option<String>) {
+        if let Some(pattern) = pattern {
+            self.push(format!("lower({column}) LIKE ? ESCAPE '\\'"), &[pattern]);
+        }
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+/// A listing: `SELECT count(*) FROM {from}` and `{select}` under the same
+/// conditions, the latter ordered and cut to one page (all rows when
+/// `page` is None).
+fn listing<T>(
+    conn: &Connection,
+    from: &str,
+    select: &str,
+    conditions: Conditions<'_>,
+    order: &str,
+    page: Option<(u64, u32)>,
+    row: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<(Vec<T>, u64)> {
+    let condition = conditions.sql();
+    let mut args = conditions.args;
+    let total: u64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM {from}{condition}"))?
+        .query_row(args.as_slice(), |r| r.get(0))?;
+    let mut sql = format!("{select}{condition} ORDER BY {order}");
+    let bounds;
+    if let Some((offset, limit)) = page {
+        bounds = [i64::from(limit), i64::try_from(offset).unwrap_or(i64::MAX)];
+        sql.push_str(" LIMIT ? OFFSET ?");
+        args.push(&bounds[0]);
+        args.push(&bounds[1]);
+    }
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(args.as_slice(), row)?
+        .collect::<Result<_, _>>()?;
+    Ok((rows, total))
 }
 
 /// `%name%` for LIKE (with `ESCAPE '\\'`), LIKE's own characters escaped.

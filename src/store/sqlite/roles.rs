@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::like_pattern;
+use super::{like_pattern, listing, Conditions};
 use crate::domain::records::{
     BundlePage, BundleSummary, DirectoryFilter, Group, GroupPage, GroupSummary, RightsBundle,
     RoleDefinition, RolePage, Service, ServicePage,
@@ -53,42 +53,6 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupSummary> {
     })
 }
 
-/// `WHERE` clause and arguments for a directory filter over `table.org_id`
-/// and `table.name`; roles also match the global ones.
-fn directory_where<'a>(
-    filter: &'a DirectoryFilter,
-    table: &str,
-    with_global: bool,
-    pattern: &'a Option<String>,
-) -> (String, Vec<&'a dyn rusqlite::ToSql>) {
-    let mut clauses = Vec::new();
-    let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
-    if let Some(org_id) = &filter.org_id {
-        if with_global {
-            // The org's own roles, and the global ones published to it.
-            clauses.push(format!(
-                "({table}.org_id = ? OR ({table}.org_id IS NULL AND ({table}.published_to_all = 1
-                  OR EXISTS (SELECT 1 FROM role_orgs ro
-                             WHERE ro.role_id = {table}.id AND ro.org_id = ?))))"
-            ));
-            args.push(org_id);
-        } else {
-            clauses.push(format!("{table}.org_id = ?"));
-        }
-        args.push(org_id);
-    }
-    if let Some(pattern) = pattern {
-        clauses.push(format!("lower({table}.name) LIKE ? ESCAPE '\\'"));
-        args.push(pattern);
-    }
-    let condition = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
-    (condition, args)
-}
-
 const SERVICE: &str = "SELECT s.id, s.name, s.created_at,
         (SELECT group_concat(p.name, ' ') FROM permissions p WHERE p.service_id = s.id)
     FROM services s";
@@ -131,24 +95,17 @@ fn split_sorted(list: Option<String>, at: char) -> Vec<String> {
 impl RoleReads for Connection {
     fn services(&self, filter: &DirectoryFilter) -> StoreResult<ServicePage> {
         let pattern = like_pattern(&filter.name_contains);
-        let unscoped = DirectoryFilter {
-            org_id: None,
-            ..filter.clone()
-        };
-        let (condition, mut args) = directory_where(&unscoped, "s", false, &pattern);
-        let total: u64 = self
-            .prepare_cached(&format!("SELECT count(*) FROM services s{condition}"))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        args.push(&limit);
-        args.push(&offset);
-        let mut stmt = self.prepare_cached(&format!(
-            "{SERVICE}{condition} ORDER BY s.name LIMIT ? OFFSET ?"
-        ))?;
-        let services = stmt
-            .query_map(args.as_slice(), service_from_row)?
-            .collect::<Result<_, _>>()?;
+        let mut conditions = Conditions::default();
+        conditions.name_like("s.name", &pattern);
+        let (services, total) = listing(
+            self,
+            "services s",
+            SERVICE,
+            conditions,
+            "s.name",
+            Some((filter.offset, filter.limit)),
+            service_from_row,
+        )?;
         Ok(ServicePage { services, total })
     }
 
@@ -164,36 +121,23 @@ impl RoleReads for Connection {
 
     fn rights_bundles(&self, filter: &DirectoryFilter) -> StoreResult<BundlePage> {
         let pattern = like_pattern(&filter.name_contains);
-        let mut clauses = Vec::new();
-        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        let mut conditions = Conditions::default();
         if let Some(org_id) = &filter.org_id {
-            clauses.push(
+            conditions.push(
                 "EXISTS (SELECT 1 FROM bundle_orgs bo WHERE bo.bundle_id = b.id AND bo.org_id = ?)",
+                &[org_id],
             );
-            args.push(org_id);
         }
-        if let Some(pattern) = &pattern {
-            clauses.push("lower(b.name) LIKE ? ESCAPE '\\'");
-            args.push(pattern);
-        }
-        let condition = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let total: u64 = self
-            .prepare_cached(&format!("SELECT count(*) FROM rights_bundles b{condition}"))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        args.push(&limit);
-        args.push(&offset);
-        let mut stmt = self.prepare_cached(&format!(
-            "{BUNDLE}{condition} ORDER BY b.name LIMIT ? OFFSET ?"
-        ))?;
-        let bundles = stmt
-            .query_map(args.as_slice(), bundle_from_row)?
-            .collect::<Result<_, _>>()?;
+        conditions.name_like("b.name", &pattern);
+        let (bundles, total) = listing(
+            self,
+            "rights_bundles b",
+            BUNDLE,
+            conditions,
+            "b.name",
+            Some((filter.offset, filter.limit)),
+            bundle_from_row,
+        )?;
         Ok(BundlePage { bundles, total })
     }
 
@@ -212,20 +156,25 @@ impl RoleReads for Connection {
 
     fn roles(&self, filter: &DirectoryFilter) -> StoreResult<RolePage> {
         let pattern = like_pattern(&filter.name_contains);
-        let (condition, mut args) = directory_where(filter, "r", true, &pattern);
-        let total: u64 = self
-            .prepare_cached(&format!("SELECT count(*) FROM roles r{condition}"))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        args.push(&limit);
-        args.push(&offset);
-        let mut stmt = self.prepare_cached(&format!(
-            "{ROLE}{condition} ORDER BY r.org_id IS NOT NULL, r.name, r.id LIMIT ? OFFSET ?"
-        ))?;
-        let roles = stmt
-            .query_map(args.as_slice(), role_from_row)?
-            .collect::<Result<_, _>>()?;
+        let mut conditions = Conditions::default();
+        if let Some(org_id) = &filter.org_id {
+            // The org's own roles, and the global ones published to it.
+            conditions.push(
+                "(r.org_id = ? OR (r.org_id IS NULL AND (r.published_to_all = 1
+                  OR EXISTS (SELECT 1 FROM role_orgs ro WHERE ro.role_id = r.id AND ro.org_id = ?))))",
+                &[org_id, org_id],
+            );
+        }
+        conditions.name_like("r.name", &pattern);
+        let (roles, total) = listing(
+            self,
+            "roles r",
+            ROLE,
+            conditions,
+            "r.org_id IS NOT NULL, r.name, r.id",
+            Some((filter.offset, filter.limit)),
+            role_from_row,
+        )?;
         Ok(RolePage { roles, total })
     }
 
@@ -236,20 +185,20 @@ impl RoleReads for Connection {
 
     fn groups(&self, filter: &DirectoryFilter) -> StoreResult<GroupPage> {
         let pattern = like_pattern(&filter.name_contains);
-        let (condition, mut args) = directory_where(filter, "g", false, &pattern);
-        let total: u64 = self
-            .prepare_cached(&format!("SELECT count(*) FROM groups g{condition}"))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
-        let limit = i64::from(filter.limit);
-        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        args.push(&limit);
-        args.push(&offset);
-        let mut stmt = self.prepare_cached(&format!(
-            "{GROUP}{condition} ORDER BY o.name, g.name, g.id LIMIT ? OFFSET ?"
-        ))?;
-        let groups = stmt
-            .query_map(args.as_slice(), group_from_row)?
-            .collect::<Result<_, _>>()?;
+        let mut conditions = Conditions::default();
+        if let Some(org_id) = &filter.org_id {
+            conditions.push("g.org_id = ?", &[org_id]);
+        }
+        conditions.name_like("g.name", &pattern);
+        let (groups, total) = listing(
+            self,
+            "groups g JOIN orgs o ON o.id = g.org_id",
+            GROUP,
+            conditions,
+            "o.name, g.name, g.id",
+            Some((filter.offset, filter.limit)),
+            group_from_row,
+        )?;
         Ok(GroupPage { groups, total })
     }
 

@@ -2,9 +2,9 @@
 //! listed with their owners. Listings build their WHERE clause from the
 //! filters that are set, so that each statement can use its index.
 
-use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::{listing, Conditions};
 use crate::domain::records::{ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord};
 use crate::domain::scopes::TokenScope;
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
@@ -32,51 +32,30 @@ impl TokenReads for Connection {
     }
 
     fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<ApiTokenPage> {
-        let mut clauses = Vec::new();
-        let mut args: Vec<&dyn ToSql> = Vec::new();
+        let pattern = super::like_pattern(&filter.name_contains);
+        let mut conditions = Conditions::default();
         if let Some(owner_id) = &filter.owner_id {
-            clauses.push("t.user_id = ?");
-            args.push(owner_id);
+            conditions.push("t.user_id = ?", &[owner_id]);
         }
         if let Some(org_id) = &filter.org_id {
-            clauses.push("u.org_id = ?");
-            args.push(org_id);
+            conditions.push("u.org_id = ?", &[org_id]);
         }
         if let Some(user_name) = &filter.user_name {
-            clauses.push("u.name = ?");
-            args.push(user_name);
+            conditions.push("u.name = ?", &[user_name]);
         }
-        let pattern = super::like_pattern(&filter.name_contains);
-        if let Some(pattern) = &pattern {
-            clauses.push("lower(t.name) LIKE ? ESCAPE '\\'");
-            args.push(pattern);
-        }
+        conditions.name_like("t.name", &pattern);
         if !filter.include_revoked {
-            clauses.push("t.revoked_at IS NULL");
+            conditions.push("t.revoked_at IS NULL", &[]);
         }
-        let condition = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let total: u64 = self
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM api_tokens t JOIN users u ON u.id = t.user_id{condition}"
-            ))?
-            .query_row(args.as_slice(), |r| r.get(0))?;
-        let mut sql = format!("{LISTING}{condition} ORDER BY t.created_at, t.rowid");
-        let (offset, limit);
-        if let Some((page_offset, page_limit)) = filter.page {
-            offset = i64::try_from(page_offset).unwrap_or(i64::MAX);
-            limit = i64::from(page_limit);
-            sql.push_str(" LIMIT ? OFFSET ?");
-            args.push(&limit);
-            args.push(&offset);
-        }
-        let mut stmt = self.prepare_cached(&sql)?;
-        let tokens = stmt
-            .query_map(args.as_slice(), listing_from_row)?
-            .collect::<Result<_, _>>()?;
+        let (tokens, total) = listing(
+            self,
+            "api_tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id",
+            LISTING,
+            conditions,
+            "t.created_at, t.rowid",
+            filter.page,
+            listing_from_row,
+        )?;
         Ok(ApiTokenPage { tokens, total })
     }
 
