@@ -21,7 +21,7 @@ use super::records::{
 };
 use super::scopes::TokenScope;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StoreError {
     /// A uniqueness rule was broken (e.g. an org name already taken).
     Duplicate,
@@ -236,6 +236,10 @@ pub trait Storage: Send {
     /// Runs `job` in one transaction; commits it with `durability` when the
     /// job succeeds, rolls it back otherwise.
     fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()>;
+    /// Queues `job` for a later relaxed commit and returns at once: for
+    /// writes no answer waits for (last-used stamps). A failure is logged,
+    /// not returned.
+    fn queue_write(&mut self, job: WriteJob) -> StoreResult<()>;
 }
 
 /// Where handles come from: one per worker, each with its own connection.

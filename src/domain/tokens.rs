@@ -5,7 +5,6 @@ use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
 use super::scopes::{Grant, TokenScope};
-use super::storage::Durability;
 use super::users::PageRequest;
 use super::{parse_id, AccessOrigin, Authority, Caller, DomainError, Right};
 
@@ -193,14 +192,13 @@ impl Authority {
             AccessOrigin::ApiToken(token.id.clone()),
         )?;
         let access_token = self.keys()?.sign(&claims)?;
-        // A last-used stamp acknowledges nothing: it need not wait for the
-        // disk or for a busy database, and an exchange does not fail for want
-        // of it.
+        // A last-used stamp acknowledges nothing: it is queued, not waited
+        // for, and an exchange never fails for want of it.
         let id = token.id.clone();
-        let stamped = self.store.write_with(Durability::Relaxed, move |tx| {
-            tx.record_api_token_use(&id, now)
-        });
-        if let Err(e) = stamped {
+        if let Err(e) = self
+            .store
+            .queue_write(Box::new(move |tx| tx.record_api_token_use(&id, now)))
+        {
             eprintln!(
                 "tokend: could not record the use of API token {}: {e}",
                 token.id

@@ -9,6 +9,7 @@ mod keys;
 mod roles;
 mod sessions;
 mod tokens;
+mod writer;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -22,14 +23,12 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
 use crate::domain::storage::{
     Database, Durability, Reads, Storage, StoreError, StoreResult, WriteJob,
 };
+use writer::Writer;
 
 const SCHEMA: &str = include_str!("../../../schema.sql");
 /// How long a write waits for another writer's lock before it is answered
 /// 503, unless `with_busy_timeout` says otherwise.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a relaxed write (a last-used stamp) waits for a busy database
-/// before it is given up: it must not hold up the answer it rides along.
-const RELAXED_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -59,6 +58,8 @@ pub struct SqliteDatabase {
     path: PathBuf,
     created: bool,
     busy_timeout: Duration,
+    /// The one writer, started with the first handle.
+    writer: Mutex<Option<Writer>>,
     /// For an in-memory database: a connection that keeps it alive while
     /// the handles come and go.
     _keeper: Option<Mutex<Connection>>,
@@ -73,6 +74,7 @@ impl SqliteDatabase {
             path: path.to_path_buf(),
             created,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            writer: Mutex::default(),
             _keeper: None,
         };
         let opened = open_connection(path).and_then(|mut conn| migrate(&mut conn));
@@ -93,6 +95,7 @@ impl SqliteDatabase {
             path: path.to_path_buf(),
             created: false,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            writer: Mutex::default(),
             _keeper: None,
         })
     }
@@ -112,6 +115,7 @@ impl SqliteDatabase {
             path: PathBuf::from(uri),
             created: false,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            writer: Mutex::default(),
             _keeper: Some(Mutex::new(keeper)),
         })
     }
@@ -141,31 +145,38 @@ impl SqliteDatabase {
     }
 }
 
+impl SqliteDatabase {
+    /// The writer thread, started on first use with the busy timeout then
+    /// in force.
+    fn writer(&self) -> StoreResult<Writer> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(writer) = writer.as_ref() {
+            return Ok(writer.clone());
+        }
+        let conn = open_connection(&self.path)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        let started = Writer::start(conn, self.busy_timeout)?;
+        *writer = Some(started.clone());
+        Ok(started)
+    }
+}
+
 impl Database for SqliteDatabase {
     fn connect(&self) -> StoreResult<Box<dyn Storage>> {
         let conn = open_connection(&self.path)?;
         conn.busy_timeout(self.busy_timeout)?;
-        Ok(Box::new(SqliteStore::new(conn, self.busy_timeout)))
+        Ok(Box::new(SqliteStore {
+            conn,
+            writer: self.writer()?,
+        }))
     }
 }
 
-/// One connection: a worker's, or the admin CLI's.
+/// One handle: a worker's, or the admin CLI's. Reads go to its own
+/// connection, writes to the writer thread.
 pub struct SqliteStore {
     conn: Connection,
-    /// The connection's `synchronous` setting, switched only when a write
-    /// needs the other one: runs of last-used stamps cost no pragma.
-    durability: Durability,
-    busy_timeout: Duration,
-}
-
-impl SqliteStore {
-    fn new(conn: Connection, busy_timeout: Duration) -> SqliteStore {
-        SqliteStore {
-            conn,
-            durability: Durability::Durable,
-            busy_timeout,
-        }
-    }
+    writer: Writer,
 }
 
 impl Storage for SqliteStore {
@@ -174,43 +185,12 @@ impl Storage for SqliteStore {
     }
 
     fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()> {
-        if durability != self.durability {
-            let level = match durability {
-                // FULL: a commit is on disk before the response that
-                // acknowledges it; in WAL mode NORMAL could lose it to a
-                // power cut.
-                Durability::Durable => "FULL",
-                // NORMAL in WAL mode: never torn, synced with the next
-                // checkpoint or durable commit.
-                Durability::Relaxed => "NORMAL",
-            };
-            self.conn.pragma_update(None, "synchronous", level)?;
-            let wait = match durability {
-                Durability::Durable => self.busy_timeout,
-                Durability::Relaxed => RELAXED_BUSY_TIMEOUT,
-            };
-            self.conn.busy_timeout(wait)?;
-            self.durability = durability;
-        }
-        run_in_transaction(&mut self.conn, job)
+        self.writer.write(job, durability)
     }
-}
 
-fn run_in_transaction(conn: &mut Connection, job: WriteJob) -> StoreResult<()> {
-    // IMMEDIATE takes the write lock up front, so a busy database is met
-    // before any work is done rather than at commit. The statements are
-    // cached: a last-used stamp is one short write per exchange.
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let done = job(&*conn).and_then(|()| {
-        conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(())
-    });
-    if done.is_err() && !conn.is_autocommit() {
-        let _ = conn
-            .prepare_cached("ROLLBACK")
-            .and_then(|mut s| s.execute([]));
+    fn queue_write(&mut self, job: WriteJob) -> StoreResult<()> {
+        self.writer.queue(job)
     }
-    done
 }
 
 /// A `WHERE` clause built from the filters that are set, so that each
@@ -413,44 +393,6 @@ mod tests {
     }
 
     #[test]
-    fn acknowledged_commits_wait_for_the_disk_whatever_came_before() {
-        let dir = std::env::temp_dir().join(format!("tokend-sync-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.db");
-        let database = SqliteDatabase::create_or_open(&path).unwrap();
-        let mut store = SqliteStore::new(
-            open_connection(database.path()).unwrap(),
-            DEFAULT_BUSY_TIMEOUT,
-        );
-        let level = |store: &SqliteStore| -> i64 {
-            store
-                .conn
-                .pragma_query_value(None, "synchronous", |r| r.get(0))
-                .unwrap()
-        };
-        const FULL: i64 = 2;
-        const NORMAL: i64 = 1;
-        assert_eq!(
-            level(&store),
-            FULL,
-            "WAL with NORMAL loses acknowledged commits"
-        );
-        store
-            .run_write(Box::new(|_| Ok(())), Durability::Relaxed)
-            .unwrap();
-        assert_eq!(level(&store), NORMAL, "a relaxed write need not sync");
-        store
-            .run_write(Box::new(|_| Ok(())), Durability::Durable)
-            .unwrap();
-        assert_eq!(
-            level(&store),
-            FULL,
-            "a durable write after a relaxed one syncs"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
     fn a_held_write_lock_is_reported_busy() {
         let dir = std::env::temp_dir().join(format!("tokend-busy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -460,8 +402,8 @@ mod tests {
         holder.execute_batch("BEGIN IMMEDIATE").unwrap();
         let conn = open_connection(&path).unwrap();
         conn.busy_timeout(Duration::from_millis(50)).unwrap();
-        let mut store = SqliteStore::new(conn, Duration::from_millis(50));
-        let result = store.run_write(Box::new(|_| Ok(())), Durability::Durable);
+        let writer = Writer::start(conn, Duration::from_millis(50)).unwrap();
+        let result = writer.write(Box::new(|_| Ok(())), Durability::Durable);
         assert!(matches!(result, Err(StoreError::Busy)), "{result:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -475,8 +417,8 @@ mod tests {
             .unwrap();
         // What a full disk looks like to SQLite: no page can be added.
         conn.pragma_update(None, "max_page_count", pages).unwrap();
-        let mut store = SqliteStore::new(conn, DEFAULT_BUSY_TIMEOUT);
-        let result = store.run_write(
+        let writer = Writer::start(conn, DEFAULT_BUSY_TIMEOUT).unwrap();
+        let result = writer.write(
             Box::new(|tx| {
                 for n in 0..1000 {
                     tx.record_login_unlock(&format!("user{n}@org{}", "x".repeat(200)), n)?;
