@@ -278,3 +278,6 @@ CREATE TABLE role_orgs (
     org_id  TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     PRIMARY KEY (role_id, org_id)
 ) WITHOUT ROWID;
+
+-- Where each token was last used from.
+ALTER TABLE api_tokens ADD COLUMN last_used_ip TEXT;

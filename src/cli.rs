@@ -163,6 +163,13 @@ struct ServeArgs {
     /// Time a kept-alive connection may wait for its next request.
     #[arg(long, env = "TOKEND_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
     idle_timeout: Duration,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeatable, or comma-separated).
+    #[arg(
+        long = "trusted-proxy",
+        env = "TOKEND_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Time a write waits for another writer (e.g. the admin CLI) before it is answered 503.
     #[arg(long, env = "TOKEND_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
     busy_timeout: Duration,
@@ -409,6 +416,7 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
     options.body_timeout = args.body_timeout;
     options.idle_timeout = args.idle_timeout;
     options.write_timeout = args.write_timeout;
+    options.trusted_proxies = args.trusted_proxies;
     http::serve(authority, options).map_err(|e| e.to_string())
 }
 

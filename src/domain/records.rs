@@ -294,6 +294,8 @@ pub struct ApiTokenListing {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// The client address of the last exchange.
+    pub last_used_ip: Option<String>,
     pub revoked_at: Option<i64>,
     pub scope: TokenScope,
 }

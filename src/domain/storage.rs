@@ -166,7 +166,7 @@ pub trait TokenWrites {
     fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()>;
     /// False when the token was unknown or already revoked.
     fn revoke_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
-    fn record_api_token_use(&self, id: &str, at: i64) -> StoreResult<()>;
+    fn record_api_token_use(&self, id: &str, at: i64, client: &str) -> StoreResult<()>;
 }
 
 pub trait SessionReads {

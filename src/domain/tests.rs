@@ -133,14 +133,14 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     f.clock.advance(1799);
     let issued = f
         .authority
-        .exchange_api_token(&secret, ExchangeAudience::Provider)
+        .exchange_api_token(&secret, ExchangeAudience::Provider, HOME)
         .unwrap();
     assert_eq!(issued.expires_in, 1, "capped by the API token's expiry");
 
     f.clock.advance(1);
     let expired = f
         .authority
-        .exchange_api_token(&secret, ExchangeAudience::AnyOrg);
+        .exchange_api_token(&secret, ExchangeAudience::AnyOrg, HOME);
     assert!(matches!(
         expired,
         Err(DomainError::InvalidGrant("the API token has expired"))
@@ -170,7 +170,7 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
         .unwrap();
     let issued = f
         .authority
-        .exchange_api_token(created.secret.reveal(), ExchangeAudience::Provider)
+        .exchange_api_token(created.secret.reveal(), ExchangeAudience::Provider, HOME)
         .unwrap();
     let derived = f.authority.authenticate(&issued.access_token).unwrap();
     assert_eq!(derived.api_token_id(), Some(created.id.as_str()));

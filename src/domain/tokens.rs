@@ -1,6 +1,8 @@
 //! The API token lifecycle: creation (secret shown once), listing (never the
 //! secret), revocation, and the exchange of an API token for an access token.
 
+use std::net::IpAddr;
+
 use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
@@ -151,6 +153,7 @@ impl Authority {
         &mut self,
         presented: &str,
         audience: ExchangeAudience<'_>,
+        client: IpAddr,
     ) -> Result<IssuedAccess, DomainError> {
         let secret = ApiTokenSecret::parse(presented)
             .ok_or(DomainError::InvalidGrant("the API token is malformed"))?;
@@ -195,10 +198,10 @@ impl Authority {
         // A last-used stamp acknowledges nothing: it is queued, not waited
         // for, and an exchange never fails for want of it.
         let id = token.id.clone();
-        if let Err(e) = self
-            .store
-            .queue_write(Box::new(move |tx| tx.record_api_token_use(&id, now)))
-        {
+        let client = client.to_string();
+        if let Err(e) = self.store.queue_write(Box::new(move |tx| {
+            tx.record_api_token_use(&id, now, &client)
+        })) {
             eprintln!(
                 "tokend: could not record the use of API token {}: {e}",
                 token.id

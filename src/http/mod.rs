@@ -21,7 +21,8 @@ mod tokens;
 mod transport;
 mod users;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -45,6 +46,8 @@ pub struct ServeOptions {
     pub write_timeout: Duration,
     /// Request bodies that trickle in, read at once (each up to 64 KiB).
     pub bodies_in_flight: usize,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl ServeOptions {
@@ -60,6 +63,7 @@ impl ServeOptions {
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(10),
             bodies_in_flight: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -151,8 +155,9 @@ impl Server {
         let (login, login_workers) =
             Pool::start("login", login, login_queue).map_err(start_failed)?;
         let (stop, stopped) = watch::channel(false);
+        let trusted: Arc<[IpAddr]> = options.trusted_proxies.into();
         let workers = listener
-            .serve(main, login, limits, stopped)
+            .serve(main, login, limits, trusted, stopped)
             .map_err(start_failed)?;
         Ok(Server {
             local_addr,

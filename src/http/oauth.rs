@@ -16,7 +16,7 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     let mut params = request.query_params()?;
     params.extend(request.form_body()?);
     let token = required(&params, "refresh_token")?;
-    let issued = authority.exchange_api_token(token, ExchangeAudience::AnyOrg)?;
+    let issued = authority.exchange_api_token(token, ExchangeAudience::AnyOrg, request.peer)?;
     // The console's dialect: ALL_PERMISSIONS only when the grant really is
     // every permission the user holds.
     let scope = if issued.grants_everything {
@@ -64,7 +64,7 @@ fn refresh_token_grant(
         return Err(OAuthError::unsupported_grant_type(grant_type));
     }
     let token = required(&params, "refresh_token")?;
-    let issued = authority.exchange_api_token(token, audience)?;
+    let issued = authority.exchange_api_token(token, audience, request.peer)?;
     // RFC 6749 §5.1: the scope granted, space-delimited.
     Ok(Response::json(
         200,

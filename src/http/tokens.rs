@@ -124,6 +124,7 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
                 "created_at": format_time(t.created_at),
                 "expires_at": t.expires_at.map(format_time),
                 "last_used_at": t.last_used_at.map(format_time),
+                "last_used_ip": t.last_used_ip,
                 "scope": scope_json(&t.scope),
             })
         })

@@ -84,6 +84,8 @@ struct Worker {
     login: Pool,
     /// Turns to read a request body, shared by all workers.
     bodies: Arc<Semaphore>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    trusted_proxies: Arc<[IpAddr]>,
 }
 
 /// How long the accept loop waits after running out of file descriptors.
@@ -129,6 +131,7 @@ impl Listener {
         authorities: Vec<Authority>,
         login: Pool,
         limits: Limits,
+        trusted_proxies: Arc<[IpAddr]>,
         stop: watch::Receiver<bool>,
     ) -> io::Result<Vec<JoinHandle<()>>> {
         let connections = Arc::new(Connections::default());
@@ -138,6 +141,7 @@ impl Listener {
             let socket = self.socket.try_clone()?;
             let login = login.clone();
             let bodies = Arc::clone(&bodies);
+            let trusted_proxies = Arc::clone(&trusted_proxies);
             let connections = Arc::clone(&connections);
             let stop = stop.clone();
             let thread = thread::Builder::new()
@@ -147,6 +151,7 @@ impl Listener {
                         authority: RefCell::new(authority),
                         login,
                         bodies,
+                        trusted_proxies,
                     };
                     if let Err(e) = run(socket, worker, connections, limits, stop) {
                         eprintln!("tokend: a worker failed: {e}");
@@ -388,6 +393,7 @@ async fn answer(
         body => body,
     };
     let too_large = body == Err(BodyError::TooLarge);
+    let peer = client_address(peer, &parts.headers, &worker.trusted_proxies);
     let request = Request {
         method: parts.method.as_str().to_ascii_uppercase(),
         path: parts.uri.path().to_string(),
@@ -414,6 +420,29 @@ async fn answer(
     } else {
         to_hyper(response)
     }
+}
+
+/// The client's address: the socket's peer, or, when that peer is a
+/// trusted proxy, the nearest address in `X-Forwarded-For` that is not a
+/// trusted proxy itself. A client cannot choose its address by sending the
+/// header directly: an untrusted peer's header is ignored.
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map_while(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|hop| !trusted.contains(hop))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
 }
 
 /// RFC 9112 §6.3: framing a proxy in front could read differently. Hyper
@@ -731,5 +760,30 @@ mod tests {
         ] {
             assert!(json_for_parse_error(head).is_none());
         }
+    }
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let trusted = [proxy];
+        let forwarded = headers("198.51.100.1, 203.0.113.9");
+        assert_eq!(client_address(proxy, &forwarded, &trusted), client);
+        let stranger: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_address(stranger, &forwarded, &trusted), stranger);
+        assert_eq!(client_address(proxy, &HeaderMap::new(), &trusted), proxy);
+        assert_eq!(client_address(proxy, &headers("garbage"), &trusted), proxy);
+        assert_eq!(client_address(proxy, &headers("10.0.0.1"), &trusted), proxy);
     }
 }

@@ -481,3 +481,67 @@ fn serve_refuses_a_database_it_cannot_write() {
         "the reason is given: {out:#?}"
     );
 }
+
+fn admin_login_via(srv: &TestServer, proxy: &str, forwarded_for: &str, password: &str) -> Response {
+    let auth = basic(ADMIN, password);
+    let request = build_request(
+        srv.addr(),
+        "POST",
+        PROVIDER_SESSIONS,
+        &[("Authorization", &auth), ("X-Forwarded-For", forwarded_for)],
+        Some(b""),
+    );
+    send_from(srv, proxy, &request)
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_client_is_the_one_locked_and_recorded() {
+    let srv = TestServer::config()
+        .arg("--trusted-proxy")
+        .arg("127.0.0.7")
+        .start();
+    for _ in 0..5 {
+        admin_login_via(&srv, "127.0.0.7", "203.0.113.9", "wrong password")
+            .assert_status(401, "failure through the proxy");
+    }
+    admin_login_via(&srv, "127.0.0.7", "203.0.113.9", ADMIN_PASSWORD).assert_error(
+        429,
+        "too_many_requests",
+        "the forwarded client is locked",
+    );
+    admin_login_via(&srv, "127.0.0.7", "203.0.113.10", ADMIN_PASSWORD)
+        .assert_status(200, "another client behind the same proxy");
+    // An untrusted peer cannot pick its address with the header.
+    for _ in 0..5 {
+        admin_login_via(&srv, "127.0.0.8", "203.0.113.77", "wrong password")
+            .assert_status(401, "failure from an untrusted peer");
+    }
+    admin_login_via(&srv, "127.0.0.8", "203.0.113.78", ADMIN_PASSWORD).assert_error(
+        429,
+        "too_many_requests",
+        "the untrusted peer itself is locked, whatever it forwards",
+    );
+
+    // The token records where it was last used from.
+    let admin = srv.api().admin_login().access_token;
+    let secret = srv
+        .api()
+        .create_token(&admin, "proxied", Some("30m"))
+        .secret;
+    let form = format!("grant_type=refresh_token&refresh_token={secret}");
+    let request = build_request(
+        srv.addr(),
+        "POST",
+        PROVIDER_TOKEN,
+        &[("Content-Type", FORM), ("X-Forwarded-For", "198.51.100.4")],
+        Some(form.as_bytes()),
+    );
+    send_from(&srv, "127.0.0.7", &request).assert_status(200, "exchange through the proxy");
+    let stamped = eventually(Duration::from_secs(5), || {
+        let listing = srv.api().get_bearer("/api/tokens", &admin).json();
+        listing["tokens"][0]["last_used_ip"]
+            .as_str()
+            .map(String::from)
+    });
+    assert_eq!(stamped.as_deref(), Some("198.51.100.4"));
+}

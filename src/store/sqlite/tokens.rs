@@ -10,7 +10,7 @@ use crate::domain::scopes::TokenScope;
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
 const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
-        t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope
+        t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope, t.last_used_ip
     FROM api_tokens t
     JOIN users u ON u.id = t.user_id
     JOIN orgs o ON o.id = u.org_id";
@@ -98,10 +98,11 @@ impl TokenWrites for Connection {
         Ok(changed == 1)
     }
 
-    fn record_api_token_use(&self, id: &str, at: i64) -> StoreResult<()> {
-        let mut stmt =
-            self.prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")?;
-        stmt.execute(params![id, at])?;
+    fn record_api_token_use(&self, id: &str, at: i64, client: &str) -> StoreResult<()> {
+        let mut stmt = self.prepare_cached(
+            "UPDATE api_tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1",
+        )?;
+        stmt.execute(params![id, at, client])?;
         Ok(())
     }
 }
@@ -132,6 +133,7 @@ fn listing_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenListing> {
         last_used_at: r.get(8)?,
         revoked_at: r.get(9)?,
         scope: scope_from_row(r, 10)?,
+        last_used_ip: r.get(11)?,
     })
 }
 
