@@ -63,9 +63,8 @@ fn sigint_exits_zero_promptly() {
 #[test]
 fn in_flight_request_finishes_during_shutdown() {
     let mut srv = TestServer::start();
-    // Start a request and hold back the end of its body. The body is over
-    // 1 KiB so the HTTP layer hands the request to a worker before the
-    // body is complete (tiny_http reads smaller bodies before dispatching).
+    // Start a request and hold back the end of its body: the request is in
+    // flight (its body being read) when SIGTERM arrives.
     let mut body = b"refresh_token=tkdNotARealTokenButTheRequestMustStillBeAnswered0&pad=".to_vec();
     body.resize(4000, b'p');
     let head = format!(
