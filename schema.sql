@@ -281,3 +281,25 @@ CREATE TABLE role_orgs (
 
 -- Where each token was last used from.
 ALTER TABLE api_tokens ADD COLUMN last_used_ip TEXT;
+
+-- migration 4
+-- The audit trail: one row per action, committed with the action itself.
+-- seq orders events and pages them (keyset); properties is JSON.
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    at_ms       INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    org_id      TEXT,
+    actor_id    TEXT,
+    actor_name  TEXT,
+    target_type TEXT,
+    target_id   TEXT,
+    target_name TEXT,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+    client_ip   TEXT,
+    properties  TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_by_org ON events (org_id, seq);
+CREATE INDEX events_by_type ON events (type, seq);
+CREATE INDEX events_by_target ON events (target_id, seq);

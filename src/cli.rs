@@ -372,6 +372,7 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             .trim_end_matches('/')
             .to_string(),
         access_token_lifetime: args.access_ttl,
+        operator: None,
     };
     let database = SqliteDatabase::create_or_open(db)
         .map_err(|e| cannot_open(db, e))?
@@ -433,9 +434,13 @@ fn administer(
     }
     let database = SqliteDatabase::open_existing(db).map_err(|e| cannot_open(db, e))?;
     // Admin commands issue no access tokens; these settings only have to be valid.
+    let operator = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     let settings = Settings {
         issuer: format!("http://{DEFAULT_LISTEN}"),
         access_token_lifetime: DEFAULT_ACCESS_TTL,
+        operator: Some(format!("cli:{operator}")),
     };
     let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
         .map_err(|e| cannot_open(db, e))?;

@@ -597,7 +597,8 @@ impl Authority {
             .account(&user_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
         let scope = scope.checked(&account)?;
-        self.issue_api_token(&user_id, name, ttl, scope)
+        let event = self.operator_event("token.create")?.by_account(&account);
+        self.issue_api_token(&user_id, name, ttl, scope, event)
     }
 
     pub fn api_tokens(&self, query: &TokenQuery) -> Result<Vec<ApiTokenListing>, DomainError> {

@@ -11,6 +11,11 @@ use super::DomainError;
 /// The current time in Unix seconds.
 pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
+
+    /// The current time in Unix milliseconds.
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The host's clock.
@@ -22,6 +27,12 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
+    }
+
+    fn now_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use serde_json::json;
+
 use super::access_token::AccessClaims;
 use super::records::{Account, SessionRecord};
 use super::scopes::{Grant, TokenScope};
@@ -47,6 +49,7 @@ impl Authority {
                 .login_unlocked_at(&login_key(&name))?
                 .is_some_and(|at| at >= lock.since);
             if !lifted {
+                self.record_login_refused("session.locked", &name, source);
                 return Err(DomainError::LoginLocked(lock.retry_after));
             }
             throttle.unlock(&name);
@@ -65,6 +68,7 @@ impl Authority {
         let verified = password::verify_password(password, hash);
         let Some((account, _)) = found.filter(|_| verified && enabled) else {
             throttle.record_failure(&name, source, now);
+            self.record_login_refused("session.login_failed", &name, source);
             return Err(DomainError::InvalidCredentials);
         };
         throttle.record_success(&name, source);
@@ -85,7 +89,16 @@ impl Authority {
             AccessOrigin::Session(session_id.clone()),
         )?;
         let access_token = self.keys()?.sign(&claims)?;
-        self.store.write(move |tx| tx.insert_session(&session))?;
+        let event = self
+            .event("session.login", "success")?
+            .by_account(&account)
+            .on("session", &session_id, &name)
+            .from(source)
+            .with("currentContext.sessionId", json!(session_id));
+        self.store.write(move |tx| {
+            tx.insert_session(&session)?;
+            tx.insert_event(&event)
+        })?;
         Ok(LoginSession {
             session_id,
             access_token,
@@ -94,12 +107,37 @@ impl Authority {
         })
     }
 
+    /// Records a refused login under the name tried (never the password).
+    /// Queued, not waited for: guessing must not hold up the writer.
+    fn record_login_refused(&mut self, kind: &str, name: &str, source: IpAddr) {
+        let Ok(event) = self.event(kind, "failure") else {
+            return;
+        };
+        let mut event = event.from(source);
+        event.actor_name = Some(name.to_string());
+        if let Err(e) = self
+            .store
+            .queue_write(Box::new(move |tx| tx.insert_event(&event)))
+        {
+            eprintln!("tokend: could not record a refused login: {e}");
+        }
+    }
+
     /// Ends the caller's session; its access token stops working at once.
     pub fn logout(&mut self, caller: &Caller) -> Result<(), DomainError> {
         match &caller.origin {
             AccessOrigin::Session(id) => {
                 let (id, now) = (id.clone(), self.now());
-                self.store.write(move |tx| tx.end_session(&id, now))?;
+                let event = self
+                    .event("session.logout", "success")?
+                    .by(caller)
+                    .on("session", &id, &caller.account.user_name);
+                self.store.write(move |tx| {
+                    if tx.end_session(&id, now)? {
+                        tx.insert_event(&event)?;
+                    }
+                    Ok(())
+                })?;
                 Ok(())
             }
             AccessOrigin::ApiToken(_) => Err(DomainError::Forbidden(

@@ -10,6 +10,7 @@ mod access_token;
 mod admin;
 pub mod ambient;
 mod api_token;
+pub mod audit;
 mod auth;
 mod directory;
 mod error;
@@ -56,6 +57,9 @@ pub struct Settings {
     /// The `iss` of every access token, and the base of the published URLs.
     pub issuer: String,
     pub access_token_lifetime: Duration,
+    /// Who acts when the admin CLI acts (`cli:<os user>`), for the audit
+    /// trail; None for the service.
+    pub operator: Option<String>,
 }
 
 /// The one thing the first start has to tell the admin.

@@ -114,7 +114,8 @@ impl Right {
     }
 
     /// A right that only reads, and that token-derived access keeps (seed
-    /// 003: users, groups, roles, global roles, rights bundles; the org).
+    /// 003: users, groups, roles, global roles, rights bundles; the org; and
+    /// the audit trail, where the token's grant holds it).
     fn is_kept_view(self) -> bool {
         matches!(
             self,
@@ -124,6 +125,7 @@ impl Right {
                 | Right::GlobalRoleView
                 | Right::RightsBundleView
                 | Right::OrgView
+                | Right::AuditView
         )
     }
 
@@ -282,7 +284,6 @@ mod tests {
             Right::GlobalRoleManage,
             Right::RightsBundleManage,
             Right::OrgManage,
-            Right::AuditView,
         ] {
             assert!(all.contains(forbidden));
             assert!(!limited.contains(forbidden), "{forbidden} survived");
@@ -294,6 +295,7 @@ mod tests {
             Right::GlobalRoleView,
             Right::RightsBundleView,
             Right::OrgView,
+            Right::AuditView,
         ] {
             assert!(limited.contains(kept), "{kept} lost");
         }

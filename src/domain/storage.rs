@@ -11,6 +11,7 @@
 use std::fmt;
 use std::sync::mpsc;
 
+use super::audit::{Event, EventFilter};
 use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RightsBundle,
     RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter, UserPage, UserSummary,
@@ -191,18 +192,40 @@ pub trait KeyWrites {
     fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
 }
 
+pub trait AuditReads {
+    /// Events matching, newest first, with their sequence numbers.
+    fn events(&self, filter: &EventFilter) -> StoreResult<Vec<(i64, Event)>>;
+}
+
+pub trait AuditWrites {
+    fn insert_event(&self, event: &Event) -> StoreResult<()>;
+}
+
 pub trait HealthWrites {
     /// A write with no meaning but that it succeeds: the readiness check.
     fn record_health_probe(&self, at: i64) -> StoreResult<()>;
 }
 
 /// Everything that can be read.
-pub trait Reads: AccountReads + RoleReads + TokenReads + SessionReads + KeyReads {}
-impl<T: AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + ?Sized> Reads for T {}
+pub trait Reads:
+    AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + AuditReads
+{
+}
+impl<T> Reads for T where
+    T: AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + AuditReads + ?Sized
+{
+}
 
 /// Reads and writes inside one transaction.
 pub trait Transaction:
-    Reads + AccountWrites + RoleWrites + TokenWrites + SessionWrites + KeyWrites + HealthWrites
+    Reads
+    + AccountWrites
+    + RoleWrites
+    + TokenWrites
+    + SessionWrites
+    + KeyWrites
+    + HealthWrites
+    + AuditWrites
 {
 }
 impl<T> Transaction for T where
@@ -213,6 +236,7 @@ impl<T> Transaction for T where
         + SessionWrites
         + KeyWrites
         + HealthWrites
+        + AuditWrites
         + ?Sized
 {
 }

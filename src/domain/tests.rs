@@ -80,6 +80,7 @@ fn settings() -> Settings {
     Settings {
         issuer: "https://tokend.test".into(),
         access_token_lifetime: Duration::from_secs(30 * 60),
+        operator: None,
     }
 }
 

@@ -3,7 +3,10 @@
 
 use std::net::IpAddr;
 
+use serde_json::json;
+
 use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
+use super::audit::Event;
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
 use super::scopes::{Grant, TokenScope};
@@ -67,7 +70,8 @@ impl Authority {
             )));
         }
         let scope = scope.checked(&caller.account)?;
-        self.issue_api_token(&caller.account.user_id, name, ttl, scope)
+        let event = self.event("token.create", "success")?.by(caller);
+        self.issue_api_token(&caller.account.user_id, name, ttl, scope, event)
     }
 
     /// The caller's own tokens that are not revoked (expired ones included).
@@ -141,7 +145,19 @@ impl Authority {
             return Err(not_found());
         }
         let now = self.now();
-        if !self.store.write(move |tx| tx.revoke_api_token(&id, now))? {
+        let event = self
+            .event("token.revoke", "success")?
+            .by(caller)
+            .on("api_token", &token.id, &token.name)
+            .with("owner", json!(token.owner_id));
+        let revoked = self.store.write(move |tx| {
+            let revoked = tx.revoke_api_token(&id, now)?;
+            if revoked {
+                tx.insert_event(&event)?;
+            }
+            Ok(revoked)
+        })?;
+        if !revoked {
             return Err(not_found());
         }
         Ok(())
@@ -155,31 +171,32 @@ impl Authority {
         audience: ExchangeAudience<'_>,
         client: IpAddr,
     ) -> Result<IssuedAccess, DomainError> {
-        let secret = ApiTokenSecret::parse(presented)
-            .ok_or(DomainError::InvalidGrant("the API token is malformed"))?;
         let now = self.now();
-        let token = self
-            .db()
-            .api_token_by_digest(&secret.digest())?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))?;
-        if token.expires_at.is_some_and(|at| at <= now) {
-            return Err(DomainError::InvalidGrant("the API token has expired"));
-        }
-        let account = self
-            .db()
-            .account(&token.user_id)?
-            .ok_or(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))?;
-        if account.disabled {
-            return Err(DomainError::InvalidGrant(
-                "the API token's user is disabled",
-            ));
-        }
-        if !audience.admits(&account) {
-            return Err(DomainError::InvalidGrant(
-                "the API token is not valid for this organization",
-            ));
-        }
+        let refused = |reason: &'static str| DomainError::InvalidGrant(reason);
+        let Some(secret) = ApiTokenSecret::parse(presented) else {
+            self.record_failed_exchange(None, None, "the API token is malformed", client);
+            return Err(refused("the API token is malformed"));
+        };
+        let Some(token) = self.db().api_token_by_digest(&secret.digest())? else {
+            self.record_failed_exchange(None, None, UNKNOWN_OR_REVOKED, client);
+            return Err(refused(UNKNOWN_OR_REVOKED));
+        };
+        let account = self.db().account(&token.user_id)?;
+        let reason = match &account {
+            _ if token.revoked_at.is_some() => Some(UNKNOWN_OR_REVOKED),
+            _ if token.expires_at.is_some_and(|at| at <= now) => Some("the API token has expired"),
+            None => Some(UNKNOWN_OR_REVOKED),
+            Some(account) if account.disabled => Some("the API token's user is disabled"),
+            Some(account) if !audience.admits(account) => {
+                Some("the API token is not valid for this organization")
+            }
+            Some(_) => None,
+        };
+        let (Some(account), None) = (account.clone(), reason) else {
+            let reason = reason.unwrap_or(UNKNOWN_OR_REVOKED);
+            self.record_failed_exchange(Some(&token), account.as_ref(), reason, client);
+            return Err(refused(reason));
+        };
         let grant = token.scope.grant(&account);
         let grants_everything = grant.permissions == account.permissions();
         // An access token never outlives the API token it came from.
@@ -195,18 +212,20 @@ impl Authority {
             AccessOrigin::ApiToken(token.id.clone()),
         )?;
         let access_token = self.keys()?.sign(&claims)?;
-        // A last-used stamp acknowledges nothing: it is queued, not waited
-        // for, and an exchange never fails for want of it.
-        let id = token.id.clone();
-        let client = client.to_string();
-        if let Err(e) = self.store.queue_write(Box::new(move |tx| {
-            tx.record_api_token_use(&id, now, &client)
-        })) {
-            eprintln!(
-                "tokend: could not record the use of API token {}: {e}",
-                token.id
-            );
-        }
+        // The answer waits for its event (and the last-used stamp riding
+        // with it): no exchange is acknowledged without its record.
+        let event = self
+            .event("token.exchange", "success")?
+            .by_account(&account)
+            .on("api_token", &token.id, &token.name)
+            .from(client)
+            .with("currentContext.refreshTokenId", json!(token.id))
+            .with("expires_in", json!(expires_at - now));
+        let (id, address) = (token.id.clone(), client.to_string());
+        self.store.write(move |tx| {
+            tx.record_api_token_use(&id, now, &address)?;
+            tx.insert_event(&event)
+        })?;
         Ok(IssuedAccess {
             access_token,
             expires_in: expires_at - now,
@@ -215,12 +234,44 @@ impl Authority {
         })
     }
 
+    /// Records a refused exchange, with the token when it is known (never
+    /// the secret). Queued, not waited for: a flood of bad tokens must not
+    /// hold up the writer for everyone.
+    fn record_failed_exchange(
+        &mut self,
+        token: Option<&ApiTokenRecord>,
+        account: Option<&Account>,
+        reason: &str,
+        client: IpAddr,
+    ) {
+        let Ok(mut event) = self.event("token.exchange_failed", "failure") else {
+            return;
+        };
+        event = event.from(client).with("reason", json!(reason));
+        if let Some(account) = account {
+            event = event.by_account(account);
+        }
+        if let Some(token) = token {
+            event = event
+                .on("api_token", &token.id, &token.name)
+                .with("currentContext.refreshTokenId", json!(token.id));
+        }
+        if let Err(e) = self
+            .store
+            .queue_write(Box::new(move |tx| tx.insert_event(&event)))
+        {
+            eprintln!("tokend: could not record a refused exchange: {e}");
+        }
+    }
+
+    /// Creates the token, and records `event` (who asked) with it.
     pub(super) fn issue_api_token(
         &mut self,
         user_id: &str,
         name: &str,
         ttl: Option<&str>,
         scope: TokenScope,
+        event: Event,
     ) -> Result<CreatedApiToken, DomainError> {
         let name = name.trim();
         check_name("token name", name, MAX_NAME_LENGTH)?;
@@ -245,7 +296,14 @@ impl Authority {
             expires_at: record.expires_at,
             scope,
         };
-        self.store.write(move |tx| tx.insert_api_token(&record))?;
+        let event = event
+            .on("api_token", &record.id, &record.name)
+            .with("owner", json!(record.user_id))
+            .with("expires_at", json!(record.expires_at));
+        self.store.write(move |tx| {
+            tx.insert_api_token(&record)?;
+            tx.insert_event(&event)
+        })?;
         Ok(created)
     }
 }

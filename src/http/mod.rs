@@ -7,6 +7,7 @@
 //! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
 //! lets those in flight finish within a bounded grace, and returns.
 
+mod audit;
 mod directory;
 mod discovery;
 mod error;

@@ -4,7 +4,7 @@
 use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
-use super::{directory, discovery, oauth, session, tokens, users};
+use super::{audit, directory, discovery, oauth, session, tokens, users};
 use crate::domain::{Authority, LoginEndpoint};
 
 enum Route {
@@ -34,6 +34,7 @@ enum Route {
     GroupMember(String, String),
     GroupRoles(String),
     GroupRole(String, String),
+    Audit,
     Services,
     ServicePermissions(String),
     Bundles,
@@ -87,6 +88,7 @@ impl Route {
             ["api", "roles", id, "orgs", org] if !id.is_empty() && !org.is_empty() => {
                 Route::RoleOrg(decode_path_segment(id)?, decode_path_segment(org)?)
             }
+            ["api", "audit"] => Route::Audit,
             ["api", "services"] => Route::Services,
             ["api", "services", id, "permissions"] if !id.is_empty() => {
                 Route::ServicePermissions(decode_path_segment(id)?)
@@ -156,6 +158,7 @@ impl Route {
             Route::GroupMember(..) => "/api/groups/{id}/members/{user}",
             Route::GroupRoles(_) => "/api/groups/{id}/roles",
             Route::GroupRole(..) => "/api/groups/{id}/roles/{role}",
+            Route::Audit => "/api/audit",
             Route::Services => "/api/services",
             Route::ServicePermissions(_) => "/api/services/{id}/permissions",
             Route::Bundles => "/api/rights-bundles",
@@ -171,7 +174,7 @@ impl Route {
     fn allowed_methods(&self) -> &'static str {
         match self {
             Route::Health | Route::Jwks | Route::OpenidConfiguration => "GET",
-            Route::SessionInfo => "GET",
+            Route::SessionInfo | Route::Audit => "GET",
             Route::Tokens
             | Route::Users
             | Route::Roles
@@ -269,6 +272,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             Some(&role),
         )),
         ("POST", Route::Orgs) => api(directory::create_org(authority, request)),
+        ("GET", Route::Audit) => api(audit::list(authority, request)),
         ("GET", Route::Services) => api(directory::services(authority, request)),
         ("POST", Route::Services) => api(directory::create_service(authority, request)),
         ("POST", Route::ServicePermissions(id)) => {

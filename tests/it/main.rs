@@ -8,6 +8,7 @@
 //! All tests are linked into this one binary.
 
 mod access;
+mod audit;
 mod bad_input;
 mod cli;
 mod defences;

@@ -5,6 +5,7 @@
 //! rights, expiry and visibility are the domain's business.
 
 mod accounts;
+mod audit;
 mod keys;
 mod roles;
 mod sessions;

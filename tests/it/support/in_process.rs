@@ -41,6 +41,7 @@ impl InProcess {
         let settings = Settings {
             issuer: "http://tokend.test".into(),
             access_token_lifetime: Duration::from_secs(IN_PROCESS_ACCESS_TTL as u64),
+            operator: None,
         };
         let (authority, _) =
             Authority::start(Arc::new(database), settings, ambient, Some(ADMIN_PASSWORD))

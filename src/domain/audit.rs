@@ -1,0 +1,160 @@
+//! The audit trail: what happened, by whom, to what, from where. An event
+//! is written in the same transaction as the action it records, so that no
+//! acknowledged action is without its event. Events done with access
+//! derived from an API token carry `currentContext.refreshTokenId` (seed
+//! 003); those of a password session its `currentContext.sessionId`.
+
+use std::net::IpAddr;
+
+use serde_json::{json, Value};
+
+use super::records::Account;
+use super::{AccessOrigin, Authority, Caller, DomainError};
+
+impl Authority {
+    /// A new event of `kind`, stamped now, to be filled in and written with
+    /// the action it records.
+    pub(super) fn event(&self, kind: &str, outcome: &'static str) -> Result<Event, DomainError> {
+        Ok(Event::new(
+            self.new_id()?,
+            self.shared.ambient.clock.now_millis(),
+            kind,
+            outcome,
+        ))
+    }
+
+    /// An event done by whoever holds the database file (the admin CLI),
+    /// named by `Settings::operator`.
+    pub(super) fn operator_event(&self, kind: &str) -> Result<Event, DomainError> {
+        let mut event = self.event(kind, "success")?;
+        event.properties["operator"] = json!(self
+            .settings()
+            .operator
+            .clone()
+            .unwrap_or_else(|| "cli".into()));
+        Ok(event)
+    }
+
+    /// The id of org `name`, if the caller may read its events.
+    pub fn org_id_in_reach(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
+        Ok(self.visible_org(caller, name)?.id)
+    }
+
+    /// Events the caller may read, newest first, a page at a time: needs
+    /// "Audit: View"; an org admin reads its own org's, the provider all.
+    pub fn events(
+        &self,
+        caller: &Caller,
+        mut filter: EventFilter,
+    ) -> Result<EventPage, DomainError> {
+        super::users::require(caller, super::Right::AuditView)?;
+        if !self.sees_every_org(caller) {
+            filter.org_id = Some(caller.account.org.id.clone());
+        }
+        let limit = filter.limit;
+        let events = self.db().events(&filter)?;
+        let next_cursor = (events.len() as u32 == limit)
+            .then(|| events.last().map(|(seq, _)| *seq))
+            .flatten();
+        Ok(EventPage {
+            events,
+            next_cursor,
+        })
+    }
+}
+
+/// One recorded action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub at_ms: i64,
+    /// Stable and dotted: `token.exchange`, `session.login_failed`, ...
+    pub kind: String,
+    pub org_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub target_name: Option<String>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: &'static str,
+    pub client_ip: Option<String>,
+    pub properties: Value,
+}
+
+impl Event {
+    /// An event with no actor yet.
+    pub fn new(id: String, at_ms: i64, kind: &str, outcome: &'static str) -> Event {
+        Event {
+            id,
+            at_ms,
+            kind: kind.to_string(),
+            org_id: None,
+            actor_id: None,
+            actor_name: None,
+            target_type: None,
+            target_id: None,
+            target_name: None,
+            outcome,
+            client_ip: None,
+            properties: json!({}),
+        }
+    }
+
+    /// Done by `caller`: its user, org and the origin of its access.
+    pub fn by(mut self, caller: &Caller) -> Event {
+        self = self.by_account(&caller.account);
+        let (key, value) = match &caller.origin {
+            AccessOrigin::ApiToken(id) => ("currentContext.refreshTokenId", id),
+            AccessOrigin::Session(id) => ("currentContext.sessionId", id),
+        };
+        self.properties[key] = json!(value);
+        self
+    }
+
+    pub fn by_account(mut self, account: &Account) -> Event {
+        self.org_id = Some(account.org.id.clone());
+        self.actor_id = Some(account.user_id.clone());
+        self.actor_name = Some(format!("{}@{}", account.user_name, account.org.name));
+        self
+    }
+
+    pub fn on(mut self, kind: &str, id: &str, name: &str) -> Event {
+        self.target_type = Some(kind.to_string());
+        self.target_id = Some(id.to_string());
+        self.target_name = Some(name.to_string());
+        self
+    }
+
+    pub fn from(mut self, client: IpAddr) -> Event {
+        self.client_ip = Some(client.to_string());
+        self
+    }
+
+    pub fn with(mut self, key: &str, value: Value) -> Event {
+        self.properties[key] = value;
+        self
+    }
+}
+
+/// Which events a query returns: newest first, below `before` (the seq of
+/// the last event of the previous page).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub org_id: Option<String>,
+    pub kind: Option<String>,
+    pub actor_id: Option<String>,
+    /// An API token id: events on it, or done with access derived from it.
+    pub token_id: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// A page of events and the cursor of the next one.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    pub events: Vec<(i64, Event)>,
+    pub next_cursor: Option<i64>,
+}

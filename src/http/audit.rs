@@ -1,0 +1,84 @@
+//! `GET /api/audit`: the audit trail, newest first, keyset-paged.
+
+use serde_json::{json, Value};
+
+use super::error::{ApiError, BadRequest};
+use super::request::Request;
+use super::response::Response;
+use super::session::authenticate;
+use crate::domain::audit::{Event, EventFilter};
+use crate::domain::Authority;
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 500;
+
+pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let mut filter = EventFilter {
+        limit: DEFAULT_LIMIT,
+        ..EventFilter::default()
+    };
+    let mut seen = Vec::new();
+    for (key, value) in request.query_params()? {
+        if seen.contains(&key) {
+            return Err(BadRequest::Malformed(format!("{key} is repeated")).into());
+        }
+        let bad = |what: &str| BadRequest::Malformed(format!("{key} must be {what}"));
+        match key.as_str() {
+            "type" => filter.kind = Some(value),
+            "actor" => filter.actor_id = Some(value),
+            "token" => filter.token_id = Some(value),
+            "org" => filter.org_id = Some(authority.org_id_in_reach(&caller, &value)?),
+            "since" | "until" => {
+                let at = humantime::parse_rfc3339_weak(&value)
+                    .map_err(|_| bad("an RFC 3339 time"))?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|_| bad("after 1970"))?
+                    .as_millis() as i64;
+                if key == "since" {
+                    filter.since_ms = Some(at);
+                } else {
+                    filter.until_ms = Some(at);
+                }
+            }
+            "limit" => {
+                filter.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| bad(&format!("1-{MAX_LIMIT}")))?
+            }
+            "cursor" => {
+                filter.before = Some(value.parse().map_err(|_| bad("a cursor from next_cursor"))?)
+            }
+            _ => {
+                return Err(BadRequest::Malformed(format!(
+                    "unknown query parameter {key:?}; use type, actor, org, token, since, until, limit, cursor"
+                ))
+                .into())
+            }
+        }
+        seen.push(key);
+    }
+    let page = authority.events(&caller, filter)?;
+    let events: Vec<Value> = page.events.iter().map(|(_, e)| event_json(e)).collect();
+    Ok(Response::json(
+        200,
+        &json!({ "events": events, "next_cursor": page.next_cursor }),
+    ))
+}
+
+pub fn event_json(event: &Event) -> Value {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.at_ms.max(0) as u64);
+    json!({
+        "id": event.id,
+        "time": humantime::format_rfc3339_millis(at).to_string(),
+        "type": event.kind,
+        "org_id": event.org_id,
+        "actor": { "id": event.actor_id, "name": event.actor_name },
+        "target": { "type": event.target_type, "id": event.target_id, "name": event.target_name },
+        "outcome": event.outcome,
+        "client_ip": event.client_ip,
+        "additionalProperties": event.properties,
+    })
+}

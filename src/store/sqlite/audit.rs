@@ -1,0 +1,103 @@
+//! The audit trail's events.
+
+use rusqlite::{params, Connection, Row};
+
+use super::{listing, Conditions};
+use crate::domain::audit::{Event, EventFilter};
+use crate::domain::storage::{AuditReads, AuditWrites, StoreError, StoreResult};
+
+const EVENT: &str = "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, target_type,
+        target_id, target_name, outcome, client_ip, properties FROM events";
+
+impl AuditReads for Connection {
+    fn events(&self, filter: &EventFilter) -> StoreResult<Vec<(i64, Event)>> {
+        let mut conditions = Conditions::default();
+        if let Some(org_id) = &filter.org_id {
+            conditions.push("org_id = ?", &[org_id]);
+        }
+        if let Some(kind) = &filter.kind {
+            conditions.push("type = ?", &[kind]);
+        }
+        if let Some(actor_id) = &filter.actor_id {
+            conditions.push("actor_id = ?", &[actor_id]);
+        }
+        if let Some(token_id) = &filter.token_id {
+            conditions.push(
+                "(target_id = ? OR json_extract(properties, '$.\"currentContext.refreshTokenId\"') = ?)",
+                &[token_id, token_id],
+            );
+        }
+        if let Some(since) = &filter.since_ms {
+            conditions.push("at_ms >= ?", &[since]);
+        }
+        if let Some(until) = &filter.until_ms {
+            conditions.push("at_ms < ?", &[until]);
+        }
+        if let Some(before) = &filter.before {
+            conditions.push("seq < ?", &[before]);
+        }
+        let (events, _) = listing(
+            self,
+            "events",
+            EVENT,
+            conditions,
+            "seq DESC",
+            Some((0, filter.limit)),
+            event_from_row,
+        )?;
+        Ok(events)
+    }
+}
+
+impl AuditWrites for Connection {
+    fn insert_event(&self, event: &Event) -> StoreResult<()> {
+        let properties = serde_json::to_string(&event.properties)
+            .map_err(|e| StoreError::Failed(format!("cannot encode an event: {e}")))?;
+        self.prepare_cached(
+            "INSERT INTO events (id, at_ms, type, org_id, actor_id, actor_name, target_type,
+                 target_id, target_name, outcome, client_ip, properties)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            event.id,
+            event.at_ms,
+            event.kind,
+            event.org_id,
+            event.actor_id,
+            event.actor_name,
+            event.target_type,
+            event.target_id,
+            event.target_name,
+            event.outcome,
+            event.client_ip,
+            properties
+        ])?;
+        Ok(())
+    }
+}
+
+fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Event)> {
+    let outcome = match r.get::<_, String>(10)?.as_str() {
+        "success" => "success",
+        "denied" => "denied",
+        _ => "failure",
+    };
+    let properties: String = r.get(12)?;
+    Ok((
+        r.get(0)?,
+        Event {
+            id: r.get(1)?,
+            at_ms: r.get(2)?,
+            kind: r.get(3)?,
+            org_id: r.get(4)?,
+            actor_id: r.get(5)?,
+            actor_name: r.get(6)?,
+            target_type: r.get(7)?,
+            target_id: r.get(8)?,
+            target_name: r.get(9)?,
+            outcome,
+            client_ip: r.get(11)?,
+            properties: serde_json::from_str(&properties).unwrap_or_default(),
+        },
+    ))
+}

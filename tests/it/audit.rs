@@ -1,0 +1,209 @@
+//! The audit trail over HTTP: every exchange, login and token change is an
+//! event, committed with the action; token-derived actions carry the API
+//! token's id (`currentContext.refreshTokenId`), session actions the
+//! session's; refused exchanges and logins are events too; an org reads its
+//! own events only; under concurrent load every acknowledged exchange has
+//! its event.
+
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn events(srv: &TestServer, jwt: &str, query: &str) -> Vec<Value> {
+    let r = srv.api().get_bearer(&format!("/api/audit?{query}"), jwt);
+    r.assert_json(&format!("audit {query}"))["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| str_field(e, "type").to_owned())
+        .collect()
+}
+
+#[test]
+fn exchanges_and_session_actions_name_what_they_came_from() {
+    let srv = TestServer::start();
+    let api = srv.api();
+    let login = api.admin_login();
+    let token = api.create_token(&login.access_token, "audited", Some("30m"));
+    api.exchange_provider(&token.secret);
+    api.revoke_token(&login.access_token, &token.id);
+
+    let all = events(&srv, &login.access_token, "");
+    assert_eq!(
+        kinds(&all),
+        [
+            "token.revoke",
+            "token.exchange",
+            "token.create",
+            "session.login"
+        ],
+        "newest first"
+    );
+    let exchange = &all[1];
+    assert_eq!(
+        exchange["additionalProperties"]["currentContext.refreshTokenId"],
+        token.id
+    );
+    assert_eq!(exchange["target"]["id"], token.id);
+    assert_eq!(exchange["client_ip"], "127.0.0.1");
+    assert_eq!(exchange["actor"]["name"], "administrator@System");
+    for session_action in [&all[0], &all[2], &all[3]] {
+        assert_eq!(
+            session_action["additionalProperties"]["currentContext.sessionId"], login.id,
+            "{session_action}"
+        );
+    }
+    // No secret in the trail.
+    let text = api.get_bearer("/api/audit", &login.access_token).text();
+    assert!(!text.contains(&token.secret));
+
+    // Filters: by type, by token, a page at a time.
+    assert_eq!(
+        kinds(&events(&srv, &login.access_token, "type=token.create")),
+        ["token.create"]
+    );
+    assert_eq!(
+        events(&srv, &login.access_token, &format!("token={}", token.id)).len(),
+        3
+    );
+    let first = api
+        .get_bearer("/api/audit?limit=2", &login.access_token)
+        .assert_json("page 1");
+    let cursor = first["next_cursor"].as_i64().expect("a next cursor");
+    let second = events(
+        &srv,
+        &login.access_token,
+        &format!("limit=2&cursor={cursor}"),
+    );
+    assert_eq!(kinds(&second), ["token.create", "session.login"]);
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "cursor=x",
+        "since=yesterday",
+        "colour=red",
+    ] {
+        api.get_bearer(&format!("/api/audit?{bad}"), &login.access_token)
+            .assert_error(400, "invalid_request", bad);
+    }
+}
+
+#[test]
+fn refused_exchanges_and_logins_are_events_too() {
+    let srv = TestServer::start();
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "doomed", Some("30m"));
+    api.revoke_token(&admin, &token.id);
+    api.try_exchange_provider(&token.secret)
+        .assert_oauth_error("invalid_grant", "revoked");
+    for _ in 0..5 {
+        api.try_provider_login(ADMIN, "wrong password")
+            .assert_status(401, "wrong password");
+    }
+    api.try_provider_login(ADMIN, "wrong password")
+        .assert_status(429, "locked");
+    let found = eventually(Duration::from_secs(5), || {
+        let all = events(&srv, &admin, "limit=50");
+        let seen = kinds(&all);
+        (seen.contains(&"session.locked".to_string())
+            && seen.iter().filter(|k| *k == "session.login_failed").count() == 5
+            && seen.contains(&"token.exchange_failed".to_string()))
+        .then_some(all)
+    })
+    .expect("the refusals were recorded");
+    let failed = found
+        .iter()
+        .find(|e| e["type"] == "token.exchange_failed")
+        .expect("a failed exchange");
+    assert_eq!(failed["target"]["id"], token.id);
+    assert_eq!(failed["outcome"], "failure");
+    assert_eq!(failed["additionalProperties"]["reason"], INVALID_OR_REVOKED);
+    let text = api.get_bearer("/api/audit?limit=50", &admin).text();
+    assert!(!text.contains("wrong password"), "no password in the trail");
+    assert!(!text.contains(&token.secret), "no secret in the trail");
+}
+
+#[test]
+fn an_org_reads_its_own_events_only() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.org_add("other");
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    cli.user_add("dora@other", &[ROLE_ORG_ADMIN]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let carol = api.user_login("carol@acme").access_token;
+    let dora = api.user_login("dora@other").access_token;
+    api.create_token(&dora, "others", Some("30m"));
+    let seen = events(&srv, &carol, "");
+    assert!(
+        seen.iter().all(|e| e["actor"]["name"] != "dora@other"),
+        "another org's events leaked: {seen:?}"
+    );
+    api.get_bearer("/api/audit?org=other", &carol).assert_error(
+        404,
+        "not_found",
+        "asking for another org",
+    );
+    let alice = api.user_login("alice@acme").access_token;
+    api.get_bearer("/api/audit", &alice).assert_error(
+        403,
+        "forbidden",
+        "a Token User reads the audit trail",
+    );
+    // The provider sees both.
+    let admin = api.admin_login().access_token;
+    let everything = events(&srv, &admin, "type=token.create");
+    assert_eq!(everything.len(), 1);
+}
+
+#[test]
+fn every_acknowledged_exchange_under_load_has_its_event() {
+    let srv = TestServer::start();
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "busy", Some("30m"));
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    if api.try_exchange_provider(&token.secret).status == 200 {
+                        ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let ok = ok.into_inner();
+    assert!(ok > 0);
+    let mut counted = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = api
+            .get_bearer(
+                &format!(
+                    "/api/audit?type=token.exchange&token={}&limit=500{cursor}",
+                    token.id
+                ),
+                &admin,
+            )
+            .assert_json("exchange events");
+        counted += page["events"].as_array().map_or(0, Vec::len);
+        match page["next_cursor"].as_i64() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(counted, ok, "exchange events against 200 answers");
+}
