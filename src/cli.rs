@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::audit::{Event, EventFilter};
 use crate::domain::{
     format_time, Ambient, Authority, DomainError, FirstStart, NewAccount, NewRole,
     ServiceRoleScope, Settings, TokenQuery, TokenScope,
@@ -61,6 +62,34 @@ enum Command {
     /// Manage rights bundles: the permissions a tenant org may use at all.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Read the audit trail: the newest events, oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Only events of this type, e.g. token.exchange.
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Only this org's events.
+    #[arg(long)]
+    org: Option<String>,
+    /// How many of the newest events to show (1-10000).
+    #[arg(long, short = 'n', default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    lines: u32,
+    /// Keep printing events as they are written, until interrupted.
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// `table` for people, `json-lines` (one event per line, as in GET /api/audit) for programs.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    format: AuditFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum AuditFormat {
+    Table,
+    JsonLines,
 }
 
 #[derive(Subcommand)]
@@ -350,6 +379,7 @@ pub fn run() -> ExitCode {
         Command::Role(command) => administer(&cli.db, |authority| role(authority, command)),
         Command::Group(command) => administer(&cli.db, |authority| group(authority, command)),
         Command::Bundle(command) => administer(&cli.db, |authority| bundle(authority, command)),
+        Command::Audit(args) => administer(&cli.db, |authority| audit(authority, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -564,6 +594,74 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
         }
     }
     Ok(())
+}
+
+/// How often `audit --follow` looks for new events.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+
+fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), DomainError> {
+    let mut filter = EventFilter {
+        kind: args.kind,
+        limit: args.lines,
+        ..EventFilter::default()
+    };
+    let mut newest = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
+    newest.reverse();
+    let mut out = std::io::stdout().lock();
+    if args.format == AuditFormat::Table {
+        let header = format!(
+            "{:<24}  {:<22}  {:<7}  {:<32}  {:<40}  CLIENT",
+            "TIME", "TYPE", "OUTCOME", "ACTOR", "TARGET"
+        );
+        if !print_line(&mut out, &header) {
+            return Ok(());
+        }
+    }
+    let mut last_seen = 0;
+    let mut page = newest;
+    loop {
+        for (seq, event) in &page {
+            last_seen = *seq;
+            if !print_line(&mut out, &audit_line(event, args.format)) {
+                return Ok(());
+            }
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        if page.len() < filter.limit as usize {
+            std::thread::sleep(FOLLOW_INTERVAL);
+        }
+        filter.after = Some(last_seen);
+        filter.limit = 500;
+        page = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
+    }
+}
+
+fn audit_line(event: &Event, format: AuditFormat) -> String {
+    match format {
+        AuditFormat::JsonLines => event.to_json().to_string(),
+        AuditFormat::Table => {
+            let target = match (&event.target_type, &event.target_name) {
+                (Some(kind), Some(name)) => format!("{kind}:{name}"),
+                _ => "-".into(),
+            };
+            format!(
+                "{:<24}  {:<22}  {:<7}  {:<32}  {:<40}  {}",
+                event.time(),
+                event.kind,
+                event.outcome,
+                event.actor_name.as_deref().unwrap_or("-"),
+                target,
+                event.client_ip.as_deref().unwrap_or("-"),
+            )
+        }
+    }
+}
+
+/// Writes one line and flushes it; false once stdout is gone (`| head`).
+fn print_line(out: &mut impl std::io::Write, line: &str) -> bool {
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
 }
 
 fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError> {

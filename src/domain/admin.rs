@@ -661,7 +661,7 @@ impl Authority {
             .collect())
     }
 
-    fn org(&self, name: &str) -> Result<Org, DomainError> {
+    pub(super) fn org(&self, name: &str) -> Result<Org, DomainError> {
         self.db()
             .org_by_name(name)?
             .ok_or_else(|| DomainError::NotFound(format!("org {name:?} does not exist")))

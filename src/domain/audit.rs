@@ -5,6 +5,7 @@
 //! 003); those of a password session its `currentContext.sessionId`.
 
 use std::net::IpAddr;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
@@ -38,6 +39,19 @@ impl Authority {
     /// The id of org `name`, if the caller may read its events.
     pub fn org_id_in_reach(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
         Ok(self.visible_org(caller, name)?.id)
+    }
+
+    /// Events for the admin CLI, which holds the database file and so reads
+    /// every org's; `org` by name.
+    pub fn events_for_operator(
+        &self,
+        org: Option<&str>,
+        mut filter: EventFilter,
+    ) -> Result<Vec<(i64, Event)>, DomainError> {
+        if let Some(name) = org {
+            filter.org_id = Some(self.org(name)?.id);
+        }
+        Ok(self.db().events(&filter)?)
     }
 
     /// Events the caller may read, newest first, a page at a time: needs
@@ -135,10 +149,33 @@ impl Event {
         self.properties[key] = value;
         self
     }
+
+    /// When it happened, RFC 3339 UTC to the millisecond.
+    pub fn time(&self) -> String {
+        let at = UNIX_EPOCH + Duration::from_millis(self.at_ms.max(0) as u64);
+        humantime::format_rfc3339_millis(at).to_string()
+    }
+
+    /// The one JSON shape of an event, for `GET /api/audit` and
+    /// `tokend audit --format json-lines` alike.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "time": self.time(),
+            "type": self.kind,
+            "org_id": self.org_id,
+            "actor": { "id": self.actor_id, "name": self.actor_name },
+            "target": { "type": self.target_type, "id": self.target_id, "name": self.target_name },
+            "outcome": self.outcome,
+            "client_ip": self.client_ip,
+            "additionalProperties": self.properties,
+        })
+    }
 }
 
 /// Which events a query returns: newest first, below `before` (the seq of
-/// the last event of the previous page).
+/// the last event of the previous page); or, with `after`, oldest first
+/// above it (following the trail as it grows).
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub org_id: Option<String>,
@@ -149,6 +186,7 @@ pub struct EventFilter {
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
     pub before: Option<i64>,
+    pub after: Option<i64>,
     pub limit: u32,
 }
 

@@ -6,7 +6,7 @@ use super::error::{ApiError, BadRequest};
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::audit::{Event, EventFilter};
+use crate::domain::audit::EventFilter;
 use crate::domain::Authority;
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -61,24 +61,9 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
         seen.push(key);
     }
     let page = authority.events(&caller, filter)?;
-    let events: Vec<Value> = page.events.iter().map(|(_, e)| event_json(e)).collect();
+    let events: Vec<Value> = page.events.iter().map(|(_, e)| e.to_json()).collect();
     Ok(Response::json(
         200,
         &json!({ "events": events, "next_cursor": page.next_cursor }),
     ))
-}
-
-pub fn event_json(event: &Event) -> Value {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.at_ms.max(0) as u64);
-    json!({
-        "id": event.id,
-        "time": humantime::format_rfc3339_millis(at).to_string(),
-        "type": event.kind,
-        "org_id": event.org_id,
-        "actor": { "id": event.actor_id, "name": event.actor_name },
-        "target": { "type": event.target_type, "id": event.target_id, "name": event.target_name },
-        "outcome": event.outcome,
-        "client_ip": event.client_ip,
-        "additionalProperties": event.properties,
-    })
 }

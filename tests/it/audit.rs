@@ -3,8 +3,11 @@
 //! token's id (`currentContext.refreshTokenId`), session actions the
 //! session's; refused exchanges and logins are events too; an org reads its
 //! own events only; under concurrent load every acknowledged exchange has
-//! its event.
+//! its event. `tokend audit` prints the same events and follows new ones.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -206,4 +209,103 @@ fn every_acknowledged_exchange_under_load_has_its_event() {
         }
     }
     assert_eq!(counted, ok, "exchange events against 200 answers");
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("every line is one JSON event"))
+        .collect()
+}
+
+#[test]
+fn the_cli_prints_the_trail_and_follows_it() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let token = cli.token_create("alice@acme", "ci", Some("30m"));
+    let api = srv.api();
+    api.user_login("alice@acme");
+
+    let out = cli
+        .run(&["audit", "--format", "json-lines", "-n", "10"], None)
+        .ok("audit --format json-lines");
+    assert!(
+        !out.stdout.contains(&token.secret),
+        "no secret in the trail"
+    );
+    let all = json_lines(&out.stdout);
+    assert_eq!(
+        kinds(&all),
+        ["token.create", "session.login"],
+        "oldest first"
+    );
+    assert_eq!(all[0]["target"]["id"], token.id.as_str());
+    let operator = str_field(&all[0]["additionalProperties"], "operator");
+    assert!(
+        operator.starts_with("cli:"),
+        "the CLI names its user: {operator}"
+    );
+
+    let newest = cli
+        .run(&["audit", "--format", "json-lines", "-n", "1"], None)
+        .ok("audit -n 1");
+    assert_eq!(kinds(&json_lines(&newest.stdout)), ["session.login"]);
+    let typed = cli
+        .run(
+            &["audit", "--format", "json-lines", "--type", "token.create"],
+            None,
+        )
+        .ok("audit --type");
+    assert_eq!(kinds(&json_lines(&typed.stdout)), ["token.create"]);
+    let table = cli.run(&["audit"], None).ok("audit as a table");
+    assert!(table.stdout.starts_with("TIME"), "{}", table.stdout);
+    assert!(table.stdout.contains("alice@acme"), "{}", table.stdout);
+
+    cli.run(&["audit", "-n", "0"], None)
+        .code_is(2, "audit -n 0");
+    cli.run(&["audit", "--format", "xml"], None)
+        .code_is(2, "audit --format xml");
+    cli.run(&["audit", "--org", "nosuch"], None)
+        .code_is(1, "audit of an unknown org");
+
+    // --follow prints what is written after it started.
+    let db = srv.db().to_string_lossy().into_owned();
+    let mut follower = Command::new(bin())
+        .args([
+            "--db",
+            &db,
+            "audit",
+            "--follow",
+            "--format",
+            "json-lines",
+            "-n",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start audit --follow");
+    let stdout = follower.stdout.take().expect("piped stdout");
+    let (lines, seen) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = seen
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the newest event");
+    assert!(first.contains("session.login"), "{first}");
+    api.exchange_authorize(&token.secret);
+    let next = seen
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the exchange, followed");
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let event: Value = serde_json::from_str(&next).expect("a JSON event");
+    assert_eq!(event["type"], "token.exchange");
+    assert_eq!(event["target"]["id"], token.id.as_str());
 }

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, Row};
 
-use super::{listing, Conditions};
+use super::Conditions;
 use crate::domain::audit::{Event, EventFilter};
 use crate::domain::storage::{AuditReads, AuditWrites, StoreError, StoreResult};
 
@@ -36,15 +36,22 @@ impl AuditReads for Connection {
         if let Some(before) = &filter.before {
             conditions.push("seq < ?", &[before]);
         }
-        let (events, _) = listing(
-            self,
-            "events",
-            EVENT,
-            conditions,
-            "seq DESC",
-            Some((0, filter.limit)),
-            event_from_row,
-        )?;
+        let order = match &filter.after {
+            Some(after) => {
+                conditions.push("seq > ?", &[after]);
+                "ASC"
+            }
+            None => "DESC",
+        };
+        // No count(*): the trail grows without bound and a page needs none.
+        let limit = i64::from(filter.limit);
+        let sql = format!("{EVENT}{} ORDER BY seq {order} LIMIT ?", conditions.sql());
+        let mut args = conditions.args;
+        args.push(&limit);
+        let events = self
+            .prepare_cached(&sql)?
+            .query_map(args.as_slice(), event_from_row)?
+            .collect::<Result<_, _>>()?;
         Ok(events)
     }
 }
