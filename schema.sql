@@ -303,3 +303,5 @@ CREATE TABLE events (
 CREATE INDEX events_by_org ON events (org_id, seq);
 CREATE INDEX events_by_type ON events (type, seq);
 CREATE INDEX events_by_target ON events (target_id, seq);
+-- since/until, and the retention pass.
+CREATE INDEX events_by_time ON events (at_ms);

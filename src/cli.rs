@@ -63,7 +63,25 @@ enum Command {
     #[command(subcommand)]
     Bundle(BundleCommand),
     /// Read the audit trail: the newest events, oldest first.
-    Audit(AuditArgs),
+    Audit(AuditCommand),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct AuditCommand {
+    #[command(subcommand)]
+    prune: Option<AuditPrune>,
+    #[command(flatten)]
+    read: AuditArgs,
+}
+
+#[derive(Subcommand)]
+enum AuditPrune {
+    /// Delete the events before a date or time (RFC 3339) or older than an age (e.g. 90days).
+    Prune {
+        #[arg(long)]
+        before: String,
+    },
 }
 
 #[derive(Args)]
@@ -205,7 +223,14 @@ struct ServeArgs {
     /// Time a client may take to read an answer before it is cut off.
     #[arg(long, env = "TOKEND_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     write_timeout: Duration,
+    /// How long audit events are kept (at least 1 day), or "never" to keep them for ever.
+    #[arg(long, env = "TOKEND_AUDIT_RETENTION", default_value = "365days", value_parser = parse_retention)]
+    audit_retention: Retention,
 }
+
+/// `--audit-retention`: an age, or never prune.
+#[derive(Clone, Copy)]
+struct Retention(Option<Duration>);
 
 #[derive(Subcommand)]
 enum OrgCommand {
@@ -379,7 +404,13 @@ pub fn run() -> ExitCode {
         Command::Role(command) => administer(&cli.db, |authority| role(authority, command)),
         Command::Group(command) => administer(&cli.db, |authority| group(authority, command)),
         Command::Bundle(command) => administer(&cli.db, |authority| bundle(authority, command)),
-        Command::Audit(args) => administer(&cli.db, |authority| audit(authority, args)),
+        Command::Audit(AuditCommand {
+            prune: Some(AuditPrune::Prune { before }),
+            ..
+        }) => administer(&cli.db, |authority| prune(authority, &before)),
+        Command::Audit(AuditCommand { read, .. }) => {
+            administer(&cli.db, |authority| audit(authority, read))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -403,6 +434,7 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             .to_string(),
         access_token_lifetime: args.access_ttl,
         operator: None,
+        audit_retention: args.audit_retention.0,
     };
     let database = SqliteDatabase::create_or_open(db)
         .map_err(|e| cannot_open(db, e))?
@@ -438,6 +470,10 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             db.display()
         ));
     }
+    if args.audit_retention.0.is_some() {
+        let pruner = authority.connect().map_err(|e| cannot_open(db, e))?;
+        start_audit_retention(pruner)?;
+    }
     let mut options = ServeOptions::new(args.listen, workers);
     if let Some(n) = args.login_workers {
         options.login_workers = n.max(1);
@@ -449,6 +485,26 @@ fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
     options.write_timeout = args.write_timeout;
     options.trusted_proxies = args.trusted_proxies;
     http::serve(authority, options).map_err(|e| e.to_string())
+}
+
+/// How often the retention pass runs while the service does.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The retention pass: at start, then hourly, on a thread of its own.
+fn start_audit_retention(mut pruner: Authority) -> Result<(), String> {
+    let pass = move || loop {
+        match pruner.apply_audit_retention() {
+            Ok(0) => {}
+            Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
+            Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
+        }
+        std::thread::sleep(RETENTION_INTERVAL);
+    };
+    std::thread::Builder::new()
+        .name("audit-retention".into())
+        .spawn(pass)
+        .map(drop)
+        .map_err(|e| format!("cannot start the audit retention pass: {e}"))
 }
 
 fn administer(
@@ -471,6 +527,7 @@ fn administer(
         issuer: format!("http://{DEFAULT_LISTEN}"),
         access_token_lifetime: DEFAULT_ACCESS_TTL,
         operator: Some(format!("cli:{operator}")),
+        audit_retention: None,
     };
     let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
         .map_err(|e| cannot_open(db, e))?;
@@ -636,6 +693,30 @@ fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), DomainError> 
         filter.limit = 500;
         page = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
     }
+}
+
+fn prune(authority: &mut Authority, before: &str) -> Result<(), DomainError> {
+    // A bare date means its midnight, UTC.
+    let time = match before.len() {
+        10 => format!("{before}T00:00:00Z"),
+        _ => before.to_string(),
+    };
+    let deleted = match humantime::parse_rfc3339_weak(&time) {
+        Ok(at) => authority.prune_events(
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+        )?,
+        Err(_) => {
+            let age = humantime::parse_duration(before).map_err(|_| {
+                DomainError::Invalid(format!(
+                    "--before must be a date, an RFC 3339 time or an age such as 90days, not {before:?}"
+                ))
+            })?;
+            authority.prune_events_older_than(age)?
+        }
+    };
+    eprintln!("deleted {deleted} audit events");
+    Ok(())
 }
 
 fn audit_line(event: &Event, format: AuditFormat) -> String {
@@ -899,6 +980,17 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         return Err("a timeout must be between 100ms and 1 hour".into());
     }
     Ok(timeout)
+}
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    if text == "never" {
+        return Ok(Retention(None));
+    }
+    let age = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if age < Duration::from_secs(24 * 3600) {
+        return Err("audit retention must be at least 1 day, or \"never\"".into());
+    }
+    Ok(Retention(Some(age)))
 }
 
 fn parse_access_ttl(text: &str) -> Result<Duration, String> {

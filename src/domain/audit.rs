@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use super::records::Account;
 use super::{AccessOrigin, Authority, Caller, DomainError};
 
+/// Events deleted per transaction by a prune.
+const PRUNE_BATCH: u32 = 5_000;
+
 impl Authority {
     /// A new event of `kind`, stamped now, to be filled in and written with
     /// the action it records.
@@ -25,15 +28,58 @@ impl Authority {
     }
 
     /// An event done by whoever holds the database file (the admin CLI),
-    /// named by `Settings::operator`.
+    /// named by `Settings::operator`, or by the service itself.
     pub(super) fn operator_event(&self, kind: &str) -> Result<Event, DomainError> {
         let mut event = self.event(kind, "success")?;
         event.properties["operator"] = json!(self
             .settings()
             .operator
             .clone()
-            .unwrap_or_else(|| "cli".into()));
+            .unwrap_or_else(|| "tokend".into()));
         Ok(event)
+    }
+
+    /// Deletes the events before `before_ms`, a batch per transaction so
+    /// that other writes go on in between, and records that it did.
+    pub fn prune_events(&mut self, before_ms: i64) -> Result<u64, DomainError> {
+        let mut deleted = 0;
+        loop {
+            let batch = self
+                .store
+                .write(move |tx| tx.delete_events_before(before_ms, PRUNE_BATCH))?;
+            deleted += batch;
+            if batch < u64::from(PRUNE_BATCH) {
+                break;
+            }
+        }
+        if deleted > 0 {
+            let before = format_time_millis(before_ms);
+            let event = self
+                .operator_event("audit.prune")?
+                .with("before", json!(before))
+                .with("deleted", json!(deleted));
+            self.store.write(move |tx| tx.insert_event(&event))?;
+        }
+        Ok(deleted)
+    }
+
+    /// The retention pass: prunes what is older than `Settings::audit_retention`.
+    pub fn apply_audit_retention(&mut self) -> Result<u64, DomainError> {
+        match self.settings().audit_retention {
+            Some(age) => self.prune_events_older_than(age),
+            None => Ok(0),
+        }
+    }
+
+    pub fn prune_events_older_than(&mut self, age: Duration) -> Result<u64, DomainError> {
+        let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        let before_ms = self
+            .shared
+            .ambient
+            .clock
+            .now_millis()
+            .saturating_sub(age_ms);
+        self.prune_events(before_ms)
     }
 
     /// The id of org `name`, if the caller may read its events.
@@ -152,8 +198,7 @@ impl Event {
 
     /// When it happened, RFC 3339 UTC to the millisecond.
     pub fn time(&self) -> String {
-        let at = UNIX_EPOCH + Duration::from_millis(self.at_ms.max(0) as u64);
-        humantime::format_rfc3339_millis(at).to_string()
+        format_time_millis(self.at_ms)
     }
 
     /// The one JSON shape of an event, for `GET /api/audit` and
@@ -195,4 +240,10 @@ pub struct EventFilter {
 pub struct EventPage {
     pub events: Vec<(i64, Event)>,
     pub next_cursor: Option<i64>,
+}
+
+/// A Unix time in milliseconds as RFC 3339 UTC.
+fn format_time_millis(at_ms: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_millis(at_ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
 }

@@ -60,6 +60,8 @@ pub struct Settings {
     /// Who acts when the admin CLI acts (`cli:<os user>`), for the audit
     /// trail; None for the service.
     pub operator: Option<String>,
+    /// How long audit events are kept; None keeps them for ever.
+    pub audit_retention: Option<Duration>,
 }
 
 /// The one thing the first start has to tell the admin.

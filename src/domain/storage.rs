@@ -199,6 +199,8 @@ pub trait AuditReads {
 
 pub trait AuditWrites {
     fn insert_event(&self, event: &Event) -> StoreResult<()>;
+    /// Deletes up to `batch` of the oldest events before `at_ms`; how many.
+    fn delete_events_before(&self, at_ms: i64, batch: u32) -> StoreResult<u64>;
 }
 
 pub trait HealthWrites {

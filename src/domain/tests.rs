@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ambient::{Ambient, ManualClock, OsRandom};
+use super::audit::EventFilter;
 use super::*;
 use crate::store::SqliteDatabase;
 
@@ -81,6 +82,7 @@ fn settings() -> Settings {
         issuer: "https://tokend.test".into(),
         access_token_lifetime: Duration::from_secs(30 * 60),
         operator: None,
+        audit_retention: None,
     }
 }
 
@@ -310,4 +312,52 @@ fn names_with_bidi_overrides_are_refused() {
         .api_tokens(&TokenQuery::default())
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn retention_prunes_only_events_past_their_age_and_says_so() {
+    let mut f = Fixture::new();
+    let day = 24 * 3600;
+    f.admin_login(HOME).unwrap();
+    f.clock.advance(300 * day);
+    f.admin_login(HOME).unwrap();
+    let year = Duration::from_secs(365 * day as u64);
+    let mut pass = Authority::open(
+        f.database.clone(),
+        Settings {
+            audit_retention: Some(year),
+            ..settings()
+        },
+        ambient(&f.clock),
+    )
+    .unwrap();
+    let all = EventFilter {
+        limit: 100,
+        ..EventFilter::default()
+    };
+    let kinds = |authority: &Authority| -> Vec<String> {
+        let events = authority.events_for_operator(None, all.clone()).unwrap();
+        events.into_iter().map(|(_, e)| e.kind).collect()
+    };
+    assert_eq!(
+        pass.apply_audit_retention().unwrap(),
+        0,
+        "nothing is a year old yet"
+    );
+    assert_eq!(kinds(&pass), ["session.login", "session.login"]);
+
+    f.clock.advance(100 * day);
+    assert_eq!(pass.apply_audit_retention().unwrap(), 1);
+    assert_eq!(
+        kinds(&pass),
+        ["audit.prune", "session.login"],
+        "newest first"
+    );
+    let prune = &pass.events_for_operator(None, all.clone()).unwrap()[0].1;
+    assert_eq!(prune.properties["deleted"], 1);
+    assert_eq!(prune.properties["operator"], "tokend");
+
+    // Without a retention age nothing is ever pruned.
+    f.clock.advance(1000 * day);
+    assert_eq!(f.other_process().apply_audit_retention().unwrap(), 0);
 }

@@ -309,3 +309,48 @@ fn the_cli_prints_the_trail_and_follows_it() {
     assert_eq!(event["type"], "token.exchange");
     assert_eq!(event["target"]["id"], token.id.as_str());
 }
+
+#[test]
+fn prune_deletes_events_before_a_time_and_records_that_it_did() {
+    let srv = TestServer::start();
+    let api = srv.api();
+    api.admin_login();
+    api.admin_login();
+    let cli = srv.cli();
+    let trail = || {
+        let out = cli
+            .run(&["audit", "--format", "json-lines", "-n", "100"], None)
+            .ok("audit");
+        json_lines(&out.stdout)
+    };
+    cli.run(&["audit", "prune", "--before", "2000-01-01"], None)
+        .ok("prune before 2000");
+    assert_eq!(kinds(&trail()), ["session.login", "session.login"]);
+    cli.run(&["audit", "prune", "--before", "90days"], None)
+        .ok("prune older than 90 days");
+    assert_eq!(trail().len(), 2, "nothing is 90 days old");
+
+    cli.run(&["audit", "prune", "--before", "soon"], None)
+        .code_is(1, "prune --before soon");
+    cli.run(&["audit", "prune"], None)
+        .code_is(2, "prune without --before");
+    assert_eq!(trail().len(), 2, "a refused prune deletes nothing");
+
+    cli.run(
+        &["audit", "prune", "--before", "2999-01-01T00:00:00Z"],
+        None,
+    )
+    .ok("prune everything");
+    let left = trail();
+    assert_eq!(kinds(&left), ["audit.prune"]);
+    assert_eq!(left[0]["additionalProperties"]["deleted"], 2);
+
+    // The service refuses a retention under a day.
+    let short = run_tokend(
+        &["--db", "other.db", "serve", "--audit-retention", "1h"],
+        None,
+        &[],
+        srv.dir(),
+    );
+    short.code_is(2, "serve --audit-retention 1h");
+}

@@ -81,6 +81,16 @@ impl AuditWrites for Connection {
         ])?;
         Ok(())
     }
+
+    fn delete_events_before(&self, at_ms: i64, batch: u32) -> StoreResult<u64> {
+        let deleted = self
+            .prepare_cached(
+                "DELETE FROM events WHERE seq IN
+                   (SELECT seq FROM events WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+            )?
+            .execute(params![at_ms, batch])?;
+        Ok(deleted as u64)
+    }
 }
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Event)> {

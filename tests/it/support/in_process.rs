@@ -42,6 +42,7 @@ impl InProcess {
             issuer: "http://tokend.test".into(),
             access_token_lifetime: Duration::from_secs(IN_PROCESS_ACCESS_TTL as u64),
             operator: None,
+            audit_retention: None,
         };
         let (authority, _) =
             Authority::start(Arc::new(database), settings, ambient, Some(ADMIN_PASSWORD))
