@@ -220,6 +220,7 @@ impl Authority {
             .on("api_token", &token.id, &token.name)
             .from(client)
             .with("currentContext.refreshTokenId", json!(token.id))
+            .with("accessTokenId", json!(claims.jti))
             .with("expires_in", json!(expires_at - now));
         let (id, address) = (token.id.clone(), client.to_string());
         self.store.write(move |tx| {

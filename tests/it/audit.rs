@@ -5,9 +5,11 @@
 //! own events only; under concurrent load every acknowledged exchange has
 //! its event. `tokend audit` prints the same events and follows new ones.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -353,4 +355,86 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
         srv.dir(),
     );
     short.code_is(2, "serve --audit-retention 1h");
+}
+
+/// Every `token.exchange` event's `accessTokenId` for `token`, over all pages.
+fn exchange_event_ids(srv: &TestServer, jwt: &str, token: &str) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let query = format!("type=token.exchange&token={token}&limit=500{cursor}");
+        let page = srv
+            .api()
+            .get_bearer(&format!("/api/audit?{query}"), jwt)
+            .assert_json("exchange events");
+        for event in page["events"].as_array().into_iter().flatten() {
+            ids.insert(str_field(&event["additionalProperties"], "accessTokenId").to_owned());
+        }
+        match page["next_cursor"].as_i64() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return ids,
+        }
+    }
+}
+
+#[test]
+fn an_exchange_answered_before_sigkill_has_its_event_after_restart() {
+    let mut srv = TestServer::start();
+    let admin = srv.api().admin_login().access_token;
+    let token = srv.api().create_token(&admin, "killed", Some("30m"));
+    // The kill cuts requests off mid-way: those are errors, not panics.
+    let exchange = build_request(
+        srv.api().addr(),
+        "POST",
+        PROVIDER_TOKEN,
+        &[("Content-Type", FORM)],
+        Some(
+            format!(
+                "grant_type=refresh_token&refresh_token={}",
+                form_encode(&token.secret)
+            )
+            .as_bytes(),
+        ),
+    );
+    let addr = srv.api().addr().to_owned();
+    let answered = Mutex::new(Vec::new());
+    let killed = AtomicBool::new(false);
+    thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                while !killed.load(Ordering::Relaxed) {
+                    let Ok(r) = send_raw(&addr, &exchange, Duration::from_secs(10)) else {
+                        continue;
+                    };
+                    if r.status != 200 {
+                        continue;
+                    }
+                    let jwt = str_field(&r.json(), "access_token").to_owned();
+                    let (_, claims) = jwt_parts(&jwt);
+                    let jti = str_field(&claims, "jti").to_owned();
+                    answered.lock().expect("no panics").push(jti);
+                }
+            });
+        }
+        let under_way = eventually(Duration::from_secs(30), || {
+            (answered.lock().expect("no panics").len() >= 300).then_some(())
+        });
+        srv.stop_with("KILL", Duration::from_secs(10));
+        killed.store(true, Ordering::Relaxed);
+        assert!(under_way.is_some(), "the load never got going");
+    });
+    let answered = answered.into_inner().expect("no panics");
+    srv.restart();
+    let admin = srv.api().admin_login().access_token;
+    let recorded = exchange_event_ids(&srv, &admin, &token.id);
+    let missing: Vec<_> = answered
+        .iter()
+        .filter(|jti| !recorded.contains(*jti))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered exchanges have no event after SIGKILL: {missing:?}",
+        missing.len(),
+        answered.len()
+    );
 }
