@@ -192,6 +192,13 @@ impl Authority {
         })
     }
 
+    /// Waits until every write queued so far is committed: the queue is
+    /// first in, first out, so an empty durable write behind them is enough.
+    /// For a graceful stop, after the last request.
+    pub fn drain_writes(&mut self) -> Result<(), DomainError> {
+        Ok(self.store.write(|_| Ok(()))?)
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.shared.settings
     }

@@ -100,6 +100,10 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
         signal_hook::consts::SIGINT,
     ])
     .map_err(|e| ServeError(format!("cannot handle signals: {e}")))?;
+    // Kept back for the last word: the writes still queued at the stop.
+    let mut drainer = authority
+        .connect()
+        .map_err(|e| ServeError(format!("cannot open the database: {e}")))?;
     let server = Server::start(authority, options)?;
     eprintln!(
         "tokend listening on http://{} (at most {} connections)",
@@ -108,6 +112,9 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
     );
     signals.forever().next();
     server.stop();
+    if let Err(e) = drainer.drain_writes() {
+        eprintln!("tokend: queued writes may be lost: {e}");
+    }
     eprintln!("tokend stopped");
     Ok(())
 }

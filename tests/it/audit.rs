@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -436,5 +436,65 @@ fn an_exchange_answered_before_sigkill_has_its_event_after_restart() {
         "{} of {} answered exchanges have no event after SIGKILL: {missing:?}",
         missing.len(),
         answered.len()
+    );
+}
+
+#[test]
+fn every_refusal_answered_before_a_graceful_stop_has_its_event() {
+    let mut srv = TestServer::start();
+    let addr = srv.api().addr().to_owned();
+    let refusal = build_request(
+        &addr,
+        "POST",
+        PROVIDER_TOKEN,
+        &[("Content-Type", FORM)],
+        Some(b"grant_type=refresh_token&refresh_token=not-a-token"),
+    );
+    let refused = AtomicUsize::new(0);
+    let stopped = AtomicBool::new(false);
+    // Refusals are queued, not awaited: the stop comes while clients are
+    // still being refused, so the last ones' events are in the queue.
+    thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                while !stopped.load(Ordering::Relaxed) {
+                    match send_raw(&addr, &refusal, Duration::from_secs(10)) {
+                        Ok(r) if r.status == 400 => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+        let under_way = eventually(Duration::from_secs(30), || {
+            (refused.load(Ordering::Relaxed) >= 200).then_some(())
+        });
+        let st = srv.stop();
+        stopped.store(true, Ordering::Relaxed);
+        assert!(under_way.is_some(), "the refusals never got going");
+        assert!(st.is_some_and(|s| s.success()), "SIGTERM: {st:?}");
+    });
+    srv.restart();
+    let admin = srv.api().admin_login().access_token;
+    let mut failed = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = srv
+            .api()
+            .get_bearer(
+                &format!("/api/audit?type=token.exchange_failed&limit=500{cursor}"),
+                &admin,
+            )
+            .assert_json("refusal events");
+        failed += page["events"].as_array().map_or(0, Vec::len);
+        match page["next_cursor"].as_i64() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert!(
+        failed >= refused.into_inner(),
+        "{failed} events for more refusals answered before the stop"
     );
 }
