@@ -192,24 +192,12 @@ fn every_acknowledged_exchange_under_load_has_its_event() {
     });
     let ok = ok.into_inner();
     assert!(ok > 0);
-    let mut counted = 0;
-    let mut cursor = String::new();
-    loop {
-        let page = api
-            .get_bearer(
-                &format!(
-                    "/api/audit?type=token.exchange&token={}&limit=500{cursor}",
-                    token.id
-                ),
-                &admin,
-            )
-            .assert_json("exchange events");
-        counted += page["events"].as_array().map_or(0, Vec::len);
-        match page["next_cursor"].as_i64() {
-            Some(next) => cursor = format!("&cursor={next}"),
-            None => break,
-        }
-    }
+    let counted = every_event(
+        &srv,
+        &admin,
+        &format!("type=token.exchange&token={}", token.id),
+    )
+    .len();
     assert_eq!(counted, ok, "exchange events against 200 answers");
 }
 
@@ -357,24 +345,29 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
     short.code_is(2, "serve --audit-retention 1h");
 }
 
-/// Every `token.exchange` event's `accessTokenId` for `token`, over all pages.
-fn exchange_event_ids(srv: &TestServer, jwt: &str, token: &str) -> HashSet<String> {
-    let mut ids = HashSet::new();
+/// Every event the query matches, over all pages.
+fn every_event(srv: &TestServer, jwt: &str, query: &str) -> Vec<Value> {
+    let mut events = Vec::new();
     let mut cursor = String::new();
     loop {
-        let query = format!("type=token.exchange&token={token}&limit=500{cursor}");
         let page = srv
             .api()
-            .get_bearer(&format!("/api/audit?{query}"), jwt)
-            .assert_json("exchange events");
-        for event in page["events"].as_array().into_iter().flatten() {
-            ids.insert(str_field(&event["additionalProperties"], "accessTokenId").to_owned());
-        }
+            .get_bearer(&format!("/api/audit?{query}&limit=500{cursor}"), jwt)
+            .assert_json(&format!("audit {query}"));
+        events.extend(page["events"].as_array().cloned().unwrap_or_default());
         match page["next_cursor"].as_i64() {
             Some(next) => cursor = format!("&cursor={next}"),
-            None => return ids,
+            None => return events,
         }
     }
+}
+
+/// Every `token.exchange` event's `accessTokenId` for `token`.
+fn exchange_event_ids(srv: &TestServer, jwt: &str, token: &str) -> HashSet<String> {
+    every_event(srv, jwt, &format!("type=token.exchange&token={token}"))
+        .iter()
+        .map(|event| str_field(&event["additionalProperties"], "accessTokenId").to_owned())
+        .collect()
 }
 
 #[test]
@@ -477,22 +470,7 @@ fn every_refusal_answered_before_a_graceful_stop_has_its_event() {
     });
     srv.restart();
     let admin = srv.api().admin_login().access_token;
-    let mut failed = 0;
-    let mut cursor = String::new();
-    loop {
-        let page = srv
-            .api()
-            .get_bearer(
-                &format!("/api/audit?type=token.exchange_failed&limit=500{cursor}"),
-                &admin,
-            )
-            .assert_json("refusal events");
-        failed += page["events"].as_array().map_or(0, Vec::len);
-        match page["next_cursor"].as_i64() {
-            Some(next) => cursor = format!("&cursor={next}"),
-            None => break,
-        }
-    }
+    let failed = every_event(&srv, &admin, "type=token.exchange_failed").len();
     assert!(
         failed >= refused.into_inner(),
         "{failed} events for more refusals answered before the stop"
