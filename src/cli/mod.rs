@@ -4,22 +4,24 @@
 //! This module parses arguments, reads the environment, and prints; every
 //! decision is the domain's.
 
+mod audit;
+mod serve;
+
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::domain::audit::{Event, EventFilter};
 use crate::domain::{
-    format_time, Ambient, Authority, DomainError, FirstStart, NewAccount, NewRole,
-    ServiceRoleScope, Settings, TokenQuery, TokenScope,
+    format_time, Ambient, Authority, DomainError, NewAccount, NewRole, ServiceRoleScope, Settings,
+    TokenQuery, TokenScope,
 };
-use crate::http::{self, ServeOptions};
 use crate::store::SqliteDatabase;
+use audit::{AuditCommand, AuditPrune};
+use serve::ServeArgs;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
@@ -64,50 +66,6 @@ enum Command {
     Bundle(BundleCommand),
     /// Read the audit trail: the newest events, oldest first.
     Audit(AuditCommand),
-}
-
-#[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
-struct AuditCommand {
-    #[command(subcommand)]
-    prune: Option<AuditPrune>,
-    #[command(flatten)]
-    read: AuditArgs,
-}
-
-#[derive(Subcommand)]
-enum AuditPrune {
-    /// Delete the events before a date or time (RFC 3339) or older than an age (e.g. 90days).
-    Prune {
-        #[arg(long)]
-        before: String,
-    },
-}
-
-#[derive(Args)]
-struct AuditArgs {
-    /// Only events of this type, e.g. token.exchange.
-    #[arg(long = "type")]
-    kind: Option<String>,
-    /// Only this org's events.
-    #[arg(long)]
-    org: Option<String>,
-    /// How many of the newest events to show (1-10000).
-    #[arg(long, short = 'n', default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    lines: u32,
-    /// Keep printing events as they are written, until interrupted.
-    #[arg(long, short = 'f')]
-    follow: bool,
-    /// `table` for people, `json-lines` (one event per line, as in GET /api/audit) for programs.
-    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
-    format: AuditFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
-enum AuditFormat {
-    Table,
-    JsonLines,
 }
 
 #[derive(Subcommand)]
@@ -180,57 +138,6 @@ enum GroupCommand {
         role: String,
     },
 }
-
-#[derive(Args)]
-struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "TOKEND_LISTEN", default_value = DEFAULT_LISTEN)]
-    listen: SocketAddr,
-    /// Worker threads, each with its own database connection [default: number of cores].
-    #[arg(long, env = "TOKEND_WORKERS")]
-    workers: Option<usize>,
-    /// Lifetime of issued access tokens (e.g. 30m, 1h).
-    #[arg(long, env = "TOKEND_ACCESS_TTL", default_value = "30m", value_parser = parse_access_ttl)]
-    access_ttl: Duration,
-    /// The `iss` of access tokens and base of published URLs [default: http://LISTEN].
-    #[arg(long, env = "TOKEND_ISSUER")]
-    issuer: Option<String>,
-    /// Worker threads for password logins [default: half the workers, at least 1].
-    #[arg(long, env = "TOKEND_LOGIN_WORKERS")]
-    login_workers: Option<usize>,
-    /// Open connections at most [default: sized to the file-descriptor limit].
-    #[arg(long, env = "TOKEND_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
-    max_connections: Option<u32>,
-    /// Time a client has to send a request's line and headers.
-    #[arg(long, env = "TOKEND_HEADER_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
-    header_timeout: Duration,
-    /// Time a client has to send a request's body.
-    #[arg(long, env = "TOKEND_BODY_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
-    body_timeout: Duration,
-    /// Time a kept-alive connection may wait for its next request.
-    #[arg(long, env = "TOKEND_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
-    idle_timeout: Duration,
-    /// A reverse proxy whose X-Forwarded-For names the client (repeatable, or comma-separated).
-    #[arg(
-        long = "trusted-proxy",
-        env = "TOKEND_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
-    trusted_proxies: Vec<std::net::IpAddr>,
-    /// Time a write waits for another writer (e.g. the admin CLI) before it is answered 503.
-    #[arg(long, env = "TOKEND_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
-    busy_timeout: Duration,
-    /// Time a client may take to read an answer before it is cut off.
-    #[arg(long, env = "TOKEND_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
-    write_timeout: Duration,
-    /// How long audit events are kept (at least 1 day), or "never" to keep them for ever.
-    #[arg(long, env = "TOKEND_AUDIT_RETENTION", default_value = "365days", value_parser = parse_retention)]
-    audit_retention: Retention,
-}
-
-/// `--audit-retention`: an age, or never prune.
-#[derive(Clone, Copy)]
-struct Retention(Option<Duration>);
 
 #[derive(Subcommand)]
 enum OrgCommand {
@@ -395,7 +302,7 @@ enum KeyCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(&cli.db, args),
+        Command::Serve(args) => serve::serve(&cli.db, args),
         Command::Org(command) => administer(&cli.db, |authority| org(authority, command)),
         Command::User(command) => administer(&cli.db, |authority| user(authority, command)),
         Command::Token(command) => administer(&cli.db, |authority| token(authority, command)),
@@ -407,9 +314,9 @@ pub fn run() -> ExitCode {
         Command::Audit(AuditCommand {
             prune: Some(AuditPrune::Prune { before }),
             ..
-        }) => administer(&cli.db, |authority| prune(authority, &before)),
+        }) => administer(&cli.db, |authority| audit::prune(authority, &before)),
         Command::Audit(AuditCommand { read, .. }) => {
-            administer(&cli.db, |authority| audit(authority, read))
+            administer(&cli.db, |authority| audit::audit(authority, read))
         }
     };
     match result {
@@ -419,92 +326,6 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
-    let settings = Settings {
-        issuer: args
-            .issuer
-            .unwrap_or_else(|| format!("http://{}", args.listen))
-            .trim_end_matches('/')
-            .to_string(),
-        access_token_lifetime: args.access_ttl,
-        operator: None,
-        audit_retention: args.audit_retention.0,
-    };
-    let database = SqliteDatabase::create_or_open(db)
-        .map_err(|e| cannot_open(db, e))?
-        .with_busy_timeout(args.busy_timeout);
-    let database = Arc::new(database);
-    let password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
-    let started = Authority::start(
-        Arc::clone(&database) as _,
-        settings,
-        Ambient::system(),
-        password.as_deref(),
-    );
-    let (mut authority, first_start) = match started {
-        Ok(started) => started,
-        Err(e) => {
-            // A first start that failed leaves nothing half-made behind.
-            database.remove_if_created();
-            return Err(cannot_open(db, e));
-        }
-    };
-    if let Some(FirstStart { generated_password }) = first_start {
-        eprintln!("tokend: created database {}", db.display());
-        if let Some(password) = generated_password {
-            // Shown once; only its argon2 hash is stored.
-            eprintln!("administrator@System password: {password}");
-        }
-    }
-    // A database that cannot take writes would answer every login and
-    // exchange with 503: refuse to start instead.
-    if let Some((check, why)) = authority.readiness().first_failure() {
-        return Err(format!(
-            "cannot serve database {}: {check} check failed: {why}",
-            db.display()
-        ));
-    }
-    if args.audit_retention.0.is_some() {
-        let pruner = authority.connect().map_err(|e| cannot_open(db, e))?;
-        start_audit_retention(pruner)?;
-    }
-    let mut options = ServeOptions::new(args.listen, workers);
-    if let Some(n) = args.login_workers {
-        options.login_workers = n.max(1);
-    }
-    options.max_connections = args.max_connections.map(|n| n as usize);
-    options.header_timeout = args.header_timeout;
-    options.body_timeout = args.body_timeout;
-    options.idle_timeout = args.idle_timeout;
-    options.write_timeout = args.write_timeout;
-    options.trusted_proxies = args.trusted_proxies;
-    http::serve(authority, options).map_err(|e| e.to_string())
-}
-
-/// How often the retention pass runs while the service does.
-const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
-
-/// The retention pass: at start, then hourly, on a thread of its own.
-fn start_audit_retention(mut pruner: Authority) -> Result<(), String> {
-    let pass = move || loop {
-        match pruner.apply_audit_retention() {
-            Ok(0) => {}
-            Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
-            Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
-        }
-        std::thread::sleep(RETENTION_INTERVAL);
-    };
-    std::thread::Builder::new()
-        .name("audit-retention".into())
-        .spawn(pass)
-        .map(drop)
-        .map_err(|e| format!("cannot start the audit retention pass: {e}"))
 }
 
 fn administer(
@@ -651,98 +472,6 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
         }
     }
     Ok(())
-}
-
-/// How often `audit --follow` looks for new events.
-const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
-
-fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), DomainError> {
-    let mut filter = EventFilter {
-        kind: args.kind,
-        limit: args.lines,
-        ..EventFilter::default()
-    };
-    let mut newest = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
-    newest.reverse();
-    let mut out = std::io::stdout().lock();
-    if args.format == AuditFormat::Table {
-        let header = format!(
-            "{:<24}  {:<22}  {:<7}  {:<32}  {:<40}  CLIENT",
-            "TIME", "TYPE", "OUTCOME", "ACTOR", "TARGET"
-        );
-        if !print_line(&mut out, &header) {
-            return Ok(());
-        }
-    }
-    let mut last_seen = 0;
-    let mut page = newest;
-    loop {
-        for (seq, event) in &page {
-            last_seen = *seq;
-            if !print_line(&mut out, &audit_line(event, args.format)) {
-                return Ok(());
-            }
-        }
-        if !args.follow {
-            return Ok(());
-        }
-        if page.len() < filter.limit as usize {
-            std::thread::sleep(FOLLOW_INTERVAL);
-        }
-        filter.after = Some(last_seen);
-        filter.limit = 500;
-        page = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
-    }
-}
-
-fn prune(authority: &mut Authority, before: &str) -> Result<(), DomainError> {
-    // A bare date means its midnight, UTC.
-    let time = match before.len() {
-        10 => format!("{before}T00:00:00Z"),
-        _ => before.to_string(),
-    };
-    let deleted = match humantime::parse_rfc3339_weak(&time) {
-        Ok(at) => authority.prune_events(
-            at.duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
-        )?,
-        Err(_) => {
-            let age = humantime::parse_duration(before).map_err(|_| {
-                DomainError::Invalid(format!(
-                    "--before must be a date, an RFC 3339 time or an age such as 90days, not {before:?}"
-                ))
-            })?;
-            authority.prune_events_older_than(age)?
-        }
-    };
-    eprintln!("deleted {deleted} audit events");
-    Ok(())
-}
-
-fn audit_line(event: &Event, format: AuditFormat) -> String {
-    match format {
-        AuditFormat::JsonLines => event.to_json().to_string(),
-        AuditFormat::Table => {
-            let target = match (&event.target_type, &event.target_name) {
-                (Some(kind), Some(name)) => format!("{kind}:{name}"),
-                _ => "-".into(),
-            };
-            format!(
-                "{:<24}  {:<22}  {:<7}  {:<32}  {:<40}  {}",
-                event.time(),
-                event.kind,
-                event.outcome,
-                event.actor_name.as_deref().unwrap_or("-"),
-                target,
-                event.client_ip.as_deref().unwrap_or("-"),
-            )
-        }
-    }
-}
-
-/// Writes one line and flushes it; false once stdout is gone (`| head`).
-fn print_line(out: &mut impl std::io::Write, line: &str) -> bool {
-    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
 }
 
 fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError> {
@@ -972,31 +701,4 @@ fn split_in_org<'a>(text: &'a str, form: &str) -> Result<(&'a str, &'a str), Dom
     text.rsplit_once('@')
         .filter(|(name, org)| !name.is_empty() && !org.is_empty())
         .ok_or_else(|| DomainError::Invalid(format!("expected {form}, got {text:?}")))
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(3600) {
-        return Err("a timeout must be between 100ms and 1 hour".into());
-    }
-    Ok(timeout)
-}
-
-fn parse_retention(text: &str) -> Result<Retention, String> {
-    if text == "never" {
-        return Ok(Retention(None));
-    }
-    let age = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if age < Duration::from_secs(24 * 3600) {
-        return Err("audit retention must be at least 1 day, or \"never\"".into());
-    }
-    Ok(Retention(Some(age)))
-}
-
-fn parse_access_ttl(text: &str) -> Result<Duration, String> {
-    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(24 * 3600) {
-        return Err("access token lifetime must be between 1 minute and 24 hours".into());
-    }
-    Ok(ttl)
 }

@@ -1,0 +1,177 @@
+//! `tokend serve`: its settings, the first start, and the retention pass.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{cannot_open, DEFAULT_LISTEN};
+use crate::domain::{Ambient, Authority, FirstStart, Settings};
+use crate::http::{self, ServeOptions};
+use crate::store::SqliteDatabase;
+
+#[derive(Args)]
+pub(super) struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "TOKEND_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Worker threads, each with its own database connection [default: number of cores].
+    #[arg(long, env = "TOKEND_WORKERS")]
+    workers: Option<usize>,
+    /// Lifetime of issued access tokens (e.g. 30m, 1h).
+    #[arg(long, env = "TOKEND_ACCESS_TTL", default_value = "30m", value_parser = parse_access_ttl)]
+    access_ttl: Duration,
+    /// The `iss` of access tokens and base of published URLs [default: http://LISTEN].
+    #[arg(long, env = "TOKEND_ISSUER")]
+    issuer: Option<String>,
+    /// Worker threads for password logins [default: half the workers, at least 1].
+    #[arg(long, env = "TOKEND_LOGIN_WORKERS")]
+    login_workers: Option<usize>,
+    /// Open connections at most [default: sized to the file-descriptor limit].
+    #[arg(long, env = "TOKEND_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// Time a client has to send a request's line and headers.
+    #[arg(long, env = "TOKEND_HEADER_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    header_timeout: Duration,
+    /// Time a client has to send a request's body.
+    #[arg(long, env = "TOKEND_BODY_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    body_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request.
+    #[arg(long, env = "TOKEND_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    idle_timeout: Duration,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeatable, or comma-separated).
+    #[arg(
+        long = "trusted-proxy",
+        env = "TOKEND_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Time a write waits for another writer (e.g. the admin CLI) before it is answered 503.
+    #[arg(long, env = "TOKEND_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    busy_timeout: Duration,
+    /// Time a client may take to read an answer before it is cut off.
+    #[arg(long, env = "TOKEND_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    write_timeout: Duration,
+    /// How long audit events are kept (at least 1 day), or "never" to keep them for ever.
+    #[arg(long, env = "TOKEND_AUDIT_RETENTION", default_value = "365days", value_parser = parse_retention)]
+    audit_retention: Retention,
+}
+
+/// `--audit-retention`: an age, or never prune.
+#[derive(Clone, Copy)]
+struct Retention(Option<Duration>);
+
+pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let settings = Settings {
+        issuer: args
+            .issuer
+            .unwrap_or_else(|| format!("http://{}", args.listen))
+            .trim_end_matches('/')
+            .to_string(),
+        access_token_lifetime: args.access_ttl,
+        operator: None,
+        audit_retention: args.audit_retention.0,
+    };
+    let database = SqliteDatabase::create_or_open(db)
+        .map_err(|e| cannot_open(db, e))?
+        .with_busy_timeout(args.busy_timeout);
+    let database = Arc::new(database);
+    let password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
+    let started = Authority::start(
+        Arc::clone(&database) as _,
+        settings,
+        Ambient::system(),
+        password.as_deref(),
+    );
+    let (mut authority, first_start) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            // A first start that failed leaves nothing half-made behind.
+            database.remove_if_created();
+            return Err(cannot_open(db, e));
+        }
+    };
+    if let Some(FirstStart { generated_password }) = first_start {
+        eprintln!("tokend: created database {}", db.display());
+        if let Some(password) = generated_password {
+            // Shown once; only its argon2 hash is stored.
+            eprintln!("administrator@System password: {password}");
+        }
+    }
+    // A database that cannot take writes would answer every login and
+    // exchange with 503: refuse to start instead.
+    if let Some((check, why)) = authority.readiness().first_failure() {
+        return Err(format!(
+            "cannot serve database {}: {check} check failed: {why}",
+            db.display()
+        ));
+    }
+    if args.audit_retention.0.is_some() {
+        let pruner = authority.connect().map_err(|e| cannot_open(db, e))?;
+        start_audit_retention(pruner)?;
+    }
+    let mut options = ServeOptions::new(args.listen, workers);
+    if let Some(n) = args.login_workers {
+        options.login_workers = n.max(1);
+    }
+    options.max_connections = args.max_connections.map(|n| n as usize);
+    options.header_timeout = args.header_timeout;
+    options.body_timeout = args.body_timeout;
+    options.idle_timeout = args.idle_timeout;
+    options.write_timeout = args.write_timeout;
+    options.trusted_proxies = args.trusted_proxies;
+    http::serve(authority, options).map_err(|e| e.to_string())
+}
+
+/// How often the retention pass runs while the service does.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The retention pass: at start, then hourly, on a thread of its own.
+fn start_audit_retention(mut pruner: Authority) -> Result<(), String> {
+    let pass = move || loop {
+        match pruner.apply_audit_retention() {
+            Ok(0) => {}
+            Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
+            Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
+        }
+        std::thread::sleep(RETENTION_INTERVAL);
+    };
+    std::thread::Builder::new()
+        .name("audit-retention".into())
+        .spawn(pass)
+        .map(drop)
+        .map_err(|e| format!("cannot start the audit retention pass: {e}"))
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(3600) {
+        return Err("a timeout must be between 100ms and 1 hour".into());
+    }
+    Ok(timeout)
+}
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    if text == "never" {
+        return Ok(Retention(None));
+    }
+    let age = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if age < Duration::from_secs(24 * 3600) {
+        return Err("audit retention must be at least 1 day, or \"never\"".into());
+    }
+    Ok(Retention(Some(age)))
+}
+
+fn parse_access_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(24 * 3600) {
+        return Err("access token lifetime must be between 1 minute and 24 hours".into());
+    }
+    Ok(ttl)
+}
