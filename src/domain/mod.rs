@@ -43,10 +43,37 @@ pub use records::{
 use records::{InitialState, NewUser};
 pub use rights::{Right, RightSet};
 pub use scopes::{Grant, ServiceRoleScope, TokenScope};
-use storage::{Database, Reads, Storage};
+use storage::{Database, PendingCommit, Reads, Storage};
 use throttle::LoginThrottle;
 pub use tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess};
 pub use users::{PageRequest, PasswordTarget, MAX_PAGE_SIZE};
+
+/// An answer whose write is queued but not yet on disk: `value` may be
+/// sent only once `commit` has completed. Returned where a worker should go
+/// on serving other requests while the writer commits (the exchange).
+#[must_use = "nothing may be acknowledged before its write is committed"]
+pub struct Committing<T> {
+    pub value: T,
+    pub commit: Commit,
+}
+
+/// The commit an answer waits for.
+pub struct Commit(PendingCommit);
+
+impl Commit {
+    pub async fn done(self) -> Result<(), DomainError> {
+        Ok(self.0.committed().await?)
+    }
+}
+
+#[cfg(test)]
+impl<T> Committing<T> {
+    /// The value once committed, blocking.
+    pub fn wait(self) -> Result<T, DomainError> {
+        self.commit.0.wait()?;
+        Ok(self.value)
+    }
+}
 
 pub const PROVIDER_ORG: &str = "System";
 pub const ADMINISTRATOR: &str = "administrator";

@@ -256,12 +256,43 @@ pub enum Durability {
 
 pub type WriteJob = Box<dyn FnOnce(&dyn Transaction) -> StoreResult<()> + Send>;
 
+/// A write the backend has taken but not yet committed. Whatever it
+/// acknowledges must wait for `committed` first. A oneshot channel that can
+/// be awaited, so that a worker's runtime serves other requests meanwhile
+/// and their writes join the same commit.
+#[must_use = "nothing may be acknowledged before its write is committed"]
+pub struct PendingCommit(tokio::sync::oneshot::Receiver<StoreResult<()>>);
+
+impl PendingCommit {
+    pub fn new(answer: tokio::sync::oneshot::Receiver<StoreResult<()>>) -> PendingCommit {
+        PendingCommit(answer)
+    }
+
+    pub async fn committed(self) -> StoreResult<()> {
+        self.0
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Failed("the writer stopped".into())))
+    }
+
+    /// Blocks until the commit; never on an async runtime's thread.
+    #[cfg(test)]
+    pub fn wait(self) -> StoreResult<()> {
+        self.0
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(StoreError::Failed("the writer stopped".into())))
+    }
+}
+
 /// One worker's handle on the database.
 pub trait Storage: Send {
     fn reads(&self) -> &dyn Reads;
     /// Runs `job` in one transaction; commits it with `durability` when the
     /// job succeeds, rolls it back otherwise.
     fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()>;
+    /// Like `run_write`, but returns once the job is queued: the caller
+    /// awaits the commit (and must, before acknowledging anything).
+    fn submit_write(&mut self, job: WriteJob, durability: Durability)
+        -> StoreResult<PendingCommit>;
     /// Queues `job` for a later relaxed commit and returns at once: for
     /// writes no answer waits for (last-used stamps). A failure is logged,
     /// not returned.

@@ -137,13 +137,15 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     let issued = f
         .authority
         .exchange_api_token(&secret, ExchangeAudience::Provider, HOME)
+        .and_then(Committing::wait)
         .unwrap();
     assert_eq!(issued.expires_in, 1, "capped by the API token's expiry");
 
     f.clock.advance(1);
     let expired = f
         .authority
-        .exchange_api_token(&secret, ExchangeAudience::AnyOrg, HOME);
+        .exchange_api_token(&secret, ExchangeAudience::AnyOrg, HOME)
+        .and_then(Committing::wait);
     assert!(matches!(
         expired,
         Err(DomainError::InvalidGrant("the API token has expired"))
@@ -174,6 +176,7 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     let issued = f
         .authority
         .exchange_api_token(created.secret.reveal(), ExchangeAudience::Provider, HOME)
+        .and_then(Committing::wait)
         .unwrap();
     let derived = f.authority.authenticate(&issued.access_token).unwrap();
     assert_eq!(derived.api_token_id(), Some(created.id.as_str()));

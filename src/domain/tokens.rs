@@ -10,8 +10,9 @@ use super::audit::Event;
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
 use super::scopes::{Grant, TokenScope};
+use super::storage::Durability;
 use super::users::PageRequest;
-use super::{parse_id, AccessOrigin, Authority, Caller, DomainError, Right};
+use super::{parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right};
 
 const MAX_NAME_LENGTH: usize = 128;
 const UNKNOWN_OR_REVOKED: &str = "the API token is invalid or has been revoked";
@@ -164,13 +165,14 @@ impl Authority {
     }
 
     /// Exchanges an API token for an access token limited by the token's
-    /// rules: the user's rights as they are now, view-only.
+    /// rules: the user's rights as they are now, view-only. The access token
+    /// may be handed out only once its event is committed.
     pub fn exchange_api_token(
         &mut self,
         presented: &str,
         audience: ExchangeAudience<'_>,
         client: IpAddr,
-    ) -> Result<IssuedAccess, DomainError> {
+    ) -> Result<Committing<IssuedAccess>, DomainError> {
         let now = self.now();
         let refused = |reason: &'static str| DomainError::InvalidGrant(reason);
         let Some(secret) = ApiTokenSecret::parse(presented) else {
@@ -223,15 +225,21 @@ impl Authority {
             .with("accessTokenId", json!(claims.jti))
             .with("expires_in", json!(expires_at - now));
         let (id, address) = (token.id.clone(), client.to_string());
-        self.store.write(move |tx| {
-            tx.record_api_token_use(&id, now, &address)?;
-            tx.insert_event(&event)
-        })?;
-        Ok(IssuedAccess {
-            access_token,
-            expires_in: expires_at - now,
-            grant,
-            grants_everything,
+        let commit = self.store.submit_write(
+            Box::new(move |tx| {
+                tx.record_api_token_use(&id, now, &address)?;
+                tx.insert_event(&event)
+            }),
+            Durability::Durable,
+        )?;
+        Ok(Committing {
+            value: IssuedAccess {
+                access_token,
+                expires_in: expires_at - now,
+                grant,
+                grants_everything,
+            },
+            commit: Commit(commit),
         })
     }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::error::OAuthError;
 use super::request::Request;
 use super::response::Response;
-use crate::domain::{Authority, ExchangeAudience};
+use crate::domain::{Authority, Committing, DomainError, ExchangeAudience};
 
 /// `POST /csp/gateway/am/api/auth/api-tokens/authorize`: `refresh_token` in a
 /// form body or, as real scripts send it, in the query string.
@@ -16,7 +16,10 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     let mut params = request.query_params()?;
     params.extend(request.form_body()?);
     let token = required(&params, "refresh_token")?;
-    let issued = authority.exchange_api_token(token, ExchangeAudience::AnyOrg, request.peer)?;
+    let Committing {
+        value: issued,
+        commit,
+    } = authority.exchange_api_token(token, ExchangeAudience::AnyOrg, request.peer)?;
     // The console's dialect: ALL_PERMISSIONS only when the grant really is
     // every permission the user holds.
     let scope = if issued.grants_everything {
@@ -33,7 +36,8 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
             "scope": scope,
         }),
     )
-    .no_store())
+    .no_store()
+    .after(commit, oauth_error))
 }
 
 pub fn provider_token(
@@ -64,7 +68,10 @@ fn refresh_token_grant(
         return Err(OAuthError::unsupported_grant_type(grant_type));
     }
     let token = required(&params, "refresh_token")?;
-    let issued = authority.exchange_api_token(token, audience, request.peer)?;
+    let Committing {
+        value: issued,
+        commit,
+    } = authority.exchange_api_token(token, audience, request.peer)?;
     // RFC 6749 §5.1: the scope granted, space-delimited.
     Ok(Response::json(
         200,
@@ -75,7 +82,12 @@ fn refresh_token_grant(
             "scope": issued.grant.permissions.join(" "),
         }),
     )
-    .no_store())
+    .no_store()
+    .after(commit, oauth_error))
+}
+
+fn oauth_error(e: DomainError) -> Response {
+    OAuthError::from(e).into_response()
 }
 
 /// A parameter that must be present once; per RFC 6749 §3.1 an empty value

@@ -1,5 +1,5 @@
-//! Answering a parsed `Request` with an `Authority`: `handle` (routing, the
-//! panic guard, the request log line), and the login pool.
+//! Answering a parsed `Request` with an `Authority`: `handle` (routing and
+//! the panic guard), and the login pool.
 //!
 //! Logins get a pool of threads of their own, each with its own `Authority`
 //! (and so its own SQLite connection): argon2 is slow on purpose, and a flood
@@ -12,7 +12,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
 use tokio::sync::oneshot;
 
@@ -94,25 +93,17 @@ fn work(queue: &Mutex<Receiver<Job>>, mut authority: Authority) {
     }
 }
 
-/// Answers `request`, logging it.
+/// Answers `request`; a handler that panics is answered 500.
 pub fn handle(authority: &mut Authority, request: &Request) -> Response {
-    let started = Instant::now();
-    let route = routes::pattern(&request.path);
-    let method = escape(&request.method);
-    let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, request)))
-        .unwrap_or_else(|_| {
-            eprintln!("tokend: internal error: handler panicked on {method} {route}");
-            Response::json(
-                500,
-                &serde_json::json!({"error": "internal_error", "message": "internal error; see the server log"}),
-            )
-        });
-    // The route's pattern, never the path or query: scripts put API tokens
-    // where an id belongs, and in query strings.
-    eprintln!(
-        "{method} {route} {} {}us",
-        response.status,
-        started.elapsed().as_micros()
-    );
-    response
+    catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, request))).unwrap_or_else(|_| {
+        eprintln!(
+            "tokend: internal error: handler panicked on {} {}",
+            escape(&request.method),
+            routes::pattern(&request.path)
+        );
+        Response::json(
+            500,
+            &serde_json::json!({"error": "internal_error", "message": "internal error; see the server log"}),
+        )
+    })
 }

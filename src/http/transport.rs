@@ -402,7 +402,8 @@ async fn answer(
         peer,
         body,
     };
-    let response = if routes::is_login(&request.path) {
+    let started = Instant::now();
+    let mut response = if routes::is_login(&request.path) {
         match worker.login.answer(request).await {
             Ok(response) => response,
             Err(Refused::Busy) => return refuse(ApiError::overloaded()),
@@ -413,6 +414,22 @@ async fn answer(
         let mut authority = worker.authority.borrow_mut();
         pool::handle(&mut authority, &request)
     };
+    // Awaited, not blocked on: this worker answers other requests while the
+    // writer commits, and their writes join the same commit.
+    if let Some(awaited) = response.awaits.take() {
+        if let Err(e) = awaited.commit.done().await {
+            response = (awaited.otherwise)(e);
+        }
+    }
+    // The route's pattern, never the path or query: scripts put API tokens
+    // where an id belongs, and in query strings.
+    eprintln!(
+        "{} {} {} {}us",
+        escape(parts.method.as_str()),
+        routes::pattern(parts.uri.path()),
+        response.status,
+        started.elapsed().as_micros()
+    );
     if too_large {
         // The rest of the body was never read: the connection cannot carry
         // another request.

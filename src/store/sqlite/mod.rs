@@ -22,7 +22,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
 
 use crate::domain::storage::{
-    Database, Durability, Reads, Storage, StoreError, StoreResult, WriteJob,
+    Database, Durability, PendingCommit, Reads, Storage, StoreError, StoreResult, WriteJob,
 };
 use writer::Writer;
 
@@ -187,6 +187,14 @@ impl Storage for SqliteStore {
 
     fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()> {
         self.writer.write(job, durability)
+    }
+
+    fn submit_write(
+        &mut self,
+        job: WriteJob,
+        durability: Durability,
+    ) -> StoreResult<PendingCommit> {
+        self.writer.submit(job, durability)
     }
 
     fn queue_write(&mut self, job: WriteJob) -> StoreResult<()> {

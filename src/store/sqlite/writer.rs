@@ -7,7 +7,10 @@
 //! sync for the whole group, so concurrent requests share syncs instead of
 //! queuing on them. A job that fails is rolled back to its savepoint alone.
 //! Each job's answer is sent only after the commit that holds it, so a
-//! response that waits for its write is never ahead of the disk.
+//! response that waits for its write is never ahead of the disk. A worker
+//! may wait for that answer blocking (`write`) or hand it to its runtime to
+//! await (`submit`) and go on serving other requests meanwhile: the more
+//! requests are in flight, the larger the batches and the fewer the syncs.
 //!
 //! The queue is bounded: when it is full a worker waits (back-pressure);
 //! nothing is dropped. The thread ends when every handle is gone, after the
@@ -20,7 +23,9 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::domain::storage::{Durability, StoreError, StoreResult, WriteJob};
+use tokio::sync::oneshot;
+
+use crate::domain::storage::{Durability, PendingCommit, StoreError, StoreResult, WriteJob};
 
 /// Writes waiting for the writer before a worker has to wait to queue.
 const QUEUE: usize = 4096;
@@ -33,7 +38,29 @@ struct Request {
     job: WriteJob,
     durability: Durability,
     /// None: nobody waits; a failure is logged.
-    done: Option<SyncSender<StoreResult<()>>>,
+    done: Option<Done>,
+}
+
+/// Where a job's result goes once its batch has committed (or failed).
+enum Done {
+    /// A thread blocked in `write`.
+    Blocking(SyncSender<StoreResult<()>>),
+    /// A task awaiting a `PendingCommit`.
+    Awaited(oneshot::Sender<StoreResult<()>>),
+}
+
+impl Done {
+    fn send(self, result: StoreResult<()>) {
+        // The waiter may have gone (a client hung up): nothing to tell.
+        let _ = match self {
+            Done::Blocking(done) => done.send(result).map_err(drop),
+            Done::Awaited(done) => done.send(result).map_err(drop),
+        };
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Failed("the writer thread has stopped".into())
 }
 
 /// A handle on the writer thread; cheap to clone.
@@ -55,27 +82,36 @@ impl Writer {
 
     /// Queues `job` and waits until the commit that holds it.
     pub(super) fn write(&self, job: WriteJob, durability: Durability) -> StoreResult<()> {
-        let stopped = || StoreError::Failed("the writer thread has stopped".into());
         let (done, answer) = mpsc::sync_channel(1);
-        self.queue
-            .send(Request {
-                job,
-                durability,
-                done: Some(done),
-            })
-            .map_err(|_| stopped())?;
+        self.send(job, durability, Some(Done::Blocking(done)))?;
         answer.recv().map_err(|_| stopped())?
+    }
+
+    /// Queues `job` and returns what to await for the commit that holds it.
+    /// Waits only while the queue is full.
+    pub(super) fn submit(
+        &self,
+        job: WriteJob,
+        durability: Durability,
+    ) -> StoreResult<PendingCommit> {
+        let (done, answer) = oneshot::channel();
+        self.send(job, durability, Some(Done::Awaited(done)))?;
+        Ok(PendingCommit::new(answer))
     }
 
     /// Queues `job` for a relaxed commit without waiting for it.
     pub(super) fn queue(&self, job: WriteJob) -> StoreResult<()> {
+        self.send(job, Durability::Relaxed, None)
+    }
+
+    fn send(&self, job: WriteJob, durability: Durability, done: Option<Done>) -> StoreResult<()> {
         self.queue
             .send(Request {
                 job,
-                durability: Durability::Relaxed,
-                done: None,
+                durability,
+                done,
             })
-            .map_err(|_| StoreError::Failed("the writer thread has stopped".into()))
+            .map_err(|_| stopped())
     }
 }
 
@@ -129,9 +165,7 @@ fn commit(conn: &mut Connection, level: &mut Level, busy_timeout: Duration, batc
     };
     for (done, result) in answers.into_iter().zip(results) {
         match (done, result) {
-            (Some(done), result) => {
-                let _ = done.send(result);
-            }
+            (Some(done), result) => done.send(result),
             (None, Err(e)) => eprintln!("tokend: a queued write was lost: {e}"),
             (None, Ok(())) => {}
         }
@@ -215,7 +249,7 @@ mod tests {
             Request {
                 job,
                 durability,
-                done: Some(done),
+                done: Some(Done::Blocking(done)),
             },
             answer,
         )
@@ -282,6 +316,42 @@ mod tests {
         a.recv().unwrap().unwrap();
         b.recv().unwrap().unwrap();
         assert_eq!(synchronous(&conn), 2, "FULL when any write is acknowledged");
+    }
+
+    #[test]
+    fn submitted_writes_are_answered_once_committed() {
+        let dir = std::env::temp_dir().join(format!("tokend-submit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let _ = std::fs::remove_file(&path);
+        let database = super::super::SqliteDatabase::create_or_open(&path).unwrap();
+        let writer = database.writer().unwrap();
+        // One thread submits many without waiting, as a worker's runtime
+        // does, then collects the answers.
+        let pending: Vec<PendingCommit> = (0..200)
+            .map(|i| {
+                let name = format!("user{i}@org");
+                writer
+                    .submit(
+                        Box::new(move |tx| tx.record_login_unlock(&name, 1)),
+                        Durability::Durable,
+                    )
+                    .unwrap()
+            })
+            .collect();
+        let failing = writer
+            .submit(
+                Box::new(|_| Err(StoreError::Failed("refused".into()))),
+                Durability::Durable,
+            )
+            .unwrap();
+        for commit in pending {
+            commit.wait().unwrap();
+        }
+        assert!(failing.wait().is_err(), "a failed job is reported");
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(unlocks(&conn), 200);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
