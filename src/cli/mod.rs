@@ -16,8 +16,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::domain::{
-    format_time, Ambient, Authority, DomainError, NewAccount, NewRole, ServiceRoleScope, Settings,
-    TokenQuery, TokenScope,
+    format_time, Actor, Ambient, Authority, DomainError, NewAccount, NewRole, ServiceRoleScope,
+    Settings, TokenQuery, TokenScope,
 };
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
@@ -362,7 +362,7 @@ fn cannot_open(db: &Path, e: impl std::fmt::Display) -> String {
 fn org(authority: &mut Authority, command: OrgCommand) -> Result<(), DomainError> {
     match command {
         OrgCommand::Add { name } => {
-            let org = authority.add_org(&name)?;
+            let org = authority.add_org(Actor::Operator, &name)?;
             println!("{}", org.id);
         }
     }
@@ -384,24 +384,27 @@ fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainErr
                 .read_line(&mut password)
                 .map_err(|e| DomainError::Invalid(format!("cannot read password: {e}")))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let id = authority.add_user(NewAccount {
-                org_name,
-                user_name,
-                password,
-                role_names: &roles,
-                email: email.as_deref(),
-                display_name: name.as_deref(),
-            })?;
+            let id = authority.add_user(
+                Actor::Operator,
+                NewAccount {
+                    org_name,
+                    user_name,
+                    password,
+                    role_names: &roles,
+                    email: email.as_deref(),
+                    display_name: name.as_deref(),
+                },
+            )?;
             println!("{id}");
         }
         UserCommand::Disable { user } => {
             let (user_name, org_name) = split_user(&user)?;
-            authority.set_user_enabled(org_name, user_name, false)?;
+            authority.set_user_enabled(Actor::Operator, org_name, user_name, false)?;
             eprintln!("disabled {user}");
         }
         UserCommand::Enable { user } => {
             let (user_name, org_name) = split_user(&user)?;
-            authority.set_user_enabled(org_name, user_name, true)?;
+            authority.set_user_enabled(Actor::Operator, org_name, user_name, true)?;
             eprintln!("enabled {user}");
         }
         UserCommand::Unlock { user } => {
@@ -506,7 +509,7 @@ fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError
 fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), DomainError> {
     match command {
         ServiceCommand::Extend { name, permissions } => {
-            let service = authority.extend_service(&name, &permissions)?;
+            let service = authority.extend_service(Actor::Operator, &name, &permissions)?;
             eprintln!(
                 "service {} now has {} permissions",
                 service.name,
@@ -514,7 +517,7 @@ fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), Dom
             );
         }
         ServiceCommand::Add { name, permissions } => {
-            let service = authority.add_service(&name, &permissions)?;
+            let service = authority.add_service(Actor::Operator, &name, &permissions)?;
             println!("{}", service.id);
             eprintln!(
                 "service {} with {} permissions",
@@ -535,27 +538,30 @@ fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainErr
             service,
             permissions,
         } => {
-            let role = authority.add_role(NewRole {
-                name: &name,
-                org_name: org.as_deref(),
-                service: service.as_deref(),
-                permissions: &permissions,
-            })?;
+            let role = authority.add_role(
+                Actor::Operator,
+                NewRole {
+                    name: &name,
+                    org_name: org.as_deref(),
+                    service: service.as_deref(),
+                    permissions: &permissions,
+                },
+            )?;
             println!("{}", role.id);
         }
         RoleCommand::Grant { user, role } => {
             let (user_name, org_name) = split_user(&user)?;
-            if !authority.set_role_granted(org_name, user_name, &role, true)? {
+            if !authority.set_role_granted(Actor::Operator, org_name, user_name, &role, true)? {
                 eprintln!("{user} already holds {role:?}");
             }
         }
         RoleCommand::Publish { role, org } => {
-            if !authority.set_role_published(&role, &org, true)? {
+            if !authority.set_role_published(Actor::Operator, &role, &org, true)? {
                 eprintln!("{role:?} is already published to {org}");
             }
         }
         RoleCommand::Withdraw { role, org } => {
-            if !authority.set_role_published(&role, &org, false)? {
+            if !authority.set_role_published(Actor::Operator, &role, &org, false)? {
                 return Err(DomainError::NotFound(format!(
                     "{role:?} is not published to {org}"
                 )));
@@ -563,7 +569,7 @@ fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainErr
         }
         RoleCommand::Revoke { user, role } => {
             let (user_name, org_name) = split_user(&user)?;
-            if !authority.set_role_granted(org_name, user_name, &role, false)? {
+            if !authority.set_role_granted(Actor::Operator, org_name, user_name, &role, false)? {
                 return Err(DomainError::NotFound(format!(
                     "{user} does not hold {role:?}"
                 )));
@@ -578,29 +584,29 @@ fn group(authority: &mut Authority, command: GroupCommand) -> Result<(), DomainE
     match command {
         GroupCommand::Add { group } => {
             let (name, org) = split_group(&group)?;
-            println!("{}", authority.add_group(org, name)?.id);
+            println!("{}", authority.add_group(Actor::Operator, org, name)?.id);
         }
         GroupCommand::Join { group, user } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_member(org, name, &user, true)? {
+            if !authority.set_group_member(Actor::Operator, org, name, &user, true)? {
                 eprintln!("{user} is already in {group}");
             }
         }
         GroupCommand::Leave { group, user } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_member(org, name, &user, false)? {
+            if !authority.set_group_member(Actor::Operator, org, name, &user, false)? {
                 return Err(unchanged(format!("{user} is not in {group}")));
             }
         }
         GroupCommand::Grant { group, role } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_role(org, name, &role, true)? {
+            if !authority.set_group_role(Actor::Operator, org, name, &role, true)? {
                 eprintln!("{group} already holds {role:?}");
             }
         }
         GroupCommand::Revoke { group, role } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_role(org, name, &role, false)? {
+            if !authority.set_group_role(Actor::Operator, org, name, &role, false)? {
                 return Err(unchanged(format!("{group} does not hold {role:?}")));
             }
         }
@@ -611,10 +617,15 @@ fn group(authority: &mut Authority, command: GroupCommand) -> Result<(), DomainE
 fn bundle(authority: &mut Authority, command: BundleCommand) -> Result<(), DomainError> {
     match command {
         BundleCommand::Add { name, permissions } => {
-            println!("{}", authority.add_rights_bundle(&name, &permissions)?.id);
+            println!(
+                "{}",
+                authority
+                    .add_rights_bundle(Actor::Operator, &name, &permissions)?
+                    .id
+            );
         }
         BundleCommand::Set { name, permissions } => {
-            let bundle = authority.set_bundle_permissions(&name, &permissions)?;
+            let bundle = authority.set_bundle_permissions(Actor::Operator, &name, &permissions)?;
             eprintln!(
                 "bundle {} now holds {} permissions",
                 bundle.name,
@@ -622,12 +633,12 @@ fn bundle(authority: &mut Authority, command: BundleCommand) -> Result<(), Domai
             );
         }
         BundleCommand::Publish { bundle, org } => {
-            if !authority.set_bundle_published(&bundle, &org, true)? {
+            if !authority.set_bundle_published(Actor::Operator, &bundle, &org, true)? {
                 eprintln!("{bundle:?} is already published to {org}");
             }
         }
         BundleCommand::Withdraw { bundle, org } => {
-            if !authority.set_bundle_published(&bundle, &org, false)? {
+            if !authority.set_bundle_published(Actor::Operator, &bundle, &org, false)? {
                 return Err(DomainError::NotFound(format!(
                     "{bundle:?} is not published to {org}"
                 )));

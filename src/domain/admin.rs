@@ -1,12 +1,19 @@
 //! Administration done by whoever holds the database file (the admin CLI):
 //! orgs, users, tokens, login locks and signing keys, with the same
 //! validation as the HTTP API but without a caller's rights, since file
-//! access is the provider's own.
+//! access is the provider's own. The API's handlers reach the same changes
+//! after checking the caller's rights; each change takes the `Actor` its
+//! audit event names.
+
+use serde_json::json;
 
 use super::access_token::KeyRing;
+use super::audit::Actor;
+use super::audit::Event;
 use super::names::check_name;
 use super::records::{
     ApiTokenFilter, ApiTokenListing, Group, NewUser, Org, RightsBundle, RoleDefinition, Service,
+    UserSummary,
 };
 use super::scopes::TokenScope;
 use super::throttle::login_key;
@@ -61,7 +68,7 @@ pub struct SigningKeyInfo {
 }
 
 impl Authority {
-    pub fn add_org(&mut self, name: &str) -> Result<Org, DomainError> {
+    pub fn add_org(&mut self, by: Actor<'_>, name: &str) -> Result<Org, DomainError> {
         let valid = !name.is_empty()
             && name.len() <= MAX_ORG_NAME
             && name
@@ -79,8 +86,11 @@ impl Authority {
             created_at: self.now(),
         };
         let record = org.clone();
-        self.store
-            .write(move |tx| tx.insert_org(&record))
+        let event = self
+            .event_by(by, "org.create")?
+            .on("org", &org.id, &org.name)
+            .in_org(&org.id);
+        self.write_recorded(event, move |tx| tx.insert_org(&record))
             .map_err(|e| match e.into() {
                 DomainError::Conflict(_) => {
                     DomainError::Conflict(format!("org {name:?} already exists"))
@@ -91,7 +101,7 @@ impl Authority {
     }
 
     /// Adds `user_name` to `org_name` with the given roles (or the default).
-    pub fn add_user(&mut self, new: NewAccount<'_>) -> Result<String, DomainError> {
+    pub fn add_user(&mut self, by: Actor<'_>, new: NewAccount<'_>) -> Result<String, DomainError> {
         let NewAccount {
             org_name,
             user_name,
@@ -109,6 +119,7 @@ impl Authority {
             check_name("display name", name, MAX_USER_NAME)?;
         }
         let org = self.org(org_name)?;
+        let org_label = org.name.clone();
         let default_role = [rights::DEFAULT_USER_ROLE.to_string()];
         let role_names = if role_names.is_empty() {
             &default_role[..]
@@ -130,8 +141,12 @@ impl Authority {
             role_ids,
         };
         let id = user.id.clone();
-        self.store
-            .write(move |tx| tx.insert_user(&user))
+        let event = self
+            .event_by(by, "user.create")?
+            .on("user", &id, &format!("{user_name}@{org_label}"))
+            .in_org(&user.org_id)
+            .with("roles", json!(role_names));
+        self.write_recorded(event, move |tx| tx.insert_user(&user))
             .map_err(|e| match e.into() {
                 DomainError::Conflict(_) => DomainError::Conflict(format!(
                     "user {user_name:?} already exists in org {org_name:?}"
@@ -146,21 +161,49 @@ impl Authority {
     /// refused at the exchange, until it is enabled again.
     pub fn set_user_enabled(
         &mut self,
+        by: Actor<'_>,
         org_name: &str,
         user_name: &str,
         enabled: bool,
     ) -> Result<(), DomainError> {
-        let user_id = self.user_id(org_name, user_name)?;
+        let user = self.user_summary(org_name, user_name)?;
+        self.write_user_enabled(by, &user, enabled)
+    }
+
+    pub(super) fn write_user_enabled(
+        &mut self,
+        by: Actor<'_>,
+        user: &UserSummary,
+        enabled: bool,
+    ) -> Result<(), DomainError> {
         let disabled_at = (!enabled).then(|| self.now());
-        self.store
-            .write(move |tx| tx.set_user_disabled(&user_id, disabled_at))?;
+        let kind = if enabled {
+            "user.enable"
+        } else {
+            "user.disable"
+        };
+        let event = self.on_user(self.event_by(by, kind)?, user);
+        let user_id = user.id.clone();
+        self.write_recorded(event, move |tx| tx.set_user_disabled(&user_id, disabled_at))?;
         Ok(())
+    }
+
+    /// `event` about `user`, read by the admins of the user's org.
+    pub(super) fn on_user(&self, event: Event, user: &UserSummary) -> Event {
+        event
+            .on(
+                "user",
+                &user.id,
+                &format!("{}@{}", user.name, user.org_name),
+            )
+            .in_org(&user.org_id)
     }
 
     /// Registers a service and the permissions it defines, written
     /// `service:permission`.
     pub fn add_service(
         &mut self,
+        by: Actor<'_>,
         name: &str,
         permissions: &[String],
     ) -> Result<Service, DomainError> {
@@ -184,8 +227,11 @@ impl Authority {
             created_at: self.now(),
         };
         let record = service.clone();
-        self.store
-            .write(move |tx| tx.insert_service(&record))
+        let event = self
+            .event_by(by, "service.create")?
+            .on("service", &service.id, &service.name)
+            .with("permissions", json!(service.permissions));
+        self.write_recorded(event, move |tx| tx.insert_service(&record))
             .map_err(|e| match e.into() {
                 DomainError::Conflict(_) => {
                     DomainError::Conflict(format!("service {name:?} already exists"))
@@ -198,6 +244,7 @@ impl Authority {
     /// Adds permissions to a registered service.
     pub fn extend_service(
         &mut self,
+        by: Actor<'_>,
         name: &str,
         permissions: &[String],
     ) -> Result<Service, DomainError> {
@@ -218,7 +265,11 @@ impl Authority {
             ));
         }
         let id = service.id.clone();
-        self.store.write(move |tx| {
+        let event = self
+            .event_by(by, "service.update")?
+            .on("service", &service.id, &service.name)
+            .with("added", json!(added));
+        self.write_recorded(event, move |tx| {
             for name in &added {
                 tx.add_permission(&id, name)?;
             }
@@ -231,6 +282,7 @@ impl Authority {
     /// keeps every right of tokend's.
     pub fn set_bundle_permissions(
         &mut self,
+        by: Actor<'_>,
         bundle_name: &str,
         permissions: &[String],
     ) -> Result<RightsBundle, DomainError> {
@@ -252,8 +304,13 @@ impl Authority {
             }
         }
         let id = bundle.id.clone();
-        self.store
-            .write(move |tx| tx.set_bundle_permissions(&id, &permissions))?;
+        let event = self
+            .event_by(by, "bundle.update")?
+            .on("rights_bundle", &bundle.id, &bundle.name)
+            .with("permissions", json!(permissions));
+        self.write_recorded(event, move |tx| {
+            tx.set_bundle_permissions(&id, &permissions)
+        })?;
         self.db()
             .rights_bundle(bundle_name)?
             .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))
@@ -261,7 +318,11 @@ impl Authority {
 
     /// Defines a role: global (no org) or local to `org_name`; an org role,
     /// or a service role holding only `service`'s permissions.
-    pub fn add_role(&mut self, new: NewRole<'_>) -> Result<RoleDefinition, DomainError> {
+    pub fn add_role(
+        &mut self,
+        by: Actor<'_>,
+        new: NewRole<'_>,
+    ) -> Result<RoleDefinition, DomainError> {
         check_name("role name", new.name, MAX_ROLE_NAME)?;
         if new.name.contains('/') {
             return Err(DomainError::Invalid(format!(
@@ -306,8 +367,8 @@ impl Authority {
         };
         let record = role.clone();
         let name = new.name.to_string();
-        self.store
-            .write(move |tx| tx.insert_role(&record))
+        let event = self.on_role(self.event_by(by, "role.create")?, &role);
+        self.write_recorded(event, move |tx| tx.insert_role(&record))
             .map_err(|e| match e.into() {
                 DomainError::Conflict(_) => {
                     DomainError::Conflict(format!("role {name:?} already exists there"))
@@ -321,6 +382,7 @@ impl Authority {
     /// users may hold it from then on. Returns false when nothing changed.
     pub fn set_role_published(
         &mut self,
+        by: Actor<'_>,
         role_name: &str,
         org_name: &str,
         published: bool,
@@ -329,11 +391,12 @@ impl Authority {
             .db()
             .role(None, role_name)?
             .ok_or_else(|| DomainError::NotFound(format!("no global role {role_name:?}")))?;
-        self.publish_role(&role, org_name, published)
+        self.publish_role(by, &role, org_name, published)
     }
 
     pub(super) fn publish_role(
         &mut self,
+        by: Actor<'_>,
         role: &RoleDefinition,
         org_name: &str,
         published: bool,
@@ -357,34 +420,54 @@ impl Authority {
             )));
         }
         let role_id = role.id.clone();
-        Ok(self
-            .store
-            .write(move |tx| tx.set_role_published(&role_id, &org.id, published))?)
+        let kind = if published {
+            "role.publish"
+        } else {
+            "role.withdraw"
+        };
+        let event = self
+            .event_by(by, kind)?
+            .on("role", &role.id, &role.name)
+            .in_org(&org.id)
+            .with("org", json!(org.name));
+        Ok(self.write_if_changed(event, move |tx| {
+            tx.set_role_published(&role_id, &org.id, published)
+        })?)
     }
 
     /// Grants (or takes back) a role to `user_name@org_name`. Returns false
     /// when nothing changed.
     pub fn set_role_granted(
         &mut self,
+        by: Actor<'_>,
         org_name: &str,
         user_name: &str,
         role_name: &str,
         granted: bool,
     ) -> Result<bool, DomainError> {
         let org = self.org(org_name)?;
-        let user_id = self.user_id(org_name, user_name)?;
+        let user = self.user_summary(org_name, user_name)?;
         let role = self.grantable_role(&org, role_name)?;
-        let changed = self.store.write(move |tx| {
+        let kind = if granted { "role.grant" } else { "role.revoke" };
+        let event = self
+            .on_user(self.event_by(by, kind)?, &user)
+            .with("role", json!({ "id": role.id, "name": role.name }));
+        let changed = self.write_if_changed(event, move |tx| {
             if granted {
-                tx.grant_role(&user_id, &role.id)
+                tx.grant_role(&user.id, &role.id)
             } else {
-                tx.revoke_role(&user_id, &role.id)
+                tx.revoke_role(&user.id, &role.id)
             }
         })?;
         Ok(changed)
     }
 
-    pub fn add_group(&mut self, org_name: &str, name: &str) -> Result<Group, DomainError> {
+    pub fn add_group(
+        &mut self,
+        by: Actor<'_>,
+        org_name: &str,
+        name: &str,
+    ) -> Result<Group, DomainError> {
         check_name("group name", name, MAX_ROLE_NAME)?;
         if name.contains('@') {
             return Err(DomainError::Invalid(format!(
@@ -399,8 +482,8 @@ impl Authority {
             created_at: self.now(),
         };
         let record = group.clone();
-        self.store
-            .write(move |tx| tx.insert_group(&record))
+        let event = self.on_group(self.event_by(by, "group.create")?, &group);
+        self.write_recorded(event, move |tx| tx.insert_group(&record))
             .map_err(|e| match e.into() {
                 DomainError::Conflict(_) => DomainError::Conflict(format!(
                     "group {name:?} already exists in org {org_name:?}"
@@ -414,6 +497,7 @@ impl Authority {
     /// Returns false when nothing changed.
     pub fn set_group_member(
         &mut self,
+        by: Actor<'_>,
         org_name: &str,
         group_name: &str,
         user_name: &str,
@@ -422,15 +506,24 @@ impl Authority {
         let org = self.org(org_name)?;
         let group = self.group(&org, group_name)?;
         let user_id = self.user_id(org_name, user_name)?;
-        Ok(self
-            .store
-            .write(move |tx| tx.set_group_member(&group.id, &user_id, member))?)
+        let kind = if member {
+            "group.member_add"
+        } else {
+            "group.member_remove"
+        };
+        let event = self
+            .on_group(self.event_by(by, kind)?, &group)
+            .with("user", json!({ "id": user_id, "name": user_name }));
+        Ok(self.write_if_changed(event, move |tx| {
+            tx.set_group_member(&group.id, &user_id, member)
+        })?)
     }
 
     /// Grants a role to a group (or takes it back): its members hold it for
     /// as long as they are members. Returns false when nothing changed.
     pub fn set_group_role(
         &mut self,
+        by: Actor<'_>,
         org_name: &str,
         group_name: &str,
         role_name: &str,
@@ -439,15 +532,24 @@ impl Authority {
         let org = self.org(org_name)?;
         let group = self.group(&org, group_name)?;
         let role = self.grantable_role(&org, role_name)?;
-        Ok(self
-            .store
-            .write(move |tx| tx.set_group_role(&group.id, &role.id, granted))?)
+        let kind = if granted {
+            "group.role_grant"
+        } else {
+            "group.role_revoke"
+        };
+        let event = self
+            .on_group(self.event_by(by, kind)?, &group)
+            .with("role", json!({ "id": role.id, "name": role.name }));
+        Ok(self.write_if_changed(event, move |tx| {
+            tx.set_group_role(&group.id, &role.id, granted)
+        })?)
     }
 
     /// Defines a rights bundle: permissions an org may use once the bundle
     /// is published to it.
     pub fn add_rights_bundle(
         &mut self,
+        by: Actor<'_>,
         name: &str,
         permissions: &[String],
     ) -> Result<RightsBundle, DomainError> {
@@ -460,8 +562,11 @@ impl Authority {
             created_at: self.now(),
         };
         let record = bundle.clone();
-        self.store
-            .write(move |tx| tx.insert_rights_bundle(&record))
+        let event = self
+            .event_by(by, "bundle.create")?
+            .on("rights_bundle", &bundle.id, &bundle.name)
+            .with("permissions", json!(bundle.permissions));
+        self.write_recorded(event, move |tx| tx.insert_rights_bundle(&record))
             .map_err(|e| match e.into() {
                 DomainError::Conflict(_) => {
                     DomainError::Conflict(format!("rights bundle {name:?} already exists"))
@@ -476,6 +581,7 @@ impl Authority {
     /// false when nothing changed.
     pub fn set_bundle_published(
         &mut self,
+        by: Actor<'_>,
         bundle_name: &str,
         org_name: &str,
         published: bool,
@@ -490,9 +596,37 @@ impl Authority {
                 "the {PROVIDER_ORG} org is not capped by rights bundles"
             )));
         }
-        Ok(self
-            .store
-            .write(move |tx| tx.set_bundle_published(&bundle.id, &org.id, published))?)
+        let kind = if published {
+            "bundle.publish"
+        } else {
+            "bundle.withdraw"
+        };
+        let event = self
+            .event_by(by, kind)?
+            .on("rights_bundle", &bundle.id, &bundle.name)
+            .in_org(&org.id)
+            .with("org", json!(org.name));
+        Ok(self.write_if_changed(event, move |tx| {
+            tx.set_bundle_published(&bundle.id, &org.id, published)
+        })?)
+    }
+
+    /// `event` about `group`, read by the admins of its org.
+    fn on_group(&self, event: Event, group: &Group) -> Event {
+        event
+            .on("group", &group.id, &group.name)
+            .in_org(&group.org_id)
+    }
+
+    /// `event` about `role`; an org's own role is read by that org's admins.
+    pub(super) fn on_role(&self, event: Event, role: &RoleDefinition) -> Event {
+        let event = event
+            .on("role", &role.id, &role.name)
+            .with("permissions", json!(role.permissions));
+        match &role.org_id {
+            Some(org_id) => event.in_org(org_id),
+            None => event,
+        }
     }
 
     fn group(&self, org: &Org, name: &str) -> Result<Group, DomainError> {
@@ -574,12 +708,12 @@ impl Authority {
     /// this process and in a running server (which reads the unlock when
     /// the lock is next hit).
     pub fn unlock_login(&mut self, org_name: &str, user_name: &str) -> Result<(), DomainError> {
-        self.user_id(org_name, user_name)?;
+        let user = self.user_summary(org_name, user_name)?;
         let name = format!("{user_name}@{org_name}");
         self.shared.throttle.unlock(&name);
         let (key, now) = (login_key(&name), self.now());
-        self.store
-            .write(move |tx| tx.record_login_unlock(&key, now))?;
+        let event = self.on_user(self.operator_event("user.unlock")?, &user);
+        self.write_recorded(event, move |tx| tx.record_login_unlock(&key, now))?;
         Ok(())
     }
 
@@ -620,8 +754,18 @@ impl Authority {
     pub fn revoke_api_token_by_id(&mut self, id: &str) -> Result<(), DomainError> {
         let not_found = || DomainError::NotFound(format!("no active API token with id {id:?}"));
         let id = parse_id(id).ok_or_else(not_found)?;
+        let token = self
+            .db()
+            .api_token(&id)?
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or_else(not_found)?;
         let now = self.now();
-        if !self.store.write(move |tx| tx.revoke_api_token(&id, now))? {
+        let event = self
+            .operator_event("token.revoke")?
+            .on("api_token", &token.id, &token.name)
+            .in_org(&token.org_id)
+            .with("owner", json!(token.owner_id));
+        if !self.write_if_changed(event, move |tx| tx.revoke_api_token(&id, now))? {
             return Err(not_found());
         }
         Ok(())
@@ -642,7 +786,11 @@ impl Authority {
             created_at: key.created_at,
             signs: true,
         };
-        self.store.write(move |tx| tx.insert_signing_key(&key))?;
+        let event = self
+            .operator_event("key.rotate")?
+            .on("signing_key", &info.kid, &info.kid)
+            .with("algorithm", json!(info.algorithm));
+        self.write_recorded(event, move |tx| tx.insert_signing_key(&key))?;
         Ok(info)
     }
 
@@ -665,6 +813,13 @@ impl Authority {
         self.db()
             .org_by_name(name)?
             .ok_or_else(|| DomainError::NotFound(format!("org {name:?} does not exist")))
+    }
+
+    fn user_summary(&self, org_name: &str, user_name: &str) -> Result<UserSummary, DomainError> {
+        let id = self.user_id(org_name, user_name)?;
+        self.db().user(&id)?.ok_or_else(|| {
+            DomainError::NotFound(format!("no user {user_name:?} in org {org_name:?}"))
+        })
     }
 
     fn user_id(&self, org_name: &str, user_name: &str) -> Result<String, DomainError> {

@@ -10,6 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use super::records::Account;
+use super::storage::{StoreResult, Transaction};
 use super::{AccessOrigin, Authority, Caller, DomainError};
 
 /// Events deleted per transaction by a prune.
@@ -37,6 +38,64 @@ impl Authority {
             .clone()
             .unwrap_or_else(|| "tokend".into()));
         Ok(event)
+    }
+
+    /// An event of `kind` done by `actor`, that succeeded.
+    pub(super) fn event_by(&self, actor: Actor<'_>, kind: &str) -> Result<Event, DomainError> {
+        match actor {
+            Actor::Caller(caller) => Ok(self.event(kind, "success")?.by(caller)),
+            Actor::Operator => self.operator_event(kind),
+        }
+    }
+
+    /// Writes `change` and its event in one commit.
+    pub(super) fn write_recorded<T: Send + 'static>(
+        &mut self,
+        event: Event,
+        change: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.store.write(move |tx| {
+            let value = change(tx)?;
+            tx.insert_event(&event)?;
+            Ok(value)
+        })
+    }
+
+    /// Writes `change`, and its event when it changed something (true).
+    pub(super) fn write_if_changed(
+        &mut self,
+        event: Event,
+        change: impl FnOnce(&dyn Transaction) -> StoreResult<bool> + Send + 'static,
+    ) -> StoreResult<bool> {
+        self.store.write(move |tx| {
+            let changed = change(tx)?;
+            if changed {
+                tx.insert_event(&event)?;
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Records an event that nothing else is written with (a refusal):
+    /// queued, not waited for, so that a flood of refusals neither waits
+    /// for syncs nor holds up the writer for others. Never dropped: a full
+    /// queue makes the caller wait.
+    pub(super) fn record_refusal(&self, event: Event) {
+        let kind = event.kind.clone();
+        if let Err(e) = self
+            .store
+            .queue_write(Box::new(move |tx| tx.insert_event(&event)))
+        {
+            eprintln!("tokend: could not record a {kind} event: {e}");
+        }
+    }
+
+    /// Refuses `caller` (403), recording the refusal as `access.denied`.
+    pub(super) fn deny(&self, caller: &Caller, reason: String) -> DomainError {
+        if let Ok(event) = self.event("access.denied", "denied") {
+            self.record_refusal(event.by(caller).with("reason", json!(reason)));
+        }
+        DomainError::Forbidden(reason)
     }
 
     /// Deletes the events before `before_ms`, a batch per transaction so
@@ -107,7 +166,7 @@ impl Authority {
         caller: &Caller,
         mut filter: EventFilter,
     ) -> Result<EventPage, DomainError> {
-        super::users::require(caller, super::Right::AuditView)?;
+        self.require(caller, super::Right::AuditView)?;
         if !self.sees_every_org(caller) {
             filter.org_id = Some(caller.account.org.id.clone());
         }
@@ -121,6 +180,16 @@ impl Authority {
             next_cursor,
         })
     }
+}
+
+/// Who does an action, as its audit event names them.
+#[derive(Clone, Copy)]
+pub enum Actor<'a> {
+    /// A request's caller.
+    Caller(&'a Caller),
+    /// Whoever holds the database file: the admin CLI, named by
+    /// `Settings::operator`.
+    Operator,
 }
 
 /// One recorded action.
@@ -161,9 +230,10 @@ impl Event {
         }
     }
 
-    /// Done by `caller`: its user, org and the origin of its access.
+    /// Done by `caller`: its user, org, address and the origin of its
+    /// access.
     pub fn by(mut self, caller: &Caller) -> Event {
-        self = self.by_account(&caller.account);
+        self = self.by_account(&caller.account).from(caller.client);
         let (key, value) = match &caller.origin {
             AccessOrigin::ApiToken(id) => ("currentContext.refreshTokenId", id),
             AccessOrigin::Session(id) => ("currentContext.sessionId", id),
@@ -183,6 +253,12 @@ impl Event {
         self.target_type = Some(kind.to_string());
         self.target_id = Some(id.to_string());
         self.target_name = Some(name.to_string());
+        self
+    }
+
+    /// Concerning `org_id`: whose admins read it. By default the actor's.
+    pub fn in_org(mut self, org_id: &str) -> Event {
+        self.org_id = Some(org_id.to_string());
         self
     }
 

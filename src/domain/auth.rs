@@ -115,12 +115,7 @@ impl Authority {
         };
         let mut event = event.from(source);
         event.actor_name = Some(name.to_string());
-        if let Err(e) = self
-            .store
-            .queue_write(Box::new(move |tx| tx.insert_event(&event)))
-        {
-            eprintln!("tokend: could not record a refused login: {e}");
-        }
+        self.record_refusal(event);
     }
 
     /// Ends the caller's session; its access token stops working at once.
@@ -140,7 +135,8 @@ impl Authority {
                 })?;
                 Ok(())
             }
-            AccessOrigin::ApiToken(_) => Err(DomainError::Forbidden(
+            AccessOrigin::ApiToken(_) => Err(self.deny(
+                caller,
                 "access derived from an API token has no session to end; revoke the API token instead"
                     .into(),
             )),
@@ -148,7 +144,7 @@ impl Authority {
     }
 
     /// Checks an access token and loads the caller with current rights.
-    pub fn authenticate(&self, access_token: &str) -> Result<Caller, DomainError> {
+    pub fn authenticate(&self, access_token: &str, client: IpAddr) -> Result<Caller, DomainError> {
         let now = self.now();
         let claims = self
             .keys()?
@@ -209,6 +205,7 @@ impl Authority {
             permissions,
             origin,
             expires_at: claims.exp,
+            client,
         })
     }
 

@@ -8,8 +8,8 @@ use super::records::{
     BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, Org, RoleDefinition,
     RolePage, Service, ServicePage,
 };
-use super::users::{require, require_session, PageRequest};
-use super::{parse_id, Authority, Caller, DomainError, Right};
+use super::users::PageRequest;
+use super::{parse_id, Actor, Authority, Caller, DomainError, Right};
 
 impl Authority {
     /// The roles the caller may see: its org's and the global ones (every
@@ -20,7 +20,7 @@ impl Authority {
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<RolePage, DomainError> {
-        require(caller, Right::RoleView)?;
+        self.require(caller, Right::RoleView)?;
         let filter = DirectoryFilter {
             org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
             name_contains: name.map(str::to_lowercase),
@@ -37,22 +37,20 @@ impl Authority {
         caller: &Caller,
         new: NewRole<'_>,
     ) -> Result<RoleDefinition, DomainError> {
-        require_session(caller, "manage roles")?;
+        self.require_session(caller, "manage roles")?;
         match new.org_name {
             None => {
-                require(caller, Right::GlobalRoleManage)?;
+                self.require(caller, Right::GlobalRoleManage)?;
                 if !caller.account.org.is_provider {
-                    return Err(DomainError::Forbidden(
-                        "only the provider defines global roles".into(),
-                    ));
+                    return Err(self.deny(caller, "only the provider defines global roles".into()));
                 }
             }
             Some(org) => {
-                require(caller, Right::RoleManage)?;
+                self.require(caller, Right::RoleManage)?;
                 self.visible_org(caller, org)?;
             }
         }
-        self.add_role(new)
+        self.add_role(Actor::Caller(caller), new)
     }
 
     /// Publishes a global role to an org, or withdraws it: the provider,
@@ -64,9 +62,9 @@ impl Authority {
         org_name: &str,
         published: bool,
     ) -> Result<RoleDefinition, DomainError> {
-        require_provider(caller, Right::GlobalRoleManage, "publish global roles")?;
+        self.require_provider(caller, Right::GlobalRoleManage, "publish global roles")?;
         let role = self.role_in_reach(caller, role_id)?;
-        let changed = self.publish_role(&role, org_name, published)?;
+        let changed = self.publish_role(Actor::Caller(caller), &role, org_name, published)?;
         if !published && !changed {
             return Err(DomainError::NotFound(format!(
                 "the role is not published to {org_name:?}"
@@ -87,8 +85,15 @@ impl Authority {
         let role = self.role_to_change(caller, role_id)?;
         let permissions = self.checked_permissions(role.service.as_deref(), permissions)?;
         let id = role.id.clone();
-        self.store
-            .write(move |tx| tx.set_role_permissions(&id, &permissions))?;
+        let changed = RoleDefinition {
+            permissions: permissions.clone(),
+            ..role
+        };
+        let event = self.on_role(
+            self.event_by(Actor::Caller(caller), "role.update")?,
+            &changed,
+        );
+        self.write_recorded(event, move |tx| tx.set_role_permissions(&id, &permissions))?;
         self.role_in_reach(caller, role_id)
     }
 
@@ -96,7 +101,8 @@ impl Authority {
     pub fn delete_role(&mut self, caller: &Caller, role_id: &str) -> Result<(), DomainError> {
         let role = self.role_to_change(caller, role_id)?;
         let id = role.id.clone();
-        if !self.store.write(move |tx| tx.delete_unused_role(&id))? {
+        let event = self.on_role(self.event_by(Actor::Caller(caller), "role.delete")?, &role);
+        if !self.write_if_changed(event, move |tx| tx.delete_unused_role(&id))? {
             return Err(DomainError::Conflict(format!(
                 "role {:?} is still held by users or groups",
                 role.name
@@ -112,10 +118,12 @@ impl Authority {
     ) -> Result<RoleDefinition, DomainError> {
         let role = self.role_in_reach(caller, role_id)?;
         match &role.org_id {
-            None => require_provider(caller, Right::GlobalRoleManage, "change global roles")?,
+            None => {
+                self.require_provider(caller, Right::GlobalRoleManage, "change global roles")?
+            }
             Some(_) => {
-                require_session(caller, "manage roles")?;
-                require(caller, Right::RoleManage)?;
+                self.require_session(caller, "manage roles")?;
+                self.require(caller, Right::RoleManage)?;
             }
         }
         if role.org_id.is_none() && super::rights::is_builtin_role(&role.name) {
@@ -130,7 +138,7 @@ impl Authority {
     /// A role the caller may see: its org's own, a global one published to
     /// its org, any for the provider.
     fn role_in_reach(&self, caller: &Caller, id: &str) -> Result<RoleDefinition, DomainError> {
-        require(caller, Right::RoleView)?;
+        self.require(caller, Right::RoleView)?;
         let not_found = || DomainError::NotFound("no such role".into());
         let id = parse_id(id).ok_or_else(not_found)?;
         let role = self.db().role_by_id(&id)?.ok_or_else(not_found)?;
@@ -158,10 +166,16 @@ impl Authority {
         role_name: &str,
         granted: bool,
     ) -> Result<bool, DomainError> {
-        require_session(caller, "manage users")?;
-        require(caller, Right::UserManage)?;
+        self.require_session(caller, "manage users")?;
+        self.require(caller, Right::UserManage)?;
         let user = self.user_in_reach(caller, user_id)?;
-        self.set_role_granted(&user.org_name, &user.name, role_name, granted)
+        self.set_role_granted(
+            Actor::Caller(caller),
+            &user.org_name,
+            &user.name,
+            role_name,
+            granted,
+        )
     }
 
     /// The groups the caller may see.
@@ -171,7 +185,7 @@ impl Authority {
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<GroupPage, DomainError> {
-        require(caller, Right::GroupView)?;
+        self.require(caller, Right::GroupView)?;
         let filter = DirectoryFilter {
             org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
             name_contains: name.map(str::to_lowercase),
@@ -187,10 +201,10 @@ impl Authority {
         org_name: &str,
         name: &str,
     ) -> Result<GroupSummary, DomainError> {
-        require_session(caller, "manage groups")?;
-        require(caller, Right::GroupManage)?;
+        self.require_session(caller, "manage groups")?;
+        self.require(caller, Right::GroupManage)?;
         self.visible_org(caller, org_name)?;
-        let group = self.add_group(org_name, name)?;
+        let group = self.add_group(Actor::Caller(caller), org_name, name)?;
         self.group_in_reach(caller, &group.id)
     }
 
@@ -202,8 +216,8 @@ impl Authority {
         user_id: &str,
         member: bool,
     ) -> Result<GroupSummary, DomainError> {
-        require_session(caller, "manage groups")?;
-        require(caller, Right::GroupManage)?;
+        self.require_session(caller, "manage groups")?;
+        self.require(caller, Right::GroupManage)?;
         let group = self.group_in_reach(caller, group_id)?;
         let user = self.user_in_reach(caller, user_id)?;
         if user.org_id != group.org_id {
@@ -211,7 +225,13 @@ impl Authority {
                 "no such user in the group's org".into(),
             ));
         }
-        let changed = self.set_group_member(&group.org_name, &group.name, &user.name, member)?;
+        let changed = self.set_group_member(
+            Actor::Caller(caller),
+            &group.org_name,
+            &group.name,
+            &user.name,
+            member,
+        )?;
         if !member && !changed {
             return Err(DomainError::NotFound("the user is not in the group".into()));
         }
@@ -226,10 +246,16 @@ impl Authority {
         role_name: &str,
         granted: bool,
     ) -> Result<GroupSummary, DomainError> {
-        require_session(caller, "manage groups")?;
-        require(caller, Right::GroupManage)?;
+        self.require_session(caller, "manage groups")?;
+        self.require(caller, Right::GroupManage)?;
         let group = self.group_in_reach(caller, group_id)?;
-        let changed = self.set_group_role(&group.org_name, &group.name, role_name, granted)?;
+        let changed = self.set_group_role(
+            Actor::Caller(caller),
+            &group.org_name,
+            &group.name,
+            role_name,
+            granted,
+        )?;
         if !granted && !changed {
             return Err(DomainError::NotFound(
                 "the group does not hold the role".into(),
@@ -245,7 +271,7 @@ impl Authority {
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<ServicePage, DomainError> {
-        require(caller, Right::RoleView)?;
+        self.require(caller, Right::RoleView)?;
         let filter = DirectoryFilter {
             org_id: None,
             name_contains: name.map(str::to_lowercase),
@@ -263,8 +289,8 @@ impl Authority {
         name: &str,
         permissions: &[String],
     ) -> Result<Service, DomainError> {
-        require_provider(caller, Right::RightsBundleManage, "register services")?;
-        self.add_service(name, permissions)
+        self.require_provider(caller, Right::RightsBundleManage, "register services")?;
+        self.add_service(Actor::Caller(caller), name, permissions)
     }
 
     /// Adds permissions to a service (by id), as the provider.
@@ -274,9 +300,9 @@ impl Authority {
         service_id: &str,
         permissions: &[String],
     ) -> Result<Service, DomainError> {
-        require_provider(caller, Right::RightsBundleManage, "register services")?;
+        self.require_provider(caller, Right::RightsBundleManage, "register services")?;
         let name = self.service_name(service_id)?;
-        self.extend_service(&name, permissions)
+        self.extend_service(Actor::Caller(caller), &name, permissions)
     }
 
     /// Replaces a bundle's permissions, as the provider.
@@ -286,9 +312,9 @@ impl Authority {
         bundle_id: &str,
         permissions: &[String],
     ) -> Result<BundleSummary, DomainError> {
-        require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
+        self.require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
         let bundle = self.bundle_by_id(bundle_id)?;
-        self.set_bundle_permissions(&bundle.name, permissions)?;
+        self.set_bundle_permissions(Actor::Caller(caller), &bundle.name, permissions)?;
         self.bundle_by_id(bundle_id)
     }
 
@@ -306,7 +332,7 @@ impl Authority {
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<BundlePage, DomainError> {
-        require(caller, Right::RightsBundleView)?;
+        self.require(caller, Right::RightsBundleView)?;
         let filter = DirectoryFilter {
             org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
             name_contains: name.map(str::to_lowercase),
@@ -322,8 +348,8 @@ impl Authority {
         name: &str,
         permissions: &[String],
     ) -> Result<BundleSummary, DomainError> {
-        require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
-        let bundle = self.add_rights_bundle(name, permissions)?;
+        self.require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
+        let bundle = self.add_rights_bundle(Actor::Caller(caller), name, permissions)?;
         self.bundle_by_id(&bundle.id)
     }
 
@@ -335,9 +361,10 @@ impl Authority {
         org_name: &str,
         published: bool,
     ) -> Result<BundleSummary, DomainError> {
-        require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
+        self.require_provider(caller, Right::RightsBundleManage, "manage rights bundles")?;
         let bundle = self.bundle_by_id(bundle_id)?;
-        let changed = self.set_bundle_published(&bundle.name, org_name, published)?;
+        let changed =
+            self.set_bundle_published(Actor::Caller(caller), &bundle.name, org_name, published)?;
         if !published && !changed {
             return Err(DomainError::NotFound(format!(
                 "the bundle is not published to {org_name:?}"
@@ -348,8 +375,8 @@ impl Authority {
 
     /// Adds a tenant org: the provider, with "Organization: Manage".
     pub fn create_org(&mut self, caller: &Caller, name: &str) -> Result<Org, DomainError> {
-        require_provider(caller, Right::OrgManage, "add organizations")?;
-        self.add_org(name)
+        self.require_provider(caller, Right::OrgManage, "add organizations")?;
+        self.add_org(Actor::Caller(caller), name)
     }
 
     fn bundle_by_id(&self, id: &str) -> Result<BundleSummary, DomainError> {
@@ -359,7 +386,7 @@ impl Authority {
     }
 
     pub fn group_in_reach(&self, caller: &Caller, id: &str) -> Result<GroupSummary, DomainError> {
-        require(caller, Right::GroupView)?;
+        self.require(caller, Right::GroupView)?;
         let not_found = || DomainError::NotFound("no such group".into());
         let id = parse_id(id).ok_or_else(not_found)?;
         let group = self.db().group_by_id(&id)?.ok_or_else(not_found)?;
@@ -370,15 +397,21 @@ impl Authority {
     }
 }
 
-/// A provider action: a password session in the provider org holding `right`.
-fn require_provider(caller: &Caller, right: Right, what: &str) -> Result<(), DomainError> {
-    require_session(caller, what)?;
-    require(caller, right)?;
-    if caller.account.org.is_provider {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(format!(
-            "only the provider may {what}"
-        )))
+impl Authority {
+    /// A provider action: a password session in the provider org holding
+    /// `right`.
+    fn require_provider(
+        &self,
+        caller: &Caller,
+        right: Right,
+        what: &str,
+    ) -> Result<(), DomainError> {
+        self.require_session(caller, what)?;
+        self.require(caller, right)?;
+        if caller.account.org.is_provider {
+            Ok(())
+        } else {
+            Err(self.deny(caller, format!("only the provider may {what}")))
+        }
     }
 }

@@ -25,6 +25,7 @@ mod throttle;
 mod tokens;
 mod users;
 
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -32,6 +33,7 @@ use access_token::KeyRing;
 pub use admin::{NewAccount, NewRole, SigningKeyInfo, TokenQuery};
 pub use ambient::{Ambient, Clock, ManualClock};
 pub use api_token::ApiTokenSecret;
+pub use audit::Actor;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use error::DomainError;
 pub use health::Readiness;
@@ -116,6 +118,8 @@ pub struct Caller {
     pub permissions: Vec<String>,
     pub origin: AccessOrigin,
     pub expires_at: i64,
+    /// Where the request came from, for the audit trail.
+    pub client: IpAddr,
 }
 
 impl Caller {
@@ -131,10 +135,6 @@ impl Caller {
             AccessOrigin::Session(id) => Some(id),
             AccessOrigin::ApiToken(_) => None,
         }
-    }
-
-    fn is_token_derived(&self) -> bool {
-        matches!(self.origin, AccessOrigin::ApiToken(_))
     }
 }
 
@@ -318,11 +318,23 @@ fn initialize(
             .map(|r| r.id.clone())
             .collect(),
     };
+    let signing_key = KeyRing::generate_key(&*ambient.random, now)?;
+    // The first event of every trail.
+    let event = audit::Event::new(
+        ambient.new_id()?,
+        ambient.clock.now_millis(),
+        "system.initialize",
+        "success",
+    )
+    .on("org", &provider_org.id, &provider_org.name)
+    .in_org(&provider_org.id)
+    .with("administrator", serde_json::json!(administrator.id))
+    .with("signing_key", serde_json::json!(signing_key.kid));
     let state = InitialState {
         provider_org,
         roles,
         administrator,
-        signing_key: KeyRing::generate_key(&*ambient.random, now)?,
+        signing_key,
     };
     let written = store.write(move |tx| {
         // Another process may have initialised the file first; its admin stands.
@@ -335,6 +347,7 @@ fn initialize(
         }
         tx.insert_user(&state.administrator)?;
         tx.insert_signing_key(&state.signing_key)?;
+        tx.insert_event(&event)?;
         Ok(true)
     })?;
     Ok(written.then(|| FirstStart {
@@ -411,6 +424,18 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
     };
     let missing_permissions: Vec<String> =
         missing_permissions.into_iter().map(String::from).collect();
+    let event = audit::Event::new(
+        ambient.new_id()?,
+        ambient.clock.now_millis(),
+        "system.upgrade",
+        "success",
+    )
+    .on("service", &service.id, &service.name)
+    .with("permissions_added", serde_json::json!(missing_permissions))
+    .with(
+        "roles_added",
+        serde_json::json!(missing_roles.iter().map(|r| &r.name).collect::<Vec<_>>()),
+    );
     store.write(move |tx| {
         for name in &missing_permissions {
             tx.add_permission(&service.id, name)?;
@@ -424,7 +449,7 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
         for (bundle_id, permission) in &missing_in_bundle {
             tx.add_bundle_permission(bundle_id, permission)?;
         }
-        Ok(())
+        tx.insert_event(&event)
     })?;
     Ok(())
 }

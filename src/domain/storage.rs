@@ -250,7 +250,7 @@ pub enum Durability {
     Durable,
     /// May be lost with the last moments before a power loss, but never
     /// torn; and given up rather than waited for when the database is busy
-    /// (last-used stamps).
+    /// (the readiness probe).
     Relaxed,
 }
 
@@ -293,10 +293,10 @@ pub trait Storage: Send {
     /// awaits the commit (and must, before acknowledging anything).
     fn submit_write(&mut self, job: WriteJob, durability: Durability)
         -> StoreResult<PendingCommit>;
-    /// Queues `job` for a later relaxed commit and returns at once: for
-    /// writes no answer waits for (last-used stamps). A failure is logged,
-    /// not returned.
-    fn queue_write(&mut self, job: WriteJob) -> StoreResult<()>;
+    /// Queues `job` for a later durable commit and returns at once: for
+    /// writes no answer waits for (the events of refusals). A failure is
+    /// logged, not returned.
+    fn queue_write(&self, job: WriteJob) -> StoreResult<()>;
 }
 
 /// Where handles come from: one per worker, each with its own connection.

@@ -59,7 +59,9 @@ impl Fixture {
 
     fn admin(&mut self) -> Caller {
         let session = self.admin_login(HOME).unwrap();
-        self.authority.authenticate(&session.access_token).unwrap()
+        self.authority
+            .authenticate(&session.access_token, HOME)
+            .unwrap()
     }
 
     fn wrong_password(&mut self, source: IpAddr) -> DomainError {
@@ -150,7 +152,7 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
         expired,
         Err(DomainError::InvalidGrant("the API token has expired"))
     ));
-    let caller = f.authority.authenticate(&issued.access_token);
+    let caller = f.authority.authenticate(&issued.access_token, HOME);
     assert!(matches!(caller, Err(DomainError::Unauthenticated(_))));
 }
 
@@ -160,9 +162,15 @@ fn sessions_end_at_their_lifetime() {
     let session = f.admin_login(HOME).unwrap();
     assert_eq!(session.expires_at, START + 1800);
     f.clock.advance(1799);
-    assert!(f.authority.authenticate(&session.access_token).is_ok());
+    assert!(f
+        .authority
+        .authenticate(&session.access_token, HOME)
+        .is_ok());
     f.clock.advance(1);
-    assert!(f.authority.authenticate(&session.access_token).is_err());
+    assert!(f
+        .authority
+        .authenticate(&session.access_token, HOME)
+        .is_err());
 }
 
 #[test]
@@ -178,7 +186,10 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
         .exchange_api_token(created.secret.reveal(), ExchangeAudience::Provider, HOME)
         .and_then(Committing::wait)
         .unwrap();
-    let derived = f.authority.authenticate(&issued.access_token).unwrap();
+    let derived = f
+        .authority
+        .authenticate(&issued.access_token, HOME)
+        .unwrap();
     assert_eq!(derived.api_token_id(), Some(created.id.as_str()));
     assert!(!derived.rights.contains(Right::TokenManageAll));
     let page = PageRequest::new(1, 25).unwrap();
@@ -280,7 +291,7 @@ fn a_key_rotated_by_another_process_signs_at_once_and_old_tokens_still_verify() 
     };
     assert_eq!(kid(&after.access_token), rotated.kid);
     assert_ne!(kid(&before.access_token), rotated.kid);
-    assert!(f.authority.authenticate(&before.access_token).is_ok());
+    assert!(f.authority.authenticate(&before.access_token, HOME).is_ok());
     assert_eq!(
         f.authority.jwks().unwrap()["keys"]
             .as_array()
@@ -301,14 +312,17 @@ fn names_with_bidi_overrides_are_refused() {
         f.authority
             .create_api_token(&admin, "invoice\u{202e}fdp.exe", None, TokenScope::AllRoles);
     assert!(matches!(spoof, Err(DomainError::Invalid(_))));
-    let user = f.authority.add_user(NewAccount {
-        org_name: PROVIDER_ORG,
-        user_name: "eve\u{200b}",
-        password: PASSWORD,
-        role_names: &[],
-        email: None,
-        display_name: None,
-    });
+    let user = f.authority.add_user(
+        Actor::Operator,
+        NewAccount {
+            org_name: PROVIDER_ORG,
+            user_name: "eve\u{200b}",
+            password: PASSWORD,
+            role_names: &[],
+            email: None,
+            display_name: None,
+        },
+    );
     assert!(matches!(user, Err(DomainError::Invalid(_))));
     assert!(f
         .authority
@@ -347,17 +361,24 @@ fn retention_prunes_only_events_past_their_age_and_says_so() {
         0,
         "nothing is a year old yet"
     );
-    assert_eq!(kinds(&pass), ["session.login", "session.login"]);
+    assert_eq!(
+        kinds(&pass),
+        ["session.login", "session.login", "system.initialize"]
+    );
 
     f.clock.advance(100 * day);
-    assert_eq!(pass.apply_audit_retention().unwrap(), 1);
+    assert_eq!(
+        pass.apply_audit_retention().unwrap(),
+        2,
+        "the first start and the first login"
+    );
     assert_eq!(
         kinds(&pass),
         ["audit.prune", "session.login"],
         "newest first"
     );
     let prune = &pass.events_for_operator(None, all.clone()).unwrap()[0].1;
-    assert_eq!(prune.properties["deleted"], 1);
+    assert_eq!(prune.properties["deleted"], 2);
     assert_eq!(prune.properties["operator"], "tokend");
 
     // Without a retention age nothing is ever pruned.

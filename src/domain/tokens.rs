@@ -59,17 +59,8 @@ impl Authority {
         ttl: Option<&str>,
         scope: TokenScope,
     ) -> Result<CreatedApiToken, DomainError> {
-        if caller.is_token_derived() {
-            return Err(DomainError::Forbidden(
-                "access derived from an API token cannot create API tokens".into(),
-            ));
-        }
-        if !caller.rights.contains(Right::TokenManageOwn) {
-            return Err(DomainError::Forbidden(format!(
-                "creating API tokens needs the right {:?}",
-                Right::TokenManageOwn.name()
-            )));
-        }
+        self.require_session(caller, "create API tokens")?;
+        self.require(caller, Right::TokenManageOwn)?;
         let scope = scope.checked(&caller.account)?;
         let event = self.event("token.create", "success")?.by(caller);
         self.issue_api_token(&caller.account.user_id, name, ttl, scope, event)
@@ -101,17 +92,8 @@ impl Authority {
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<ApiTokenPage, DomainError> {
-        if caller.is_token_derived() {
-            return Err(DomainError::Forbidden(
-                "access derived from an API token cannot view other users' API tokens".into(),
-            ));
-        }
-        if !caller.rights.contains(Right::TokenManageAll) {
-            return Err(DomainError::Forbidden(format!(
-                "listing other users' API tokens needs the right {:?}",
-                Right::TokenManageAll.name()
-            )));
-        }
+        self.require_session(caller, "view other users' API tokens")?;
+        self.require(caller, Right::TokenManageAll)?;
         let org = &caller.account.org;
         let filter = ApiTokenFilter {
             org_id: (!org.is_provider).then(|| org.id.clone()),
@@ -126,11 +108,7 @@ impl Authority {
     /// in the token's org, or in the provider org for any org. Tokens the
     /// caller may not touch are reported as unknown.
     pub fn revoke_api_token(&mut self, caller: &Caller, id: &str) -> Result<(), DomainError> {
-        if caller.is_token_derived() {
-            return Err(DomainError::Forbidden(
-                "access derived from an API token cannot revoke API tokens".into(),
-            ));
-        }
+        self.require_session(caller, "revoke API tokens")?;
         let not_found = || DomainError::NotFound("no such API token".into());
         let id = parse_id(id).ok_or_else(not_found)?;
         let token = self
@@ -265,12 +243,7 @@ impl Authority {
                 .on("api_token", &token.id, &token.name)
                 .with("currentContext.refreshTokenId", json!(token.id));
         }
-        if let Err(e) = self
-            .store
-            .queue_write(Box::new(move |tx| tx.insert_event(&event)))
-        {
-            eprintln!("tokend: could not record a refused exchange: {e}");
-        }
+        self.record_refusal(event);
     }
 
     /// Creates the token, and records `event` (who asked) with it.

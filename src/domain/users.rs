@@ -4,7 +4,7 @@
 
 use super::admin::NewAccount;
 use super::records::{Org, UserFilter, UserPage, UserSummary};
-use super::{parse_id, password, AccessOrigin, Authority, Caller, DomainError, Right};
+use super::{parse_id, password, AccessOrigin, Actor, Authority, Caller, DomainError, Right};
 
 /// The largest page a listing answers.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -50,7 +50,7 @@ impl Authority {
         org_name: Option<&str>,
         page: PageRequest,
     ) -> Result<UserPage, DomainError> {
-        require(caller, Right::UserView)?;
+        self.require(caller, Right::UserView)?;
         let org_id = match (self.sees_every_org(caller), org_name) {
             (true, None) => None,
             (true, Some(name)) => Some(self.visible_org(caller, name)?.id),
@@ -70,7 +70,7 @@ impl Authority {
 
     /// One user in the caller's reach.
     pub fn user(&self, caller: &Caller, id: &str) -> Result<UserSummary, DomainError> {
-        require(caller, Right::UserView)?;
+        self.require(caller, Right::UserView)?;
         self.user_in_reach(caller, id)
     }
 
@@ -80,10 +80,10 @@ impl Authority {
         caller: &Caller,
         new: NewAccount<'_>,
     ) -> Result<UserSummary, DomainError> {
-        require_session(caller, "manage users")?;
-        require(caller, Right::UserManage)?;
+        self.require_session(caller, "manage users")?;
+        self.require(caller, Right::UserManage)?;
         self.visible_org(caller, new.org_name)?;
-        let id = self.add_user(new)?;
+        let id = self.add_user(Actor::Caller(caller), new)?;
         self.user_in_reach(caller, &id)
     }
 
@@ -94,18 +94,15 @@ impl Authority {
         id: &str,
         enabled: bool,
     ) -> Result<UserSummary, DomainError> {
-        require_session(caller, "manage users")?;
-        require(caller, Right::UserManage)?;
+        self.require_session(caller, "manage users")?;
+        self.require(caller, Right::UserManage)?;
         let user = self.user_in_reach(caller, id)?;
         if user.id == caller.account.user_id {
             return Err(DomainError::Invalid(
                 "a user cannot disable or enable itself".into(),
             ));
         }
-        let disabled_at = (!enabled).then(|| self.now());
-        let user_id = user.id.clone();
-        self.store
-            .write(move |tx| tx.set_user_disabled(&user_id, disabled_at))?;
+        self.write_user_enabled(Actor::Caller(caller), &user, enabled)?;
         self.user_in_reach(caller, id)
     }
 
@@ -117,9 +114,9 @@ impl Authority {
         target: PasswordTarget<'_>,
         new_password: &str,
     ) -> Result<(), DomainError> {
-        require_session(caller, "change passwords")?;
+        self.require_session(caller, "change passwords")?;
         password::check_password_rules(new_password)?;
-        let user_id = match target {
+        let (user, own) = match target {
             PasswordTarget::Me { current } => {
                 let account = &caller.account;
                 let stored = self
@@ -127,20 +124,23 @@ impl Authority {
                     .login_account(&account.org.name, &account.user_name)?
                     .map(|(_, hash)| hash);
                 if !password::verify_password(current, stored.as_deref()) {
-                    return Err(DomainError::Forbidden(
-                        "the current password is not correct".into(),
-                    ));
+                    return Err(self.deny(caller, "the current password is not correct".into()));
                 }
-                account.user_id.clone()
+                (self.user_in_reach(caller, &account.user_id)?, true)
             }
             PasswordTarget::User(id) => {
-                require(caller, Right::UserManage)?;
-                self.user_in_reach(caller, id)?.id
+                self.require(caller, Right::UserManage)?;
+                (self.user_in_reach(caller, id)?, false)
             }
         };
         let hash = password::hash_password(&*self.shared.ambient.random, new_password)?;
-        self.store
-            .write(move |tx| tx.set_password_hash(&user_id, &hash))?;
+        let event = self
+            .on_user(
+                self.event_by(Actor::Caller(caller), "user.password_change")?,
+                &user,
+            )
+            .with("own", serde_json::json!(own));
+        self.write_recorded(event, move |tx| tx.set_password_hash(&user.id, &hash))?;
         Ok(())
     }
 
@@ -173,25 +173,26 @@ impl Authority {
     }
 }
 
-/// Forbidden, naming the missing right, unless the caller holds `right`.
-pub(super) fn require(caller: &Caller, right: Right) -> Result<(), DomainError> {
-    if caller.rights.contains(right) {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(format!(
-            "this needs the right {:?} ({})",
-            right.name(),
-            right.id()
-        )))
+impl Authority {
+    /// Forbidden, naming the missing right, unless the caller holds `right`.
+    pub(super) fn require(&self, caller: &Caller, right: Right) -> Result<(), DomainError> {
+        if caller.rights.contains(right) {
+            return Ok(());
+        }
+        Err(self.deny(
+            caller,
+            format!("this needs the right {:?} ({})", right.name(), right.id()),
+        ))
     }
-}
 
-/// Forbidden for access derived from an API token (seed 003).
-pub(super) fn require_session(caller: &Caller, what: &str) -> Result<(), DomainError> {
-    match caller.origin {
-        AccessOrigin::Session(_) => Ok(()),
-        AccessOrigin::ApiToken(_) => Err(DomainError::Forbidden(format!(
-            "access derived from an API token cannot {what}"
-        ))),
+    /// Forbidden for access derived from an API token (seed 003).
+    pub(super) fn require_session(&self, caller: &Caller, what: &str) -> Result<(), DomainError> {
+        match caller.origin {
+            AccessOrigin::Session(_) => Ok(()),
+            AccessOrigin::ApiToken(_) => Err(self.deny(
+                caller,
+                format!("access derived from an API token cannot {what}"),
+            )),
+        }
     }
 }

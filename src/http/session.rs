@@ -17,7 +17,7 @@ pub fn authenticate(authority: &Authority, request: &Request) -> Result<Caller, 
             "an access token is required (Authorization: Bearer or csp-auth-token)".into(),
         )
     })?;
-    Ok(authority.authenticate(token)?)
+    Ok(authority.authenticate(token, request.peer)?)
 }
 
 pub fn login(

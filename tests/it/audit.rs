@@ -13,7 +13,7 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -48,7 +48,8 @@ fn exchanges_and_session_actions_name_what_they_came_from() {
             "token.revoke",
             "token.exchange",
             "token.create",
-            "session.login"
+            "session.login",
+            "system.initialize"
         ],
         "newest first"
     );
@@ -227,11 +228,17 @@ fn the_cli_prints_the_trail_and_follows_it() {
     let all = json_lines(&out.stdout);
     assert_eq!(
         kinds(&all),
-        ["token.create", "session.login"],
+        [
+            "system.initialize",
+            "org.create",
+            "user.create",
+            "token.create",
+            "session.login"
+        ],
         "oldest first"
     );
-    assert_eq!(all[0]["target"]["id"], token.id.as_str());
-    let operator = str_field(&all[0]["additionalProperties"], "operator");
+    assert_eq!(all[3]["target"]["id"], token.id.as_str());
+    let operator = str_field(&all[3]["additionalProperties"], "operator");
     assert!(
         operator.starts_with("cli:"),
         "the CLI names its user: {operator}"
@@ -315,16 +322,19 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
     };
     cli.run(&["audit", "prune", "--before", "2000-01-01"], None)
         .ok("prune before 2000");
-    assert_eq!(kinds(&trail()), ["session.login", "session.login"]);
+    assert_eq!(
+        kinds(&trail()),
+        ["system.initialize", "session.login", "session.login"]
+    );
     cli.run(&["audit", "prune", "--before", "90days"], None)
         .ok("prune older than 90 days");
-    assert_eq!(trail().len(), 2, "nothing is 90 days old");
+    assert_eq!(trail().len(), 3, "nothing is 90 days old");
 
     cli.run(&["audit", "prune", "--before", "soon"], None)
         .code_is(1, "prune --before soon");
     cli.run(&["audit", "prune"], None)
         .code_is(2, "prune without --before");
-    assert_eq!(trail().len(), 2, "a refused prune deletes nothing");
+    assert_eq!(trail().len(), 3, "a refused prune deletes nothing");
 
     cli.run(
         &["audit", "prune", "--before", "2999-01-01T00:00:00Z"],
@@ -333,7 +343,7 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
     .ok("prune everything");
     let left = trail();
     assert_eq!(kinds(&left), ["audit.prune"]);
-    assert_eq!(left[0]["additionalProperties"]["deleted"], 2);
+    assert_eq!(left[0]["additionalProperties"]["deleted"], 3);
 
     // The service refuses a retention under a day.
     let short = run_tokend(
@@ -474,5 +484,360 @@ fn every_refusal_answered_before_a_graceful_stop_has_its_event() {
     assert!(
         failed >= refused.into_inner(),
         "{failed} events for more refusals answered before the stop"
+    );
+}
+
+/// Sends one API change and returns its JSON answer, asserting its status.
+fn change(
+    srv: &TestServer,
+    jwt: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+    status: u16,
+) -> Value {
+    let body = (!body.is_null()).then_some(body);
+    let answer = srv.api().send_json(method, path, jwt, body.as_ref());
+    answer.assert_status(status, &format!("{method} {path}"));
+    if answer.body.is_empty() {
+        Value::Null
+    } else {
+        answer.json()
+    }
+}
+
+#[test]
+fn every_change_over_the_api_is_recorded_in_the_org_it_concerns() {
+    let srv = TestServer::start();
+    let admin = srv.api().admin_login();
+    let jwt = admin.access_token.as_str();
+    let send = |method: &str, path: &str, body: Value, status: u16| {
+        change(&srv, jwt, method, path, body, status)
+    };
+    let id = |v: &Value| str_field(v, "id").to_owned();
+    let new_password = "An0ther-Passw0rd-for-bob";
+
+    send("POST", "/api/org", json!({"name": "acme"}), 201);
+    let bob = id(&send(
+        "POST",
+        "/api/users",
+        json!({"username": "bob", "org": "acme", "password": USER_PASSWORD, "roles": [ROLE_TOKEN_USER]}),
+        201,
+    ));
+    send(
+        "POST",
+        &format!("/api/users/{bob}/disable"),
+        Value::Null,
+        200,
+    );
+    send(
+        "POST",
+        &format!("/api/users/{bob}/enable"),
+        Value::Null,
+        200,
+    );
+    send(
+        "PUT",
+        &format!("/api/users/{bob}/password"),
+        json!({"new_password": new_password}),
+        204,
+    );
+    send(
+        "POST",
+        &format!("/api/users/{bob}/roles"),
+        json!({"role": ROLE_MEMBER}),
+        204,
+    );
+    send(
+        "DELETE",
+        &format!("/api/users/{bob}/roles/Organization%20Member"),
+        Value::Null,
+        204,
+    );
+    let service = id(&send(
+        "POST",
+        "/api/services",
+        json!({"name": "vmc", "permissions": ["vmc:read"]}),
+        201,
+    ));
+    send(
+        "POST",
+        &format!("/api/services/{service}/permissions"),
+        json!({"permissions": ["vmc:write"]}),
+        200,
+    );
+    let bundle = id(&send(
+        "POST",
+        "/api/rights-bundles",
+        json!({"name": "vmc-rights", "permissions": ["vmc:read"]}),
+        201,
+    ));
+    send(
+        "PUT",
+        &format!("/api/rights-bundles/{bundle}/permissions"),
+        json!({"permissions": ["vmc:read", "vmc:write"]}),
+        200,
+    );
+    send(
+        "POST",
+        &format!("/api/rights-bundles/{bundle}/orgs"),
+        json!({"org": "acme"}),
+        200,
+    );
+    let readers = id(&send(
+        "POST",
+        "/api/roles",
+        json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:read"]}),
+        201,
+    ));
+    send(
+        "PUT",
+        &format!("/api/roles/{readers}/permissions"),
+        json!({"permissions": ["vmc:read", "vmc:write"]}),
+        200,
+    );
+    let auditors = id(&send(
+        "POST",
+        "/api/roles",
+        json!({"name": "auditors", "permissions": ["tokend:audit.view"]}),
+        201,
+    ));
+    send(
+        "POST",
+        &format!("/api/roles/{auditors}/orgs"),
+        json!({"org": "acme"}),
+        200,
+    );
+    send(
+        "DELETE",
+        &format!("/api/roles/{auditors}/orgs/acme"),
+        Value::Null,
+        200,
+    );
+    let ops = id(&send(
+        "POST",
+        "/api/groups",
+        json!({"name": "ops", "org": "acme"}),
+        201,
+    ));
+    send(
+        "POST",
+        &format!("/api/groups/{ops}/members"),
+        json!({"user": bob}),
+        200,
+    );
+    send(
+        "POST",
+        &format!("/api/groups/{ops}/roles"),
+        json!({"role": "readers"}),
+        200,
+    );
+    send(
+        "DELETE",
+        &format!("/api/groups/{ops}/roles/readers"),
+        Value::Null,
+        200,
+    );
+    send(
+        "DELETE",
+        &format!("/api/groups/{ops}/members/{bob}"),
+        Value::Null,
+        200,
+    );
+    send("DELETE", &format!("/api/roles/{readers}"), Value::Null, 204);
+    send(
+        "DELETE",
+        &format!("/api/rights-bundles/{bundle}/orgs/acme"),
+        Value::Null,
+        200,
+    );
+    // A change that changes nothing records nothing.
+    send(
+        "POST",
+        &format!("/api/users/{bob}/roles"),
+        json!({"role": ROLE_TOKEN_USER}),
+        204,
+    );
+
+    let trail = every_event(&srv, jwt, "");
+    let mut recorded = kinds(&trail);
+    recorded.retain(|k| !k.starts_with("system.") && !k.starts_with("session."));
+    recorded.reverse();
+    assert_eq!(
+        recorded,
+        [
+            "org.create",
+            "user.create",
+            "user.disable",
+            "user.enable",
+            "user.password_change",
+            "role.grant",
+            "role.revoke",
+            "service.create",
+            "service.update",
+            "bundle.create",
+            "bundle.update",
+            "bundle.publish",
+            "role.create",
+            "role.update",
+            "role.create",
+            "role.publish",
+            "role.withdraw",
+            "group.create",
+            "group.member_add",
+            "group.role_grant",
+            "group.role_revoke",
+            "group.member_remove",
+            "role.delete",
+            "bundle.withdraw",
+        ],
+        "one event per change, in order"
+    );
+    for event in trail.iter().filter(|e| e["type"] != "system.initialize") {
+        assert_eq!(event["actor"]["name"], ADMIN, "{event}");
+        assert_eq!(event["client_ip"], "127.0.0.1", "{event}");
+        assert_eq!(
+            event["additionalProperties"]["currentContext.sessionId"], admin.id,
+            "{event}"
+        );
+        assert_eq!(event["outcome"], "success", "{event}");
+    }
+    let text = serde_json::to_string(&trail).unwrap();
+    for secret in [USER_PASSWORD, new_password] {
+        assert!(!text.contains(secret), "no password in the trail");
+    }
+
+    // What concerns acme is in acme's trail; what is global is not.
+    let mut in_acme = kinds(&every_event(&srv, jwt, "org=acme"));
+    in_acme.reverse();
+    assert_eq!(
+        in_acme,
+        [
+            "org.create",
+            "user.create",
+            "user.disable",
+            "user.enable",
+            "user.password_change",
+            "role.grant",
+            "role.revoke",
+            "bundle.publish",
+            "role.create",
+            "role.update",
+            "role.publish",
+            "role.withdraw",
+            "group.create",
+            "group.member_add",
+            "group.role_grant",
+            "group.role_revoke",
+            "group.member_remove",
+            "role.delete",
+            "bundle.withdraw",
+        ]
+    );
+    let created = trail.iter().find(|e| e["type"] == "user.create").unwrap();
+    assert_eq!(created["target"]["id"], bob.as_str());
+    assert_eq!(created["target"]["name"], "bob@acme");
+}
+
+#[test]
+fn a_refused_request_is_an_access_denied_event() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let alice = api.user_login("alice@acme");
+    let token = api.create_token(&alice.access_token, "ci", Some("30m"));
+    let derived = api.exchange_tenant("acme", &token.secret).access_token;
+
+    // Allowed: no denial.
+    api.get_bearer("/api/tokens", &alice.access_token)
+        .assert_status(200, "alice lists her tokens");
+    // A right alice lacks, with her session; a session-only action with
+    // token-derived access.
+    change(
+        &srv,
+        &alice.access_token,
+        "POST",
+        "/api/users",
+        json!({"username": "eve", "org": "acme", "password": USER_PASSWORD}),
+        403,
+    );
+    change(
+        &srv,
+        &derived,
+        "POST",
+        "/api/tokens",
+        json!({"name": "more"}),
+        403,
+    );
+
+    let admin = api.admin_login();
+    let denied = eventually(Duration::from_secs(5), || {
+        let denied = every_event(&srv, &admin.access_token, "type=access.denied");
+        (denied.len() == 2).then_some(denied)
+    })
+    .expect("both refusals recorded, and nothing else");
+    let (by_token, by_session) = (&denied[0], &denied[1]);
+    for event in &denied {
+        assert_eq!(event["outcome"], "denied", "{event}");
+        assert_eq!(event["actor"]["name"], "alice@acme", "{event}");
+        assert!(
+            event["additionalProperties"]["reason"].is_string(),
+            "{event}"
+        );
+    }
+    assert_eq!(
+        by_session["additionalProperties"]["currentContext.sessionId"], alice.id,
+        "{by_session}"
+    );
+    assert_eq!(
+        by_token["additionalProperties"]["currentContext.refreshTokenId"], token.id,
+        "{by_token}"
+    );
+}
+
+#[test]
+fn admin_commands_are_recorded_with_the_operator() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let token = cli.token_create("alice@acme", "ci", None);
+    for args in [
+        &["user", "disable", "alice@acme"][..],
+        &["user", "enable", "alice@acme"],
+        &["user", "unlock", "alice@acme"],
+        &["role", "grant", "alice@acme", ROLE_MEMBER],
+        &["token", "revoke", &token.id],
+        &["key", "rotate"],
+    ] {
+        cli.run(args, None).ok(&args.join(" "));
+    }
+    let out = cli
+        .run(&["audit", "--format", "json-lines", "-n", "100"], None)
+        .ok("audit");
+    let trail = json_lines(&out.stdout);
+    let recorded: Vec<String> = kinds(&trail).into_iter().skip(4).collect();
+    assert_eq!(
+        recorded,
+        [
+            "user.disable",
+            "user.enable",
+            "user.unlock",
+            "role.grant",
+            "token.revoke",
+            "key.rotate"
+        ]
+    );
+    for event in &trail[1..] {
+        let operator = str_field(&event["additionalProperties"], "operator");
+        assert!(operator.starts_with("cli:"), "{event}");
+    }
+    let revoked = &trail[8];
+    assert_eq!(revoked["target"]["id"], token.id.as_str());
+    assert!(
+        revoked["org_id"].is_string(),
+        "in the token's org: {revoked}"
     );
 }

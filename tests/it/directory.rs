@@ -24,14 +24,7 @@ fn setup(srv: &TestServer) -> String {
 }
 
 fn send(srv: &TestServer, method: &str, path: &str, jwt: &str, body: Option<Value>) -> Response {
-    let auth = bearer(jwt);
-    let mut headers = vec![("Authorization", auth.as_str())];
-    let body = body.map(|b| b.to_string());
-    if body.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    srv.api()
-        .request(method, path, &headers, body.as_deref().map(str::as_bytes))
+    srv.api().send_json(method, path, jwt, body.as_ref())
 }
 
 fn names(listing: &Value, key: &str) -> Vec<String> {

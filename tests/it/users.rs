@@ -44,26 +44,11 @@ fn user_id(srv: &TestServer, jwt: &str, name: &str) -> String {
 }
 
 fn post_json(srv: &TestServer, path: &str, jwt: &str, body: &Value) -> Response {
-    srv.api().post(
-        path,
-        &[
-            ("Authorization", &bearer(jwt)),
-            ("Content-Type", "application/json"),
-        ],
-        body.to_string().as_bytes(),
-    )
+    srv.api().send_json("POST", path, jwt, Some(body))
 }
 
 fn put_json(srv: &TestServer, path: &str, jwt: &str, body: &Value) -> Response {
-    srv.api().request(
-        "PUT",
-        path,
-        &[
-            ("Authorization", &bearer(jwt)),
-            ("Content-Type", "application/json"),
-        ],
-        Some(body.to_string().as_bytes()),
-    )
+    srv.api().send_json("PUT", path, jwt, Some(body))
 }
 
 #[test]

@@ -197,7 +197,7 @@ impl Storage for SqliteStore {
         self.writer.submit(job, durability)
     }
 
-    fn queue_write(&mut self, job: WriteJob) -> StoreResult<()> {
+    fn queue_write(&self, job: WriteJob) -> StoreResult<()> {
         self.writer.queue(job)
     }
 }

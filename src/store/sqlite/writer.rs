@@ -31,8 +31,8 @@ use crate::domain::storage::{Durability, PendingCommit, StoreError, StoreResult,
 const QUEUE: usize = 4096;
 /// Writes committed together at most.
 const MAX_BATCH: usize = 256;
-/// How long a batch of queued stamps waits for company.
-const STAMP_LINGER: Duration = Duration::from_millis(2);
+/// How long a batch that nobody waits for waits for company.
+const LINGER: Duration = Duration::from_millis(2);
 
 struct Request {
     job: WriteJob,
@@ -99,9 +99,9 @@ impl Writer {
         Ok(PendingCommit::new(answer))
     }
 
-    /// Queues `job` for a relaxed commit without waiting for it.
+    /// Queues `job` for a durable commit without waiting for it.
     pub(super) fn queue(&self, job: WriteJob) -> StoreResult<()> {
-        self.send(job, Durability::Relaxed, None)
+        self.send(job, Durability::Durable, None)
     }
 
     fn send(&self, job: WriteJob, durability: Durability, done: Option<Done>) -> StoreResult<()> {
@@ -120,10 +120,10 @@ fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request
     while let Ok(first) = requests.recv() {
         let mut batch = vec![first];
         gather(requests, &mut batch);
-        // Nobody waits for a batch of queued stamps alone: let more join
-        // it, so that a stream of exchanges costs few transactions.
+        // Nobody waits for a batch of queued writes alone (refusals' events):
+        // let more join it, so that a stream of refusals costs few syncs.
         if batch.iter().all(|r| r.done.is_none()) && batch.len() < MAX_BATCH {
-            thread::sleep(STAMP_LINGER);
+            thread::sleep(LINGER);
             gather(requests, &mut batch);
         }
         commit(&mut conn, &mut level, busy_timeout, batch);
@@ -147,7 +147,7 @@ struct Level {
     relaxed: bool,
 }
 
-/// How long a batch of relaxed writes (last-used stamps) waits for a busy
+/// How long a batch of relaxed writes (the readiness probe) waits for a busy
 /// database before it is given up: it must not hold up the answers it rides
 /// along with.
 const RELAXED_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
@@ -184,7 +184,7 @@ fn run_batch(
     if *level != wanted {
         // FULL: a commit is on disk before the answers that wait for it; in
         // WAL mode NORMAL could lose it to a power cut. Relaxed batches
-        // (stamps only) are synced by the next durable commit.
+        // are synced by the next durable commit.
         let synchronous = if wanted.relaxed { "NORMAL" } else { "FULL" };
         conn.pragma_update(None, "synchronous", synchronous)?;
         conn.busy_timeout(if wanted.relaxed {
@@ -304,14 +304,14 @@ mod tests {
         let (relaxed, answer) = request(Box::new(|_| Ok(())), Durability::Relaxed);
         commit(&mut conn, &mut level, Duration::from_secs(1), vec![relaxed]);
         answer.recv().unwrap().unwrap();
-        assert_eq!(synchronous(&conn), 1, "NORMAL for stamps alone");
-        let (stamp, a) = request(Box::new(|_| Ok(())), Durability::Relaxed);
+        assert_eq!(synchronous(&conn), 1, "NORMAL for relaxed writes alone");
+        let (relaxed, a) = request(Box::new(|_| Ok(())), Durability::Relaxed);
         let (durable, b) = request(Box::new(|_| Ok(())), Durability::Durable);
         commit(
             &mut conn,
             &mut level,
             Duration::from_secs(1),
-            vec![stamp, durable],
+            vec![relaxed, durable],
         );
         a.recv().unwrap().unwrap();
         b.recv().unwrap().unwrap();
