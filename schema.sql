@@ -305,3 +305,29 @@ CREATE INDEX events_by_type ON events (type, seq);
 CREATE INDEX events_by_target ON events (target_id, seq);
 -- since/until, and the retention pass.
 CREATE INDEX events_by_time ON events (at_ms);
+
+-- migration 5
+-- seq never reused, even after a prune emptied the trail: a follower that
+-- resumes after a seq must not miss the events written since.
+CREATE TABLE events_v5 (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL UNIQUE,
+    at_ms       INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    org_id      TEXT,
+    actor_id    TEXT,
+    actor_name  TEXT,
+    target_type TEXT,
+    target_id   TEXT,
+    target_name TEXT,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+    client_ip   TEXT,
+    properties  TEXT NOT NULL DEFAULT '{}'
+);
+INSERT INTO events_v5 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v5 RENAME TO events;
+CREATE INDEX events_by_org ON events (org_id, seq);
+CREATE INDEX events_by_type ON events (type, seq);
+CREATE INDEX events_by_target ON events (target_id, seq);
+CREATE INDEX events_by_time ON events (at_ms);

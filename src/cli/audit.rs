@@ -1,5 +1,6 @@
 //! `tokend audit`: print the trail, follow it, prune it.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -40,6 +41,14 @@ pub(super) struct AuditArgs {
     /// Keep printing events as they are written, until interrupted.
     #[arg(long, short = 'f')]
     follow: bool,
+    /// Print every event written after this one (its id), oldest first,
+    /// instead of the newest: resumes a shipper where it stopped.
+    #[arg(long, value_name = "EVENT_ID", conflicts_with = "lines")]
+    after: Option<String>,
+    /// Resume after the event id kept in this file, if it exists, and keep
+    /// the id of the last event printed there (like journalctl's).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["after", "lines"])]
+    cursor_file: Option<PathBuf>,
     /// `table` for people, `json-lines` (one event per line, as in GET /api/audit) for programs.
     #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
     format: AuditFormat,
@@ -53,6 +62,8 @@ enum AuditFormat {
 
 /// How often `audit --follow` looks for new events.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+/// Events read at a time after a position.
+const FOLLOW_PAGE: u32 = 500;
 
 pub(super) fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), DomainError> {
     let mut filter = EventFilter {
@@ -60,8 +71,27 @@ pub(super) fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), Do
         limit: args.lines,
         ..EventFilter::default()
     };
-    let mut newest = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
-    newest.reverse();
+    // A cursor file not written yet: the whole trail, from its start.
+    let after = match (&args.cursor_file, &args.after) {
+        (Some(file), _) => match read_cursor(file)? {
+            Some(id) => Some(authority.event_position(&id)?),
+            None => Some(0),
+        },
+        (None, Some(id)) => Some(authority.event_position(id)?),
+        (None, None) => None,
+    };
+    let first = match after {
+        Some(position) => {
+            filter.after = Some(position);
+            filter.limit = FOLLOW_PAGE;
+            authority.events_for_operator(args.org.as_deref(), filter.clone())?
+        }
+        None => {
+            let mut newest = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
+            newest.reverse();
+            newest
+        }
+    };
     let mut out = std::io::stdout().lock();
     if args.format == AuditFormat::Table {
         let header = format!(
@@ -72,8 +102,8 @@ pub(super) fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), Do
             return Ok(());
         }
     }
-    let mut last_seen = 0;
-    let mut page = newest;
+    let mut last_seen = filter.after.unwrap_or(0);
+    let mut page = first;
     loop {
         for (seq, event) in &page {
             last_seen = *seq;
@@ -81,14 +111,21 @@ pub(super) fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), Do
                 return Ok(());
             }
         }
-        if !args.follow {
+        // Kept once the page is out: a crash in between repeats events,
+        // never skips them.
+        if let (Some(file), Some((_, last))) = (&args.cursor_file, page.last()) {
+            write_cursor(file, &last.id)?;
+        }
+        // A full page after a position means more is waiting already.
+        let more = filter.after.is_some() && page.len() == filter.limit as usize;
+        if !args.follow && !more {
             return Ok(());
         }
-        if page.len() < filter.limit as usize {
+        if !more {
             std::thread::sleep(FOLLOW_INTERVAL);
         }
         filter.after = Some(last_seen);
-        filter.limit = 500;
+        filter.limit = FOLLOW_PAGE;
         page = authority.events_for_operator(args.org.as_deref(), filter.clone())?;
     }
 }
@@ -115,6 +152,33 @@ pub(super) fn prune(authority: &mut Authority, before: &str) -> Result<(), Domai
     };
     eprintln!("deleted {deleted} audit events");
     Ok(())
+}
+
+/// The event id in `file`; none when there is no file yet.
+fn read_cursor(file: &Path) -> Result<Option<String>, DomainError> {
+    match std::fs::read_to_string(file) {
+        Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().to_string())),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DomainError::Invalid(format!(
+            "cannot read the cursor file {}: {e}",
+            file.display()
+        ))),
+    }
+}
+
+/// Replaces `file` with `id` whole: a crash leaves the old id or the new.
+fn write_cursor(file: &Path, id: &str) -> Result<(), DomainError> {
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, format!("{id}\n"))
+        .and_then(|()| std::fs::rename(&partial, file))
+        .map_err(|e| {
+            DomainError::Invalid(format!(
+                "cannot write the cursor file {}: {e}",
+                file.display()
+            ))
+        })
 }
 
 fn audit_line(event: &Event, format: AuditFormat) -> String {

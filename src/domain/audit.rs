@@ -159,6 +159,13 @@ impl Authority {
         Ok(self.db().events(&filter)?)
     }
 
+    /// Where the event `id` stands in the trail, to resume after it.
+    pub fn event_position(&self, id: &str) -> Result<i64, DomainError> {
+        let unknown = || DomainError::NotFound(format!("no event {id:?}; it may have been pruned"));
+        let id = super::parse_id(id).ok_or_else(unknown)?;
+        self.db().event_seq(&id)?.ok_or_else(unknown)
+    }
+
     /// Events the caller may read, newest first, a page at a time: needs
     /// "Audit: View"; an org admin reads its own org's, the provider all.
     pub fn events(

@@ -195,6 +195,8 @@ pub trait KeyWrites {
 pub trait AuditReads {
     /// Events matching, newest first, with their sequence numbers.
     fn events(&self, filter: &EventFilter) -> StoreResult<Vec<(i64, Event)>>;
+    /// The sequence number of the event with this id.
+    fn event_seq(&self, id: &str) -> StoreResult<Option<i64>>;
 }
 
 pub trait AuditWrites {

@@ -305,6 +305,46 @@ fn the_cli_prints_the_trail_and_follows_it() {
     let event: Value = serde_json::from_str(&next).expect("a JSON event");
     assert_eq!(event["type"], "token.exchange");
     assert_eq!(event["target"]["id"], token.id.as_str());
+
+    // --after resumes where a shipper stopped: exactly what came later.
+    let after = |id: &str| cli.run(&["audit", "--format", "json-lines", "--after", id], None);
+    let resumed = json_lines(&after(str_field(&all[3], "id")).ok("audit --after").stdout);
+    assert_eq!(
+        kinds(&resumed),
+        ["session.login", "token.exchange"],
+        "oldest first"
+    );
+    assert_eq!(resumed[1]["id"], event["id"]);
+    let at_the_end = after(str_field(&event, "id")).ok("audit --after the newest");
+    assert_eq!(at_the_end.stdout, "", "nothing after the newest");
+    after("00000000-0000-4000-8000-000000000000").code_is(1, "--after an unknown event");
+
+    // A cursor file: the whole trail the first time, then only what is new.
+    let ship = || {
+        let out = cli
+            .run(
+                &["audit", "--format", "json-lines", "--cursor-file", "cursor"],
+                None,
+            )
+            .ok("audit --cursor-file");
+        kinds(&json_lines(&out.stdout))
+    };
+    assert_eq!(ship().len(), 6, "everything, the first time");
+    assert_eq!(
+        std::fs::read_to_string(srv.dir().join("cursor"))
+            .unwrap()
+            .trim(),
+        str_field(&event, "id"),
+        "the last event shipped"
+    );
+    assert!(ship().is_empty(), "nothing new");
+    api.exchange_authorize(&token.secret);
+    assert_eq!(ship(), ["token.exchange"], "only what is new");
+    cli.run(
+        &["audit", "--after", str_field(&event, "id"), "-n", "5"],
+        None,
+    )
+    .code_is(2, "--after with -n");
 }
 
 #[test]
@@ -336,6 +376,15 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
         .code_is(2, "prune without --before");
     assert_eq!(trail().len(), 3, "a refused prune deletes nothing");
 
+    // The newest event's position: a page of one names it as the cursor.
+    let admin = api.admin_login();
+    let newest_position = || {
+        api.get_bearer("/api/audit?limit=1", &admin.access_token)
+            .assert_json("newest event")["next_cursor"]
+            .as_i64()
+            .expect("a cursor")
+    };
+    let before = newest_position();
     cli.run(
         &["audit", "prune", "--before", "2999-01-01T00:00:00Z"],
         None,
@@ -343,7 +392,11 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
     .ok("prune everything");
     let left = trail();
     assert_eq!(kinds(&left), ["audit.prune"]);
-    assert_eq!(left[0]["additionalProperties"]["deleted"], 3);
+    assert_eq!(left[0]["additionalProperties"]["deleted"], 4);
+    assert!(
+        newest_position() > before,
+        "positions are never reused, even once the trail was emptied"
+    );
 
     // The service refuses a retention under a day.
     let short = run_tokend(

@@ -1,6 +1,6 @@
 //! The audit trail's events.
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::Conditions;
 use crate::domain::audit::{Event, EventFilter};
@@ -53,6 +53,13 @@ impl AuditReads for Connection {
             .query_map(args.as_slice(), event_from_row)?
             .collect::<Result<_, _>>()?;
         Ok(events)
+    }
+
+    fn event_seq(&self, id: &str) -> StoreResult<Option<i64>> {
+        Ok(self
+            .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
     }
 }
 
