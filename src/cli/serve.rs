@@ -112,10 +112,8 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
             db.display()
         ));
     }
-    if args.audit_retention.0.is_some() {
-        let pruner = authority.connect().map_err(|e| cannot_open(db, e))?;
-        start_audit_retention(pruner)?;
-    }
+    let housekeeper = authority.connect().map_err(|e| cannot_open(db, e))?;
+    start_housekeeping(housekeeper)?;
     let mut options = ServeOptions::new(args.listen, workers);
     if let Some(n) = args.login_workers {
         options.login_workers = n.max(1);
@@ -129,24 +127,34 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
     http::serve(authority, options).map_err(|e| e.to_string())
 }
 
-/// How often the retention pass runs while the service does.
-const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often the housekeeping pass writes out the refusals it counted.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+/// How often it applies the audit retention.
+const RETENTION_EVERY: u32 = 60;
 
-/// The retention pass: at start, then hourly, on a thread of its own.
-fn start_audit_retention(mut pruner: Authority) -> Result<(), String> {
-    let pass = move || loop {
-        match pruner.apply_audit_retention() {
-            Ok(0) => {}
-            Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
-            Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
+/// The housekeeping pass, on a thread of its own: the summaries of counted
+/// refusals every minute; the audit retention at start, then hourly.
+fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
+    let pass = move || {
+        for round in 0u32.. {
+            if round % RETENTION_EVERY == 0 {
+                match authority.apply_audit_retention() {
+                    Ok(0) => {}
+                    Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
+                    Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
+                }
+            }
+            std::thread::sleep(SUMMARY_INTERVAL);
+            if let Err(e) = authority.write_refusal_summaries(false) {
+                eprintln!("tokend: could not record refusal summaries, will retry: {e}");
+            }
         }
-        std::thread::sleep(RETENTION_INTERVAL);
     };
     std::thread::Builder::new()
-        .name("audit-retention".into())
+        .name("housekeeping".into())
         .spawn(pass)
         .map(drop)
-        .map_err(|e| format!("cannot start the audit retention pass: {e}"))
+        .map_err(|e| format!("cannot start the housekeeping pass: {e}"))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

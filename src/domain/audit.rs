@@ -10,6 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use super::records::Account;
+use super::refusals::Summary;
 use super::storage::{StoreResult, Transaction};
 use super::{AccessOrigin, Authority, Caller, DomainError};
 
@@ -79,15 +80,74 @@ impl Authority {
     /// Records an event that nothing else is written with (a refusal):
     /// queued, not waited for, so that a flood of refusals neither waits
     /// for syncs nor holds up the writer for others. Never dropped: a full
-    /// queue makes the caller wait.
+    /// queue makes the caller wait. Past a rate per source, counted instead
+    /// and written as one summary (`refusals`).
     pub(super) fn record_refusal(&self, event: Event) {
-        let kind = event.kind.clone();
-        if let Err(e) = self
-            .store
-            .queue_write(Box::new(move |tx| tx.insert_event(&event)))
-        {
+        let (record, ended) = self.shared.refusals.admit(&event, self.now());
+        let mut events = Vec::with_capacity(2);
+        if let Some(summary) = ended {
+            events.extend(self.summary_event(summary).ok());
+        }
+        if record {
+            events.push(event);
+        }
+        if events.is_empty() {
+            return;
+        }
+        let kind = events[0].kind.clone();
+        if let Err(e) = self.store.queue_write(Box::new(move |tx| {
+            events.iter().try_for_each(|event| tx.insert_event(event))
+        })) {
             eprintln!("tokend: could not record a {kind} event: {e}");
         }
+    }
+
+    /// Writes the summaries of refusals counted in windows that have ended
+    /// (every window, with `all`); how many.
+    pub fn write_refusal_summaries(&mut self, all: bool) -> Result<usize, DomainError> {
+        let summaries = self.shared.refusals.take_summaries(self.now(), all);
+        if summaries.is_empty() {
+            return Ok(0);
+        }
+        let events = summaries
+            .iter()
+            .map(|summary| self.summary_event(summary.clone()))
+            .collect::<Result<Vec<_>, _>>();
+        let written = events.and_then(|events| {
+            Ok(self
+                .store
+                .write(move |tx| events.iter().try_for_each(|event| tx.insert_event(event)))?)
+        });
+        match written {
+            Ok(()) => Ok(summaries.len()),
+            Err(e) => {
+                // Counted refusals are not dropped: the next pass tries again.
+                self.shared.refusals.put_back(summaries);
+                Err(e)
+            }
+        }
+    }
+
+    /// One event standing for `summary.count` refusals like `summary.last`.
+    fn summary_event(&self, summary: Summary) -> Result<Event, DomainError> {
+        let Summary {
+            last,
+            count,
+            first_ms,
+        } = summary;
+        let mut event = self.event(&last.kind, last.outcome)?;
+        let last_ms = last.at_ms;
+        event = Event {
+            id: event.id,
+            at_ms: event.at_ms,
+            ..last
+        };
+        event.properties["summary"] = json!({
+            "count": count,
+            "first": format_time_millis(first_ms),
+            "last": format_time_millis(last_ms),
+        });
+        Ok(event)
     }
 
     /// Refuses `caller` (403), recording the refusal as `access.denied`.

@@ -18,6 +18,7 @@ mod health;
 mod names;
 mod password;
 pub mod records;
+mod refusals;
 mod rights;
 pub mod scopes;
 pub mod storage;
@@ -43,6 +44,7 @@ pub use records::{
     ServicePage, UserPage, UserSummary,
 };
 use records::{InitialState, NewUser};
+use refusals::RefusalLedger;
 pub use rights::{Right, RightSet};
 pub use scopes::{Grant, ServiceRoleScope, TokenScope};
 use storage::{Database, PendingCommit, Reads, Storage};
@@ -144,6 +146,8 @@ struct Shared {
     settings: Settings,
     ambient: Ambient,
     throttle: LoginThrottle,
+    /// Refusals counted rather than recorded one by one.
+    refusals: RefusalLedger,
     /// The keys as last read; replaced when the key table's generation moves.
     keys: RwLock<Arc<KeyRing>>,
 }
@@ -203,6 +207,7 @@ impl Authority {
             settings,
             ambient,
             throttle: LoginThrottle::default(),
+            refusals: RefusalLedger::default(),
             keys: RwLock::new(Arc::new(keys)),
         };
         Ok(Authority {
@@ -219,10 +224,12 @@ impl Authority {
         })
     }
 
-    /// Waits until every write queued so far is committed: the queue is
-    /// first in, first out, so an empty durable write behind them is enough.
-    /// For a graceful stop, after the last request.
+    /// Writes out the refusals still only counted, then waits until every
+    /// write queued so far is committed: the queue is first in, first out,
+    /// so a durable write behind them is enough. For a graceful stop, after
+    /// the last request.
     pub fn drain_writes(&mut self) -> Result<(), DomainError> {
+        self.write_refusal_summaries(true)?;
         Ok(self.store.write(|_| Ok(()))?)
     }
 

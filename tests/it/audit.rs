@@ -533,11 +533,54 @@ fn every_refusal_answered_before_a_graceful_stop_has_its_event() {
     });
     srv.restart();
     let admin = srv.api().admin_login().access_token;
-    let failed = every_event(&srv, &admin, "type=token.exchange_failed").len();
+    let failed = refusals_in(&every_event(&srv, &admin, "type=token.exchange_failed"));
     assert!(
         failed >= refused.into_inner(),
-        "{failed} events for more refusals answered before the stop"
+        "{failed} refusals recorded for more answered before the stop"
     );
+}
+
+/// How many refusals `events` stand for: one each, or a summary's count.
+fn refusals_in(events: &[Value]) -> usize {
+    events
+        .iter()
+        .map(|e| {
+            e["additionalProperties"]["summary"]["count"]
+                .as_u64()
+                .map_or(1, |n| n as usize)
+        })
+        .sum()
+}
+
+#[test]
+fn a_flood_of_refusals_is_counted_not_written_row_by_row() {
+    let mut srv = TestServer::start();
+    let api = srv.api();
+    for _ in 0..100 {
+        api.try_exchange_provider("not-a-token")
+            .assert_status(400, "a bad token");
+    }
+    let admin = api.admin_login().access_token;
+    let kind = "type=token.exchange_failed";
+    let recorded = eventually(Duration::from_secs(5), || {
+        let events = every_event(&srv, &admin, kind);
+        (events.len() >= 20).then_some(events)
+    })
+    .expect("the first refusals, one by one");
+    assert_eq!(recorded.len(), 20, "then counted, not written");
+
+    // The rest is written as one summary when its minute is over, or at
+    // the latest at a graceful stop.
+    let st = srv.stop();
+    assert!(st.is_some_and(|s| s.success()), "SIGTERM: {st:?}");
+    srv.restart();
+    let admin = srv.api().admin_login().access_token;
+    let events = every_event(&srv, &admin, kind);
+    assert_eq!(events.len(), 21);
+    let summary = &events[0]["additionalProperties"]["summary"];
+    assert_eq!(summary["count"], 80, "{}", events[0]);
+    assert_eq!(events[0]["client_ip"], "127.0.0.1");
+    assert_eq!(refusals_in(&events), 100, "every refusal accounted for");
 }
 
 /// Sends one API change and returns its JSON answer, asserting its status.
