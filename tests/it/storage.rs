@@ -91,7 +91,14 @@ fn database_files_never_hold_secrets_or_passwords() {
     });
     assert!(stamped.is_some(), "last use stamped");
 
-    let passwords = [ADMIN_PASSWORD, USER_PASSWORD];
+    // Refusals are events too: neither a mistyped token nor a wrong
+    // password reaches the disk with them.
+    api.try_exchange_authorize(&flip_char(&secrets[1], 64))
+        .assert_status(400, "bad checksum");
+    api.try_login("alice@acme", "Wr0ng-but-secret-pw")
+        .assert_status(401, "bad login");
+
+    let passwords = [ADMIN_PASSWORD, USER_PASSWORD, "Wr0ng-but-secret-pw"];
     assert_files_clean(srv.db(), &secrets, &passwords, "while running");
 
     let st = srv.stop();
