@@ -318,13 +318,25 @@ mod tests {
         assert_eq!(synchronous(&conn), 2, "FULL when any write is acknowledged");
     }
 
-    #[test]
-    fn submitted_writes_are_answered_once_committed() {
-        let dir = std::env::temp_dir().join(format!("tokend-submit-{}", std::process::id()));
+    /// A fresh database file in a directory of its own.
+    fn on_disk(
+        name: &str,
+    ) -> (
+        std::path::PathBuf,
+        std::path::PathBuf,
+        super::super::SqliteDatabase,
+    ) {
+        let dir = std::env::temp_dir().join(format!("tokend-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
         let _ = std::fs::remove_file(&path);
         let database = super::super::SqliteDatabase::create_or_open(&path).unwrap();
+        (dir, path, database)
+    }
+
+    #[test]
+    fn submitted_writes_are_answered_once_committed() {
+        let (dir, path, database) = on_disk("submit");
         let writer = database.writer().unwrap();
         // One thread submits many without waiting, as a worker's runtime
         // does, then collects the answers.
@@ -356,11 +368,7 @@ mod tests {
 
     #[test]
     fn concurrent_writers_share_batches_and_all_land() {
-        let dir = std::env::temp_dir().join(format!("tokend-writer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.db");
-        let _ = std::fs::remove_file(&path);
-        let database = super::super::SqliteDatabase::create_or_open(&path).unwrap();
+        let (dir, path, database) = on_disk("writer");
         let writer = database.writer().unwrap();
         let handles: Vec<_> = (0..16)
             .map(|n| {
