@@ -5,6 +5,8 @@
 //! after checking the caller's rights; each change takes the `Actor` its
 //! audit event names.
 
+use std::collections::VecDeque;
+
 use serde_json::json;
 
 use super::access_token::KeyRing;
@@ -16,6 +18,7 @@ use super::records::{
     UserSummary,
 };
 use super::scopes::TokenScope;
+use super::storage::{Durability, PendingCommit};
 use super::throttle::login_key;
 use super::tokens::CreatedApiToken;
 use super::{parse_id, password, rights, Authority, DomainError, PROVIDER_ORG};
@@ -733,6 +736,51 @@ impl Authority {
         let scope = scope.checked(&account)?;
         let event = self.operator_event("token.create")?.by_account(&account);
         self.issue_api_token(&user_id, name, ttl, scope, event)
+    }
+
+    /// Creates `count` tokens for `user_name@org_name`, named
+    /// `{name}-{n}`, handing each to `created` once it is committed. The
+    /// writes share commits, so a large set is made in seconds (the
+    /// benchmark's seed).
+    pub fn create_api_tokens_in_bulk(
+        &mut self,
+        org_name: &str,
+        user_name: &str,
+        name: &str,
+        count: usize,
+        mut created: impl FnMut(CreatedApiToken),
+    ) -> Result<(), DomainError> {
+        /// Tokens waiting for their commit at once.
+        const IN_FLIGHT: usize = 4096;
+        let user_id = self.user_id(org_name, user_name)?;
+        let account = self
+            .db()
+            .account(&user_id)?
+            .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
+        let mut waiting: VecDeque<(CreatedApiToken, PendingCommit)> =
+            VecDeque::with_capacity(IN_FLIGHT);
+        for n in 0..count {
+            while waiting.len() >= IN_FLIGHT {
+                if let Some((token, commit)) = waiting.pop_front() {
+                    commit.wait()?;
+                    created(token);
+                }
+            }
+            let event = self.operator_event("token.create")?.by_account(&account);
+            let (token, write) = self.new_api_token(
+                &user_id,
+                &format!("{name}-{n}"),
+                None,
+                TokenScope::AllRoles,
+                event,
+            )?;
+            waiting.push_back((token, self.store.submit_write(write, Durability::Durable)?));
+        }
+        for (token, commit) in waiting {
+            commit.wait()?;
+            created(token);
+        }
+        Ok(())
     }
 
     pub fn api_tokens(&self, query: &TokenQuery) -> Result<Vec<ApiTokenListing>, DomainError> {

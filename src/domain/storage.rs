@@ -277,7 +277,6 @@ impl PendingCommit {
     }
 
     /// Blocks until the commit; never on an async runtime's thread.
-    #[cfg(test)]
     pub fn wait(self) -> StoreResult<()> {
         self.0
             .blocking_recv()

@@ -10,7 +10,7 @@ use super::audit::Event;
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
 use super::scopes::{Grant, TokenScope};
-use super::storage::Durability;
+use super::storage::{Durability, WriteJob};
 use super::users::PageRequest;
 use super::{parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right};
 
@@ -255,6 +255,20 @@ impl Authority {
         scope: TokenScope,
         event: Event,
     ) -> Result<CreatedApiToken, DomainError> {
+        let (created, write) = self.new_api_token(user_id, name, ttl, scope, event)?;
+        self.store.run_write(write, Durability::Durable)?;
+        Ok(created)
+    }
+
+    /// A new token, and the write job that stores it with its event.
+    pub(super) fn new_api_token(
+        &mut self,
+        user_id: &str,
+        name: &str,
+        ttl: Option<&str>,
+        scope: TokenScope,
+        event: Event,
+    ) -> Result<(CreatedApiToken, WriteJob), DomainError> {
         let name = name.trim();
         check_name("token name", name, MAX_NAME_LENGTH)?;
         let lifetime = TokenLifetime::parse(ttl.unwrap_or(DEFAULT_LIFETIME))?;
@@ -282,11 +296,11 @@ impl Authority {
             .on("api_token", &record.id, &record.name)
             .with("owner", json!(record.user_id))
             .with("expires_at", json!(record.expires_at));
-        self.store.write(move |tx| {
+        let write: WriteJob = Box::new(move |tx| {
             tx.insert_api_token(&record)?;
             tx.insert_event(&event)
-        })?;
-        Ok(created)
+        });
+        Ok((created, write))
     }
 }
 
