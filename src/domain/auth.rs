@@ -146,9 +146,17 @@ impl Authority {
     /// Checks an access token and loads the caller with current rights.
     pub fn authenticate(&self, access_token: &str, client: IpAddr) -> Result<Caller, DomainError> {
         let now = self.now();
-        let claims = self
-            .keys()?
-            .verify(access_token, &self.settings().issuer, now)?;
+        let verified = &self.shared.verified_tokens;
+        let claims = match verified.get(access_token, now) {
+            Some(claims) => claims,
+            None => {
+                let claims = self
+                    .keys()?
+                    .verify(access_token, &self.settings().issuer, now)?;
+                verified.insert(access_token, &claims, now);
+                claims
+            }
+        };
         let (origin, scope) = match (&claims.rt, &claims.sid) {
             (Some(token_id), None) => {
                 let token = self.db().active_api_token(token_id)?;

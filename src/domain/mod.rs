@@ -30,7 +30,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
-use access_token::KeyRing;
+use access_token::{KeyRing, VerifiedTokens};
 pub use admin::{NewAccount, NewRole, SigningKeyInfo, TokenQuery};
 pub use ambient::{Ambient, Clock, ManualClock};
 pub use api_token::ApiTokenSecret;
@@ -148,6 +148,8 @@ struct Shared {
     throttle: LoginThrottle,
     /// Refusals counted rather than recorded one by one.
     refusals: RefusalLedger,
+    /// Access tokens whose signature was checked.
+    verified_tokens: VerifiedTokens,
     /// The keys as last read; replaced when the key table's generation moves.
     keys: RwLock<Arc<KeyRing>>,
 }
@@ -208,6 +210,7 @@ impl Authority {
             ambient,
             throttle: LoginThrottle::default(),
             refusals: RefusalLedger::default(),
+            verified_tokens: VerifiedTokens::default(),
             keys: RwLock::new(Arc::new(keys)),
         };
         Ok(Authority {

@@ -157,6 +157,26 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
 }
 
 #[test]
+fn a_remembered_access_token_stops_working_the_moment_its_session_ends() {
+    let mut f = Fixture::new();
+    let session = f.admin_login(HOME).unwrap();
+    // Checked twice: the second time from the verified-token cache.
+    let caller = f
+        .authority
+        .authenticate(&session.access_token, HOME)
+        .unwrap();
+    assert!(f
+        .authority
+        .authenticate(&session.access_token, HOME)
+        .is_ok());
+    f.authority.logout(&caller).unwrap();
+    assert!(matches!(
+        f.authority.authenticate(&session.access_token, HOME),
+        Err(DomainError::Unauthenticated(_))
+    ));
+}
+
+#[test]
 fn sessions_end_at_their_lifetime() {
     let mut f = Fixture::new();
     let session = f.admin_login(HOME).unwrap();

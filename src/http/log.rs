@@ -3,6 +3,25 @@
 //! non-ASCII byte reaches the terminal or the journal raw.
 
 use std::fmt::Write;
+use std::io::Write as _;
+use std::time::Duration;
+
+/// Writes one request's log line, formatted first and written with one
+/// call: concurrent workers never interleave, and a line costs one write.
+/// The route's pattern, never the path or query: scripts put API tokens
+/// where an id belongs, and in query strings.
+pub fn request(method: &str, route: &str, status: u16, elapsed: Option<Duration>) {
+    let mut line = String::with_capacity(64);
+    let _ = write!(line, "{} {route} {status} ", escape(method));
+    match elapsed {
+        Some(elapsed) => {
+            let _ = write!(line, "{}us", elapsed.as_micros());
+        }
+        None => line.push('-'),
+    }
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
 
 /// `text` with everything outside printable ASCII written as `\xNN` or
 /// `\u{NNNN}`, and backslashes doubled, cut at 64 characters.

@@ -50,7 +50,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Sleep;
 
 use super::error::{ApiError, BadRequest};
-use super::log::escape;
+use super::log;
 use super::pool::{self, Pool, Refused};
 use super::request::{BodyError, Request, MAX_BODY};
 use super::response::Response;
@@ -374,11 +374,11 @@ async fn answer(
     // Answers given here, before a worker sees the request, are logged here.
     let refuse = |error: ApiError| {
         let response = error.into_response();
-        eprintln!(
-            "{} {} {} -",
-            escape(parts.method.as_str()),
+        log::request(
+            parts.method.as_str(),
             routes::pattern(parts.uri.path()),
-            response.status
+            response.status,
+            None,
         );
         closing(response)
     };
@@ -421,14 +421,11 @@ async fn answer(
             response = (awaited.otherwise)(e);
         }
     }
-    // The route's pattern, never the path or query: scripts put API tokens
-    // where an id belongs, and in query strings.
-    eprintln!(
-        "{} {} {} {}us",
-        escape(parts.method.as_str()),
+    log::request(
+        parts.method.as_str(),
         routes::pattern(parts.uri.path()),
         response.status,
-        started.elapsed().as_micros()
+        Some(started.elapsed()),
     );
     if too_large {
         // The rest of the body was never read: the connection cannot carry
