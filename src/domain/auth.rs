@@ -145,6 +145,14 @@ impl Authority {
 
     /// Checks an access token and loads the caller with current rights.
     pub fn authenticate(&self, access_token: &str, client: IpAddr) -> Result<Caller, DomainError> {
+        self.in_snapshot(|| self.check_access_token(access_token, client))
+    }
+
+    fn check_access_token(
+        &self,
+        access_token: &str,
+        client: IpAddr,
+    ) -> Result<Caller, DomainError> {
         let now = self.now();
         let verified = &self.shared.verified_tokens;
         let claims = match verified.get(access_token, now) {

@@ -270,6 +270,18 @@ impl Authority {
         self.store.reads()
     }
 
+    /// Runs `reads` as one read transaction (`Storage::begin_snapshot`): for
+    /// the hot paths, which read several tables per request.
+    fn in_snapshot<T>(
+        &self,
+        reads: impl FnOnce() -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        self.store.begin_snapshot()?;
+        let result = reads();
+        self.store.end_snapshot();
+        result
+    }
+
     fn new_id(&self) -> Result<String, DomainError> {
         self.shared.ambient.new_id()
     }

@@ -298,6 +298,12 @@ pub trait Storage: Send {
     /// writes no answer waits for (the events of refusals). A failure is
     /// logged, not returned.
     fn queue_write(&self, job: WriteJob) -> StoreResult<()>;
+    /// Makes the reads until `end_snapshot` one read transaction: one view
+    /// of the database, and one look at what other connections committed
+    /// instead of one per statement (in WAL mode each new look at a changed
+    /// database starts the connection's page cache afresh).
+    fn begin_snapshot(&self) -> StoreResult<()>;
+    fn end_snapshot(&self);
 }
 
 /// Where handles come from: one per worker, each with its own connection.

@@ -151,6 +151,23 @@ impl Authority {
         audience: ExchangeAudience<'_>,
         client: IpAddr,
     ) -> Result<Committing<IssuedAccess>, DomainError> {
+        let (issued, write) =
+            self.in_snapshot(|| self.issue_access(presented, audience, client))?;
+        let commit = self.store.submit_write(write, Durability::Durable)?;
+        Ok(Committing {
+            value: issued,
+            commit: Commit(commit),
+        })
+    }
+
+    /// The access token for an exchange, and the write (event and last-use
+    /// stamp) that must commit before it is handed out.
+    fn issue_access(
+        &self,
+        presented: &str,
+        audience: ExchangeAudience<'_>,
+        client: IpAddr,
+    ) -> Result<(IssuedAccess, WriteJob), DomainError> {
         let now = self.now();
         let refused = |reason: &'static str| DomainError::InvalidGrant(reason);
         let Some(secret) = ApiTokenSecret::parse(presented) else {
@@ -203,29 +220,24 @@ impl Authority {
             .with("accessTokenId", json!(claims.jti))
             .with("expires_in", json!(expires_at - now));
         let (id, address) = (token.id.clone(), client.to_string());
-        let commit = self.store.submit_write(
-            Box::new(move |tx| {
-                tx.record_api_token_use(&id, now, &address)?;
-                tx.insert_event(&event)
-            }),
-            Durability::Durable,
-        )?;
-        Ok(Committing {
-            value: IssuedAccess {
-                access_token,
-                expires_in: expires_at - now,
-                grant,
-                grants_everything,
-            },
-            commit: Commit(commit),
-        })
+        let write: WriteJob = Box::new(move |tx| {
+            tx.record_api_token_use(&id, now, &address)?;
+            tx.insert_event(&event)
+        });
+        let issued = IssuedAccess {
+            access_token,
+            expires_in: expires_at - now,
+            grant,
+            grants_everything,
+        };
+        Ok((issued, write))
     }
 
     /// Records a refused exchange, with the token when it is known (never
     /// the secret). Queued, not waited for: a flood of bad tokens must not
     /// hold up the writer for everyone.
     fn record_failed_exchange(
-        &mut self,
+        &self,
         token: Option<&ApiTokenRecord>,
         account: Option<&Account>,
         reason: &str,

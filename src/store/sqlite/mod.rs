@@ -200,6 +200,24 @@ impl Storage for SqliteStore {
     fn queue_write(&self, job: WriteJob) -> StoreResult<()> {
         self.writer.queue(job)
     }
+
+    fn begin_snapshot(&self) -> StoreResult<()> {
+        if self.conn.is_autocommit() {
+            self.conn.prepare_cached("BEGIN")?.execute([])?;
+        }
+        Ok(())
+    }
+
+    fn end_snapshot(&self) {
+        if !self.conn.is_autocommit() {
+            // A read transaction: nothing to lose if this fails, and the
+            // next statement would fail loudly if it were still open.
+            let _ = self
+                .conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
 }
 
 /// A `WHERE` clause built from the filters that are set, so that each
