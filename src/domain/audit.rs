@@ -21,9 +21,10 @@ impl Authority {
     /// A new event of `kind`, stamped now, to be filled in and written with
     /// the action it records.
     pub(super) fn event(&self, kind: &str, outcome: &'static str) -> Result<Event, DomainError> {
+        let at_ms = self.shared.ambient.clock.now_millis();
         Ok(Event::new(
-            self.new_id()?,
-            self.shared.ambient.clock.now_millis(),
+            self.shared.ambient.new_ordered_id(at_ms)?,
+            at_ms,
             kind,
             outcome,
         ))

@@ -342,9 +342,10 @@ fn initialize(
     };
     let signing_key = KeyRing::generate_key(&*ambient.random, now)?;
     // The first event of every trail.
+    let at_ms = ambient.clock.now_millis();
     let event = audit::Event::new(
-        ambient.new_id()?,
-        ambient.clock.now_millis(),
+        ambient.new_ordered_id(at_ms)?,
+        at_ms,
         "system.initialize",
         "success",
     )
@@ -446,9 +447,10 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
     };
     let missing_permissions: Vec<String> =
         missing_permissions.into_iter().map(String::from).collect();
+    let at_ms = ambient.clock.now_millis();
     let event = audit::Event::new(
-        ambient.new_id()?,
-        ambient.clock.now_millis(),
+        ambient.new_ordered_id(at_ms)?,
+        at_ms,
         "system.upgrade",
         "success",
     )
