@@ -331,3 +331,182 @@ CREATE INDEX events_by_org ON events (org_id, seq);
 CREATE INDEX events_by_type ON events (type, seq);
 CREATE INDEX events_by_target ON events (target_id, seq);
 CREATE INDEX events_by_time ON events (at_ms);
+
+-- migration 6
+-- Bumped by every change to what an account is (its user, org, roles,
+-- groups, the permissions they hold, the bundles capping its org): a
+-- process may keep accounts it read for as long as this has not moved,
+-- and reads it on every request, so a change counts at once.
+CREATE TABLE directory_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+);
+INSERT INTO directory_generation (id, generation) VALUES (1, 1);
+CREATE TRIGGER orgs_inserted_directory AFTER INSERT ON orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER orgs_updated_directory AFTER UPDATE ON orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER orgs_deleted_directory AFTER DELETE ON orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER users_inserted_directory AFTER INSERT ON users
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER users_updated_directory AFTER UPDATE ON users
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER users_deleted_directory AFTER DELETE ON users
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER roles_inserted_directory AFTER INSERT ON roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER roles_updated_directory AFTER UPDATE ON roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER roles_deleted_directory AFTER DELETE ON roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER role_permissions_inserted_directory AFTER INSERT ON role_permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER role_permissions_updated_directory AFTER UPDATE ON role_permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER role_permissions_deleted_directory AFTER DELETE ON role_permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER user_roles_inserted_directory AFTER INSERT ON user_roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER user_roles_updated_directory AFTER UPDATE ON user_roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER user_roles_deleted_directory AFTER DELETE ON user_roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER services_inserted_directory AFTER INSERT ON services
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER services_updated_directory AFTER UPDATE ON services
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER services_deleted_directory AFTER DELETE ON services
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER permissions_inserted_directory AFTER INSERT ON permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER permissions_updated_directory AFTER UPDATE ON permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER permissions_deleted_directory AFTER DELETE ON permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER groups_inserted_directory AFTER INSERT ON groups
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER groups_updated_directory AFTER UPDATE ON groups
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER groups_deleted_directory AFTER DELETE ON groups
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER group_members_inserted_directory AFTER INSERT ON group_members
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER group_members_updated_directory AFTER UPDATE ON group_members
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER group_members_deleted_directory AFTER DELETE ON group_members
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER group_roles_inserted_directory AFTER INSERT ON group_roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER group_roles_updated_directory AFTER UPDATE ON group_roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER group_roles_deleted_directory AFTER DELETE ON group_roles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER rights_bundles_inserted_directory AFTER INSERT ON rights_bundles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER rights_bundles_updated_directory AFTER UPDATE ON rights_bundles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER rights_bundles_deleted_directory AFTER DELETE ON rights_bundles
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER bundle_permissions_inserted_directory AFTER INSERT ON bundle_permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER bundle_permissions_updated_directory AFTER UPDATE ON bundle_permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER bundle_permissions_deleted_directory AFTER DELETE ON bundle_permissions
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER bundle_orgs_inserted_directory AFTER INSERT ON bundle_orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER bundle_orgs_updated_directory AFTER UPDATE ON bundle_orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER bundle_orgs_deleted_directory AFTER DELETE ON bundle_orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER role_orgs_inserted_directory AFTER INSERT ON role_orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER role_orgs_updated_directory AFTER UPDATE ON role_orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;
+CREATE TRIGGER role_orgs_deleted_directory AFTER DELETE ON role_orgs
+BEGIN
+    UPDATE directory_generation SET generation = generation + 1;
+END;

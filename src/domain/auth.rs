@@ -192,8 +192,7 @@ impl Authority {
             }
         };
         let account = self
-            .db()
-            .account(&claims.sub)?
+            .account_now(&claims.sub)?
             .filter(|a| a.org.id == claims.org_id)
             .ok_or_else(|| gone("the user of this access token no longer exists"))?;
         if account.disabled {

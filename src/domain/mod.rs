@@ -7,6 +7,7 @@
 //! SQL; time and randomness come in through `Ambient`.
 
 mod access_token;
+mod account_cache;
 mod admin;
 pub mod ambient;
 mod api_token;
@@ -31,6 +32,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use access_token::{KeyRing, VerifiedTokens};
+use account_cache::AccountCache;
 pub use admin::{NewAccount, NewRole, SigningKeyInfo, TokenQuery};
 pub use ambient::{Ambient, Clock, ManualClock};
 pub use api_token::ApiTokenSecret;
@@ -150,6 +152,8 @@ struct Shared {
     refusals: RefusalLedger,
     /// Access tokens whose signature was checked.
     verified_tokens: VerifiedTokens,
+    /// Accounts as last read.
+    accounts: AccountCache,
     /// The keys as last read; replaced when the key table's generation moves.
     keys: RwLock<Arc<KeyRing>>,
 }
@@ -211,6 +215,7 @@ impl Authority {
             throttle: LoginThrottle::default(),
             refusals: RefusalLedger::default(),
             verified_tokens: VerifiedTokens::default(),
+            accounts: AccountCache::default(),
             keys: RwLock::new(Arc::new(keys)),
         };
         Ok(Authority {
@@ -268,6 +273,20 @@ impl Authority {
 
     fn db(&self) -> &dyn Reads {
         self.store.reads()
+    }
+
+    /// The account of `user_id` as it is now: kept from an earlier read
+    /// while nothing it is made of has changed (`AccountCache`).
+    fn account_now(&self, user_id: &str) -> Result<Option<Account>, DomainError> {
+        let generation = self.db().directory_generation()?;
+        if let Some(account) = self.shared.accounts.get(generation, user_id) {
+            return Ok(Some(account));
+        }
+        let account = self.db().account(user_id)?;
+        if let Some(account) = &account {
+            self.shared.accounts.insert(generation, account);
+        }
+        Ok(account)
     }
 
     /// Runs `reads` as one read transaction (`Storage::begin_snapshot`): for

@@ -78,6 +78,8 @@ pub trait AccountReads {
     fn users(&self, filter: &UserFilter) -> StoreResult<UserPage>;
     /// When an admin last lifted the login lock of `user@org`.
     fn login_unlocked_at(&self, login_name: &str) -> StoreResult<Option<i64>>;
+    /// Moves whenever anything an `Account` is made of changes.
+    fn directory_generation(&self) -> StoreResult<i64>;
 }
 
 pub trait AccountWrites {

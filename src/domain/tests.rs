@@ -405,3 +405,52 @@ fn retention_prunes_only_events_past_their_age_and_says_so() {
     f.clock.advance(1000 * day);
     assert_eq!(f.other_process().apply_audit_retention().unwrap(), 0);
 }
+
+#[test]
+fn a_kept_account_gives_way_to_any_change_made_by_another_process() {
+    let mut f = Fixture::new();
+    f.authority.add_org(Actor::Operator, "acme").unwrap();
+    f.authority
+        .add_user(
+            Actor::Operator,
+            NewAccount {
+                org_name: "acme",
+                user_name: "alice",
+                password: PASSWORD,
+                role_names: &[rights::TOKEN_USER.to_string()],
+                email: None,
+                display_name: None,
+            },
+        )
+        .unwrap();
+    let session = f
+        .authority
+        .login(LoginEndpoint::Tenant, "acme", "alice", PASSWORD, HOME)
+        .unwrap();
+    let manages = |f: &Fixture| -> Option<bool> {
+        let caller = f.authority.authenticate(&session.access_token, HOME).ok()?;
+        Some(caller.rights.contains(Right::UserManage))
+    };
+    assert_eq!(manages(&f), Some(false));
+    assert_eq!(manages(&f), Some(false), "now from the kept account");
+
+    // The admin CLI, a process with its own cache, changes alice.
+    let mut cli = f.other_process();
+    let admin = rights::ORGANIZATION_ADMINISTRATOR;
+    cli.set_role_granted(Actor::Operator, "acme", "alice", admin, true)
+        .unwrap();
+    assert_eq!(manages(&f), Some(true), "a grant counts at once");
+    cli.set_role_granted(Actor::Operator, "acme", "alice", admin, false)
+        .unwrap();
+    assert_eq!(manages(&f), Some(false), "so does taking it back");
+    cli.add_group(Actor::Operator, "acme", "admins").unwrap();
+    cli.set_group_role(Actor::Operator, "acme", "admins", admin, true)
+        .unwrap();
+    assert_eq!(manages(&f), Some(false), "alice is not in the group yet");
+    cli.set_group_member(Actor::Operator, "acme", "admins", "alice", true)
+        .unwrap();
+    assert_eq!(manages(&f), Some(true), "through the group");
+    cli.set_user_enabled(Actor::Operator, "acme", "alice", false)
+        .unwrap();
+    assert_eq!(manages(&f), None, "a disabled user is refused at once");
+}

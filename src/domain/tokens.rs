@@ -178,7 +178,7 @@ impl Authority {
             self.record_failed_exchange(None, None, UNKNOWN_OR_REVOKED, client);
             return Err(refused(UNKNOWN_OR_REVOKED));
         };
-        let account = self.db().account(&token.user_id)?;
+        let account = self.account_now(&token.user_id)?;
         let reason = match &account {
             _ if token.revoked_at.is_some() => Some(UNKNOWN_OR_REVOKED),
             _ if token.expires_at.is_some_and(|at| at <= now) => Some("the API token has expired"),

@@ -41,6 +41,11 @@ impl AccountReads for Connection {
         Ok(OrgPage { orgs, total })
     }
 
+    fn directory_generation(&self) -> StoreResult<i64> {
+        let mut stmt = self.prepare_cached("SELECT generation FROM directory_generation")?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
+    }
+
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
         let mut stmt = self.prepare_cached(
             "SELECT u.id, u.name, u.email, u.display_name, u.disabled_at,
