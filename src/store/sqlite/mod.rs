@@ -146,13 +146,6 @@ impl SqliteDatabase {
     }
 }
 
-/// WAL pages between the writer's checkpoints (SQLite's default is 1,000).
-/// The pages every commit rewrites (the tail of the event table and of its
-/// indexes) are copied back once per checkpoint: fewer checkpoints, less
-/// copying. 4,000 pages (a 16 MiB WAL) gave 13 % more exchanges than 1,000
-/// in the benchmark; 16,000 gave no more.
-const WRITER_CHECKPOINT_PAGES: i64 = 4_000;
-
 impl SqliteDatabase {
     /// The writer thread, started on first use with the busy timeout then
     /// in force.
@@ -163,7 +156,6 @@ impl SqliteDatabase {
         }
         let conn = open_connection(&self.path)?;
         conn.busy_timeout(self.busy_timeout)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         let started = Writer::start(conn, self.busy_timeout)?;
         *writer = Some(started.clone());
         Ok(started)
