@@ -50,7 +50,7 @@ enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Manage the keys that sign access tokens.
-    #[command(subcommand)]
+    #[command(subcommand, alias = "keys")]
     Key(KeyCommand),
     /// Manage services and their permissions.
     #[command(subcommand)]
@@ -346,7 +346,11 @@ fn administer(
         .unwrap_or_else(|_| "unknown".into());
     let settings = Settings {
         issuer: format!("http://{DEFAULT_LISTEN}"),
-        access_token_lifetime: DEFAULT_ACCESS_TTL,
+        // As the service's, so that `key list` retires keys when it does.
+        access_token_lifetime: std::env::var("TOKEND_ACCESS_TTL")
+            .ok()
+            .and_then(|ttl| serve::parse_access_ttl(&ttl).ok())
+            .unwrap_or(DEFAULT_ACCESS_TTL),
         operator: Some(format!("cli:{operator}")),
         audit_retention: None,
     };
@@ -489,16 +493,21 @@ fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError
         }
         KeyCommand::List => {
             println!(
-                "{:<44}  {:<9}  {:<20}  SIGNS",
-                "KID", "ALGORITHM", "CREATED"
+                "{:<44}  {:<9}  {:<20}  {:<20}  STATE",
+                "KID", "ALGORITHM", "CREATED", "REPLACED"
             );
             for key in authority.signing_keys()? {
+                let state = match (key.signs, key.verifies) {
+                    (true, _) => "signs",
+                    (false, true) => "verifies",
+                    (false, false) => "retired",
+                };
                 println!(
-                    "{:<44}  {:<9}  {:<20}  {}",
+                    "{:<44}  {:<9}  {:<20}  {:<20}  {state}",
                     key.kid,
                     key.algorithm,
                     format_time(key.created_at),
-                    if key.signs { "yes" } else { "no" }
+                    key.replaced_at.map_or_else(|| "-".into(), format_time),
                 );
             }
         }

@@ -176,7 +176,7 @@ fn parse_retention(text: &str) -> Result<Retention, String> {
     Ok(Retention(Some(age)))
 }
 
-fn parse_access_ttl(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_access_ttl(text: &str) -> Result<Duration, String> {
     let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
     if ttl < Duration::from_secs(60) || ttl > Duration::from_secs(24 * 3600) {
         return Err("access token lifetime must be between 1 minute and 24 hours".into());

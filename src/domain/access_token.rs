@@ -73,6 +73,8 @@ struct Header {
 struct Key {
     kid: String,
     created_at: i64,
+    /// When a newer key took over signing; None for the key that signs.
+    replaced_at: Option<i64>,
     signing: EcdsaKeyPair,
     verifying: VerifyingKey,
     /// The public point, uncompressed, for ring.
@@ -86,12 +88,21 @@ pub struct KeyRing {
     keys: Vec<Key>,
     signer: usize,
     random: SystemRandom,
+    /// How long a replaced key keeps verifying (and stays in the JWKS): the
+    /// longest an access token it signed can live, and a minute's grace.
+    retire_after: i64,
 }
 
+/// Grace beyond the access token lifetime before a replaced key goes.
+const RETIREMENT_GRACE: i64 = 60;
+
 impl KeyRing {
+    /// The ring of `records`; a replaced key verifies for
+    /// `token_lifetime` (plus a minute) after its successor took over.
     pub fn from_records(
         generation: i64,
         records: &[SigningKeyRecord],
+        token_lifetime: i64,
     ) -> Result<KeyRing, DomainError> {
         let random = SystemRandom::new();
         let mut keys = Vec::with_capacity(records.len());
@@ -113,10 +124,17 @@ impl KeyRing {
             keys.push(Key {
                 kid: record.kid.clone(),
                 created_at: record.created_at,
+                replaced_at: None,
                 signing,
                 verifying,
                 public: UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point),
             });
+        }
+        // Each key is replaced when the next newer one was made.
+        let mut made: Vec<i64> = keys.iter().map(|k| k.created_at).collect();
+        made.sort_unstable();
+        for key in &mut keys {
+            key.replaced_at = made.iter().copied().find(|&t| t > key.created_at);
         }
         // The newest key signs, whatever order the records came in.
         let signer = keys
@@ -132,6 +150,7 @@ impl KeyRing {
             keys,
             signer,
             random,
+            retire_after: token_lifetime + RETIREMENT_GRACE,
         })
     }
 
@@ -204,8 +223,9 @@ impl KeyRing {
         let key = self
             .keys
             .iter()
+            .filter(|k| self.in_service(k, now))
             .find(|k| Some(&k.kid) == header.kid.as_ref())
-            .ok_or_else(|| unauthenticated("access token signed by an unknown key"))?;
+            .ok_or_else(|| unauthenticated("access token signed by an unknown or retired key"))?;
         let signature = B64
             .decode(signature_b64)
             .ok()
@@ -232,11 +252,28 @@ impl KeyRing {
         Ok(claims)
     }
 
-    /// The public keys as a JWK Set (RFC 7517).
-    pub fn jwks(&self) -> serde_json::Value {
+    /// Whether `key` still verifies at `now`: it signs, or the tokens it
+    /// signed may not all have expired yet.
+    fn in_service(&self, key: &Key, now: i64) -> bool {
+        key.replaced_at
+            .is_none_or(|replaced| now < replaced + self.retire_after)
+    }
+
+    /// When each key stopped signing, and whether it still verifies at `now`.
+    pub fn key_states(&self, now: i64) -> Vec<(String, Option<i64>, bool)> {
+        self.keys
+            .iter()
+            .map(|k| (k.kid.clone(), k.replaced_at, self.in_service(k, now)))
+            .collect()
+    }
+
+    /// The public keys in service at `now` as a JWK Set (RFC 7517): a
+    /// replaced key stays until every token it signed has expired.
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
         let keys: Vec<_> = self
             .keys
             .iter()
+            .filter(|k| self.in_service(k, now))
             .map(|k| {
                 let (x, y) = coordinates(&k.verifying);
                 json!({
@@ -324,7 +361,7 @@ mod tests {
     use crate::domain::ambient::OsRandom;
 
     fn new_ring() -> KeyRing {
-        KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()]).unwrap()
+        KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()], 1800).unwrap()
     }
 
     fn claims(exp: i64) -> AccessClaims {
@@ -409,8 +446,8 @@ mod more_tests {
 
     #[test]
     fn a_signature_with_high_s_is_refused() {
-        let ring =
-            KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()]).unwrap();
+        let ring = KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()], 1800)
+            .unwrap();
         for _ in 0..4 {
             let jwt = ring.sign(&claims()).unwrap();
             let (signed, sig) = jwt.rsplit_once('.').unwrap();
@@ -434,20 +471,39 @@ mod more_tests {
     fn the_newest_key_signs_and_every_key_verifies() {
         let old = KeyRing::generate_key(&OsRandom, 10).unwrap();
         let new = KeyRing::generate_key(&OsRandom, 20).unwrap();
-        let ring = KeyRing::from_records(2, &[old.clone(), new.clone()]).unwrap();
+        let ring = KeyRing::from_records(2, &[old.clone(), new.clone()], 30).unwrap();
         assert_eq!(ring.signing_kid(), new.kid);
-        let reversed = KeyRing::from_records(2, &[new.clone(), old.clone()]).unwrap();
+        let reversed = KeyRing::from_records(2, &[new.clone(), old.clone()], 30).unwrap();
         assert_eq!(reversed.signing_kid(), new.kid);
-        let by_old = KeyRing::from_records(1, &[old]).unwrap();
+        let by_old = KeyRing::from_records(1, &[old], 30).unwrap();
         let jwt = by_old.sign(&claims()).unwrap();
         assert!(ring.verify(&jwt, "https://tokend.test", 50).is_ok());
-        assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(ring.jwks(50)["keys"].as_array().unwrap().len(), 2);
+        // The old key was replaced at 20; its tokens live at most 30 s, and
+        // a minute's grace: from 110 on it is gone.
+        assert_eq!(ring.jwks(109)["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(ring.jwks(110)["keys"].as_array().unwrap().len(), 1);
+        let mut late = claims();
+        late.exp = 1000;
+        let jwt = by_old.sign(&late).unwrap();
+        assert!(ring.verify(&jwt, "https://tokend.test", 109).is_ok());
+        assert!(
+            ring.verify(&jwt, "https://tokend.test", 110).is_err(),
+            "a token signed by a retired key is refused"
+        );
+        let signer = KeyRing::from_records(1, &[new], 30).unwrap();
+        late.exp = 200_000;
+        let jwt = signer.sign(&late).unwrap();
+        assert!(
+            signer.verify(&jwt, "https://tokend.test", 100_000).is_ok(),
+            "the signing key never retires"
+        );
     }
 
     #[test]
     fn a_verified_token_is_remembered_until_it_expires_and_only_whole() {
-        let ring =
-            KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()]).unwrap();
+        let ring = KeyRing::from_records(1, &[KeyRing::generate_key(&OsRandom, 0).unwrap()], 1800)
+            .unwrap();
         let jwt = ring.sign(&claims()).unwrap();
         let verified = VerifiedTokens::default();
         assert!(verified.get(&jwt, 50).is_none());

@@ -68,6 +68,11 @@ pub struct SigningKeyInfo {
     pub created_at: i64,
     /// The key that signs new access tokens.
     pub signs: bool,
+    /// When a newer key took over signing.
+    pub replaced_at: Option<i64>,
+    /// Whether it still verifies (and is in the JWKS): it signs, or tokens
+    /// it signed may still be alive.
+    pub verifies: bool,
 }
 
 impl Authority {
@@ -833,6 +838,8 @@ impl Authority {
             algorithm: key.algorithm.clone(),
             created_at: key.created_at,
             signs: true,
+            replaced_at: None,
+            verifies: true,
         };
         let event = self
             .operator_event("key.rotate")?
@@ -844,15 +851,21 @@ impl Authority {
 
     pub fn signing_keys(&self) -> Result<Vec<SigningKeyInfo>, DomainError> {
         let ring = self.keys()?;
+        let states = ring.key_states(self.now());
         Ok(self
             .db()
             .signing_keys()?
             .into_iter()
-            .map(|k| SigningKeyInfo {
-                signs: k.kid == ring.signing_kid(),
-                kid: k.kid.clone(),
-                algorithm: k.algorithm.clone(),
-                created_at: k.created_at,
+            .map(|k| {
+                let state = states.iter().find(|(kid, _, _)| *kid == k.kid);
+                SigningKeyInfo {
+                    signs: k.kid == ring.signing_kid(),
+                    replaced_at: state.and_then(|(_, replaced, _)| *replaced),
+                    verifies: state.is_some_and(|(_, _, verifies)| *verifies),
+                    kid: k.kid.clone(),
+                    algorithm: k.algorithm.clone(),
+                    created_at: k.created_at,
+                }
             })
             .collect())
     }

@@ -207,7 +207,10 @@ impl Authority {
         settings: Settings,
         ambient: Ambient,
     ) -> Result<Authority, DomainError> {
-        let keys = read_keys(store.reads())?;
+        let keys = read_keys(
+            store.reads(),
+            settings.access_token_lifetime.as_secs() as i64,
+        )?;
         let shared = Shared {
             database,
             settings,
@@ -247,7 +250,12 @@ impl Authority {
 
     /// The public signing keys as a JWK Set.
     pub fn jwks(&self) -> Result<serde_json::Value, DomainError> {
-        Ok(self.keys()?.jwks())
+        Ok(self.keys()?.jwks(self.now()))
+    }
+
+    /// The longest an access token of this instance lives, in seconds.
+    fn token_lifetime(&self) -> i64 {
+        self.settings().access_token_lifetime.as_secs() as i64
     }
 
     /// The orgs the caller may see: all for a provider admin, else its own.
@@ -313,15 +321,15 @@ impl Authority {
         if current.generation() == generation {
             return Ok(current);
         }
-        let fresh = Arc::new(read_keys(self.db())?);
+        let fresh = Arc::new(read_keys(self.db(), self.token_lifetime())?);
         *self.shared.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&fresh);
         Ok(fresh)
     }
 }
 
-fn read_keys(db: &dyn Reads) -> Result<KeyRing, DomainError> {
+fn read_keys(db: &dyn Reads, token_lifetime: i64) -> Result<KeyRing, DomainError> {
     let generation = db.signing_key_generation()?;
-    KeyRing::from_records(generation, &db.signing_keys()?)
+    KeyRing::from_records(generation, &db.signing_keys()?, token_lifetime)
 }
 
 fn initialize(

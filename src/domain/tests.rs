@@ -322,6 +322,27 @@ fn a_key_rotated_by_another_process_signs_at_once_and_old_tokens_still_verify() 
     let listed = cli.signing_keys().unwrap();
     assert_eq!(listed.iter().filter(|k| k.signs).count(), 1);
     assert!(listed.iter().any(|k| k.signs && k.kid == rotated.kid));
+    assert!(listed.iter().all(|k| k.verifies));
+
+    // Once every token the old key signed has expired, it is dropped.
+    f.clock
+        .advance(settings().access_token_lifetime.as_secs() as i64 + 61);
+    assert!(f
+        .authority
+        .authenticate(&before.access_token, HOME)
+        .is_err());
+    let jwks = f.authority.jwks().unwrap();
+    let served: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(served, [rotated.kid.as_str()]);
+    let listed = cli.signing_keys().unwrap();
+    assert!(listed
+        .iter()
+        .any(|k| !k.signs && !k.verifies && k.replaced_at == Some(rotated.created_at)));
 }
 
 #[test]

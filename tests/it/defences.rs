@@ -319,9 +319,11 @@ fn a_key_rotated_by_the_cli_reaches_the_running_server() {
     assert!(kids.contains(&kid.as_str()));
 
     let listing = srv.cli().run(&["key", "list"], None).ok("key list").stdout;
-    let signing: Vec<&str> = listing.lines().filter(|l| l.ends_with("yes")).collect();
+    let signing: Vec<&str> = listing.lines().filter(|l| l.ends_with("signs")).collect();
     assert_eq!(signing.len(), 1, "{listing}");
     assert!(signing[0].starts_with(&kid), "{listing}");
+    let verifying = listing.lines().filter(|l| l.ends_with("verifies")).count();
+    assert_eq!(verifying, 1, "the old key verifies its tokens: {listing}");
 }
 
 #[test]
