@@ -510,3 +510,12 @@ CREATE TRIGGER role_orgs_deleted_directory AFTER DELETE ON role_orgs
 BEGIN
     UPDATE directory_generation SET generation = generation + 1;
 END;
+
+-- migration 7
+-- Access tokens revoked before their expiry (RFC 7009), by jti, kept until
+-- they would have expired.
+CREATE TABLE revoked_access_tokens (
+    jti        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX revoked_access_tokens_by_expiry ON revoked_access_tokens (expires_at);

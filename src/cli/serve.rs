@@ -133,7 +133,8 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 const RETENTION_EVERY: u32 = 60;
 
 /// The housekeeping pass, on a thread of its own: the summaries of counted
-/// refusals every minute; the audit retention at start, then hourly.
+/// refusals every minute; the audit retention and forgetting revoked access
+/// tokens that have expired anyway, at start and then hourly.
 fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
     let pass = move || {
         for round in 0u32.. {
@@ -142,6 +143,9 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
                     Ok(0) => {}
                     Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
                     Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
+                }
+                if let Err(e) = authority.forget_expired_revocations() {
+                    eprintln!("tokend: could not forget expired revocations, will retry: {e}");
                 }
             }
             std::thread::sleep(SUMMARY_INTERVAL);

@@ -165,6 +165,9 @@ impl Authority {
                 claims
             }
         };
+        if self.db().access_token_revoked(&claims.jti)? {
+            return Err(gone("the access token was revoked"));
+        }
         let (origin, scope) = match (&claims.rt, &claims.sid) {
             (Some(token_id), None) => {
                 let token = self.db().active_api_token(token_id)?;

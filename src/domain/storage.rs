@@ -163,6 +163,8 @@ pub trait TokenReads {
     fn api_tokens(&self, filter: &ApiTokenFilter) -> StoreResult<ApiTokenPage>;
     /// The owner and scope of the token if it exists and is not revoked.
     fn active_api_token(&self, id: &str) -> StoreResult<Option<(String, TokenScope)>>;
+    /// Whether the access token `jti` was revoked before its expiry.
+    fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
 }
 
 pub trait TokenWrites {
@@ -170,6 +172,10 @@ pub trait TokenWrites {
     /// False when the token was unknown or already revoked.
     fn revoke_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
     fn record_api_token_use(&self, id: &str, at: i64, client: &str) -> StoreResult<()>;
+    /// False when it was revoked already.
+    fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<bool>;
+    /// Forgets revocations of access tokens that expired before `now`.
+    fn forget_expired_revocations(&self, now: i64) -> StoreResult<u64>;
 }
 
 pub trait SessionReads {

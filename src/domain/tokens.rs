@@ -233,6 +233,67 @@ impl Authority {
         Ok((issued, write))
     }
 
+    /// RFC 7009: revokes what `presented` is. An API token revokes itself;
+    /// an access token tokend signed, still alive, is refused from now on
+    /// (its `jti` kept until it would have expired). Anything else changes
+    /// nothing and is no error: the answer must not tell which it was.
+    pub fn revoke_presented_token(
+        &mut self,
+        presented: &str,
+        client: IpAddr,
+    ) -> Result<(), DomainError> {
+        let now = self.now();
+        if let Some(secret) = ApiTokenSecret::parse(presented) {
+            let Some(token) = self.db().api_token_by_digest(&secret.digest())? else {
+                return Ok(());
+            };
+            if token.revoked_at.is_some() {
+                return Ok(());
+            }
+            let mut event = self
+                .event("token.revoke", "success")?
+                .on("api_token", &token.id, &token.name)
+                .from(client)
+                .with("currentContext.refreshTokenId", json!(token.id))
+                .with("via", json!("revocation endpoint"));
+            if let Some(owner) = self.db().account(&token.user_id)? {
+                event = event.by_account(&owner);
+            }
+            let id = token.id.clone();
+            self.write_if_changed(event, move |tx| tx.revoke_api_token(&id, now))?;
+            return Ok(());
+        }
+        let Ok(claims) = self.keys()?.verify(presented, &self.settings().issuer, now) else {
+            return Ok(());
+        };
+        let mut event = self
+            .event("access_token.revoke", "success")?
+            .on("access_token", &claims.jti, &claims.username)
+            .in_org(&claims.org_id)
+            .from(client)
+            .with("via", json!("revocation endpoint"));
+        if let Some(owner) = self.db().account(&claims.sub)? {
+            event = event.by_account(&owner);
+        }
+        if let Some(token_id) = &claims.rt {
+            event = event.with("currentContext.refreshTokenId", json!(token_id));
+        }
+        if let Some(session_id) = &claims.sid {
+            event = event.with("currentContext.sessionId", json!(session_id));
+        }
+        let (jti, expires_at) = (claims.jti.clone(), claims.exp);
+        self.write_if_changed(event, move |tx| tx.revoke_access_token(&jti, expires_at))?;
+        Ok(())
+    }
+
+    /// Forgets revoked access tokens that have expired anyway; how many.
+    pub fn forget_expired_revocations(&mut self) -> Result<u64, DomainError> {
+        let now = self.now();
+        Ok(self
+            .store
+            .write(move |tx| tx.forget_expired_revocations(now))?)
+    }
+
     /// Records a refused exchange, with the token when it is known (never
     /// the secret). Queued, not waited for: a flood of bad tokens must not
     /// hold up the writer for everyone.

@@ -33,7 +33,11 @@ pub fn jwks(authority: &Authority) -> Result<Response, ApiError> {
     Ok(Response::json(200, &authority.jwks()?))
 }
 
-pub fn openid_configuration(authority: &Authority) -> Response {
+/// The provider metadata, for `/.well-known/openid-configuration` (OpenID
+/// Connect Discovery 1.0) and `/.well-known/oauth-authorization-server`
+/// (RFC 8414) alike. Only what tokend serves: there is no authorization
+/// endpoint (tokens come from API tokens, not from a browser flow).
+pub fn provider_metadata(authority: &Authority) -> Response {
     let issuer = &authority.settings().issuer;
     Response::json(
         200,
@@ -41,11 +45,17 @@ pub fn openid_configuration(authority: &Authority) -> Response {
             "issuer": issuer,
             "token_endpoint": format!("{issuer}/oauth/provider/token"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "revocation_endpoint": format!("{issuer}/oauth/revoke"),
             "grant_types_supported": ["refresh_token"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
             "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
+            "claims_supported": [
+                "iss", "sub", "iat", "exp", "jti", "org_id", "org_name",
+                "username", "roles", "perms", "rt", "sid"
+            ],
         }),
     )
 }

@@ -86,6 +86,18 @@ fn refresh_token_grant(
     .after(commit, oauth_error))
 }
 
+/// `POST /oauth/revoke` (RFC 7009): `token` is an API token, which is
+/// revoked, or an access token tokend issued, which stops working at once.
+/// Any other token is answered the same way: 200, so the answer tells
+/// nothing. `token_type_hint` is accepted and not needed: the two kinds
+/// cannot be mistaken for each other.
+pub fn revoke(authority: &mut Authority, request: &Request) -> Result<Response, OAuthError> {
+    let params = request.form_body()?;
+    let token = required(&params, "token")?;
+    authority.revoke_presented_token(token, request.peer)?;
+    Ok(Response::empty(200).no_store())
+}
+
 fn oauth_error(e: DomainError) -> Response {
     OAuthError::from(e).into_response()
 }

@@ -29,6 +29,16 @@ impl Response {
         }
     }
 
+    /// An answer with no body.
+    pub fn empty(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            awaits: None,
+        }
+    }
+
     pub fn no_content() -> Response {
         Response {
             status: 204,

@@ -11,6 +11,7 @@ enum Route {
     Health,
     Jwks,
     OpenidConfiguration,
+    AuthorizationServerMetadata,
     Login(LoginEndpoint),
     CurrentSession,
     SessionInfo,
@@ -44,6 +45,7 @@ enum Route {
     Authorize,
     ProviderToken,
     TenantToken(String),
+    Revoke,
 }
 
 impl Route {
@@ -53,6 +55,7 @@ impl Route {
             ["health"] => Route::Health,
             [".well-known", "jwks.json"] => Route::Jwks,
             [".well-known", "openid-configuration"] => Route::OpenidConfiguration,
+            [".well-known", "oauth-authorization-server"] => Route::AuthorizationServerMetadata,
             ["cloudapi", "1.0.0", "sessions"] => Route::Login(LoginEndpoint::Tenant),
             ["cloudapi", "1.0.0", "sessions", "provider"] => Route::Login(LoginEndpoint::Provider),
             ["cloudapi", "1.0.0", "sessions", "current"] => Route::CurrentSession,
@@ -119,6 +122,7 @@ impl Route {
             }
             ["csp", "gateway", "am", "api", "auth", "api-tokens", "authorize"] => Route::Authorize,
             ["oauth", "provider", "token"] => Route::ProviderToken,
+            ["oauth", "revoke"] => Route::Revoke,
             ["oauth", "tenant", org, "token"] if !org.is_empty() => {
                 Route::TenantToken(decode_path_segment(org)?)
             }
@@ -133,6 +137,7 @@ impl Route {
             Route::Health => "/health",
             Route::Jwks => "/.well-known/jwks.json",
             Route::OpenidConfiguration => "/.well-known/openid-configuration",
+            Route::AuthorizationServerMetadata => "/.well-known/oauth-authorization-server",
             Route::Login(LoginEndpoint::Tenant) => "/cloudapi/1.0.0/sessions",
             Route::Login(LoginEndpoint::Provider) => "/cloudapi/1.0.0/sessions/provider",
             Route::CurrentSession => "/cloudapi/1.0.0/sessions/current",
@@ -168,12 +173,16 @@ impl Route {
             Route::Authorize => "/csp/gateway/am/api/auth/api-tokens/authorize",
             Route::ProviderToken => "/oauth/provider/token",
             Route::TenantToken(_) => "/oauth/tenant/{org}/token",
+            Route::Revoke => "/oauth/revoke",
         }
     }
 
     fn allowed_methods(&self) -> &'static str {
         match self {
-            Route::Health | Route::Jwks | Route::OpenidConfiguration => "GET",
+            Route::Health
+            | Route::Jwks
+            | Route::OpenidConfiguration
+            | Route::AuthorizationServerMetadata => "GET",
             Route::SessionInfo | Route::Audit => "GET",
             Route::Tokens
             | Route::Users
@@ -199,9 +208,11 @@ impl Route {
             Route::UserEnable(..) => "POST",
             Route::UserPassword(_) => "PUT",
             Route::Token(_) | Route::CurrentSession => "DELETE",
-            Route::Login(_) | Route::Authorize | Route::ProviderToken | Route::TenantToken(_) => {
-                "POST"
-            }
+            Route::Login(_)
+            | Route::Authorize
+            | Route::ProviderToken
+            | Route::TenantToken(_)
+            | Route::Revoke => "POST",
         }
     }
 }
@@ -223,7 +234,7 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
     };
     let is_token_endpoint = matches!(
         route,
-        Route::Authorize | Route::ProviderToken | Route::TenantToken(_)
+        Route::Authorize | Route::ProviderToken | Route::TenantToken(_) | Route::Revoke
     );
     let response = answer(authority, request, route);
     if is_token_endpoint {
@@ -238,7 +249,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
     // Refused before authentication, in the dialect of the endpoint.
     if request.body == Err(BodyError::TooLarge) {
         return match route {
-            Route::Authorize | Route::ProviderToken | Route::TenantToken(_) => {
+            Route::Authorize | Route::ProviderToken | Route::TenantToken(_) | Route::Revoke => {
                 OAuthError::from(BadRequest::TooLarge).into_response()
             }
             _ => ApiError::from(BadRequest::TooLarge).into_response(),
@@ -247,7 +258,9 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
     match (request.method.as_str(), route) {
         ("GET", Route::Health) => discovery::health(authority),
         ("GET", Route::Jwks) => api(discovery::jwks(authority)),
-        ("GET", Route::OpenidConfiguration) => discovery::openid_configuration(authority),
+        ("GET", Route::OpenidConfiguration | Route::AuthorizationServerMetadata) => {
+            discovery::provider_metadata(authority)
+        }
         ("POST", Route::Login(endpoint)) => api(session::login(authority, request, endpoint)),
         ("DELETE", Route::CurrentSession) => api(session::logout(authority, request)),
         ("GET", Route::SessionInfo) => api(session::current(authority, request)),
@@ -328,6 +341,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("POST", Route::Authorize) => oauth(oauth::authorize(authority, request)),
         ("POST", Route::ProviderToken) => oauth(oauth::provider_token(authority, request)),
         ("POST", Route::TenantToken(org)) => oauth(oauth::tenant_token(authority, request, &org)),
+        ("POST", Route::Revoke) => oauth(oauth::revoke(authority, request)),
         (_, route) => ApiError::method_not_allowed(route.allowed_methods()).into_response(),
     }
 }

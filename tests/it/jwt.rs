@@ -95,6 +95,22 @@ fn openid_configuration_and_jwks_are_consistent() {
     let r = srv.api().post_form(te_path, "");
     r.assert_status(400, "token_endpoint with an empty form");
     r.assert_no_store("token_endpoint");
+
+    // The revocation endpoint is where it says, and answers as RFC 7009 does.
+    let revocation = str_field(&oc, "revocation_endpoint")
+        .strip_prefix(issuer)
+        .unwrap_or_else(|| panic!("revocation_endpoint on the issuer: {oc}"))
+        .to_owned();
+    srv.api()
+        .post_form(&revocation, "token=unknown")
+        .assert_status(200, "revocation_endpoint");
+
+    // RFC 8414's well-known path serves the same metadata.
+    let rfc8414 = srv
+        .api()
+        .get("/.well-known/oauth-authorization-server", &[])
+        .assert_json("oauth-authorization-server");
+    assert_eq!(rfc8414, oc);
 }
 
 #[test]

@@ -70,6 +70,11 @@ impl TokenReads for Connection {
             .map(|(owner, scope)| Ok((owner, scope_from_column(scope)?)))
             .transpose()
     }
+
+    fn access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let mut stmt = self.prepare_cached("SELECT 1 FROM revoked_access_tokens WHERE jti = ?1")?;
+        Ok(stmt.exists([jti])?)
+    }
 }
 
 impl TokenWrites for Connection {
@@ -104,6 +109,20 @@ impl TokenWrites for Connection {
         )?;
         stmt.execute(params![id, at, client])?;
         Ok(())
+    }
+
+    fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<bool> {
+        let mut stmt = self.prepare_cached(
+            "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (jti) DO NOTHING",
+        )?;
+        Ok(stmt.execute(params![jti, expires_at])? == 1)
+    }
+
+    fn forget_expired_revocations(&self, now: i64) -> StoreResult<u64> {
+        let mut stmt =
+            self.prepare_cached("DELETE FROM revoked_access_tokens WHERE expires_at < ?1")?;
+        Ok(stmt.execute([now])? as u64)
     }
 }
 
