@@ -221,6 +221,7 @@ impl Authority {
             account,
             rights,
             permissions,
+            roles: grant.roles,
             origin,
             expires_at: claims.exp,
             client,

@@ -16,6 +16,7 @@ mod auth;
 mod directory;
 mod error;
 mod health;
+mod identity;
 mod names;
 mod password;
 pub mod records;
@@ -40,6 +41,7 @@ pub use audit::Actor;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use error::DomainError;
 pub use health::Readiness;
+pub use identity::IdentityClaims;
 pub use records::{Account, ApiTokenListing, RoleDefinition};
 pub use records::{
     BundlePage, BundleSummary, GroupPage, GroupSummary, Org, OrgPage, RolePage, Service,
@@ -120,6 +122,8 @@ pub struct Caller {
     /// Every permission in force, `service:permission`, sorted: tokend's
     /// own as in `rights`, other services' as the user holds them.
     pub permissions: Vec<String>,
+    /// The roles granted, as the access token's `roles` claim says them.
+    pub roles: Vec<String>,
     pub origin: AccessOrigin,
     pub expires_at: i64,
     /// Where the request came from, for the audit trail.

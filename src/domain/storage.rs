@@ -80,6 +80,8 @@ pub trait AccountReads {
     fn login_unlocked_at(&self, login_name: &str) -> StoreResult<Option<i64>>;
     /// Moves whenever anything an `Account` is made of changes.
     fn directory_generation(&self) -> StoreResult<i64>;
+    /// The names of the groups `user_id` is in, sorted.
+    fn group_names_of(&self, user_id: &str) -> StoreResult<Vec<String>>;
 }
 
 pub trait AccountWrites {

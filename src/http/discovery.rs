@@ -46,6 +46,7 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             "token_endpoint": format!("{issuer}/oauth/provider/token"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+            "userinfo_endpoint": format!("{issuer}/userinfo"),
             "grant_types_supported": ["refresh_token"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
@@ -54,7 +55,8 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             "revocation_endpoint_auth_methods_supported": ["none"],
             "claims_supported": [
                 "iss", "sub", "iat", "exp", "jti", "org_id", "org_name",
-                "username", "roles", "perms", "rt", "sid"
+                "username", "roles", "perms", "rt", "sid", "preferred_username", "name",
+                "email", "email_verified", "groups"
             ],
         }),
     )

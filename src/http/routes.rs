@@ -15,6 +15,7 @@ enum Route {
     Login(LoginEndpoint),
     CurrentSession,
     SessionInfo,
+    UserInfo,
     Orgs,
     Tokens,
     Token(String),
@@ -60,6 +61,7 @@ impl Route {
             ["cloudapi", "1.0.0", "sessions", "provider"] => Route::Login(LoginEndpoint::Provider),
             ["cloudapi", "1.0.0", "sessions", "current"] => Route::CurrentSession,
             ["api", "session"] => Route::SessionInfo,
+            ["userinfo"] => Route::UserInfo,
             ["api", "org"] => Route::Orgs,
             ["api", "tokens"] => Route::Tokens,
             ["api", "tokens", id] if !id.is_empty() => Route::Token(decode_path_segment(id)?),
@@ -142,6 +144,7 @@ impl Route {
             Route::Login(LoginEndpoint::Provider) => "/cloudapi/1.0.0/sessions/provider",
             Route::CurrentSession => "/cloudapi/1.0.0/sessions/current",
             Route::SessionInfo => "/api/session",
+            Route::UserInfo => "/userinfo",
             Route::Orgs => "/api/org",
             Route::Tokens => "/api/tokens",
             Route::Token(_) => "/api/tokens/{id}",
@@ -184,6 +187,7 @@ impl Route {
             | Route::OpenidConfiguration
             | Route::AuthorizationServerMetadata => "GET",
             Route::SessionInfo | Route::Audit => "GET",
+            Route::UserInfo => "GET, POST",
             Route::Tokens
             | Route::Users
             | Route::Roles
@@ -264,6 +268,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("POST", Route::Login(endpoint)) => api(session::login(authority, request, endpoint)),
         ("DELETE", Route::CurrentSession) => api(session::logout(authority, request)),
         ("GET", Route::SessionInfo) => api(session::current(authority, request)),
+        ("GET" | "POST", Route::UserInfo) => api(session::userinfo(authority, request)),
         ("GET", Route::Orgs) => api(session::orgs(authority, request)),
         ("GET", Route::Tokens) => api(tokens::list(authority, request)),
         ("POST", Route::Tokens) => api(tokens::create(authority, request)),

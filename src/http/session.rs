@@ -73,6 +73,16 @@ pub fn current(authority: &Authority, request: &Request) -> Result<Response, Api
     ))
 }
 
+/// `GET` or `POST /userinfo` (OpenID Connect Core 1.0 §5.3): who the access
+/// token's user is, with the roles its grant holds.
+pub fn userinfo(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let claims = authority.identity(&caller)?;
+    let body = serde_json::to_value(&claims)
+        .map_err(|e| DomainError::Internal(format!("userinfo: {e}")))?;
+    Ok(Response::json(200, &body).no_store())
+}
+
 /// The orgs the caller may see, a page at a time.
 pub fn orgs(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;

@@ -18,6 +18,7 @@ mod expiry;
 mod hostile;
 mod jwt;
 mod lifecycle;
+mod openid;
 mod revocation;
 mod roles;
 mod scopes;

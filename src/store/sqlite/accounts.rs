@@ -46,6 +46,17 @@ impl AccountReads for Connection {
         Ok(stmt.query_row([], |r| r.get(0))?)
     }
 
+    fn group_names_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT g.name FROM group_members gm JOIN groups g ON g.id = gm.group_id
+             WHERE gm.user_id = ?1 ORDER BY g.name",
+        )?;
+        let names = stmt
+            .query_map([user_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(names)
+    }
+
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
         let mut stmt = self.prepare_cached(
             "SELECT u.id, u.name, u.email, u.display_name, u.disabled_at,
