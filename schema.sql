@@ -519,3 +519,7 @@ CREATE TABLE revoked_access_tokens (
     expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX revoked_access_tokens_by_expiry ON revoked_access_tokens (expires_at);
+
+-- migration 8
+-- Exchanges of a token with this set also return an OpenID Connect ID token.
+ALTER TABLE api_tokens ADD COLUMN openid INTEGER NOT NULL DEFAULT 0 CHECK (openid IN (0, 1));

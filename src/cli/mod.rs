@@ -16,8 +16,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::domain::{
-    format_time, Actor, Ambient, Authority, DomainError, NewAccount, NewRole, ServiceRoleScope,
-    Settings, TokenQuery, TokenScope,
+    format_time, Actor, Ambient, Authority, DomainError, NewAccount, NewApiToken, NewRole,
+    ServiceRoleScope, Settings, TokenQuery, TokenScope,
 };
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
@@ -271,6 +271,9 @@ enum TokenCommand {
         /// Narrow the service roles of its service to this SERVICE:PERMISSION (repeatable).
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        /// Every exchange of the token also returns an OpenID Connect ID token.
+        #[arg(long)]
+        openid: bool,
     },
     /// List API tokens (names and metadata, never secrets).
     List {
@@ -353,6 +356,7 @@ fn administer(
             .unwrap_or(DEFAULT_ACCESS_TTL),
         operator: Some(format!("cli:{operator}")),
         audit_retention: None,
+        audience: None,
     };
     let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
         .map_err(|e| cannot_open(db, e))?;
@@ -429,15 +433,19 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
             roles,
             service_roles,
             permissions,
+            openid,
         } => {
             let (user_name, org_name) = split_user(&user)?;
             let scope = token_scope(roles, &service_roles, &permissions)?;
             let created = authority.create_api_token_for(
                 org_name,
                 user_name,
-                &name,
-                ttl.as_deref(),
-                scope,
+                NewApiToken {
+                    name: &name,
+                    ttl: ttl.as_deref(),
+                    scope,
+                    openid,
+                },
             )?;
             println!("{}", created.secret.reveal());
             eprintln!(

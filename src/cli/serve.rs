@@ -57,6 +57,10 @@ pub(super) struct ServeArgs {
     /// How long audit events are kept (at least 1 day), or "never" to keep them for ever.
     #[arg(long, env = "TOKEND_AUDIT_RETENTION", default_value = "365days", value_parser = parse_retention)]
     audit_retention: Retention,
+    /// The `aud` of ID tokens when the request names none (audience or
+    /// resource) [default: the issuer]; typically your OIDC client's id.
+    #[arg(long, env = "TOKEND_AUDIENCE", value_parser = parse_audience)]
+    audience: Option<String>,
 }
 
 /// `--audit-retention`: an age, or never prune.
@@ -77,6 +81,7 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         access_token_lifetime: args.access_ttl,
         operator: None,
         audit_retention: args.audit_retention.0,
+        audience: args.audience,
     };
     let database = SqliteDatabase::create_or_open(db)
         .map_err(|e| cannot_open(db, e))?
@@ -167,6 +172,11 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         return Err("a timeout must be between 100ms and 1 hour".into());
     }
     Ok(timeout)
+}
+
+fn parse_audience(text: &str) -> Result<String, String> {
+    crate::domain::check_audience(text).map_err(|e| e.to_string())?;
+    Ok(text.to_string())
 }
 
 fn parse_retention(text: &str) -> Result<Retention, String> {

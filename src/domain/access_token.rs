@@ -184,7 +184,8 @@ impl KeyRing {
         &self.keys[self.signer].kid
     }
 
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, DomainError> {
+    /// Signs `claims` (an access token's, or an ID token's) as an ES256 JWT.
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, DomainError> {
         let key = &self.keys[self.signer];
         let header = Header {
             alg: ALGORITHM.into(),

@@ -20,7 +20,7 @@ use super::records::{
 use super::scopes::TokenScope;
 use super::storage::{Durability, PendingCommit};
 use super::throttle::login_key;
-use super::tokens::CreatedApiToken;
+use super::tokens::{CreatedApiToken, NewApiToken};
 use super::{parse_id, password, rights, Authority, DomainError, PROVIDER_ORG};
 
 const MAX_SERVICE_NAME: usize = 64;
@@ -729,18 +729,16 @@ impl Authority {
         &mut self,
         org_name: &str,
         user_name: &str,
-        name: &str,
-        ttl: Option<&str>,
-        scope: TokenScope,
+        mut new: NewApiToken<'_>,
     ) -> Result<CreatedApiToken, DomainError> {
         let user_id = self.user_id(org_name, user_name)?;
         let account = self
             .db()
             .account(&user_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
-        let scope = scope.checked(&account)?;
+        new.scope = new.scope.checked(&account)?;
         let event = self.operator_event("token.create")?.by_account(&account);
-        self.issue_api_token(&user_id, name, ttl, scope, event)
+        self.issue_api_token(&user_id, new, event)
     }
 
     /// Creates `count` tokens for `user_name@org_name`, named
@@ -774,9 +772,12 @@ impl Authority {
             let event = self.operator_event("token.create")?.by_account(&account);
             let (token, write) = self.new_api_token(
                 &user_id,
-                &format!("{name}-{n}"),
-                None,
-                TokenScope::AllRoles,
+                NewApiToken {
+                    name: &format!("{name}-{n}"),
+                    ttl: None,
+                    scope: TokenScope::AllRoles,
+                    openid: false,
+                },
                 event,
             )?;
             waiting.push_back((token, self.store.submit_write(write, Durability::Durable)?));

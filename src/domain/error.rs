@@ -22,6 +22,9 @@ pub enum DomainError {
     Conflict(String),
     /// An API token could not be exchanged (RFC 6749 `invalid_grant`).
     InvalidGrant(&'static str),
+    /// The audience or resource asked for cannot be (RFC 8707
+    /// `invalid_target`).
+    InvalidTarget(String),
     /// The database cannot take the request now (busy, disk full,
     /// read-only); the client may retry later.
     Unavailable(String),
@@ -37,6 +40,7 @@ impl fmt::Display for DomainError {
             | DomainError::Forbidden(m)
             | DomainError::NotFound(m)
             | DomainError::Conflict(m)
+            | DomainError::InvalidTarget(m)
             | DomainError::Unavailable(m)
             | DomainError::Internal(m) => f.write_str(m),
             DomainError::InvalidCredentials => f.write_str("invalid credentials"),

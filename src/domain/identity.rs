@@ -4,8 +4,54 @@
 //! `org_name`, `groups`, `roles`), the roles as the caller's grant has them.
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
+use super::records::Account;
 use super::{Authority, Caller, DomainError};
+
+/// Who an ID token is for, as the exchange request names it.
+#[derive(Debug, Clone, Copy)]
+pub enum IdTokenAudience<'a> {
+    /// `Settings::audience`, or the issuer.
+    Default,
+    /// An `audience` parameter: a client id or any name of 1-256 visible
+    /// characters.
+    Named(&'a str),
+    /// A `resource` parameter (RFC 8707): an absolute URI, no fragment.
+    Resource(&'a str),
+}
+
+/// An audience tokend will put in a token: 1-256 visible ASCII characters.
+pub fn check_audience(audience: &str) -> Result<(), DomainError> {
+    let valid = !audience.is_empty()
+        && audience.len() <= 256
+        && audience.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTarget(
+            "an audience is 1-256 visible ASCII characters".into(),
+        ))
+    }
+}
+
+/// RFC 8707 §2: a resource is an absolute URI without a fragment.
+fn check_resource(resource: &str) -> Result<(), DomainError> {
+    check_audience(resource)?;
+    let scheme = resource.split_once(':').map(|(scheme, _)| scheme);
+    let absolute = scheme.is_some_and(|s| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if absolute && !resource.contains('#') {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTarget(
+            "a resource is an absolute URI without a fragment (RFC 8707)".into(),
+        ))
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct IdentityClaims {
@@ -27,7 +73,15 @@ pub struct IdentityClaims {
 impl Authority {
     /// The caller's identity claims, as of now.
     pub fn identity(&self, caller: &Caller) -> Result<IdentityClaims, DomainError> {
-        let account = &caller.account;
+        self.identity_of(&caller.account, &caller.roles)
+    }
+
+    /// `account`'s identity claims with the roles of a grant.
+    pub(super) fn identity_of(
+        &self,
+        account: &Account,
+        roles: &[String],
+    ) -> Result<IdentityClaims, DomainError> {
         Ok(IdentityClaims {
             sub: account.user_id.clone(),
             preferred_username: account.user_name.clone(),
@@ -37,7 +91,57 @@ impl Authority {
             org_id: account.org.id.clone(),
             org_name: account.org.name.clone(),
             groups: self.db().group_names_of(&account.user_id)?,
-            roles: caller.roles.clone(),
+            roles: roles.to_vec(),
         })
+    }
+
+    /// The `aud` an ID token gets; a malformed one asked for is refused
+    /// whether or not the token yields an ID token.
+    pub(super) fn id_token_audience(
+        &self,
+        audience: IdTokenAudience<'_>,
+    ) -> Result<String, DomainError> {
+        let settings = self.settings();
+        Ok(match audience {
+            IdTokenAudience::Default => settings
+                .audience
+                .clone()
+                .unwrap_or_else(|| settings.issuer.clone()),
+            IdTokenAudience::Named(name) => {
+                check_audience(name)?;
+                name.to_string()
+            }
+            IdTokenAudience::Resource(uri) => {
+                check_resource(uri)?;
+                uri.to_string()
+            }
+        })
+    }
+
+    /// The claims of an OpenID Connect Core 1.0 ID token for `account`,
+    /// issued now (the exchange is the authentication) and expiring with
+    /// the access token it comes with.
+    pub(super) fn id_token_claims(
+        &self,
+        account: &Account,
+        roles: &[String],
+        aud: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<Value, DomainError> {
+        let settings = self.settings();
+        let mut claims = serde_json::to_value(self.identity_of(account, roles)?)
+            .map_err(|e| DomainError::Internal(format!("ID token claims: {e}")))?;
+        let registered = json!({
+            "iss": settings.issuer,
+            "aud": aud,
+            "iat": issued_at,
+            "exp": expires_at,
+            "auth_time": issued_at,
+        });
+        if let (Some(claims), Some(registered)) = (claims.as_object_mut(), registered.as_object()) {
+            claims.extend(registered.clone());
+        }
+        Ok(claims)
     }
 }

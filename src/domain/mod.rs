@@ -41,7 +41,7 @@ pub use audit::Actor;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use error::DomainError;
 pub use health::Readiness;
-pub use identity::IdentityClaims;
+pub use identity::{check_audience, IdTokenAudience, IdentityClaims};
 pub use records::{Account, ApiTokenListing, RoleDefinition};
 pub use records::{
     BundlePage, BundleSummary, GroupPage, GroupSummary, Org, OrgPage, RolePage, Service,
@@ -53,7 +53,7 @@ pub use rights::{Right, RightSet};
 pub use scopes::{Grant, ServiceRoleScope, TokenScope};
 use storage::{Database, PendingCommit, Reads, Storage};
 use throttle::LoginThrottle;
-pub use tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess};
+pub use tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
 pub use users::{PageRequest, PasswordTarget, MAX_PAGE_SIZE};
 
 /// An answer whose write is queued but not yet on disk: `value` may be
@@ -97,6 +97,8 @@ pub struct Settings {
     pub operator: Option<String>,
     /// How long audit events are kept; None keeps them for ever.
     pub audit_retention: Option<Duration>,
+    /// The `aud` of ID tokens when the request names none; None: the issuer.
+    pub audience: Option<String>,
 }
 
 /// The one thing the first start has to tell the admin.

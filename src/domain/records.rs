@@ -280,6 +280,8 @@ pub struct ApiTokenRecord {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub scope: TokenScope,
+    /// Exchanges also return an OpenID Connect ID token.
+    pub openid: bool,
 }
 
 /// An API token as shown in listings: metadata and owner, never the digest.
@@ -298,6 +300,7 @@ pub struct ApiTokenListing {
     pub last_used_ip: Option<String>,
     pub revoked_at: Option<i64>,
     pub scope: TokenScope,
+    pub openid: bool,
 }
 
 impl ApiTokenListing {

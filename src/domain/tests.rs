@@ -85,6 +85,16 @@ fn settings() -> Settings {
         access_token_lifetime: Duration::from_secs(30 * 60),
         operator: None,
         audit_retention: None,
+        audience: None,
+    }
+}
+
+fn new_token<'a>(name: &'a str, ttl: Option<&'a str>) -> NewApiToken<'a> {
+    NewApiToken {
+        name,
+        ttl,
+        scope: TokenScope::AllRoles,
+        openid: false,
     }
 }
 
@@ -130,7 +140,7 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     let admin = f.admin();
     let created = f
         .authority
-        .create_api_token(&admin, "ci", Some("30m"), TokenScope::AllRoles)
+        .create_api_token(&admin, new_token("ci", Some("30m")))
         .unwrap();
     assert_eq!(created.expires_at, Some(START + 1800));
     let secret = created.secret.reveal().to_string();
@@ -138,7 +148,12 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     f.clock.advance(1799);
     let issued = f
         .authority
-        .exchange_api_token(&secret, ExchangeAudience::Provider, HOME)
+        .exchange_api_token(
+            &secret,
+            ExchangeAudience::Provider,
+            IdTokenAudience::Default,
+            HOME,
+        )
         .and_then(Committing::wait)
         .unwrap();
     assert_eq!(issued.expires_in, 1, "capped by the API token's expiry");
@@ -146,7 +161,12 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     f.clock.advance(1);
     let expired = f
         .authority
-        .exchange_api_token(&secret, ExchangeAudience::AnyOrg, HOME)
+        .exchange_api_token(
+            &secret,
+            ExchangeAudience::AnyOrg,
+            IdTokenAudience::Default,
+            HOME,
+        )
         .and_then(Committing::wait);
     assert!(matches!(
         expired,
@@ -199,11 +219,16 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     let admin = f.admin();
     let created = f
         .authority
-        .create_api_token(&admin, "ci", None, TokenScope::AllRoles)
+        .create_api_token(&admin, new_token("ci", None))
         .unwrap();
     let issued = f
         .authority
-        .exchange_api_token(created.secret.reveal(), ExchangeAudience::Provider, HOME)
+        .exchange_api_token(
+            created.secret.reveal(),
+            ExchangeAudience::Provider,
+            IdTokenAudience::Default,
+            HOME,
+        )
         .and_then(Committing::wait)
         .unwrap();
     let derived = f
@@ -230,7 +255,7 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     );
     assert!(matches!(
         f.authority
-            .create_api_token(&derived, "more", None, TokenScope::AllRoles),
+            .create_api_token(&derived, new_token("more", None)),
         Err(DomainError::Forbidden(_))
     ));
     assert!(matches!(
@@ -349,9 +374,9 @@ fn a_key_rotated_by_another_process_signs_at_once_and_old_tokens_still_verify() 
 fn names_with_bidi_overrides_are_refused() {
     let mut f = Fixture::new();
     let admin = f.admin();
-    let spoof =
-        f.authority
-            .create_api_token(&admin, "invoice\u{202e}fdp.exe", None, TokenScope::AllRoles);
+    let spoof = f
+        .authority
+        .create_api_token(&admin, new_token("invoice\u{202e}fdp.exe", None));
     assert!(matches!(spoof, Err(DomainError::Invalid(_))));
     let user = f.authority.add_user(
         Actor::Operator,

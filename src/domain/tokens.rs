@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
 use super::audit::Event;
+use super::identity::IdTokenAudience;
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
 use super::scopes::{Grant, TokenScope};
@@ -17,6 +18,17 @@ use super::{parse_id, AccessOrigin, Authority, Caller, Commit, Committing, Domai
 const MAX_NAME_LENGTH: usize = 128;
 const UNKNOWN_OR_REVOKED: &str = "the API token is invalid or has been revoked";
 
+/// A token to create.
+#[derive(Debug, Clone)]
+pub struct NewApiToken<'a> {
+    pub name: &'a str,
+    /// A lifetime such as `90d`, or `never`; None: the default.
+    pub ttl: Option<&'a str>,
+    pub scope: TokenScope,
+    /// Every exchange also returns an OpenID Connect ID token.
+    pub openid: bool,
+}
+
 /// A token just created: the only value that ever carries the secret.
 #[derive(Debug)]
 pub struct CreatedApiToken {
@@ -26,6 +38,7 @@ pub struct CreatedApiToken {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub scope: TokenScope,
+    pub openid: bool,
 }
 
 /// Where an API token is presented for exchange, and so which tokens qualify.
@@ -47,6 +60,8 @@ pub struct IssuedAccess {
     pub grant: Grant,
     /// The grant is every permission the user holds.
     pub grants_everything: bool,
+    /// The OpenID Connect ID token, for a token made with `openid`.
+    pub id_token: Option<String>,
 }
 
 impl Authority {
@@ -55,15 +70,13 @@ impl Authority {
     pub fn create_api_token(
         &mut self,
         caller: &Caller,
-        name: &str,
-        ttl: Option<&str>,
-        scope: TokenScope,
+        mut new: NewApiToken<'_>,
     ) -> Result<CreatedApiToken, DomainError> {
         self.require_session(caller, "create API tokens")?;
         self.require(caller, Right::TokenManageOwn)?;
-        let scope = scope.checked(&caller.account)?;
+        new.scope = new.scope.checked(&caller.account)?;
         let event = self.event("token.create", "success")?.by(caller);
-        self.issue_api_token(&caller.account.user_id, name, ttl, scope, event)
+        self.issue_api_token(&caller.account.user_id, new, event)
     }
 
     /// The caller's own tokens that are not revoked (expired ones included).
@@ -149,10 +162,11 @@ impl Authority {
         &mut self,
         presented: &str,
         audience: ExchangeAudience<'_>,
+        id_audience: IdTokenAudience<'_>,
         client: IpAddr,
     ) -> Result<Committing<IssuedAccess>, DomainError> {
         let (issued, write) =
-            self.in_snapshot(|| self.issue_access(presented, audience, client))?;
+            self.in_snapshot(|| self.issue_access(presented, audience, id_audience, client))?;
         let commit = self.store.submit_write(write, Durability::Durable)?;
         Ok(Committing {
             value: issued,
@@ -166,8 +180,10 @@ impl Authority {
         &self,
         presented: &str,
         audience: ExchangeAudience<'_>,
+        id_audience: IdTokenAudience<'_>,
         client: IpAddr,
     ) -> Result<(IssuedAccess, WriteJob), DomainError> {
+        let aud = self.id_token_audience(id_audience)?;
         let now = self.now();
         let refused = |reason: &'static str| DomainError::InvalidGrant(reason);
         let Some(secret) = ApiTokenSecret::parse(presented) else {
@@ -208,7 +224,14 @@ impl Authority {
             expires_at,
             AccessOrigin::ApiToken(token.id.clone()),
         )?;
-        let access_token = self.keys()?.sign(&claims)?;
+        let keys = self.keys()?;
+        let access_token = keys.sign(&claims)?;
+        let id_token = if token.openid {
+            let id_claims = self.id_token_claims(&account, &grant.roles, &aud, now, expires_at)?;
+            Some(keys.sign(&id_claims)?)
+        } else {
+            None
+        };
         // The answer waits for its event (and the last-used stamp riding
         // with it): no exchange is acknowledged without its record.
         let event = self
@@ -229,6 +252,7 @@ impl Authority {
             expires_in: expires_at - now,
             grant,
             grants_everything,
+            id_token,
         };
         Ok((issued, write))
     }
@@ -323,12 +347,10 @@ impl Authority {
     pub(super) fn issue_api_token(
         &mut self,
         user_id: &str,
-        name: &str,
-        ttl: Option<&str>,
-        scope: TokenScope,
+        new: NewApiToken<'_>,
         event: Event,
     ) -> Result<CreatedApiToken, DomainError> {
-        let (created, write) = self.new_api_token(user_id, name, ttl, scope, event)?;
+        let (created, write) = self.new_api_token(user_id, new, event)?;
         self.store.run_write(write, Durability::Durable)?;
         Ok(created)
     }
@@ -337,11 +359,15 @@ impl Authority {
     pub(super) fn new_api_token(
         &mut self,
         user_id: &str,
-        name: &str,
-        ttl: Option<&str>,
-        scope: TokenScope,
+        new: NewApiToken<'_>,
         event: Event,
     ) -> Result<(CreatedApiToken, WriteJob), DomainError> {
+        let NewApiToken {
+            name,
+            ttl,
+            scope,
+            openid,
+        } = new;
         let name = name.trim();
         check_name("token name", name, MAX_NAME_LENGTH)?;
         let lifetime = TokenLifetime::parse(ttl.unwrap_or(DEFAULT_LIFETIME))?;
@@ -356,6 +382,7 @@ impl Authority {
             expires_at: lifetime.expires_at(now),
             revoked_at: None,
             scope: scope.clone(),
+            openid,
         };
         let created = CreatedApiToken {
             id: record.id.clone(),
@@ -364,11 +391,13 @@ impl Authority {
             created_at: record.created_at,
             expires_at: record.expires_at,
             scope,
+            openid,
         };
         let event = event
             .on("api_token", &record.id, &record.name)
             .with("owner", json!(record.user_id))
-            .with("expires_at", json!(record.expires_at));
+            .with("expires_at", json!(record.expires_at))
+            .with("openid", json!(openid));
         let write: WriteJob = Box::new(move |tx| {
             tx.insert_api_token(&record)?;
             tx.insert_event(&event)

@@ -48,6 +48,7 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             "revocation_endpoint": format!("{issuer}/oauth/revoke"),
             "userinfo_endpoint": format!("{issuer}/userinfo"),
             "grant_types_supported": ["refresh_token"],
+            "scopes_supported": ["openid"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],

@@ -128,6 +128,7 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound(m) => ApiError::new(404, "not_found", m),
             DomainError::Conflict(m) => ApiError::new(409, "conflict", m),
             DomainError::InvalidGrant(m) => ApiError::new(400, "invalid_grant", m),
+            DomainError::InvalidTarget(m) => ApiError::new(400, "invalid_target", m),
             DomainError::Unavailable(m) => unavailable(&m),
             DomainError::Internal(m) => internal(&m),
         }
@@ -216,6 +217,10 @@ impl From<DomainError> for OAuthError {
         match e {
             DomainError::InvalidGrant(m) => OAuthError {
                 code: "invalid_grant",
+                ..OAuthError::invalid_request(m)
+            },
+            DomainError::InvalidTarget(m) => OAuthError {
+                code: "invalid_target",
                 ..OAuthError::invalid_request(m)
             },
             DomainError::Unavailable(m) => {

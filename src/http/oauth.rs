@@ -3,12 +3,14 @@
 //! `/oauth/tenant/{org}/token`. Both answer errors per RFC 6749 §5.2 and
 //! mark every answer `no-store`.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::error::OAuthError;
 use super::request::Request;
 use super::response::Response;
-use crate::domain::{Authority, Committing, DomainError, ExchangeAudience};
+use crate::domain::{
+    Authority, Committing, DomainError, ExchangeAudience, IdTokenAudience, IssuedAccess,
+};
 
 /// `POST /csp/gateway/am/api/auth/api-tokens/authorize`: `refresh_token` in a
 /// form body or, as real scripts send it, in the query string.
@@ -16,10 +18,11 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     let mut params = request.query_params()?;
     params.extend(request.form_body()?);
     let token = required(&params, "refresh_token")?;
+    let id_audience = id_token_audience(&params)?;
     let Committing {
         value: issued,
         commit,
-    } = authority.exchange_api_token(token, ExchangeAudience::AnyOrg, request.peer)?;
+    } = authority.exchange_api_token(token, ExchangeAudience::AnyOrg, id_audience, request.peer)?;
     // The console's dialect: ALL_PERMISSIONS only when the grant really is
     // every permission the user holds.
     let scope = if issued.grants_everything {
@@ -27,17 +30,9 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     } else {
         issued.grant.permissions.join(" ")
     };
-    Ok(Response::json(
-        200,
-        &json!({
-            "access_token": issued.access_token,
-            "token_type": "bearer",
-            "expires_in": issued.expires_in,
-            "scope": scope,
-        }),
-    )
-    .no_store()
-    .after(commit, oauth_error))
+    Ok(Response::json(200, &token_answer(&issued, "bearer", scope))
+        .no_store()
+        .after(commit, oauth_error))
 }
 
 pub fn provider_token(
@@ -68,22 +63,16 @@ fn refresh_token_grant(
         return Err(OAuthError::unsupported_grant_type(grant_type));
     }
     let token = required(&params, "refresh_token")?;
+    let id_audience = id_token_audience(&params)?;
     let Committing {
         value: issued,
         commit,
-    } = authority.exchange_api_token(token, audience, request.peer)?;
+    } = authority.exchange_api_token(token, audience, id_audience, request.peer)?;
     // RFC 6749 §5.1: the scope granted, space-delimited.
-    Ok(Response::json(
-        200,
-        &json!({
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": issued.grant.permissions.join(" "),
-        }),
-    )
-    .no_store()
-    .after(commit, oauth_error))
+    let scope = issued.grant.permissions.join(" ");
+    Ok(Response::json(200, &token_answer(&issued, "Bearer", scope))
+        .no_store()
+        .after(commit, oauth_error))
 }
 
 /// `POST /oauth/revoke` (RFC 7009): `token` is an API token, which is
@@ -105,14 +94,47 @@ fn oauth_error(e: DomainError) -> Response {
 /// A parameter that must be present once; per RFC 6749 §3.1 an empty value
 /// counts as absent and a repeated one is an error.
 fn required<'a>(params: &'a [(String, String)], name: &str) -> Result<&'a str, OAuthError> {
+    optional(params, name)?
+        .ok_or_else(|| OAuthError::invalid_request(format!("parameter {name} is required")))
+}
+
+/// A parameter that may be present once; empty counts as absent.
+fn optional<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, OAuthError> {
     let mut values = params.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
     match (values.next(), values.next()) {
         (_, Some(_)) => Err(OAuthError::invalid_request(format!(
             "parameter {name} is repeated"
         ))),
-        (Some(value), None) if !value.is_empty() => Ok(value),
-        _ => Err(OAuthError::invalid_request(format!(
-            "parameter {name} is required"
-        ))),
+        (Some(value), None) if !value.is_empty() => Ok(Some(value)),
+        _ => Ok(None),
     }
+}
+
+/// Who an ID token is for: `audience`, or `resource` (RFC 8707), or the
+/// configured default; not both.
+fn id_token_audience(params: &[(String, String)]) -> Result<IdTokenAudience<'_>, OAuthError> {
+    match (optional(params, "audience")?, optional(params, "resource")?) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "give audience or resource, not both",
+        )),
+        (Some(audience), None) => Ok(IdTokenAudience::Named(audience)),
+        (None, Some(resource)) => Ok(IdTokenAudience::Resource(resource)),
+        (None, None) => Ok(IdTokenAudience::Default),
+    }
+}
+
+/// The token answer of RFC 6749 §5.1, with the ID token when there is one
+/// (OpenID Connect Core §3.1.3.3) and `openid` in its scope then.
+fn token_answer(issued: &IssuedAccess, token_type: &str, scope: String) -> Value {
+    let mut answer = json!({
+        "access_token": issued.access_token,
+        "token_type": token_type,
+        "expires_in": issued.expires_in,
+        "scope": scope,
+    });
+    if let Some(id_token) = &issued.id_token {
+        answer["id_token"] = json!(id_token);
+        answer["scope"] = json!(format!("{scope} openid").trim_start());
+    }
+    answer
 }

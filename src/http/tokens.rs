@@ -9,13 +9,18 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use super::users::page_json;
-use crate::domain::{format_time, Authority, PageRequest, ServiceRoleScope, TokenScope};
+use crate::domain::{
+    format_time, Authority, NewApiToken, PageRequest, ServiceRoleScope, TokenScope,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewApiToken {
+struct NewApiTokenBody {
     name: String,
     ttl: Option<String>,
+    /// Exchanges also return an OpenID Connect ID token.
+    #[serde(default)]
+    openid: bool,
     all_roles: Option<bool>,
     org_roles: Option<Vec<String>>,
     service_roles: Option<Vec<ServiceRoleBody>>,
@@ -29,7 +34,7 @@ struct ServiceRoleBody {
     permissions: Option<Vec<String>>,
 }
 
-impl NewApiToken {
+impl NewApiTokenBody {
     /// `all_roles` (the default) or the roles named; not both.
     fn scope(&mut self) -> Result<TokenScope, BadRequest> {
         let names_roles = self.org_roles.is_some() || self.service_roles.is_some();
@@ -85,9 +90,17 @@ pub fn scope_json(scope: &TokenScope) -> Value {
 
 pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let mut body: NewApiToken = request.json_body()?;
+    let mut body: NewApiTokenBody = request.json_body()?;
     let scope = body.scope()?;
-    let created = authority.create_api_token(&caller, &body.name, body.ttl.as_deref(), scope)?;
+    let created = authority.create_api_token(
+        &caller,
+        NewApiToken {
+            name: &body.name,
+            ttl: body.ttl.as_deref(),
+            scope,
+            openid: body.openid,
+        },
+    )?;
     let answer = json!({
         "id": created.id,
         "name": created.name,
@@ -95,12 +108,11 @@ pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, 
         "created_at": format_time(created.created_at),
         "expires_at": created.expires_at.map(format_time),
         "scope": scope_json(&created.scope),
+        "openid": created.openid,
     });
     Ok(Response::json(201, &answer).no_store())
 }
 
-/// The caller's own tokens, or with `?all=true` every token the caller may
-/// see by name. Never a secret or a digest.
 /// The caller's own tokens, or with `?all=true` every token the caller may
 /// see by name, a page at a time. Never a secret or a digest.
 pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
@@ -125,6 +137,7 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
                 "expires_at": t.expires_at.map(format_time),
                 "last_used_at": t.last_used_at.map(format_time),
                 "last_used_ip": t.last_used_ip,
+                "openid": t.openid,
                 "scope": scope_json(&t.scope),
             })
         })

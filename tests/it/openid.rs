@@ -128,3 +128,159 @@ fn the_discovery_document_names_userinfo() {
         format!("{issuer}/userinfo")
     );
 }
+
+/// The ID token checked with `jsonwebtoken`, as a relying party checks it:
+/// the signature against the served JWKS, `iss`, `aud` and `exp`.
+fn verified_id_token(srv: &TestServer, id_token: &str, audience: &str) -> Result<Value, String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let header = jsonwebtoken::decode_header(id_token).map_err(|e| e.to_string())?;
+    let jwks = srv
+        .api()
+        .get("/.well-known/jwks.json", &[])
+        .assert_json("jwks");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| Some(k["kid"].as_str().unwrap()) == header.kid.as_deref())
+        .ok_or("kid not in the JWKS")?
+        .clone();
+    let key = DecodingKey::from_ec_components(str_field(&jwk, "x"), str_field(&jwk, "y"))
+        .map_err(|e| e.to_string())?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_issuer(&[format!("http://{}", srv.addr())]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    jsonwebtoken::decode::<Value>(id_token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
+}
+
+fn openid_token(srv: &TestServer, session: &str) -> String {
+    let created = srv.api().try_create_token(
+        session,
+        &json!({"name": "oidc", "openid": true}).to_string(),
+    );
+    created.assert_status(201, "an openid token");
+    assert_eq!(created.json()["openid"], true);
+    str_field(&created.json(), "token").to_owned()
+}
+
+fn tenant_exchange(srv: &TestServer, body: &str) -> Response {
+    srv.api().post_form(&tenant_token_path("acme"), body)
+}
+
+#[test]
+fn an_openid_token_yields_an_id_token_at_both_endpoints() {
+    let srv = TestServer::start();
+    let session = alice(&srv);
+    let secret = openid_token(&srv, &session);
+    let issuer = format!("http://{}", srv.addr());
+
+    let answer = tenant_exchange(
+        &srv,
+        &format!("grant_type=refresh_token&refresh_token={secret}"),
+    )
+    .assert_json("exchange");
+    let scope = str_field(&answer, "scope");
+    assert!(scope.split(' ').any(|s| s == "openid"), "{answer}");
+    let access = jwt_parts(str_field(&answer, "access_token")).1;
+    let claims = verified_id_token(&srv, str_field(&answer, "id_token"), &issuer)
+        .expect("a valid ID token, for the issuer by default");
+    assert_eq!(claims["sub"], access["sub"]);
+    assert_eq!(
+        claims["exp"], access["exp"],
+        "expires with its access token"
+    );
+    assert_eq!(claims["iat"], claims["auth_time"]);
+    assert_eq!(claims["preferred_username"], "alice");
+    assert_eq!(claims["name"], "Alice Example");
+    assert_eq!(claims["email"], "alice@acme.example");
+    assert_eq!(claims["email_verified"], false);
+    assert_eq!(claims["org_name"], "acme");
+    assert_eq!(claims["groups"], json!(["ops"]));
+    assert!(claims["roles"].as_array().unwrap().len() == 2, "{claims}");
+
+    let console = srv
+        .api()
+        .post_form(AUTHORIZE, &format!("refresh_token={secret}"))
+        .assert_json("authorize");
+    assert_eq!(console["scope"], "ALL_PERMISSIONS openid");
+    verified_id_token(&srv, str_field(&console, "id_token"), &issuer)
+        .expect("an ID token at the console endpoint too");
+
+    // A tampered ID token fails the relying party's check.
+    let tampered = flip_char(str_field(&answer, "id_token"), 40);
+    assert!(verified_id_token(&srv, &tampered, &issuer).is_err());
+}
+
+#[test]
+fn the_audience_is_the_default_or_what_the_request_names() {
+    let srv = TestServer::config()
+        .env("TOKEND_AUDIENCE", "console-client")
+        .start();
+    let session = alice(&srv);
+    let secret = openid_token(&srv, &session);
+    let grant = format!("grant_type=refresh_token&refresh_token={secret}");
+    let id_token = |extra: &str| -> String {
+        let answer = tenant_exchange(&srv, &format!("{grant}{extra}")).assert_json("exchange");
+        str_field(&answer, "id_token").to_owned()
+    };
+    assert!(verified_id_token(&srv, &id_token(""), "console-client").is_ok());
+    assert!(
+        verified_id_token(&srv, &id_token(""), "another-client").is_err(),
+        "a relying party with another client id refuses it"
+    );
+    assert!(verified_id_token(&srv, &id_token("&audience=ci-bot"), "ci-bot").is_ok());
+    let resource = "https://vmc.example/api";
+    let with_resource = id_token(&format!("&resource={}", form_encode(resource)));
+    assert!(verified_id_token(&srv, &with_resource, resource).is_ok());
+
+    tenant_exchange(&srv, &format!("{grant}&resource=not%20a%20uri"))
+        .assert_oauth_error("invalid_target", "a resource that is no absolute URI");
+    tenant_exchange(&srv, &format!("{grant}&resource=https://a.example/%23frag"))
+        .assert_oauth_error("invalid_target", "a resource with a fragment");
+    tenant_exchange(
+        &srv,
+        &format!("{grant}&audience=a&resource=https://a.example/"),
+    )
+    .assert_oauth_error("invalid_request", "audience and resource");
+}
+
+#[test]
+fn without_the_option_there_is_no_id_token() {
+    let srv = TestServer::start();
+    let session = alice(&srv);
+    let plain = srv.api().create_token(&session, "plain", None);
+    let answer = tenant_exchange(
+        &srv,
+        &format!("grant_type=refresh_token&refresh_token={}", plain.secret),
+    )
+    .assert_json("exchange");
+    assert!(answer.get("id_token").is_none(), "{answer}");
+    assert!(!str_field(&answer, "scope").contains("openid"), "{answer}");
+
+    // The CLI makes openid tokens too.
+    let cli_token = srv.cli().run(
+        &[
+            "token",
+            "create",
+            "alice@acme",
+            "--name",
+            "cli-oidc",
+            "--openid",
+        ],
+        None,
+    );
+    let secret = cli_token
+        .ok("token create --openid")
+        .stdout
+        .trim()
+        .to_owned();
+    let answer = tenant_exchange(
+        &srv,
+        &format!("grant_type=refresh_token&refresh_token={secret}"),
+    )
+    .assert_json("exchange");
+    assert!(answer["id_token"].is_string(), "{answer}");
+}

@@ -48,6 +48,7 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         access_token_lifetime: Duration::from_secs(1800),
         operator: Some("cli:tokend-seed".into()),
         audit_retention: None,
+        audience: None,
     };
     let admin_password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
     let (mut authority, _) = Authority::start(

@@ -10,7 +10,8 @@ use crate::domain::scopes::TokenScope;
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
 const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
-        t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope, t.last_used_ip
+        t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope, t.last_used_ip,
+        t.openid
     FROM api_tokens t
     JOIN users u ON u.id = t.user_id
     JOIN orgs o ON o.id = u.org_id";
@@ -18,7 +19,8 @@ const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
 impl TokenReads for Connection {
     fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
         let mut stmt = self.prepare_cached(
-            "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at, scope
+            "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at, scope,
+                    openid
              FROM api_tokens WHERE digest = ?1",
         )?;
         Ok(stmt
@@ -80,8 +82,9 @@ impl TokenReads for Connection {
 impl TokenWrites for Connection {
     fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at, scope)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at, scope,
+                 openid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 token.id,
                 &token.digest[..],
@@ -89,7 +92,8 @@ impl TokenWrites for Connection {
                 token.name,
                 token.created_at,
                 token.expires_at,
-                scope_to_column(&token.scope)?
+                scope_to_column(&token.scope)?,
+                token.openid
             ],
         )?;
         Ok(())
@@ -136,6 +140,7 @@ fn api_token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
         expires_at: r.get(5)?,
         revoked_at: r.get(6)?,
         scope: scope_from_row(r, 7)?,
+        openid: r.get(8)?,
     })
 }
 
@@ -153,6 +158,7 @@ fn listing_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenListing> {
         revoked_at: r.get(9)?,
         scope: scope_from_row(r, 10)?,
         last_used_ip: r.get(11)?,
+        openid: r.get(12)?,
     })
 }
 

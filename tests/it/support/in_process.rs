@@ -43,6 +43,7 @@ impl InProcess {
             access_token_lifetime: Duration::from_secs(IN_PROCESS_ACCESS_TTL as u64),
             operator: None,
             audit_retention: None,
+            audience: None,
         };
         let (authority, _) =
             Authority::start(Arc::new(database), settings, ambient, Some(ADMIN_PASSWORD))
