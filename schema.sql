@@ -523,3 +523,15 @@ CREATE INDEX revoked_access_tokens_by_expiry ON revoked_access_tokens (expires_a
 -- migration 8
 -- Exchanges of a token with this set also return an OpenID Connect ID token.
 ALTER TABLE api_tokens ADD COLUMN openid INTEGER NOT NULL DEFAULT 0 CHECK (openid IN (0, 1));
+
+-- migration 9
+-- Credentials a service's resource server presents to introspect tokens
+-- (RFC 7662): the client id, and a digest of its secret, never the secret.
+CREATE TABLE introspection_clients (
+    id            TEXT PRIMARY KEY,
+    service_id    TEXT NOT NULL REFERENCES services (id) ON DELETE CASCADE,
+    secret_digest BLOB NOT NULL,
+    created_at    INTEGER NOT NULL,
+    revoked_at    INTEGER
+);
+CREATE INDEX introspection_clients_by_service ON introspection_clients (service_id);

@@ -199,6 +199,22 @@ enum ServiceCommand {
         #[arg(long = "permission", required = true)]
         permissions: Vec<String>,
     },
+    /// Make introspection credentials for the service's resource server;
+    /// prints the client id, then the secret (shown only once).
+    AddClient {
+        /// The service's name.
+        name: String,
+    },
+    /// List the service's introspection clients (never their secrets).
+    Clients {
+        /// The service's name.
+        name: String,
+    },
+    /// Revoke introspection credentials.
+    RevokeClient {
+        /// The client id.
+        client_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -532,6 +548,25 @@ fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), Dom
                 service.name,
                 service.permissions.len()
             );
+        }
+        ServiceCommand::AddClient { name } => {
+            let created = authority.add_introspection_client(Actor::Operator, &name)?;
+            println!("{}", created.client_id);
+            println!("{}", created.client_secret);
+            eprintln!(
+                "introspection client {} for service {}; the secret above is shown only once",
+                created.client_id, created.service
+            );
+        }
+        ServiceCommand::Clients { name } => {
+            println!("{:<36}  CREATED", "CLIENT_ID");
+            for client in authority.introspection_clients(&name)? {
+                println!("{:<36}  {}", client.id, format_time(client.created_at));
+            }
+        }
+        ServiceCommand::RevokeClient { client_id } => {
+            authority.revoke_introspection_client(Actor::Operator, &client_id)?;
+            eprintln!("revoked introspection client {client_id}");
         }
         ServiceCommand::Add { name, permissions } => {
             let service = authority.add_service(Actor::Operator, &name, &permissions)?;

@@ -318,6 +318,44 @@ impl Authority {
         self.bundle_by_id(bundle_id)
     }
 
+    /// New introspection credentials for a service (by id), as the provider.
+    pub fn create_service_client(
+        &mut self,
+        caller: &Caller,
+        service_id: &str,
+    ) -> Result<super::ClientCredentials, DomainError> {
+        self.require_provider(caller, Right::RightsBundleManage, "manage services")?;
+        let name = self.service_name(service_id)?;
+        self.add_introspection_client(Actor::Caller(caller), &name)
+    }
+
+    /// A service's active introspection clients, as the provider.
+    pub fn service_clients(
+        &self,
+        caller: &Caller,
+        service_id: &str,
+    ) -> Result<Vec<super::IntrospectionClient>, DomainError> {
+        self.require_provider(caller, Right::RightsBundleManage, "manage services")?;
+        let name = self.service_name(service_id)?;
+        self.introspection_clients(&name)
+    }
+
+    /// Revokes one of a service's introspection clients, as the provider.
+    pub fn revoke_service_client(
+        &mut self,
+        caller: &Caller,
+        service_id: &str,
+        client_id: &str,
+    ) -> Result<(), DomainError> {
+        let clients = self.service_clients(caller, service_id)?;
+        if !clients.iter().any(|c| c.id == client_id) {
+            return Err(DomainError::NotFound(
+                "no such introspection client of this service".into(),
+            ));
+        }
+        self.revoke_introspection_client(Actor::Caller(caller), client_id)
+    }
+
     fn service_name(&self, id: &str) -> Result<String, DomainError> {
         let not_found = || DomainError::NotFound("no such service".into());
         let id = parse_id(id).ok_or_else(not_found)?;

@@ -17,6 +17,7 @@ mod directory;
 mod error;
 mod health;
 mod identity;
+mod introspection;
 mod names;
 mod password;
 pub mod records;
@@ -42,7 +43,8 @@ pub use auth::{LoginEndpoint, LoginSession};
 pub use error::DomainError;
 pub use health::Readiness;
 pub use identity::{check_audience, IdTokenAudience, IdentityClaims};
-pub use records::{Account, ApiTokenListing, RoleDefinition};
+pub use introspection::{ActiveToken, ClientCredentials};
+pub use records::{Account, ApiTokenListing, IntrospectionClient, RoleDefinition};
 pub use records::{
     BundlePage, BundleSummary, GroupPage, GroupSummary, Org, OrgPage, RolePage, Service,
     ServicePage, UserPage, UserSummary,

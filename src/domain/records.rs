@@ -284,6 +284,17 @@ pub struct ApiTokenRecord {
     pub openid: bool,
 }
 
+/// A resource server's credentials for introspection (never its secret).
+#[derive(Debug, Clone)]
+pub struct IntrospectionClient {
+    pub id: String,
+    pub service_id: String,
+    pub service_name: String,
+    pub secret_digest: [u8; 32],
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 /// An API token as shown in listings: metadata and owner, never the digest.
 #[derive(Debug, Clone)]
 pub struct ApiTokenListing {

@@ -13,8 +13,9 @@ use std::sync::mpsc;
 
 use super::audit::{Event, EventFilter};
 use super::records::{
-    Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, NewUser, Org, RightsBundle,
-    RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter, UserPage, UserSummary,
+    Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, IntrospectionClient, NewUser,
+    Org, RightsBundle, RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter,
+    UserPage, UserSummary,
 };
 use super::records::{
     ApiTokenPage, BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, OrgPage,
@@ -167,6 +168,9 @@ pub trait TokenReads {
     fn active_api_token(&self, id: &str) -> StoreResult<Option<(String, TokenScope)>>;
     /// Whether the access token `jti` was revoked before its expiry.
     fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    fn introspection_client(&self, id: &str) -> StoreResult<Option<IntrospectionClient>>;
+    /// A service's clients that are not revoked, oldest first.
+    fn introspection_clients(&self, service_id: &str) -> StoreResult<Vec<IntrospectionClient>>;
 }
 
 pub trait TokenWrites {
@@ -178,6 +182,9 @@ pub trait TokenWrites {
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<bool>;
     /// Forgets revocations of access tokens that expired before `now`.
     fn forget_expired_revocations(&self, now: i64) -> StoreResult<u64>;
+    fn insert_introspection_client(&self, client: &IntrospectionClient) -> StoreResult<()>;
+    /// False when it was unknown or revoked already.
+    fn revoke_introspection_client(&self, id: &str, at: i64) -> StoreResult<bool>;
 }
 
 pub trait SessionReads {

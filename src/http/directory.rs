@@ -11,7 +11,8 @@ use super::response::Response;
 use super::session::authenticate;
 use super::users::page_json;
 use crate::domain::{
-    Authority, BundleSummary, GroupSummary, NewRole, PageRequest, RoleDefinition, Service,
+    format_time, Authority, BundleSummary, GroupSummary, NewRole, PageRequest, RoleDefinition,
+    Service,
 };
 
 #[derive(Deserialize)]
@@ -258,6 +259,54 @@ pub fn extend_service(
     let body: PermissionsBody = request.json_body()?;
     let service = authority.extend_service_by_id(&caller, service_id, &body.permissions)?;
     Ok(Response::json(200, &service_json(&service)))
+}
+
+/// `POST /api/services/{id}/clients`: introspection credentials; the secret
+/// is in this answer only.
+pub fn create_service_client(
+    authority: &mut Authority,
+    request: &Request,
+    service_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let created = authority.create_service_client(&caller, service_id)?;
+    Ok(Response::json(
+        201,
+        &json!({
+            "client_id": created.client_id,
+            "client_secret": created.client_secret,
+            "service": created.service,
+            "created_at": format_time(created.created_at),
+        }),
+    )
+    .no_store())
+}
+
+/// `GET /api/services/{id}/clients`: never a secret.
+pub fn service_clients(
+    authority: &Authority,
+    request: &Request,
+    service_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let clients: Vec<Value> = authority
+        .service_clients(&caller, service_id)?
+        .iter()
+        .map(|c| json!({ "client_id": c.id, "created_at": format_time(c.created_at) }))
+        .collect();
+    Ok(Response::json(200, &json!({ "clients": clients })))
+}
+
+/// `DELETE /api/services/{id}/clients/{client_id}`.
+pub fn revoke_service_client(
+    authority: &mut Authority,
+    request: &Request,
+    service_id: &str,
+    client_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    authority.revoke_service_client(&caller, service_id, client_id)?;
+    Ok(Response::no_content())
 }
 
 /// `PUT /api/rights-bundles/{id}/permissions`.

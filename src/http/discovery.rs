@@ -47,6 +47,10 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "revocation_endpoint": format!("{issuer}/oauth/revoke"),
             "userinfo_endpoint": format!("{issuer}/userinfo"),
+            "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post"
+            ],
             "grant_types_supported": ["refresh_token"],
             "scopes_supported": ["openid"],
             "response_types_supported": ["token"],

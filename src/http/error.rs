@@ -174,6 +174,16 @@ impl OAuthError {
         }
     }
 
+    /// RFC 6749 §5.2: the client (a resource server at the introspection
+    /// endpoint) failed to authenticate.
+    pub fn invalid_client() -> OAuthError {
+        OAuthError {
+            status: 401,
+            code: "invalid_client",
+            ..OAuthError::invalid_request("invalid client credentials")
+        }
+    }
+
     pub fn unsupported_grant_type(grant_type: &str) -> OAuthError {
         OAuthError {
             code: "unsupported_grant_type",
@@ -184,11 +194,14 @@ impl OAuthError {
     }
 
     pub fn into_response(self) -> Response {
-        let response = Response::json(
+        let mut response = Response::json(
             self.status,
             &json!({ "error": self.code, "error_description": self.description }),
         )
         .no_store();
+        if self.status == 401 {
+            response = response.with_header("WWW-Authenticate", r#"Basic realm="tokend""#);
+        }
         if self.retry_after {
             response.with_header("Retry-After", RETRY_AFTER_SECONDS)
         } else {

@@ -87,6 +87,61 @@ pub fn revoke(authority: &mut Authority, request: &Request) -> Result<Response, 
     Ok(Response::empty(200).no_store())
 }
 
+/// `POST /oauth/introspect` (RFC 7662): a resource server, authenticated with
+/// its service's client credentials (HTTP Basic, or `client_id` and
+/// `client_secret` in the form), asks about `token`. Inactive tokens get
+/// `{"active": false}` and nothing else.
+pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Response, OAuthError> {
+    let params = request.form_body()?;
+    let (client_id, secret) = match request
+        .basic_pair()
+        .map_err(|_| OAuthError::invalid_client())?
+    {
+        Some(pair) => pair,
+        None => match (
+            optional(&params, "client_id")?,
+            optional(&params, "client_secret")?,
+        ) {
+            (Some(id), Some(secret)) => (id.to_string(), secret.to_string()),
+            _ => return Err(OAuthError::invalid_client()),
+        },
+    };
+    match authority.authenticate_introspection_client(&client_id, &secret) {
+        Ok(_) => {}
+        Err(DomainError::Unauthenticated(_)) => return Err(OAuthError::invalid_client()),
+        Err(e) => return Err(e.into()),
+    }
+    let token = required(&params, "token")?;
+    let answer = match authority.introspect(token, request.peer)? {
+        None => json!({ "active": false }),
+        Some(active) => {
+            let mut answer = json!({
+                "active": true,
+                "token_type": active.token_type,
+                "scope": active.scope,
+                "sub": active.sub,
+                "username": active.username,
+                "iat": active.iat,
+                "iss": authority.settings().issuer,
+                "org_id": active.org_id,
+                "org_name": active.org_name,
+                "token_id": active.token_id,
+            });
+            if let Some(exp) = active.exp {
+                answer["exp"] = json!(exp);
+            }
+            if active.token_type == "Bearer" {
+                answer["jti"] = json!(active.token_id);
+                answer["client_id"] = json!(active.origin);
+            } else {
+                answer["client_id"] = json!(active.token_id);
+            }
+            answer
+        }
+    };
+    Ok(Response::json(200, &answer).no_store())
+}
+
 fn oauth_error(e: DomainError) -> Response {
     OAuthError::from(e).into_response()
 }

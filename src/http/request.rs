@@ -142,19 +142,12 @@ impl Request {
     /// `Authorization: Basic` credentials as (user, org, password) from
     /// `user@org:password`. `Ok(None)` when there is no Authorization header.
     pub fn basic_credentials(&self) -> Result<Option<BasicCredentials>, BadRequest> {
-        let Some(value) = self.single_header("authorization")? else {
-            return Ok(None);
-        };
         let malformed = || {
             BadRequest::Malformed("Authorization must be Basic base64(user@org:password)".into())
         };
-        let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(malformed)?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(malformed());
-        }
-        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
-        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-        let (login, password) = decoded.split_once(':').ok_or_else(malformed)?;
+        let Some((login, password)) = self.basic_pair().map_err(|_| malformed())? else {
+            return Ok(None);
+        };
         let (user, org) = login.rsplit_once('@').ok_or_else(malformed)?;
         if user.is_empty() || org.is_empty() {
             return Err(malformed());
@@ -164,6 +157,23 @@ impl Request {
             org: org.to_string(),
             password: password.to_string(),
         }))
+    }
+
+    /// HTTP Basic's two halves, as sent: `(name, password)`.
+    pub fn basic_pair(&self) -> Result<Option<(String, String)>, BadRequest> {
+        let Some(value) = self.single_header("authorization")? else {
+            return Ok(None);
+        };
+        let malformed =
+            || BadRequest::Malformed("Authorization must be Basic base64(name:secret)".into());
+        let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(malformed)?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(malformed());
+        }
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+        let (name, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+        Ok(Some((name.to_string(), secret.to_string())))
     }
 }
 

@@ -39,6 +39,8 @@ enum Route {
     Audit,
     Services,
     ServicePermissions(String),
+    ServiceClients(String),
+    ServiceClient(String, String),
     Bundles,
     BundlePermissions(String),
     BundleOrgs(String),
@@ -47,6 +49,7 @@ enum Route {
     ProviderToken,
     TenantToken(String),
     Revoke,
+    Introspect,
 }
 
 impl Route {
@@ -98,6 +101,12 @@ impl Route {
             ["api", "services", id, "permissions"] if !id.is_empty() => {
                 Route::ServicePermissions(decode_path_segment(id)?)
             }
+            ["api", "services", id, "clients"] if !id.is_empty() => {
+                Route::ServiceClients(decode_path_segment(id)?)
+            }
+            ["api", "services", id, "clients", client] if !id.is_empty() && !client.is_empty() => {
+                Route::ServiceClient(decode_path_segment(id)?, decode_path_segment(client)?)
+            }
             ["api", "rights-bundles"] => Route::Bundles,
             ["api", "rights-bundles", id, "permissions"] if !id.is_empty() => {
                 Route::BundlePermissions(decode_path_segment(id)?)
@@ -125,6 +134,7 @@ impl Route {
             ["csp", "gateway", "am", "api", "auth", "api-tokens", "authorize"] => Route::Authorize,
             ["oauth", "provider", "token"] => Route::ProviderToken,
             ["oauth", "revoke"] => Route::Revoke,
+            ["oauth", "introspect"] => Route::Introspect,
             ["oauth", "tenant", org, "token"] if !org.is_empty() => {
                 Route::TenantToken(decode_path_segment(org)?)
             }
@@ -169,6 +179,8 @@ impl Route {
             Route::Audit => "/api/audit",
             Route::Services => "/api/services",
             Route::ServicePermissions(_) => "/api/services/{id}/permissions",
+            Route::ServiceClients(_) => "/api/services/{id}/clients",
+            Route::ServiceClient(..) => "/api/services/{id}/clients/{client_id}",
             Route::Bundles => "/api/rights-bundles",
             Route::BundlePermissions(_) => "/api/rights-bundles/{id}/permissions",
             Route::BundleOrgs(_) => "/api/rights-bundles/{id}/orgs",
@@ -177,6 +189,7 @@ impl Route {
             Route::ProviderToken => "/oauth/provider/token",
             Route::TenantToken(_) => "/oauth/tenant/{org}/token",
             Route::Revoke => "/oauth/revoke",
+            Route::Introspect => "/oauth/introspect",
         }
     }
 
@@ -216,7 +229,10 @@ impl Route {
             | Route::Authorize
             | Route::ProviderToken
             | Route::TenantToken(_)
-            | Route::Revoke => "POST",
+            | Route::Revoke
+            | Route::Introspect => "POST",
+            Route::ServiceClients(_) => "GET, POST",
+            Route::ServiceClient(..) => "DELETE",
         }
     }
 }
@@ -238,7 +254,11 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
     };
     let is_token_endpoint = matches!(
         route,
-        Route::Authorize | Route::ProviderToken | Route::TenantToken(_) | Route::Revoke
+        Route::Authorize
+            | Route::ProviderToken
+            | Route::TenantToken(_)
+            | Route::Revoke
+            | Route::Introspect
     );
     let response = answer(authority, request, route);
     if is_token_endpoint {
@@ -253,9 +273,11 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
     // Refused before authentication, in the dialect of the endpoint.
     if request.body == Err(BodyError::TooLarge) {
         return match route {
-            Route::Authorize | Route::ProviderToken | Route::TenantToken(_) | Route::Revoke => {
-                OAuthError::from(BadRequest::TooLarge).into_response()
-            }
+            Route::Authorize
+            | Route::ProviderToken
+            | Route::TenantToken(_)
+            | Route::Revoke
+            | Route::Introspect => OAuthError::from(BadRequest::TooLarge).into_response(),
             _ => ApiError::from(BadRequest::TooLarge).into_response(),
         };
     }
@@ -347,6 +369,16 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("POST", Route::ProviderToken) => oauth(oauth::provider_token(authority, request)),
         ("POST", Route::TenantToken(org)) => oauth(oauth::tenant_token(authority, request, &org)),
         ("POST", Route::Revoke) => oauth(oauth::revoke(authority, request)),
+        ("POST", Route::Introspect) => oauth(oauth::introspect(authority, request)),
+        ("POST", Route::ServiceClients(id)) => {
+            api(directory::create_service_client(authority, request, &id))
+        }
+        ("GET", Route::ServiceClients(id)) => {
+            api(directory::service_clients(authority, request, &id))
+        }
+        ("DELETE", Route::ServiceClient(id, client)) => api(directory::revoke_service_client(
+            authority, request, &id, &client,
+        )),
         (_, route) => ApiError::method_not_allowed(route.allowed_methods()).into_response(),
     }
 }

@@ -1,11 +1,14 @@
 //! API tokens: found by digest for the exchange, by id for revocation, and
 //! listed with their owners. Listings build their WHERE clause from the
-//! filters that are set, so that each statement can use its index.
+//! filters that are set, so that each statement can use its index. Also the
+//! revoked access tokens and the introspection clients.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{listing, Conditions};
-use crate::domain::records::{ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord};
+use crate::domain::records::{
+    ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient,
+};
 use crate::domain::scopes::TokenScope;
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
@@ -73,6 +76,22 @@ impl TokenReads for Connection {
             .transpose()
     }
 
+    fn introspection_client(&self, id: &str) -> StoreResult<Option<IntrospectionClient>> {
+        let mut stmt = self.prepare_cached(&format!("{CLIENT} WHERE c.id = ?1"))?;
+        Ok(stmt.query_row([id], client_from_row).optional()?)
+    }
+
+    fn introspection_clients(&self, service_id: &str) -> StoreResult<Vec<IntrospectionClient>> {
+        let mut stmt = self.prepare_cached(&format!(
+            "{CLIENT} WHERE c.service_id = ?1 AND c.revoked_at IS NULL
+             ORDER BY c.created_at, c.rowid"
+        ))?;
+        let clients = stmt
+            .query_map([service_id], client_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(clients)
+    }
+
     fn access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
         let mut stmt = self.prepare_cached("SELECT 1 FROM revoked_access_tokens WHERE jti = ?1")?;
         Ok(stmt.exists([jti])?)
@@ -123,11 +142,48 @@ impl TokenWrites for Connection {
         Ok(stmt.execute(params![jti, expires_at])? == 1)
     }
 
+    fn insert_introspection_client(&self, client: &IntrospectionClient) -> StoreResult<()> {
+        self.prepare_cached(
+            "INSERT INTO introspection_clients (id, service_id, secret_digest, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            client.id,
+            client.service_id,
+            &client.secret_digest[..],
+            client.created_at
+        ])?;
+        Ok(())
+    }
+
+    fn revoke_introspection_client(&self, id: &str, at: i64) -> StoreResult<bool> {
+        let mut stmt = self.prepare_cached(
+            "UPDATE introspection_clients SET revoked_at = ?2
+             WHERE id = ?1 AND revoked_at IS NULL",
+        )?;
+        Ok(stmt.execute(params![id, at])? == 1)
+    }
+
     fn forget_expired_revocations(&self, now: i64) -> StoreResult<u64> {
         let mut stmt =
             self.prepare_cached("DELETE FROM revoked_access_tokens WHERE expires_at < ?1")?;
         Ok(stmt.execute([now])? as u64)
     }
+}
+
+const CLIENT: &str = "SELECT c.id, c.service_id, s.name, c.secret_digest, c.created_at,
+        c.revoked_at
+    FROM introspection_clients c JOIN services s ON s.id = c.service_id";
+
+fn client_from_row(r: &Row<'_>) -> rusqlite::Result<IntrospectionClient> {
+    Ok(IntrospectionClient {
+        id: r.get(0)?,
+        service_id: r.get(1)?,
+        service_name: r.get(2)?,
+        secret_digest: r.get(3)?,
+        created_at: r.get(4)?,
+        revoked_at: r.get(5)?,
+    })
 }
 
 fn api_token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {

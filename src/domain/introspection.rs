@@ -1,0 +1,194 @@
+//! RFC 7662 introspection. A resource server authenticates with the
+//! credentials of a service it serves (a client id and secret, made by the
+//! provider) and asks whether a token is active: an API token, or an access
+//! token tokend issued. An inactive token gets nothing but "inactive".
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::api_token::{random_string, ApiTokenSecret};
+use super::audit::Actor;
+use super::records::IntrospectionClient;
+use super::{Authority, DomainError};
+
+/// Characters of a client secret: base62, about 285 bits.
+const SECRET_LENGTH: usize = 48;
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Credentials just made: the only value that ever holds the secret.
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+    pub service: String,
+    pub created_at: i64,
+}
+
+/// What introspection says of an active token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveToken {
+    /// `Bearer` for an access token, `refresh_token` for an API token.
+    pub token_type: &'static str,
+    pub sub: String,
+    pub username: String,
+    pub org_id: String,
+    pub org_name: String,
+    /// The permissions it grants now, space-separated.
+    pub scope: String,
+    pub iat: i64,
+    pub exp: Option<i64>,
+    /// The API token's id; for an access token its `jti`.
+    pub token_id: String,
+    /// For an access token: the API token or session it came from.
+    pub origin: Option<String>,
+}
+
+fn digest(secret: &str) -> [u8; 32] {
+    *blake3::hash(secret.as_bytes()).as_bytes()
+}
+
+impl Authority {
+    /// New introspection credentials for the service `service_name`.
+    pub fn add_introspection_client(
+        &mut self,
+        by: Actor<'_>,
+        service_name: &str,
+    ) -> Result<ClientCredentials, DomainError> {
+        let service = self.db().service(service_name)?.ok_or_else(|| {
+            DomainError::NotFound(format!("service {service_name:?} does not exist"))
+        })?;
+        let secret = random_string(&*self.shared.ambient.random, BASE62, SECRET_LENGTH)?;
+        let client = IntrospectionClient {
+            id: self.new_id()?,
+            service_id: service.id.clone(),
+            service_name: service.name.clone(),
+            secret_digest: digest(&secret),
+            created_at: self.now(),
+            revoked_at: None,
+        };
+        let event = self
+            .event_by(by, "service.client_create")?
+            .on("service", &service.id, &service.name)
+            .with("client_id", json!(client.id));
+        let credentials = ClientCredentials {
+            client_id: client.id.clone(),
+            client_secret: secret,
+            service: service.name,
+            created_at: client.created_at,
+        };
+        self.write_recorded(event, move |tx| tx.insert_introspection_client(&client))?;
+        Ok(credentials)
+    }
+
+    /// The active introspection clients of a service (never their secrets).
+    pub fn introspection_clients(
+        &self,
+        service_name: &str,
+    ) -> Result<Vec<IntrospectionClient>, DomainError> {
+        let service = self.db().service(service_name)?.ok_or_else(|| {
+            DomainError::NotFound(format!("service {service_name:?} does not exist"))
+        })?;
+        Ok(self.db().introspection_clients(&service.id)?)
+    }
+
+    pub fn revoke_introspection_client(
+        &mut self,
+        by: Actor<'_>,
+        client_id: &str,
+    ) -> Result<(), DomainError> {
+        let not_found = || DomainError::NotFound("no such introspection client".into());
+        let id = super::parse_id(client_id).ok_or_else(not_found)?;
+        let client = self
+            .db()
+            .introspection_client(&id)?
+            .filter(|c| c.revoked_at.is_none())
+            .ok_or_else(not_found)?;
+        let event = self
+            .event_by(by, "service.client_revoke")?
+            .on("service", &client.service_id, &client.service_name)
+            .with("client_id", json!(client.id));
+        let now = self.now();
+        if !self.write_if_changed(event, move |tx| tx.revoke_introspection_client(&id, now))? {
+            return Err(not_found());
+        }
+        Ok(())
+    }
+
+    /// The client whose credentials these are, or 401.
+    pub fn authenticate_introspection_client(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<IntrospectionClient, DomainError> {
+        let refused = || DomainError::Unauthenticated("invalid client credentials".into());
+        let id = super::parse_id(client_id).ok_or_else(refused)?;
+        let client = self
+            .db()
+            .introspection_client(&id)?
+            .filter(|c| c.revoked_at.is_none())
+            .ok_or_else(refused)?;
+        // Digests of a secret are compared whole; their timing tells
+        // nothing about the secret.
+        if client.secret_digest == digest(secret) {
+            Ok(client)
+        } else {
+            Err(refused())
+        }
+    }
+
+    /// Whether `presented` is active now, and what it is; None: inactive
+    /// (unknown, malformed, expired, revoked, or its user disabled).
+    pub fn introspect(
+        &self,
+        presented: &str,
+        client: IpAddr,
+    ) -> Result<Option<ActiveToken>, DomainError> {
+        let now = self.now();
+        if let Some(secret) = ApiTokenSecret::parse(presented) {
+            let Some(token) = self.db().api_token_by_digest(&secret.digest())? else {
+                return Ok(None);
+            };
+            let live = token.revoked_at.is_none() && token.expires_at.is_none_or(|at| at > now);
+            let Some(account) = self.account_now(&token.user_id)?.filter(|a| !a.disabled) else {
+                return Ok(None);
+            };
+            if !live {
+                return Ok(None);
+            }
+            let grant = token.scope.grant(&account);
+            return Ok(Some(ActiveToken {
+                token_type: "refresh_token",
+                sub: account.user_id.clone(),
+                username: account.user_name.clone(),
+                org_id: account.org.id.clone(),
+                org_name: account.org.name.clone(),
+                scope: grant.permissions.join(" "),
+                iat: token.created_at,
+                exp: token.expires_at,
+                token_id: token.id,
+                origin: None,
+            }));
+        }
+        let caller = match self.authenticate(presented, client) {
+            Ok(caller) => caller,
+            Err(DomainError::Unauthenticated(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let claims = self
+            .keys()?
+            .verify(presented, &self.settings().issuer, now)?;
+        let account = &caller.account;
+        Ok(Some(ActiveToken {
+            token_type: "Bearer",
+            sub: account.user_id.clone(),
+            username: account.user_name.clone(),
+            org_id: account.org.id.clone(),
+            org_name: account.org.name.clone(),
+            scope: caller.permissions.join(" "),
+            iat: claims.iat,
+            exp: Some(claims.exp),
+            token_id: claims.jti,
+            origin: claims.rt.or(claims.sid),
+        }))
+    }
+}

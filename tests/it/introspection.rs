@@ -1,0 +1,172 @@
+//! RFC 7662 introspection at `POST /oauth/introspect`, as a resource server
+//! calls it: authenticated with its service's client credentials; active
+//! tokens described, anything else `{"active": false}` and nothing more.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const INTROSPECT: &str = "/oauth/introspect";
+
+/// acme with alice (Token User); the service vmc with a client made by the
+/// CLI. Returns (client id, secret, alice's session).
+fn setup(srv: &TestServer) -> (String, String, String) {
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    cli.service_add("vmc", &["vmc:sddc.read"]);
+    let out = cli
+        .run(&["service", "add-client", "vmc"], None)
+        .ok("add-client");
+    let mut lines = out.stdout.lines();
+    let id = lines.next().expect("client id").trim().to_owned();
+    let secret = lines.next().expect("client secret").trim().to_owned();
+    (id, secret, srv.api().user_login("alice@acme").access_token)
+}
+
+fn introspect(srv: &TestServer, id: &str, secret: &str, token: &str) -> Response {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{id}:{secret}")
+        )
+    );
+    srv.api().post(
+        INTROSPECT,
+        &[("Authorization", &basic), ("Content-Type", FORM)],
+        format!("token={}", form_encode(token)).as_bytes(),
+    )
+}
+
+fn active(srv: &TestServer, id: &str, secret: &str, token: &str) -> Value {
+    let answer = introspect(srv, id, secret, token);
+    answer.assert_status(200, "introspect");
+    answer.assert_no_store("introspect");
+    answer.json()
+}
+
+#[test]
+fn active_tokens_are_described_and_the_rest_is_inactive() {
+    let srv = TestServer::start();
+    let (id, secret, session) = setup(&srv);
+    let token = srv.api().create_token(&session, "ci", Some("30m"));
+    let access = srv
+        .api()
+        .exchange_tenant("acme", &token.secret)
+        .access_token;
+
+    let described = active(&srv, &id, &secret, &access);
+    assert_eq!(described["active"], true, "{described}");
+    assert_eq!(described["token_type"], "Bearer");
+    assert_eq!(described["username"], "alice");
+    assert_eq!(described["org_name"], "acme");
+    assert_eq!(
+        described["client_id"],
+        token.id.as_str(),
+        "the API token it came from"
+    );
+    let (_, claims) = jwt_parts(&access);
+    assert_eq!(described["sub"], claims["sub"]);
+    assert_eq!(described["exp"], claims["exp"]);
+    assert_eq!(described["jti"], claims["jti"]);
+
+    let api_token = active(&srv, &id, &secret, &token.secret);
+    assert_eq!(api_token["active"], true, "{api_token}");
+    assert_eq!(api_token["token_type"], "refresh_token");
+    assert_eq!(api_token["token_id"], token.id.as_str());
+    assert!(
+        !api_token.to_string().contains(&token.secret),
+        "never the secret"
+    );
+
+    // Revoked, unknown, tampered: inactive, and nothing else.
+    srv.api()
+        .post_form("/oauth/revoke", &format!("token={}", form_encode(&access)))
+        .assert_status(200, "revoke");
+    for inactive in [
+        access.clone(),
+        "not-a-token".to_owned(),
+        flip_char(&token.secret, 64),
+        flip_char(&session, 30),
+    ] {
+        assert_eq!(
+            active(&srv, &id, &secret, &inactive),
+            json!({"active": false})
+        );
+    }
+    srv.api().revoke_token(&session, &token.id);
+    assert_eq!(
+        active(&srv, &id, &secret, &token.secret),
+        json!({"active": false}),
+        "a revoked API token"
+    );
+}
+
+#[test]
+fn only_a_live_client_may_introspect() {
+    let srv = TestServer::start();
+    let (id, secret, session) = setup(&srv);
+    for (who, id, secret) in [
+        ("wrong secret", id.as_str(), "not-the-secret"),
+        (
+            "unknown client",
+            "00000000-0000-4000-8000-000000000000",
+            secret.as_str(),
+        ),
+    ] {
+        let answer = introspect(&srv, id, secret, &session);
+        answer.assert_status(401, who);
+        assert_eq!(answer.json()["error"], "invalid_client", "{who}");
+        assert!(answer
+            .header("WWW-Authenticate")
+            .is_some_and(|h| h.starts_with("Basic")));
+    }
+    srv.api()
+        .post_form(INTROSPECT, &format!("token={session}"))
+        .assert_status(401, "no credentials");
+    // Credentials in the form body work too.
+    let in_body = srv.api().post_form(
+        INTROSPECT,
+        &format!("token={session}&client_id={id}&client_secret={secret}"),
+    );
+    assert_eq!(in_body.assert_json("form credentials")["active"], true);
+
+    srv.cli()
+        .run(&["service", "revoke-client", &id], None)
+        .ok("revoke-client");
+    introspect(&srv, &id, &secret, &session).assert_status(401, "a revoked client");
+}
+
+#[test]
+fn the_provider_manages_clients_over_the_api() {
+    let srv = TestServer::start();
+    let (_, _, alice) = setup(&srv);
+    let admin = srv.api().admin_login().access_token;
+    let services = srv
+        .api()
+        .get_bearer("/api/services?name=vmc", &admin)
+        .assert_json("services");
+    let service = str_field(&services["services"][0], "id").to_owned();
+    let path = format!("/api/services/{service}/clients");
+
+    let created = srv.api().send_json("POST", &path, &admin, None);
+    created.assert_status(201, "create a client");
+    let created = created.json();
+    let (id, secret) = (
+        str_field(&created, "client_id"),
+        str_field(&created, "client_secret"),
+    );
+    assert_eq!(active(&srv, id, secret, &alice)["active"], true);
+    let listed = srv.api().get_bearer(&path, &admin).assert_json("clients");
+    assert_eq!(listed["clients"].as_array().unwrap().len(), 2);
+    assert!(!listed.to_string().contains(secret), "never the secret");
+
+    srv.api()
+        .send_json("POST", &path, &alice, None)
+        .assert_status(403, "a tenant user");
+    srv.api()
+        .send_json("DELETE", &format!("{path}/{id}"), &admin, None)
+        .assert_status(204, "revoke");
+    introspect(&srv, id, secret, &alice).assert_status(401, "revoked over the API");
+}
