@@ -99,3 +99,65 @@ fn a_never_expiring_token_outlasts_years() {
     let exchanged = api.exchange_authorize(&token.secret);
     assert_eq!(exchanged.expires_in, ACCESS_TTL);
 }
+
+/// `jwt` checked with `jsonwebtoken` against the JWKS the service serves
+/// now, as a resource server does; its expiry is checked by the caller.
+fn verifies_against_the_jwks(api: &Client, jwt: &str) -> Result<(), String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let kid = jsonwebtoken::decode_header(jwt)
+        .map_err(|e| e.to_string())?
+        .kid
+        .ok_or("no kid")?;
+    let jwks = api.get("/.well-known/jwks.json", &[]).assert_json("jwks");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .ok_or("its key is not in the JWKS")?
+        .clone();
+    let key = DecodingKey::from_ec_components(str_field(&jwk, "x"), str_field(&jwk, "y"))
+        .map_err(|e| e.to_string())?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["sub"]);
+    jsonwebtoken::decode::<serde_json::Value>(jwt, &key, &validation)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_replaced_key_verifies_until_its_tokens_expire_then_leaves_the_jwks() {
+    let service = InProcess::start();
+    let api = service.api();
+    let before = api.admin_login().access_token;
+    let new_kid = service.rotate_signing_key();
+    let after = api.admin_login().access_token;
+    assert_eq!(
+        jwt_parts(&after).0["kid"],
+        new_kid.as_str(),
+        "the new key signs"
+    );
+
+    // The old key still verifies what it signed, here and for a library.
+    assert!(verifies_against_the_jwks(api, &before).is_ok());
+    api.try_session_info(&before)
+        .assert_status(200, "a token of the replaced key");
+    let kids = |api: &Client| -> usize {
+        api.get("/.well-known/jwks.json", &[]).assert_json("jwks")["keys"]
+            .as_array()
+            .expect("keys")
+            .len()
+    };
+    assert_eq!(kids(api), 2);
+
+    // Once every token it signed has expired (and a minute's grace), the
+    // replaced key is gone: the JWKS drops it and its tokens are refused.
+    service.advance(ACCESS_TTL + 61);
+    assert_eq!(kids(api), 1);
+    assert!(verifies_against_the_jwks(api, &before).is_err());
+    api.try_session_info(&before)
+        .assert_bearer_401("a token of a dropped key");
+    let fresh = api.admin_login().access_token;
+    assert!(verifies_against_the_jwks(api, &fresh).is_ok());
+}

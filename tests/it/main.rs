@@ -16,6 +16,7 @@ mod directory;
 mod exchange;
 mod expiry;
 mod hostile;
+mod interop;
 mod introspection;
 mod jwt;
 mod lifecycle;

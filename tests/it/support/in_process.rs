@@ -17,6 +17,7 @@ pub const IN_PROCESS_ACCESS_TTL: i64 = 1800;
 
 pub struct InProcess {
     clock: Arc<ManualClock>,
+    db: std::path::PathBuf,
     server: Option<Server>,
     api: Client,
     _dir: TempDir,
@@ -31,29 +32,27 @@ impl InProcess {
     /// Started with serving options as `tune` leaves them.
     pub fn start_with(tune: impl FnOnce(&mut ServeOptions)) -> InProcess {
         let dir = TempDir::new();
-        let database =
-            SqliteDatabase::create_or_open(&dir.path.join("tokend.db")).expect("create database");
+        let db = dir.path.join("tokend.db");
+        let database = SqliteDatabase::create_or_open(&db).expect("create database");
         let clock = Arc::new(ManualClock::at(now_secs()));
         let ambient = Ambient {
             clock: clock.clone(),
             random: Arc::new(OsRandom),
         };
-        let settings = Settings {
-            issuer: "http://tokend.test".into(),
-            access_token_lifetime: Duration::from_secs(IN_PROCESS_ACCESS_TTL as u64),
-            operator: None,
-            audit_retention: None,
-            audience: None,
-        };
-        let (authority, _) =
-            Authority::start(Arc::new(database), settings, ambient, Some(ADMIN_PASSWORD))
-                .expect("first start");
+        let (authority, _) = Authority::start(
+            Arc::new(database),
+            settings(),
+            ambient,
+            Some(ADMIN_PASSWORD),
+        )
+        .expect("first start");
         let mut options = ServeOptions::new("127.0.0.1:0".parse().expect("address"), 2);
         tune(&mut options);
         let server = Server::start(authority, options).expect("serve");
         let api = Client::new(&server.local_addr().to_string());
         InProcess {
             clock,
+            db,
             server: Some(server),
             api,
             _dir: dir,
@@ -69,9 +68,31 @@ impl InProcess {
         self.clock.advance(seconds);
     }
 
+    /// Rotates the signing key as the admin CLI does, from another handle
+    /// on the database file, by the service's clock; the new key's id.
+    pub fn rotate_signing_key(&self) -> String {
+        let database = SqliteDatabase::open_existing(&self.db).expect("open database");
+        let ambient = Ambient {
+            clock: self.clock.clone(),
+            random: Arc::new(OsRandom),
+        };
+        let mut cli = Authority::open(Arc::new(database), settings(), ambient).expect("open");
+        cli.rotate_signing_key().expect("rotate").kid
+    }
+
     /// The time by the service's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        issuer: "http://tokend.test".into(),
+        access_token_lifetime: Duration::from_secs(IN_PROCESS_ACCESS_TTL as u64),
+        operator: None,
+        audit_retention: None,
+        audience: None,
     }
 }
 
