@@ -43,6 +43,7 @@ pub fn provider_metadata(authority: &Authority) -> Response {
         200,
         &json!({
             "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/oauth/authorize"),
             "token_endpoint": format!("{issuer}/oauth/provider/token"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "revocation_endpoint": format!("{issuer}/oauth/revoke"),

@@ -184,6 +184,15 @@ impl OAuthError {
         }
     }
 
+    pub fn unsupported_response_type() -> OAuthError {
+        OAuthError {
+            code: "unsupported_response_type",
+            ..OAuthError::invalid_request(
+                "tokend has no authorization flow: exchange an API token at the token endpoint",
+            )
+        }
+    }
+
     pub fn unsupported_grant_type(grant_type: &str) -> OAuthError {
         OAuthError {
             code: "unsupported_grant_type",

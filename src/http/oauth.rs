@@ -142,6 +142,15 @@ pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Respon
     Ok(Response::json(200, &answer).no_store())
 }
 
+/// `/oauth/authorize`: tokend issues tokens for API tokens only, never
+/// through a browser flow, so every authorization request is refused
+/// (RFC 6749 §4.1.2.1), and not redirected: no client is registered whose
+/// redirection URI could be trusted. It exists because OpenID Connect
+/// Discovery requires an authorization endpoint in the metadata.
+pub fn authorization() -> OAuthError {
+    OAuthError::unsupported_response_type()
+}
+
 fn oauth_error(e: DomainError) -> Response {
     OAuthError::from(e).into_response()
 }

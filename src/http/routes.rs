@@ -50,6 +50,7 @@ enum Route {
     TenantToken(String),
     Revoke,
     Introspect,
+    Authorization,
 }
 
 impl Route {
@@ -135,6 +136,7 @@ impl Route {
             ["oauth", "provider", "token"] => Route::ProviderToken,
             ["oauth", "revoke"] => Route::Revoke,
             ["oauth", "introspect"] => Route::Introspect,
+            ["oauth", "authorize"] => Route::Authorization,
             ["oauth", "tenant", org, "token"] if !org.is_empty() => {
                 Route::TenantToken(decode_path_segment(org)?)
             }
@@ -190,6 +192,7 @@ impl Route {
             Route::TenantToken(_) => "/oauth/tenant/{org}/token",
             Route::Revoke => "/oauth/revoke",
             Route::Introspect => "/oauth/introspect",
+            Route::Authorization => "/oauth/authorize",
         }
     }
 
@@ -232,6 +235,7 @@ impl Route {
             | Route::Revoke
             | Route::Introspect => "POST",
             Route::ServiceClients(_) => "GET, POST",
+            Route::Authorization => "GET, POST",
             Route::ServiceClient(..) => "DELETE",
         }
     }
@@ -370,6 +374,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("POST", Route::TenantToken(org)) => oauth(oauth::tenant_token(authority, request, &org)),
         ("POST", Route::Revoke) => oauth(oauth::revoke(authority, request)),
         ("POST", Route::Introspect) => oauth(oauth::introspect(authority, request)),
+        ("GET" | "POST", Route::Authorization) => oauth::authorization().into_response(),
         ("POST", Route::ServiceClients(id)) => {
             api(directory::create_service_client(authority, request, &id))
         }

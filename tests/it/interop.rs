@@ -119,13 +119,13 @@ fn http_client(addr: String) -> impl Fn(HttpRequest) -> Result<HttpResponse, std
 #[test]
 fn the_openidconnect_crate_refreshes_validates_and_introspects() {
     use openidconnect::core::{
-        CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreRevocableToken,
-        CoreUserInfoClaims,
+        CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+        CoreRevocableToken, CoreUserInfoClaims,
     };
     use openidconnect::{
-        AuthType, ClientId, ClientSecret, IntrospectionUrl, IssuerUrl, JsonWebKeySetUrl, Nonce,
-        OAuth2TokenResponse, RefreshToken, RevocationUrl, TokenIntrospectionResponse,
-        TokenResponse, TokenUrl, UserInfoUrl,
+        AuthType, ClientId, ClientSecret, IntrospectionUrl, IssuerUrl, Nonce, OAuth2TokenResponse,
+        RefreshToken, RevocationUrl, TokenIntrospectionResponse, TokenResponse, TokenUrl,
+        UserInfoUrl,
     };
 
     let srv = TestServer::start();
@@ -165,11 +165,12 @@ fn the_openidconnect_crate_refreshes_validates_and_introspects() {
     let base = format!("http://{}", srv.addr());
     let http = http_client(srv.addr().to_string());
     let issuer = IssuerUrl::new(base.clone()).expect("issuer");
-    let jwks = CoreJsonWebKeySet::fetch(
-        &JsonWebKeySetUrl::new(format!("{base}/.well-known/jwks.json")).expect("url"),
-        &http,
-    )
-    .expect("the JWKS, as the library reads it");
+    // Discovery through the library: the metadata, its issuer, the JWKS.
+    let metadata = CoreProviderMetadata::discover(&issuer, &http)
+        .expect("the discovery document and JWKS, as the library reads them");
+    assert_eq!(metadata.issuer(), &issuer);
+    let jwks: CoreJsonWebKeySet = metadata.jwks().clone();
+    assert!(!jwks.keys().is_empty());
 
     // A public relying party: the refresh grant with the API token.
     let relying_party = CoreClient::new(

@@ -116,6 +116,28 @@ fn userinfo_needs_a_live_access_token() {
 }
 
 #[test]
+fn the_authorization_endpoint_refuses_every_flow_without_redirecting() {
+    let srv = TestServer::start();
+    let metadata = srv
+        .api()
+        .get("/.well-known/openid-configuration", &[])
+        .assert_json("discovery");
+    let issuer = str_field(&metadata, "issuer");
+    let path = str_field(&metadata, "authorization_endpoint")
+        .strip_prefix(issuer)
+        .expect("on the issuer")
+        .to_owned();
+    let answer = srv.api().get(
+        &format!(
+            "{path}?response_type=code&client_id=x&redirect_uri=https%3A%2F%2Fevil.example%2F"
+        ),
+        &[],
+    );
+    answer.assert_oauth_error("unsupported_response_type", "an authorization request");
+    assert!(answer.header("Location").is_none(), "never a redirect");
+}
+
+#[test]
 fn the_discovery_document_names_userinfo() {
     let srv = TestServer::start();
     let metadata = srv
