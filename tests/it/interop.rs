@@ -13,9 +13,10 @@ use serde_json::Value;
 
 use crate::support::*;
 
-#[test]
-fn authlib_drives_the_refresh_grant_id_tokens_userinfo_introspection_and_revocation() {
-    let srv = TestServer::start();
+/// acme with alice (Token User, in group `ops`) and her openid API token;
+/// the service vmc with introspection credentials. Returns (the token's
+/// secret, client id, client secret).
+fn alice_with_openid_and_vmc_client(srv: &TestServer) -> (String, String, String) {
     let cli = srv.cli();
     cli.org_add("acme");
     cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
@@ -35,22 +36,20 @@ fn authlib_drives_the_refresh_grant_id_tokens_userinfo_introspection_and_revocat
             None,
         )
         .ok("token create --openid");
-    let secret = token
-        .stdout
-        .lines()
-        .next()
-        .expect("the secret")
-        .trim()
-        .to_owned();
+    let secret = token.stdout.lines().next().expect("the secret").trim();
     cli.service_add("vmc", &["vmc:sddc.read"]);
     let client = cli
         .run(&["service", "add-client", "vmc"], None)
         .ok("add-client");
     let mut lines = client.stdout.lines();
-    let (client_id, client_secret) = (
-        lines.next().expect("client id").trim().to_owned(),
-        lines.next().expect("client secret").trim().to_owned(),
-    );
+    let mut next = |what: &str| lines.next().expect(what).trim().to_owned();
+    (secret.to_owned(), next("client id"), next("client secret"))
+}
+
+#[test]
+fn authlib_drives_the_refresh_grant_id_tokens_userinfo_introspection_and_revocation() {
+    let srv = TestServer::start();
+    let (secret, client_id, client_secret) = alice_with_openid_and_vmc_client(&srv);
 
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -129,38 +128,7 @@ fn the_openidconnect_crate_refreshes_validates_and_introspects() {
     };
 
     let srv = TestServer::start();
-    let cli = srv.cli();
-    cli.org_add("acme");
-    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
-    let token = cli
-        .run(
-            &[
-                "token",
-                "create",
-                "alice@acme",
-                "--name",
-                "oidc",
-                "--openid",
-            ],
-            None,
-        )
-        .ok("token create --openid");
-    let secret = token
-        .stdout
-        .lines()
-        .next()
-        .expect("the secret")
-        .trim()
-        .to_owned();
-    cli.service_add("vmc", &["vmc:sddc.read"]);
-    let made = cli
-        .run(&["service", "add-client", "vmc"], None)
-        .ok("add-client");
-    let mut lines = made.stdout.lines();
-    let (client_id, client_secret) = (
-        lines.next().expect("client id").trim().to_owned(),
-        lines.next().expect("client secret").trim().to_owned(),
-    );
+    let (secret, client_id, client_secret) = alice_with_openid_and_vmc_client(&srv);
 
     let base = format!("http://{}", srv.addr());
     let http = http_client(srv.addr().to_string());

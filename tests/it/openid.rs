@@ -115,18 +115,23 @@ fn userinfo_needs_a_live_access_token() {
         .assert_bearer_401("after logout");
 }
 
-#[test]
-fn the_authorization_endpoint_refuses_every_flow_without_redirecting() {
-    let srv = TestServer::start();
+/// The path of the endpoint the discovery document names `member`.
+fn discovered_path(srv: &TestServer, member: &str) -> String {
     let metadata = srv
         .api()
         .get("/.well-known/openid-configuration", &[])
         .assert_json("discovery");
     let issuer = str_field(&metadata, "issuer");
-    let path = str_field(&metadata, "authorization_endpoint")
+    str_field(&metadata, member)
         .strip_prefix(issuer)
-        .expect("on the issuer")
-        .to_owned();
+        .unwrap_or_else(|| panic!("{member} on the issuer: {metadata}"))
+        .to_owned()
+}
+
+#[test]
+fn the_authorization_endpoint_refuses_every_flow_without_redirecting() {
+    let srv = TestServer::start();
+    let path = discovered_path(&srv, "authorization_endpoint");
     let answer = srv.api().get(
         &format!(
             "{path}?response_type=code&client_id=x&redirect_uri=https%3A%2F%2Fevil.example%2F"
@@ -140,15 +145,7 @@ fn the_authorization_endpoint_refuses_every_flow_without_redirecting() {
 #[test]
 fn the_discovery_document_names_userinfo() {
     let srv = TestServer::start();
-    let metadata = srv
-        .api()
-        .get("/.well-known/openid-configuration", &[])
-        .assert_json("discovery");
-    let issuer = str_field(&metadata, "issuer");
-    assert_eq!(
-        str_field(&metadata, "userinfo_endpoint"),
-        format!("{issuer}/userinfo")
-    );
+    assert_eq!(discovered_path(&srv, "userinfo_endpoint"), "/userinfo");
 }
 
 /// The ID token checked with `jsonwebtoken`, as a relying party checks it:
