@@ -35,6 +35,7 @@ fn the_benchmark_runs_every_case_without_errors() {
         "protected GET /api/session",
         "JWKS",
         "OpenID discovery",
+        "introspection of an access token",
     ] {
         assert!(names.contains(&expected), "{expected} missing: {names:?}");
     }

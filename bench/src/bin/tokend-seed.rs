@@ -1,5 +1,6 @@
 //! Seeds a fresh tokend database for the benchmark: the org `bench`, its
-//! user `bench` (Token User), and N API tokens made through the domain's
+//! user `bench` (Token User), a service with introspection credentials, and
+//! N API tokens made through the domain's
 //! bulk path (shared commits, not one HTTP request each). Writes a sample of
 //! the secrets, spread over the whole set, one per line, for the load
 //! generator to pick from.
@@ -31,6 +32,9 @@ struct Args {
     /// The password of the user bench@bench.
     #[arg(long)]
     password: String,
+    /// Where the introspection client's id and secret go (two lines).
+    #[arg(long)]
+    client: PathBuf,
 }
 
 fn main() {
@@ -68,6 +72,16 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             email: None,
             display_name: None,
         },
+    )?;
+    authority.add_service(
+        Actor::Operator,
+        "bench-api",
+        &["bench-api:read".to_string()],
+    )?;
+    let client = authority.add_introspection_client(Actor::Operator, "bench-api")?;
+    std::fs::write(
+        &args.client,
+        format!("{}\n{}\n", client.client_id, client.client_secret),
     )?;
     let every = args.tokens.div_ceil(args.sample.max(1)).max(1);
     let mut secrets = std::io::BufWriter::new(std::fs::File::create(&args.secrets)?);
