@@ -798,9 +798,8 @@ impl Authority {
             owner_id: None,
             org_id,
             user_name: query.user_name.clone(),
-            name_contains: None,
             include_revoked: query.include_revoked,
-            page: None,
+            ..ApiTokenFilter::default()
         };
         Ok(self.db().api_tokens(&filter)?.tokens)
     }

@@ -142,6 +142,10 @@ impl Caller {
         }
     }
 
+    pub fn is_token_derived(&self) -> bool {
+        matches!(self.origin, AccessOrigin::ApiToken(_))
+    }
+
     pub fn session_id(&self) -> Option<&str> {
         match &self.origin {
             AccessOrigin::Session(id) => Some(id),

@@ -335,6 +335,8 @@ pub struct ApiTokenFilter {
     pub user_name: Option<String>,
     /// Lower case; tokens whose name contains it.
     pub name_contains: Option<String>,
+    /// Tokens called exactly this.
+    pub name_equals: Option<String>,
     pub include_revoked: bool,
     /// (offset, limit) of one page; None for all.
     pub page: Option<(u64, u32)>,

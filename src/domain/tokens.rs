@@ -117,6 +117,30 @@ impl Authority {
         Ok(self.db().api_tokens(&filter)?)
     }
 
+    /// The tokens the caller may see, as Cloud Director lists them: every
+    /// token in reach (as `all_visible_api_tokens`) for a password session
+    /// holding "Manage all users' API tokens", otherwise the caller's own;
+    /// narrowed to an exact name and owner name. Not revoked.
+    pub fn tokens_in_reach(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        owner: Option<&str>,
+        page: PageRequest,
+    ) -> Result<ApiTokenPage, DomainError> {
+        let sees_all = !caller.is_token_derived() && caller.rights.contains(Right::TokenManageAll);
+        let org = &caller.account.org;
+        let filter = ApiTokenFilter {
+            owner_id: (!sees_all).then(|| caller.account.user_id.clone()),
+            org_id: (sees_all && !org.is_provider).then(|| org.id.clone()),
+            user_name: owner.map(String::from),
+            name_equals: name.map(String::from),
+            page: Some((page.offset(), page.page_size)),
+            ..ApiTokenFilter::default()
+        };
+        Ok(self.db().api_tokens(&filter)?)
+    }
+
     /// Revokes a token: its owner may; so may a holder of "Manage all users' API tokens"
     /// in the token's org, or in the provider org for any org. Tokens the
     /// caller may not touch are reported as unknown.

@@ -8,6 +8,7 @@
 //! lets those in flight finish within a bounded grace, and returns.
 
 mod audit;
+mod cloudapi;
 mod directory;
 mod discovery;
 mod error;

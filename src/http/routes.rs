@@ -4,7 +4,7 @@
 use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
-use super::{audit, directory, discovery, oauth, session, tokens, users};
+use super::{audit, cloudapi, directory, discovery, oauth, session, tokens, users};
 use crate::domain::{Authority, LoginEndpoint};
 
 enum Route {
@@ -19,6 +19,8 @@ enum Route {
     Orgs,
     Tokens,
     Token(String),
+    CloudTokens,
+    CloudToken(String),
     Users,
     User(String),
     UserEnable(String, bool),
@@ -64,6 +66,10 @@ impl Route {
             ["cloudapi", "1.0.0", "sessions"] => Route::Login(LoginEndpoint::Tenant),
             ["cloudapi", "1.0.0", "sessions", "provider"] => Route::Login(LoginEndpoint::Provider),
             ["cloudapi", "1.0.0", "sessions", "current"] => Route::CurrentSession,
+            ["cloudapi", "1.0.0", "tokens"] => Route::CloudTokens,
+            ["cloudapi", "1.0.0", "tokens", id] if !id.is_empty() => {
+                Route::CloudToken(decode_path_segment(id)?)
+            }
             ["api", "session"] => Route::SessionInfo,
             ["userinfo"] => Route::UserInfo,
             ["api", "org"] => Route::Orgs,
@@ -160,6 +166,8 @@ impl Route {
             Route::Orgs => "/api/org",
             Route::Tokens => "/api/tokens",
             Route::Token(_) => "/api/tokens/{id}",
+            Route::CloudTokens => "/cloudapi/1.0.0/tokens",
+            Route::CloudToken(_) => "/cloudapi/1.0.0/tokens/{id}",
             Route::Users => "/api/users",
             Route::User(_) => "/api/users/{id}",
             Route::UserEnable(_, false) => "/api/users/{id}/disable",
@@ -227,7 +235,8 @@ impl Route {
             Route::RolePermissions(_) | Route::BundlePermissions(_) => "PUT",
             Route::UserEnable(..) => "POST",
             Route::UserPassword(_) => "PUT",
-            Route::Token(_) | Route::CurrentSession => "DELETE",
+            Route::Token(_) | Route::CurrentSession | Route::CloudToken(_) => "DELETE",
+            Route::CloudTokens => "GET",
             Route::Login(_)
             | Route::Authorize
             | Route::ProviderToken
@@ -299,6 +308,8 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("GET", Route::Tokens) => api(tokens::list(authority, request)),
         ("POST", Route::Tokens) => api(tokens::create(authority, request)),
         ("DELETE", Route::Token(id)) => api(tokens::revoke(authority, request, &id)),
+        ("GET", Route::CloudTokens) => api(cloudapi::list(authority, request)),
+        ("DELETE", Route::CloudToken(id)) => api(cloudapi::revoke(authority, request, &id)),
         ("GET", Route::Users) => api(users::list(authority, request)),
         ("POST", Route::Users) => api(users::create(authority, request)),
         ("GET", Route::User(id)) => api(users::get(authority, request, &id)),

@@ -11,6 +11,7 @@ mod access;
 mod audit;
 mod bad_input;
 mod cli;
+mod cloudapi;
 mod defences;
 mod directory;
 mod exchange;

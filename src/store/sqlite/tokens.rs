@@ -49,6 +49,9 @@ impl TokenReads for Connection {
             conditions.push("u.name = ?", &[user_name]);
         }
         conditions.name_like("t.name", &pattern);
+        if let Some(name) = &filter.name_equals {
+            conditions.push("t.name = ?", &[name]);
+        }
         if !filter.include_revoked {
             conditions.push("t.revoked_at IS NULL", &[]);
         }
