@@ -126,8 +126,5 @@ pub fn revoke(
     request: &Request,
     id: &str,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(authority, request)?;
-    let id = id.strip_prefix(TOKEN_URN).unwrap_or(id);
-    authority.revoke_api_token(&caller, id)?;
-    Ok(Response::no_content())
+    super::tokens::revoke(authority, request, id.strip_prefix(TOKEN_URN).unwrap_or(id))
 }
