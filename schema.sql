@@ -535,3 +535,16 @@ CREATE TABLE introspection_clients (
     revoked_at    INTEGER
 );
 CREATE INDEX introspection_clients_by_service ON introspection_clients (service_id);
+
+-- migration 10
+-- OAuth clients registered by users, Cloud Director style: each may take
+-- one API token through the JWT-bearer grant (token_id once it has).
+CREATE TABLE oauth_clients (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    token_id   TEXT REFERENCES api_tokens (id),
+    deleted_at INTEGER
+);
+CREATE INDEX oauth_clients_by_user ON oauth_clients (user_id);

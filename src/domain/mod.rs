@@ -19,6 +19,7 @@ mod health;
 mod identity;
 mod introspection;
 mod names;
+mod oauth_clients;
 mod password;
 pub mod records;
 mod refusals;
@@ -44,7 +45,7 @@ pub use error::DomainError;
 pub use health::Readiness;
 pub use identity::{check_audience, IdTokenAudience, IdentityClaims};
 pub use introspection::{ActiveToken, ClientCredentials};
-pub use records::{Account, ApiTokenListing, IntrospectionClient, RoleDefinition};
+pub use records::{Account, ApiTokenListing, IntrospectionClient, OAuthClient, RoleDefinition};
 pub use records::{
     BundlePage, BundleSummary, GroupPage, GroupSummary, Org, OrgPage, RolePage, Service,
     ServicePage, UserPage, UserSummary,

@@ -284,6 +284,19 @@ pub struct ApiTokenRecord {
     pub openid: bool,
 }
 
+/// An OAuth client a user registered: it may take one API token through
+/// the JWT-bearer grant.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub id: String,
+    pub name: String,
+    pub user_id: String,
+    pub created_at: i64,
+    /// The API token it took, once it has.
+    pub token_id: Option<String>,
+    pub deleted_at: Option<i64>,
+}
+
 /// A resource server's credentials for introspection (never its secret).
 #[derive(Debug, Clone)]
 pub struct IntrospectionClient {

@@ -14,8 +14,8 @@ use std::sync::mpsc;
 use super::audit::{Event, EventFilter};
 use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, IntrospectionClient, NewUser,
-    Org, RightsBundle, RoleDefinition, Service, SessionRecord, SigningKeyRecord, UserFilter,
-    UserPage, UserSummary,
+    OAuthClient, Org, RightsBundle, RoleDefinition, Service, SessionRecord, SigningKeyRecord,
+    UserFilter, UserPage, UserSummary,
 };
 use super::records::{
     ApiTokenPage, BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, OrgPage,
@@ -169,6 +169,7 @@ pub trait TokenReads {
     /// Whether the access token `jti` was revoked before its expiry.
     fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     fn introspection_client(&self, id: &str) -> StoreResult<Option<IntrospectionClient>>;
+    fn oauth_client(&self, id: &str) -> StoreResult<Option<OAuthClient>>;
     /// A service's clients that are not revoked, oldest first.
     fn introspection_clients(&self, service_id: &str) -> StoreResult<Vec<IntrospectionClient>>;
 }
@@ -183,6 +184,11 @@ pub trait TokenWrites {
     /// Forgets revocations of access tokens that expired before `now`.
     fn forget_expired_revocations(&self, now: i64) -> StoreResult<u64>;
     fn insert_introspection_client(&self, client: &IntrospectionClient) -> StoreResult<()>;
+    fn insert_oauth_client(&self, client: &OAuthClient) -> StoreResult<()>;
+    /// Records the token a client took; false when it had one, or is deleted.
+    fn bind_oauth_client_token(&self, client_id: &str, token_id: &str) -> StoreResult<bool>;
+    /// False when it was unknown or deleted already.
+    fn delete_oauth_client(&self, id: &str, at: i64) -> StoreResult<bool>;
     /// False when it was unknown or revoked already.
     fn revoke_introspection_client(&self, id: &str, at: i64) -> StoreResult<bool>;
 }

@@ -431,7 +431,7 @@ impl Authority {
 }
 
 impl ExchangeAudience<'_> {
-    fn admits(self, account: &Account) -> bool {
+    pub(super) fn admits(self, account: &Account) -> bool {
         match self {
             ExchangeAudience::AnyOrg => true,
             ExchangeAudience::Provider => account.org.is_provider,

@@ -5,9 +5,10 @@
 
 use serde_json::{json, Value};
 
-use super::error::OAuthError;
+use super::error::{ApiError, OAuthError};
 use super::request::Request;
 use super::response::Response;
+use super::session::authenticate;
 use crate::domain::{
     Authority, Committing, DomainError, ExchangeAudience, IdTokenAudience, IssuedAccess,
 };
@@ -59,6 +60,9 @@ fn refresh_token_grant(
 ) -> Result<Response, OAuthError> {
     let params = request.form_body()?;
     let grant_type = required(&params, "grant_type")?;
+    if grant_type == JWT_BEARER {
+        return jwt_bearer_grant(authority, request, &params, audience);
+    }
     if grant_type != "refresh_token" {
         return Err(OAuthError::unsupported_grant_type(grant_type));
     }
@@ -73,6 +77,73 @@ fn refresh_token_grant(
     Ok(Response::json(200, &token_answer(&issued, "Bearer", scope))
         .no_store()
         .after(commit, oauth_error))
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// RFC 7523, as Cloud Director offers it: `client_id` (a client the user
+/// registered) and `assertion` (its password session's access token) give,
+/// once per client, a new API token as `refresh_token` with an access token.
+fn jwt_bearer_grant(
+    authority: &mut Authority,
+    request: &Request,
+    params: &[(String, String)],
+    audience: ExchangeAudience<'_>,
+) -> Result<Response, OAuthError> {
+    let client_id = required(params, "client_id")?;
+    let assertion = required(params, "assertion")?;
+    let (created, issued) =
+        authority.exchange_jwt_bearer(client_id, assertion, audience, request.peer)?;
+    let Committing {
+        value: issued,
+        commit,
+    } = issued;
+    let mut answer = token_answer(&issued, "Bearer", issued.grant.permissions.join(" "));
+    answer["refresh_token"] = json!(created.secret.reveal());
+    Ok(Response::json(200, &answer)
+        .no_store()
+        .after(commit, oauth_error))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientRegistration {
+    client_name: String,
+}
+
+/// `POST /oauth/{provider | tenant/{org}}/register`: a client of the
+/// caller's, for the JWT-bearer grant.
+pub fn register(
+    authority: &mut Authority,
+    request: &Request,
+    audience: ExchangeAudience<'_>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: ClientRegistration = request.json_body()?;
+    let client = authority.register_oauth_client(&caller, audience, &body.client_name)?;
+    Ok(Response::json(
+        200,
+        &json!({
+            "client_id": client.id,
+            "client_name": client.name,
+            "grant_types": [JWT_BEARER],
+            "token_endpoint_auth_method": "none",
+            "client_id_issued_at": client.created_at,
+        }),
+    )
+    .no_store())
+}
+
+/// `DELETE /oauth/{provider | tenant/{org}}/register/{client_id}`: the
+/// client goes, and the API token it took is revoked.
+pub fn delete_client(
+    authority: &mut Authority,
+    request: &Request,
+    client_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    authority.delete_oauth_client(&caller, client_id)?;
+    Ok(Response::no_content())
 }
 
 /// `POST /oauth/revoke` (RFC 7009): `token` is an API token, which is

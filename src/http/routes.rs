@@ -5,7 +5,7 @@ use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
 use super::{audit, cloudapi, directory, discovery, oauth, session, tokens, users};
-use crate::domain::{Authority, LoginEndpoint};
+use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
 enum Route {
     Health,
@@ -50,6 +50,11 @@ enum Route {
     Authorize,
     ProviderToken,
     TenantToken(String),
+    ProviderRegister,
+    TenantRegister(String),
+    ProviderClient(String),
+    /// The org in the path is the client's owner's; the client id decides.
+    TenantClient(String),
     Revoke,
     Introspect,
     Authorization,
@@ -140,6 +145,16 @@ impl Route {
             }
             ["csp", "gateway", "am", "api", "auth", "api-tokens", "authorize"] => Route::Authorize,
             ["oauth", "provider", "token"] => Route::ProviderToken,
+            ["oauth", "provider", "register"] => Route::ProviderRegister,
+            ["oauth", "provider", "register", id] if !id.is_empty() => {
+                Route::ProviderClient(decode_path_segment(id)?)
+            }
+            ["oauth", "tenant", org, "register"] if !org.is_empty() => {
+                Route::TenantRegister(decode_path_segment(org)?)
+            }
+            ["oauth", "tenant", org, "register", id] if !org.is_empty() && !id.is_empty() => {
+                Route::TenantClient(decode_path_segment(id)?)
+            }
             ["oauth", "revoke"] => Route::Revoke,
             ["oauth", "introspect"] => Route::Introspect,
             ["oauth", "authorize"] => Route::Authorization,
@@ -198,6 +213,10 @@ impl Route {
             Route::Authorize => "/csp/gateway/am/api/auth/api-tokens/authorize",
             Route::ProviderToken => "/oauth/provider/token",
             Route::TenantToken(_) => "/oauth/tenant/{org}/token",
+            Route::ProviderRegister => "/oauth/provider/register",
+            Route::TenantRegister(_) => "/oauth/tenant/{org}/register",
+            Route::ProviderClient(_) => "/oauth/provider/register/{client_id}",
+            Route::TenantClient(_) => "/oauth/tenant/{org}/register/{client_id}",
             Route::Revoke => "/oauth/revoke",
             Route::Introspect => "/oauth/introspect",
             Route::Authorization => "/oauth/authorize",
@@ -245,6 +264,8 @@ impl Route {
             | Route::Introspect => "POST",
             Route::ServiceClients(_) => "GET, POST",
             Route::Authorization => "GET, POST",
+            Route::ProviderRegister | Route::TenantRegister(_) => "POST",
+            Route::ProviderClient(_) | Route::TenantClient(_) => "DELETE",
             Route::ServiceClient(..) => "DELETE",
         }
     }
@@ -384,6 +405,19 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("POST", Route::ProviderToken) => oauth(oauth::provider_token(authority, request)),
         ("POST", Route::TenantToken(org)) => oauth(oauth::tenant_token(authority, request, &org)),
         ("POST", Route::Revoke) => oauth(oauth::revoke(authority, request)),
+        ("POST", Route::ProviderRegister) => api(oauth::register(
+            authority,
+            request,
+            ExchangeAudience::Provider,
+        )),
+        ("POST", Route::TenantRegister(org)) => api(oauth::register(
+            authority,
+            request,
+            ExchangeAudience::Tenant(&org),
+        )),
+        ("DELETE", Route::ProviderClient(id) | Route::TenantClient(id)) => {
+            api(oauth::delete_client(authority, request, &id))
+        }
         ("POST", Route::Introspect) => oauth(oauth::introspect(authority, request)),
         ("GET" | "POST", Route::Authorization) => oauth::authorization().into_response(),
         ("POST", Route::ServiceClients(id)) => {

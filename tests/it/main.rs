@@ -20,6 +20,7 @@ mod hostile;
 mod interop;
 mod introspection;
 mod jwt;
+mod jwt_bearer;
 mod lifecycle;
 mod openid;
 mod revocation;

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{listing, Conditions};
 use crate::domain::records::{
-    ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient,
+    ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient, OAuthClient,
 };
 use crate::domain::scopes::TokenScope;
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
@@ -84,6 +84,25 @@ impl TokenReads for Connection {
         Ok(stmt.query_row([id], client_from_row).optional()?)
     }
 
+    fn oauth_client(&self, id: &str) -> StoreResult<Option<OAuthClient>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT id, name, user_id, created_at, token_id, deleted_at
+             FROM oauth_clients WHERE id = ?1",
+        )?;
+        Ok(stmt
+            .query_row([id], |r| {
+                Ok(OAuthClient {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    user_id: r.get(2)?,
+                    created_at: r.get(3)?,
+                    token_id: r.get(4)?,
+                    deleted_at: r.get(5)?,
+                })
+            })
+            .optional()?)
+    }
+
     fn introspection_clients(&self, service_id: &str) -> StoreResult<Vec<IntrospectionClient>> {
         let mut stmt = self.prepare_cached(&format!(
             "{CLIENT} WHERE c.service_id = ?1 AND c.revoked_at IS NULL
@@ -157,6 +176,34 @@ impl TokenWrites for Connection {
             client.created_at
         ])?;
         Ok(())
+    }
+
+    fn insert_oauth_client(&self, client: &OAuthClient) -> StoreResult<()> {
+        self.prepare_cached(
+            "INSERT INTO oauth_clients (id, name, user_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            client.id,
+            client.name,
+            client.user_id,
+            client.created_at
+        ])?;
+        Ok(())
+    }
+
+    fn bind_oauth_client_token(&self, client_id: &str, token_id: &str) -> StoreResult<bool> {
+        let mut stmt = self.prepare_cached(
+            "UPDATE oauth_clients SET token_id = ?2
+             WHERE id = ?1 AND token_id IS NULL AND deleted_at IS NULL",
+        )?;
+        Ok(stmt.execute(params![client_id, token_id])? == 1)
+    }
+
+    fn delete_oauth_client(&self, id: &str, at: i64) -> StoreResult<bool> {
+        let mut stmt = self.prepare_cached(
+            "UPDATE oauth_clients SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+        )?;
+        Ok(stmt.execute(params![id, at])? == 1)
     }
 
     fn revoke_introspection_client(&self, id: &str, at: i64) -> StoreResult<bool> {

@@ -1,0 +1,171 @@
+//! OAuth clients and the JWT-bearer grant, as Cloud Director offers them to
+//! its automation: a user with a password session registers a client, then
+//! presents the session's access token as the assertion of an RFC 7523
+//! grant and receives, once per client, a new API token (the refresh
+//! token) with an access token. Deleting the client revokes that token.
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::identity::IdTokenAudience;
+use super::names::check_name;
+use super::records::OAuthClient;
+use super::scopes::TokenScope;
+use super::storage::{Durability, StoreError};
+use super::tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
+use super::{Authority, Caller, Committing, DomainError, Right};
+
+const MAX_CLIENT_NAME: usize = 128;
+
+impl Authority {
+    /// Registers a client for the caller, at the endpoint of `audience`
+    /// (its own org's only). Needs a password session and "Manage user's
+    /// own API token".
+    pub fn register_oauth_client(
+        &mut self,
+        caller: &Caller,
+        audience: ExchangeAudience<'_>,
+        name: &str,
+    ) -> Result<OAuthClient, DomainError> {
+        self.require_session(caller, "register OAuth clients")?;
+        self.require(caller, Right::TokenManageOwn)?;
+        if !audience.admits(&caller.account) {
+            return Err(self.deny(
+                caller,
+                "clients are registered at the endpoint of one's own organization".into(),
+            ));
+        }
+        let name = name.trim();
+        check_name("client name", name, MAX_CLIENT_NAME)?;
+        let client = OAuthClient {
+            id: self.new_id()?,
+            name: name.to_string(),
+            user_id: caller.account.user_id.clone(),
+            created_at: self.now(),
+            token_id: None,
+            deleted_at: None,
+        };
+        let record = client.clone();
+        let event = self
+            .event("oauth_client.register", "success")?
+            .by(caller)
+            .on("oauth_client", &client.id, &client.name);
+        self.write_recorded(event, move |tx| tx.insert_oauth_client(&record))?;
+        Ok(client)
+    }
+
+    /// Deletes one of the caller's clients, and revokes the API token it
+    /// took.
+    pub fn delete_oauth_client(
+        &mut self,
+        caller: &Caller,
+        client_id: &str,
+    ) -> Result<(), DomainError> {
+        self.require_session(caller, "delete OAuth clients")?;
+        let not_found = || DomainError::NotFound("no such OAuth client".into());
+        let client = self
+            .db()
+            .oauth_client(client_id)?
+            .filter(|c| c.deleted_at.is_none() && c.user_id == caller.account.user_id)
+            .ok_or_else(not_found)?;
+        let now = self.now();
+        let event = self
+            .event("oauth_client.delete", "success")?
+            .by(caller)
+            .on("oauth_client", &client.id, &client.name)
+            .with("api_token", json!(client.token_id));
+        let (id, token_id) = (client.id.clone(), client.token_id.clone());
+        self.write_if_changed(event, move |tx| {
+            let deleted = tx.delete_oauth_client(&id, now)?;
+            if let (true, Some(token_id)) = (deleted, &token_id) {
+                tx.revoke_api_token(token_id, now)?;
+            }
+            Ok(deleted)
+        })?;
+        Ok(())
+    }
+
+    /// RFC 7523 with Cloud Director's rules: `assertion` is a live password
+    /// session's access token of the client's owner, who may manage its own
+    /// API tokens; each client takes one API token, ever. Returns the new
+    /// token and the access token its exchange gave.
+    pub fn exchange_jwt_bearer(
+        &mut self,
+        client_id: &str,
+        assertion: &str,
+        audience: ExchangeAudience<'_>,
+        client_ip: IpAddr,
+    ) -> Result<(CreatedApiToken, Committing<IssuedAccess>), DomainError> {
+        let refused = DomainError::InvalidGrant;
+        let caller = match self.authenticate(assertion, client_ip) {
+            Ok(caller) => caller,
+            Err(DomainError::Unauthenticated(_)) => {
+                return Err(refused(
+                    "the assertion is not a live session's access token",
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        if caller.is_token_derived() {
+            return Err(refused(
+                "an assertion derived from an API token cannot take API tokens",
+            ));
+        }
+        if !caller.rights.contains(Right::TokenManageOwn) || !audience.admits(&caller.account) {
+            return Err(refused(
+                "the assertion's user may not take API tokens at this endpoint",
+            ));
+        }
+        let client = self
+            .db()
+            .oauth_client(client_id)?
+            .filter(|c| c.deleted_at.is_none() && c.user_id == caller.account.user_id)
+            .ok_or(refused("unknown client"))?;
+        if client.token_id.is_some() {
+            return Err(refused("this client has taken its API token already"));
+        }
+        let event = self
+            .event("token.create", "success")?
+            .by(&caller)
+            .with("via", json!("jwt-bearer"))
+            .with("oauth_client", json!(client.id));
+        let (created, write) = self.new_api_token(
+            &caller.account.user_id,
+            NewApiToken {
+                name: &client.name,
+                ttl: None,
+                scope: TokenScope::AllRoles,
+                openid: false,
+            },
+            event,
+        )?;
+        let (client_id, token_id) = (client.id.clone(), created.id.clone());
+        let bound = self.store.run_write(
+            Box::new(move |tx| {
+                write(tx)?;
+                // A second grant racing this one: only one binds.
+                if tx.bind_oauth_client_token(&client_id, &token_id)? {
+                    Ok(())
+                } else {
+                    Err(StoreError::Duplicate)
+                }
+            }),
+            Durability::Durable,
+        );
+        match bound {
+            Ok(()) => {}
+            Err(StoreError::Duplicate) => {
+                return Err(refused("this client has taken its API token already"))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let issued = self.exchange_api_token(
+            created.secret.reveal(),
+            audience,
+            IdTokenAudience::Default,
+            client_ip,
+        )?;
+        Ok((created, issued))
+    }
+}
