@@ -45,6 +45,8 @@ pub fn login(
     });
     Ok(Response::json(200, &body)
         .with_header(ACCESS_TOKEN_HEADER, session.access_token)
+        // Cloud Director's SDKs read the token's type from here.
+        .with_header("X-VMWARE-VCLOUD-TOKEN-TYPE", "Bearer")
         .no_store())
 }
 

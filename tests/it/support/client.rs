@@ -58,6 +58,11 @@ impl Session {
             3,
             "{what}: {ACCESS_TOKEN_HEADER} holds a compact JWT: {access_token}"
         );
+        assert_eq!(
+            r.header("X-VMWARE-VCLOUD-TOKEN-TYPE"),
+            Some("Bearer"),
+            "{what}: the token type, as Cloud Director's SDKs read it"
+        );
         let body: SessionBody = expect(r, 200, what);
         Session {
             id: body.id,
