@@ -105,13 +105,10 @@ fn the_http_engine_is_named_only_in_the_http_layer() {
         }
         non_test_lines(path, text)
             .into_iter()
-            // tokio's channels work under any executor, or none: the
-            // storage boundary hands out commits to await with one.
             .filter(|(_, line)| {
-                ENGINES.iter().any(|engine| {
-                    line.replace("tokio::sync::oneshot", "")
-                        .contains(&format!("{engine}::"))
-                })
+                ENGINES
+                    .iter()
+                    .any(|engine| line.contains(&format!("{engine}::")))
             })
             .map(|(n, line)| format!("{path}:{n}: {}", line.trim()))
             .collect()

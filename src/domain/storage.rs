@@ -9,7 +9,10 @@
 //! domain changing.
 
 use std::fmt;
-use std::sync::mpsc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use super::audit::{Event, EventFilter};
 use super::records::{
@@ -282,28 +285,109 @@ pub enum Durability {
 pub type WriteJob = Box<dyn FnOnce(&dyn Transaction) -> StoreResult<()> + Send>;
 
 /// A write the backend has taken but not yet committed. Whatever it
-/// acknowledges must wait for `committed` first. A oneshot channel that can
-/// be awaited, so that a worker's runtime serves other requests meanwhile
-/// and their writes join the same commit.
+/// acknowledges must wait for it first: awaited (a worker's runtime serves
+/// other requests meanwhile, and their writes join the same commit) or,
+/// off any runtime, waited for. A one-shot channel of its own, so that no
+/// executor's type crosses the storage boundary.
 #[must_use = "nothing may be acknowledged before its write is committed"]
-pub struct PendingCommit(tokio::sync::oneshot::Receiver<StoreResult<()>>);
+pub struct PendingCommit(Arc<CommitSlot>);
+
+/// The backend's half: where the commit's result goes, once.
+pub struct CommitSender(Arc<CommitSlot>);
+
+#[derive(Default)]
+struct CommitSlot {
+    state: Mutex<CommitState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct CommitState {
+    result: Option<StoreResult<()>>,
+    /// The sender is gone, with or without a result.
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+/// A pending commit and the sender that completes it.
+pub fn commit_channel() -> (CommitSender, PendingCommit) {
+    let slot = Arc::new(CommitSlot::default());
+    (CommitSender(Arc::clone(&slot)), PendingCommit(slot))
+}
+
+fn stopped() -> StoreError {
+    StoreError::Failed("the writer stopped".into())
+}
+
+impl CommitSlot {
+    fn lock(&self) -> MutexGuard<'_, CommitState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the end (a result, or none when the sender just went) and
+    /// wakes whoever waits.
+    fn close(&self, result: Option<StoreResult<()>>) {
+        let waker = {
+            let mut state = self.lock();
+            if result.is_some() {
+                state.result = result;
+            }
+            state.closed = true;
+            state.waker.take()
+        };
+        self.ready.notify_all();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl CommitSender {
+    pub fn send(self, result: StoreResult<()>) {
+        self.0.close(Some(result));
+    }
+}
+
+impl Drop for CommitSender {
+    /// A sender dropped unsent (the writer died) ends the wait with an error.
+    fn drop(&mut self) {
+        self.0.close(None);
+    }
+}
+
+impl Future for PendingCommit {
+    type Output = StoreResult<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<StoreResult<()>> {
+        let mut state = self.0.lock();
+        if let Some(result) = state.result.take() {
+            return Poll::Ready(result);
+        }
+        if state.closed {
+            return Poll::Ready(Err(stopped()));
+        }
+        state.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
 
 impl PendingCommit {
-    pub fn new(answer: tokio::sync::oneshot::Receiver<StoreResult<()>>) -> PendingCommit {
-        PendingCommit(answer)
-    }
-
     pub async fn committed(self) -> StoreResult<()> {
-        self.0
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Failed("the writer stopped".into())))
+        self.await
     }
 
-    /// Blocks until the commit; never on an async runtime's thread.
+    /// Blocks until the commit; for threads that are not a runtime's.
     pub fn wait(self) -> StoreResult<()> {
-        self.0
-            .blocking_recv()
-            .unwrap_or_else(|_| Err(StoreError::Failed("the writer stopped".into())))
+        let mut state = self.0.lock();
+        loop {
+            if let Some(result) = state.result.take() {
+                return result;
+            }
+            if state.closed {
+                return Err(stopped());
+            }
+            state = self.0.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 
@@ -361,5 +445,33 @@ impl dyn Storage {
         received
             .try_recv()
             .map_err(|_| StoreError::Failed("a committed write returned no result".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_is_waited_for_or_awaited_and_a_vanished_writer_is_an_error() {
+        let (sender, pending) = commit_channel();
+        sender.send(Ok(()));
+        assert!(pending.wait().is_ok());
+
+        let (sender, pending) = commit_channel();
+        drop(sender);
+        assert!(pending.wait().is_err(), "a sender gone unsent");
+
+        let (sender, pending) = commit_channel();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            sender.send(Err(StoreError::Busy));
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let result = runtime.block_on(pending.committed());
+        assert!(matches!(result, Err(StoreError::Busy)), "the result sent");
+        writer.join().unwrap();
     }
 }

@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use tokio::sync::oneshot;
-
-use crate::domain::storage::{Durability, PendingCommit, StoreError, StoreResult, WriteJob};
+use crate::domain::storage::{
+    commit_channel, CommitSender, Durability, PendingCommit, StoreError, StoreResult, WriteJob,
+};
 
 /// Writes waiting for the writer before a worker has to wait to queue.
 const QUEUE: usize = 4096;
@@ -46,16 +46,18 @@ enum Done {
     /// A thread blocked in `write`.
     Blocking(SyncSender<StoreResult<()>>),
     /// A task awaiting a `PendingCommit`.
-    Awaited(oneshot::Sender<StoreResult<()>>),
+    Awaited(CommitSender),
 }
 
 impl Done {
     fn send(self, result: StoreResult<()>) {
-        // The waiter may have gone (a client hung up): nothing to tell.
-        let _ = match self {
-            Done::Blocking(done) => done.send(result).map_err(drop),
-            Done::Awaited(done) => done.send(result).map_err(drop),
-        };
+        match self {
+            // The waiter may have gone (a client hung up): nothing to tell.
+            Done::Blocking(done) => {
+                let _ = done.send(result);
+            }
+            Done::Awaited(done) => done.send(result),
+        }
     }
 }
 
@@ -94,9 +96,9 @@ impl Writer {
         job: WriteJob,
         durability: Durability,
     ) -> StoreResult<PendingCommit> {
-        let (done, answer) = oneshot::channel();
+        let (done, answer) = commit_channel();
         self.send(job, durability, Some(Done::Awaited(done)))?;
-        Ok(PendingCommit::new(answer))
+        Ok(answer)
     }
 
     /// Queues `job` for a durable commit without waiting for it.
