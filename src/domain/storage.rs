@@ -467,10 +467,15 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
             sender.send(Err(StoreError::Busy));
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let result = runtime.block_on(pending.committed());
+        // Polled as an executor would, until the writer's answer arrives.
+        let mut pending = std::pin::pin!(pending);
+        let mut cx = Context::from_waker(Waker::noop());
+        let result = loop {
+            match pending.as_mut().poll(&mut cx) {
+                Poll::Ready(result) => break result,
+                Poll::Pending => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        };
         assert!(matches!(result, Err(StoreError::Busy)), "the result sent");
         writer.join().unwrap();
     }
