@@ -1,5 +1,6 @@
 //! Administration done by whoever holds the database file (the admin CLI):
-//! orgs, users, tokens, login locks and signing keys, with the same
+//! orgs, users, tokens, login locks and signing keys (services, roles,
+//! groups and bundles are in `catalog.rs`), with the same
 //! validation as the HTTP API but without a caller's rights, since file
 //! access is the provider's own. The API's handlers reach the same changes
 //! after checking the caller's rights; each change takes the `Actor` its
@@ -13,22 +14,15 @@ use super::access_token::KeyRing;
 use super::audit::Actor;
 use super::audit::Event;
 use super::names::check_name;
-use super::records::{
-    ApiTokenFilter, ApiTokenListing, Group, NewUser, Org, RightsBundle, RoleDefinition, Service,
-    UserSummary,
-};
+use super::records::{ApiTokenFilter, ApiTokenListing, NewUser, Org, UserSummary};
 use super::scopes::TokenScope;
 use super::storage::{Durability, PendingCommit};
 use super::throttle::login_key;
 use super::tokens::{CreatedApiToken, NewApiToken};
-use super::{parse_id, password, rights, Authority, DomainError, PROVIDER_ORG};
-
-const MAX_SERVICE_NAME: usize = 64;
-const MAX_PERMISSION_NAME: usize = 128;
+use super::{parse_id, password, rights, Authority, DomainError};
 
 const MAX_ORG_NAME: usize = 64;
 const MAX_USER_NAME: usize = 128;
-const MAX_ROLE_NAME: usize = 128;
 
 /// A user to add.
 pub struct NewAccount<'a> {
@@ -39,17 +33,6 @@ pub struct NewAccount<'a> {
     pub role_names: &'a [String],
     pub email: Option<&'a str>,
     pub display_name: Option<&'a str>,
-}
-
-/// A role to define.
-pub struct NewRole<'a> {
-    pub name: &'a str,
-    /// None: a global role.
-    pub org_name: Option<&'a str>,
-    /// Some: a service role of that service.
-    pub service: Option<&'a str>,
-    /// `service:permission` ids.
-    pub permissions: &'a [String],
 }
 
 /// Which tokens `tokend token list` shows.
@@ -205,511 +188,6 @@ impl Authority {
                 &format!("{}@{}", user.name, user.org_name),
             )
             .in_org(&user.org_id)
-    }
-
-    /// Registers a service and the permissions it defines, written
-    /// `service:permission`.
-    pub fn add_service(
-        &mut self,
-        by: Actor<'_>,
-        name: &str,
-        permissions: &[String],
-    ) -> Result<Service, DomainError> {
-        check_identifier("service name", name, MAX_SERVICE_NAME)?;
-        let mut names = Vec::with_capacity(permissions.len());
-        for permission in permissions {
-            let (service, permission_name) = split_permission(permission)?;
-            if !service.eq_ignore_ascii_case(name) {
-                return Err(DomainError::Invalid(format!(
-                    "permission {permission:?} does not belong to service {name:?}"
-                )));
-            }
-            names.push(permission_name.to_string());
-        }
-        names.sort();
-        names.dedup();
-        let service = Service {
-            id: self.new_id()?,
-            name: name.to_string(),
-            permissions: names,
-            created_at: self.now(),
-        };
-        let record = service.clone();
-        let event = self
-            .event_by(by, "service.create")?
-            .on("service", &service.id, &service.name)
-            .with("permissions", json!(service.permissions));
-        self.write_recorded(event, move |tx| tx.insert_service(&record))
-            .map_err(|e| match e.into() {
-                DomainError::Conflict(_) => {
-                    DomainError::Conflict(format!("service {name:?} already exists"))
-                }
-                other => other,
-            })?;
-        Ok(service)
-    }
-
-    /// Adds permissions to a registered service.
-    pub fn extend_service(
-        &mut self,
-        by: Actor<'_>,
-        name: &str,
-        permissions: &[String],
-    ) -> Result<Service, DomainError> {
-        let service = self.service(name)?;
-        let mut added = Vec::with_capacity(permissions.len());
-        for permission in permissions {
-            let (owner, permission_name) = split_permission(permission)?;
-            if !owner.eq_ignore_ascii_case(&service.name) {
-                return Err(DomainError::Invalid(format!(
-                    "permission {permission:?} does not belong to service {name:?}"
-                )));
-            }
-            added.push(permission_name.to_string());
-        }
-        if service.name == rights::TOKEND_SERVICE {
-            return Err(DomainError::Invalid(
-                "tokend's own permissions are its rights; they do not change".into(),
-            ));
-        }
-        let id = service.id.clone();
-        let event = self
-            .event_by(by, "service.update")?
-            .on("service", &service.id, &service.name)
-            .with("added", json!(added));
-        self.write_recorded(event, move |tx| {
-            for name in &added {
-                tx.add_permission(&id, name)?;
-            }
-            Ok(())
-        })?;
-        self.service(name)
-    }
-
-    /// Replaces a rights bundle's permissions. The Default Rights Bundle
-    /// keeps every right of tokend's.
-    pub fn set_bundle_permissions(
-        &mut self,
-        by: Actor<'_>,
-        bundle_name: &str,
-        permissions: &[String],
-    ) -> Result<RightsBundle, DomainError> {
-        let bundle = self
-            .db()
-            .rights_bundle(bundle_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))?;
-        let permissions = self.checked_permissions(None, permissions)?;
-        if bundle.name == rights::DEFAULT_RIGHTS_BUNDLE {
-            if let Some(missing) = super::Right::ALL
-                .iter()
-                .map(|r| r.id())
-                .find(|id| !permissions.contains(id))
-            {
-                return Err(DomainError::Invalid(format!(
-                    "the {} keeps every right of tokend's, {missing:?} included",
-                    rights::DEFAULT_RIGHTS_BUNDLE
-                )));
-            }
-        }
-        let id = bundle.id.clone();
-        let event = self
-            .event_by(by, "bundle.update")?
-            .on("rights_bundle", &bundle.id, &bundle.name)
-            .with("permissions", json!(permissions));
-        self.write_recorded(event, move |tx| {
-            tx.set_bundle_permissions(&id, &permissions)
-        })?;
-        self.db()
-            .rights_bundle(bundle_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))
-    }
-
-    /// Defines a role: global (no org) or local to `org_name`; an org role,
-    /// or a service role holding only `service`'s permissions.
-    pub fn add_role(
-        &mut self,
-        by: Actor<'_>,
-        new: NewRole<'_>,
-    ) -> Result<RoleDefinition, DomainError> {
-        check_name("role name", new.name, MAX_ROLE_NAME)?;
-        if new.name.contains('/') {
-            return Err(DomainError::Invalid(format!(
-                "role name {:?} must not contain '/'",
-                new.name
-            )));
-        }
-        let org = match new.org_name {
-            Some(org_name) => Some(self.org(org_name)?),
-            None => None,
-        };
-        if let Some(org) = &org {
-            // A local role must not hide a global one of the same name.
-            if self.db().role(None, new.name)?.is_some() {
-                return Err(DomainError::Conflict(format!(
-                    "a global role is already called {:?}",
-                    new.name
-                )));
-            }
-            if org.is_provider {
-                return Err(DomainError::Invalid(format!(
-                    "roles of the {PROVIDER_ORG} org are global: use --global"
-                )));
-            }
-        }
-        let service = match new.service {
-            Some(service) => Some(self.service(service)?),
-            None => None,
-        };
-        let permissions =
-            self.checked_permissions(service.as_ref().map(|s| s.name.as_str()), new.permissions)?;
-        let role = RoleDefinition {
-            id: self.new_id()?,
-            name: new.name.to_string(),
-            org_id: org.map(|o| o.id),
-            service: service.map(|s| s.name),
-            provider_only: false,
-            // A new global role reaches tenant orgs once published to them.
-            published_to_all: false,
-            permissions,
-            created_at: self.now(),
-        };
-        let record = role.clone();
-        let name = new.name.to_string();
-        let event = self.on_role(self.event_by(by, "role.create")?, &role);
-        self.write_recorded(event, move |tx| tx.insert_role(&record))
-            .map_err(|e| match e.into() {
-                DomainError::Conflict(_) => {
-                    DomainError::Conflict(format!("role {name:?} already exists there"))
-                }
-                other => other,
-            })?;
-        Ok(role)
-    }
-
-    /// Publishes a global role to a tenant org (or withdraws it): the org's
-    /// users may hold it from then on. Returns false when nothing changed.
-    pub fn set_role_published(
-        &mut self,
-        by: Actor<'_>,
-        role_name: &str,
-        org_name: &str,
-        published: bool,
-    ) -> Result<bool, DomainError> {
-        let role = self
-            .db()
-            .role(None, role_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no global role {role_name:?}")))?;
-        self.publish_role(by, &role, org_name, published)
-    }
-
-    pub(super) fn publish_role(
-        &mut self,
-        by: Actor<'_>,
-        role: &RoleDefinition,
-        org_name: &str,
-        published: bool,
-    ) -> Result<bool, DomainError> {
-        if role.org_id.is_some() {
-            return Err(DomainError::Invalid(format!(
-                "{:?} is an org's own role; only global roles are published",
-                role.name
-            )));
-        }
-        if role.published_to_all {
-            return Err(DomainError::Invalid(format!(
-                "{:?} is published to every org",
-                role.name
-            )));
-        }
-        let org = self.org(org_name)?;
-        if org.is_provider {
-            return Err(DomainError::Invalid(format!(
-                "the {PROVIDER_ORG} org uses every global role"
-            )));
-        }
-        let role_id = role.id.clone();
-        let kind = if published {
-            "role.publish"
-        } else {
-            "role.withdraw"
-        };
-        let event = self
-            .event_by(by, kind)?
-            .on("role", &role.id, &role.name)
-            .in_org(&org.id)
-            .with("org", json!(org.name));
-        Ok(self.write_if_changed(event, move |tx| {
-            tx.set_role_published(&role_id, &org.id, published)
-        })?)
-    }
-
-    /// Grants (or takes back) a role to `user_name@org_name`. Returns false
-    /// when nothing changed.
-    pub fn set_role_granted(
-        &mut self,
-        by: Actor<'_>,
-        org_name: &str,
-        user_name: &str,
-        role_name: &str,
-        granted: bool,
-    ) -> Result<bool, DomainError> {
-        let org = self.org(org_name)?;
-        let user = self.user_summary(org_name, user_name)?;
-        let role = self.grantable_role(&org, role_name)?;
-        let kind = if granted { "role.grant" } else { "role.revoke" };
-        let event = self
-            .on_user(self.event_by(by, kind)?, &user)
-            .with("role", json!({ "id": role.id, "name": role.name }));
-        let changed = self.write_if_changed(event, move |tx| {
-            if granted {
-                tx.grant_role(&user.id, &role.id)
-            } else {
-                tx.revoke_role(&user.id, &role.id)
-            }
-        })?;
-        Ok(changed)
-    }
-
-    pub fn add_group(
-        &mut self,
-        by: Actor<'_>,
-        org_name: &str,
-        name: &str,
-    ) -> Result<Group, DomainError> {
-        check_name("group name", name, MAX_ROLE_NAME)?;
-        if name.contains('@') {
-            return Err(DomainError::Invalid(format!(
-                "group name {name:?} must not contain '@'"
-            )));
-        }
-        let org = self.org(org_name)?;
-        let group = Group {
-            id: self.new_id()?,
-            org_id: org.id,
-            name: name.to_string(),
-            created_at: self.now(),
-        };
-        let record = group.clone();
-        let event = self.on_group(self.event_by(by, "group.create")?, &group);
-        self.write_recorded(event, move |tx| tx.insert_group(&record))
-            .map_err(|e| match e.into() {
-                DomainError::Conflict(_) => DomainError::Conflict(format!(
-                    "group {name:?} already exists in org {org_name:?}"
-                )),
-                other => other,
-            })?;
-        Ok(group)
-    }
-
-    /// Puts `user_name` into (or takes it out of) a group of its org.
-    /// Returns false when nothing changed.
-    pub fn set_group_member(
-        &mut self,
-        by: Actor<'_>,
-        org_name: &str,
-        group_name: &str,
-        user_name: &str,
-        member: bool,
-    ) -> Result<bool, DomainError> {
-        let org = self.org(org_name)?;
-        let group = self.group(&org, group_name)?;
-        let user_id = self.user_id(org_name, user_name)?;
-        let kind = if member {
-            "group.member_add"
-        } else {
-            "group.member_remove"
-        };
-        let event = self
-            .on_group(self.event_by(by, kind)?, &group)
-            .with("user", json!({ "id": user_id, "name": user_name }));
-        Ok(self.write_if_changed(event, move |tx| {
-            tx.set_group_member(&group.id, &user_id, member)
-        })?)
-    }
-
-    /// Grants a role to a group (or takes it back): its members hold it for
-    /// as long as they are members. Returns false when nothing changed.
-    pub fn set_group_role(
-        &mut self,
-        by: Actor<'_>,
-        org_name: &str,
-        group_name: &str,
-        role_name: &str,
-        granted: bool,
-    ) -> Result<bool, DomainError> {
-        let org = self.org(org_name)?;
-        let group = self.group(&org, group_name)?;
-        let role = self.grantable_role(&org, role_name)?;
-        let kind = if granted {
-            "group.role_grant"
-        } else {
-            "group.role_revoke"
-        };
-        let event = self
-            .on_group(self.event_by(by, kind)?, &group)
-            .with("role", json!({ "id": role.id, "name": role.name }));
-        Ok(self.write_if_changed(event, move |tx| {
-            tx.set_group_role(&group.id, &role.id, granted)
-        })?)
-    }
-
-    /// Defines a rights bundle: permissions an org may use once the bundle
-    /// is published to it.
-    pub fn add_rights_bundle(
-        &mut self,
-        by: Actor<'_>,
-        name: &str,
-        permissions: &[String],
-    ) -> Result<RightsBundle, DomainError> {
-        check_name("rights bundle name", name, MAX_ROLE_NAME)?;
-        let ids = self.checked_permissions(None, permissions)?;
-        let bundle = RightsBundle {
-            id: self.new_id()?,
-            name: name.to_string(),
-            permissions: ids,
-            created_at: self.now(),
-        };
-        let record = bundle.clone();
-        let event = self
-            .event_by(by, "bundle.create")?
-            .on("rights_bundle", &bundle.id, &bundle.name)
-            .with("permissions", json!(bundle.permissions));
-        self.write_recorded(event, move |tx| tx.insert_rights_bundle(&record))
-            .map_err(|e| match e.into() {
-                DomainError::Conflict(_) => {
-                    DomainError::Conflict(format!("rights bundle {name:?} already exists"))
-                }
-                other => other,
-            })?;
-        Ok(bundle)
-    }
-
-    /// Publishes a bundle to a tenant org (or withdraws it): the org's
-    /// users may use its permissions from their next request on. Returns
-    /// false when nothing changed.
-    pub fn set_bundle_published(
-        &mut self,
-        by: Actor<'_>,
-        bundle_name: &str,
-        org_name: &str,
-        published: bool,
-    ) -> Result<bool, DomainError> {
-        let bundle = self
-            .db()
-            .rights_bundle(bundle_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))?;
-        let org = self.org(org_name)?;
-        if org.is_provider {
-            return Err(DomainError::Invalid(format!(
-                "the {PROVIDER_ORG} org is not capped by rights bundles"
-            )));
-        }
-        let kind = if published {
-            "bundle.publish"
-        } else {
-            "bundle.withdraw"
-        };
-        let event = self
-            .event_by(by, kind)?
-            .on("rights_bundle", &bundle.id, &bundle.name)
-            .in_org(&org.id)
-            .with("org", json!(org.name));
-        Ok(self.write_if_changed(event, move |tx| {
-            tx.set_bundle_published(&bundle.id, &org.id, published)
-        })?)
-    }
-
-    /// `event` about `group`, read by the admins of its org.
-    fn on_group(&self, event: Event, group: &Group) -> Event {
-        event
-            .on("group", &group.id, &group.name)
-            .in_org(&group.org_id)
-    }
-
-    /// `event` about `role`; an org's own role is read by that org's admins.
-    pub(super) fn on_role(&self, event: Event, role: &RoleDefinition) -> Event {
-        let event = event
-            .on("role", &role.id, &role.name)
-            .with("permissions", json!(role.permissions));
-        match &role.org_id {
-            Some(org_id) => event.in_org(org_id),
-            None => event,
-        }
-    }
-
-    fn group(&self, org: &Org, name: &str) -> Result<Group, DomainError> {
-        self.db().group(&org.id, name)?.ok_or_else(|| {
-            DomainError::NotFound(format!("no group {name:?} in org {:?}", org.name))
-        })
-    }
-
-    /// The role called `name` that users of `org` may hold: the org's own,
-    /// else a global one (provider-only roles in the provider org alone).
-    fn grantable_role(&self, org: &Org, name: &str) -> Result<RoleDefinition, DomainError> {
-        check_name("role name", name, MAX_ROLE_NAME)?;
-        let role = match self.db().role(Some(&org.id), name)? {
-            Some(role) => role,
-            None => self
-                .db()
-                .role(None, name)?
-                .ok_or_else(|| DomainError::Invalid(format!("role {name:?} does not exist")))?,
-        };
-        if role.provider_only && !org.is_provider {
-            return Err(DomainError::Invalid(format!(
-                "role {name:?} can only be held in the {PROVIDER_ORG} org"
-            )));
-        }
-        let published = role.org_id.is_some()
-            || role.published_to_all
-            || org.is_provider
-            || self.db().role_published_to(&role.id, &org.id)?;
-        if !published {
-            return Err(DomainError::Invalid(format!(
-                "the global role {name:?} is not published to org {:?}",
-                org.name
-            )));
-        }
-        Ok(role)
-    }
-
-    /// `permissions` as full ids, each an existing permission, all of
-    /// `service` when the role is a service role.
-    pub(super) fn checked_permissions(
-        &self,
-        service: Option<&str>,
-        permissions: &[String],
-    ) -> Result<Vec<String>, DomainError> {
-        let mut checked = Vec::with_capacity(permissions.len());
-        for permission in permissions {
-            let (service_name, permission_name) = split_permission(permission)?;
-            let owner = self.service(service_name)?;
-            if !owner
-                .permissions
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(permission_name))
-            {
-                return Err(DomainError::Invalid(format!(
-                    "service {service_name:?} has no permission {permission_name:?}"
-                )));
-            }
-            if let Some(service) = service {
-                if !owner.name.eq_ignore_ascii_case(service) {
-                    return Err(DomainError::Invalid(format!(
-                        "a role of service {service:?} cannot hold {permission:?}"
-                    )));
-                }
-            }
-            checked.push(format!("{}:{}", owner.name, permission_name));
-        }
-        checked.sort();
-        checked.dedup();
-        Ok(checked)
-    }
-
-    fn service(&self, name: &str) -> Result<Service, DomainError> {
-        self.db()
-            .service(name)?
-            .ok_or_else(|| DomainError::Invalid(format!("service {name:?} does not exist")))
     }
 
     /// Lifts the login lock of `user_name@org_name` from every address, in
@@ -876,14 +354,18 @@ impl Authority {
             .ok_or_else(|| DomainError::NotFound(format!("org {name:?} does not exist")))
     }
 
-    fn user_summary(&self, org_name: &str, user_name: &str) -> Result<UserSummary, DomainError> {
+    pub(super) fn user_summary(
+        &self,
+        org_name: &str,
+        user_name: &str,
+    ) -> Result<UserSummary, DomainError> {
         let id = self.user_id(org_name, user_name)?;
         self.db().user(&id)?.ok_or_else(|| {
             DomainError::NotFound(format!("no user {user_name:?} in org {org_name:?}"))
         })
     }
 
-    fn user_id(&self, org_name: &str, user_name: &str) -> Result<String, DomainError> {
+    pub(super) fn user_id(&self, org_name: &str, user_name: &str) -> Result<String, DomainError> {
         let (account, _) = self
             .db()
             .login_account(org_name, user_name)?
@@ -891,35 +373,6 @@ impl Authority {
                 DomainError::NotFound(format!("no user {user_name:?} in org {org_name:?}"))
             })?;
         Ok(account.user_id)
-    }
-}
-
-/// `service:permission`, split.
-fn split_permission(id: &str) -> Result<(&str, &str), DomainError> {
-    let invalid = || {
-        DomainError::Invalid(format!(
-            "permission {id:?} must be written service:permission"
-        ))
-    };
-    let (service, name) = id.split_once(':').ok_or_else(invalid)?;
-    check_identifier("service name", service, MAX_SERVICE_NAME).map_err(|_| invalid())?;
-    check_identifier("permission name", name, MAX_PERMISSION_NAME).map_err(|_| invalid())?;
-    Ok((service, name))
-}
-
-/// Service and permission names: 1-N characters of A-Z, a-z, 0-9, '.', '_', '-'.
-fn check_identifier(what: &str, name: &str, max: usize) -> Result<(), DomainError> {
-    let valid = !name.is_empty()
-        && name.len() <= max
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if valid {
-        Ok(())
-    } else {
-        Err(DomainError::Invalid(format!(
-            "{what} {name:?} must be 1-{max} characters of A-Z, a-z, 0-9, '.', '_', '-'"
-        )))
     }
 }
 

@@ -3,7 +3,7 @@
 //! provider every org's. Changes need a password session and the manage
 //! right; ids outside the reach are unknown.
 
-use super::admin::NewRole;
+use super::catalog::NewRole;
 use super::records::{
     BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, Org, RoleDefinition,
     RolePage, Service, ServicePage,
