@@ -9,6 +9,7 @@
 
 mod audit;
 mod cloudapi;
+mod deadlines;
 mod directory;
 mod discovery;
 mod error;
