@@ -23,6 +23,7 @@ mod session;
 mod tokens;
 mod transport;
 mod users;
+mod vcloud;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
-use super::{audit, cloudapi, directory, discovery, oauth, session, tokens, users};
+use super::{audit, cloudapi, directory, discovery, oauth, session, tokens, users, vcloud};
 use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
 enum Route {
@@ -16,6 +16,7 @@ enum Route {
     CurrentSession,
     SessionInfo,
     UserInfo,
+    ApiVersions,
     Orgs,
     Tokens,
     Token(String),
@@ -76,6 +77,7 @@ impl Route {
                 Route::CloudToken(decode_path_segment(id)?)
             }
             ["api", "session"] => Route::SessionInfo,
+            ["api", "versions"] => Route::ApiVersions,
             ["userinfo"] => Route::UserInfo,
             ["api", "org"] => Route::Orgs,
             ["api", "tokens"] => Route::Tokens,
@@ -177,6 +179,7 @@ impl Route {
             Route::Login(LoginEndpoint::Provider) => "/cloudapi/1.0.0/sessions/provider",
             Route::CurrentSession => "/cloudapi/1.0.0/sessions/current",
             Route::SessionInfo => "/api/session",
+            Route::ApiVersions => "/api/versions",
             Route::UserInfo => "/userinfo",
             Route::Orgs => "/api/org",
             Route::Tokens => "/api/tokens",
@@ -229,7 +232,7 @@ impl Route {
             | Route::Jwks
             | Route::OpenidConfiguration
             | Route::AuthorizationServerMetadata => "GET",
-            Route::SessionInfo | Route::Audit => "GET",
+            Route::SessionInfo | Route::Audit | Route::ApiVersions => "GET",
             Route::UserInfo => "GET, POST",
             Route::Tokens
             | Route::Users
@@ -324,6 +327,7 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         ("POST", Route::Login(endpoint)) => api(session::login(authority, request, endpoint)),
         ("DELETE", Route::CurrentSession) => api(session::logout(authority, request)),
         ("GET", Route::SessionInfo) => api(session::current(authority, request)),
+        ("GET", Route::ApiVersions) => vcloud::versions(authority),
         ("GET" | "POST", Route::UserInfo) => api(session::userinfo(authority, request)),
         ("GET", Route::Orgs) => api(session::orgs(authority, request)),
         ("GET", Route::Tokens) => api(tokens::list(authority, request)),

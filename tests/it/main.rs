@@ -31,3 +31,4 @@ mod storage;
 mod support;
 mod tokens_api;
 mod users;
+mod vcloud;
