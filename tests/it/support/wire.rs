@@ -240,7 +240,12 @@ pub fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
     let sa = addr
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e}")))?;
-    let stream = TcpStream::connect_timeout(&sa, Duration::from_secs(2))?;
+    let stream = loop {
+        match TcpStream::connect_timeout(&sa, Duration::from_secs(2)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            connected => break connected?,
+        }
+    };
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     Ok(stream)
@@ -332,7 +337,14 @@ pub fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
 /// Read more bytes into `buf`; false on EOF.
 fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<bool> {
     let mut tmp = [0u8; 8192];
-    let n = stream.read(&mut tmp)?;
+    // A read with a timeout is not restarted after a signal (EINTR): a
+    // client tries again, as std's `read_to_end` does.
+    let n = loop {
+        match stream.read(&mut tmp) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            read => break read?,
+        }
+    };
     buf.extend_from_slice(&tmp[..n]);
     Ok(n > 0)
 }
