@@ -289,6 +289,23 @@ impl Authority {
         Ok(self.db().orgs(&filter)?)
     }
 
+    /// One org the caller may see, by id (`urn:vcloud:org:` prefix
+    /// allowed); an org out of reach is unknown, as a missing one is.
+    pub fn visible_org_by_id(&self, caller: &Caller, id: &str) -> Result<Org, DomainError> {
+        let id = id.strip_prefix("urn:vcloud:org:").unwrap_or(id);
+        let unknown = || DomainError::NotFound("no such org".into());
+        if !self.sees_every_org(caller) && id != caller.account.org.id {
+            return Err(unknown());
+        }
+        let filter = records::DirectoryFilter {
+            org_id: Some(id.to_owned()),
+            name_contains: None,
+            offset: 0,
+            limit: 1,
+        };
+        self.db().orgs(&filter)?.orgs.pop().ok_or_else(unknown)
+    }
+
     /// The time by this authority's clock.
     pub fn now(&self) -> i64 {
         self.shared.ambient.now()

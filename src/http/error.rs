@@ -76,6 +76,19 @@ impl ApiError {
         e
     }
 
+    /// The client asked for a form or a version this resource does not have.
+    pub fn not_acceptable(message: impl Into<String>) -> ApiError {
+        ApiError::new(406, "not_acceptable", message)
+    }
+
+    /// The error as Cloud Director writes it, for a client that asked for
+    /// its XML at `version`.
+    pub fn into_xml_response(self, version: &str) -> Response {
+        let mut response = super::vcloud::error(self.status, self.code, &self.message, version);
+        response.headers.extend(self.headers);
+        response
+    }
+
     pub fn into_response(self) -> Response {
         let mut response = Response::json(
             self.status,

@@ -4,6 +4,7 @@
 use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
+use super::vcloud::Representation;
 use super::{audit, cloudapi, directory, discovery, oauth, session, tokens, users, vcloud};
 use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
@@ -18,6 +19,7 @@ enum Route {
     UserInfo,
     ApiVersions,
     Orgs,
+    Org(String),
     Tokens,
     Token(String),
     CloudTokens,
@@ -79,7 +81,8 @@ impl Route {
             ["api", "session"] => Route::SessionInfo,
             ["api", "versions"] => Route::ApiVersions,
             ["userinfo"] => Route::UserInfo,
-            ["api", "org"] => Route::Orgs,
+            ["api", "org"] | ["api", "org", ""] => Route::Orgs,
+            ["api", "org", id] => Route::Org(decode_path_segment(id)?),
             ["api", "tokens"] => Route::Tokens,
             ["api", "tokens", id] if !id.is_empty() => Route::Token(decode_path_segment(id)?),
             ["api", "users"] => Route::Users,
@@ -182,6 +185,7 @@ impl Route {
             Route::ApiVersions => "/api/versions",
             Route::UserInfo => "/userinfo",
             Route::Orgs => "/api/org",
+            Route::Org(_) => "/api/org/{id}",
             Route::Tokens => "/api/tokens",
             Route::Token(_) => "/api/tokens/{id}",
             Route::CloudTokens => "/cloudapi/1.0.0/tokens",
@@ -226,13 +230,22 @@ impl Route {
         }
     }
 
+    /// Whether the route has a Cloud Director XML form besides JSON.
+    fn has_vcloud_form(&self) -> bool {
+        matches!(
+            self,
+            Route::SessionInfo | Route::Orgs | Route::Org(_) | Route::ApiVersions
+        )
+    }
+
     fn allowed_methods(&self) -> &'static str {
         match self {
             Route::Health
             | Route::Jwks
             | Route::OpenidConfiguration
             | Route::AuthorizationServerMetadata => "GET",
-            Route::SessionInfo | Route::Audit | Route::ApiVersions => "GET",
+            Route::Audit | Route::ApiVersions | Route::Org(_) => "GET",
+            Route::SessionInfo => "GET, DELETE",
             Route::UserInfo => "GET, POST",
             Route::Tokens
             | Route::Users
@@ -318,6 +331,16 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             _ => ApiError::from(BadRequest::TooLarge).into_response(),
         };
     }
+    if request.path.starts_with("/api/") && !route.has_vcloud_form() {
+        match vcloud::negotiate(request) {
+            Ok(Representation::Json) => {}
+            Ok(Representation::Xml { version }) => {
+                return ApiError::not_acceptable("this resource is served as application/json only")
+                    .into_xml_response(version)
+            }
+            Err(e) => return e.into_xml_response(vcloud::latest_version()),
+        }
+    }
     match (request.method.as_str(), route) {
         ("GET", Route::Health) => discovery::health(authority),
         ("GET", Route::Jwks) => api(discovery::jwks(authority)),
@@ -326,10 +349,20 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
         }
         ("POST", Route::Login(endpoint)) => api(session::login(authority, request, endpoint)),
         ("DELETE", Route::CurrentSession) => api(session::logout(authority, request)),
-        ("GET", Route::SessionInfo) => api(session::current(authority, request)),
+        ("GET", Route::SessionInfo) => {
+            in_vcloud_form(request, |form| session::current(authority, request, form))
+        }
+        ("DELETE", Route::SessionInfo) => {
+            in_vcloud_form(request, |_| session::logout(authority, request))
+        }
         ("GET", Route::ApiVersions) => vcloud::versions(authority),
         ("GET" | "POST", Route::UserInfo) => api(session::userinfo(authority, request)),
-        ("GET", Route::Orgs) => api(session::orgs(authority, request)),
+        ("GET", Route::Orgs) => {
+            in_vcloud_form(request, |form| session::orgs(authority, request, form))
+        }
+        ("GET", Route::Org(id)) => {
+            in_vcloud_form(request, |form| session::org(authority, request, &id, form))
+        }
         ("GET", Route::Tokens) => api(tokens::list(authority, request)),
         ("POST", Route::Tokens) => api(tokens::create(authority, request)),
         ("DELETE", Route::Token(id)) => api(tokens::revoke(authority, request, &id)),
@@ -434,6 +467,21 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             authority, request, &id, &client,
         )),
         (_, route) => ApiError::method_not_allowed(route.allowed_methods()).into_response(),
+    }
+}
+
+/// A Cloud Director resource: answered in the form the client's `Accept`
+/// asks for, its errors too (an XML client cannot read a JSON error).
+fn in_vcloud_form(
+    request: &Request,
+    handler: impl FnOnce(Representation) -> Result<Response, ApiError>,
+) -> Response {
+    match vcloud::negotiate(request) {
+        Err(e) => e.into_xml_response(vcloud::latest_version()),
+        Ok(form) => handler(form).unwrap_or_else(|e| match form {
+            Representation::Json => e.into_response(),
+            Representation::Xml { version } => e.into_xml_response(version),
+        }),
     }
 }
 

@@ -6,7 +6,10 @@ use super::error::ApiError;
 use super::request::Request;
 use super::response::Response;
 use super::users::page_json;
-use crate::domain::{format_time, Authority, Caller, DomainError, LoginEndpoint, PageRequest};
+use super::vcloud::{self, Representation};
+use crate::domain::{
+    format_time, Authority, Caller, DomainError, LoginEndpoint, Org, PageRequest, MAX_PAGE_SIZE,
+};
 
 pub const ACCESS_TOKEN_HEADER: &str = "X-VMWARE-VCLOUD-ACCESS-TOKEN";
 
@@ -56,8 +59,21 @@ pub fn logout(authority: &mut Authority, request: &Request) -> Result<Response, 
     Ok(Response::no_content())
 }
 
-pub fn current(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+/// `GET /api/session`: who the caller is, as JSON or as Cloud Director's
+/// `Session`.
+pub fn current(
+    authority: &Authority,
+    request: &Request,
+    form: Representation,
+) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
+    if let Representation::Xml { version } = form {
+        return Ok(vcloud::session(
+            &authority.settings().issuer,
+            &caller,
+            version,
+        )?);
+    }
     let account = &caller.account;
     let rights: Vec<&str> = caller.rights.iter().map(|r| r.name()).collect();
     Ok(Response::json(
@@ -85,16 +101,55 @@ pub fn userinfo(authority: &Authority, request: &Request) -> Result<Response, Ap
     Ok(Response::json(200, &body).no_store())
 }
 
-/// The orgs the caller may see, a page at a time.
-pub fn orgs(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
+/// The orgs the caller may see: a page at a time as JSON, or all of them as
+/// Cloud Director's `OrgList`.
+pub fn orgs(
+    authority: &Authority,
+    request: &Request,
+    form: Representation,
+) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
+    if let Representation::Xml { version } = form {
+        let mut orgs = Vec::new();
+        for number in 1.. {
+            let page = PageRequest::new(number, MAX_PAGE_SIZE)?;
+            let listed = authority.visible_orgs(&caller, None, page)?;
+            let last = listed.orgs.len() < MAX_PAGE_SIZE as usize;
+            orgs.extend(listed.orgs);
+            if last || orgs.len() as u64 >= listed.total {
+                break;
+            }
+        }
+        return Ok(vcloud::org_list(
+            &authority.settings().issuer,
+            &orgs,
+            version,
+        )?);
+    }
     let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
     let listed = authority.visible_orgs(&caller, query.name.as_deref(), page)?;
-    let orgs: Vec<_> = listed
-        .orgs
-        .into_iter()
-        .map(|o| json!({ "id": o.id, "name": o.name, "is_provider": o.is_provider }))
-        .collect();
+    let orgs: Vec<_> = listed.orgs.iter().map(org_json).collect();
     Ok(page_json("orgs", orgs, page, listed.total))
+}
+
+/// `GET /api/org/{id}`: one org in the caller's reach.
+pub fn org(
+    authority: &Authority,
+    request: &Request,
+    id: &str,
+    form: Representation,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let org = authority.visible_org_by_id(&caller, id)?;
+    match form {
+        Representation::Xml { version } => {
+            Ok(vcloud::org(&authority.settings().issuer, &org, version)?)
+        }
+        Representation::Json => Ok(Response::json(200, &org_json(&org))),
+    }
+}
+
+fn org_json(org: &Org) -> serde_json::Value {
+    json!({ "id": org.id, "name": org.name, "is_provider": org.is_provider })
 }

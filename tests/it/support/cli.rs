@@ -46,9 +46,13 @@ impl<'a> Cli<'a> {
         run_tokend(&full, stdin, &[], self.cwd)
     }
 
-    pub fn org_add(&self, name: &str) {
+    /// `org add NAME`; the new org's id.
+    pub fn org_add(&self, name: &str) -> String {
         self.run(&["org", "add", name], None)
-            .ok(&format!("org add {name}"));
+            .ok(&format!("org add {name}"))
+            .stdout
+            .trim()
+            .to_owned()
     }
 
     /// `user add USER@ORG [--role R]...` with `USER_PASSWORD`.
