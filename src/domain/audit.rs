@@ -96,9 +96,7 @@ impl Authority {
             return;
         }
         let kind = events[0].kind.clone();
-        if let Err(e) = self.store.queue_write(Box::new(move |tx| {
-            events.iter().try_for_each(|event| tx.insert_event(event))
-        })) {
+        if let Err(e) = self.store.queue_events(events) {
             eprintln!("tokend: could not record a {kind} event: {e}");
         }
     }

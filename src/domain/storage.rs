@@ -401,10 +401,11 @@ pub trait Storage: Send {
     /// awaits the commit (and must, before acknowledging anything).
     fn submit_write(&mut self, job: WriteJob, durability: Durability)
         -> StoreResult<PendingCommit>;
-    /// Queues `job` for a later durable commit and returns at once: for
-    /// writes no answer waits for (the events of refusals). A failure is
-    /// logged, not returned.
-    fn queue_write(&self, job: WriteJob) -> StoreResult<()>;
+    /// Queues `events` for a later durable commit and returns at once: for
+    /// events no answer waits for (refusals'). The backend keeps them until
+    /// a commit holds them, trying again while the database cannot take
+    /// them; it waits while its queue is full.
+    fn queue_events(&self, events: Vec<Event>) -> StoreResult<()>;
     /// Makes the reads until `end_snapshot` one read transaction: one view
     /// of the database, and one look at what other connections committed
     /// instead of one per statement (in WAL mode each new look at a changed

@@ -139,6 +139,37 @@ fn refused_exchanges_and_logins_are_events_too() {
 }
 
 #[test]
+fn refusals_met_by_a_busy_database_are_recorded_once_it_is_free() {
+    let srv = TestServer::config()
+        .arg("--busy-timeout")
+        .arg("200ms")
+        .start();
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "doomed", Some("30m"));
+    api.revoke_token(&admin, &token.id);
+
+    // Another process holds the write lock past several busy timeouts
+    // while the refusals are answered.
+    let holder = rusqlite::Connection::open(srv.db()).expect("open database");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    for _ in 0..3 {
+        api.try_exchange_provider(&token.secret)
+            .assert_oauth_error("invalid_grant", "revoked, while busy");
+    }
+    thread::sleep(Duration::from_millis(1500));
+    holder.execute_batch("ROLLBACK").expect("release the lock");
+
+    let recorded = eventually(Duration::from_secs(10), || {
+        let failed = events(&srv, &admin, "type=token.exchange_failed");
+        (failed.len() == 3).then_some(failed)
+    });
+    assert!(recorded.is_some(), "every refusal answered while busy is recorded");
+}
+
+#[test]
 fn an_org_reads_its_own_events_only() {
     let srv = TestServer::start();
     let cli = srv.cli();

@@ -21,6 +21,7 @@ use std::time::Duration;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
 
+use crate::domain::audit::Event;
 use crate::domain::storage::{
     Database, Durability, PendingCommit, Reads, Storage, StoreError, StoreResult, WriteJob,
 };
@@ -197,8 +198,8 @@ impl Storage for SqliteStore {
         self.writer.submit(job, durability)
     }
 
-    fn queue_write(&self, job: WriteJob) -> StoreResult<()> {
-        self.writer.queue(job)
+    fn queue_events(&self, events: Vec<Event>) -> StoreResult<()> {
+        self.writer.queue_events(events)
     }
 
     fn begin_snapshot(&self) -> StoreResult<()> {

@@ -13,18 +13,23 @@
 //! requests are in flight, the larger the batches and the fewer the syncs.
 //!
 //! The queue is bounded: when it is full a worker waits (back-pressure);
-//! nothing is dropped. The thread ends when every handle is gone, after the
-//! queue has drained.
+//! nothing is dropped. Events that nobody waits for (refusals') are queued
+//! as data, not as a closure, so a batch that cannot commit (a database
+//! busy past the timeout, a full disk) keeps them and tries again with
+//! backoff until they are written. The thread ends when every handle is
+//! gone, after the queue has drained.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
+use crate::domain::audit::Event;
 use crate::domain::storage::{
-    commit_channel, CommitSender, Durability, PendingCommit, StoreError, StoreResult, WriteJob,
+    commit_channel, AuditWrites, CommitSender, Durability, PendingCommit, StoreError, StoreResult,
+    WriteJob,
 };
 
 /// Writes waiting for the writer before a worker has to wait to queue.
@@ -33,12 +38,24 @@ const QUEUE: usize = 4096;
 const MAX_BATCH: usize = 256;
 /// How long a batch that nobody waits for waits for company.
 const LINGER: Duration = Duration::from_millis(2);
+/// The first and the longest wait before queued events that could not be
+/// committed are tried again.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_LONGEST: Duration = Duration::from_secs(5);
+/// Tries left for unwritten events once every handle is gone (stopping).
+const TRIES_WHEN_STOPPING: u32 = 5;
 
 struct Request {
-    job: WriteJob,
+    work: Work,
     durability: Durability,
-    /// None: nobody waits; a failure is logged.
+    /// None: nobody waits (queued events).
     done: Option<Done>,
+}
+
+enum Work {
+    Job(WriteJob),
+    /// Kept until a commit holds them: tried again when a batch fails.
+    Events(Vec<Event>),
 }
 
 /// Where a job's result goes once its batch has committed (or failed).
@@ -85,7 +102,7 @@ impl Writer {
     /// Queues `job` and waits until the commit that holds it.
     pub(super) fn write(&self, job: WriteJob, durability: Durability) -> StoreResult<()> {
         let (done, answer) = mpsc::sync_channel(1);
-        self.send(job, durability, Some(Done::Blocking(done)))?;
+        self.send(Work::Job(job), durability, Some(Done::Blocking(done)))?;
         answer.recv().map_err(|_| stopped())?
     }
 
@@ -97,19 +114,20 @@ impl Writer {
         durability: Durability,
     ) -> StoreResult<PendingCommit> {
         let (done, answer) = commit_channel();
-        self.send(job, durability, Some(Done::Awaited(done)))?;
+        self.send(Work::Job(job), durability, Some(Done::Awaited(done)))?;
         Ok(answer)
     }
 
-    /// Queues `job` for a durable commit without waiting for it.
-    pub(super) fn queue(&self, job: WriteJob) -> StoreResult<()> {
-        self.send(job, Durability::Durable, None)
+    /// Queues `events` for a durable commit without waiting for it; they
+    /// are tried again until a commit holds them.
+    pub(super) fn queue_events(&self, events: Vec<Event>) -> StoreResult<()> {
+        self.send(Work::Events(events), Durability::Durable, None)
     }
 
-    fn send(&self, job: WriteJob, durability: Durability, done: Option<Done>) -> StoreResult<()> {
+    fn send(&self, work: Work, durability: Durability, done: Option<Done>) -> StoreResult<()> {
         self.queue
             .send(Request {
-                job,
+                work,
                 durability,
                 done,
             })
@@ -119,8 +137,32 @@ impl Writer {
 
 fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request>) {
     let mut level = Level::default();
-    while let Ok(first) = requests.recv() {
-        let mut batch = vec![first];
+    // Queued events a failed batch left, tried first in the next one.
+    let mut unwritten: Vec<Request> = Vec::new();
+    let mut retry_in = RETRY_FIRST;
+    let mut tries_when_stopping = TRIES_WHEN_STOPPING;
+    loop {
+        let mut batch = std::mem::take(&mut unwritten);
+        if batch.is_empty() {
+            match requests.recv() {
+                Ok(first) => batch.push(first),
+                Err(_) => return,
+            }
+        } else {
+            match requests.recv_timeout(retry_in) {
+                Ok(next) => batch.push(next),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    if tries_when_stopping == 0 {
+                        let lost: usize = batch.iter().map(Request::event_count).sum();
+                        eprintln!("tokend: stopping with {lost} audit events unwritten");
+                        return;
+                    }
+                    tries_when_stopping -= 1;
+                    thread::sleep(retry_in);
+                }
+            }
+        }
         gather(requests, &mut batch);
         // Nobody waits for a batch of queued writes alone (refusals' events):
         // let more join it, so that a stream of refusals costs few syncs.
@@ -128,7 +170,21 @@ fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request
             thread::sleep(LINGER);
             gather(requests, &mut batch);
         }
-        commit(&mut conn, &mut level, busy_timeout, batch);
+        unwritten = commit(&mut conn, &mut level, busy_timeout, batch);
+        retry_in = if unwritten.is_empty() {
+            RETRY_FIRST
+        } else {
+            (retry_in * 2).min(RETRY_LONGEST)
+        };
+    }
+}
+
+impl Request {
+    fn event_count(&self) -> usize {
+        match &self.work {
+            Work::Events(events) => events.len(),
+            Work::Job(_) => 0,
+        }
     }
 }
 
@@ -154,34 +210,71 @@ struct Level {
 /// along with.
 const RELAXED_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 
-fn commit(conn: &mut Connection, level: &mut Level, busy_timeout: Duration, batch: Vec<Request>) {
+/// Commits `batch`, answers whoever waits, and returns the queued events
+/// that could not be committed, to be tried again.
+fn commit(
+    conn: &mut Connection,
+    level: &mut Level,
+    busy_timeout: Duration,
+    batch: Vec<Request>,
+) -> Vec<Request> {
     let wanted = Level {
         relaxed: batch.iter().all(|r| r.durability == Durability::Relaxed),
     };
-    let (jobs, answers): (Vec<WriteJob>, Vec<_>) =
-        batch.into_iter().map(|r| (r.job, r.done)).unzip();
-    let results = match run_batch(conn, level, wanted, busy_timeout, jobs) {
-        Ok(results) => results,
-        // Nothing of the batch was committed: every job hears why.
-        Err(e) => answers.iter().map(|_| Err(e.clone())).collect(),
-    };
-    for (done, result) in answers.into_iter().zip(results) {
-        match (done, result) {
-            (Some(done), result) => done.send(result),
-            (None, Err(e)) => eprintln!("tokend: a queued write was lost: {e}"),
-            (None, Ok(())) => {}
+    let mut events = Vec::new();
+    let mut works = Vec::with_capacity(batch.len());
+    let mut answers = Vec::with_capacity(batch.len());
+    for request in batch {
+        match request.work {
+            Work::Events(queued) => events.push(queued),
+            Work::Job(job) => {
+                works.push(job);
+                answers.push(request.done);
+            }
+        }
+    }
+    match run_batch(conn, level, wanted, busy_timeout, works, &events) {
+        Ok(results) => {
+            for (done, result) in answers.into_iter().zip(results) {
+                match (done, result) {
+                    (Some(done), result) => done.send(result),
+                    (None, Err(e)) => eprintln!("tokend: a queued write failed: {e}"),
+                    (None, Ok(())) => {}
+                }
+            }
+            Vec::new()
+        }
+        // Nothing of the batch was committed: every waiting job hears why,
+        // and the queued events wait for the next try.
+        Err(e) => {
+            for done in answers.into_iter().flatten() {
+                done.send(Err(e.clone()));
+            }
+            if !events.is_empty() {
+                eprintln!("tokend: audit events not yet written, trying again: {e}");
+            }
+            events
+                .into_iter()
+                .map(|events| Request {
+                    work: Work::Events(events),
+                    durability: Durability::Durable,
+                    done: None,
+                })
+                .collect()
         }
     }
 }
 
-/// Runs the jobs in one transaction and commits it; each job's own result,
-/// or the error that kept the whole batch from committing.
+/// Runs the jobs and writes the queued events in one transaction and
+/// commits it; each job's own result, or the error that kept the whole
+/// batch from committing.
 fn run_batch(
     conn: &mut Connection,
     level: &mut Level,
     wanted: Level,
     busy_timeout: Duration,
     jobs: Vec<WriteJob>,
+    events: &[Vec<Event>],
 ) -> StoreResult<Vec<StoreResult<()>>> {
     if *level != wanted {
         // FULL: a commit is on disk before the answers that wait for it; in
@@ -200,16 +293,32 @@ fn run_batch(
     // any job runs.
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let mut results = Vec::with_capacity(jobs.len());
+    let rolled_back = |result: StoreResult<()>| {
+        result
+            .err()
+            .unwrap_or_else(|| StoreError::Failed("the batch was rolled back".into()))
+    };
     for job in jobs {
-        let result = run_job(conn, job);
+        let result = in_savepoint(conn, |tx| job(tx));
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back itself (disk full,
             // I/O error): nothing of the batch stands.
-            return Err(result
-                .err()
-                .unwrap_or_else(|| StoreError::Failed("the batch was rolled back".into())));
+            return Err(rolled_back(result));
         }
         results.push(result);
+    }
+    for queued in events {
+        let result = in_savepoint(conn, |tx| {
+            queued.iter().try_for_each(|e| tx.insert_event(e))
+        });
+        if conn.is_autocommit() {
+            return Err(rolled_back(result));
+        }
+        if let Err(e) = result {
+            // Not the database's state but the events themselves: trying
+            // again would fail again.
+            eprintln!("tokend: audit events refused by the database: {e}");
+        }
     }
     let committed = conn
         .prepare_cached("COMMIT")
@@ -227,7 +336,10 @@ fn run_batch(
 
 /// One job under its own savepoint: a failing (or panicking) job is undone
 /// alone, and the others of its batch still commit.
-fn run_job(conn: &Connection, job: WriteJob) -> StoreResult<()> {
+fn in_savepoint(
+    conn: &Connection,
+    job: impl FnOnce(&Connection) -> StoreResult<()>,
+) -> StoreResult<()> {
     conn.prepare_cached("SAVEPOINT job")?.execute([])?;
     let result = catch_unwind(AssertUnwindSafe(|| job(conn)))
         .unwrap_or_else(|_| Err(StoreError::Failed("a write job panicked".into())));
@@ -249,7 +361,7 @@ mod tests {
         let (done, answer) = mpsc::sync_channel(1);
         (
             Request {
-                job,
+                work: Work::Job(job),
                 durability,
                 done: Some(Done::Blocking(done)),
             },
@@ -332,8 +444,40 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
         let _ = std::fs::remove_file(&path);
-        let database = super::super::SqliteDatabase::create_or_open(&path).unwrap();
+        let database = super::super::SqliteDatabase::create_or_open(&path)
+            .unwrap()
+            .with_busy_timeout(Duration::from_millis(100));
         (dir, path, database)
+    }
+
+    #[test]
+    fn queued_events_wait_out_a_busy_database_and_are_written() {
+        let (dir, path, database) = on_disk("busy");
+        let writer = database.writer().unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let events = |n: i64| Event::new(format!("e{n}"), n, "session.login_failed", "failure");
+        writer.queue_events(vec![events(1), events(2)]).unwrap();
+        // Past several busy timeouts: the batch failed and waits to retry.
+        thread::sleep(Duration::from_millis(400));
+        let count = |conn: &Connection| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM events WHERE type = 'session.login_failed'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(count(&holder), 0, "nothing could be written yet");
+        holder.execute_batch("ROLLBACK").unwrap();
+        // Once the database takes writes again, the events are written,
+        // before (in the same batch as) whatever is written next.
+        writer
+            .write(Box::new(|_| Ok(())), Durability::Durable)
+            .unwrap();
+        assert_eq!(count(&Connection::open(&path).unwrap()), 2);
+        drop(writer);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
