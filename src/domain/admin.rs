@@ -215,7 +215,7 @@ impl Authority {
             .account(&user_id)?
             .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
         new.scope = new.scope.checked(&account)?;
-        let event = self.operator_event("token.create")?.by_account(&account);
+        let event = self.operator_event("token.create")?.in_org(&account.org.id);
         self.issue_api_token(&user_id, new, event)
     }
 
@@ -247,7 +247,7 @@ impl Authority {
                     created(token);
                 }
             }
-            let event = self.operator_event("token.create")?.by_account(&account);
+            let event = self.operator_event("token.create")?.in_org(&account.org.id);
             let (token, write) = self.new_api_token(
                 &user_id,
                 NewApiToken {

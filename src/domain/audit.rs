@@ -31,14 +31,17 @@ impl Authority {
     }
 
     /// An event done by whoever holds the database file (the admin CLI),
-    /// named by `Settings::operator`, or by the service itself.
+    /// named by `Settings::operator` (`cli:<OS user>`), or by the service
+    /// itself (`tokend`): that name is the actor, and no user is.
     pub(super) fn operator_event(&self, kind: &str) -> Result<Event, DomainError> {
         let mut event = self.event(kind, "success")?;
-        event.properties["operator"] = json!(self
+        let operator = self
             .settings()
             .operator
             .clone()
-            .unwrap_or_else(|| "tokend".into()));
+            .unwrap_or_else(|| "tokend".into());
+        event.properties["operator"] = json!(operator);
+        event.actor_name = Some(operator);
         Ok(event)
     }
 

@@ -49,7 +49,7 @@ impl Authority {
                 .login_unlocked_at(&login_key(&name))?
                 .is_some_and(|at| at >= lock.since);
             if !lifted {
-                self.record_login_refused("session.locked", &name, source);
+                self.record_login_refused("session.locked", &name, org_name, None, source);
                 return Err(DomainError::LoginLocked(lock.retry_after));
             }
             throttle.unlock(&name);
@@ -66,9 +66,16 @@ impl Authority {
         // Verified even when nobody matched, so timing does not tell.
         let hash = found.as_ref().map(|(_, hash)| hash.as_str());
         let verified = password::verify_password(password, hash);
-        let Some((account, _)) = found.filter(|_| verified && enabled) else {
+        let Some((account, _)) = found.as_ref().filter(|_| verified && enabled).cloned() else {
             throttle.record_failure(&name, source, now);
-            self.record_login_refused("session.login_failed", &name, source);
+            let user_id = found.map(|(account, _)| account.user_id);
+            self.record_login_refused(
+                "session.login_failed",
+                &name,
+                org_name,
+                user_id.as_deref(),
+                source,
+            );
             return Err(DomainError::InvalidCredentials);
         };
         throttle.record_success(&name, source);
@@ -109,12 +116,25 @@ impl Authority {
 
     /// Records a refused login under the name tried (never the password).
     /// Queued, not waited for: guessing must not hold up the writer.
-    fn record_login_refused(&mut self, kind: &str, name: &str, source: IpAddr) {
+    fn record_login_refused(
+        &mut self,
+        kind: &str,
+        name: &str,
+        org_name: &str,
+        user_id: Option<&str>,
+        source: IpAddr,
+    ) {
         let Ok(event) = self.event(kind, "failure") else {
             return;
         };
         let mut event = event.from(source);
         event.actor_name = Some(name.to_string());
+        event.actor_id = user_id.map(str::to_string);
+        // In the org named, when there is one, so that its admins see who
+        // knocks at their door.
+        if let Ok(Some(org)) = self.db().org_by_name(org_name) {
+            event.org_id = Some(org.id);
+        }
         self.record_refusal(event);
     }
 

@@ -166,7 +166,62 @@ fn refusals_met_by_a_busy_database_are_recorded_once_it_is_free() {
         let failed = events(&srv, &admin, "type=token.exchange_failed");
         (failed.len() == 3).then_some(failed)
     });
-    assert!(recorded.is_some(), "every refusal answered while busy is recorded");
+    assert!(
+        recorded.is_some(),
+        "every refusal answered while busy is recorded"
+    );
+}
+
+#[test]
+fn failed_logins_belong_to_the_org_named_and_actor_and_time_filters_narrow_the_trail() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.org_add("other");
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let alice = api.user_login("alice@acme");
+    api.try_login("alice@acme", "wrong password")
+        .assert_status(401, "wrong password");
+    api.try_login("nobody@other", "wrong password")
+        .assert_status(401, "unknown user");
+    let carol = api.user_login("carol@acme").access_token;
+
+    // acme's admin sees the failed login of its user, not the other org's.
+    let failed = eventually(Duration::from_secs(5), || {
+        let failed = events(&srv, &carol, "type=session.login_failed");
+        (!failed.is_empty()).then_some(failed)
+    })
+    .expect("the failed login is in acme's trail");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["actor"]["name"], "alice@acme");
+    assert_eq!(failed[0]["actor"]["id"], alice.user.id.as_str());
+
+    // actor: exactly alice's events, her login and her failed login.
+    let hers = events(&srv, &carol, &format!("actor={}", alice.user.id));
+    assert_eq!(kinds(&hers), ["session.login_failed", "session.login"]);
+
+    // since is inclusive, until exclusive: alice's failed login splits her
+    // events in two.
+    let at = str_field(&failed[0], "time").to_owned();
+    let from = events(&srv, &carol, &format!("actor={}&since={at}", alice.user.id));
+    assert_eq!(kinds(&from), ["session.login_failed"], "{from:?}");
+    let before = events(&srv, &carol, &format!("actor={}&until={at}", alice.user.id));
+    assert_eq!(kinds(&before), ["session.login"], "{before:?}");
+
+    // Token-derived access reads the trail when its grant holds Audit:
+    // View (an org admin's token), and not otherwise (a Token User's).
+    let admins = api.create_token(&carol, "siem", Some("30m"));
+    let derived = api.exchange_tenant("acme", &admins.secret).access_token;
+    assert!(!events(&srv, &derived, "").is_empty());
+    let users = api.create_token(&alice.access_token, "mine", Some("30m"));
+    let derived = api.exchange_tenant("acme", &users.secret).access_token;
+    api.get_bearer("/api/audit", &derived).assert_error(
+        403,
+        "forbidden",
+        "token-derived access without Audit: View",
+    );
 }
 
 #[test]
@@ -960,7 +1015,20 @@ fn admin_commands_are_recorded_with_the_operator() {
     for event in &trail[1..] {
         let operator = str_field(&event["additionalProperties"], "operator");
         assert!(operator.starts_with("cli:"), "{event}");
+        // The CLI's user is the actor, never a user of the database.
+        assert_eq!(event["actor"]["name"], operator, "{event}");
+        assert!(event["actor"]["id"].is_null(), "{event}");
     }
+    let created = &trail[3];
+    assert_eq!(created["type"], "token.create");
+    assert!(
+        created["additionalProperties"]["owner"].is_string(),
+        "{created}"
+    );
+    assert!(
+        created["org_id"].is_string(),
+        "in the owner's org: {created}"
+    );
     let revoked = &trail[8];
     assert_eq!(revoked["target"]["id"], token.id.as_str());
     assert!(
