@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::domain::audit::{Event, EventFilter};
+use crate::domain::audit::{parse_event_time, Event, EventFilter};
 use crate::domain::{Authority, DomainError};
 
 #[derive(Args)]
@@ -34,6 +34,18 @@ pub(super) struct AuditArgs {
     /// Only this org's events.
     #[arg(long)]
     org: Option<String>,
+    /// Only events done by this user (its id).
+    #[arg(long, value_name = "USER_ID")]
+    actor: Option<String>,
+    /// Only events on this API token, or done with access derived from it (its id).
+    #[arg(long, value_name = "TOKEN_ID")]
+    token: Option<String>,
+    /// Only events at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = event_time)]
+    since: Option<i64>,
+    /// Only events before this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = event_time)]
+    until: Option<i64>,
     /// How many of the newest events to show (1-10000).
     #[arg(long, short = 'n', default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -60,6 +72,10 @@ enum AuditFormat {
     JsonLines,
 }
 
+fn event_time(text: &str) -> Result<i64, String> {
+    parse_event_time(text).ok_or_else(|| format!("not an RFC 3339 time after 1970: {text:?}"))
+}
+
 /// How often `audit --follow` looks for new events.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
 /// Events read at a time after a position.
@@ -68,6 +84,10 @@ const FOLLOW_PAGE: u32 = 500;
 pub(super) fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), DomainError> {
     let mut filter = EventFilter {
         kind: args.kind,
+        actor_id: args.actor,
+        token_id: args.token,
+        since_ms: args.since,
+        until_ms: args.until,
         limit: args.lines,
         ..EventFilter::default()
     };

@@ -363,6 +363,16 @@ impl Event {
     }
 }
 
+/// An RFC 3339 time, as `since` and `until` take it, in milliseconds since
+/// the epoch; None for anything else, or a time before 1970.
+pub fn parse_event_time(text: &str) -> Option<i64> {
+    humantime::parse_rfc3339_weak(text)
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+}
+
 /// Which events a query returns: newest first, below `before` (the seq of
 /// the last event of the previous page); or, with `after`, oldest first
 /// above it (following the trail as it grows).

@@ -6,7 +6,7 @@ use super::error::{ApiError, BadRequest};
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::audit::EventFilter;
+use crate::domain::audit::{parse_event_time, EventFilter};
 use crate::domain::Authority;
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -30,11 +30,8 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
             "token" => filter.token_id = Some(value),
             "org" => filter.org_id = Some(authority.org_id_in_reach(&caller, &value)?),
             "since" | "until" => {
-                let at = humantime::parse_rfc3339_weak(&value)
-                    .map_err(|_| bad("an RFC 3339 time"))?
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_err(|_| bad("after 1970"))?
-                    .as_millis() as i64;
+                let at = parse_event_time(&value)
+                    .ok_or_else(|| bad("an RFC 3339 time after 1970"))?;
                 if key == "since" {
                     filter.since_ms = Some(at);
                 } else {

@@ -209,6 +209,42 @@ fn failed_logins_belong_to_the_org_named_and_actor_and_time_filters_narrow_the_t
     assert_eq!(kinds(&from), ["session.login_failed"], "{from:?}");
     let before = events(&srv, &carol, &format!("actor={}&until={at}", alice.user.id));
     assert_eq!(kinds(&before), ["session.login"], "{before:?}");
+    // The CLI takes the same filters.
+    let cli_from = cli
+        .run(
+            &[
+                "audit",
+                "--format",
+                "json-lines",
+                "--actor",
+                &alice.user.id,
+                "--since",
+                &at,
+            ],
+            None,
+        )
+        .ok("audit --actor --since");
+    assert_eq!(
+        kinds(&json_lines(&cli_from.stdout)),
+        ["session.login_failed"]
+    );
+    let cli_before = cli
+        .run(
+            &[
+                "audit",
+                "--format",
+                "json-lines",
+                "--actor",
+                &alice.user.id,
+                "--until",
+                &at,
+            ],
+            None,
+        )
+        .ok("audit --actor --until");
+    assert_eq!(kinds(&json_lines(&cli_before.stdout)), ["session.login"]);
+    cli.run(&["audit", "--since", "yesterday"], None)
+        .code_is(2, "audit --since with no time");
 
     // Token-derived access reads the trail when its grant holds Audit:
     // View (an org admin's token), and not otherwise (a Token User's).
