@@ -114,25 +114,37 @@ impl Authority {
         Ok(())
     }
 
-    /// The client whose credentials these are, or 401.
+    /// The client whose credentials these are, or 401 (recorded as an
+    /// `introspection.client_failed` event, never with the secret).
     pub fn authenticate_introspection_client(
         &self,
         client_id: &str,
         secret: &str,
+        source: IpAddr,
     ) -> Result<IntrospectionClient, DomainError> {
-        let refused = || DomainError::Unauthenticated("invalid client credentials".into());
-        let id = super::parse_id(client_id).ok_or_else(refused)?;
-        let client = self
-            .db()
-            .introspection_client(&id)?
-            .filter(|c| c.revoked_at.is_none())
-            .ok_or_else(refused)?;
+        let id = super::parse_id(client_id);
+        let found = match &id {
+            Some(id) => self.db().introspection_client(id)?,
+            None => None,
+        };
         // Digests of a secret are compared whole; their timing tells
         // nothing about the secret.
-        if client.secret_digest == digest(secret) {
-            Ok(client)
-        } else {
-            Err(refused())
+        match found.filter(|c| c.revoked_at.is_none()) {
+            Some(client) if client.secret_digest == digest(secret) => Ok(client),
+            _ => {
+                if let Ok(event) = self.event("introspection.client_failed", "failure") {
+                    // Only a well-formed id is named: whatever else was
+                    // sent might be a secret pasted in the wrong place.
+                    let event = match &id {
+                        Some(id) => event.on("introspection_client", id, ""),
+                        None => event,
+                    };
+                    self.record_refusal(event.from(source));
+                }
+                Err(DomainError::Unauthenticated(
+                    "invalid client credentials".into(),
+                ))
+            }
         }
     }
 

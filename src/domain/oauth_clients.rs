@@ -97,34 +97,31 @@ impl Authority {
         audience: ExchangeAudience<'_>,
         client_ip: IpAddr,
     ) -> Result<(CreatedApiToken, Committing<IssuedAccess>), DomainError> {
-        let refused = DomainError::InvalidGrant;
-        let caller = match self.authenticate(assertion, client_ip) {
-            Ok(caller) => caller,
-            Err(DomainError::Unauthenticated(_)) => {
-                return Err(refused(
-                    "the assertion is not a live session's access token",
-                ))
-            }
-            Err(e) => return Err(e),
-        };
-        if caller.is_token_derived() {
-            return Err(refused(
-                "an assertion derived from an API token cannot take API tokens",
-            ));
-        }
-        if !caller.rights.contains(Right::TokenManageOwn) || !audience.admits(&caller.account) {
-            return Err(refused(
-                "the assertion's user may not take API tokens at this endpoint",
-            ));
-        }
-        let client = self
-            .db()
-            .oauth_client(client_id)?
-            .filter(|c| c.deleted_at.is_none() && c.user_id == caller.account.user_id)
-            .ok_or(refused("unknown client"))?;
-        if client.token_id.is_some() {
-            return Err(refused("this client has taken its API token already"));
-        }
+        let (caller, client) =
+            match self.check_jwt_bearer(client_id, assertion, audience, client_ip)? {
+                Ok(checked) => checked,
+                Err((reason, caller)) => {
+                    let refusal = self
+                        .event("token.jwt_bearer_failed", "failure")
+                        .map(|event| {
+                            let event = match &caller {
+                                Some(caller) => event.by(caller),
+                                None => event.from(client_ip),
+                            };
+                            // Only a well-formed id is named, never whatever else
+                            // was sent in its place.
+                            let event = match super::parse_id(client_id) {
+                                Some(id) => event.on("oauth_client", &id, ""),
+                                None => event,
+                            };
+                            event.with("reason", json!(reason))
+                        });
+                    if let Ok(refusal) = refusal {
+                        self.record_refusal(refusal);
+                    }
+                    return Err(DomainError::InvalidGrant(reason.into()));
+                }
+            };
         let event = self
             .event("token.create", "success")?
             .by(&caller)
@@ -156,7 +153,9 @@ impl Authority {
         match bound {
             Ok(()) => {}
             Err(StoreError::Duplicate) => {
-                return Err(refused("this client has taken its API token already"))
+                return Err(DomainError::InvalidGrant(
+                    "this client has taken its API token already".into(),
+                ))
             }
             Err(e) => return Err(e.into()),
         }
@@ -167,5 +166,53 @@ impl Authority {
             client_ip,
         )?;
         Ok((created, issued))
+    }
+
+    /// The caller behind `assertion` and its client, when the grant may be
+    /// made; otherwise why not (and the caller, when the assertion was
+    /// good), every reason an `invalid_grant`. The outer error is the
+    /// service's own (a database that cannot answer).
+    #[allow(clippy::type_complexity)]
+    fn check_jwt_bearer(
+        &self,
+        client_id: &str,
+        assertion: &str,
+        audience: ExchangeAudience<'_>,
+        client_ip: IpAddr,
+    ) -> Result<Result<(Caller, OAuthClient), (&'static str, Option<Caller>)>, DomainError> {
+        let caller = match self.authenticate(assertion, client_ip) {
+            Ok(caller) => caller,
+            Err(DomainError::Unauthenticated(_)) => {
+                return Ok(Err((
+                    "the assertion is not a live session's access token",
+                    None,
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let refused = |reason, caller| Ok(Err((reason, Some(caller))));
+        if caller.is_token_derived() {
+            return refused(
+                "an assertion derived from an API token cannot take API tokens",
+                caller,
+            );
+        }
+        if !caller.rights.contains(Right::TokenManageOwn) || !audience.admits(&caller.account) {
+            return refused(
+                "the assertion's user may not take API tokens at this endpoint",
+                caller,
+            );
+        }
+        let client = self
+            .db()
+            .oauth_client(client_id)?
+            .filter(|c| c.deleted_at.is_none() && c.user_id == caller.account.user_id);
+        let Some(client) = client else {
+            return refused("unknown client", caller);
+        };
+        if client.token_id.is_some() {
+            return refused("this client has taken its API token already", caller);
+        }
+        Ok(Ok((caller, client)))
     }
 }

@@ -177,7 +177,7 @@ pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Respon
             _ => return Err(OAuthError::invalid_client()),
         },
     };
-    match authority.authenticate_introspection_client(&client_id, &secret) {
+    match authority.authenticate_introspection_client(&client_id, &secret, request.peer) {
         Ok(_) => {}
         Err(DomainError::Unauthenticated(_)) => return Err(OAuthError::invalid_client()),
         Err(e) => return Err(e.into()),

@@ -121,4 +121,27 @@ fn assertions_and_registrations_out_of_bounds_are_refused() {
 
     // The grant still works for the one who may.
     jwt_bearer(&srv, "acme", &client, &session).assert_status(200, "the owner's grant");
+
+    // Every refusal is in the trail, with its reason, never the assertion.
+    let admin = srv.api().admin_login().access_token;
+    let refused = eventually(std::time::Duration::from_secs(5), || {
+        let trail = srv
+            .api()
+            .get_bearer("/api/audit?type=token.jwt_bearer_failed", &admin)
+            .assert_json("audit");
+        let events = trail["events"].as_array().cloned().unwrap_or_default();
+        (events.len() == 4).then_some(events)
+    })
+    .expect("four refused grants recorded");
+    let reasons: Vec<&str> = refused
+        .iter()
+        .map(|e| str_field(&e["additionalProperties"], "reason"))
+        .collect();
+    assert!(reasons.contains(&"an assertion derived from an API token cannot take API tokens"));
+    assert!(reasons.contains(&"unknown client"));
+    let text = serde_json::to_string(&refused).expect("JSON");
+    assert!(
+        !text.contains(&session) && !text.contains(&derived),
+        "{text}"
+    );
 }
