@@ -119,7 +119,7 @@ impl Authority {
                     if let Ok(refusal) = refusal {
                         self.record_refusal(refusal);
                     }
-                    return Err(DomainError::InvalidGrant(reason.into()));
+                    return Err(DomainError::InvalidGrant(reason));
                 }
             };
         let event = self
@@ -154,7 +154,7 @@ impl Authority {
             Ok(()) => {}
             Err(StoreError::Duplicate) => {
                 return Err(DomainError::InvalidGrant(
-                    "this client has taken its API token already".into(),
+                    "this client has taken its API token already",
                 ))
             }
             Err(e) => return Err(e.into()),
