@@ -480,20 +480,21 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
             };
             let tokens = authority.api_tokens(&query)?;
             println!(
-                "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  STATUS",
-                "ID", "OWNER", "NAME", "CREATED", "EXPIRES", "LAST USED"
+                "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {:<39}  STATUS",
+                "ID", "OWNER", "NAME", "CREATED", "EXPIRES", "LAST USED", "LAST CLIENT"
             );
             let now = authority.now();
             for t in tokens {
                 let status = t.status(now);
                 println!(
-                    "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {status}",
+                    "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {:<39}  {status}",
                     t.id,
                     format!("{}@{}", t.owner_name, t.org_name),
                     t.name,
                     format_time(t.created_at),
                     t.expires_at.map_or("never".into(), format_time),
                     t.last_used_at.map_or("-".into(), format_time),
+                    t.last_used_ip.as_deref().unwrap_or("-"),
                 );
             }
         }

@@ -317,6 +317,7 @@ fn token_list_shows_names_and_owners_never_secrets() {
         "CREATED",
         "EXPIRES",
         "LAST USED",
+        "LAST CLIENT",
         "STATUS",
     ] {
         assert!(header.contains(col), "column {col} in header {header:?}");
@@ -332,6 +333,12 @@ fn token_list_shows_names_and_owners_never_secrets() {
             .unwrap_or_else(|| panic!("{name} listed: {all}"));
         assert!(row.contains(owner), "owner {owner} on the row: {row:?}");
         assert_eq!(uuids_in(row).len(), 1, "the row shows the id: {row:?}");
+        // Only the token used shows where from.
+        assert_eq!(
+            row.contains("127.0.0.1"),
+            name == "alice-deploy",
+            "last client on the row: {row:?}"
+        );
     }
     for t in [&t1, &t2, &t3] {
         assert_no_secret(all.as_bytes(), &t.secret, "token list");

@@ -160,9 +160,9 @@ impl<'a> Cli<'a> {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .collect();
-                // ID, OWNER, NAME, CREATED, EXPIRES, LAST USED, STATUS.
-                let [id, owner, name, _, _, _, status] = cells[..] else {
-                    panic!("token list row has 7 columns: {line:?}");
+                // ID, OWNER, NAME, CREATED, EXPIRES, LAST USED, LAST CLIENT, STATUS.
+                let [id, owner, name, _, _, _, _, status] = cells[..] else {
+                    panic!("token list row has 8 columns: {line:?}");
                 };
                 CliTokenRow {
                     id: id.to_owned(),
