@@ -10,15 +10,32 @@ use super::records::Account;
 use super::{Authority, Caller, DomainError};
 
 /// Who an ID token is for, as the exchange request names it.
-#[derive(Debug, Clone, Copy)]
-pub enum IdTokenAudience<'a> {
-    /// `Settings::audience`, or the issuer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdTokenAudience<'a> {
+    pub target: AudienceTarget<'a>,
+    /// The `client_id` of the request (a public client, RFC 6749 §6): the
+    /// token's `azp`, and its `aud` when nothing else names one.
+    pub client_id: Option<&'a str>,
+}
+
+/// What the request names as the ID token's audience.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum AudienceTarget<'a> {
+    /// The client, else `Settings::audience`, else the issuer.
+    #[default]
     Default,
     /// An `audience` parameter: a client id or any name of 1-256 visible
     /// characters.
     Named(&'a str),
     /// A `resource` parameter (RFC 8707): an absolute URI, no fragment.
     Resource(&'a str),
+}
+
+/// The audience an ID token gets, and the party it was issued to.
+#[derive(Debug, Clone)]
+pub struct IdTokenParties {
+    pub aud: String,
+    pub azp: Option<String>,
 }
 
 /// An audience tokend will put in a token: 1-256 visible ASCII characters.
@@ -95,26 +112,36 @@ impl Authority {
         })
     }
 
-    /// The `aud` an ID token gets; a malformed one asked for is refused
-    /// whether or not the token yields an ID token.
+    /// The `aud` and `azp` an ID token gets; a malformed one asked for is
+    /// refused whether or not the token yields an ID token.
     pub(super) fn id_token_audience(
         &self,
         audience: IdTokenAudience<'_>,
-    ) -> Result<String, DomainError> {
+    ) -> Result<IdTokenParties, DomainError> {
         let settings = self.settings();
-        Ok(match audience {
-            IdTokenAudience::Default => settings
-                .audience
-                .clone()
-                .unwrap_or_else(|| settings.issuer.clone()),
-            IdTokenAudience::Named(name) => {
+        if let Some(client_id) = audience.client_id {
+            check_audience(client_id)?;
+        }
+        let aud = match audience.target {
+            AudienceTarget::Default => match audience.client_id {
+                Some(client_id) => client_id.to_string(),
+                None => settings
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| settings.issuer.clone()),
+            },
+            AudienceTarget::Named(name) => {
                 check_audience(name)?;
                 name.to_string()
             }
-            IdTokenAudience::Resource(uri) => {
+            AudienceTarget::Resource(uri) => {
                 check_resource(uri)?;
                 uri.to_string()
             }
+        };
+        Ok(IdTokenParties {
+            aud,
+            azp: audience.client_id.map(str::to_string),
         })
     }
 
@@ -125,20 +152,23 @@ impl Authority {
         &self,
         account: &Account,
         roles: &[String],
-        aud: &str,
+        parties: &IdTokenParties,
         issued_at: i64,
         expires_at: i64,
     ) -> Result<Value, DomainError> {
         let settings = self.settings();
         let mut claims = serde_json::to_value(self.identity_of(account, roles)?)
             .map_err(|e| DomainError::Internal(format!("ID token claims: {e}")))?;
-        let registered = json!({
+        let mut registered = json!({
             "iss": settings.issuer,
-            "aud": aud,
+            "aud": parties.aud,
             "iat": issued_at,
             "exp": expires_at,
             "auth_time": issued_at,
         });
+        if let Some(azp) = &parties.azp {
+            registered["azp"] = json!(azp);
+        }
         if let (Some(claims), Some(registered)) = (claims.as_object_mut(), registered.as_object()) {
             claims.extend(registered.clone());
         }

@@ -45,7 +45,7 @@ pub use auth::{LoginEndpoint, LoginSession};
 pub use catalog::NewRole;
 pub use error::DomainError;
 pub use health::Readiness;
-pub use identity::{check_audience, IdTokenAudience, IdentityClaims};
+pub use identity::{check_audience, AudienceTarget, IdTokenAudience, IdentityClaims};
 pub use introspection::{ActiveToken, ClientCredentials};
 pub use records::{Account, ApiTokenListing, IntrospectionClient, OAuthClient, RoleDefinition};
 pub use records::{

@@ -162,7 +162,7 @@ impl Authority {
         let issued = self.exchange_api_token(
             created.secret.reveal(),
             audience,
-            IdTokenAudience::Default,
+            IdTokenAudience::default(),
             client_ip,
         )?;
         Ok((created, issued))

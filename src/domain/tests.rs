@@ -151,7 +151,7 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
         .exchange_api_token(
             &secret,
             ExchangeAudience::Provider,
-            IdTokenAudience::Default,
+            IdTokenAudience::default(),
             HOME,
         )
         .and_then(Committing::wait)
@@ -164,7 +164,7 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
         .exchange_api_token(
             &secret,
             ExchangeAudience::AnyOrg,
-            IdTokenAudience::Default,
+            IdTokenAudience::default(),
             HOME,
         )
         .and_then(Committing::wait);
@@ -226,7 +226,7 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
         .exchange_api_token(
             created.secret.reveal(),
             ExchangeAudience::Provider,
-            IdTokenAudience::Default,
+            IdTokenAudience::default(),
             HOME,
         )
         .and_then(Committing::wait)

@@ -207,7 +207,7 @@ impl Authority {
         id_audience: IdTokenAudience<'_>,
         client: IpAddr,
     ) -> Result<(IssuedAccess, WriteJob), DomainError> {
-        let aud = self.id_token_audience(id_audience)?;
+        let parties = self.id_token_audience(id_audience)?;
         let now = self.now();
         let refused = |reason: &'static str| DomainError::InvalidGrant(reason);
         let Some(secret) = ApiTokenSecret::parse(presented) else {
@@ -251,7 +251,8 @@ impl Authority {
         let keys = self.keys()?;
         let access_token = keys.sign(&claims)?;
         let id_token = if token.openid {
-            let id_claims = self.id_token_claims(&account, &grant.roles, &aud, now, expires_at)?;
+            let id_claims =
+                self.id_token_claims(&account, &grant.roles, &parties, now, expires_at)?;
             Some(keys.sign(&id_claims)?)
         } else {
             None

@@ -35,8 +35,9 @@ pub fn jwks(authority: &Authority) -> Result<Response, ApiError> {
 
 /// The provider metadata, for `/.well-known/openid-configuration` (OpenID
 /// Connect Discovery 1.0) and `/.well-known/oauth-authorization-server`
-/// (RFC 8414) alike. Only what tokend serves: there is no authorization
-/// endpoint (tokens come from API tokens, not from a browser flow).
+/// (RFC 8414) alike. Only what tokend serves. The authorization endpoint
+/// is named because discovery requires one; it refuses every flow (tokens
+/// come from API tokens, not from a browser).
 pub fn provider_metadata(authority: &Authority) -> Response {
     let issuer = &authority.settings().issuer;
     Response::json(
@@ -52,7 +53,9 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             "introspection_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post"
             ],
-            "grant_types_supported": ["refresh_token"],
+            "grant_types_supported": [
+                "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            ],
             "scopes_supported": ["openid"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
@@ -60,7 +63,7 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             "token_endpoint_auth_methods_supported": ["none"],
             "revocation_endpoint_auth_methods_supported": ["none"],
             "claims_supported": [
-                "iss", "sub", "iat", "exp", "jti", "org_id", "org_name",
+                "iss", "sub", "aud", "azp", "iat", "exp", "auth_time", "jti", "org_id", "org_name",
                 "username", "roles", "perms", "rt", "sid", "preferred_username", "name",
                 "email", "email_verified", "groups"
             ],

@@ -10,7 +10,8 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{
-    Authority, Committing, DomainError, ExchangeAudience, IdTokenAudience, IssuedAccess,
+    AudienceTarget, Authority, Committing, DomainError, ExchangeAudience, IdTokenAudience,
+    IssuedAccess,
 };
 
 /// `POST /csp/gateway/am/api/auth/api-tokens/authorize`: `refresh_token` in a
@@ -51,8 +52,9 @@ pub fn tenant_token(
     refresh_token_grant(authority, request, ExchangeAudience::Tenant(org))
 }
 
-/// RFC 6749 §6. Parameters other than these two (client_id, scope, ...) are
-/// ignored; a token grants what its user holds, not what the request asks.
+/// RFC 6749 §6. `audience`, `resource` and `client_id` name the ID token's
+/// parties; other parameters (`scope`, ...) are ignored: a token grants
+/// what its user holds, not what the request asks.
 fn refresh_token_grant(
     authority: &mut Authority,
     request: &Request,
@@ -245,17 +247,23 @@ fn optional<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a
     }
 }
 
-/// Who an ID token is for: `audience`, or `resource` (RFC 8707), or the
-/// configured default; not both.
+/// Who an ID token is for: `audience`, or `resource` (RFC 8707), not both;
+/// or the requesting `client_id`, or the configured default.
 fn id_token_audience(params: &[(String, String)]) -> Result<IdTokenAudience<'_>, OAuthError> {
-    match (optional(params, "audience")?, optional(params, "resource")?) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
-            "give audience or resource, not both",
-        )),
-        (Some(audience), None) => Ok(IdTokenAudience::Named(audience)),
-        (None, Some(resource)) => Ok(IdTokenAudience::Resource(resource)),
-        (None, None) => Ok(IdTokenAudience::Default),
-    }
+    let target = match (optional(params, "audience")?, optional(params, "resource")?) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "give audience or resource, not both",
+            ))
+        }
+        (Some(audience), None) => AudienceTarget::Named(audience),
+        (None, Some(resource)) => AudienceTarget::Resource(resource),
+        (None, None) => AudienceTarget::Default,
+    };
+    Ok(IdTokenAudience {
+        target,
+        client_id: optional(params, "client_id")?,
+    })
 }
 
 /// The token answer of RFC 6749 §5.1, with the ID token when there is one

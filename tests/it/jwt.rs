@@ -69,7 +69,10 @@ fn openid_configuration_and_jwks_are_consistent() {
     );
     assert_eq!(
         oc["grant_types_supported"],
-        serde_json::json!(["refresh_token"]),
+        serde_json::json!([
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ]),
         "{oc}"
     );
     assert_eq!(

@@ -255,6 +255,21 @@ fn the_audience_is_the_default_or_what_the_request_names() {
     let with_resource = id_token(&format!("&resource={}", form_encode(resource)));
     assert!(verified_id_token(&srv, &with_resource, resource).is_ok());
 
+    // A public client that names itself is the audience and the
+    // authorized party; with an audience named as well, only the party.
+    let for_client = verified_id_token(&srv, &id_token("&client_id=terraform"), "terraform")
+        .expect("the client is the audience");
+    assert_eq!(for_client["azp"], "terraform");
+    let for_other = verified_id_token(
+        &srv,
+        &id_token("&client_id=terraform&audience=ci-bot"),
+        "ci-bot",
+    )
+    .expect("the audience named");
+    assert_eq!(for_other["azp"], "terraform");
+    let plain = verified_id_token(&srv, &id_token(""), "console-client").expect("default");
+    assert!(plain.get("azp").is_none(), "no client, no azp: {plain}");
+
     tenant_exchange(&srv, &format!("{grant}&resource=not%20a%20uri"))
         .assert_oauth_error("invalid_target", "a resource that is no absolute URI");
     tenant_exchange(&srv, &format!("{grant}&resource=https://a.example/%23frag"))
