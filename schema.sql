@@ -548,3 +548,40 @@ CREATE TABLE oauth_clients (
     deleted_at INTEGER
 );
 CREATE INDEX oauth_clients_by_user ON oauth_clients (user_id);
+
+-- migration 11
+-- Service accounts, Cloud Director style: API-only identities of an org.
+-- Each is a users row of kind 'service' (no password: it never logs in,
+-- and holds roles like any user), with its registration and its status
+-- here. An admin grants it access through the RFC 8628 device flow.
+ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'service'));
+CREATE TABLE service_accounts (
+    user_id          TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    software_id      TEXT NOT NULL,
+    software_version TEXT,
+    client_uri       TEXT,
+    status           TEXT NOT NULL CHECK (status IN ('CREATED', 'REQUESTED', 'GRANTED', 'ACTIVE')),
+    created_at       INTEGER NOT NULL,
+    deleted_at       INTEGER
+);
+-- A service account's API token is replaced at each refresh; the one it
+-- replaced is refused, and presenting it again reveals a stolen token.
+ALTER TABLE api_tokens ADD COLUMN rotated_at INTEGER;
+-- RFC 8628 device authorizations: the device code only as a digest; the
+-- user code (short, single use) is what an admin looks up.
+CREATE TABLE device_authorizations (
+    id                 TEXT PRIMARY KEY,
+    service_account_id TEXT NOT NULL REFERENCES service_accounts (user_id) ON DELETE CASCADE,
+    device_code_digest BLOB NOT NULL UNIQUE CHECK (length(device_code_digest) = 32),
+    user_code          TEXT NOT NULL UNIQUE,
+    created_at         INTEGER NOT NULL,
+    expires_at         INTEGER NOT NULL,
+    interval_s         INTEGER NOT NULL,
+    last_polled_at     INTEGER,
+    decision           TEXT CHECK (decision IN ('granted', 'denied')),
+    decided_at         INTEGER,
+    -- The grant was looked up and used (a user code works once), or its
+    -- token taken (a device code works once).
+    used_at            INTEGER
+);
+CREATE INDEX device_authorizations_by_account ON device_authorizations (service_account_id);

@@ -6,6 +6,7 @@
 
 mod audit;
 mod serve;
+mod service_accounts;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::domain::{
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
 use serve::ServeArgs;
+use service_accounts::{DeviceCommand, ServiceAccountCommand};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
@@ -66,6 +68,12 @@ enum Command {
     Bundle(BundleCommand),
     /// Read the audit trail: the newest events, oldest first.
     Audit(AuditCommand),
+    /// Manage service accounts: API-only identities of an org.
+    #[command(subcommand)]
+    ServiceAccount(ServiceAccountCommand),
+    /// Decide on a service account's request for access (RFC 8628 device grant).
+    #[command(subcommand)]
+    Device(DeviceCommand),
 }
 
 #[derive(Subcommand)]
@@ -337,6 +345,12 @@ pub fn run() -> ExitCode {
         Command::Audit(AuditCommand { read, .. }) => {
             administer(&cli.db, |authority| audit::audit(authority, read))
         }
+        Command::ServiceAccount(command) => administer(&cli.db, |authority| {
+            service_accounts::service_account(authority, command)
+        }),
+        Command::Device(command) => administer(&cli.db, |authority| {
+            service_accounts::device(authority, command)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -391,7 +391,7 @@ fn check_email(email: &str) -> Result<(), DomainError> {
     }
 }
 
-fn check_user_name(name: &str) -> Result<(), DomainError> {
+pub(super) fn check_user_name(name: &str) -> Result<(), DomainError> {
     check_name("user name", name, MAX_USER_NAME)?;
     if name
         .chars()

@@ -57,8 +57,11 @@ impl Authority {
         let found = self
             .db()
             .login_account(org_name, user_name)?
+            // A service account never logs in with a password: refused
+            // like an unknown name.
             .filter(|(account, _)| {
                 account.org.is_provider == (endpoint == LoginEndpoint::Provider)
+                    && !account.service_account
             });
         // A disabled user is refused like a wrong password, after the same
         // work, so the answer tells nothing.

@@ -25,6 +25,8 @@ pub enum DomainError {
     /// The audience or resource asked for cannot be (RFC 8707
     /// `invalid_target`).
     InvalidTarget(String),
+    /// A device code that cannot be exchanged (yet): RFC 8628 §3.5.
+    DeviceFlow(DeviceFlowError),
     /// The database cannot take the request now (busy, disk full,
     /// read-only); the client may retry later.
     Unavailable(String),
@@ -49,11 +51,49 @@ impl fmt::Display for DomainError {
                 "too many failed logins for this user; retry in {seconds} seconds"
             ),
             DomainError::InvalidGrant(m) => f.write_str(m),
+            DomainError::DeviceFlow(e) => f.write_str(e.description()),
         }
     }
 }
 
 impl std::error::Error for DomainError {}
+
+/// Why the token endpoint cannot answer a device code with a token, in the
+/// words of RFC 8628 §3.5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceFlowError {
+    /// No admin has decided yet.
+    AuthorizationPending,
+    /// Polled faster than the interval; the interval grows by 5 seconds.
+    SlowDown,
+    /// An admin denied the request.
+    AccessDenied,
+    /// The device code expired before an admin granted it.
+    ExpiredToken,
+}
+
+impl DeviceFlowError {
+    /// The RFC 8628 error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeviceFlowError::AuthorizationPending => "authorization_pending",
+            DeviceFlowError::SlowDown => "slow_down",
+            DeviceFlowError::AccessDenied => "access_denied",
+            DeviceFlowError::ExpiredToken => "expired_token",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            DeviceFlowError::AuthorizationPending => "an admin has not decided on this request yet",
+            DeviceFlowError::SlowDown => {
+                "polling too fast: wait the interval, now 5 seconds longer"
+            }
+            DeviceFlowError::AccessDenied => "an admin denied this request",
+            DeviceFlowError::ExpiredToken => "the device code has expired; request a new one",
+        }
+    }
+}
 
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {

@@ -26,6 +26,7 @@ pub mod records;
 mod refusals;
 mod rights;
 pub mod scopes;
+mod service_accounts;
 pub mod storage;
 mod throttle;
 mod tokens;
@@ -43,7 +44,7 @@ pub use api_token::ApiTokenSecret;
 pub use audit::Actor;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use catalog::NewRole;
-pub use error::DomainError;
+pub use error::{DeviceFlowError, DomainError};
 pub use health::Readiness;
 pub use identity::{check_audience, AudienceTarget, IdTokenAudience, IdentityClaims};
 pub use introspection::{ActiveToken, ClientCredentials};
@@ -56,6 +57,7 @@ use records::{InitialState, NewUser};
 use refusals::RefusalLedger;
 pub use rights::{Right, RightSet};
 pub use scopes::{Grant, ServiceRoleScope, TokenScope};
+pub use service_accounts::{DeviceCodes, DeviceRequest, NewServiceAccountRequest};
 use storage::{Database, PendingCommit, Reads, Storage};
 use throttle::LoginThrottle;
 pub use tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
@@ -76,6 +78,15 @@ pub struct Commit(PendingCommit);
 impl Commit {
     pub async fn done(self) -> Result<(), DomainError> {
         Ok(self.0.committed().await?)
+    }
+}
+
+impl Commit {
+    /// A commit that has happened already: the write was waited for.
+    fn done_already() -> Commit {
+        let (sender, pending) = storage::commit_channel();
+        sender.send(Ok(()));
+        Commit(pending)
     }
 }
 

@@ -161,6 +161,8 @@ pub struct Account {
     pub email: Option<String>,
     pub display_name: Option<String>,
     pub disabled: bool,
+    /// An API-only identity: it never logs in with a password.
+    pub service_account: bool,
     pub org: Org,
     /// The roles granted to the user, or to a group it is in, with all
     /// their permissions; `held_roles` applies the org's cap.
@@ -282,6 +284,9 @@ pub struct ApiTokenRecord {
     pub scope: TokenScope,
     /// Exchanges also return an OpenID Connect ID token.
     pub openid: bool,
+    /// Replaced by a newer token at a refresh (service accounts): refused,
+    /// and presenting it again means it was stolen.
+    pub rotated_at: Option<i64>,
 }
 
 /// An OAuth client a user registered: it may take one API token through
@@ -398,4 +403,96 @@ pub struct InitialState {
     pub roles: Vec<RoleDefinition>,
     pub administrator: NewUser,
     pub signing_key: SigningKeyRecord,
+}
+
+/// Where a service account stands, as Cloud Director names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAccountStatus {
+    /// Registered, or its access revoked: no token, no request.
+    Created,
+    /// A device authorization waits for an admin.
+    Requested,
+    /// An admin granted it; the client has not taken its token yet.
+    Granted,
+    /// It holds a live API token.
+    Active,
+}
+
+impl ServiceAccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceAccountStatus::Created => "CREATED",
+            ServiceAccountStatus::Requested => "REQUESTED",
+            ServiceAccountStatus::Granted => "GRANTED",
+            ServiceAccountStatus::Active => "ACTIVE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ServiceAccountStatus> {
+        [
+            ServiceAccountStatus::Created,
+            ServiceAccountStatus::Requested,
+            ServiceAccountStatus::Granted,
+            ServiceAccountStatus::Active,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// An API-only identity of an org. Its id is its user's id and its OAuth
+/// `client_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    pub id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub name: String,
+    pub software_id: String,
+    pub software_version: Option<String>,
+    pub client_uri: Option<String>,
+    pub status: ServiceAccountStatus,
+    /// The roles granted to it directly, by name.
+    pub roles: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A service account to store: its user (no password) and registration.
+#[derive(Debug, Clone)]
+pub struct NewServiceAccount {
+    pub user: NewUser,
+    pub software_id: String,
+    pub software_version: Option<String>,
+    pub client_uri: Option<String>,
+}
+
+/// One page of service accounts, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountPage {
+    pub accounts: Vec<ServiceAccount>,
+    pub total: u64,
+}
+
+/// What an admin decided on a device authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceDecision {
+    Granted,
+    Denied,
+}
+
+/// An RFC 8628 device authorization of a service account.
+#[derive(Debug, Clone)]
+pub struct DeviceAuthorization {
+    pub id: String,
+    pub service_account_id: String,
+    pub device_code_digest: [u8; 32],
+    pub user_code: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Seconds a client waits between polls; grows at each `slow_down`.
+    pub interval_s: i64,
+    pub last_polled_at: Option<i64>,
+    pub decision: Option<DeviceDecision>,
+    /// When its token was taken: a device code works once.
+    pub used_at: Option<i64>,
 }

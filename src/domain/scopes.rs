@@ -170,6 +170,7 @@ mod tests {
         Account {
             user_id: "u".into(),
             user_name: "alice".into(),
+            service_account: false,
             email: None,
             display_name: None,
             disabled: false,

@@ -24,6 +24,10 @@ use super::records::{
     ApiTokenPage, BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, OrgPage,
     RolePage, ServicePage,
 };
+use super::records::{
+    DeviceAuthorization, DeviceDecision, NewServiceAccount, ServiceAccount, ServiceAccountPage,
+    ServiceAccountStatus,
+};
 use super::scopes::TokenScope;
 
 #[derive(Debug, Clone)]
@@ -237,12 +241,62 @@ pub trait HealthWrites {
 }
 
 /// Everything that can be read.
+pub trait ServiceAccountReads {
+    /// A service account that is not deleted.
+    fn service_account(&self, id: &str) -> StoreResult<Option<ServiceAccount>>;
+    /// Service accounts that are not deleted, by org and name.
+    fn service_accounts(&self, filter: &DirectoryFilter) -> StoreResult<ServiceAccountPage>;
+    fn device_authorization_by_device_code(
+        &self,
+        digest: &[u8; 32],
+    ) -> StoreResult<Option<DeviceAuthorization>>;
+    fn device_authorization_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> StoreResult<Option<DeviceAuthorization>>;
+}
+
+pub trait ServiceAccountWrites {
+    /// Its user (of kind service, with its roles) and its registration.
+    fn insert_service_account(&self, account: &NewServiceAccount) -> StoreResult<()>;
+    fn set_service_account_status(&self, id: &str, status: ServiceAccountStatus)
+        -> StoreResult<()>;
+    /// Marks it deleted and disables its user; false when it was not there.
+    fn delete_service_account(&self, id: &str, at: i64) -> StoreResult<bool>;
+    /// Replaces the roles granted to a user directly.
+    fn set_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()>;
+    /// Replaces the account's undecided request, if it has one.
+    fn insert_device_authorization(&self, authorization: &DeviceAuthorization) -> StoreResult<()>;
+    fn record_device_poll(&self, id: &str, at: i64, interval_s: i64) -> StoreResult<()>;
+    /// False when it was decided already.
+    fn decide_device_authorization(
+        &self,
+        id: &str,
+        decision: DeviceDecision,
+        at: i64,
+    ) -> StoreResult<bool>;
+    /// False when its token was taken already.
+    fn use_device_authorization(&self, id: &str, at: i64) -> StoreResult<bool>;
+    /// Revokes every live API token of a user; how many.
+    fn revoke_user_api_tokens(&self, user_id: &str, at: i64) -> StoreResult<u64>;
+    /// Marks a live token replaced (and so revoked); false when it was
+    /// replaced or revoked already: another refresh won.
+    fn rotate_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
+}
+
 pub trait Reads:
-    AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + AuditReads
+    AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + AuditReads + ServiceAccountReads
 {
 }
 impl<T> Reads for T where
-    T: AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + AuditReads + ?Sized
+    T: AccountReads
+        + RoleReads
+        + TokenReads
+        + SessionReads
+        + KeyReads
+        + AuditReads
+        + ServiceAccountReads
+        + ?Sized
 {
 }
 
@@ -256,6 +310,7 @@ pub trait Transaction:
     + KeyWrites
     + HealthWrites
     + AuditWrites
+    + ServiceAccountWrites
 {
 }
 impl<T> Transaction for T where
@@ -267,6 +322,7 @@ impl<T> Transaction for T where
         + KeyWrites
         + HealthWrites
         + AuditWrites
+        + ServiceAccountWrites
         + ?Sized
 {
 }

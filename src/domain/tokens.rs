@@ -7,11 +7,11 @@ use serde_json::json;
 
 use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
 use super::audit::Event;
-use super::identity::IdTokenAudience;
+use super::identity::{IdTokenAudience, IdTokenParties};
 use super::names::check_name;
-use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord};
+use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus};
 use super::scopes::{Grant, TokenScope};
-use super::storage::{Durability, WriteJob};
+use super::storage::{Durability, StoreError, WriteJob};
 use super::users::PageRequest;
 use super::{parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right};
 
@@ -62,6 +62,29 @@ pub struct IssuedAccess {
     pub grants_everything: bool,
     /// The OpenID Connect ID token, for a token made with `openid`.
     pub id_token: Option<String>,
+    /// The API token that replaces the one presented (a service account's
+    /// token rotates at each refresh): the only time it is shown.
+    pub refresh_token: Option<ApiTokenSecret>,
+}
+
+/// Whether an exchange replaces a service account's API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rotation {
+    /// A refresh: a service account's token is replaced.
+    OfServiceAccounts,
+    /// The first exchange of a token just made (the device grant).
+    Never,
+}
+
+/// What an exchange comes to, once the presented token is checked.
+enum Exchange {
+    /// An access token, and the write (event, last-use stamp) that must
+    /// commit before it is handed out.
+    Issue(IssuedAccess, WriteJob),
+    /// A service account's live token: replaced, then exchanged.
+    Rotate(Box<(ApiTokenRecord, Account)>),
+    /// A service account's token that was replaced already: stolen.
+    Replayed(Box<(ApiTokenRecord, Account)>),
 }
 
 impl Authority {
@@ -181,7 +204,8 @@ impl Authority {
 
     /// Exchanges an API token for an access token limited by the token's
     /// rules: the user's rights as they are now, view-only. The access token
-    /// may be handed out only once its event is committed.
+    /// may be handed out only once its event is committed. A service
+    /// account's token is replaced by a new one at each exchange.
     pub fn exchange_api_token(
         &mut self,
         presented: &str,
@@ -189,25 +213,56 @@ impl Authority {
         id_audience: IdTokenAudience<'_>,
         client: IpAddr,
     ) -> Result<Committing<IssuedAccess>, DomainError> {
-        let (issued, write) =
-            self.in_snapshot(|| self.issue_access(presented, audience, id_audience, client))?;
-        let commit = self.store.submit_write(write, Durability::Durable)?;
-        Ok(Committing {
-            value: issued,
-            commit: Commit(commit),
-        })
+        self.exchange(
+            presented,
+            audience,
+            id_audience,
+            client,
+            Rotation::OfServiceAccounts,
+        )
     }
 
-    /// The access token for an exchange, and the write (event and last-use
-    /// stamp) that must commit before it is handed out.
-    fn issue_access(
-        &self,
+    pub(super) fn exchange(
+        &mut self,
         presented: &str,
         audience: ExchangeAudience<'_>,
         id_audience: IdTokenAudience<'_>,
         client: IpAddr,
-    ) -> Result<(IssuedAccess, WriteJob), DomainError> {
+        rotation: Rotation,
+    ) -> Result<Committing<IssuedAccess>, DomainError> {
         let parties = self.id_token_audience(id_audience)?;
+        let checked = self
+            .in_snapshot(|| self.check_exchange(presented, audience, &parties, client, rotation))?;
+        match checked {
+            Exchange::Issue(issued, write) => {
+                let commit = self.store.submit_write(write, Durability::Durable)?;
+                Ok(Committing {
+                    value: issued,
+                    commit: Commit(commit),
+                })
+            }
+            Exchange::Rotate(checked) => {
+                let (token, account) = *checked;
+                self.rotate_and_issue(&token, &account, &parties, client)
+            }
+            Exchange::Replayed(checked) => {
+                let (token, account) = *checked;
+                self.revoke_stolen_token(&token, &account, client)?;
+                Err(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED))
+            }
+        }
+    }
+
+    /// Checks the presented token and, for an ordinary one, issues its
+    /// access token.
+    fn check_exchange(
+        &self,
+        presented: &str,
+        audience: ExchangeAudience<'_>,
+        parties: &IdTokenParties,
+        client: IpAddr,
+        rotation: Rotation,
+    ) -> Result<Exchange, DomainError> {
         let now = self.now();
         let refused = |reason: &'static str| DomainError::InvalidGrant(reason);
         let Some(secret) = ApiTokenSecret::parse(presented) else {
@@ -219,6 +274,9 @@ impl Authority {
             return Err(refused(UNKNOWN_OR_REVOKED));
         };
         let account = self.account_now(&token.user_id)?;
+        if let (Some(account), Some(_)) = (&account, token.rotated_at) {
+            return Ok(Exchange::Replayed(Box::new((token, account.clone()))));
+        }
         let reason = match &account {
             _ if token.revoked_at.is_some() => Some(UNKNOWN_OR_REVOKED),
             _ if token.expires_at.is_some_and(|at| at <= now) => Some("the API token has expired"),
@@ -234,7 +292,29 @@ impl Authority {
             self.record_failed_exchange(Some(&token), account.as_ref(), reason, client);
             return Err(refused(reason));
         };
-        let grant = token.scope.grant(&account);
+        if account.service_account && rotation == Rotation::OfServiceAccounts {
+            return Ok(Exchange::Rotate(Box::new((token, account))));
+        }
+        let (issued, event) = self.access_for(&token, &account, parties, client)?;
+        let (id, address) = (token.id.clone(), client.to_string());
+        let write: WriteJob = Box::new(move |tx| {
+            tx.record_api_token_use(&id, now, &address)?;
+            tx.insert_event(&event)
+        });
+        Ok(Exchange::Issue(issued, write))
+    }
+
+    /// The access token (and ID token) for `token`, and the exchange's
+    /// event, which must commit before they are handed out.
+    fn access_for(
+        &self,
+        token: &ApiTokenRecord,
+        account: &Account,
+        parties: &IdTokenParties,
+        client: IpAddr,
+    ) -> Result<(IssuedAccess, Event), DomainError> {
+        let now = self.now();
+        let grant = token.scope.grant(account);
         let grants_everything = grant.permissions == account.permissions();
         // An access token never outlives the API token it came from.
         let lifetime = self.settings().access_token_lifetime.as_secs() as i64;
@@ -242,7 +322,7 @@ impl Authority {
             .expires_at
             .map_or(now + lifetime, |at| at.min(now + lifetime));
         let claims = self.claims_for(
-            &account,
+            account,
             grant.clone(),
             now,
             expires_at,
@@ -252,34 +332,123 @@ impl Authority {
         let access_token = keys.sign(&claims)?;
         let id_token = if token.openid {
             let id_claims =
-                self.id_token_claims(&account, &grant.roles, &parties, now, expires_at)?;
+                self.id_token_claims(account, &grant.roles, parties, now, expires_at)?;
             Some(keys.sign(&id_claims)?)
         } else {
             None
         };
-        // The answer waits for its event (and the last-used stamp riding
-        // with it): no exchange is acknowledged without its record.
         let event = self
             .event("token.exchange", "success")?
-            .by_account(&account)
+            .by_account(account)
             .on("api_token", &token.id, &token.name)
             .from(client)
             .with("currentContext.refreshTokenId", json!(token.id))
             .with("accessTokenId", json!(claims.jti))
             .with("expires_in", json!(expires_at - now));
-        let (id, address) = (token.id.clone(), client.to_string());
-        let write: WriteJob = Box::new(move |tx| {
-            tx.record_api_token_use(&id, now, &address)?;
-            tx.insert_event(&event)
-        });
         let issued = IssuedAccess {
             access_token,
             expires_in: expires_at - now,
             grant,
             grants_everything,
             id_token,
+            refresh_token: None,
         };
-        Ok((issued, write))
+        Ok((issued, event))
+    }
+
+    /// Replaces a service account's live token with a new one and issues
+    /// access for the new one, all in one commit. Two refreshes with the
+    /// same token cannot both win: the loser presented a replaced token,
+    /// and is treated as a thief (RFC 9700 §4.14).
+    fn rotate_and_issue(
+        &mut self,
+        token: &ApiTokenRecord,
+        account: &Account,
+        parties: &IdTokenParties,
+        client: IpAddr,
+    ) -> Result<Committing<IssuedAccess>, DomainError> {
+        let now = self.now();
+        let event = self
+            .event("token.rotate", "success")?
+            .by_account(account)
+            .from(client)
+            .with("replaces", json!(token.id));
+        let (created, insert) = self.new_api_token(
+            &account.user_id,
+            NewApiToken {
+                name: &token.name,
+                ttl: None,
+                scope: token.scope.clone(),
+                openid: token.openid,
+            },
+            event,
+        )?;
+        let replacement = ApiTokenRecord {
+            id: created.id.clone(),
+            digest: created.secret.digest(),
+            user_id: account.user_id.clone(),
+            name: created.name.clone(),
+            created_at: created.created_at,
+            expires_at: created.expires_at,
+            revoked_at: None,
+            scope: created.scope.clone(),
+            openid: created.openid,
+            rotated_at: None,
+        };
+        let (mut issued, exchanged) = self.access_for(&replacement, account, parties, client)?;
+        let (old, new, address) = (token.id.clone(), created.id.clone(), client.to_string());
+        let rotated = self.store.run_write(
+            Box::new(move |tx| {
+                if !tx.rotate_api_token(&old, now)? {
+                    return Err(StoreError::Duplicate);
+                }
+                insert(tx)?;
+                tx.record_api_token_use(&new, now, &address)?;
+                tx.insert_event(&exchanged)
+            }),
+            Durability::Durable,
+        );
+        match rotated {
+            Ok(()) => {}
+            Err(StoreError::Duplicate) => {
+                self.revoke_stolen_token(token, account, client)?;
+                return Err(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        issued.refresh_token = Some(created.secret);
+        Ok(Committing {
+            value: issued,
+            commit: Commit::done_already(),
+        })
+    }
+
+    /// A replaced token was presented: whoever holds the account's tokens
+    /// cannot be told from a thief, so every token of the account is
+    /// revoked and it must be granted access again.
+    fn revoke_stolen_token(
+        &mut self,
+        token: &ApiTokenRecord,
+        account: &Account,
+        client: IpAddr,
+    ) -> Result<(), DomainError> {
+        let now = self.now();
+        let event = self
+            .event("service_account.token_reuse", "failure")?
+            .by_account(account)
+            .on("service_account", &account.user_id, &account.user_name)
+            .from(client)
+            .with("currentContext.refreshTokenId", json!(token.id))
+            .with(
+                "reason",
+                json!("a replaced API token was presented: every token of the account is revoked"),
+            );
+        let id = account.user_id.clone();
+        self.write_recorded(event, move |tx| {
+            tx.revoke_user_api_tokens(&id, now)?;
+            tx.set_service_account_status(&id, ServiceAccountStatus::Created)
+        })?;
+        Ok(())
     }
 
     /// RFC 7009: revokes what `presented` is. An API token revokes itself;
@@ -408,6 +577,7 @@ impl Authority {
             revoked_at: None,
             scope: scope.clone(),
             openid,
+            rotated_at: None,
         };
         let created = CreatedApiToken {
             id: record.id.clone(),

@@ -53,8 +53,12 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             "introspection_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post"
             ],
+            "device_authorization_endpoint":
+                format!("{issuer}/oauth/provider/device_authorization"),
             "grant_types_supported": [
-                "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ],
             "scopes_supported": ["openid"],
             "response_types_supported": ["token"],

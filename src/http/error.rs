@@ -142,6 +142,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(m) => ApiError::new(409, "conflict", m),
             DomainError::InvalidGrant(m) => ApiError::new(400, "invalid_grant", m),
             DomainError::InvalidTarget(m) => ApiError::new(400, "invalid_target", m),
+            DomainError::DeviceFlow(e) => ApiError::new(400, e.code(), e.description()),
             DomainError::Unavailable(m) => unavailable(&m),
             DomainError::Internal(m) => internal(&m),
         }
@@ -257,6 +258,10 @@ impl From<DomainError> for OAuthError {
             DomainError::InvalidTarget(m) => OAuthError {
                 code: "invalid_target",
                 ..OAuthError::invalid_request(m)
+            },
+            DomainError::DeviceFlow(e) => OAuthError {
+                code: e.code(),
+                ..OAuthError::invalid_request(e.description())
             },
             DomainError::Unavailable(m) => {
                 let api = unavailable(&m);

@@ -19,6 +19,7 @@ mod pool;
 mod request;
 mod response;
 mod routes;
+mod service_accounts;
 mod session;
 mod tokens;
 mod transport;

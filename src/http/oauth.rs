@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use super::error::{ApiError, OAuthError};
 use super::request::Request;
 use super::response::Response;
+use super::service_accounts::service_account_json;
 use super::session::authenticate;
 use crate::domain::{
-    AudienceTarget, Authority, Committing, DomainError, ExchangeAudience, IdTokenAudience,
-    IssuedAccess,
+    AudienceTarget, Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience,
+    IdTokenAudience, IssuedAccess, NewServiceAccountRequest,
 };
 
 /// `POST /csp/gateway/am/api/auth/api-tokens/authorize`: `refresh_token` in a
@@ -65,6 +66,9 @@ fn refresh_token_grant(
     if grant_type == JWT_BEARER {
         return jwt_bearer_grant(authority, request, &params, audience);
     }
+    if grant_type == DEVICE_CODE {
+        return device_code_grant(authority, request, &params, audience);
+    }
     if grant_type != "refresh_token" {
         return Err(OAuthError::unsupported_grant_type(grant_type));
     }
@@ -82,6 +86,69 @@ fn refresh_token_grant(
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// RFC 8628 §3.4: a service account's client polls with its device code;
+/// once an admin granted it, its first API token comes as `refresh_token`
+/// with an access token.
+fn device_code_grant(
+    authority: &mut Authority,
+    request: &Request,
+    params: &[(String, String)],
+    audience: ExchangeAudience<'_>,
+) -> Result<Response, OAuthError> {
+    let client_id = required(params, "client_id")?;
+    let device_code = required(params, "device_code")?;
+    let (created, issued) =
+        authority.exchange_device_code(client_id, device_code, audience, request.peer)?;
+    Ok(new_token_answer(&created, issued))
+}
+
+/// The answer of a grant that made a new API token: the token answer with
+/// the new token as `refresh_token`, shown this once.
+fn new_token_answer(created: &CreatedApiToken, issued: Committing<IssuedAccess>) -> Response {
+    let Committing {
+        value: issued,
+        commit,
+    } = issued;
+    let mut answer = token_answer(&issued, "Bearer", issued.grant.permissions.join(" "));
+    answer["refresh_token"] = json!(created.secret.reveal());
+    Response::json(200, &answer)
+        .no_store()
+        .after(commit, oauth_error)
+}
+
+/// `POST /oauth/{provider | tenant/{org}}/device_authorization` (RFC 8628
+/// §3.1): a service account's client asks for access; an admin grants it
+/// by the user code.
+pub fn device_authorization(
+    authority: &mut Authority,
+    request: &Request,
+    audience: ExchangeAudience<'_>,
+) -> Result<Response, OAuthError> {
+    let params = request.form_body()?;
+    let client_id = required(&params, "client_id")?;
+    let codes = match authority.authorize_device(client_id, audience, request.peer) {
+        Ok(codes) => codes,
+        Err(DomainError::NotFound(_)) => return Err(OAuthError::invalid_client()),
+        Err(e) => return Err(e.into()),
+    };
+    let verification_uri = format!(
+        "{}/cloudapi/1.0.0/deviceLookup",
+        authority.settings().issuer
+    );
+    Ok(Response::json(
+        200,
+        &json!({
+            "device_code": codes.device_code,
+            "user_code": codes.user_code,
+            "verification_uri": verification_uri,
+            "expires_in": codes.expires_in,
+            "interval": codes.interval,
+        }),
+    )
+    .no_store())
+}
 
 /// RFC 7523, as Cloud Director offers it: `client_id` (a client the user
 /// registered) and `assertion` (its password session's access token) give,
@@ -96,25 +163,23 @@ fn jwt_bearer_grant(
     let assertion = required(params, "assertion")?;
     let (created, issued) =
         authority.exchange_jwt_bearer(client_id, assertion, audience, request.peer)?;
-    let Committing {
-        value: issued,
-        commit,
-    } = issued;
-    let mut answer = token_answer(&issued, "Bearer", issued.grant.permissions.join(" "));
-    answer["refresh_token"] = json!(created.secret.reveal());
-    Ok(Response::json(200, &answer)
-        .no_store()
-        .after(commit, oauth_error))
+    Ok(new_token_answer(&created, issued))
 }
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientRegistration {
     client_name: String,
+    /// Present: a service account is meant, not a client of the caller's.
+    software_id: Option<String>,
+    software_version: Option<String>,
+    client_uri: Option<String>,
+    role: Option<String>,
 }
 
 /// `POST /oauth/{provider | tenant/{org}}/register`: a client of the
-/// caller's, for the JWT-bearer grant.
+/// caller's, for the JWT-bearer grant; or, with `software_id`, a service
+/// account of the endpoint's org, for the device grant.
 pub fn register(
     authority: &mut Authority,
     request: &Request,
@@ -122,6 +187,32 @@ pub fn register(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: ClientRegistration = request.json_body()?;
+    if let Some(software_id) = &body.software_id {
+        let account = authority.register_service_account(
+            &caller,
+            audience,
+            NewServiceAccountRequest {
+                name: &body.client_name,
+                software_id,
+                software_version: body.software_version.as_deref(),
+                client_uri: body.client_uri.as_deref(),
+                role: body.role.as_deref(),
+            },
+        )?;
+        let mut answer = service_account_json(&account);
+        answer["client_id"] = json!(account.id);
+        answer["client_name"] = json!(account.name);
+        answer["grant_types"] = json!([DEVICE_CODE, "refresh_token"]);
+        answer["token_endpoint_auth_method"] = json!("none");
+        answer["client_id_issued_at"] = json!(account.created_at);
+        return Ok(Response::json(200, &answer).no_store());
+    }
+    if body.software_version.is_some() || body.client_uri.is_some() || body.role.is_some() {
+        return Err(ApiError::from(DomainError::Invalid(
+            "software_version, client_uri and role describe a service account: give software_id"
+                .into(),
+        )));
+    }
     let client = authority.register_oauth_client(&caller, audience, &body.client_name)?;
     Ok(Response::json(
         200,
@@ -278,6 +369,10 @@ fn token_answer(issued: &IssuedAccess, token_type: &str, scope: String) -> Value
     if let Some(id_token) = &issued.id_token {
         answer["id_token"] = json!(id_token);
         answer["scope"] = json!(format!("{scope} openid").trim_start());
+    }
+    // A service account's token was replaced: the new one, once.
+    if let Some(replacement) = &issued.refresh_token {
+        answer["refresh_token"] = json!(replacement.reveal());
     }
     answer
 }

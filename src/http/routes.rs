@@ -5,7 +5,9 @@ use super::error::{ApiError, BadRequest, OAuthError};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
 use super::vcloud::Representation;
-use super::{audit, cloudapi, directory, discovery, oauth, session, tokens, users, vcloud};
+use super::{
+    audit, cloudapi, directory, discovery, oauth, service_accounts, session, tokens, users, vcloud,
+};
 use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
 enum Route {
@@ -61,6 +63,14 @@ enum Route {
     Revoke,
     Introspect,
     Authorization,
+    ProviderDeviceAuthorization,
+    TenantDeviceAuthorization(String),
+    DeviceLookup,
+    DeviceDecision(bool),
+    ServiceAccounts,
+    ServiceAccount(String),
+    ServiceAccountRole(String),
+    ServiceAccountRevoke(String),
 }
 
 impl Route {
@@ -160,6 +170,23 @@ impl Route {
             ["oauth", "tenant", org, "register", id] if !org.is_empty() && !id.is_empty() => {
                 Route::TenantClient(decode_path_segment(id)?)
             }
+            ["oauth", "provider", "device_authorization"] => Route::ProviderDeviceAuthorization,
+            ["oauth", "tenant", org, "device_authorization"] if !org.is_empty() => {
+                Route::TenantDeviceAuthorization(decode_path_segment(org)?)
+            }
+            ["cloudapi", "1.0.0", "deviceLookup"] => Route::DeviceLookup,
+            ["cloudapi", "1.0.0", "deviceLookup", "grant"] => Route::DeviceDecision(true),
+            ["cloudapi", "1.0.0", "deviceLookup", "deny"] => Route::DeviceDecision(false),
+            ["api", "service-accounts"] => Route::ServiceAccounts,
+            ["api", "service-accounts", id] if !id.is_empty() => {
+                Route::ServiceAccount(decode_path_segment(id)?)
+            }
+            ["api", "service-accounts", id, "role"] if !id.is_empty() => {
+                Route::ServiceAccountRole(decode_path_segment(id)?)
+            }
+            ["api", "service-accounts", id, "revoke"] if !id.is_empty() => {
+                Route::ServiceAccountRevoke(decode_path_segment(id)?)
+            }
             ["oauth", "revoke"] => Route::Revoke,
             ["oauth", "introspect"] => Route::Introspect,
             ["oauth", "authorize"] => Route::Authorization,
@@ -227,7 +254,30 @@ impl Route {
             Route::Revoke => "/oauth/revoke",
             Route::Introspect => "/oauth/introspect",
             Route::Authorization => "/oauth/authorize",
+            Route::ProviderDeviceAuthorization => "/oauth/provider/device_authorization",
+            Route::TenantDeviceAuthorization(_) => "/oauth/tenant/{org}/device_authorization",
+            Route::DeviceLookup => "/cloudapi/1.0.0/deviceLookup",
+            Route::DeviceDecision(true) => "/cloudapi/1.0.0/deviceLookup/grant",
+            Route::DeviceDecision(false) => "/cloudapi/1.0.0/deviceLookup/deny",
+            Route::ServiceAccounts => "/api/service-accounts",
+            Route::ServiceAccount(_) => "/api/service-accounts/{id}",
+            Route::ServiceAccountRole(_) => "/api/service-accounts/{id}/role",
+            Route::ServiceAccountRevoke(_) => "/api/service-accounts/{id}/revoke",
         }
+    }
+
+    /// Whether the route answers in RFC 6749 §5.2's dialect, `no-store`.
+    fn speaks_oauth(&self) -> bool {
+        matches!(
+            self,
+            Route::Authorize
+                | Route::ProviderToken
+                | Route::TenantToken(_)
+                | Route::Revoke
+                | Route::Introspect
+                | Route::ProviderDeviceAuthorization
+                | Route::TenantDeviceAuthorization(_)
+        )
     }
 
     /// Whether the route has a Cloud Director XML form besides JSON.
@@ -283,6 +333,14 @@ impl Route {
             Route::ProviderRegister | Route::TenantRegister(_) => "POST",
             Route::ProviderClient(_) | Route::TenantClient(_) => "DELETE",
             Route::ServiceClient(..) => "DELETE",
+            Route::ProviderDeviceAuthorization
+            | Route::TenantDeviceAuthorization(_)
+            | Route::DeviceLookup
+            | Route::DeviceDecision(_)
+            | Route::ServiceAccountRevoke(_) => "POST",
+            Route::ServiceAccounts => "GET",
+            Route::ServiceAccount(_) => "GET, DELETE",
+            Route::ServiceAccountRole(_) => "PUT",
         }
     }
 }
@@ -302,14 +360,7 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
     let Some(route) = Route::find(&request.path) else {
         return ApiError::not_found().into_response();
     };
-    let is_token_endpoint = matches!(
-        route,
-        Route::Authorize
-            | Route::ProviderToken
-            | Route::TenantToken(_)
-            | Route::Revoke
-            | Route::Introspect
-    );
+    let is_token_endpoint = route.speaks_oauth();
     let response = answer(authority, request, route);
     if is_token_endpoint {
         // Every answer of a token endpoint, 405 and 413 included (RFC 6749 §5.1).
@@ -322,13 +373,10 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
 fn answer(authority: &mut Authority, request: &Request, route: Route) -> Response {
     // Refused before authentication, in the dialect of the endpoint.
     if request.body == Err(BodyError::TooLarge) {
-        return match route {
-            Route::Authorize
-            | Route::ProviderToken
-            | Route::TenantToken(_)
-            | Route::Revoke
-            | Route::Introspect => OAuthError::from(BadRequest::TooLarge).into_response(),
-            _ => ApiError::from(BadRequest::TooLarge).into_response(),
+        return if route.speaks_oauth() {
+            OAuthError::from(BadRequest::TooLarge).into_response()
+        } else {
+            ApiError::from(BadRequest::TooLarge).into_response()
         };
     }
     if request.path.starts_with("/api/") && !route.has_vcloud_form() {
@@ -456,6 +504,31 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             api(oauth::delete_client(authority, request, &id))
         }
         ("POST", Route::Introspect) => oauth(oauth::introspect(authority, request)),
+        ("POST", Route::ProviderDeviceAuthorization) => oauth(oauth::device_authorization(
+            authority,
+            request,
+            ExchangeAudience::Provider,
+        )),
+        ("POST", Route::TenantDeviceAuthorization(org)) => oauth(oauth::device_authorization(
+            authority,
+            request,
+            ExchangeAudience::Tenant(&org),
+        )),
+        ("POST", Route::DeviceLookup) => api(service_accounts::look_up(authority, request)),
+        ("POST", Route::DeviceDecision(grant)) => {
+            api(service_accounts::decide(authority, request, grant))
+        }
+        ("GET", Route::ServiceAccounts) => api(service_accounts::list(authority, request)),
+        ("GET", Route::ServiceAccount(id)) => api(service_accounts::get(authority, request, &id)),
+        ("DELETE", Route::ServiceAccount(id)) => {
+            api(service_accounts::delete(authority, request, &id))
+        }
+        ("PUT", Route::ServiceAccountRole(id)) => {
+            api(service_accounts::set_role(authority, request, &id))
+        }
+        ("POST", Route::ServiceAccountRevoke(id)) => {
+            api(service_accounts::revoke(authority, request, &id))
+        }
         ("GET" | "POST", Route::Authorization) => oauth::authorization().into_response(),
         ("POST", Route::ServiceClients(id)) => {
             api(directory::create_service_client(authority, request, &id))

@@ -140,15 +140,7 @@ fn only_a_live_client_may_introspect() {
     // Each failed authentication is in the trail, naming the client,
     // never the secret.
     let admin = srv.api().admin_login().access_token;
-    let failed = eventually(std::time::Duration::from_secs(5), || {
-        let trail = srv
-            .api()
-            .get_bearer("/api/audit?type=introspection.client_failed", &admin)
-            .assert_json("audit");
-        let events = trail["events"].as_array().cloned().unwrap_or_default();
-        (events.len() == 3).then_some(events)
-    })
-    .expect("the wrong secret, the unknown and the revoked client recorded");
+    let failed = recorded_events(srv.api(), &admin, "introspection.client_failed", 3);
     assert!(failed.iter().any(|e| e["target"]["id"] == id.as_str()));
     let text = serde_json::to_string(&failed).expect("JSON");
     assert!(

@@ -68,10 +68,16 @@ fn openid_configuration_and_jwks_are_consistent() {
         "token_endpoint is the provider token endpoint: {oc}"
     );
     assert_eq!(
+        oc["device_authorization_endpoint"],
+        format!("{issuer}/oauth/provider/device_authorization"),
+        "{oc}"
+    );
+    assert_eq!(
         oc["grant_types_supported"],
         serde_json::json!([
             "refresh_token",
-            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "urn:ietf:params:oauth:grant-type:device_code"
         ]),
         "{oc}"
     );

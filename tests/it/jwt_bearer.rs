@@ -124,15 +124,7 @@ fn assertions_and_registrations_out_of_bounds_are_refused() {
 
     // Every refusal is in the trail, with its reason, never the assertion.
     let admin = srv.api().admin_login().access_token;
-    let refused = eventually(std::time::Duration::from_secs(5), || {
-        let trail = srv
-            .api()
-            .get_bearer("/api/audit?type=token.jwt_bearer_failed", &admin)
-            .assert_json("audit");
-        let events = trail["events"].as_array().cloned().unwrap_or_default();
-        (events.len() == 4).then_some(events)
-    })
-    .expect("four refused grants recorded");
+    let refused = recorded_events(srv.api(), &admin, "token.jwt_bearer_failed", 4);
     let reasons: Vec<&str> = refused
         .iter()
         .map(|e| str_field(&e["additionalProperties"], "reason"))

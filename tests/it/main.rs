@@ -26,6 +26,7 @@ mod openid;
 mod revocation;
 mod roles;
 mod scopes;
+mod service_accounts;
 mod sessions;
 mod storage;
 mod support;

@@ -60,7 +60,7 @@ impl AccountReads for Connection {
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
         let mut stmt = self.prepare_cached(
             "SELECT u.id, u.name, u.email, u.display_name, u.disabled_at,
-                    o.id, o.name, o.is_provider, o.created_at
+                    o.id, o.name, o.is_provider, o.created_at, u.kind = 'service'
              FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?1",
         )?;
         let found = stmt
@@ -71,6 +71,7 @@ impl AccountReads for Connection {
                     email: r.get(2)?,
                     display_name: r.get(3)?,
                     disabled: r.get::<_, Option<i64>>(4)?.is_some(),
+                    service_account: r.get(9)?,
                     org: Org {
                         id: r.get(5)?,
                         name: r.get(6)?,
@@ -167,6 +168,8 @@ impl AccountReads for Connection {
     fn users(&self, filter: &UserFilter) -> StoreResult<UserPage> {
         let pattern = super::like_pattern(&filter.name_contains);
         let mut conditions = Conditions::default();
+        // Service accounts are listed as such, not as users.
+        conditions.push("u.kind = 'user'", &[]);
         if let Some(org_id) = &filter.org_id {
             conditions.push("u.org_id = ?", &[org_id]);
         }

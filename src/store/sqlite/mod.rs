@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod keys;
 mod roles;
+mod service_accounts;
 mod sessions;
 mod tokens;
 mod writer;

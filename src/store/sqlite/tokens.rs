@@ -23,7 +23,7 @@ impl TokenReads for Connection {
     fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
         let mut stmt = self.prepare_cached(
             "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at, scope,
-                    openid
+                    openid, rotated_at
              FROM api_tokens WHERE digest = ?1",
         )?;
         Ok(stmt
@@ -247,6 +247,7 @@ fn api_token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
         revoked_at: r.get(6)?,
         scope: scope_from_row(r, 7)?,
         openid: r.get(8)?,
+        rotated_at: r.get(9)?,
     })
 }
 

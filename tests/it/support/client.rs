@@ -473,3 +473,22 @@ fn refresh_grant(secret: &str) -> String {
         form_encode(secret)
     )
 }
+
+/// The `count` events of type `kind` in the audit trail as `jwt` reads it,
+/// waiting up to 5 s for them (refusals are written a moment after their
+/// answer); panics when they do not all arrive.
+pub fn recorded_events(
+    api: &Client,
+    jwt: &str,
+    kind: &str,
+    count: usize,
+) -> Vec<serde_json::Value> {
+    super::eventually(std::time::Duration::from_secs(5), || {
+        let trail = api
+            .get_bearer(&format!("/api/audit?type={kind}&limit=500"), jwt)
+            .assert_json("audit");
+        let events = trail["events"].as_array().cloned().unwrap_or_default();
+        (events.len() == count).then_some(events)
+    })
+    .unwrap_or_else(|| panic!("{count} {kind} events in the trail"))
+}

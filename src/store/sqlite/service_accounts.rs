@@ -1,0 +1,265 @@
+//! Service accounts and their RFC 8628 device authorizations; the rotation
+//! and mass revocation of API tokens that goes with them.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{listing, Conditions};
+use crate::domain::records::{
+    DeviceAuthorization, DeviceDecision, DirectoryFilter, NewServiceAccount, ServiceAccount,
+    ServiceAccountPage, ServiceAccountStatus,
+};
+use crate::domain::storage::{
+    AccountWrites, ServiceAccountReads, ServiceAccountWrites, StoreError, StoreResult,
+};
+
+/// A service account with its org and its directly granted roles, joined
+/// by a separator no role name may hold (names refuse control characters).
+const SERVICE_ACCOUNT: &str = "SELECT u.id, u.org_id, o.name, u.name, s.software_id,
+        s.software_version, s.client_uri, s.status, s.created_at,
+        (SELECT group_concat(r.name, char(31)) FROM user_roles ur
+             JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id)
+    FROM service_accounts s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id";
+const SERVICE_ACCOUNTS: &str =
+    "service_accounts s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id";
+
+const DEVICE_AUTHORIZATION: &str = "SELECT id, service_account_id, device_code_digest,
+        user_code, created_at, expires_at, interval_s, last_polled_at, decision, used_at
+    FROM device_authorizations";
+
+fn service_account_from_row(r: &Row<'_>) -> rusqlite::Result<ServiceAccount> {
+    let status: String = r.get(7)?;
+    let roles: Option<String> = r.get(9)?;
+    let mut roles: Vec<String> = roles
+        .map(|joined| joined.split('\u{1f}').map(String::from).collect())
+        .unwrap_or_default();
+    roles.sort();
+    Ok(ServiceAccount {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        org_name: r.get(2)?,
+        name: r.get(3)?,
+        software_id: r.get(4)?,
+        software_version: r.get(5)?,
+        client_uri: r.get(6)?,
+        status: ServiceAccountStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                7,
+                rusqlite::types::Type::Text,
+                format!("unknown service account status {status:?}").into(),
+            )
+        })?,
+        roles,
+        created_at: r.get(8)?,
+    })
+}
+
+fn device_authorization_from_row(r: &Row<'_>) -> rusqlite::Result<DeviceAuthorization> {
+    let decision: Option<String> = r.get(8)?;
+    Ok(DeviceAuthorization {
+        id: r.get(0)?,
+        service_account_id: r.get(1)?,
+        device_code_digest: r.get(2)?,
+        user_code: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        interval_s: r.get(6)?,
+        last_polled_at: r.get(7)?,
+        decision: match decision.as_deref() {
+            Some("granted") => Some(DeviceDecision::Granted),
+            Some(_) => Some(DeviceDecision::Denied),
+            None => None,
+        },
+        used_at: r.get(9)?,
+    })
+}
+
+impl ServiceAccountReads for Connection {
+    fn service_account(&self, id: &str) -> StoreResult<Option<ServiceAccount>> {
+        let mut stmt = self.prepare_cached(&format!(
+            "{SERVICE_ACCOUNT} WHERE s.user_id = ?1 AND s.deleted_at IS NULL"
+        ))?;
+        Ok(stmt.query_row([id], service_account_from_row).optional()?)
+    }
+
+    fn service_accounts(&self, filter: &DirectoryFilter) -> StoreResult<ServiceAccountPage> {
+        let pattern = super::like_pattern(&filter.name_contains);
+        let mut conditions = Conditions::default();
+        conditions.push("s.deleted_at IS NULL", &[]);
+        if let Some(org_id) = &filter.org_id {
+            conditions.push("u.org_id = ?", &[org_id]);
+        }
+        conditions.name_like("u.name", &pattern);
+        let (accounts, total) = listing(
+            self,
+            SERVICE_ACCOUNTS,
+            SERVICE_ACCOUNT,
+            conditions,
+            "o.name, u.name, u.id",
+            Some((filter.offset, filter.limit)),
+            service_account_from_row,
+        )?;
+        Ok(ServiceAccountPage { accounts, total })
+    }
+
+    fn device_authorization_by_device_code(
+        &self,
+        digest: &[u8; 32],
+    ) -> StoreResult<Option<DeviceAuthorization>> {
+        let mut stmt = self.prepare_cached(&format!(
+            "{DEVICE_AUTHORIZATION} WHERE device_code_digest = ?1"
+        ))?;
+        Ok(stmt
+            .query_row([&digest[..]], device_authorization_from_row)
+            .optional()?)
+    }
+
+    fn device_authorization_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> StoreResult<Option<DeviceAuthorization>> {
+        let mut stmt =
+            self.prepare_cached(&format!("{DEVICE_AUTHORIZATION} WHERE user_code = ?1"))?;
+        Ok(stmt
+            .query_row([user_code], device_authorization_from_row)
+            .optional()?)
+    }
+}
+
+impl ServiceAccountWrites for Connection {
+    fn insert_service_account(&self, account: &NewServiceAccount) -> StoreResult<()> {
+        self.insert_user(&account.user)?;
+        self.execute(
+            "UPDATE users SET kind = 'service' WHERE id = ?1",
+            [&account.user.id],
+        )?;
+        self.execute(
+            "INSERT INTO service_accounts (user_id, software_id, software_version, client_uri,
+                 status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                account.user.id,
+                account.software_id,
+                account.software_version,
+                account.client_uri,
+                ServiceAccountStatus::Created.as_str(),
+                account.user.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_service_account_status(
+        &self,
+        id: &str,
+        status: ServiceAccountStatus,
+    ) -> StoreResult<()> {
+        self.prepare_cached("UPDATE service_accounts SET status = ?2 WHERE user_id = ?1")?
+            .execute(params![id, status.as_str()])?;
+        Ok(())
+    }
+
+    fn delete_service_account(&self, id: &str, at: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE service_accounts SET deleted_at = ?2, status = 'CREATED'
+             WHERE user_id = ?1 AND deleted_at IS NULL",
+            params![id, at],
+        )?;
+        if changed == 1 {
+            self.execute(
+                "UPDATE users SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL",
+                params![id, at],
+            )?;
+        }
+        Ok(changed == 1)
+    }
+
+    fn set_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
+        self.execute("DELETE FROM user_roles WHERE user_id = ?1", [user_id])?;
+        for role_id in role_ids {
+            let changed = self.execute(
+                "INSERT INTO user_roles (user_id, role_id) SELECT ?1, id FROM roles WHERE id = ?2",
+                params![user_id, role_id],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::Missing(format!("role {role_id}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_device_authorization(&self, authorization: &DeviceAuthorization) -> StoreResult<()> {
+        // One request waits per account: a newer one replaces it, so that
+        // asking again and again cannot fill the table.
+        self.execute(
+            "DELETE FROM device_authorizations
+             WHERE service_account_id = ?1 AND decision IS NULL",
+            [&authorization.service_account_id],
+        )?;
+        self.execute(
+            "INSERT INTO device_authorizations (id, service_account_id, device_code_digest,
+                 user_code, created_at, expires_at, interval_s)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                authorization.id,
+                authorization.service_account_id,
+                &authorization.device_code_digest[..],
+                authorization.user_code,
+                authorization.created_at,
+                authorization.expires_at,
+                authorization.interval_s
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn record_device_poll(&self, id: &str, at: i64, interval_s: i64) -> StoreResult<()> {
+        self.prepare_cached(
+            "UPDATE device_authorizations SET last_polled_at = ?2, interval_s = ?3 WHERE id = ?1",
+        )?
+        .execute(params![id, at, interval_s])?;
+        Ok(())
+    }
+
+    fn decide_device_authorization(
+        &self,
+        id: &str,
+        decision: DeviceDecision,
+        at: i64,
+    ) -> StoreResult<bool> {
+        let decision = match decision {
+            DeviceDecision::Granted => "granted",
+            DeviceDecision::Denied => "denied",
+        };
+        let changed = self.execute(
+            "UPDATE device_authorizations SET decision = ?2, decided_at = ?3
+             WHERE id = ?1 AND decision IS NULL",
+            params![id, decision, at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn use_device_authorization(&self, id: &str, at: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE device_authorizations SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
+            params![id, at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn revoke_user_api_tokens(&self, user_id: &str, at: i64) -> StoreResult<u64> {
+        let changed = self.execute(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+            params![user_id, at],
+        )?;
+        Ok(changed as u64)
+    }
+
+    fn rotate_api_token(&self, id: &str, at: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE api_tokens SET rotated_at = ?2, revoked_at = ?2
+             WHERE id = ?1 AND revoked_at IS NULL AND rotated_at IS NULL",
+            params![id, at],
+        )?;
+        Ok(changed == 1)
+    }
+}

@@ -1,0 +1,453 @@
+//! Service accounts end to end over HTTP: registered by an admin with
+//! `software_id`, granted through the RFC 8628 device flow (pending,
+//! slow_down, grant, deny, expiry, single use), their API token rotating at
+//! each refresh, a replayed token revoking the account's access, their
+//! rights bounded by their role, and their administration over the API and
+//! the CLI. Flows that need time run in-process on a clock the test moves.
+
+use std::thread;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A service account's client, as automation drives one: its id and the
+/// endpoints of its org.
+struct Device<'a> {
+    api: &'a Client,
+    client_id: String,
+    /// `provider` or `tenant/{org}`.
+    endpoint: String,
+}
+
+impl Device<'_> {
+    fn authorize(&self) -> Response {
+        self.api.post_form(
+            &format!("/oauth/{}/device_authorization", self.endpoint),
+            &format!("client_id={}", self.client_id),
+        )
+    }
+
+    /// The device code and user code of a new request.
+    fn request(&self) -> (String, String) {
+        let answer = self.authorize().assert_json("device authorization");
+        (
+            str_field(&answer, "device_code").to_owned(),
+            str_field(&answer, "user_code").to_owned(),
+        )
+    }
+
+    fn poll(&self, device_code: &str) -> Response {
+        self.api.post_form(
+            &format!("/oauth/{}/token", self.endpoint),
+            &format!(
+                "grant_type={}&client_id={}&device_code={device_code}",
+                form_encode(DEVICE_CODE),
+                self.client_id
+            ),
+        )
+    }
+
+    fn refresh(&self, refresh_token: &str) -> Response {
+        self.api.post_form(
+            &format!("/oauth/{}/token", self.endpoint),
+            &format!("grant_type=refresh_token&refresh_token={refresh_token}"),
+        )
+    }
+}
+
+fn register(api: &Client, endpoint: &str, jwt: &str, body: Value) -> Response {
+    api.send_json(
+        "POST",
+        &format!("/oauth/{endpoint}/register"),
+        jwt,
+        Some(&body),
+    )
+}
+
+fn decide(api: &Client, jwt: &str, action: &str, user_code: &str) -> Response {
+    let path = match action {
+        "lookup" => "/cloudapi/1.0.0/deviceLookup".to_owned(),
+        other => format!("/cloudapi/1.0.0/deviceLookup/{other}"),
+    };
+    api.send_json("POST", &path, jwt, Some(&json!({ "userCode": user_code })))
+}
+
+fn status(api: &Client, jwt: &str, id: &str) -> String {
+    let account = api
+        .get_bearer(&format!("/api/service-accounts/{id}"), jwt)
+        .assert_json("service account");
+    str_field(&account, "status").to_owned()
+}
+
+/// The provider's service account `backup` (Token User) on the in-process
+/// service, and the admin's session token.
+fn provider_backup(service: &InProcess) -> (Device<'_>, String) {
+    let admin = service.api().admin_login().access_token;
+    let registered = register(
+        service.api(),
+        "provider",
+        &admin,
+        json!({"client_name": "backup", "software_id": "backup-agent",
+               "software_version": "2.1", "role": ROLE_TOKEN_USER}),
+    );
+    registered.assert_status(200, "register a service account");
+    registered.assert_no_store("registration");
+    let body = registered.json();
+    assert_eq!(body["status"], "CREATED");
+    assert_eq!(body["roles"], json!([ROLE_TOKEN_USER]));
+    assert!(
+        body["grant_types"]
+            .as_array()
+            .is_some_and(|g| g.contains(&json!(DEVICE_CODE))),
+        "{body}"
+    );
+    let device = Device {
+        api: service.api(),
+        client_id: str_field(&body, "client_id").to_owned(),
+        endpoint: "provider".into(),
+    };
+    (device, admin)
+}
+
+/// Runs the device flow to its first token; the refresh token.
+fn first_token(service: &InProcess, device: &Device<'_>, admin: &str) -> String {
+    let (device_code, user_code) = device.request();
+    decide(service.api(), admin, "grant", &user_code).assert_status(200, "grant");
+    let token = device.poll(&device_code).assert_json("the first token");
+    str_field(&token, "refresh_token").to_owned()
+}
+
+#[test]
+fn a_service_account_goes_from_register_through_the_device_flow_to_rotating_tokens() {
+    let service = InProcess::start();
+    let api = service.api();
+    let (device, admin) = provider_backup(&service);
+    let id = device.client_id.clone();
+
+    let request = device.authorize();
+    request.assert_no_store("device authorization");
+    let request = request.assert_json("device authorization");
+    let user_code = str_field(&request, "user_code").to_owned();
+    let device_code = str_field(&request, "device_code").to_owned();
+    assert_eq!(request["interval"], 5);
+    assert_eq!(request["expires_in"], 600);
+    let letters: String = user_code.chars().filter(|c| *c != '-').collect();
+    assert!(
+        user_code.len() == 9
+            && letters.len() == 8
+            && letters.chars().all(|c| "BCDFGHJKLMNPQRSTVWXZ".contains(c)),
+        "a short code of an unambiguous alphabet: {user_code}"
+    );
+    assert_eq!(status(api, &admin, &id), "REQUESTED");
+
+    // Polling before the admin decides: pending, then slow_down when too fast.
+    device
+        .poll(&device_code)
+        .assert_oauth_error("authorization_pending", "before the grant");
+    device
+        .poll(&device_code)
+        .assert_oauth_error("slow_down", "polling faster than the interval");
+
+    // The admin looks the code up (as typed: any case, no dash) and grants it.
+    let typed = letters.to_lowercase();
+    let found = decide(api, &admin, "lookup", &typed).assert_json("lookup");
+    assert_eq!(found["clientName"], "backup");
+    assert_eq!(found["status"], "REQUESTED");
+    let granted = decide(api, &admin, "grant", &user_code).assert_json("grant");
+    assert_eq!(granted["status"], "GRANTED");
+
+    // After the interval (10 s after slow_down), the first token, once.
+    service.advance(11);
+    let first = device.poll(&device_code);
+    first.assert_no_store("the first token");
+    let first = first.assert_json("the first token");
+    let rt1 = str_field(&first, "refresh_token").to_owned();
+    assert!(is_token_format(&rt1), "{first}");
+    assert_eq!(status(api, &admin, &id), "ACTIVE");
+    device
+        .poll(&device_code)
+        .assert_oauth_error("invalid_grant", "a device code works once");
+
+    // Its access is bounded by its role (Token User: no User: View) ...
+    let access = str_field(&first, "access_token").to_owned();
+    let session = api
+        .get_bearer("/api/session", &access)
+        .assert_json("session");
+    assert_eq!(session["user"]["name"], "backup");
+    assert_eq!(session["roles"], json!([ROLE_TOKEN_USER]));
+    api.get_bearer("/api/users", &access).assert_error(
+        403,
+        "forbidden",
+        "a Token User lists users",
+    );
+
+    // ... and each refresh replaces the token: two rotations.
+    let second = device.refresh(&rt1).assert_json("first rotation");
+    let rt2 = str_field(&second, "refresh_token").to_owned();
+    let third = device.refresh(&rt2).assert_json("second rotation");
+    let rt3 = str_field(&third, "refresh_token").to_owned();
+    assert!(rt1 != rt2 && rt2 != rt3 && rt1 != rt3);
+
+    // A role change counts at the next refresh.
+    api.send_json(
+        "PUT",
+        &format!("/api/service-accounts/{id}/role"),
+        &admin,
+        Some(&json!({"role": ROLE_ORG_ADMIN})),
+    )
+    .assert_status(200, "change the role");
+    let fourth = device
+        .refresh(&rt3)
+        .assert_json("refresh after the role change");
+    let rt4 = str_field(&fourth, "refresh_token").to_owned();
+    api.get_bearer("/api/users", str_field(&fourth, "access_token"))
+        .assert_status(200, "an Organization Administrator views users");
+
+    // Presenting a replaced token is theft: everything is revoked.
+    device
+        .refresh(&rt1)
+        .assert_oauth_error("invalid_grant", "a replaced token presented again");
+    device
+        .refresh(&rt4)
+        .assert_oauth_error("invalid_grant", "the live token, after the theft");
+    assert_eq!(status(api, &admin, &id), "CREATED");
+    let reuse = recorded_events(api, &admin, "service_account.token_reuse", 1).remove(0);
+    assert_eq!(reuse["target"]["id"], id.as_str());
+    let trail = api.get_bearer("/api/audit?limit=500", &admin).text();
+    for secret in [&rt1, &rt2, &rt3, &rt4, &device_code] {
+        assert!(!trail.contains(secret.as_str()), "no secret in the trail");
+    }
+
+    // It never logs in with a password.
+    api.try_provider_login("backup@System", "")
+        .assert_status(401, "a service account logs in");
+}
+
+#[test]
+fn denied_expired_and_reused_user_codes_are_refused() {
+    let service = InProcess::start();
+    let api = service.api();
+    let (device, admin) = provider_backup(&service);
+
+    // Denied: the client hears access_denied; the account is CREATED again.
+    let (device_code, user_code) = device.request();
+    let denied = decide(api, &admin, "deny", &user_code).assert_json("deny");
+    assert_eq!(denied["status"], "CREATED");
+    device
+        .poll(&device_code)
+        .assert_oauth_error("access_denied", "a denied request");
+
+    // A newer request replaces the one waiting: its codes are void.
+    let (stale_device_code, stale_user_code) = device.request();
+    let (device_code, user_code) = device.request();
+    device
+        .poll(&stale_device_code)
+        .assert_oauth_error("invalid_grant", "a replaced device code");
+    decide(api, &admin, "lookup", &stale_user_code).assert_error(
+        404,
+        "not_found",
+        "a replaced user code",
+    );
+
+    // Used twice: a user code is decided once.
+    decide(api, &admin, "grant", &user_code).assert_status(200, "grant");
+    decide(api, &admin, "grant", &user_code).assert_error(
+        400,
+        "invalid_request",
+        "the same code granted again",
+    );
+    decide(api, &admin, "deny", &user_code).assert_error(
+        400,
+        "invalid_request",
+        "a granted code denied",
+    );
+    device
+        .poll(&device_code)
+        .assert_status(200, "the grant stands");
+
+    // Expired: neither the admin nor the client can use it.
+    api.send_json(
+        "POST",
+        &format!("/api/service-accounts/{}/revoke", device.client_id),
+        &admin,
+        None,
+    )
+    .assert_status(200, "revoke access");
+    let (device_code, user_code) = device.request();
+    service.advance(601);
+    device
+        .poll(&device_code)
+        .assert_oauth_error("expired_token", "an expired device code");
+    decide(api, &admin, "grant", &user_code).assert_error(
+        400,
+        "invalid_request",
+        "granting an expired code",
+    );
+    decide(api, &admin, "lookup", "BCDF-GHJK").assert_error(
+        404,
+        "not_found",
+        "a code nobody was given",
+    );
+}
+
+#[test]
+fn two_concurrent_refreshes_with_the_same_token_never_both_succeed() {
+    let service = InProcess::start();
+    let (device, admin) = provider_backup(&service);
+    let refresh_token = first_token(&service, &device, &admin);
+    let statuses: Vec<u16> = thread::scope(|scope| {
+        let racers: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| device.refresh(&refresh_token).status))
+            .collect();
+        racers
+            .into_iter()
+            .map(|racer| racer.join().expect("refresh thread"))
+            .collect()
+    });
+    let won = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(won, 1, "exactly one refresh succeeds: {statuses:?}");
+    assert!(statuses.contains(&400), "{statuses:?}");
+}
+
+#[test]
+fn only_admins_of_the_org_register_grant_and_manage_its_service_accounts() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.org_add("other");
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    cli.user_add("dora@other", &[ROLE_ORG_ADMIN]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let carol = api.user_login("carol@acme").access_token;
+    let dora = api.user_login("dora@other").access_token;
+    let alice = api.user_login("alice@acme").access_token;
+    let body = json!({"client_name": "ci-runner", "software_id": "ci", "role": ROLE_TOKEN_USER});
+
+    register(api, "tenant/other", &carol, body.clone())
+        .assert_status(403, "registering in another org");
+    register(api, "tenant/acme", &alice, body.clone())
+        .assert_status(403, "a Token User registers a service account");
+    let derived = api
+        .exchange_tenant("acme", &api.create_token(&carol, "ci", Some("30m")).secret)
+        .access_token;
+    register(api, "tenant/acme", &derived, body.clone())
+        .assert_status(403, "token-derived access registers");
+    register(
+        api,
+        "tenant/acme",
+        &carol,
+        json!({"client_name": "x", "software_id": "bad id"}),
+    )
+    .assert_error(400, "invalid_request", "a software_id with a space");
+    register(
+        api,
+        "tenant/acme",
+        &carol,
+        json!({"client_name": "x", "software_id": "x", "role": "no such role"}),
+    )
+    .assert_error(400, "invalid_request", "an unknown role");
+    let registered = register(api, "tenant/acme", &carol, body.clone()).assert_json("register");
+    let id = str_field(&registered, "client_id").to_owned();
+    register(api, "tenant/acme", &carol, body.clone()).assert_error(
+        409,
+        "conflict",
+        "the same name again",
+    );
+
+    let device = Device {
+        api,
+        client_id: id.clone(),
+        endpoint: "tenant/other".into(),
+    };
+    assert_eq!(
+        device.authorize().assert_json("wrong org")["error"],
+        "invalid_client"
+    );
+    let device = Device {
+        endpoint: "tenant/acme".into(),
+        ..device
+    };
+    let (device_code, user_code) = device.request();
+
+    // Another org's admin neither sees nor decides it.
+    decide(api, &dora, "lookup", &user_code).assert_status(404, "another org's code");
+    decide(api, &dora, "grant", &user_code).assert_status(404, "another org's grant");
+    api.get_bearer(&format!("/api/service-accounts/{id}"), &dora)
+        .assert_status(404, "another org's service account");
+    let theirs = api
+        .get_bearer("/api/service-accounts", &dora)
+        .assert_json("list");
+    assert_eq!(theirs["total"], 0);
+
+    // The admin side of the grant from the CLI, for labs without a console.
+    let granted = cli
+        .run(&["device", "grant", &user_code], None)
+        .ok("device grant");
+    assert!(granted.stdout.contains("GRANTED"), "{}", granted.stdout);
+    let token = device.poll(&device_code).assert_json("the first token");
+    assert_eq!(
+        api.get_bearer("/api/session", str_field(&token, "access_token"))
+            .assert_json("session")["user"]["name"],
+        "ci-runner"
+    );
+
+    // Listed as a service account, not as a user.
+    let listed = api
+        .get_bearer("/api/service-accounts?name=ci", &carol)
+        .assert_json("list");
+    assert_eq!(listed["service_accounts"][0]["status"], "ACTIVE");
+    let users = api.get_bearer("/api/users", &carol).text();
+    assert!(!users.contains("ci-runner"), "{users}");
+    let table = cli
+        .run(&["service-account", "list"], None)
+        .ok("service-account list");
+    assert!(table.stdout.contains("ci-runner") && table.stdout.contains("ACTIVE"));
+
+    // Revoked from the CLI: the token stops working, the account is CREATED.
+    cli.run(&["service-account", "revoke", &id], None)
+        .ok("service-account revoke");
+    device
+        .refresh(str_field(&token, "refresh_token"))
+        .assert_oauth_error("invalid_grant", "a revoked service account's token");
+    assert_eq!(status(api, &carol, &id), "CREATED");
+
+    // Deleted over the API: gone.
+    api.send_json(
+        "DELETE",
+        &format!("/api/service-accounts/{id}"),
+        &carol,
+        None,
+    )
+    .assert_status(204, "delete");
+    api.get_bearer(&format!("/api/service-accounts/{id}"), &carol)
+        .assert_status(404, "a deleted service account");
+    assert_eq!(
+        device.authorize().assert_json("deleted")["error"],
+        "invalid_client"
+    );
+
+    // Every step is in acme's trail.
+    let trail = api
+        .get_bearer("/api/audit?limit=500", &carol)
+        .assert_json("audit");
+    let kinds: Vec<&str> = trail["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| str_field(e, "type"))
+        .collect();
+    for kind in [
+        "service_account.create",
+        "service_account.device_request",
+        "service_account.device_grant",
+        "service_account.activate",
+        "service_account.revoke",
+        "service_account.delete",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+}
