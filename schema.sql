@@ -585,3 +585,16 @@ CREATE TABLE device_authorizations (
     used_at            INTEGER
 );
 CREATE INDEX device_authorizations_by_account ON device_authorizations (service_account_id);
+
+-- migration 12
+-- Token lifetime policy: the provider-wide default (org_id '*') and each
+-- org's own. A NULL field is inherited (an org's from the default, the
+-- default's from tokend's built-in rules); lifetimes are kept as the admin
+-- wrote them ("30days", "never"). max_idle 'none' lifts an inherited limit.
+CREATE TABLE token_policies (
+    org_id      TEXT PRIMARY KEY,
+    default_ttl TEXT,
+    max_ttl     TEXT,
+    allow_never INTEGER CHECK (allow_never IN (0, 1)),
+    max_idle    TEXT
+);

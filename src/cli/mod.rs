@@ -5,6 +5,7 @@
 //! decision is the domain's.
 
 mod audit;
+mod policy;
 mod serve;
 mod service_accounts;
 
@@ -22,6 +23,7 @@ use crate::domain::{
 };
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
+use policy::PolicyCommand;
 use serve::ServeArgs;
 use service_accounts::{DeviceCommand, ServiceAccountCommand};
 
@@ -74,6 +76,9 @@ enum Command {
     /// Decide on a service account's request for access (RFC 8628 device grant).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Show and set the token lifetime policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
 }
 
 #[derive(Subcommand)]
@@ -351,6 +356,9 @@ pub fn run() -> ExitCode {
         Command::Device(command) => administer(&cli.db, |authority| {
             service_accounts::device(authority, command)
         }),
+        Command::Policy(command) => {
+            administer(&cli.db, |authority| policy::policy(authority, command))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

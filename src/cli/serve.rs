@@ -138,8 +138,9 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 const RETENTION_EVERY: u32 = 60;
 
 /// The housekeeping pass, on a thread of its own: the summaries of counted
-/// refusals every minute; the audit retention and forgetting revoked access
-/// tokens that have expired anyway, at start and then hourly.
+/// refusals and the revocation of tokens idle past their org's policy every
+/// minute; the audit retention and forgetting revoked access tokens that
+/// have expired anyway, at start and then hourly.
 fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
     let pass = move || {
         for round in 0u32.. {
@@ -156,6 +157,11 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
             std::thread::sleep(SUMMARY_INTERVAL);
             if let Err(e) = authority.write_refusal_summaries(false) {
                 eprintln!("tokend: could not record refusal summaries, will retry: {e}");
+            }
+            match authority.revoke_idle_tokens() {
+                Ok(0) => {}
+                Ok(n) => eprintln!("tokend: revoked {n} API tokens idle past their policy"),
+                Err(e) => eprintln!("tokend: could not revoke idle tokens, will retry: {e}"),
             }
         }
     };

@@ -22,6 +22,7 @@ mod introspection;
 mod names;
 mod oauth_clients;
 mod password;
+pub mod policy;
 pub mod records;
 mod refusals;
 mod rights;
@@ -48,6 +49,7 @@ pub use error::{DeviceFlowError, DomainError};
 pub use health::Readiness;
 pub use identity::{check_audience, AudienceTarget, IdTokenAudience, IdentityClaims};
 pub use introspection::{ActiveToken, ClientCredentials};
+pub use policy::{EffectivePolicy, PolicyView, TokenPolicy};
 pub use records::{Account, ApiTokenListing, IntrospectionClient, OAuthClient, RoleDefinition};
 pub use records::{
     BundlePage, BundleSummary, GroupPage, GroupSummary, Org, OrgPage, RolePage, Service,

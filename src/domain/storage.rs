@@ -15,6 +15,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use super::audit::{Event, EventFilter};
+use super::policy::TokenPolicy;
 use super::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, IntrospectionClient, NewUser,
     OAuthClient, Org, RightsBundle, RoleDefinition, Service, SessionRecord, SigningKeyRecord,
@@ -179,6 +180,25 @@ pub trait TokenReads {
     fn oauth_client(&self, id: &str) -> StoreResult<Option<OAuthClient>>;
     /// A service's clients that are not revoked, oldest first.
     fn introspection_clients(&self, service_id: &str) -> StoreResult<Vec<IntrospectionClient>>;
+    /// The token policy stored under `key` (an org id, or the default's).
+    fn token_policy(&self, key: &str) -> StoreResult<Option<TokenPolicy>>;
+    /// An org's live tokens that expire after `latest`, or never when
+    /// `never_forbidden`.
+    fn tokens_beyond(
+        &self,
+        org_id: &str,
+        latest: i64,
+        never_forbidden: bool,
+        now: i64,
+    ) -> StoreResult<Vec<ApiTokenListing>>;
+    /// Up to `limit` of an org's live tokens last used (or, never used,
+    /// made) before `cutoff`.
+    fn idle_tokens(
+        &self,
+        org_id: &str,
+        cutoff: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ApiTokenListing>>;
 }
 
 pub trait TokenWrites {
@@ -198,6 +218,7 @@ pub trait TokenWrites {
     fn delete_oauth_client(&self, id: &str, at: i64) -> StoreResult<bool>;
     /// False when it was unknown or revoked already.
     fn revoke_introspection_client(&self, id: &str, at: i64) -> StoreResult<bool>;
+    fn set_token_policy(&self, key: &str, policy: &TokenPolicy) -> StoreResult<()>;
 }
 
 pub trait SessionReads {

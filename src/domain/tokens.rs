@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::api_token::{ApiTokenSecret, TokenLifetime, DEFAULT_LIFETIME};
+use super::api_token::ApiTokenSecret;
 use super::audit::Event;
 use super::identity::{IdTokenAudience, IdTokenParties};
 use super::names::check_name;
@@ -564,7 +564,13 @@ impl Authority {
         } = new;
         let name = name.trim();
         check_name("token name", name, MAX_NAME_LENGTH)?;
-        let lifetime = TokenLifetime::parse(ttl.unwrap_or(DEFAULT_LIFETIME))?;
+        let owner = self
+            .db()
+            .user(user_id)?
+            .ok_or_else(|| DomainError::NotFound("no such user".into()))?;
+        let lifetime = self
+            .policy_of(&owner.org_id)?
+            .lifetime(ttl, &owner.org_name)?;
         let secret = ApiTokenSecret::generate(&*self.shared.ambient.random)?;
         let now = self.now();
         let record = ApiTokenRecord {

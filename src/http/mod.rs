@@ -15,6 +15,7 @@ mod discovery;
 mod error;
 mod log;
 mod oauth;
+mod policy;
 mod pool;
 mod request;
 mod response;

@@ -6,7 +6,8 @@ use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
 use super::vcloud::Representation;
 use super::{
-    audit, cloudapi, directory, discovery, oauth, service_accounts, session, tokens, users, vcloud,
+    audit, cloudapi, directory, discovery, oauth, policy, service_accounts, session, tokens, users,
+    vcloud,
 };
 use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
@@ -22,6 +23,9 @@ enum Route {
     ApiVersions,
     Orgs,
     Org(String),
+    OrgTokenPolicy(String),
+    OrgTokensBeyondPolicy(String),
+    TokenPolicy,
     Tokens,
     Token(String),
     CloudTokens,
@@ -93,6 +97,13 @@ impl Route {
             ["userinfo"] => Route::UserInfo,
             ["api", "org"] | ["api", "org", ""] => Route::Orgs,
             ["api", "org", id] => Route::Org(decode_path_segment(id)?),
+            ["api", "org", id, "token-policy"] if !id.is_empty() => {
+                Route::OrgTokenPolicy(decode_path_segment(id)?)
+            }
+            ["api", "org", id, "token-policy", "exceeding"] if !id.is_empty() => {
+                Route::OrgTokensBeyondPolicy(decode_path_segment(id)?)
+            }
+            ["api", "token-policy"] => Route::TokenPolicy,
             ["api", "tokens"] => Route::Tokens,
             ["api", "tokens", id] if !id.is_empty() => Route::Token(decode_path_segment(id)?),
             ["api", "users"] => Route::Users,
@@ -213,6 +224,9 @@ impl Route {
             Route::UserInfo => "/userinfo",
             Route::Orgs => "/api/org",
             Route::Org(_) => "/api/org/{id}",
+            Route::OrgTokenPolicy(_) => "/api/org/{id}/token-policy",
+            Route::OrgTokensBeyondPolicy(_) => "/api/org/{id}/token-policy/exceeding",
+            Route::TokenPolicy => "/api/token-policy",
             Route::Tokens => "/api/tokens",
             Route::Token(_) => "/api/tokens/{id}",
             Route::CloudTokens => "/cloudapi/1.0.0/tokens",
@@ -294,7 +308,10 @@ impl Route {
             | Route::Jwks
             | Route::OpenidConfiguration
             | Route::AuthorizationServerMetadata => "GET",
-            Route::Audit | Route::ApiVersions | Route::Org(_) => "GET",
+            Route::Audit | Route::ApiVersions | Route::Org(_) | Route::OrgTokensBeyondPolicy(_) => {
+                "GET"
+            }
+            Route::OrgTokenPolicy(_) | Route::TokenPolicy => "GET, PUT",
             Route::SessionInfo => "GET, DELETE",
             Route::UserInfo => "GET, POST",
             Route::Tokens
@@ -514,6 +531,13 @@ fn answer(authority: &mut Authority, request: &Request, route: Route) -> Respons
             request,
             ExchangeAudience::Tenant(&org),
         )),
+        ("GET", Route::TokenPolicy) => api(policy::get(authority, request, None)),
+        ("PUT", Route::TokenPolicy) => api(policy::set(authority, request, None)),
+        ("GET", Route::OrgTokenPolicy(id)) => api(policy::get(authority, request, Some(&id))),
+        ("PUT", Route::OrgTokenPolicy(id)) => api(policy::set(authority, request, Some(&id))),
+        ("GET", Route::OrgTokensBeyondPolicy(id)) => {
+            api(policy::exceeding(authority, request, &id))
+        }
         ("POST", Route::DeviceLookup) => api(service_accounts::look_up(authority, request)),
         ("POST", Route::DeviceDecision(grant)) => {
             api(service_accounts::decide(authority, request, grant))

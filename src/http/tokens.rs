@@ -10,7 +10,7 @@ use super::response::Response;
 use super::session::authenticate;
 use super::users::page_json;
 use crate::domain::{
-    format_time, Authority, NewApiToken, PageRequest, ServiceRoleScope, TokenScope,
+    format_time, ApiTokenListing, Authority, NewApiToken, PageRequest, ServiceRoleScope, TokenScope,
 };
 
 #[derive(Deserialize)]
@@ -125,24 +125,23 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
     } else {
         authority.own_api_tokens(&caller, name, page)?
     };
-    let tokens: Vec<Value> = listed
-        .tokens
-        .into_iter()
-        .map(|t| {
-            json!({
-                "id": t.id,
-                "name": t.name,
-                "owner": { "id": t.owner_id, "name": t.owner_name, "org": t.org_name },
-                "created_at": format_time(t.created_at),
-                "expires_at": t.expires_at.map(format_time),
-                "last_used_at": t.last_used_at.map(format_time),
-                "last_used_ip": t.last_used_ip,
-                "openid": t.openid,
-                "scope": scope_json(&t.scope),
-            })
-        })
-        .collect();
+    let tokens: Vec<Value> = listed.tokens.iter().map(listing_json).collect();
     Ok(page_json("tokens", tokens, page, listed.total))
+}
+
+/// A token as listings show it: never its secret.
+pub fn listing_json(t: &ApiTokenListing) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "owner": { "id": t.owner_id, "name": t.owner_name, "org": t.org_name },
+        "created_at": format_time(t.created_at),
+        "expires_at": t.expires_at.map(format_time),
+        "last_used_at": t.last_used_at.map(format_time),
+        "last_used_ip": t.last_used_ip,
+        "openid": t.openid,
+        "scope": scope_json(&t.scope),
+    })
 }
 
 pub fn revoke(

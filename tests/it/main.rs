@@ -23,6 +23,7 @@ mod jwt;
 mod jwt_bearer;
 mod lifecycle;
 mod openid;
+mod policy;
 mod revocation;
 mod roles;
 mod scopes;

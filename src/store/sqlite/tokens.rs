@@ -1,11 +1,13 @@
 //! API tokens: found by digest for the exchange, by id for revocation, and
 //! listed with their owners. Listings build their WHERE clause from the
 //! filters that are set, so that each statement can use its index. Also the
-//! revoked access tokens and the introspection clients.
+//! revoked access tokens, the introspection clients, and the token
+//! lifetime policies.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{listing, Conditions};
+use crate::domain::policy::TokenPolicy;
 use crate::domain::records::{
     ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient, OAuthClient,
 };
@@ -20,6 +22,62 @@ const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
     JOIN orgs o ON o.id = u.org_id";
 
 impl TokenReads for Connection {
+    fn token_policy(&self, key: &str) -> StoreResult<Option<TokenPolicy>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT default_ttl, max_ttl, allow_never, max_idle FROM token_policies
+             WHERE org_id = ?1",
+        )?;
+        Ok(stmt
+            .query_row([key], |r| {
+                Ok(TokenPolicy {
+                    default_ttl: r.get(0)?,
+                    max_ttl: r.get(1)?,
+                    allow_never: r.get(2)?,
+                    max_idle: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn tokens_beyond(
+        &self,
+        org_id: &str,
+        latest: i64,
+        never_forbidden: bool,
+        now: i64,
+    ) -> StoreResult<Vec<ApiTokenListing>> {
+        let mut stmt = self.prepare_cached(&format!(
+            "{LISTING} WHERE o.id = ?1 AND t.revoked_at IS NULL
+                 AND (t.expires_at > ?2 OR (t.expires_at IS NULL AND ?3))
+                 AND (t.expires_at IS NULL OR t.expires_at > ?4)
+             ORDER BY t.created_at, t.id"
+        ))?;
+        let rows = stmt
+            .query_map(
+                params![org_id, latest, never_forbidden, now],
+                listing_from_row,
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn idle_tokens(
+        &self,
+        org_id: &str,
+        cutoff: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ApiTokenListing>> {
+        let mut stmt = self.prepare_cached(&format!(
+            "{LISTING} WHERE o.id = ?1 AND t.revoked_at IS NULL
+                 AND coalesce(t.last_used_at, t.created_at) < ?2
+             ORDER BY t.created_at, t.id LIMIT ?3"
+        ))?;
+        let rows = stmt
+            .query_map(params![org_id, cutoff, limit], listing_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
         let mut stmt = self.prepare_cached(
             "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at, scope,
@@ -135,6 +193,23 @@ impl TokenWrites for Connection {
                 token.expires_at,
                 scope_to_column(&token.scope)?,
                 token.openid
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_token_policy(&self, key: &str, policy: &TokenPolicy) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO token_policies (org_id, default_ttl, max_ttl, allow_never, max_idle)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (org_id) DO UPDATE SET default_ttl = ?2, max_ttl = ?3,
+                 allow_never = ?4, max_idle = ?5",
+            params![
+                key,
+                policy.default_ttl,
+                policy.max_ttl,
+                policy.allow_never,
+                policy.max_idle
             ],
         )?;
         Ok(())

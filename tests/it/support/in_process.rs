@@ -71,13 +71,23 @@ impl InProcess {
     /// Rotates the signing key as the admin CLI does, from another handle
     /// on the database file, by the service's clock; the new key's id.
     pub fn rotate_signing_key(&self) -> String {
+        self.authority().rotate_signing_key().expect("rotate").kid
+    }
+
+    /// Runs the housekeeping pass's revocation of idle tokens, as `serve`
+    /// does every minute, by the service's clock; how many it revoked.
+    pub fn revoke_idle_tokens(&self) -> u64 {
+        self.authority().revoke_idle_tokens().expect("idle pass")
+    }
+
+    /// Another handle on the database file, by the service's clock.
+    pub fn authority(&self) -> Authority {
         let database = SqliteDatabase::open_existing(&self.db).expect("open database");
         let ambient = Ambient {
             clock: self.clock.clone(),
             random: Arc::new(OsRandom),
         };
-        let mut cli = Authority::open(Arc::new(database), settings(), ambient).expect("open");
-        cli.rotate_signing_key().expect("rotate").kid
+        Authority::open(Arc::new(database), settings(), ambient).expect("open")
     }
 
     /// The time by the service's clock.

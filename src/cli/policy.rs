@@ -1,0 +1,106 @@
+//! `tokend policy`: show and set the token lifetime policy (the
+//! provider-wide default, or an org's), and list the tokens an org's policy
+//! would not allow today.
+
+use clap::Subcommand;
+
+use crate::domain::{format_time, Actor, Authority, DomainError, PolicyView, TokenPolicy};
+
+#[derive(Subcommand)]
+pub(super) enum PolicyCommand {
+    /// Show a policy: its own fields and what is in force.
+    Show {
+        /// The org; without it, the provider-wide default.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Set a policy: the fields given; those left out are inherited.
+    Set {
+        /// The org; without it, the provider-wide default.
+        #[arg(long)]
+        org: Option<String>,
+        /// The lifetime of a token that asks for none: 30days, never, ...
+        #[arg(long)]
+        default_ttl: Option<String>,
+        /// The longest lifetime a token may have, e.g. 90days.
+        #[arg(long)]
+        max_ttl: Option<String>,
+        /// Whether tokens that never expire may be made.
+        #[arg(long)]
+        allow_never: Option<bool>,
+        /// Tokens unused for longer are revoked (at least 1h), or none.
+        #[arg(long)]
+        max_idle: Option<String>,
+    },
+    /// List an org's live tokens that its policy would not allow today.
+    Exceeding {
+        /// The org.
+        org: String,
+    },
+}
+
+pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Result<(), DomainError> {
+    match command {
+        PolicyCommand::Show { org } => show(&authority.token_policy_of(org.as_deref())?),
+        PolicyCommand::Set {
+            org,
+            default_ttl,
+            max_ttl,
+            allow_never,
+            max_idle,
+        } => {
+            let policy = TokenPolicy {
+                default_ttl,
+                max_ttl,
+                allow_never,
+                max_idle,
+            };
+            show(&authority.set_token_policy(Actor::Operator, org.as_deref(), policy)?);
+        }
+        PolicyCommand::Exceeding { org } => {
+            println!("{:<36}  {:<24}  {:<24}  EXPIRES", "ID", "OWNER", "NAME");
+            for t in authority.tokens_beyond_policy(Actor::Operator, &org)? {
+                println!(
+                    "{:<36}  {:<24}  {:<24}  {}",
+                    t.id,
+                    format!("{}@{}", t.owner_name, t.org_name),
+                    t.name,
+                    t.expires_at.map_or("never".into(), format_time)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn show(view: &PolicyView) {
+    let scope = view
+        .org
+        .as_ref()
+        .map_or("the provider-wide default".to_string(), |org| {
+            format!("org {}", org.name)
+        });
+    let own = |value: Option<String>| value.unwrap_or_else(|| "(inherited)".into());
+    let effective = &view.effective;
+    println!("policy of {scope}");
+    println!(
+        "default_ttl  {:<14}  in force: {}",
+        own(view.own.default_ttl.clone()),
+        effective.default_ttl
+    );
+    println!(
+        "max_ttl      {:<14}  in force: {}",
+        own(view.own.max_ttl.clone()),
+        effective.max_ttl
+    );
+    println!(
+        "allow_never  {:<14}  in force: {}",
+        own(view.own.allow_never.map(|b| b.to_string())),
+        effective.allow_never
+    );
+    println!(
+        "max_idle     {:<14}  in force: {}",
+        own(view.own.max_idle.clone()),
+        effective.max_idle.as_deref().unwrap_or("none")
+    );
+}

@@ -1,0 +1,469 @@
+//! Token lifetime policy: per org, with a provider-wide default. What a new
+//! token's lifetime is when none is asked for, the longest one may be,
+//! whether tokens that never expire are allowed, and how long a token may
+//! go unused before it is revoked. An org's unset fields inherit the
+//! default's, the default's unset fields tokend's built-in rules.
+//!
+//! The provider sets any policy; an org's admin may only make its own org's
+//! stricter than the default. Changing a policy never changes existing
+//! tokens (except by the idle rule, which revokes): the tokens beyond it
+//! can be listed.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::api_token::{TokenLifetime, DEFAULT_LIFETIME};
+use super::audit::Actor;
+use super::records::{ApiTokenListing, Org};
+use super::{Authority, Caller, DomainError, Right};
+
+/// The key of the provider-wide default among the policies.
+pub const DEFAULT_POLICY: &str = "*";
+const BUILT_IN_MAX_TTL: &str = "5years";
+/// The shortest idle limit: shorter would revoke tokens between runs of
+/// the automation they serve.
+const MIN_IDLE: Duration = Duration::from_secs(3600);
+/// Tokens revoked for idleness in one write.
+const IDLE_BATCH: u32 = 500;
+
+/// A policy as stored: None inherits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenPolicy {
+    pub default_ttl: Option<String>,
+    pub max_ttl: Option<String>,
+    pub allow_never: Option<bool>,
+    /// A span, or `none`: no idle limit even if the default has one.
+    pub max_idle: Option<String>,
+}
+
+/// The policy in force for an org: every field decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectivePolicy {
+    pub default_ttl: String,
+    pub max_ttl: String,
+    pub allow_never: bool,
+    /// None: tokens may go unused for ever.
+    pub max_idle: Option<String>,
+}
+
+/// A policy and what it comes to.
+#[derive(Debug, Clone)]
+pub struct PolicyView {
+    /// None for the provider-wide default.
+    pub org: Option<Org>,
+    pub own: TokenPolicy,
+    pub effective: EffectivePolicy,
+}
+
+fn span(text: &str) -> Option<Duration> {
+    humantime::parse_duration(text.trim()).ok()
+}
+
+impl EffectivePolicy {
+    fn merge(own: &TokenPolicy, inherited: &EffectivePolicy) -> EffectivePolicy {
+        let max_idle = match own.max_idle.as_deref() {
+            Some(idle) if idle.eq_ignore_ascii_case("none") => None,
+            Some(idle) => Some(idle.to_string()),
+            None => inherited.max_idle.clone(),
+        };
+        let mut merged = EffectivePolicy {
+            default_ttl: inherited.default_ttl.clone(),
+            max_ttl: own
+                .max_ttl
+                .clone()
+                .unwrap_or_else(|| inherited.max_ttl.clone()),
+            allow_never: own.allow_never.unwrap_or(inherited.allow_never),
+            max_idle,
+        };
+        match &own.default_ttl {
+            Some(ttl) => merged.default_ttl = ttl.clone(),
+            // An inherited default this policy forbids gives way to its
+            // maximum: "at most 90 days" makes tokens of 90 days by default.
+            None if merged.lifetime(None, "").is_err() => {
+                merged.default_ttl = merged.max_ttl.clone()
+            }
+            None => {}
+        }
+        merged
+    }
+
+    fn built_in() -> EffectivePolicy {
+        EffectivePolicy {
+            default_ttl: DEFAULT_LIFETIME.into(),
+            max_ttl: BUILT_IN_MAX_TTL.into(),
+            allow_never: true,
+            max_idle: None,
+        }
+    }
+
+    fn max(&self) -> Duration {
+        span(&self.max_ttl).unwrap_or(Duration::MAX)
+    }
+
+    pub fn idle_limit(&self) -> Option<Duration> {
+        self.max_idle.as_deref().and_then(span)
+    }
+
+    /// The lifetime of a new token that asked for `ttl` (None: the default),
+    /// or why this policy refuses it.
+    pub fn lifetime(
+        &self,
+        ttl: Option<&str>,
+        org_name: &str,
+    ) -> Result<TokenLifetime, DomainError> {
+        let lifetime = TokenLifetime::parse(ttl.unwrap_or(&self.default_ttl))?;
+        match lifetime {
+            TokenLifetime::Never if !self.allow_never => Err(DomainError::Invalid(format!(
+                "tokens that never expire are not allowed in org {org_name:?} (token policy: allow_never is false)"
+            ))),
+            TokenLifetime::For(span) if span > self.max() => Err(DomainError::Invalid(format!(
+                "ttl {:?} is longer than org {org_name:?} allows (token policy: max_ttl is {})",
+                ttl.unwrap_or(&self.default_ttl),
+                self.max_ttl
+            ))),
+            lifetime => Ok(lifetime),
+        }
+    }
+
+    /// Refuses a policy that contradicts itself.
+    fn check(&self) -> Result<(), DomainError> {
+        self.lifetime(None, "").map_err(|_| {
+            DomainError::Invalid(format!(
+                "default_ttl {:?} breaks the policy itself (max_ttl {:?}, allow_never {})",
+                self.default_ttl, self.max_ttl, self.allow_never
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// Whether this policy is no looser than `bound` in any respect.
+    fn within(&self, bound: &EffectivePolicy) -> Result<(), DomainError> {
+        let looser = |what: &str| {
+            Err(DomainError::Invalid(format!(
+                "an org's policy may only be stricter than the provider's default: {what}"
+            )))
+        };
+        if self.max() > bound.max() {
+            return looser(&format!("max_ttl is at most {}", bound.max_ttl));
+        }
+        if self.allow_never && !bound.allow_never {
+            return looser("tokens that never expire are not allowed");
+        }
+        if let Some(bound_idle) = bound.idle_limit() {
+            if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
+                return looser(&format!(
+                    "max_idle is at most {}",
+                    bound.max_idle.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TokenPolicy {
+    /// Refuses fields that are not lifetimes tokend can keep.
+    fn check_fields(&self) -> Result<(), DomainError> {
+        if let Some(ttl) = &self.default_ttl {
+            TokenLifetime::parse(ttl)
+                .map_err(|e| DomainError::Invalid(format!("default_ttl: {e}")))?;
+        }
+        if let Some(max) = &self.max_ttl {
+            match TokenLifetime::parse(max)
+                .map_err(|e| DomainError::Invalid(format!("max_ttl: {e}")))?
+            {
+                TokenLifetime::Never => {
+                    return Err(DomainError::Invalid(
+                        "max_ttl is a span such as 90days; allow_never says whether tokens may never expire"
+                            .into(),
+                    ))
+                }
+                TokenLifetime::For(_) => {}
+            }
+        }
+        if let Some(idle) = &self.max_idle {
+            if !idle.eq_ignore_ascii_case("none") && span(idle).is_none_or(|d| d < MIN_IDLE) {
+                return Err(DomainError::Invalid(format!(
+                    "max_idle is a span of at least 1 hour, or none; not {idle:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Authority {
+    /// The provider-wide default in force.
+    fn default_policy(&self) -> Result<EffectivePolicy, DomainError> {
+        let own = self.db().token_policy(DEFAULT_POLICY)?.unwrap_or_default();
+        Ok(EffectivePolicy::merge(&own, &EffectivePolicy::built_in()))
+    }
+
+    /// The policy in force for `org_id`.
+    pub(super) fn policy_of(&self, org_id: &str) -> Result<EffectivePolicy, DomainError> {
+        let own = self.db().token_policy(org_id)?.unwrap_or_default();
+        Ok(EffectivePolicy::merge(&own, &self.default_policy()?))
+    }
+
+    /// The provider-wide default (None) or an org's policy, as the caller
+    /// may see it: every caller sees its own org's and the default.
+    pub fn token_policy(
+        &self,
+        caller: &Caller,
+        org_id: Option<&str>,
+    ) -> Result<PolicyView, DomainError> {
+        match org_id {
+            None => self.policy_view(None),
+            Some(id) => {
+                let org = self.visible_org_by_id(caller, id)?;
+                self.policy_view(Some(org))
+            }
+        }
+    }
+
+    /// The same, for the admin CLI: by org name.
+    pub fn token_policy_of(&self, org_name: Option<&str>) -> Result<PolicyView, DomainError> {
+        match org_name {
+            None => self.policy_view(None),
+            Some(name) => {
+                let org = self.org(name)?;
+                self.policy_view(Some(org))
+            }
+        }
+    }
+
+    fn policy_view(&self, org: Option<Org>) -> Result<PolicyView, DomainError> {
+        let key = org.as_ref().map_or(DEFAULT_POLICY, |org| org.id.as_str());
+        let own = self.db().token_policy(key)?.unwrap_or_default();
+        let inherited = match &org {
+            None => EffectivePolicy::built_in(),
+            Some(_) => self.default_policy()?,
+        };
+        let effective = EffectivePolicy::merge(&own, &inherited);
+        Ok(PolicyView {
+            org,
+            own,
+            effective,
+        })
+    }
+
+    /// Sets the provider-wide default (None: the provider only) or an org's
+    /// policy ("Manage all users' API tokens" in that org, a password
+    /// session; an org's admin only stricter than the default).
+    pub fn set_token_policy(
+        &mut self,
+        by: Actor<'_>,
+        org_id: Option<&str>,
+        policy: TokenPolicy,
+    ) -> Result<PolicyView, DomainError> {
+        let org = match (by, org_id) {
+            (Actor::Caller(caller), org_id) => {
+                self.require_session(caller, "change token policy")?;
+                let org = org_id
+                    .map(|id| self.visible_org_by_id(caller, id))
+                    .transpose()?;
+                self.require(caller, Right::TokenManageAll)?;
+                if org.is_none() && !caller.account.org.is_provider {
+                    return Err(self.deny(
+                        caller,
+                        "only the provider sets the default token policy".into(),
+                    ));
+                }
+                org
+            }
+            (Actor::Operator, Some(name)) => Some(self.org(name)?),
+            (Actor::Operator, None) => None,
+        };
+        self.write_token_policy(by, org, policy)
+    }
+
+    fn write_token_policy(
+        &mut self,
+        by: Actor<'_>,
+        org: Option<Org>,
+        policy: TokenPolicy,
+    ) -> Result<PolicyView, DomainError> {
+        policy.check_fields()?;
+        let inherited = match &org {
+            None => EffectivePolicy::built_in(),
+            Some(_) => self.default_policy()?,
+        };
+        let effective = EffectivePolicy::merge(&policy, &inherited);
+        effective.check()?;
+        let by_provider = match by {
+            Actor::Caller(caller) => caller.account.org.is_provider,
+            Actor::Operator => true,
+        };
+        if org.is_some() && !by_provider {
+            effective.within(&inherited)?;
+        }
+        let key = org
+            .as_ref()
+            .map_or(DEFAULT_POLICY.to_string(), |org| org.id.clone());
+        let mut event = self.event_by(by, "policy.update")?.with(
+            "policy",
+            json!({
+                "default_ttl": policy.default_ttl,
+                "max_ttl": policy.max_ttl,
+                "allow_never": policy.allow_never,
+                "max_idle": policy.max_idle,
+            }),
+        );
+        event = match &org {
+            Some(org) => event.on("org", &org.id, &org.name).in_org(&org.id),
+            None => event.on("token_policy", DEFAULT_POLICY, "provider default"),
+        };
+        let stored = policy.clone();
+        self.write_recorded(event, move |tx| tx.set_token_policy(&key, &stored))?;
+        self.policy_view(org)
+    }
+
+    /// The live tokens of an org that its policy would not allow today:
+    /// lowering a maximum changes no token, so an admin sees these instead.
+    pub fn tokens_beyond_policy(
+        &self,
+        by: Actor<'_>,
+        org_id: &str,
+    ) -> Result<Vec<ApiTokenListing>, DomainError> {
+        let org = match by {
+            Actor::Caller(caller) => {
+                let org = self.visible_org_by_id(caller, org_id)?;
+                self.require(caller, Right::TokenManageAll)?;
+                org
+            }
+            Actor::Operator => self.org(org_id)?,
+        };
+        let policy = self.policy_of(&org.id)?;
+        let now = self.now();
+        let latest = now.saturating_add(i64::try_from(policy.max().as_secs()).unwrap_or(i64::MAX));
+        Ok(self
+            .db()
+            .tokens_beyond(&org.id, latest, !policy.allow_never, now)?)
+    }
+
+    /// Revokes the tokens unused for longer than their org allows (each
+    /// with a `token.revoke` event, reason `idle`); how many.
+    pub fn revoke_idle_tokens(&mut self) -> Result<u64, DomainError> {
+        let now = self.now();
+        let mut revoked = 0;
+        let mut orgs = Vec::new();
+        for number in 0_u64.. {
+            let page = self.db().orgs(&super::records::DirectoryFilter {
+                org_id: None,
+                name_contains: None,
+                offset: number * 100,
+                limit: 100,
+            })?;
+            let done = page.orgs.len() < 100;
+            orgs.extend(page.orgs);
+            if done {
+                break;
+            }
+        }
+        for org in orgs {
+            let Some(idle) = self.policy_of(&org.id)?.idle_limit() else {
+                continue;
+            };
+            let cutoff = now.saturating_sub(i64::try_from(idle.as_secs()).unwrap_or(i64::MAX));
+            loop {
+                let idle_tokens = self.db().idle_tokens(&org.id, cutoff, IDLE_BATCH)?;
+                if idle_tokens.is_empty() {
+                    break;
+                }
+                let mut events = Vec::with_capacity(idle_tokens.len());
+                for token in &idle_tokens {
+                    events.push(
+                        self.operator_event("token.revoke")?
+                            .on("api_token", &token.id, &token.name)
+                            .in_org(&org.id)
+                            .with("owner", json!(token.owner_id))
+                            .with("reason", json!("idle")),
+                    );
+                }
+                let ids: Vec<String> = idle_tokens.iter().map(|t| t.id.clone()).collect();
+                revoked += ids.len() as u64;
+                self.store.write(move |tx| {
+                    for (id, event) in ids.iter().zip(&events) {
+                        if tx.revoke_api_token(id, now)? {
+                            tx.insert_event(event)?;
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(revoked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(default: &str, max: &str, never: bool, idle: Option<&str>) -> EffectivePolicy {
+        EffectivePolicy {
+            default_ttl: default.into(),
+            max_ttl: max.into(),
+            allow_never: never,
+            max_idle: idle.map(String::from),
+        }
+    }
+
+    #[test]
+    fn unset_fields_are_inherited_and_none_lifts_an_idle_limit() {
+        let default = policy("30days", "90days", false, Some("60days"));
+        let own = TokenPolicy {
+            max_ttl: Some("7days".into()),
+            max_idle: Some("none".into()),
+            ..TokenPolicy::default()
+        };
+        let merged = EffectivePolicy::merge(&own, &default);
+        // The inherited 30-day default gives way to the 7-day maximum.
+        assert_eq!(merged, policy("7days", "7days", false, None));
+    }
+
+    #[test]
+    fn an_inherited_default_the_policy_forbids_gives_way_to_its_maximum() {
+        let default = policy("6months", "5years", true, None);
+        let own = TokenPolicy {
+            max_ttl: Some("90days".into()),
+            ..TokenPolicy::default()
+        };
+        assert_eq!(EffectivePolicy::merge(&own, &default).default_ttl, "90days");
+        let never = policy("never", "5years", true, None);
+        let own = TokenPolicy {
+            allow_never: Some(false),
+            ..TokenPolicy::default()
+        };
+        assert_eq!(EffectivePolicy::merge(&own, &never).default_ttl, "5years");
+    }
+
+    #[test]
+    fn a_lifetime_is_checked_against_the_policy() {
+        let strict = policy("7days", "30days", false, None);
+        assert!(strict.lifetime(Some("never"), "acme").is_err());
+        assert!(strict.lifetime(Some("31days"), "acme").is_err());
+        assert!(strict.lifetime(Some("30days"), "acme").is_ok());
+        assert!(strict.lifetime(None, "acme").is_ok());
+        assert!(policy("never", "30days", false, None).check().is_err());
+        assert!(policy("60days", "30days", true, None).check().is_err());
+    }
+
+    #[test]
+    fn an_org_may_only_be_stricter_than_the_default() {
+        let default = policy("30days", "90days", false, Some("60days"));
+        assert!(policy("7days", "30days", false, Some("30days"))
+            .within(&default)
+            .is_ok());
+        assert!(policy("7days", "1year", false, Some("30days"))
+            .within(&default)
+            .is_err());
+        assert!(policy("7days", "30days", true, Some("30days"))
+            .within(&default)
+            .is_err());
+        assert!(policy("7days", "30days", false, None)
+            .within(&default)
+            .is_err());
+    }
+}

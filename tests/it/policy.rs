@@ -1,0 +1,237 @@
+//! Token lifetime policy: the provider-wide default and an org's own
+//! (only stricter), enforced at creation with a message naming the limit;
+//! a lowered maximum leaves existing tokens alone and lists them; tokens
+//! idle past the policy are revoked by the housekeeping pass (in-process,
+//! on a clock the test moves).
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const DAY: i64 = 86_400;
+
+fn put_policy(api: &Client, path: &str, jwt: &str, body: Value) -> Response {
+    api.send_json("PUT", path, jwt, Some(&body))
+}
+
+fn create(api: &Client, jwt: &str, name: &str, ttl: &str) -> Response {
+    api.try_create_token(jwt, &json!({"name": name, "ttl": ttl}).to_string())
+}
+
+#[test]
+fn the_default_policy_shapes_new_tokens_and_refuses_what_it_forbids_naming_the_limit() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let alice = api.user_login("alice@acme").access_token;
+
+    let set = put_policy(
+        api,
+        "/api/token-policy",
+        &admin,
+        json!({"default_ttl": "30days", "max_ttl": "90days", "allow_never": false}),
+    )
+    .assert_json("set the default");
+    assert_eq!(set["effective"]["max_ttl"], "90days");
+
+    let never = create(api, &alice, "forever", "never").assert_error(
+        400,
+        "invalid_request",
+        "a never-expiring token",
+    );
+    assert!(
+        never["message"].as_str().unwrap().contains("allow_never"),
+        "{never}"
+    );
+    let long = create(api, &alice, "long", "1year").assert_error(
+        400,
+        "invalid_request",
+        "past the maximum",
+    );
+    assert!(
+        long["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_ttl is 90days"),
+        "{long}"
+    );
+    let defaulted = api.create_token(&alice, "default", None);
+    assert_eq!(defaulted.lifetime(), Some(30 * DAY), "the policy's default");
+    create(api, &alice, "within", "60days").assert_status(201, "within the maximum");
+    let out = cli.run(
+        &[
+            "token",
+            "create",
+            "alice@acme",
+            "--name",
+            "x",
+            "--ttl",
+            "never",
+        ],
+        None,
+    );
+    out.code_is(1, "the CLI holds to the policy too");
+    assert!(out.stderr.contains("allow_never"), "{out:?}");
+
+    // A policy that contradicts itself, or is no lifetime, changes nothing.
+    for (body, what) in [
+        (
+            json!({"default_ttl": "1year", "max_ttl": "90days"}),
+            "default past max",
+        ),
+        (
+            json!({"default_ttl": "never", "allow_never": false}),
+            "default never, forbidden",
+        ),
+        (json!({"max_ttl": "banana"}), "no span"),
+        (json!({"max_ttl": "never"}), "max never"),
+        (json!({"max_idle": "5m"}), "idle under an hour"),
+    ] {
+        put_policy(api, "/api/token-policy", &admin, body).assert_error(
+            400,
+            "invalid_request",
+            what,
+        );
+    }
+    let unchanged = api
+        .get_bearer("/api/token-policy", &alice)
+        .assert_json("read");
+    assert_eq!(unchanged["policy"]["default_ttl"], "30days");
+    put_policy(api, "/api/token-policy", &alice, json!({}))
+        .assert_status(403, "a Token User sets the default");
+}
+
+#[test]
+fn an_org_admin_tightens_its_own_org_and_sees_the_tokens_made_before() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    let acme = cli.org_add("acme");
+    cli.org_add("other");
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    cli.user_add("dora@other", &[ROLE_ORG_ADMIN]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let carol = api.user_login("carol@acme").access_token;
+    let dora = api.user_login("dora@other").access_token;
+    let alice = api.user_login("alice@acme").access_token;
+    put_policy(
+        api,
+        "/api/token-policy",
+        &admin,
+        json!({"max_ttl": "90days", "allow_never": false}),
+    )
+    .assert_status(200, "the default");
+    let before = api.create_token(&alice, "made-before", Some("60days"));
+    let defaulted = api.create_token(&alice, "defaulted", None);
+    assert_eq!(
+        defaulted.lifetime(),
+        Some(90 * DAY),
+        "the built-in default gives way to the maximum"
+    );
+
+    let path = format!("/api/org/{acme}/token-policy");
+    let tightened = put_policy(
+        api,
+        &path,
+        &carol,
+        json!({"default_ttl": "1day", "max_ttl": "7days"}),
+    )
+    .assert_json("tighten acme");
+    assert_eq!(tightened["effective"]["max_ttl"], "7days");
+    assert_eq!(tightened["effective"]["allow_never"], false, "inherited");
+    for (body, what) in [
+        (
+            json!({"max_ttl": "1year"}),
+            "a longer maximum than the default",
+        ),
+        (
+            json!({"allow_never": true}),
+            "never-expiring tokens the default forbids",
+        ),
+    ] {
+        let refused =
+            put_policy(api, &path, &carol, body).assert_error(400, "invalid_request", what);
+        assert!(
+            refused["message"].as_str().unwrap().contains("stricter"),
+            "{refused}"
+        );
+    }
+    put_policy(api, &path, &dora, json!({})).assert_status(404, "another org's admin");
+    put_policy(api, &path, &alice, json!({})).assert_status(403, "a Token User");
+    put_policy(api, "/api/token-policy", &carol, json!({}))
+        .assert_status(403, "an org admin sets the default");
+
+    // The token made before still works; it is listed as beyond the policy.
+    api.exchange_tenant("acme", &before.secret);
+    let beyond = api
+        .get_bearer(&format!("{path}/exceeding"), &carol)
+        .assert_json("exceeding");
+    let mut ids: Vec<&str> = beyond["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .map(|t| str_field(t, "id"))
+        .collect();
+    ids.sort_unstable();
+    let mut expected = [before.id.as_str(), defaulted.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "{beyond}");
+    create(api, &alice, "too-long", "30days").assert_error(400, "invalid_request", "now");
+    assert_eq!(
+        api.create_token(&alice, "short", None).lifetime(),
+        Some(DAY)
+    );
+
+    let shown = cli
+        .run(&["policy", "show", "--org", "acme"], None)
+        .ok("policy show");
+    assert!(shown.stdout.contains("in force: 7days"), "{}", shown.stdout);
+    let listed = cli
+        .run(&["policy", "exceeding", "acme"], None)
+        .ok("policy exceeding");
+    assert!(listed.stdout.contains(&before.id), "{}", listed.stdout);
+    cli.run(
+        &["policy", "set", "--org", "acme", "--max-ttl", "3days"],
+        None,
+    )
+    .ok("policy set");
+    create(api, &alice, "four-days", "4days").assert_error(400, "invalid_request", "CLI's 3 days");
+}
+
+#[test]
+fn tokens_idle_past_the_policy_are_revoked_by_housekeeping() {
+    let service = InProcess::start();
+    let api = service.api();
+    let admin = api.admin_login().access_token;
+    let used = api.create_token(&admin, "used", Some("90days"));
+    let idle = api.create_token(&admin, "idle", Some("90days"));
+    put_policy(
+        api,
+        "/api/token-policy",
+        &admin,
+        json!({"max_idle": "2days"}),
+    )
+    .assert_status(200, "an idle limit");
+
+    service.advance(DAY);
+    api.exchange_provider(&used.secret);
+    assert_eq!(
+        service.revoke_idle_tokens(),
+        0,
+        "nothing idle for 2 days yet"
+    );
+    service.advance(DAY + DAY / 2);
+    assert_eq!(service.revoke_idle_tokens(), 1, "the unused one");
+    api.try_exchange_provider(&idle.secret)
+        .assert_oauth_error("invalid_grant", "an idle token");
+    api.exchange_provider(&used.secret);
+
+    let admin = api.admin_login().access_token;
+    let revoked = recorded_events(api, &admin, "token.revoke", 1).remove(0);
+    assert_eq!(revoked["target"]["id"], idle.id.as_str());
+    assert_eq!(revoked["additionalProperties"]["reason"], "idle");
+}
