@@ -598,3 +598,23 @@ CREATE TABLE token_policies (
     allow_never INTEGER CHECK (allow_never IN (0, 1)),
     max_idle    TEXT
 );
+
+-- migration 13
+-- E-mail reminders before a token expires: one per token, sent once. A run
+-- claims due reminders for a while (claimed_until) in one transaction, so
+-- two runs never send the same one; the send is recorded after it
+-- succeeded. Failures are retried with backoff, then given up (failed_at).
+CREATE TABLE token_reminders (
+    token_id        TEXT PRIMARY KEY REFERENCES api_tokens (id) ON DELETE CASCADE,
+    email           TEXT NOT NULL,
+    before_s        INTEGER NOT NULL,
+    due_at          INTEGER NOT NULL,
+    claimed_until   INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    sent_at         INTEGER,
+    failed_at       INTEGER
+);
+CREATE INDEX token_reminders_pending ON token_reminders (due_at)
+    WHERE sent_at IS NULL AND failed_at IS NULL;

@@ -6,6 +6,7 @@
 
 mod audit;
 mod policy;
+mod remind;
 mod serve;
 mod service_accounts;
 
@@ -19,11 +20,12 @@ use clap::{Parser, Subcommand};
 
 use crate::domain::{
     format_time, Actor, Ambient, Authority, DomainError, NewAccount, NewApiToken, NewRole,
-    ServiceRoleScope, Settings, TokenQuery, TokenScope,
+    ReminderRequest, ServiceRoleScope, Settings, TokenQuery, TokenScope,
 };
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
 use policy::PolicyCommand;
+use remind::RemindArgs;
 use serve::ServeArgs;
 use service_accounts::{DeviceCommand, ServiceAccountCommand};
 
@@ -79,6 +81,8 @@ enum Command {
     /// Show and set the token lifetime policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Send the e-mail reminders that are due (or an org's expiry digest).
+    Remind(RemindArgs),
 }
 
 #[derive(Subcommand)]
@@ -303,6 +307,12 @@ enum TokenCommand {
         /// Every exchange of the token also returns an OpenID Connect ID token.
         #[arg(long)]
         openid: bool,
+        /// Mail a reminder this long before the token expires, e.g. 7d.
+        #[arg(long, value_name = "SPAN")]
+        remind_before: Option<String>,
+        /// Where the reminder goes [default: the owner's e-mail address].
+        #[arg(long, value_name = "EMAIL", requires = "remind_before")]
+        remind_email: Option<String>,
     },
     /// List API tokens (names and metadata, never secrets).
     List {
@@ -359,6 +369,7 @@ pub fn run() -> ExitCode {
         Command::Policy(command) => {
             administer(&cli.db, |authority| policy::policy(authority, command))
         }
+        Command::Remind(args) => administer(&cli.db, |authority| remind::remind(authority, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -472,9 +483,15 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
             service_roles,
             permissions,
             openid,
+            remind_before,
+            remind_email,
         } => {
             let (user_name, org_name) = split_user(&user)?;
             let scope = token_scope(roles, &service_roles, &permissions)?;
+            let reminder = remind_before.as_deref().map(|before| ReminderRequest {
+                before,
+                email: remind_email.as_deref(),
+            });
             let created = authority.create_api_token_for(
                 org_name,
                 user_name,
@@ -484,6 +501,7 @@ fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainE
                     scope,
                     openid,
                 },
+                reminder,
             )?;
             println!("{}", created.secret.reveal());
             eprintln!(

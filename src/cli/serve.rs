@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
 use crate::domain::{Ambient, Authority, FirstStart, Settings};
 use crate::http::{self, ServeOptions};
+use crate::mail::SmtpMailer;
 use crate::store::SqliteDatabase;
 
 #[derive(Args)]
@@ -61,6 +63,9 @@ pub(super) struct ServeArgs {
     /// resource) [default: the issuer]; typically your OIDC client's id.
     #[arg(long, env = "TOKEND_AUDIENCE", value_parser = parse_audience)]
     audience: Option<String>,
+    /// The relay for e-mail reminders; without one, none are sent.
+    #[command(flatten)]
+    mail: MailArgs,
 }
 
 /// `--audit-retention`: an age, or never prune.
@@ -119,6 +124,10 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
     }
     let housekeeper = authority.connect().map_err(|e| cannot_open(db, e))?;
     start_housekeeping(housekeeper)?;
+    if let Some(mailer) = args.mail.mailer()? {
+        let reminders = authority.connect().map_err(|e| cannot_open(db, e))?;
+        start_reminders(reminders, mailer)?;
+    }
     let mut options = ServeOptions::new(args.listen, workers);
     if let Some(n) = args.login_workers {
         options.login_workers = n.max(1);
@@ -170,6 +179,30 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
         .spawn(pass)
         .map(drop)
         .map_err(|e| format!("cannot start the housekeeping pass: {e}"))
+}
+
+/// How often `serve` sends the reminders that are due.
+const REMINDER_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The reminders, on a thread of their own: a slow relay holds up nothing
+/// else.
+fn start_reminders(mut authority: Authority, mailer: SmtpMailer) -> Result<(), String> {
+    let run = move || loop {
+        match authority.send_due_reminders(&mailer) {
+            Ok(run) if run.sent + run.deferred + run.given_up > 0 => eprintln!(
+                "tokend: reminders: {} sent, {} to be tried again, {} given up",
+                run.sent, run.deferred, run.given_up
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("tokend: the reminder run failed, will retry: {e}"),
+        }
+        std::thread::sleep(REMINDER_INTERVAL);
+    };
+    std::thread::Builder::new()
+        .name("reminders".into())
+        .spawn(run)
+        .map(drop)
+        .map_err(|e| format!("cannot start the reminders: {e}"))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

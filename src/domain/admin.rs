@@ -15,6 +15,7 @@ use super::audit::Actor;
 use super::audit::Event;
 use super::names::check_name;
 use super::records::{ApiTokenFilter, ApiTokenListing, NewUser, Org, UserSummary};
+use super::reminders::ReminderRequest;
 use super::scopes::TokenScope;
 use super::storage::{Durability, PendingCommit};
 use super::throttle::login_key;
@@ -208,6 +209,7 @@ impl Authority {
         org_name: &str,
         user_name: &str,
         mut new: NewApiToken<'_>,
+        reminder: Option<ReminderRequest<'_>>,
     ) -> Result<CreatedApiToken, DomainError> {
         let user_id = self.user_id(org_name, user_name)?;
         let account = self
@@ -216,7 +218,7 @@ impl Authority {
             .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
         new.scope = new.scope.checked(&account)?;
         let event = self.operator_event("token.create")?.in_org(&account.org.id);
-        self.issue_api_token(&user_id, new, event)
+        self.issue_api_token(&user_id, new, event, reminder)
     }
 
     /// Creates `count` tokens for `user_name@org_name`, named
@@ -376,7 +378,7 @@ impl Authority {
     }
 }
 
-fn check_email(email: &str) -> Result<(), DomainError> {
+pub(super) fn check_email(email: &str) -> Result<(), DomainError> {
     check_name("e-mail address", email, 254)?;
     let plausible = email
         .split_once('@')

@@ -25,6 +25,7 @@ mod password;
 pub mod policy;
 pub mod records;
 mod refusals;
+mod reminders;
 mod rights;
 pub mod scopes;
 mod service_accounts;
@@ -57,6 +58,7 @@ pub use records::{
 };
 use records::{InitialState, NewUser};
 use refusals::RefusalLedger;
+pub use reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
 pub use rights::{Right, RightSet};
 pub use scopes::{Grant, ServiceRoleScope, TokenScope};
 pub use service_accounts::{DeviceCodes, DeviceRequest, NewServiceAccountRequest};

@@ -496,3 +496,38 @@ pub struct DeviceAuthorization {
     /// When its token was taken: a device code works once.
     pub used_at: Option<i64>,
 }
+
+/// A reminder a token asked for at creation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReminder {
+    pub token_id: String,
+    pub email: String,
+    pub before_s: i64,
+    /// When to send it: `before_s` ahead of the expiry, or at once if that
+    /// is past.
+    pub due_at: i64,
+}
+
+/// A reminder claimed for sending, with what its message says.
+#[derive(Debug, Clone)]
+pub struct DueReminder {
+    pub token_id: String,
+    pub token_name: String,
+    pub owner_id: String,
+    pub owner_name: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub email: String,
+    pub expires_at: i64,
+    /// Sends tried before this one.
+    pub attempts: i64,
+}
+
+/// A token about to expire, as a digest lists it.
+#[derive(Debug, Clone)]
+pub struct ExpiringToken {
+    pub id: String,
+    pub name: String,
+    pub owner_name: String,
+    pub expires_at: i64,
+}

@@ -29,6 +29,7 @@ use super::records::{
     DeviceAuthorization, DeviceDecision, NewServiceAccount, ServiceAccount, ServiceAccountPage,
     ServiceAccountStatus,
 };
+use super::records::{DueReminder, ExpiringToken, NewReminder};
 use super::scopes::TokenScope;
 
 #[derive(Debug, Clone)]
@@ -305,8 +306,48 @@ pub trait ServiceAccountWrites {
     fn rotate_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
 }
 
+pub trait ReminderWrites {
+    fn insert_reminder(&self, reminder: &NewReminder) -> StoreResult<()>;
+    /// Claims up to `limit` reminders due at `now` (their token live, not
+    /// claimed by another run, not sent, not given up) until
+    /// `claimed_until`, and returns them.
+    fn claim_due_reminders(
+        &self,
+        now: i64,
+        claimed_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueReminder>>;
+    fn record_reminder_sent(&self, token_id: &str, at: i64) -> StoreResult<()>;
+    /// A failed send: tried again at `next_attempt_at`, or given up when
+    /// that is None.
+    fn record_reminder_failure(
+        &self,
+        token_id: &str,
+        at: i64,
+        next_attempt_at: Option<i64>,
+        error: &str,
+    ) -> StoreResult<()>;
+}
+
+pub trait ReminderReads {
+    /// An org's live tokens that expire by `until`, soonest first.
+    fn tokens_expiring(
+        &self,
+        org_id: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<Vec<ExpiringToken>>;
+}
+
 pub trait Reads:
-    AccountReads + RoleReads + TokenReads + SessionReads + KeyReads + AuditReads + ServiceAccountReads
+    AccountReads
+    + RoleReads
+    + TokenReads
+    + SessionReads
+    + KeyReads
+    + AuditReads
+    + ServiceAccountReads
+    + ReminderReads
 {
 }
 impl<T> Reads for T where
@@ -317,6 +358,7 @@ impl<T> Reads for T where
         + KeyReads
         + AuditReads
         + ServiceAccountReads
+        + ReminderReads
         + ?Sized
 {
 }
@@ -332,6 +374,7 @@ pub trait Transaction:
     + HealthWrites
     + AuditWrites
     + ServiceAccountWrites
+    + ReminderWrites
 {
 }
 impl<T> Transaction for T where
@@ -344,6 +387,7 @@ impl<T> Transaction for T where
         + HealthWrites
         + AuditWrites
         + ServiceAccountWrites
+        + ReminderWrites
         + ?Sized
 {
 }

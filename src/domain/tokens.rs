@@ -10,6 +10,7 @@ use super::audit::Event;
 use super::identity::{IdTokenAudience, IdTokenParties};
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus};
+use super::reminders::ReminderRequest;
 use super::scopes::{Grant, TokenScope};
 use super::storage::{Durability, StoreError, WriteJob};
 use super::users::PageRequest;
@@ -94,12 +95,13 @@ impl Authority {
         &mut self,
         caller: &Caller,
         mut new: NewApiToken<'_>,
+        reminder: Option<ReminderRequest<'_>>,
     ) -> Result<CreatedApiToken, DomainError> {
         self.require_session(caller, "create API tokens")?;
         self.require(caller, Right::TokenManageOwn)?;
         new.scope = new.scope.checked(&caller.account)?;
         let event = self.event("token.create", "success")?.by(caller);
-        self.issue_api_token(&caller.account.user_id, new, event)
+        self.issue_api_token(&caller.account.user_id, new, event, reminder)
     }
 
     /// The caller's own tokens that are not revoked (expired ones included).
@@ -537,15 +539,29 @@ impl Authority {
         self.record_refusal(event);
     }
 
-    /// Creates the token, and records `event` (who asked) with it.
+    /// Creates the token, and records `event` (who asked) with it, and the
+    /// reminder it asked for, all in one commit.
     pub(super) fn issue_api_token(
         &mut self,
         user_id: &str,
         new: NewApiToken<'_>,
         event: Event,
+        reminder: Option<ReminderRequest<'_>>,
     ) -> Result<CreatedApiToken, DomainError> {
         let (created, write) = self.new_api_token(user_id, new, event)?;
-        self.store.run_write(write, Durability::Durable)?;
+        let reminder = reminder
+            .map(|request| self.reminder_for(user_id, &created, request))
+            .transpose()?;
+        self.store.run_write(
+            Box::new(move |tx| {
+                write(tx)?;
+                match &reminder {
+                    Some(reminder) => tx.insert_reminder(reminder),
+                    None => Ok(()),
+                }
+            }),
+            Durability::Durable,
+        )?;
         Ok(created)
     }
 

@@ -10,7 +10,8 @@ use super::response::Response;
 use super::session::authenticate;
 use super::users::page_json;
 use crate::domain::{
-    format_time, ApiTokenListing, Authority, NewApiToken, PageRequest, ServiceRoleScope, TokenScope,
+    format_time, ApiTokenListing, Authority, NewApiToken, PageRequest, ReminderRequest,
+    ServiceRoleScope, TokenScope,
 };
 
 #[derive(Deserialize)]
@@ -24,6 +25,15 @@ struct NewApiTokenBody {
     all_roles: Option<bool>,
     org_roles: Option<Vec<String>>,
     service_roles: Option<Vec<ServiceRoleBody>>,
+    /// An e-mail reminder before the token expires.
+    reminder: Option<ReminderBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReminderBody {
+    before: String,
+    email: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +110,10 @@ pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, 
             scope,
             openid: body.openid,
         },
+        body.reminder.as_ref().map(|r| ReminderRequest {
+            before: &r.before,
+            email: r.email.as_deref(),
+        }),
     )?;
     let answer = json!({
         "id": created.id,

@@ -24,6 +24,7 @@ mod jwt_bearer;
 mod lifecycle;
 mod openid;
 mod policy;
+mod reminders;
 mod revocation;
 mod roles;
 mod scopes;

@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod keys;
+mod reminders;
 mod roles;
 mod service_accounts;
 mod sessions;

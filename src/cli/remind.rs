@@ -1,0 +1,85 @@
+//! `tokend remind`: one run of the e-mail reminders (for a systemd timer,
+//! instead of the minute-by-minute run inside `tokend serve`), or a digest
+//! of an org's tokens that expire soon; and the relay settings both share.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::domain::{Authority, DomainError};
+use crate::mail::SmtpMailer;
+
+/// Where mail goes, as `serve` and `remind` take it.
+#[derive(Args, Clone)]
+pub(super) struct MailArgs {
+    /// The SMTP relay: smtp://host:25, smtp://host:587?tls=starttls or
+    /// smtps://host:465, with optional user:password@.
+    #[arg(long, env = "TOKEND_SMTP_URL")]
+    pub(super) smtp_url: Option<String>,
+    /// The sender of reminders.
+    #[arg(long, env = "TOKEND_MAIL_FROM", default_value = "tokend@localhost")]
+    pub(super) mail_from: String,
+    /// A certificate authority (PEM) to trust for the relay's TLS, besides the system's.
+    #[arg(long, env = "TOKEND_SMTP_CA")]
+    pub(super) smtp_ca: Option<PathBuf>,
+}
+
+impl MailArgs {
+    /// The mailer, or None when no relay is configured.
+    pub(super) fn mailer(&self) -> Result<Option<SmtpMailer>, String> {
+        let Some(url) = &self.smtp_url else {
+            return Ok(None);
+        };
+        let ca = match &self.smtp_ca {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("TOKEND_SMTP_CA {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        SmtpMailer::new(url, &self.mail_from, ca.as_deref()).map(Some)
+    }
+}
+
+#[derive(Args)]
+pub(super) struct RemindArgs {
+    /// Send the reminders that are due, once, and exit.
+    #[arg(long, required_unless_present = "digest")]
+    once: bool,
+    /// Mail a digest of this org's tokens that expire soon instead.
+    #[arg(long, value_name = "ORG", conflicts_with = "once", requires = "to")]
+    digest: Option<String>,
+    /// With --digest: how far ahead to look.
+    #[arg(long, default_value = "14days", value_parser = humantime::parse_duration)]
+    within: Duration,
+    /// With --digest: where it goes.
+    #[arg(long, value_name = "EMAIL")]
+    to: Option<String>,
+    #[command(flatten)]
+    mail: MailArgs,
+}
+
+pub(super) fn remind(authority: &mut Authority, args: RemindArgs) -> Result<(), DomainError> {
+    let mailer = args
+        .mail
+        .mailer()
+        .map_err(DomainError::Invalid)?
+        .ok_or_else(|| DomainError::Invalid("no SMTP relay: set TOKEND_SMTP_URL".into()))?;
+    if let (Some(org), Some(to)) = (&args.digest, &args.to) {
+        let listed = authority.send_expiry_digest(org, args.within, to, &mailer)?;
+        eprintln!("sent a digest of {listed} tokens of {org} to {to}");
+        return Ok(());
+    }
+    let run = authority.send_due_reminders(&mailer)?;
+    eprintln!(
+        "reminders: {} sent, {} to be tried again, {} given up",
+        run.sent, run.deferred, run.given_up
+    );
+    if run.deferred + run.given_up > 0 {
+        return Err(DomainError::Unavailable(
+            "some reminders could not be sent".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,415 @@
+//! E-mail reminders through a real SMTP server on loopback (aiosmtpd,
+//! `tests/mail/smtp_sink.py`): what a reminder says and to whom, exactly
+//! once, never for a revoked token, retried while the relay is down and
+//! given up in the end, STARTTLS to a relay with a private CA, and two
+//! concurrent runs of `tokend remind --once` sending each reminder once.
+//! Runs that need time use the in-process service's clock.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+use tokend::domain::Authority;
+use tokend::mail::SmtpMailer;
+
+use crate::support::*;
+
+const FROM: &str = "tokend@example.org";
+const DAY: i64 = 86_400;
+
+/// The SMTP server, killed on drop; what it received is in `received()`.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    outfile: PathBuf,
+}
+
+impl SmtpSink {
+    fn start(dir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> SmtpSink {
+        let outfile = dir.join(format!("mail-{port}.jsonl"));
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail/smtp_sink.py");
+        let mut command = Command::new("python3");
+        command.arg(script).arg(port.to_string()).arg(&outfile);
+        if let Some((cert, key)) = tls {
+            command.arg(cert).arg(key);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            // aiosmtpd logs every refused TLS handshake with a traceback.
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the SMTP sink");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the sink says it is ready");
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP sink (is aiosmtpd installed?)"
+        );
+        SmtpSink {
+            child,
+            port,
+            outfile,
+        }
+    }
+
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.outfile)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON message a line"))
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mailer(url: &str, ca: Option<&Path>) -> SmtpMailer {
+    let ca = ca.map(|path| std::fs::read(path).expect("CA"));
+    SmtpMailer::new(url, FROM, ca.as_deref()).expect("mailer")
+}
+
+fn run(authority: &mut Authority, mailer: &SmtpMailer) -> (usize, usize, usize) {
+    let run = authority.send_due_reminders(mailer).expect("reminder run");
+    (run.sent, run.deferred, run.given_up)
+}
+
+fn create_with_reminder(
+    api: &Client,
+    jwt: &str,
+    name: &str,
+    ttl: &str,
+    reminder: Value,
+) -> Response {
+    api.try_create_token(
+        jwt,
+        &json!({"name": name, "ttl": ttl, "reminder": reminder}).to_string(),
+    )
+}
+
+#[test]
+fn a_reminder_is_mailed_once_when_its_time_comes_never_for_a_revoked_token() {
+    let service = InProcess::start();
+    let dir = TempDir::new();
+    let sink = SmtpSink::start(&dir.path, free_port(), None);
+    let mailer = mailer(&format!("smtp://127.0.0.1:{}", sink.port), None);
+    let api = service.api();
+    let admin = api.admin_login().access_token;
+    let reminder = json!({"before": "7d", "email": "ops@example.org"});
+    let token: Value = create_with_reminder(api, &admin, "nightly-backup", "30d", reminder.clone())
+        .assert_json("create with a reminder");
+    let secret = str_field(&token, "token").to_owned();
+    let revoked =
+        create_with_reminder(api, &admin, "revoked", "30d", reminder).assert_json("another");
+    api.revoke_token(&admin, str_field(&revoked, "id"));
+    api.create_token(&admin, "no-reminder", Some("30d"));
+
+    let mut authority = service.authority();
+    assert_eq!(run(&mut authority, &mailer), (0, 0, 0), "not due yet");
+    service.advance(23 * DAY - 60);
+    assert_eq!(run(&mut authority, &mailer), (0, 0, 0), "a minute early");
+    service.advance(120);
+    assert_eq!(run(&mut authority, &mailer), (1, 0, 0), "due");
+    assert_eq!(run(&mut authority, &mailer), (0, 0, 0), "sent once");
+
+    let received = sink.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let mail = &received[0];
+    assert_eq!(mail["from"], FROM);
+    assert_eq!(mail["to"], json!(["ops@example.org"]));
+    let data = str_field(mail, "data");
+    assert!(
+        data.contains("Subject: tokend: API token \"nightly-backup\" expires on"),
+        "{data}"
+    );
+    let expires = str_field(&token, "expires_at");
+    for needle in [
+        "nightly-backup",
+        str_field(&token, "id"),
+        "System",
+        expires,
+        "tokend token create",
+    ] {
+        assert!(data.contains(needle), "{needle} in {data}");
+    }
+    assert!(!data.contains(&secret), "never the secret");
+
+    let admin = api.admin_login().access_token;
+    let sent = recorded_events(api, &admin, "token.reminder_sent", 1).remove(0);
+    assert_eq!(sent["target"]["id"], token["id"]);
+}
+
+#[test]
+fn a_relay_that_is_down_is_tried_again_then_given_up() {
+    let service = InProcess::start();
+    let dir = TempDir::new();
+    let port = free_port();
+    let mailer = mailer(&format!("smtp://127.0.0.1:{port}"), None);
+    let api = service.api();
+    let admin = api.admin_login().access_token;
+    let reminder = json!({"before": "1d", "email": "ops@example.org"});
+    create_with_reminder(api, &admin, "first", "2d", reminder.clone())
+        .assert_status(201, "with a reminder");
+    let mut authority = service.authority();
+
+    // Down: tried again a minute later, not before.
+    service.advance(DAY + 1);
+    assert_eq!(run(&mut authority, &mailer), (0, 1, 0), "the relay is down");
+    service.advance(30);
+    assert_eq!(
+        run(&mut authority, &mailer),
+        (0, 0, 0),
+        "not before its backoff"
+    );
+    // Back: sent.
+    let sink = SmtpSink::start(&dir.path, port, None);
+    service.advance(31);
+    assert_eq!(run(&mut authority, &mailer), (1, 0, 0), "the relay is back");
+    assert_eq!(sink.received().len(), 1);
+    drop(sink);
+
+    // Down for good: after the last try, given up and recorded.
+    let admin = api.admin_login().access_token;
+    create_with_reminder(api, &admin, "second", "2d", reminder).assert_status(201, "another");
+    service.advance(DAY + 1);
+    let mut tries = Vec::new();
+    for wait in [0, 60, 300, 900, 3600] {
+        service.advance(wait);
+        tries.push(run(&mut authority, &mailer));
+    }
+    assert_eq!(
+        tries,
+        [(0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 0, 1)],
+        "four retries with backoff, then given up"
+    );
+    service.advance(DAY / 2);
+    assert_eq!(run(&mut authority, &mailer), (0, 0, 0), "never again");
+    let admin = api.admin_login().access_token;
+    let failed = recorded_events(api, &admin, "token.reminder_failed", 1).remove(0);
+    assert_eq!(failed["outcome"], "failure");
+    assert_eq!(failed["additionalProperties"]["attempts"], 5);
+}
+
+/// A private CA and a certificate for localhost it signed: (CA, cert, key).
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tokend test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "relay.key",
+        "-out",
+        "relay.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("relay.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "relay.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "relay.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "relay.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("relay.pem"),
+        dir.join("relay.key"),
+    )
+}
+
+#[test]
+fn starttls_to_a_relay_whose_certificate_a_private_ca_signed() {
+    let service = InProcess::start();
+    let dir = TempDir::new();
+    let (ca, cert, key) = test_certificates(&dir.path);
+    let sink = SmtpSink::start(&dir.path, free_port(), Some((&cert, &key)));
+    let url = format!("smtp://localhost:{}?tls=starttls", sink.port);
+    let api = service.api();
+    let admin = api.admin_login().access_token;
+    create_with_reminder(
+        api,
+        &admin,
+        "tls",
+        "1d",
+        json!({"before": "1d", "email": "ops@example.org"}),
+    )
+    .assert_status(201, "due at once");
+    let mut authority = service.authority();
+
+    // The system's roots do not know the private CA: refused, kept for later.
+    assert_eq!(
+        run(&mut authority, &mailer(&url, None)),
+        (0, 1, 0),
+        "unknown CA"
+    );
+    service.advance(61);
+    assert_eq!(
+        run(&mut authority, &mailer(&url, Some(&ca))),
+        (1, 0, 0),
+        "trusted CA"
+    );
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["tls"], true, "delivered under STARTTLS");
+}
+
+#[test]
+fn two_runs_at_once_send_each_reminder_once_and_bad_reminders_are_refused() {
+    let srv = TestServer::start();
+    let dir = TempDir::new();
+    let sink = SmtpSink::start(&dir.path, free_port(), None);
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.run(
+        &[
+            "user",
+            "add",
+            "alice@acme",
+            "--email",
+            "alice@example.org",
+            "--role",
+            ROLE_TOKEN_USER,
+        ],
+        Some(USER_PASSWORD),
+    )
+    .ok("user add");
+    for n in 0..6 {
+        // Due at once: the reminder comes earlier than the token was made.
+        cli.run(
+            &[
+                "token",
+                "create",
+                "alice@acme",
+                "--name",
+                &format!("ci-{n}"),
+                "--ttl",
+                "1h",
+                "--remind-before",
+                "2h",
+            ],
+            None,
+        )
+        .ok("token create --remind-before");
+    }
+    let url = format!("smtp://127.0.0.1:{}", sink.port);
+    let db = srv.db().to_string_lossy().into_owned();
+    let runs: Vec<Child> = (0..2)
+        .map(|_| {
+            Command::new(bin())
+                .args([
+                    "--db",
+                    &db,
+                    "remind",
+                    "--once",
+                    "--smtp-url",
+                    &url,
+                    "--mail-from",
+                    FROM,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tokend remind")
+        })
+        .collect();
+    for mut run in runs {
+        assert!(run.wait().expect("remind exits").success());
+    }
+    let received = sink.received();
+    let mut names: Vec<String> = received
+        .iter()
+        .map(|mail| {
+            let data = str_field(mail, "data");
+            let start = data.find("API token \"").expect("names the token") + 11;
+            data[start..start + data[start..].find('"').expect("closing quote")].to_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["ci-0", "ci-1", "ci-2", "ci-3", "ci-4", "ci-5"],
+        "each once"
+    );
+    assert!(
+        received
+            .iter()
+            .all(|m| m["to"] == json!(["alice@example.org"])),
+        "the owner's address"
+    );
+
+    // Bad reminders change nothing.
+    let api = srv.api();
+    let alice = api.user_login("alice@acme").access_token;
+    for (body, what) in [
+        (
+            json!({"name": "x", "ttl": "never", "reminder": {"before": "7d"}}),
+            "a token that never expires",
+        ),
+        (
+            json!({"name": "x", "ttl": "30d", "reminder": {"before": "soon"}}),
+            "no span",
+        ),
+        (
+            json!({"name": "x", "ttl": "30d", "reminder": {"before": "7d", "email": "nobody"}}),
+            "no address",
+        ),
+        (
+            json!({"name": "x", "ttl": "30d", "reminder": {"email": "a@example.org"}}),
+            "no before",
+        ),
+    ] {
+        api.try_create_token(&alice, &body.to_string())
+            .assert_status(400, what);
+    }
+    assert!(
+        api.list_tokens(&alice).iter().all(|t| t.name != "x"),
+        "no token made by a refused request"
+    );
+}
