@@ -1,0 +1,184 @@
+//! `tokend token`: create (the secret printed once), list and revoke API
+//! tokens on the database file, and the scope flags that narrow a token.
+
+use clap::Subcommand;
+
+use super::split_user;
+use crate::domain::{
+    format_time, Authority, DomainError, NewApiToken, ReminderRequest, ServiceRoleScope,
+    TokenQuery, TokenScope,
+};
+
+#[derive(Subcommand)]
+pub(super) enum TokenCommand {
+    /// Create an API token; prints the secret once, on standard output.
+    Create {
+        /// The owner as USER@ORG.
+        user: String,
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: String,
+        /// Lifetime: a duration such as 30m, 90d, 6months, or "never".
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Scope the token to this org role (repeatable) [default: all the user's roles].
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Scope the token to this service role, SERVICE/ROLE (repeatable).
+        #[arg(long = "service-role")]
+        service_roles: Vec<String>,
+        /// Narrow the service roles of its service to this SERVICE:PERMISSION (repeatable).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// Every exchange of the token also returns an OpenID Connect ID token.
+        #[arg(long)]
+        openid: bool,
+        /// Mail a reminder this long before the token expires, e.g. 7d.
+        #[arg(long, value_name = "SPAN")]
+        remind_before: Option<String>,
+        /// Where the reminder goes [default: the owner's e-mail address].
+        #[arg(long, value_name = "EMAIL", requires = "remind_before")]
+        remind_email: Option<String>,
+    },
+    /// List API tokens (names and metadata, never secrets).
+    List {
+        /// Only tokens of users in this org.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only tokens of users with this name.
+        #[arg(long)]
+        user: Option<String>,
+        /// Include revoked tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke an API token by id.
+    Revoke {
+        /// The token's id (a UUID).
+        id: String,
+    },
+}
+
+pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<(), DomainError> {
+    match command {
+        TokenCommand::Create {
+            user,
+            name,
+            ttl,
+            roles,
+            service_roles,
+            permissions,
+            openid,
+            remind_before,
+            remind_email,
+        } => {
+            let (user_name, org_name) = split_user(&user)?;
+            let scope = token_scope(roles, &service_roles, &permissions)?;
+            let reminder = remind_before.as_deref().map(|before| ReminderRequest {
+                before,
+                email: remind_email.as_deref(),
+            });
+            let created = authority.create_api_token_for(
+                org_name,
+                user_name,
+                NewApiToken {
+                    name: &name,
+                    ttl: ttl.as_deref(),
+                    scope,
+                    openid,
+                },
+                reminder,
+            )?;
+            println!("{}", created.secret.reveal());
+            eprintln!(
+                "created API token {} ({:?}) for {user}, expires {}",
+                created.id,
+                created.name,
+                created.expires_at.map_or("never".into(), format_time)
+            );
+            eprintln!("the secret above is shown only once: store it safely");
+        }
+        TokenCommand::List { org, user, all } => {
+            let query = TokenQuery {
+                org_name: org,
+                user_name: user,
+                include_revoked: all,
+            };
+            let tokens = authority.api_tokens(&query)?;
+            println!(
+                "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {:<39}  STATUS",
+                "ID", "OWNER", "NAME", "CREATED", "EXPIRES", "LAST USED", "LAST CLIENT"
+            );
+            let now = authority.now();
+            for t in tokens {
+                let status = t.status(now);
+                println!(
+                    "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {:<39}  {status}",
+                    t.id,
+                    format!("{}@{}", t.owner_name, t.org_name),
+                    t.name,
+                    format_time(t.created_at),
+                    t.expires_at.map_or("never".into(), format_time),
+                    t.last_used_at.map_or("-".into(), format_time),
+                    t.last_used_ip.as_deref().unwrap_or("-"),
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            authority.revoke_api_token_by_id(&id)?;
+            eprintln!("revoked API token {id}");
+        }
+    }
+    Ok(())
+}
+
+/// The scope `token create` asks for: all roles unless roles are named.
+fn token_scope(
+    org_roles: Vec<String>,
+    service_roles: &[String],
+    permissions: &[String],
+) -> Result<TokenScope, DomainError> {
+    if org_roles.is_empty() && service_roles.is_empty() {
+        if !permissions.is_empty() {
+            return Err(DomainError::Invalid(
+                "--permission narrows a --service-role; name one".into(),
+            ));
+        }
+        return Ok(TokenScope::AllRoles);
+    }
+    let mut scoped = Vec::with_capacity(service_roles.len());
+    for service_role in service_roles {
+        let (service, role) = service_role.split_once('/').ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "--service-role {service_role:?} must be SERVICE/ROLE"
+            ))
+        })?;
+        let narrowed: Vec<String> = permissions
+            .iter()
+            .filter(|p| {
+                p.split_once(':')
+                    .is_some_and(|(s, _)| s.eq_ignore_ascii_case(service))
+            })
+            .cloned()
+            .collect();
+        scoped.push(ServiceRoleScope {
+            service: service.to_string(),
+            role: role.to_string(),
+            permissions: (!narrowed.is_empty()).then_some(narrowed),
+        });
+    }
+    for permission in permissions {
+        let covered = scoped
+            .iter()
+            .any(|s| s.permissions.iter().flatten().any(|p| p == permission));
+        if !covered {
+            return Err(DomainError::Invalid(format!(
+                "--permission {permission:?} belongs to no --service-role"
+            )));
+        }
+    }
+    Ok(TokenScope::Roles {
+        org_roles,
+        service_roles: scoped,
+    })
+}
