@@ -294,6 +294,14 @@ impl Authority {
                 "this service account has access already; an admin revokes it first".into(),
             ));
         }
+        // Anyone who knows a client id may ask: at most one new request per
+        // poll interval, so asking cannot flood the writer or the trail.
+        let now = self.now();
+        if let Some(pending) = self.db().pending_device_authorization(&account.id)? {
+            if now - pending.created_at < POLL_INTERVAL {
+                return Err(DomainError::DeviceFlow(DeviceFlowError::SlowDown));
+            }
+        }
         let random = &*self.shared.ambient.random;
         let device_code = random_string(random, DEVICE_CODE_ALPHABET, DEVICE_CODE_LENGTH)?;
         let user_code = format_user_code(&random_string(
@@ -301,7 +309,6 @@ impl Authority {
             USER_CODE_ALPHABET,
             USER_CODE_LENGTH,
         )?);
-        let now = self.now();
         let authorization = DeviceAuthorization {
             id: self.new_id()?,
             service_account_id: account.id.clone(),

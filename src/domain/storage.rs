@@ -276,6 +276,11 @@ pub trait ServiceAccountReads {
         &self,
         user_code: &str,
     ) -> StoreResult<Option<DeviceAuthorization>>;
+    /// The account's undecided request, if it has one.
+    fn pending_device_authorization(
+        &self,
+        service_account_id: &str,
+    ) -> StoreResult<Option<DeviceAuthorization>>;
 }
 
 pub trait ServiceAccountWrites {

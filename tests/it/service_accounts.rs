@@ -240,8 +240,15 @@ fn denied_expired_and_reused_user_codes_are_refused() {
         .poll(&device_code)
         .assert_oauth_error("access_denied", "a denied request");
 
-    // A newer request replaces the one waiting: its codes are void.
+    // Asking again at once is too fast; a newer request replaces the one
+    // waiting, and its codes are void.
     let (stale_device_code, stale_user_code) = device.request();
+    assert_eq!(
+        device.authorize().assert_json("at once")["error"],
+        "slow_down",
+        "one request per interval"
+    );
+    service.advance(5);
     let (device_code, user_code) = device.request();
     device
         .poll(&stale_device_code)

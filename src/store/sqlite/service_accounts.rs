@@ -123,6 +123,18 @@ impl ServiceAccountReads for Connection {
             .query_row([user_code], device_authorization_from_row)
             .optional()?)
     }
+
+    fn pending_device_authorization(
+        &self,
+        service_account_id: &str,
+    ) -> StoreResult<Option<DeviceAuthorization>> {
+        let mut stmt = self.prepare_cached(&format!(
+            "{DEVICE_AUTHORIZATION} WHERE service_account_id = ?1 AND decision IS NULL"
+        ))?;
+        Ok(stmt
+            .query_row([service_account_id], device_authorization_from_row)
+            .optional()?)
+    }
 }
 
 impl ServiceAccountWrites for Connection {
