@@ -414,6 +414,18 @@ fn only_admins_of_the_org_register_grant_and_manage_its_service_accounts() {
         .ok("service-account list");
     assert!(table.stdout.contains("ci-runner") && table.stdout.contains("ACTIVE"));
 
+    // Its token revoked by an admin like any token: no access, CREATED.
+    let listed = api
+        .get_bearer("/api/tokens?all=true&name=ci-runner", &carol)
+        .assert_json("tokens");
+    let token_id = str_field(&listed["tokens"][0], "id").to_owned();
+    api.revoke_token(&carol, &token_id);
+    assert_eq!(status(api, &carol, &id), "CREATED");
+    let (device_code, user_code) = device.request();
+    cli.run(&["device", "grant", &user_code], None)
+        .ok("device grant, again");
+    let token = device.poll(&device_code).assert_json("a token again");
+
     // Revoked from the CLI: the token stops working, the account is CREATED.
     cli.run(&["service-account", "revoke", &id], None)
         .ok("service-account revoke");

@@ -14,8 +14,15 @@ use crate::domain::storage::{
 
 /// A service account with its org and its directly granted roles, joined
 /// by a separator no role name may hold (names refuse control characters).
+/// An ACTIVE account whose token was revoked some other way (by its owner
+/// at /oauth/revoke, by an admin, by the idle rule) reads as CREATED: it
+/// holds no access, and may ask for it again.
 const SERVICE_ACCOUNT: &str = "SELECT u.id, u.org_id, o.name, u.name, s.software_id,
-        s.software_version, s.client_uri, s.status, s.created_at,
+        s.software_version, s.client_uri,
+        CASE WHEN s.status = 'ACTIVE' AND NOT EXISTS (SELECT 1 FROM api_tokens t
+                 WHERE t.user_id = u.id AND t.revoked_at IS NULL)
+             THEN 'CREATED' ELSE s.status END,
+        s.created_at,
         (SELECT group_concat(r.name, char(31)) FROM user_roles ur
              JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id)
     FROM service_accounts s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id";
