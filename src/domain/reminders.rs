@@ -22,8 +22,9 @@ use super::{format_time, Authority, DomainError};
 /// How long a run owns the reminders it claimed; past it, another run may
 /// take them (the first one died).
 const CLAIM: i64 = 300;
-/// Reminders claimed at a time.
-const BATCH: u32 = 100;
+/// Reminders claimed at a time: few enough that a batch against a relay
+/// that times out every send (20 s each) ends well within its claim.
+const BATCH: u32 = 10;
 /// Waits before the next try of a failed send; after the last, it is
 /// given up.
 const BACKOFF: [i64; 4] = [60, 300, 900, 3600];
