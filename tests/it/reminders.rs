@@ -384,6 +384,37 @@ fn two_runs_at_once_send_each_reminder_once_and_bad_reminders_are_refused() {
         "the owner's address"
     );
 
+    // An admin's digest lists the tokens that expire within the span, only.
+    cli.token_create("alice@acme", "far", Some("30d"));
+    let digest = cli
+        .run(
+            &[
+                "remind",
+                "--digest",
+                "acme",
+                "--within",
+                "1day",
+                "--to",
+                "ops@example.org",
+                "--smtp-url",
+                &url,
+                "--mail-from",
+                FROM,
+            ],
+            None,
+        )
+        .ok("remind --digest");
+    assert!(digest.stderr.contains("6 tokens"), "{digest:?}");
+    let received = sink.received();
+    let mail = received.last().expect("the digest");
+    assert_eq!(mail["to"], json!(["ops@example.org"]));
+    let data = str_field(mail, "data");
+    assert!(
+        data.contains("6 API tokens of acme expire within 1 days"),
+        "{data}"
+    );
+    assert!(data.contains("ci-5") && !data.contains("far"), "{data}");
+
     // Bad reminders change nothing.
     let api = srv.api();
     let alice = api.user_login("alice@acme").access_token;
