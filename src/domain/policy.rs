@@ -4,8 +4,10 @@
 //! go unused before it is revoked. An org's unset fields inherit the
 //! default's, the default's unset fields tokend's built-in rules.
 //!
-//! The provider sets any policy; an org's admin may only make its own org's
-//! stricter than the default. Changing a policy never changes existing
+//! An org's policy may only be stricter than the default, and what is in
+//! force for an org is the stricter of the two at the moment a token is
+//! made: a default tightened later binds every org at once. Changing a
+//! policy never changes existing
 //! tokens (except by the idle rule, which revokes): the tokens beyond it
 //! can be listed.
 
@@ -86,6 +88,25 @@ impl EffectivePolicy {
             None => {}
         }
         merged
+    }
+
+    /// This policy held to `bound` wherever it is looser: an org's policy
+    /// under the provider's default as it is now, so a default tightened
+    /// after the org's policy was written binds that org at once.
+    fn held_to(mut self, bound: &EffectivePolicy) -> EffectivePolicy {
+        if self.max() > bound.max() {
+            self.max_ttl = bound.max_ttl.clone();
+        }
+        self.allow_never &= bound.allow_never;
+        if let Some(bound_idle) = bound.idle_limit() {
+            if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
+                self.max_idle = bound.max_idle.clone();
+            }
+        }
+        if self.lifetime(None, "").is_err() {
+            self.default_ttl = self.max_ttl.clone();
+        }
+        self
     }
 
     fn built_in() -> EffectivePolicy {
@@ -203,7 +224,8 @@ impl Authority {
     /// The policy in force for `org_id`.
     pub(super) fn policy_of(&self, org_id: &str) -> Result<EffectivePolicy, DomainError> {
         let own = self.db().token_policy(org_id)?.unwrap_or_default();
-        Ok(EffectivePolicy::merge(&own, &self.default_policy()?))
+        let default = self.default_policy()?;
+        Ok(EffectivePolicy::merge(&own, &default).held_to(&default))
     }
 
     /// The provider-wide default (None) or an org's policy, as the caller
@@ -236,11 +258,10 @@ impl Authority {
     fn policy_view(&self, org: Option<Org>) -> Result<PolicyView, DomainError> {
         let key = org.as_ref().map_or(DEFAULT_POLICY, |org| org.id.as_str());
         let own = self.db().token_policy(key)?.unwrap_or_default();
-        let inherited = match &org {
-            None => EffectivePolicy::built_in(),
-            Some(_) => self.default_policy()?,
+        let effective = match &org {
+            None => EffectivePolicy::merge(&own, &EffectivePolicy::built_in()),
+            Some(org) => self.policy_of(&org.id)?,
         };
-        let effective = EffectivePolicy::merge(&own, &inherited);
         Ok(PolicyView {
             org,
             own,
@@ -291,11 +312,9 @@ impl Authority {
         };
         let effective = EffectivePolicy::merge(&policy, &inherited);
         effective.check()?;
-        let by_provider = match by {
-            Actor::Caller(caller) => caller.account.org.is_provider,
-            Actor::Operator => true,
-        };
-        if org.is_some() && !by_provider {
+        // The default binds every org, so a looser org policy would only
+        // mislead whoever reads it; the provider too writes a stricter one.
+        if org.is_some() {
             effective.within(&inherited)?;
         }
         let key = org
@@ -448,6 +467,17 @@ mod tests {
         assert!(strict.lifetime(None, "acme").is_ok());
         assert!(policy("never", "30days", false, None).check().is_err());
         assert!(policy("60days", "30days", true, None).check().is_err());
+    }
+
+    #[test]
+    fn an_org_policy_is_held_to_a_default_tightened_after_it() {
+        let org = policy("300days", "1year", true, Some("90days"));
+        let tightened = policy("7days", "7days", false, Some("30days"));
+        let held = org.held_to(&tightened);
+        assert_eq!(held, policy("7days", "7days", false, Some("30days")));
+        assert!(held.lifetime(Some("300days"), "acme").is_err());
+        let stricter = policy("1day", "3days", false, Some("2days"));
+        assert_eq!(stricter.clone().held_to(&tightened), stricter);
     }
 
     #[test]

@@ -235,3 +235,82 @@ fn tokens_idle_past_the_policy_are_revoked_by_housekeeping() {
     assert_eq!(revoked["target"]["id"], idle.id.as_str());
     assert_eq!(revoked["additionalProperties"]["reason"], "idle");
 }
+
+#[test]
+fn a_default_tightened_after_an_org_policy_binds_that_org_at_once() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    let acme = cli.org_add("acme");
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let carol = api.user_login("carol@acme").access_token;
+    let alice = api.user_login("alice@acme").access_token;
+    let path = format!("/api/org/{acme}/token-policy");
+
+    // Written while the default was looser: stricter than it then.
+    put_policy(
+        api,
+        &path,
+        &carol,
+        json!({"default_ttl": "300days", "max_ttl": "1year", "allow_never": true, "max_idle": "90days"}),
+    )
+    .assert_status(200, "acme's policy");
+    let long = api.create_token(&alice, "made-before", Some("300days"));
+    put_policy(
+        api,
+        "/api/token-policy",
+        &admin,
+        json!({"max_ttl": "7days", "allow_never": false, "max_idle": "30days"}),
+    )
+    .assert_status(200, "the provider tightens the default");
+
+    let refused = create(api, &alice, "long", "300days").assert_error(
+        400,
+        "invalid_request",
+        "a 300-day token under a 7-day default",
+    );
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_ttl is 7days"),
+        "{refused}"
+    );
+    create(api, &alice, "forever", "never").assert_error(400, "invalid_request", "never");
+    assert_eq!(
+        api.create_token(&alice, "defaulted", None).lifetime(),
+        Some(7 * DAY),
+        "acme's 300-day default gives way to the default's maximum"
+    );
+    api.create_token(&alice, "week", Some("7days"));
+
+    let shown = api.get_bearer(&path, &carol).assert_json("acme's policy");
+    assert_eq!(shown["effective"]["max_ttl"], "7days", "{shown}");
+    assert_eq!(shown["effective"]["allow_never"], false, "{shown}");
+    assert_eq!(shown["effective"]["max_idle"], "30days", "{shown}");
+    let beyond = api
+        .get_bearer(&format!("{path}/exceeding"), &carol)
+        .assert_json("exceeding");
+    let ids: Vec<&str> = beyond["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .map(|t| str_field(t, "id"))
+        .collect();
+    assert_eq!(
+        ids,
+        [long.id.as_str()],
+        "listed against the policy in force"
+    );
+
+    // A looser org policy is refused now, even from the provider.
+    for jwt in [&carol, &admin] {
+        put_policy(api, &path, jwt, json!({"max_ttl": "1year"})).assert_error(
+            400,
+            "invalid_request",
+            "an org policy looser than the default",
+        );
+    }
+}
