@@ -618,3 +618,7 @@ CREATE TABLE token_reminders (
 );
 CREATE INDEX token_reminders_pending ON token_reminders (due_at)
     WHERE sent_at IS NULL AND failed_at IS NULL;
+
+-- migration 14
+-- A password change or a disable ends the user's sessions: find them by user.
+CREATE INDEX sessions_live_by_user ON sessions (user_id) WHERE ended_at IS NULL;

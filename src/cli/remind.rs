@@ -10,13 +10,17 @@ use clap::Args;
 use crate::domain::{Authority, DomainError};
 use crate::mail::SmtpMailer;
 
-/// Where mail goes, as `serve` and `remind` take it.
+/// Where mail goes, as `serve` and `remind` take it. The relay's URL may
+/// hold its credentials, so it is read from the environment
+/// (`TOKEND_SMTP_URL`) or a file, never from the command line, where every
+/// user of the machine sees it in the process list.
 #[derive(Args, Clone)]
 pub(super) struct MailArgs {
-    /// The SMTP relay: smtp://host:25, smtp://host:587?tls=starttls or
-    /// smtps://host:465, with optional user:password@.
-    #[arg(long, env = "TOKEND_SMTP_URL")]
-    pub(super) smtp_url: Option<String>,
+    /// A file holding the SMTP relay's URL (smtp://host:25,
+    /// smtp://host:587?tls=starttls or smtps://host:465, with optional
+    /// user:password@); or set TOKEND_SMTP_URL.
+    #[arg(long, env = "TOKEND_SMTP_URL_FILE", value_name = "PATH")]
+    pub(super) smtp_url_file: Option<PathBuf>,
     /// The sender of reminders.
     #[arg(long, env = "TOKEND_MAIL_FROM", default_value = "tokend@localhost")]
     pub(super) mail_from: String,
@@ -28,9 +32,19 @@ pub(super) struct MailArgs {
 impl MailArgs {
     /// The mailer, or None when no relay is configured.
     pub(super) fn mailer(&self) -> Result<Option<SmtpMailer>, String> {
-        let Some(url) = &self.smtp_url else {
-            return Ok(None);
+        let url = match (&self.smtp_url_file, std::env::var("TOKEND_SMTP_URL")) {
+            (Some(_), Ok(_)) => {
+                return Err("set TOKEND_SMTP_URL or --smtp-url-file, not both".into());
+            }
+            (Some(path), Err(_)) => std::fs::read_to_string(path)
+                .map_err(|e| format!("--smtp-url-file {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+            (None, Ok(url)) => url,
+            (None, Err(std::env::VarError::NotPresent)) => return Ok(None),
+            (None, Err(e)) => return Err(format!("TOKEND_SMTP_URL: {e}")),
         };
+        let url = &url;
         let ca = match &self.smtp_ca {
             Some(path) => Some(
                 std::fs::read(path)
@@ -65,7 +79,9 @@ pub(super) fn remind(authority: &mut Authority, args: RemindArgs) -> Result<(), 
         .mail
         .mailer()
         .map_err(DomainError::Invalid)?
-        .ok_or_else(|| DomainError::Invalid("no SMTP relay: set TOKEND_SMTP_URL".into()))?;
+        .ok_or_else(|| {
+            DomainError::Invalid("no SMTP relay: set TOKEND_SMTP_URL or --smtp-url-file".into())
+        })?;
     if let (Some(org), Some(to)) = (&args.digest, &args.to) {
         let listed = authority.send_expiry_digest(org, args.within, to, &mailer)?;
         eprintln!("sent a digest of {listed} tokens of {org} to {to}");

@@ -120,7 +120,9 @@ impl Authority {
         };
         let mut role_ids = Vec::with_capacity(role_names.len());
         for role_name in role_names {
-            role_ids.push(self.grantable_role(&org, role_name)?.id);
+            let role = self.grantable_role(&org, role_name)?;
+            self.require_role_within_ceiling(by, &role)?;
+            role_ids.push(role.id);
         }
         let user = NewUser {
             id: self.new_id()?,
@@ -176,7 +178,14 @@ impl Authority {
         };
         let event = self.on_user(self.event_by(by, kind)?, user);
         let user_id = user.id.clone();
-        self.write_recorded(event, move |tx| tx.set_user_disabled(&user_id, disabled_at))?;
+        self.write_recorded(event, move |tx| {
+            // A disable ends its sessions for good: enabling the user again
+            // must not bring back a session from before.
+            if let Some(at) = disabled_at {
+                tx.end_user_sessions(&user_id, None, at)?;
+            }
+            tx.set_user_disabled(&user_id, disabled_at)
+        })?;
         Ok(())
     }
 
@@ -218,7 +227,7 @@ impl Authority {
             .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
         new.scope = new.scope.checked(&account)?;
         let event = self.operator_event("token.create")?.in_org(&account.org.id);
-        self.issue_api_token(&user_id, new, event, reminder)
+        self.issue_api_token(Actor::Operator, &user_id, new, event, reminder)
     }
 
     /// Creates `count` tokens for `user_name@org_name`, named

@@ -4,6 +4,7 @@
 //! derived from an API token carry `currentContext.refreshTokenId` (seed
 //! 003); those of a password session its `currentContext.sessionId`.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -236,11 +237,15 @@ impl Authority {
         mut filter: EventFilter,
     ) -> Result<EventPage, DomainError> {
         self.require(caller, super::Right::AuditView)?;
-        if !self.sees_every_org(caller) {
+        let own_org_only = !self.sees_every_org(caller);
+        if own_org_only {
             filter.org_id = Some(caller.account.org.id.clone());
         }
         let limit = filter.limit;
-        let events = self.db().events(&filter)?;
+        let mut events = self.db().events(&filter)?;
+        if own_org_only {
+            self.hide_foreign_addresses(&caller.account.org.id, &mut events)?;
+        }
         let next_cursor = (events.len() as u32 == limit)
             .then(|| events.last().map(|(seq, _)| *seq))
             .flatten();
@@ -248,6 +253,39 @@ impl Authority {
             events,
             next_cursor,
         })
+    }
+}
+
+impl Authority {
+    /// Blanks the client address of events in `org_id`'s trail done by
+    /// users of another org (the provider's admins acting in a tenant):
+    /// where they work from is not the tenant's to know.
+    fn hide_foreign_addresses(
+        &self,
+        org_id: &str,
+        events: &mut [(i64, Event)],
+    ) -> Result<(), DomainError> {
+        let mut own: HashMap<String, bool> = HashMap::new();
+        for (_, event) in events.iter_mut() {
+            let Some(actor) = event.actor_id.clone() else {
+                continue;
+            };
+            if event.client_ip.is_none() {
+                continue;
+            }
+            let is_own = match own.get(&actor) {
+                Some(known) => *known,
+                None => {
+                    let known = self.db().user(&actor)?.is_some_and(|u| u.org_id == org_id);
+                    own.insert(actor, known);
+                    known
+                }
+            };
+            if !is_own {
+                event.client_ip = None;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use super::access_token::AccessClaims;
 use super::records::{Account, SessionRecord};
 use super::scopes::{Grant, TokenScope};
 use super::throttle::login_key;
-use super::{password, AccessOrigin, Authority, Caller, DomainError, Right, RightSet};
+use super::{password, AccessOrigin, Authority, Caller, DomainError, RightSet};
 
 /// Which login endpoint was used: each admits only its own kind of user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,25 +225,15 @@ impl Authority {
             return Err(gone("the user of this access token is disabled"));
         }
         // What the token's scope comes to now; a session holds everything.
-        let grant = scope.grant(&account);
-        let rights = RightSet::from_permissions(&grant.permissions);
-        let rights = match origin {
-            AccessOrigin::ApiToken(_) => rights.view_only(),
-            AccessOrigin::Session(_) => rights,
+        let grant = match origin {
+            AccessOrigin::ApiToken(_) => scope.grant(&account).token_derived(),
+            AccessOrigin::Session(_) => scope.grant(&account).for_session(),
         };
-        // Other services' permissions pass through for their resource
-        // servers; tokend's own are the rights in force.
-        let mut permissions: Vec<String> = grant
-            .permissions
-            .into_iter()
-            .filter(|p| Right::from_id(p).is_none())
-            .chain(rights.iter().map(Right::id))
-            .collect();
-        permissions.sort();
+        let rights = RightSet::from_permissions(&grant.permissions);
         Ok(Caller {
             account,
             rights,
-            permissions,
+            permissions: grant.permissions,
             roles: grant.roles,
             origin,
             expires_at: claims.exp,

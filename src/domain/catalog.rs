@@ -183,6 +183,7 @@ impl Authority {
         };
         let permissions =
             self.checked_permissions(service.as_ref().map(|s| s.name.as_str()), new.permissions)?;
+        self.require_permissions_within_ceiling(by, &permissions)?;
         let role = RoleDefinition {
             id: self.new_id()?,
             name: new.name.to_string(),
@@ -277,6 +278,7 @@ impl Authority {
         let org = self.org(org_name)?;
         let user = self.user_summary(org_name, user_name)?;
         let role = self.grantable_role(&org, role_name)?;
+        self.require_role_within_ceiling(by, &role)?;
         let kind = if granted { "role.grant" } else { "role.revoke" };
         let event = self
             .on_user(self.event_by(by, kind)?, &user)
@@ -335,6 +337,14 @@ impl Authority {
         let org = self.org(org_name)?;
         let group = self.group(&org, group_name)?;
         let user_id = self.user_id(org_name, user_name)?;
+        // A member holds the group's roles: joining or leaving is granting
+        // or revoking each of them.
+        if let Some(summary) = self.db().group_by_id(&group.id)? {
+            for role_name in &summary.roles {
+                let role = self.grantable_role(&org, role_name)?;
+                self.require_role_within_ceiling(by, &role)?;
+            }
+        }
         let kind = if member {
             "group.member_add"
         } else {
@@ -361,6 +371,7 @@ impl Authority {
         let org = self.org(org_name)?;
         let group = self.group(&org, group_name)?;
         let role = self.grantable_role(&org, role_name)?;
+        self.require_role_within_ceiling(by, &role)?;
         let kind = if granted {
             "group.role_grant"
         } else {

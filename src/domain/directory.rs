@@ -84,6 +84,14 @@ impl Authority {
     ) -> Result<RoleDefinition, DomainError> {
         let role = self.role_to_change(caller, role_id)?;
         let permissions = self.checked_permissions(role.service.as_deref(), permissions)?;
+        // Its holders gain what is added and lose what is taken away.
+        let touched: Vec<String> = role
+            .permissions
+            .iter()
+            .chain(&permissions)
+            .cloned()
+            .collect();
+        self.require_permissions_within_ceiling(Actor::Caller(caller), &touched)?;
         let id = role.id.clone();
         let changed = RoleDefinition {
             permissions: permissions.clone(),

@@ -167,7 +167,8 @@ impl Authority {
             if !live {
                 return Ok(None);
             }
-            let grant = token.scope.grant(&account);
+            // What access derived from it would hold.
+            let grant = token.scope.grant(&account).token_derived();
             return Ok(Some(ActiveToken {
                 token_type: "refresh_token",
                 sub: account.user_id.clone(),

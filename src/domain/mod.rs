@@ -14,6 +14,7 @@ mod api_token;
 pub mod audit;
 mod auth;
 mod catalog;
+mod ceiling;
 mod directory;
 mod error;
 mod health;

@@ -503,9 +503,17 @@ pub struct NewReminder {
     pub token_id: String,
     pub email: String,
     pub before_s: i64,
-    /// When to send it: `before_s` ahead of the expiry, or at once if that
-    /// is past.
+    /// When to send it: `before_s` ahead of the expiry.
     pub due_at: i64,
+}
+
+/// How many reminder mails one token owner may be sent in a window: a
+/// reminder is no mail relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerMailLimit {
+    /// Mails sent after this instant count.
+    pub since: i64,
+    pub mails: u32,
 }
 
 /// A reminder claimed for sending, with what its message says.

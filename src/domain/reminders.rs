@@ -15,9 +15,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::admin::check_email;
-use super::records::{DueReminder, NewReminder};
+use super::records::{DueReminder, NewReminder, OwnerMailLimit};
 use super::tokens::CreatedApiToken;
-use super::{format_time, Authority, DomainError};
+use super::{format_time, Actor, Authority, DomainError, Right};
 
 /// How long a run owns the reminders it claimed; past it, another run may
 /// take them (the first one died).
@@ -29,6 +29,10 @@ const BATCH: u32 = 10;
 /// given up.
 const BACKOFF: [i64; 4] = [60, 300, 900, 3600];
 const MIN_BEFORE: Duration = Duration::from_secs(60);
+/// The least time between a token's creation and its reminder.
+const MIN_LEAD: i64 = 60;
+/// Reminder mails one owner may be sent in an hour; more wait their turn.
+const MAILS_PER_OWNER_HOUR: u32 = 5;
 const MAX_BEFORE: Duration = Duration::from_secs(5 * 365 * 24 * 3600);
 
 /// One message to send.
@@ -51,7 +55,8 @@ pub trait Mailer: Send + Sync {
 pub struct ReminderRequest<'a> {
     /// How long before the expiry, e.g. `7d`.
     pub before: &'a str,
-    /// Where to; None: the owner's e-mail address.
+    /// Where to; None: the owner's e-mail address. Another address than
+    /// the owner's needs an admin ("User: Manage"), or the admin CLI.
     pub email: Option<&'a str>,
 }
 
@@ -70,6 +75,7 @@ impl Authority {
     /// `user_id`, or why it cannot be.
     pub(super) fn reminder_for(
         &self,
+        by: Actor<'_>,
         user_id: &str,
         created: &CreatedApiToken,
         request: ReminderRequest<'_>,
@@ -86,28 +92,46 @@ impl Authority {
                     request.before
                 ))
             })?;
-        let email = match request.email {
-            Some(email) => {
+        let on_record = self.db().user(user_id)?.and_then(|user| user.email);
+        let email = match (request.email, on_record) {
+            (Some(email), on_record) => {
                 check_email(email)?;
+                let own = on_record.is_some_and(|own| own.eq_ignore_ascii_case(email.trim()));
+                if !own {
+                    match by {
+                        Actor::Operator => {}
+                        Actor::Caller(caller) if caller.rights.contains(Right::UserManage) => {}
+                        Actor::Caller(caller) => {
+                            return Err(self.deny(
+                                caller,
+                                "a reminder goes to the owner's e-mail address on record; another address needs an admin"
+                                    .into(),
+                            ))
+                        }
+                    }
+                }
                 email.to_string()
             }
-            None => self
-                .db()
-                .user(user_id)?
-                .and_then(|user| user.email)
-                .ok_or_else(|| {
-                    DomainError::Invalid(
-                        "the reminder needs an e-mail address: give reminder.email, or give the user one"
-                            .into(),
-                    )
-                })?,
+            (None, Some(own)) => own,
+            (None, None) => {
+                return Err(DomainError::Invalid(
+                    "the reminder needs an e-mail address: the user has none on record".into(),
+                ))
+            }
         };
         let before_s = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+        let due_at = expires_at.saturating_sub(before_s);
+        if due_at < created.created_at.saturating_add(MIN_LEAD) {
+            return Err(DomainError::Invalid(format!(
+                "reminder.before {:?} leaves no time: the reminder must fall at least a minute after the token is made",
+                request.before
+            )));
+        }
         Ok(NewReminder {
             token_id: created.id.clone(),
             email,
             before_s,
-            due_at: expires_at.saturating_sub(before_s).max(created.created_at),
+            due_at,
         })
     }
 
@@ -116,9 +140,13 @@ impl Authority {
         let mut run = ReminderRun::default();
         loop {
             let now = self.now();
-            let claimed = self
-                .store
-                .write(move |tx| tx.claim_due_reminders(now, now + CLAIM, BATCH))?;
+            let claimed = self.store.write(move |tx| {
+                let per_owner = OwnerMailLimit {
+                    since: now - 3600,
+                    mails: MAILS_PER_OWNER_HOUR,
+                };
+                tx.claim_due_reminders(now, now + CLAIM, BATCH, per_owner)
+            })?;
             if claimed.is_empty() {
                 return Ok(run);
             }

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::Account;
+use super::rights::{Right, RightSet};
 use super::DomainError;
 
 /// What a token may grant, as its owner chose at creation.
@@ -38,6 +39,40 @@ pub struct ServiceRoleScope {
 pub struct Grant {
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
+}
+
+impl Grant {
+    /// The permissions in force: other services' as granted (their
+    /// resource servers decide on them), tokend's own as rights, with the
+    /// views their manage rights include.
+    fn in_force(self, rights: RightSet) -> Grant {
+        let mut permissions: Vec<String> = self
+            .permissions
+            .into_iter()
+            .filter(|p| Right::from_id(p).is_none())
+            .chain(rights.iter().map(Right::id))
+            .collect();
+        permissions.sort();
+        permissions.dedup();
+        Grant {
+            roles: self.roles,
+            permissions,
+        }
+    }
+
+    /// What a password session holds: the grant, tokend's rights in full.
+    pub fn for_session(self) -> Grant {
+        let rights = RightSet::from_permissions(&self.permissions);
+        self.in_force(rights)
+    }
+
+    /// What access derived from an API token holds (seed 003): tokend's
+    /// own rights cut to the views, so no token, answer or introspection
+    /// shows a right it cannot use.
+    pub fn token_derived(self) -> Grant {
+        let rights = RightSet::from_permissions(&self.permissions).view_only();
+        self.in_force(rights)
+    }
 }
 
 impl TokenScope {

@@ -104,7 +104,11 @@ impl Authority {
         let software_version = software_field("software_version", new.software_version)?;
         let client_uri = software_field("client_uri", new.client_uri)?;
         let role_ids = match new.role {
-            Some(role) => vec![self.grantable_role(&org, role)?.id],
+            Some(role) => {
+                let role = self.grantable_role(&org, role)?;
+                self.require_role_within_ceiling(Actor::Caller(caller), &role)?;
+                vec![role.id]
+            }
             None => Vec::new(),
         };
         let id = self.new_id()?;
@@ -207,6 +211,7 @@ impl Authority {
         self.require_session(caller, "manage service accounts")?;
         let account = self.service_account_in_reach(caller, id)?;
         self.require(caller, Right::UserManage)?;
+        self.require_user_within_ceiling(Actor::Caller(caller), &account.id)?;
         Ok(account)
     }
 
@@ -223,7 +228,11 @@ impl Authority {
         };
         let org = self.org(&account.org_name)?;
         let role_ids = match role {
-            Some(role) => vec![self.grantable_role(&org, role)?.id],
+            Some(role) => {
+                let role = self.grantable_role(&org, role)?;
+                self.require_role_within_ceiling(by, &role)?;
+                vec![role.id]
+            }
             None => Vec::new(),
         };
         let event = on_account(self.event_by(by, "service_account.role_change")?, &account)
@@ -250,6 +259,8 @@ impl Authority {
         let user_id = account.id.clone();
         self.write_recorded(event, move |tx| {
             tx.revoke_user_api_tokens(&user_id, now)?;
+            // A code granted before the revocation must not bring it back.
+            tx.cancel_device_authorizations(&user_id, now)?;
             tx.set_service_account_status(&user_id, ServiceAccountStatus::Created)
         })?;
         self.service_account_by_id(&account.id)
@@ -407,8 +418,11 @@ impl Authority {
         by: Actor<'_>,
         user_code: &str,
     ) -> Result<(DeviceAuthorization, ServiceAccount), DomainError> {
+        // The right first: a caller without it is refused alike whether
+        // the code exists or not.
         if let Actor::Caller(caller) = by {
             self.require_session(caller, "manage service accounts")?;
+            self.require(caller, Right::UserManage)?;
         }
         let code = normalize_user_code(user_code).ok_or_else(unknown_code)?;
         let authorization = self
@@ -423,7 +437,11 @@ impl Authority {
             if !self.sees_every_org(caller) && account.org_id != caller.account.org.id {
                 return Err(unknown_code());
             }
-            self.require(caller, Right::UserManage)?;
+        }
+        // An account above the caller is answered like an unknown code.
+        match self.require_user_within_ceiling(by, &account.id) {
+            Err(DomainError::Forbidden(_)) => return Err(unknown_code()),
+            other => other?,
         }
         if authorization.decision.is_some() || authorization.used_at.is_some() {
             return Err(used_code());

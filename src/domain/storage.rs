@@ -29,7 +29,7 @@ use super::records::{
     DeviceAuthorization, DeviceDecision, NewServiceAccount, ServiceAccount, ServiceAccountPage,
     ServiceAccountStatus,
 };
-use super::records::{DueReminder, ExpiringToken, NewReminder};
+use super::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
 use super::scopes::TokenScope;
 
 #[derive(Debug, Clone)]
@@ -230,6 +230,8 @@ pub trait SessionWrites {
     fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// False when the session was unknown or already ended.
     fn end_session(&self, id: &str, at: i64) -> StoreResult<bool>;
+    /// Ends every live session of a user but `keep`; how many.
+    fn end_user_sessions(&self, user_id: &str, keep: Option<&str>, at: i64) -> StoreResult<u64>;
 }
 
 pub trait KeyReads {
@@ -302,8 +304,11 @@ pub trait ServiceAccountWrites {
         decision: DeviceDecision,
         at: i64,
     ) -> StoreResult<bool>;
-    /// False when its token was taken already.
+    /// False when its token was taken already, or the grant was withdrawn.
     fn use_device_authorization(&self, id: &str, at: i64) -> StoreResult<bool>;
+    /// Denies every request of the account not redeemed yet, pending or
+    /// granted; how many.
+    fn cancel_device_authorizations(&self, service_account_id: &str, at: i64) -> StoreResult<u64>;
     /// Revokes every live API token of a user; how many.
     fn revoke_user_api_tokens(&self, user_id: &str, at: i64) -> StoreResult<u64>;
     /// Marks a live token replaced (and so revoked); false when it was
@@ -314,13 +319,14 @@ pub trait ServiceAccountWrites {
 pub trait ReminderWrites {
     fn insert_reminder(&self, reminder: &NewReminder) -> StoreResult<()>;
     /// Claims up to `limit` reminders due at `now` (their token live, not
-    /// claimed by another run, not sent, not given up) until
-    /// `claimed_until`, and returns them.
+    /// claimed by another run, not sent, not given up, their owner within
+    /// `per_owner`) until `claimed_until`, and returns them.
     fn claim_due_reminders(
         &self,
         now: i64,
         claimed_until: i64,
         limit: u32,
+        per_owner: OwnerMailLimit,
     ) -> StoreResult<Vec<DueReminder>>;
     fn record_reminder_sent(&self, token_id: &str, at: i64) -> StoreResult<()>;
     /// A failed send: tried again at `next_attempt_at`, or given up when

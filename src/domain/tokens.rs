@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::api_token::ApiTokenSecret;
-use super::audit::Event;
+use super::audit::{Actor, Event};
 use super::identity::{IdTokenAudience, IdTokenParties};
 use super::names::check_name;
 use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus};
@@ -101,7 +101,13 @@ impl Authority {
         self.require(caller, Right::TokenManageOwn)?;
         new.scope = new.scope.checked(&caller.account)?;
         let event = self.event("token.create", "success")?.by(caller);
-        self.issue_api_token(&caller.account.user_id, new, event, reminder)
+        self.issue_api_token(
+            Actor::Caller(caller),
+            &caller.account.user_id,
+            new,
+            event,
+            reminder,
+        )
     }
 
     /// The caller's own tokens that are not revoked (expired ones included).
@@ -316,8 +322,12 @@ impl Authority {
         client: IpAddr,
     ) -> Result<(IssuedAccess, Event), DomainError> {
         let now = self.now();
-        let grant = token.scope.grant(account);
-        let grants_everything = grant.permissions == account.permissions();
+        let grant = token.scope.grant(account).token_derived();
+        let grants_everything = grant.permissions
+            == TokenScope::AllRoles
+                .grant(account)
+                .token_derived()
+                .permissions;
         // An access token never outlives the API token it came from.
         let lifetime = self.settings().access_token_lifetime.as_secs() as i64;
         let expires_at = token
@@ -543,6 +553,7 @@ impl Authority {
     /// reminder it asked for, all in one commit.
     pub(super) fn issue_api_token(
         &mut self,
+        by: Actor<'_>,
         user_id: &str,
         new: NewApiToken<'_>,
         event: Event,
@@ -550,7 +561,7 @@ impl Authority {
     ) -> Result<CreatedApiToken, DomainError> {
         let (created, write) = self.new_api_token(user_id, new, event)?;
         let reminder = reminder
-            .map(|request| self.reminder_for(user_id, &created, request))
+            .map(|request| self.reminder_for(by, user_id, &created, request))
             .transpose()?;
         self.store.run_write(
             Box::new(move |tx| {

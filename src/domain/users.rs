@@ -102,6 +102,7 @@ impl Authority {
                 "a user cannot disable or enable itself".into(),
             ));
         }
+        self.require_user_within_ceiling(Actor::Caller(caller), &user.id)?;
         self.write_user_enabled(Actor::Caller(caller), &user, enabled)?;
         self.user_in_reach(caller, id)
     }
@@ -130,7 +131,14 @@ impl Authority {
             }
             PasswordTarget::User(id) => {
                 self.require(caller, Right::UserManage)?;
-                (self.user_in_reach(caller, id)?, false)
+                let user = self.user_in_reach(caller, id)?;
+                if user.id == caller.account.user_id {
+                    return Err(DomainError::Invalid(
+                        "changing one's own password needs current_password".into(),
+                    ));
+                }
+                self.require_user_within_ceiling(Actor::Caller(caller), &user.id)?;
+                (user, false)
             }
         };
         let hash = password::hash_password(&*self.shared.ambient.random, new_password)?;
@@ -140,7 +148,17 @@ impl Authority {
                 &user,
             )
             .with("own", serde_json::json!(own));
-        self.write_recorded(event, move |tx| tx.set_password_hash(&user.id, &hash))?;
+        // Whoever knew the old password loses the sessions it opened; the
+        // caller keeps the one it changed its own password from.
+        let keep = own
+            .then(|| caller.session_id().map(str::to_owned))
+            .flatten();
+        let now = self.now();
+        self.write_recorded(event, move |tx| {
+            tx.set_password_hash(&user.id, &hash)?;
+            tx.end_user_sessions(&user.id, keep.as_deref(), now)?;
+            Ok(())
+        })?;
         Ok(())
     }
 

@@ -1072,3 +1072,51 @@ fn admin_commands_are_recorded_with_the_operator() {
         "in the token's org: {revoked}"
     );
 }
+
+/// A tenant's admins read what the provider's admins did in their org, but
+/// not where the provider's admins work from.
+#[test]
+fn a_tenant_sees_the_providers_actions_in_its_org_without_their_addresses() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let carol = api.user_login("carol@acme").access_token;
+    api.send_json(
+        "POST",
+        "/api/users",
+        &admin,
+        Some(&json!({"username": "alice", "org": "acme", "password": USER_PASSWORD})),
+    )
+    .assert_status(201, "the provider adds a user to acme");
+    api.send_json(
+        "POST",
+        "/api/users",
+        &carol,
+        Some(&json!({"username": "bob", "org": "acme", "password": USER_PASSWORD})),
+    )
+    .assert_status(201, "acme's admin adds a user");
+
+    let by_name = |events: &[Value], actor: &str| -> Value {
+        events
+            .iter()
+            .find(|e| e["actor"]["name"] == actor)
+            .cloned()
+            .unwrap_or_else(|| panic!("no user.create by {actor}: {events:?}"))
+    };
+    let tenant_view = events(&srv, &carol, "type=user.create");
+    let providers = by_name(&tenant_view, ADMIN);
+    assert_eq!(providers["client_ip"], Value::Null, "{providers}");
+    assert_eq!(
+        providers["target"]["name"], "alice@acme",
+        "the action itself shows"
+    );
+    assert_eq!(
+        by_name(&tenant_view, "carol@acme")["client_ip"],
+        "127.0.0.1"
+    );
+    let provider_view = events(&srv, &admin, "type=user.create");
+    assert_eq!(by_name(&provider_view, ADMIN)["client_ip"], "127.0.0.1");
+}

@@ -7,18 +7,20 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-/// acme (carol: Organization Administrator; alice: Token User), other
-/// (bob), the service vmc in a bundle published to acme, and an `other`
-/// local role. Returns carol's session.
+/// acme (carol: Organization Administrator, and `vmc-admin` holding
+/// vmc:sddc.read, which she may hand on; alice: Token User), other (bob),
+/// the service vmc in a bundle published to acme, and an `other` local
+/// role. Returns carol's session.
 fn setup(srv: &TestServer) -> String {
     let cli = srv.cli();
     cli.org_add("acme");
     cli.org_add("other");
-    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
-    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
-    cli.user_add("bob@other", &[ROLE_TOKEN_USER]);
     cli.service_add("vmc", &["vmc:sddc.read"]);
     cli.bundle_publish_new("vmc-rights", &["vmc:sddc.read"], "acme");
+    cli.role_add("vmc-admin", Some("acme"), Some("vmc"), &["vmc:sddc.read"]);
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN, "vmc-admin"]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    cli.user_add("bob@other", &[ROLE_TOKEN_USER]);
     cli.role_add("other-local", Some("other"), None, &["tokend:user.view"]);
     srv.api().user_login("carol@acme").access_token
 }

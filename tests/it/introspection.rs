@@ -181,3 +181,73 @@ fn the_provider_manages_clients_over_the_api() {
         .assert_status(204, "revoke");
     introspect(&srv, id, secret, &alice).assert_status(401, "revoked over the API");
 }
+
+/// Access derived from an org admin's API token holds view rights only;
+/// its JWT, the exchange's answer and introspection say exactly that, and
+/// never name a manage right it cannot use.
+#[test]
+fn a_token_derived_grant_shows_only_the_view_rights_it_holds() {
+    let srv = TestServer::start();
+    let (id, secret, _) = setup(&srv);
+    srv.cli().user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    let api = srv.api();
+    let carol = api.user_login("carol@acme").access_token;
+    let session_rights = api.session_info(&carol).permissions;
+    assert!(
+        session_rights.contains(&"tokend:user.manage".to_string()),
+        "the session holds manage rights: {session_rights:?}"
+    );
+    let token = api.create_token(&carol, "ci", Some("30m"));
+    let is_manage = |p: &str| p.starts_with("tokend:") && p.contains("manage");
+    let expected = [
+        "tokend:audit.view",
+        "tokend:global-role.view",
+        "tokend:group.view",
+        "tokend:org.view",
+        "tokend:rights-bundle.view",
+        "tokend:role.view",
+        "tokend:user.view",
+    ];
+
+    let answer = api
+        .try_exchange_tenant("acme", &token.secret)
+        .assert_status(200, "exchange")
+        .assert_json("exchange");
+    let mut scope: Vec<&str> = str_field(&answer, "scope").split(' ').collect();
+    scope.sort_unstable();
+    assert_eq!(scope, expected, "the exchange's scope: {answer}");
+    let access = str_field(&answer, "access_token");
+    let (_, claims) = jwt_parts(access);
+    let perms: Vec<&str> = claims["perms"]
+        .as_array()
+        .expect("perms")
+        .iter()
+        .map(|p| p.as_str().expect("a string"))
+        .collect();
+    assert_eq!(perms, expected, "the JWT's perms: {claims}");
+    let described = active(&srv, &id, &secret, access);
+    let mut scope: Vec<&str> = str_field(&described, "scope").split(' ').collect();
+    scope.sort_unstable();
+    assert_eq!(scope, expected, "introspection of the access token");
+    let described = active(&srv, &id, &secret, &token.secret);
+    assert!(
+        !str_field(&described, "scope").split(' ').any(is_manage),
+        "introspection of the API token: {described}"
+    );
+    let console = api
+        .try_exchange_authorize(&token.secret)
+        .assert_json("the console's exchange");
+    assert_eq!(
+        console["scope"], "ALL_PERMISSIONS",
+        "all it may carry: {console}"
+    );
+    let (_, claims) = jwt_parts(str_field(&console, "access_token"));
+    assert!(
+        !claims["perms"]
+            .as_array()
+            .expect("perms")
+            .iter()
+            .any(|p| is_manage(p.as_str().unwrap_or_default())),
+        "{claims}"
+    );
+}

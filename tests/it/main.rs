@@ -10,6 +10,7 @@
 mod access;
 mod audit;
 mod bad_input;
+mod ceilings;
 mod cli;
 mod cloudapi;
 mod defences;

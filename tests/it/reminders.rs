@@ -278,10 +278,11 @@ fn starttls_to_a_relay_whose_certificate_a_private_ca_signed() {
         &admin,
         "tls",
         "1d",
-        json!({"before": "1d", "email": "ops@example.org"}),
+        json!({"before": "23h", "email": "ops@example.org"}),
     )
-    .assert_status(201, "due at once");
+    .assert_status(201, "due in an hour");
     let mut authority = service.authority();
+    service.advance(3600);
 
     // The system's roots do not know the private CA: refused, kept for later.
     assert_eq!(
@@ -301,58 +302,35 @@ fn starttls_to_a_relay_whose_certificate_a_private_ca_signed() {
 }
 
 #[test]
-fn two_runs_at_once_send_each_reminder_once_and_bad_reminders_are_refused() {
-    let srv = TestServer::start();
+fn two_runs_at_once_send_each_reminder_once_and_a_digest_lists_what_expires() {
+    let service = InProcess::start();
     let dir = TempDir::new();
     let sink = SmtpSink::start(&dir.path, free_port(), None);
-    let cli = srv.cli();
-    cli.org_add("acme");
-    cli.run(
-        &[
-            "user",
-            "add",
-            "alice@acme",
-            "--email",
-            "alice@example.org",
-            "--role",
-            ROLE_TOKEN_USER,
-        ],
-        Some(USER_PASSWORD),
-    )
-    .ok("user add");
-    for n in 0..6 {
-        // Due at once: the reminder comes earlier than the token was made.
-        cli.run(
-            &[
-                "token",
-                "create",
-                "alice@acme",
-                "--name",
-                &format!("ci-{n}"),
-                "--ttl",
-                "1h",
-                "--remind-before",
-                "2h",
-            ],
-            None,
+    let api = service.api();
+    // Made two and a half hours ago, for three hours, reminding an hour
+    // ahead: due now by the wall clock the `tokend remind` processes read.
+    service.advance(-9000);
+    let admin = api.admin_login().access_token;
+    for n in 0..5 {
+        create_with_reminder(
+            api,
+            &admin,
+            &format!("ci-{n}"),
+            "3h",
+            json!({"before": "1h", "email": "ops@example.org"}),
         )
-        .ok("token create --remind-before");
+        .assert_status(201, "a token with a reminder");
     }
+    service.advance(9000);
+    let admin = api.admin_login().access_token;
     let url = format!("smtp://127.0.0.1:{}", sink.port);
-    let db = srv.db().to_string_lossy().into_owned();
+    let db = service.db().to_string_lossy().into_owned();
     let runs: Vec<Child> = (0..2)
         .map(|_| {
             Command::new(bin())
-                .args([
-                    "--db",
-                    &db,
-                    "remind",
-                    "--once",
-                    "--smtp-url",
-                    &url,
-                    "--mail-from",
-                    FROM,
-                ])
+                .args(["--db", &db, "remind", "--once", "--mail-from", FROM])
+                .env("TOKEND_SMTP_URL", &url)
+                .env_remove("TOKEND_SMTP_URL_FILE")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -372,75 +350,200 @@ fn two_runs_at_once_send_each_reminder_once_and_bad_reminders_are_refused() {
         })
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        ["ci-0", "ci-1", "ci-2", "ci-3", "ci-4", "ci-5"],
-        "each once"
-    );
+    assert_eq!(names, ["ci-0", "ci-1", "ci-2", "ci-3", "ci-4"], "each once");
     assert!(
         received
             .iter()
-            .all(|m| m["to"] == json!(["alice@example.org"])),
-        "the owner's address"
+            .all(|m| m["to"] == json!(["ops@example.org"])),
+        "the address the admin set"
     );
 
-    // An admin's digest lists the tokens that expire within the span, only.
-    cli.token_create("alice@acme", "far", Some("30d"));
-    let digest = cli
-        .run(
-            &[
-                "remind",
-                "--digest",
-                "acme",
-                "--within",
-                "1day",
-                "--to",
-                "ops@example.org",
-                "--smtp-url",
-                &url,
-                "--mail-from",
-                FROM,
-            ],
-            None,
-        )
-        .ok("remind --digest");
-    assert!(digest.stderr.contains("6 tokens"), "{digest:?}");
+    // An admin's digest lists the tokens that expire within the span,
+    // only; the relay's URL (which may hold credentials) comes from a file.
+    api.create_token(&admin, "far", Some("30d"));
+    let url_file = dir.path.join("smtp-url");
+    std::fs::write(&url_file, format!("{url}\n")).expect("write the URL file");
+    let url_file = url_file.to_string_lossy().into_owned();
+    let digest_args = [
+        "--db",
+        &db,
+        "remind",
+        "--digest",
+        "System",
+        "--within",
+        "1day",
+        "--to",
+        "ops@example.org",
+        "--smtp-url-file",
+        &url_file,
+        "--mail-from",
+        FROM,
+    ];
+    let digest = run_tokend(&digest_args, None, &[], &dir.path).ok("remind --digest");
+    assert!(digest.stderr.contains("5 tokens"), "{digest:?}");
     let received = sink.received();
     let mail = received.last().expect("the digest");
     assert_eq!(mail["to"], json!(["ops@example.org"]));
     let data = str_field(mail, "data");
     assert!(
-        data.contains("6 API tokens of acme expire within 1 days"),
+        data.contains("5 API tokens of System expire within 1 days"),
         "{data}"
     );
-    assert!(data.contains("ci-5") && !data.contains("far"), "{data}");
+    assert!(data.contains("ci-4") && !data.contains("far"), "{data}");
 
-    // Bad reminders change nothing.
+    // The command line never takes the relay's URL: it would show, with
+    // its credentials, in the process list.
+    let on_the_command_line = run_tokend(
+        &[
+            "--db",
+            &db,
+            "remind",
+            "--once",
+            "--smtp-url",
+            "smtp://user:secret@127.0.0.1:25",
+        ],
+        None,
+        &[],
+        &dir.path,
+    );
+    on_the_command_line.code_is(2, "--smtp-url is no option");
+    assert_eq!(sink.received().len(), 6, "nothing more was sent");
+}
+
+#[test]
+fn a_token_owner_is_mailed_a_few_reminders_an_hour_at_most() {
+    let service = InProcess::start();
+    let dir = TempDir::new();
+    let sink = SmtpSink::start(&dir.path, free_port(), None);
+    let mailer = mailer(&format!("smtp://127.0.0.1:{}", sink.port), None);
+    let api = service.api();
+    let admin = api.admin_login().access_token;
+    for n in 0..7 {
+        create_with_reminder(
+            api,
+            &admin,
+            &format!("ci-{n}"),
+            "2d",
+            json!({"before": "1d", "email": "ops@example.org"}),
+        )
+        .assert_status(201, "a token with a reminder");
+    }
+    let mut authority = service.authority();
+    service.advance(DAY + 1);
+    assert_eq!(run(&mut authority, &mailer), (5, 0, 0), "five in the hour");
+    assert_eq!(run(&mut authority, &mailer), (0, 0, 0), "the rest wait");
+    service.advance(1800);
+    assert_eq!(
+        run(&mut authority, &mailer),
+        (0, 0, 0),
+        "still within the hour"
+    );
+    service.advance(1801);
+    assert_eq!(run(&mut authority, &mailer), (2, 0, 0), "the next hour");
+    assert_eq!(sink.received().len(), 7, "each reminder once, none lost");
+}
+
+#[test]
+fn reminders_go_to_the_owners_address_and_bad_ones_are_refused() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.run(
+        &[
+            "user",
+            "add",
+            "alice@acme",
+            "--email",
+            "alice@example.org",
+            "--role",
+            ROLE_TOKEN_USER,
+        ],
+        Some(USER_PASSWORD),
+    )
+    .ok("user add");
+    cli.user_add("bob@acme", &[ROLE_TOKEN_USER]);
     let api = srv.api();
     let alice = api.user_login("alice@acme").access_token;
-    for (body, what) in [
+    let bob = api.user_login("bob@acme").access_token;
+
+    // Her own address, named or on record: accepted.
+    for (name, reminder) in [
+        ("own", json!({"before": "7d"})),
         (
+            "own-named",
+            json!({"before": "7d", "email": "Alice@Example.org"}),
+        ),
+    ] {
+        api.try_create_token(
+            &alice,
+            &json!({"name": name, "ttl": "30d", "reminder": reminder}).to_string(),
+        )
+        .assert_status(201, name);
+    }
+    // Any other address is an admin's to set: a token user is refused.
+    let elsewhere = api.try_create_token(
+        &alice,
+        &json!({"name": "x", "ttl": "30d",
+                "reminder": {"before": "7d", "email": "victim@example.net"}})
+        .to_string(),
+    );
+    elsewhere.assert_status(403, "another address, by a token user");
+    assert_eq!(
+        elsewhere.json()["error"],
+        "forbidden",
+        "{}",
+        elsewhere.describe()
+    );
+
+    for (jwt, body, what) in [
+        (
+            &alice,
             json!({"name": "x", "ttl": "never", "reminder": {"before": "7d"}}),
             "a token that never expires",
         ),
         (
+            &alice,
             json!({"name": "x", "ttl": "30d", "reminder": {"before": "soon"}}),
             "no span",
         ),
         (
+            &alice,
             json!({"name": "x", "ttl": "30d", "reminder": {"before": "7d", "email": "nobody"}}),
             "no address",
         ),
         (
-            json!({"name": "x", "ttl": "30d", "reminder": {"email": "a@example.org"}}),
+            &alice,
+            json!({"name": "x", "ttl": "30d", "reminder": {"email": "alice@example.org"}}),
             "no before",
         ),
+        (
+            &alice,
+            json!({"name": "x", "ttl": "1h", "reminder": {"before": "2h"}}),
+            "a reminder before the token was made",
+        ),
+        (
+            &alice,
+            json!({"name": "x", "ttl": "1h", "reminder": {"before": "59m 30s"}}),
+            "a reminder within a minute of now",
+        ),
+        (
+            &bob,
+            json!({"name": "x", "ttl": "30d", "reminder": {"before": "7d"}}),
+            "no address on record",
+        ),
     ] {
-        api.try_create_token(&alice, &body.to_string())
+        api.try_create_token(jwt, &body.to_string())
             .assert_status(400, what);
     }
-    assert!(
-        api.list_tokens(&alice).iter().all(|t| t.name != "x"),
-        "no token made by a refused request"
-    );
+    api.try_create_token(
+        &alice,
+        &json!({"name": "soon", "ttl": "1h", "reminder": {"before": "58m"}}).to_string(),
+    )
+    .assert_status(201, "a reminder two minutes ahead");
+    for jwt in [&alice, &bob] {
+        assert!(
+            api.list_tokens(jwt).iter().all(|t| t.name != "x"),
+            "no token made by a refused request"
+        );
+    }
 }

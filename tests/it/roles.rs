@@ -191,8 +191,11 @@ fn a_disabled_user_can_do_nothing_until_enabled() {
     srv.cli()
         .run(&["user", "enable", "alice@acme"], None)
         .ok("user enable");
+    // A disable ended the session for good; the user logs in anew, and its
+    // API tokens work again.
     api.try_session_info(&session)
-        .assert_status(200, "the session works again");
+        .assert_bearer_401("a session from before the disable");
+    api.session_info(&api.user_login("alice@acme").access_token);
     api.exchange_tenant("acme", &token.secret);
     srv.cli()
         .run(&["user", "disable", "nobody@acme"], None)

@@ -470,3 +470,121 @@ fn only_admins_of_the_org_register_grant_and_manage_its_service_accounts() {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
 }
+
+#[test]
+fn revoking_a_service_account_cancels_its_codes_and_lookups_tell_no_code_apart() {
+    let srv = TestServer::start();
+    let cli = srv.cli();
+    cli.org_add("acme");
+    cli.org_add("other");
+    cli.role_add(
+        "helpdesk",
+        Some("acme"),
+        None,
+        &[
+            "tokend:user.manage",
+            "tokend:token.manage-own",
+            "tokend:org.view",
+        ],
+    );
+    cli.user_add("carol@acme", &[ROLE_ORG_ADMIN]);
+    cli.user_add("hd@acme", &["helpdesk"]);
+    cli.user_add("alice@acme", &[ROLE_TOKEN_USER]);
+    cli.user_add("dora@other", &[ROLE_ORG_ADMIN]);
+    let api = srv.api();
+    let carol = api.user_login("carol@acme").access_token;
+    let registered = register(
+        api,
+        "tenant/acme",
+        &carol,
+        json!({"client_name": "ci", "software_id": "ci", "role": ROLE_TOKEN_USER}),
+    )
+    .assert_json("register");
+    let device = Device {
+        api,
+        client_id: str_field(&registered, "client_id").to_owned(),
+        endpoint: "tenant/acme".into(),
+    };
+    let revoke = || {
+        api.send_json(
+            "POST",
+            &format!("/api/service-accounts/{}/revoke", device.client_id),
+            &carol,
+            None,
+        )
+        .assert_status(200, "revoke");
+    };
+
+    // Pending when revoked: the code is denied.
+    let (pending, _) = device.request();
+    revoke();
+    device
+        .poll(&pending)
+        .assert_oauth_error("access_denied", "a code pending at the revocation");
+    // Granted but not redeemed when revoked: denied too, never a token.
+    let (granted, user_code) = device.request();
+    decide(api, &carol, "grant", &user_code).assert_status(200, "grant");
+    revoke();
+    device
+        .poll(&granted)
+        .assert_oauth_error("access_denied", "a code granted before the revocation");
+    assert_eq!(status(api, &carol, &device.client_id), "CREATED");
+    // A grant after the revocation still works.
+    let (again, user_code) = device.request();
+    decide(api, &carol, "grant", &user_code).assert_status(200, "grant again");
+    device.poll(&again).assert_json("a token after a new grant");
+
+    // An unknown code is answered exactly as one the caller may not act on.
+    revoke();
+    let (_, live) = device.request();
+    let unknown = "BCDF-GHJK";
+    let answer = |jwt: &str, code: &str| {
+        let r = decide(api, jwt, "lookup", code);
+        (r.status, r.json())
+    };
+    let alice = api.user_login("alice@acme").access_token;
+    let (status_live, body_live) = answer(&alice, &live);
+    assert_eq!(status_live, 403, "no right to decide: {body_live}");
+    assert_eq!(
+        (status_live, body_live),
+        answer(&alice, unknown),
+        "a caller without the right"
+    );
+    let dora = api.user_login("dora@other").access_token;
+    let (status_foreign, body_foreign) = answer(&dora, &live);
+    assert_eq!(status_foreign, 404, "{body_foreign}");
+    assert_eq!(
+        (status_foreign, body_foreign.clone()),
+        answer(&dora, unknown),
+        "another org"
+    );
+    assert_eq!(
+        (404, body_foreign),
+        answer(&carol, unknown),
+        "the org's admin, unknown"
+    );
+    decide(api, &carol, "lookup", &live).assert_status(200, "the org's admin, live");
+
+    // A service account above the caller is out of its reach alike.
+    let boss = register(
+        api,
+        "tenant/acme",
+        &carol,
+        json!({"client_name": "boss", "software_id": "ci", "role": ROLE_ORG_ADMIN}),
+    )
+    .assert_json("register an admin account");
+    let boss = Device {
+        api,
+        client_id: str_field(&boss, "client_id").to_owned(),
+        endpoint: "tenant/acme".into(),
+    };
+    let (_, boss_code) = boss.request();
+    let hd = api.user_login("hd@acme").access_token;
+    assert_eq!(
+        answer(&hd, &boss_code),
+        answer(&hd, unknown),
+        "above the caller"
+    );
+    decide(api, &hd, "grant", &boss_code).assert_status(404, "helpdesk grants an admin account");
+    decide(api, &hd, "lookup", &live).assert_status(200, "helpdesk looks up a token user");
+}

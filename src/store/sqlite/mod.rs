@@ -505,6 +505,43 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_schema_13_keeps_its_sessions_and_finds_them_by_user() {
+        use crate::domain::storage::{SessionReads, SessionWrites};
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &migrations()[..13] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 13;
+             INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+             INSERT INTO users (id, org_id, name, password_hash, created_at)
+                 VALUES ('u1', 'o1', 'alice', 'hash', 1);
+             INSERT INTO sessions VALUES ('s1', 'u1', 1, 9999, NULL);
+             INSERT INTO sessions VALUES ('s2', 'u1', 1, 9999, NULL);
+             INSERT INTO sessions VALUES ('s3', 'u1', 1, 9999, 5);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN UPDATE sessions SET ended_at = 7
+                 WHERE user_id = 'u1' AND ended_at IS NULL AND id IS NOT 's1'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("sessions_live_by_user"), "{plan}");
+        assert_eq!(conn.end_user_sessions("u1", Some("s1"), 7).unwrap(), 1);
+        assert_eq!(conn.session("s1").unwrap().unwrap().ended_at, None);
+        assert_eq!(conn.session("s2").unwrap().unwrap().ended_at, Some(7));
+        assert_eq!(
+            conn.session("s3").unwrap().unwrap().ended_at,
+            Some(5),
+            "ended before"
+        );
+    }
+
+    #[test]
     fn a_missing_file_is_not_created_by_open_existing() {
         let path = std::env::temp_dir().join(format!("tokend-none-{}.db", std::process::id()));
         assert!(matches!(

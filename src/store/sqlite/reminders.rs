@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection};
 
-use crate::domain::records::{DueReminder, ExpiringToken, NewReminder};
+use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
 use crate::domain::storage::{ReminderReads, ReminderWrites, StoreResult};
 
 impl ReminderWrites for Connection {
@@ -26,21 +26,38 @@ impl ReminderWrites for Connection {
         now: i64,
         claimed_until: i64,
         limit: u32,
+        per_owner: OwnerMailLimit,
     ) -> StoreResult<Vec<DueReminder>> {
+        // An owner's mails in the window (sent, or claimed by a run and
+        // not yet settled) plus its place among this claim's candidates
+        // stay within the limit; the rest wait for a later run.
         let claimed: Vec<String> = self
             .prepare_cached(
                 "UPDATE token_reminders SET claimed_until = ?2
                  WHERE token_id IN (
-                     SELECT r.token_id FROM token_reminders r
-                     JOIN api_tokens t ON t.id = r.token_id
-                     WHERE r.sent_at IS NULL AND r.failed_at IS NULL
-                       AND r.due_at <= ?1 AND r.next_attempt_at <= ?1
-                       AND (r.claimed_until IS NULL OR r.claimed_until <= ?1)
-                       AND t.revoked_at IS NULL AND t.expires_at > ?1
-                     ORDER BY r.due_at LIMIT ?3)
+                     SELECT token_id FROM (
+                         SELECT r.token_id, r.due_at,
+                             row_number() OVER (PARTITION BY t.user_id ORDER BY r.due_at)
+                             + (SELECT count(*) FROM api_tokens t2
+                                JOIN token_reminders r2 ON r2.token_id = t2.id
+                                WHERE t2.user_id = t.user_id
+                                  AND (r2.sent_at > ?4
+                                       OR (r2.sent_at IS NULL AND r2.failed_at IS NULL
+                                           AND r2.claimed_until > ?1))) AS nth
+                         FROM token_reminders r
+                         JOIN api_tokens t ON t.id = r.token_id
+                         WHERE r.sent_at IS NULL AND r.failed_at IS NULL
+                           AND r.due_at <= ?1 AND r.next_attempt_at <= ?1
+                           AND (r.claimed_until IS NULL OR r.claimed_until <= ?1)
+                           AND t.revoked_at IS NULL AND t.expires_at > ?1)
+                     WHERE nth <= ?5
+                     ORDER BY due_at LIMIT ?3)
                  RETURNING token_id",
             )?
-            .query_map(params![now, claimed_until, limit], |r| r.get(0))?
+            .query_map(
+                params![now, claimed_until, limit, per_owner.since, per_owner.mails],
+                |r| r.get(0),
+            )?
             .collect::<Result<_, _>>()?;
         let mut due = Vec::with_capacity(claimed.len());
         let mut stmt = self.prepare_cached(

@@ -259,10 +259,21 @@ impl ServiceAccountWrites for Connection {
 
     fn use_device_authorization(&self, id: &str, at: i64) -> StoreResult<bool> {
         let changed = self.execute(
-            "UPDATE device_authorizations SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
+            "UPDATE device_authorizations SET used_at = ?2
+             WHERE id = ?1 AND used_at IS NULL AND decision = 'granted'",
             params![id, at],
         )?;
         Ok(changed == 1)
+    }
+
+    fn cancel_device_authorizations(&self, service_account_id: &str, at: i64) -> StoreResult<u64> {
+        let changed = self.execute(
+            "UPDATE device_authorizations SET decision = 'denied', decided_at = ?2
+             WHERE service_account_id = ?1 AND used_at IS NULL
+               AND (decision IS NULL OR decision = 'granted')",
+            params![service_account_id, at],
+        )?;
+        Ok(changed as u64)
     }
 
     fn revoke_user_api_tokens(&self, user_id: &str, at: i64) -> StoreResult<u64> {

@@ -45,4 +45,13 @@ impl SessionWrites for Connection {
         )?;
         Ok(changed == 1)
     }
+
+    fn end_user_sessions(&self, user_id: &str, keep: Option<&str>, at: i64) -> StoreResult<u64> {
+        let changed = self.execute(
+            "UPDATE sessions SET ended_at = ?3
+             WHERE user_id = ?1 AND ended_at IS NULL AND id IS NOT ?2",
+            params![user_id, keep, at],
+        )?;
+        Ok(changed as u64)
+    }
 }

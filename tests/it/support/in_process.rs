@@ -90,6 +90,11 @@ impl InProcess {
         Authority::open(Arc::new(database), settings(), ambient).expect("open")
     }
 
+    /// The database file.
+    pub fn db(&self) -> &std::path::Path {
+        &self.db
+    }
+
     /// The time by the service's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()

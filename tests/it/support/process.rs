@@ -19,8 +19,10 @@ use super::client::Client;
 use super::ADMIN_PASSWORD;
 
 /// The server reads these; the tests' own environment must not leak in.
-const TOKEND_ENV: [&str; 6] = [
+const TOKEND_ENV: [&str; 8] = [
     "TOKEND_DB",
+    "TOKEND_SMTP_URL",
+    "TOKEND_SMTP_URL_FILE",
     "TOKEND_LISTEN",
     "TOKEND_ADMIN_PASSWORD",
     "TOKEND_WORKERS",

@@ -1,0 +1,134 @@
+//! The privilege ceiling: nobody hands out, takes away or acts on more
+//! than they hold themselves.
+//!
+//! A right to manage users is not a right to become anyone. So a caller
+//! may grant or revoke a role (to a user, to a group, or by adding a user
+//! to a group that holds it), define a role or change its permissions,
+//! only when it holds every permission involved at that moment; and may
+//! reset another user's password, disable or enable them, or change a
+//! service account's access only when the target's permissions are a
+//! subset of its own. Provider-only roles, and users holding them, are a
+//! System Administrator's alone. The admin CLI acts with the authority of
+//! whoever holds the database file, so the ceiling binds requests only.
+
+use std::collections::HashSet;
+
+use super::records::RoleDefinition;
+use super::rights::SYSTEM_ADMINISTRATOR;
+use super::{Actor, Authority, Caller, DomainError};
+
+impl Caller {
+    /// A System Administrator acting with a password session: the one
+    /// caller above every ceiling.
+    pub(super) fn is_system_administrator(&self) -> bool {
+        self.account.org.is_provider
+            && !self.is_token_derived()
+            && self.roles.iter().any(|r| r == SYSTEM_ADMINISTRATOR)
+    }
+
+    /// Whether the caller holds each of `permissions` now.
+    fn holds_all<S: AsRef<str>>(&self, permissions: &[S]) -> bool {
+        let held: HashSet<String> = self
+            .permissions
+            .iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        permissions
+            .iter()
+            .all(|p| held.contains(&p.as_ref().to_ascii_lowercase()))
+    }
+}
+
+impl Authority {
+    /// Refuses (403, audited) unless `by` may hand out or take back `role`:
+    /// it holds every permission of the role, and a provider-only role
+    /// needs a System Administrator.
+    pub(super) fn require_role_within_ceiling(
+        &self,
+        by: Actor<'_>,
+        role: &RoleDefinition,
+    ) -> Result<(), DomainError> {
+        let Actor::Caller(caller) = by else {
+            return Ok(());
+        };
+        if caller.is_system_administrator() {
+            return Ok(());
+        }
+        if role.provider_only {
+            return Err(self.deny(
+                caller,
+                format!(
+                    "only a {SYSTEM_ADMINISTRATOR} may grant or revoke the role {:?}",
+                    role.name
+                ),
+            ));
+        }
+        if !caller.holds_all(&role.permissions) {
+            return Err(self.deny(
+                caller,
+                format!(
+                    "the role {:?} holds permissions the caller does not hold",
+                    role.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses unless `by` holds every one of `permissions`, for defining
+    /// a role or changing what it holds.
+    pub(super) fn require_permissions_within_ceiling(
+        &self,
+        by: Actor<'_>,
+        permissions: &[String],
+    ) -> Result<(), DomainError> {
+        let Actor::Caller(caller) = by else {
+            return Ok(());
+        };
+        if caller.is_system_administrator() || caller.holds_all(permissions) {
+            return Ok(());
+        }
+        Err(self.deny(
+            caller,
+            "a role may only hold permissions the caller holds".into(),
+        ))
+    }
+
+    /// Refuses unless `by` may act on the user `user_id` (reset its
+    /// password, disable or enable it, decide its access): the user's
+    /// permissions are a subset of the caller's, and a System
+    /// Administrator is acted on only by another.
+    pub(super) fn require_user_within_ceiling(
+        &self,
+        by: Actor<'_>,
+        user_id: &str,
+    ) -> Result<(), DomainError> {
+        let Actor::Caller(caller) = by else {
+            return Ok(());
+        };
+        if caller.is_system_administrator() || caller.account.user_id == user_id {
+            return Ok(());
+        }
+        let Some(target) = self.db().account(user_id)? else {
+            return Err(DomainError::NotFound("no such user".into()));
+        };
+        let target_is_admin = target.org.is_provider
+            && target
+                .held_roles()
+                .iter()
+                .any(|r| r.service.is_none() && r.name == SYSTEM_ADMINISTRATOR);
+        if target_is_admin {
+            return Err(self.deny(
+                caller,
+                format!("only a {SYSTEM_ADMINISTRATOR} may act on a {SYSTEM_ADMINISTRATOR}"),
+            ));
+        }
+        if !caller.holds_all(&target.permissions()) {
+            return Err(self.deny(
+                caller,
+                "the user holds permissions the caller does not hold".into(),
+            ));
+        }
+        Ok(())
+    }
+}
