@@ -16,6 +16,7 @@ mod defences;
 mod directory;
 mod exchange;
 mod expiry;
+mod forwarding;
 mod hostile;
 mod interop;
 mod introspection;
