@@ -23,6 +23,7 @@ mod introspection;
 mod jwt;
 mod jwt_bearer;
 mod lifecycle;
+mod names;
 mod openid;
 mod policy;
 mod reminders;
