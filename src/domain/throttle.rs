@@ -11,12 +11,22 @@
 //! - Names are throttled whether or not the user exists, so the lock itself
 //!   tells nothing. Memory is bounded, and a locked entry is never evicted to
 //!   make room: spraying names cannot reset the victim's lock.
+//! - The table fails closed. A name past the global delay is kept while its
+//!   run counts (an hour since its last failure), so a long spray can fill
+//!   the table; a name that then finds no room is counted in one of a fixed
+//!   set of shared buckets, picked by a hash of the name, and a bucket past
+//!   the global delay holds every untracked name in it to one attempt per
+//!   `GLOBAL_DELAY`. A name's own record, once it has one, is used instead.
+//!   (A full table of (name, address) locks gets no shared bucket: sharing a
+//!   lock among addresses would let whoever fills the table lock a name out
+//!   from everywhere; the name's delay still applies.)
 //!
 //! The state is in memory, shared by the workers of one process. An admin
 //! lifts a lock with `tokend user unlock`, which the domain checks for when
 //! a lock is hit (`Authority::login`).
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 
@@ -34,6 +44,10 @@ const FORGET_AFTER: i64 = 60 * 60;
 const MAX_ENTRIES: usize = 10_000;
 /// Addresses remembered per name as having logged in successfully.
 const TRUSTED_SOURCES: usize = 8;
+/// Shared runs for names the table has no room for. More buckets share
+/// less (an untracked name is held up by others' failures only when they
+/// land in its bucket); 1,024 runs are 32 KiB.
+const OVERFLOW_BUCKETS: usize = 1024;
 
 /// A lock in force: when it began, and how long until it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,19 +65,76 @@ struct SourceRecord {
     locked_until: i64,
 }
 
-#[derive(Debug, Clone, Default)]
-struct NameRecord {
+/// A run of failures in a row, from any address, and the delay it earned:
+/// one name's, or an overflow bucket's.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
     failures: u32,
     last_failure: i64,
     delayed_at: i64,
     delayed_until: i64,
+}
+
+impl Run {
+    fn fail(&mut self, now: i64) {
+        if now - self.last_failure >= FORGET_AFTER {
+            self.failures = 0;
+        }
+        self.failures += 1;
+        self.last_failure = now;
+        if self.failures >= FAILURES_BEFORE_GLOBAL_DELAY {
+            self.delayed_at = now;
+            self.delayed_until = now + GLOBAL_DELAY;
+        }
+    }
+
+    fn delay(&self, now: i64) -> Option<Lock> {
+        (self.delayed_until > now).then_some(Lock {
+            since: self.delayed_at,
+            retry_after: self.delayed_until - now,
+        })
+    }
+
+    /// Whether the run still counts: past the global delay, and not yet
+    /// forgotten. Evicting it would give the next guesses a fresh run.
+    fn counts(&self, now: i64) -> bool {
+        self.failures >= FAILURES_BEFORE_GLOBAL_DELAY && now - self.last_failure < FORGET_AFTER
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct NameRecord {
+    run: Run,
     trusted: Vec<IpAddr>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     sources: HashMap<(String, IpAddr), SourceRecord>,
     names: HashMap<String, NameRecord>,
+    /// Runs of the names `names` has no room for, shared by hash.
+    overflow: Box<[Run]>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            sources: HashMap::new(),
+            names: HashMap::new(),
+            overflow: vec![Run::default(); OVERFLOW_BUCKETS].into_boxed_slice(),
+        }
+    }
+}
+
+/// The overflow bucket of a name's key. The hash need not be secret: an
+/// attacker who keeps a bucket delayed holds up no more than failing on a
+/// name in it does, and a name with a record of its own (every name that
+/// logged in since the start, with its known-good addresses) never looks
+/// at its bucket.
+fn bucket(key: &str) -> usize {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % OVERFLOW_BUCKETS as u64) as usize
 }
 
 #[derive(Debug, Default)]
@@ -84,11 +155,11 @@ impl LoginThrottle {
                 });
             }
         }
-        let r = state.names.get(&key)?;
-        (r.delayed_until > now && !r.trusted.contains(&source)).then_some(Lock {
-            since: r.delayed_at,
-            retry_after: r.delayed_until - now,
-        })
+        match state.names.get(&key) {
+            Some(r) if r.trusted.contains(&source) => None,
+            Some(r) => r.run.delay(now),
+            None => state.overflow[bucket(&key)].delay(now),
+        }
     }
 
     pub fn record_failure(&self, name: &str, source: IpAddr, now: i64) {
@@ -124,46 +195,44 @@ impl LoginThrottle {
             make_room(
                 &mut state.names,
                 now,
-                |r| r.failures >= FAILURES_BEFORE_GLOBAL_DELAY || !r.trusted.is_empty(),
-                |r| r.last_failure,
+                |r| r.run.counts(now) || !r.trusted.is_empty(),
+                |r| r.run.last_failure,
             );
         }
         if state.names.len() < MAX_ENTRIES || state.names.contains_key(&key) {
-            let r = state.names.entry(key).or_default();
-            if now - r.last_failure >= FORGET_AFTER {
-                r.failures = 0;
-            }
-            r.failures += 1;
-            r.last_failure = now;
-            if r.failures >= FAILURES_BEFORE_GLOBAL_DELAY {
-                r.delayed_at = now;
-                r.delayed_until = now + GLOBAL_DELAY;
-            }
+            state.names.entry(key).or_default().run.fail(now);
+        } else {
+            // No room: counted all the same, in the name's shared bucket.
+            state.overflow[bucket(&key)].fail(now);
         }
     }
 
     /// A successful login clears the address's record and the name's run of
-    /// failures, and remembers the address as the name's own.
+    /// failures, and remembers the address as the name's own. (Such records
+    /// are never evicted, and need no room made: only a right password makes
+    /// one, so there are at most as many as accounts that log in.) A shared
+    /// bucket is left alone: other names' failures are in it too.
     pub fn record_success(&self, name: &str, source: IpAddr) {
         let mut state = self.state();
         let key = login_key(name);
         state.sources.remove(&(key.clone(), source));
         let r = state.names.entry(key).or_default();
-        r.failures = 0;
-        r.delayed_until = 0;
+        r.run = Run::default();
         r.trusted.retain(|a| *a != source);
         r.trusted.insert(0, source);
         r.trusted.truncate(TRUSTED_SOURCES);
     }
 
-    /// Forgets every lock and failure of `name`, from every address.
+    /// Forgets every lock and failure of `name`, from every address. A
+    /// shared bucket is left as it is (it counts other names too); the
+    /// login's check of the recorded unlock lifts its delay for this name
+    /// (`Authority::login`).
     pub fn unlock(&self, name: &str) {
         let mut state = self.state();
         let key = login_key(name);
         state.sources.retain(|(n, _), _| *n != key);
         if let Some(r) = state.names.get_mut(&key) {
-            r.failures = 0;
-            r.delayed_until = 0;
+            r.run = Run::default();
         }
     }
 
@@ -309,5 +378,85 @@ mod tests {
                 retry_after: 59
             })
         );
+    }
+    fn address(i: usize) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i as u32))
+    }
+
+    /// Fills the name table the way a long spray does: every name failed
+    /// past the global delay, so none may be evicted. (A real spray needs
+    /// several addresses per name to get past the per-address lock; one
+    /// address gives the name table the same failures, and keeps the
+    /// address table from filling, which would only make the test slow.)
+    fn fill_with_sprayed_names(t: &LoginThrottle, now: i64) {
+        let room = MAX_ENTRIES - t.state().names.len();
+        for i in 0..room {
+            fail(
+                t,
+                &format!("sprayed{i}@x"),
+                ATTACKER,
+                now,
+                FAILURES_BEFORE_GLOBAL_DELAY,
+            );
+        }
+        assert_eq!(t.state().names.len(), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn a_full_table_still_throttles_a_name_it_has_no_room_for() {
+        let t = LoginThrottle::default();
+        t.record_success("admin@System", HOME);
+        fill_with_sprayed_names(&t, 100);
+        let fresh = IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 9));
+
+        // Untracked and not failed: not held up.
+        assert_eq!(t.lock_on("victim@acme", fresh, 200), None);
+        for i in 0..FAILURES_BEFORE_GLOBAL_DELAY as usize {
+            t.record_failure("victim@acme", address(1000 + i), 200);
+        }
+        assert!(!t.state().names.contains_key("victim@acme"), "no room");
+        assert_eq!(
+            t.lock_on("Victim@acme", fresh, 200),
+            Some(Lock {
+                since: 200,
+                retry_after: GLOBAL_DELAY
+            }),
+            "an untracked name past the global delay is still delayed"
+        );
+        assert_eq!(t.lock_on("victim@acme", fresh, 200 + GLOBAL_DELAY), None);
+
+        // A tracked name keeps its own record, and its known-good address.
+        for i in 0..FAILURES_BEFORE_GLOBAL_DELAY as usize {
+            t.record_failure("admin@System", address(2000 + i), 300);
+        }
+        assert!(t.lock_on("admin@System", fresh, 300).is_some());
+        assert_eq!(t.lock_on("admin@System", HOME, 300), None);
+
+        // A spray of further names stays within the table and the buckets.
+        for i in 0..(2 * OVERFLOW_BUCKETS) {
+            t.record_failure(&format!("more{i}@x"), ATTACKER, 400);
+        }
+        let state = t.state();
+        assert_eq!(state.names.len(), MAX_ENTRIES);
+        assert!(state.sources.len() <= MAX_ENTRIES);
+        assert_eq!(state.overflow.len(), OVERFLOW_BUCKETS);
+    }
+
+    #[test]
+    fn names_past_the_global_delay_make_room_once_their_run_is_forgotten() {
+        let t = LoginThrottle::default();
+        fill_with_sprayed_names(&t, 100);
+        t.record_failure("early@acme", ATTACKER, 100 + FORGET_AFTER - 1);
+        assert!(
+            !t.state().names.contains_key("early@acme"),
+            "still counting"
+        );
+        t.record_failure("late@acme", ATTACKER, 100 + FORGET_AFTER);
+        let state = t.state();
+        assert!(
+            state.names.contains_key("late@acme"),
+            "forgotten runs evicted"
+        );
+        assert!(state.names.len() <= MAX_ENTRIES);
     }
 }

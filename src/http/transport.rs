@@ -433,26 +433,59 @@ async fn answer(
 }
 
 /// The client's address: the socket's peer, or, when that peer is a
-/// trusted proxy, the nearest address in `X-Forwarded-For` that is not a
-/// trusted proxy itself. A client cannot choose its address by sending the
-/// header directly: an untrusted peer's header is ignored.
+/// trusted proxy, what the trusted proxies' `X-Forwarded-For` says.
+///
+/// Each proxy appends the address it was connected from, so the list is
+/// read from the right: the last entry was written by the peer, the one
+/// before it by the proxy that entry names, and so on. An entry is believed
+/// only when the hop that wrote it is trusted, so the walk starts at the
+/// peer and, while the current hop is a trusted proxy, steps one entry to
+/// the left; the first hop that is not trusted is the client. Entries left
+/// of it were written by the client or its own proxies, and could say
+/// anything. Several header lines are one list, in their order.
+///
+/// Strict on purpose: an entry is a bare IPv4 or IPv6 address with optional
+/// spaces or tabs around it; a port, brackets, a zone, `unknown`, an empty
+/// entry or any other text is malformed. A malformed entry ends the walk at
+/// the hop just right of it, the nearest trusted proxy reached: that
+/// proxy's view is all that can be believed, and taking an address from
+/// beyond the junk would let a client choose one (`<victim>, junk`). When
+/// every entry names a trusted proxy the leftmost is the best known.
+/// An untrusted peer's header is ignored altogether.
 fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
-        return peer;
+    // An IPv4-mapped IPv6 address is the same host as the IPv4 address.
+    let is_trusted = |hop: IpAddr| {
+        trusted
+            .iter()
+            .any(|proxy| proxy.to_canonical() == hop.to_canonical())
+    };
+    let mut client = peer;
+    if !is_trusted(client) {
+        return client;
     }
-    let hops: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map_while(|hop| hop.trim().parse().ok())
-        .collect();
-    hops.iter()
-        .rev()
-        .find(|hop| !trusted.contains(hop))
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer)
+    for line in headers.get_all("x-forwarded-for").iter().rev() {
+        // Not text: malformed as a whole (the transport refuses such a
+        // request anyway, before it gets here).
+        let Ok(line) = line.to_str() else {
+            return client;
+        };
+        for entry in line.rsplit(',') {
+            let Some(hop) = forwarded_hop(entry) else {
+                return client;
+            };
+            client = hop;
+            if !is_trusted(hop) {
+                return client;
+            }
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: a bare address between optional spaces or
+/// tabs (HTTP's optional whitespace around list commas), or nothing.
+fn forwarded_hop(entry: &str) -> Option<IpAddr> {
+    entry.trim_matches([' ', '\t']).parse().ok()
 }
 
 /// RFC 9112 §6.3: framing a proxy in front could read differently. Hyper
@@ -565,10 +598,33 @@ fn closing(response: Response) -> hyper::Response<Full<Bytes>> {
 mod forwarded_tests {
     use super::*;
 
-    fn headers(value: &str) -> HeaderMap {
+    const PROXY: &str = "10.0.0.1";
+    const INNER_PROXY: &str = "10.0.0.2";
+    const EDGE_PROXY: &str = "10.0.0.3";
+    const CLIENT: &str = "203.0.113.9";
+    const VICTIM: &str = "192.0.2.1";
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    /// A header map with one `X-Forwarded-For` line per item, in order.
+    fn lines(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        for value in values {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
         headers
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        lines(&[value])
+    }
+
+    /// The client seen by a server whose peer is `PROXY`, trusting `trusted`.
+    fn via(trusted: &[&str], forwarded: &[&str]) -> IpAddr {
+        let trusted: Vec<IpAddr> = trusted.iter().map(|t| ip(t)).collect();
+        client_address(ip(PROXY), &lines(forwarded), &trusted)
     }
 
     #[test]
@@ -583,5 +639,128 @@ mod forwarded_tests {
         assert_eq!(client_address(proxy, &HeaderMap::new(), &trusted), proxy);
         assert_eq!(client_address(proxy, &headers("garbage"), &trusted), proxy);
         assert_eq!(client_address(proxy, &headers("10.0.0.1"), &trusted), proxy);
+    }
+
+    #[test]
+    fn the_walk_goes_left_through_trusted_proxies_only() {
+        // Two hops: edge proxy, then us.
+        let two = [PROXY, INNER_PROXY];
+        assert_eq!(
+            via(&two, &[&format!("{CLIENT}, {INNER_PROXY}")]),
+            ip(CLIENT)
+        );
+        // What the client wrote itself, left of its own address, is ignored.
+        let forged = format!("{VICTIM}, {CLIENT}, {INNER_PROXY}");
+        assert_eq!(via(&two, &[&forged]), ip(CLIENT));
+        // Three hops.
+        let three = [PROXY, INNER_PROXY, EDGE_PROXY];
+        let chain = format!("{VICTIM}, {CLIENT}, {EDGE_PROXY}, {INNER_PROXY}");
+        assert_eq!(via(&three, &[&chain]), ip(CLIENT));
+        // A hop that is not trusted is the client, even with a trusted
+        // address left of it.
+        let untrusted_middle = format!("{EDGE_PROXY}, {CLIENT}, {INNER_PROXY}");
+        assert_eq!(via(&three, &[&untrusted_middle]), ip(CLIENT));
+        // Only our own peer trusted: its entry is the client, whatever is
+        // left of it.
+        assert_eq!(via(&[PROXY], &[&chain]), ip(INNER_PROXY));
+        // Every entry a trusted proxy: the leftmost is the best known.
+        let all_trusted = format!("{EDGE_PROXY}, {INNER_PROXY}");
+        assert_eq!(via(&three, &[&all_trusted]), ip(EDGE_PROXY));
+    }
+
+    #[test]
+    fn junk_ends_the_walk_at_the_nearest_trusted_proxy() {
+        let three = [PROXY, INNER_PROXY, EDGE_PROXY];
+        for (forwarded, seen) in [
+            // Right next to the peer: the peer's own view.
+            (format!("{VICTIM}, junk"), PROXY),
+            (format!("{VICTIM},junk"), PROXY),
+            (format!("{VICTIM}, "), PROXY),
+            (format!("{VICTIM},"), PROXY),
+            (String::new(), PROXY),
+            (",".to_string(), PROXY),
+            // One trusted hop in: that proxy's address.
+            (format!("{VICTIM}, junk, {INNER_PROXY}"), INNER_PROXY),
+            (format!("{VICTIM}, , {INNER_PROXY}"), INNER_PROXY),
+            // Two trusted hops in.
+            (
+                format!("{VICTIM}, junk, {EDGE_PROXY}, {INNER_PROXY}"),
+                EDGE_PROXY,
+            ),
+            // Junk left of the first untrusted hop is never reached.
+            (format!("junk, {VICTIM}, {CLIENT}, {INNER_PROXY}"), CLIENT),
+            (format!("{VICTIM}, junk, {CLIENT}"), CLIENT),
+        ] {
+            assert_eq!(via(&three, &[&forwarded]), ip(seen), "{forwarded:?}");
+        }
+    }
+
+    #[test]
+    fn several_header_lines_are_one_list_in_order() {
+        let two = [PROXY, INNER_PROXY];
+        let spread = [VICTIM, CLIENT, INNER_PROXY];
+        assert_eq!(via(&two, &spread), ip(CLIENT));
+        let split = [&format!("{VICTIM}, {CLIENT}")[..], INNER_PROXY];
+        assert_eq!(via(&two, &split), ip(CLIENT));
+        // Junk in a line of its own, or an empty line, is junk in the list.
+        assert_eq!(via(&two, &[VICTIM, "junk"]), ip(PROXY));
+        assert_eq!(via(&two, &[VICTIM, ""]), ip(PROXY));
+        assert_eq!(via(&two, &[VICTIM, "junk", INNER_PROXY]), ip(INNER_PROXY));
+        // A line that is not text is junk too.
+        let mut bytes = lines(&[VICTIM]);
+        bytes.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
+        assert_eq!(client_address(ip(PROXY), &bytes, &[ip(PROXY)]), ip(PROXY));
+    }
+
+    #[test]
+    fn ipv6_hops_and_mapped_addresses() {
+        let trusted = [ip("2001:db8::1"), ip("2001:db8::2")];
+        let forwarded = headers("2001:db8:beef::7, 2001:db8::2");
+        assert_eq!(
+            client_address(ip("2001:db8::1"), &forwarded, &trusted),
+            ip("2001:db8:beef::7")
+        );
+        let mixed = headers("198.51.100.4, 2001:db8::2");
+        assert_eq!(
+            client_address(ip("2001:db8::1"), &mixed, &trusted),
+            ip("198.51.100.4")
+        );
+        // A proxy configured by its IPv4 address is the same host when it
+        // appears IPv4-mapped (a dual-stack socket, or a proxy writing it so).
+        assert_eq!(
+            via(&[PROXY, INNER_PROXY], &["192.0.2.50, ::ffff:10.0.0.2"]),
+            ip("192.0.2.50")
+        );
+        let mapped_peer = ip("::ffff:10.0.0.1");
+        assert_eq!(
+            client_address(mapped_peer, &headers(CLIENT), &[ip(PROXY)]),
+            ip(CLIENT)
+        );
+    }
+
+    #[test]
+    fn an_entry_is_a_bare_address_and_nothing_else() {
+        // Accepted: spaces and tabs around an entry (HTTP list syntax).
+        assert_eq!(via(&[PROXY], &[" \t203.0.113.9\t "]), ip(CLIENT));
+        // Everything else is malformed, so the peer's own view is used.
+        for entry in [
+            "203.0.113.9:4711",
+            "[2001:db8::7]",
+            "[2001:db8::7]:443",
+            "fe80::1%eth0",
+            "unknown",
+            "_hidden",
+            "203.0.113",
+            "203.0.113.256",
+            "0203.0.113.9",
+            "203.0.113.9 203.0.113.10",
+            "2001:db8::7::1",
+            "\"203.0.113.9\"",
+            "for=203.0.113.9",
+        ] {
+            assert_eq!(via(&[PROXY], &[entry]), ip(PROXY), "{entry:?}");
+            let behind = format!("{VICTIM}, {entry}");
+            assert_eq!(via(&[PROXY], &[&behind]), ip(PROXY), "{behind:?}");
+        }
     }
 }
