@@ -36,18 +36,44 @@ fn sources() -> Vec<(String, String)> {
         .collect()
 }
 
-/// The lines of a file that are not test code: everything before its first
-/// `#[cfg(test)]`, and nothing of a file that is itself a test module.
+/// The lines of a file that are not test code: every line but those of an
+/// item marked `#[cfg(test)]` (a test module, a test-only function or
+/// impl), and nothing of a file that is itself a test module. Code after a
+/// test module is checked like any other.
 fn non_test_lines(path: &str, text: &str) -> Vec<(usize, String)> {
     if path.ends_with("/tests.rs") {
         return Vec::new();
     }
-    text.lines()
-        .take_while(|line| !line.trim_start().starts_with("#[cfg(test)]"))
-        .enumerate()
-        .filter(|(_, line)| !line.trim_start().starts_with("//"))
-        .map(|(i, line)| (i + 1, line.to_string()))
-        .collect()
+    let mut kept = Vec::new();
+    // Inside a test item: the depth of its braces once its body opened.
+    let mut skipping: Option<Option<i64>> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(depth) = skipping {
+            if trimmed.starts_with("#[") && depth.is_none() {
+                continue;
+            }
+            let opened = line.matches('{').count() as i64;
+            let closed = line.matches('}').count() as i64;
+            skipping = match depth {
+                None if opened == 0 && trimmed.ends_with(';') => None,
+                None if opened == 0 => Some(None),
+                None | Some(_) => {
+                    let depth = depth.unwrap_or(0) + opened - closed;
+                    (depth > 0).then_some(Some(depth))
+                }
+            };
+            continue;
+        }
+        if trimmed.starts_with("#[cfg(test)]") {
+            skipping = Some(None);
+            continue;
+        }
+        if !trimmed.starts_with("//") {
+            kept.push((i + 1, line.to_string()));
+        }
+    }
+    kept
 }
 
 fn offenders(check: impl Fn(&str, &str) -> Vec<String>) -> Vec<String> {

@@ -99,6 +99,9 @@ impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
         match &e {
             StoreError::Duplicate => DomainError::Conflict("it already exists".into()),
+            StoreError::Conflict => {
+                DomainError::Conflict("it was changed meanwhile; read it again".into())
+            }
             StoreError::Missing(what) => DomainError::Invalid(format!("{what} does not exist")),
             StoreError::Busy | StoreError::Full | StoreError::ReadOnly => {
                 DomainError::Unavailable(e.to_string())

@@ -145,14 +145,14 @@ impl Authority {
                 if tx.bind_oauth_client_token(&client_id, &token_id)? {
                     Ok(())
                 } else {
-                    Err(StoreError::Duplicate)
+                    Err(StoreError::Conflict)
                 }
             }),
             Durability::Durable,
         );
         match bound {
             Ok(()) => {}
-            Err(StoreError::Duplicate) => {
+            Err(StoreError::Conflict) => {
                 return Err(DomainError::InvalidGrant(
                     "this client has taken its API token already",
                 ))

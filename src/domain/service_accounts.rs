@@ -394,12 +394,12 @@ impl Authority {
         let (id, account_id) = (authorization.id.clone(), account.id.clone());
         self.write_recorded(event, move |tx| {
             if !tx.decide_device_authorization(&id, decision, now)? {
-                return Err(StoreError::Duplicate);
+                return Err(StoreError::Conflict);
             }
             tx.set_service_account_status(&account_id, status)
         })
         .map_err(|e| match e {
-            StoreError::Duplicate => used_code(),
+            StoreError::Conflict => used_code(),
             other => other.into(),
         })?;
         Ok(DeviceRequest {
@@ -536,13 +536,13 @@ impl Authority {
         let (id, account_id) = (authorization.id.clone(), account.id.clone());
         self.write_recorded(activated, move |tx| {
             if !tx.use_device_authorization(&id, now)? {
-                return Err(StoreError::Duplicate);
+                return Err(StoreError::Conflict);
             }
             insert(tx)?;
             tx.set_service_account_status(&account_id, ServiceAccountStatus::Active)
         })
         .map_err(|e| match e {
-            StoreError::Duplicate => invalid("the device code was used already"),
+            StoreError::Conflict => invalid("the device code was used already"),
             other => other.into(),
         })?;
         let issued = self.exchange(

@@ -36,6 +36,10 @@ use super::scopes::TokenScope;
 pub enum StoreError {
     /// A uniqueness rule was broken (e.g. an org name already taken).
     Duplicate,
+    /// Another write changed the record first: a race lost, or a
+    /// single-use record used already. Raised by the domain's own write
+    /// jobs when a guarded update changed nothing.
+    Conflict,
     /// A referenced record (e.g. a role name) does not exist.
     Missing(String),
     /// Another writer held the database past the busy timeout.
@@ -54,6 +58,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Duplicate => f.write_str("record already exists"),
+            StoreError::Conflict => f.write_str("another write changed the record first"),
             StoreError::Missing(what) => write!(f, "{what} does not exist"),
             StoreError::Busy => f.write_str("the database is busy"),
             StoreError::Full => f.write_str("the disk is full"),

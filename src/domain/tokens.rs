@@ -412,7 +412,7 @@ impl Authority {
         let rotated = self.store.run_write(
             Box::new(move |tx| {
                 if !tx.rotate_api_token(&old, now)? {
-                    return Err(StoreError::Duplicate);
+                    return Err(StoreError::Conflict);
                 }
                 insert(tx)?;
                 tx.record_api_token_use(&new, now, &address)?;
@@ -422,7 +422,7 @@ impl Authority {
         );
         match rotated {
             Ok(()) => {}
-            Err(StoreError::Duplicate) => {
+            Err(StoreError::Conflict) => {
                 self.revoke_stolen_token(token, account, client)?;
                 return Err(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED));
             }

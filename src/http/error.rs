@@ -280,7 +280,13 @@ impl From<DomainError> for OAuthError {
                     ..OAuthError::invalid_request(api.message)
                 }
             }
-            other => OAuthError::invalid_request(other.to_string()),
+            DomainError::Invalid(_)
+            | DomainError::InvalidCredentials
+            | DomainError::LoginLocked(_)
+            | DomainError::Unauthenticated(_)
+            | DomainError::Forbidden(_)
+            | DomainError::NotFound(_)
+            | DomainError::Conflict(_) => OAuthError::invalid_request(e.to_string()),
         }
     }
 }
