@@ -192,3 +192,172 @@ fn every_route_is_described_and_every_description_routed() {
         "routes in src/http/routes.rs and paths in docs/openapi.yaml differ"
     );
 }
+
+/// The module a source file is, as path segments under `src/`
+/// (`src/domain/tokens/mod.rs` is `["domain", "tokens"]`).
+fn module_of(path: &str) -> Vec<String> {
+    let mut segments: Vec<String> = path
+        .trim_start_matches("src/")
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(str::to_string)
+        .collect();
+    if segments.last().is_some_and(|s| s == "mod") {
+        segments.pop();
+    }
+    segments
+}
+
+/// The modules a file's code names through `super::` and `crate::` paths,
+/// resolved to absolute module paths (a `use` group's members each count).
+fn modules_named(module: &[String], text: &str) -> Vec<Vec<String>> {
+    let mut named = Vec::new();
+    let bytes = text.as_bytes();
+    for start in [0usize]
+        .into_iter()
+        .chain(text.match_indices("super::").map(|(i, _)| i))
+        .chain(text.match_indices("crate::").map(|(i, _)| i))
+        .skip(1)
+    {
+        let boundary = start == 0
+            || !(bytes[start - 1].is_ascii_alphanumeric()
+                || bytes[start - 1] == b'_'
+                || bytes[start - 1] == b':');
+        if !boundary {
+            continue;
+        }
+        let rest = &text[start..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '{'))
+            .unwrap_or(rest.len());
+        let path = &rest[..end];
+        let (path, group) = match path.split_once('{') {
+            Some((head, _)) => {
+                let close = rest.find('}').unwrap_or(rest.len());
+                (head, Some(&rest[head.len() + 1..close]))
+            }
+            None => (path, None),
+        };
+        let mut base: Vec<String> = Vec::new();
+        let mut segments = path.split("::").filter(|s| !s.is_empty()).peekable();
+        match segments.next() {
+            Some("super") => {
+                base = module.to_vec();
+                base.pop();
+            }
+            Some("crate") => {}
+            _ => continue,
+        }
+        for segment in segments {
+            if segment == "super" {
+                base.pop();
+            } else if segment == "*" {
+                break;
+            } else {
+                base.push(segment.to_string());
+            }
+        }
+        match group {
+            Some(members) => {
+                for member in members.split(',') {
+                    let first = member.trim().split("::").next().unwrap_or("").trim();
+                    if !first.is_empty() && first != "self" {
+                        let mut full = base.clone();
+                        full.push(first.to_string());
+                        named.push(full);
+                    }
+                }
+            }
+            None => named.push(base),
+        }
+    }
+    named
+}
+
+/// Circles among the sibling modules of each directory under `src/domain`
+/// and `src/http`: a module's files may name a sibling only if that
+/// sibling (and what it names, transitively) never names it back. A
+/// child naming its parent's items is not a circle.
+#[test]
+fn no_import_circle_inside_domain_or_http() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let files: Vec<(Vec<String>, String)> = sources()
+        .into_iter()
+        .filter(|(path, _)| path.starts_with("src/domain/") || path.starts_with("src/http/"))
+        .map(|(path, text)| {
+            let code = non_test_lines(&path, &text)
+                .into_iter()
+                .map(|(_, line)| line)
+                .collect::<Vec<_>>()
+                .join("\n");
+            (module_of(&path), code)
+        })
+        .collect();
+    let dirs: BTreeSet<Vec<String>> = files
+        .iter()
+        .flat_map(|(module, _)| (1..module.len()).map(|n| module[..n].to_vec()))
+        .collect();
+    let mut circles = Vec::new();
+    for dir in &dirs {
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (module, _) in files
+            .iter()
+            .filter(|(m, _)| m.len() > dir.len() && m.starts_with(dir))
+        {
+            edges.entry(module[dir.len()].clone()).or_default();
+        }
+        for (module, code) in files
+            .iter()
+            .filter(|(m, _)| m.len() > dir.len() && m.starts_with(dir))
+        {
+            let from = &module[dir.len()];
+            for target in modules_named(module, code) {
+                if target.len() > dir.len() && target.starts_with(dir) {
+                    let to = &target[dir.len()];
+                    if to != from && edges.contains_key(to) {
+                        edges.entry(from.clone()).or_default().insert(to.clone());
+                    }
+                }
+            }
+        }
+        // A circle: a module that reaches itself.
+        for start in edges.keys() {
+            let mut seen = BTreeSet::new();
+            let mut stack: Vec<&String> = edges[start].iter().collect();
+            while let Some(next) = stack.pop() {
+                if next == start {
+                    circles.push(format!("{}: {start} reaches itself", dir.join("/")));
+                    break;
+                }
+                if seen.insert(next) {
+                    stack.extend(edges[next].iter());
+                }
+            }
+        }
+    }
+    assert!(circles.is_empty(), "import circles: {circles:#?}");
+}
+
+/// ARCHITECTURE.md's code map names every source file (and every module
+/// directory), so a reader finds the right file in one step.
+#[test]
+fn the_code_map_names_every_source_file() {
+    let map = fs::read_to_string(root().join("ARCHITECTURE.md")).expect("read ARCHITECTURE.md");
+    let missing = offenders(|path, _| {
+        let relative = path.trim_start_matches("src/");
+        let mut parts: Vec<&str> = relative.split('/').collect();
+        let file = parts.pop().unwrap_or_default();
+        let dir_named =
+            parts.len() < 2 || parts.last().is_some_and(|d| map.contains(&format!("{d}/")));
+        let file_named = map.contains(&format!("`{file}`")) || map.contains(&format!("/{file}`"));
+        if dir_named && file_named {
+            vec![]
+        } else {
+            vec![path.to_string()]
+        }
+    });
+    assert!(
+        missing.is_empty(),
+        "source files the code map does not name: {missing:#?}"
+    );
+}

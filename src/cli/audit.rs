@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::domain::audit::{parse_event_time, Event, EventFilter};
+use crate::domain::parse_event_time;
+use crate::domain::records::{Event, EventFilter};
 use crate::domain::{Authority, DomainError};
 
 #[derive(Args)]

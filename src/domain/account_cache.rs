@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::records::Account;
+use crate::domain::records::Account;
 
 /// Accounts kept at most; past it the cache starts afresh.
 const MAX_ACCOUNTS: usize = 10_000;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::DomainError;
+use crate::domain::DomainError;
 
 /// The current time in Unix seconds.
 pub trait Clock: Send + Sync {
@@ -119,4 +119,27 @@ impl Ambient {
             .hyphenated()
             .to_string())
     }
+}
+
+/// `length` characters drawn uniformly from `alphabet`. Bytes at or above
+/// the largest multiple of the alphabet's size are dropped, so that no
+/// character is more likely than another (no modulo bias).
+pub fn random_string(
+    random: &dyn RandomSource,
+    alphabet: &[u8],
+    length: usize,
+) -> Result<String, DomainError> {
+    let limit = 256 - 256 % alphabet.len();
+    let mut out = String::with_capacity(length);
+    let mut pool = [0u8; 64];
+    while out.len() < length {
+        random.fill(&mut pool)?;
+        for &byte in pool.iter().filter(|&&b| usize::from(b) < limit) {
+            if out.len() == length {
+                break;
+            }
+            out.push(char::from(alphabet[usize::from(byte) % alphabet.len()]));
+        }
+    }
+    Ok(out)
 }

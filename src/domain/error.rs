@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::storage::StoreError;
+use crate::domain::storage::StoreError;
 
 #[derive(Debug)]
 pub enum DomainError {

@@ -2,8 +2,8 @@
 //! answers, takes a write, and holds a signing key. `/health` reports it and
 //! `tokend serve` refuses to start without it.
 
-use super::storage::Durability;
-use super::Authority;
+use crate::domain::storage::Durability;
+use crate::domain::Authority;
 
 /// The outcome of each check, by name.
 pub struct Readiness {

@@ -6,67 +6,56 @@
 //! through the interface it defines in `storage`. It knows neither HTTP nor
 //! SQL; time and randomness come in through `Ambient`.
 
-mod access_token;
+mod access;
 mod account_cache;
-mod admin;
 pub mod ambient;
-mod api_token;
 pub mod audit;
 mod auth;
-mod catalog;
-mod ceiling;
 mod directory;
 mod error;
 mod health;
-mod identity;
-mod introspection;
-mod names;
-mod oauth_clients;
-mod password;
-pub mod policy;
+mod oauth;
 pub mod records;
-mod refusals;
-mod reminders;
-mod rights;
-pub mod scopes;
-mod service_accounts;
 pub mod storage;
-mod throttle;
 mod tokens;
-mod users;
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
-use access_token::{KeyRing, VerifiedTokens};
 use account_cache::AccountCache;
-pub use admin::{NewAccount, SigningKeyInfo, TokenQuery};
 pub use ambient::{Ambient, Clock, ManualClock};
-pub use api_token::ApiTokenSecret;
-pub use audit::Actor;
+use audit::refusals::RefusalLedger;
+pub use audit::{parse_event_time, Actor};
+use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession};
-pub use catalog::NewRole;
+pub use directory::catalog::NewRole;
+use directory::password;
+use directory::rights;
+pub use directory::rights::{Right, RightSet};
+pub use directory::users::{NewAccount, PasswordTarget};
 pub use error::{DeviceFlowError, DomainError};
 pub use health::Readiness;
-pub use identity::{check_audience, AudienceTarget, IdTokenAudience, IdentityClaims};
-pub use introspection::{ActiveToken, ClientCredentials};
-pub use policy::{EffectivePolicy, PolicyView, TokenPolicy};
+pub use oauth::introspection::{ActiveToken, ClientCredentials};
+pub use oauth::service_accounts::{DeviceCodes, DeviceRequest, NewServiceAccountRequest};
+pub use records::MAX_PAGE_SIZE;
 pub use records::{Account, ApiTokenListing, IntrospectionClient, OAuthClient, RoleDefinition};
 pub use records::{
     BundlePage, BundleSummary, GroupPage, GroupSummary, Org, OrgPage, RolePage, Service,
     ServicePage, UserPage, UserSummary,
 };
+pub use records::{Event, EventFilter, PageRequest, ServiceRoleScope, TokenPolicy, TokenScope};
 use records::{InitialState, NewUser};
-use refusals::RefusalLedger;
-pub use reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
-pub use rights::{Right, RightSet};
-pub use scopes::{Grant, ServiceRoleScope, TokenScope};
-pub use service_accounts::{DeviceCodes, DeviceRequest, NewServiceAccountRequest};
 use storage::{Database, PendingCommit, Reads, Storage};
-use throttle::LoginThrottle;
+use tokens::access_token::{KeyRing, VerifiedTokens};
+pub use tokens::api_token::ApiTokenSecret;
+pub use tokens::identity::{check_audience, AudienceTarget, IdTokenAudience, IdentityClaims};
+pub use tokens::keys::SigningKeyInfo;
+pub use tokens::named::TokenQuery;
+pub use tokens::policy::{EffectivePolicy, PolicyView};
+pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
+pub use tokens::scopes::Grant;
 pub use tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
-pub use users::{PageRequest, PasswordTarget, MAX_PAGE_SIZE};
 
 /// An answer whose write is queued but not yet on disk: `value` may be
 /// sent only once `commit` has completed. Returned where a worker should go
@@ -418,7 +407,7 @@ fn initialize(
     let signing_key = KeyRing::generate_key(&*ambient.random, now)?;
     // The first event of every trail.
     let at_ms = ambient.clock.now_millis();
-    let event = audit::Event::new(
+    let event = records::Event::new(
         ambient.new_ordered_id(at_ms)?,
         at_ms,
         "system.initialize",
@@ -523,7 +512,7 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
     let missing_permissions: Vec<String> =
         missing_permissions.into_iter().map(String::from).collect();
     let at_ms = ambient.clock.now_millis();
-    let event = audit::Event::new(
+    let event = records::Event::new(
         ambient.new_ordered_id(at_ms)?,
         at_ms,
         "system.upgrade",

@@ -4,9 +4,11 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::scopes::TokenScope;
+use crate::domain::DomainError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
@@ -538,4 +540,97 @@ pub struct ExpiringToken {
     pub name: String,
     pub owner_name: String,
     pub expires_at: i64,
+}
+
+/// One recorded action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub at_ms: i64,
+    /// Stable and dotted: `token.exchange`, `session.login_failed`, ...
+    pub kind: String,
+    pub org_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub target_name: Option<String>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: &'static str,
+    pub client_ip: Option<String>,
+    pub properties: Value,
+}
+
+/// Which events a query returns: newest first, below `before` (the seq of
+/// the last event of the previous page); or, with `after`, oldest first
+/// above it (following the trail as it grows).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub org_id: Option<String>,
+    pub kind: Option<String>,
+    pub actor_id: Option<String>,
+    /// An API token id: events on it, or done with access derived from it.
+    pub token_id: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+/// A policy as stored: None inherits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenPolicy {
+    pub default_ttl: Option<String>,
+    pub max_ttl: Option<String>,
+    pub allow_never: Option<bool>,
+    /// A span, or `none`: no idle limit even if the default has one.
+    pub max_idle: Option<String>,
+}
+
+/// What a token may grant, as its owner chose at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenScope {
+    /// Every role the user holds at the moment of each exchange.
+    AllRoles,
+    Roles {
+        /// Org roles, by name.
+        org_roles: Vec<String>,
+        service_roles: Vec<ServiceRoleScope>,
+    },
+}
+
+/// A service role in a scope, whole or narrowed to some permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRoleScope {
+    pub service: String,
+    pub role: String,
+    /// `service:permission` ids; None for the whole role.
+    pub permissions: Option<Vec<String>>,
+}
+
+/// The largest page a listing answers.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// A page of a listing: 1-based page number and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl PageRequest {
+    pub fn new(page: u32, page_size: u32) -> Result<PageRequest, DomainError> {
+        if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
+            return Err(DomainError::Invalid(format!(
+                "page starts at 1 and pageSize is 1-{MAX_PAGE_SIZE}"
+            )));
+        }
+        Ok(PageRequest { page, page_size })
+    }
+
+    /// Entries before this page.
+    pub fn offset(self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.page_size)
+    }
 }

@@ -14,23 +14,23 @@ use std::pin::Pin;
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::audit::{Event, EventFilter};
-use super::policy::TokenPolicy;
-use super::records::{
+use crate::domain::records::TokenPolicy;
+use crate::domain::records::TokenScope;
+use crate::domain::records::{
     Account, ApiTokenFilter, ApiTokenListing, ApiTokenRecord, Group, IntrospectionClient, NewUser,
     OAuthClient, Org, RightsBundle, RoleDefinition, Service, SessionRecord, SigningKeyRecord,
     UserFilter, UserPage, UserSummary,
 };
-use super::records::{
+use crate::domain::records::{
     ApiTokenPage, BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, OrgPage,
     RolePage, ServicePage,
 };
-use super::records::{
+use crate::domain::records::{
     DeviceAuthorization, DeviceDecision, NewServiceAccount, ServiceAccount, ServiceAccountPage,
     ServiceAccountStatus,
 };
-use super::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
-use super::scopes::TokenScope;
+use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
+use crate::domain::records::{Event, EventFilter};
 
 #[derive(Debug, Clone)]
 pub enum StoreError {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ambient::{Ambient, ManualClock, OsRandom};
-use super::audit::EventFilter;
+use super::records::EventFilter;
 use super::*;
 use crate::store::SqliteDatabase;
 

@@ -6,7 +6,8 @@ use super::error::{ApiError, BadRequest};
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::audit::{parse_event_time, EventFilter};
+use crate::domain::parse_event_time;
+use crate::domain::records::EventFilter;
 use crate::domain::Authority;
 
 const DEFAULT_LIMIT: u32 = 100;

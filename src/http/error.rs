@@ -17,10 +17,10 @@ pub enum BadRequest {
 
 #[derive(Debug)]
 pub struct ApiError {
-    status: u16,
-    code: &'static str,
-    message: String,
-    headers: Vec<(&'static str, String)>,
+    pub(super) status: u16,
+    pub(super) code: &'static str,
+    pub(super) message: String,
+    pub(super) headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -81,14 +81,6 @@ impl ApiError {
         ApiError::new(406, "not_acceptable", message)
     }
 
-    /// The error as Cloud Director writes it, for a client that asked for
-    /// its XML at `version`.
-    pub fn into_xml_response(self, version: &str) -> Response {
-        let mut response = super::vcloud::error(self.status, self.code, &self.message, version);
-        response.headers.extend(self.headers);
-        response
-    }
-
     pub fn into_response(self) -> Response {
         let mut response = Response::json(
             self.status,
@@ -105,10 +97,7 @@ impl From<BadRequest> for ApiError {
             BadRequest::TooLarge => ApiError::new(
                 413,
                 "payload_too_large",
-                format!(
-                    "the request body exceeds {} bytes",
-                    super::request::MAX_BODY
-                ),
+                format!("the request body exceeds {} bytes", super::MAX_BODY),
             ),
             BadRequest::Malformed(message) => ApiError::new(400, "invalid_request", message),
         }
@@ -240,7 +229,7 @@ impl From<BadRequest> for OAuthError {
                 status: 413,
                 ..OAuthError::invalid_request(format!(
                     "the request body exceeds {} bytes",
-                    super::request::MAX_BODY
+                    super::MAX_BODY
                 ))
             },
             BadRequest::Malformed(m) => OAuthError::invalid_request(m),

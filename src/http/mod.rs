@@ -7,9 +7,11 @@
 //! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
 //! lets those in flight finish within a bounded grace, and returns.
 
+/// Bodies larger than this are refused unread.
+const MAX_BODY: usize = 64 * 1024;
+
 mod audit;
 mod cloudapi;
-mod deadlines;
 mod directory;
 mod discovery;
 mod error;
@@ -17,6 +19,7 @@ mod log;
 mod oauth;
 mod policy;
 mod pool;
+mod render;
 mod request;
 mod response;
 mod routes;

@@ -11,9 +11,6 @@ use serde::de::DeserializeOwned;
 
 use super::error::BadRequest;
 
-/// Bodies larger than this are refused unread.
-pub const MAX_BODY: usize = 64 * 1024;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use super::users::page_json;
 use crate::domain::records::ServiceAccount;
 use crate::domain::{format_time, Actor, Authority, DeviceRequest, PageRequest};
 

@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use super::error::ApiError;
+use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
-use super::users::page_json;
 use super::vcloud::{self, Representation};
 use crate::domain::{
     format_time, Authority, Caller, DomainError, LoginEndpoint, Org, PageRequest, MAX_PAGE_SIZE,

@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, BadRequest};
+use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use super::users::page_json;
 use crate::domain::{
     format_time, ApiTokenListing, Authority, NewApiToken, PageRequest, ReminderRequest,
     ServiceRoleScope, TokenScope,

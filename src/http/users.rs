@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, BadRequest};
+use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
@@ -36,13 +37,6 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
     let listed = authority.users(&caller, query.name.as_deref(), query.org.as_deref(), page)?;
     let users: Vec<Value> = listed.users.iter().map(user_json).collect();
     Ok(page_json("users", users, page, listed.total))
-}
-
-/// A page of a listing, as every list endpoint answers it.
-pub fn page_json(key: &str, entries: Vec<Value>, page: PageRequest, total: u64) -> Response {
-    let mut body = json!({ "page": page.page, "pageSize": page.page_size, "total": total });
-    body[key] = Value::Array(entries);
-    Response::json(200, &body)
 }
 
 pub fn get(authority: &Authority, request: &Request, id: &str) -> Result<Response, ApiError> {

@@ -298,6 +298,16 @@ pub fn org(issuer: &str, org: &Org, version: &str) -> Result<Response, DomainErr
     Ok(typed_answer(200, body, ORG_TYPE, version))
 }
 
+impl ApiError {
+    /// The error as Cloud Director writes it, for a client that asked for
+    /// its XML at `version`.
+    pub fn into_xml_response(self, version: &str) -> Response {
+        let mut response = error(self.status, self.code, &self.message, version);
+        response.headers.extend(self.headers);
+        response
+    }
+}
+
 /// An error as Cloud Director writes it: an `Error` element whose
 /// `majorErrorCode` is the HTTP status.
 pub fn error(status: u16, code: &str, message: &str, version: &str) -> Response {

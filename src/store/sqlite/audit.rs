@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::Conditions;
-use crate::domain::audit::{Event, EventFilter};
+use crate::domain::records::{Event, EventFilter};
 use crate::domain::storage::{AuditReads, AuditWrites, StoreError, StoreResult};
 
 const EVENT: &str = "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, target_type,

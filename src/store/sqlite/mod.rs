@@ -23,7 +23,7 @@ use std::time::Duration;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
 
-use crate::domain::audit::Event;
+use crate::domain::records::Event;
 use crate::domain::storage::{
     Database, Durability, PendingCommit, Reads, Storage, StoreError, StoreResult, WriteJob,
 };

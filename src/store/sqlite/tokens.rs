@@ -7,11 +7,11 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{listing, Conditions};
-use crate::domain::policy::TokenPolicy;
+use crate::domain::records::TokenPolicy;
+use crate::domain::records::TokenScope;
 use crate::domain::records::{
     ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient, OAuthClient,
 };
-use crate::domain::scopes::TokenScope;
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
 const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,

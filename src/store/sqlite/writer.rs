@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::domain::audit::Event;
+use crate::domain::records::Event;
 use crate::domain::storage::{
     commit_channel, AuditWrites, CommitSender, Durability, PendingCommit, StoreError, StoreResult,
     WriteJob,

@@ -8,13 +8,13 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::identity::IdTokenAudience;
-use super::names::check_name;
-use super::records::OAuthClient;
-use super::scopes::TokenScope;
-use super::storage::{Durability, StoreError};
-use super::tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
-use super::{Authority, Caller, Committing, DomainError, Right};
+use crate::domain::directory::names::check_name;
+use crate::domain::records::OAuthClient;
+use crate::domain::records::TokenScope;
+use crate::domain::storage::{Durability, StoreError};
+use crate::domain::tokens::identity::IdTokenAudience;
+use crate::domain::tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
+use crate::domain::{Authority, Caller, Committing, DomainError, Right};
 
 const MAX_CLIENT_NAME: usize = 128;
 
@@ -110,7 +110,7 @@ impl Authority {
                             };
                             // Only a well-formed id is named, never whatever else
                             // was sent in its place.
-                            let event = match super::parse_id(client_id) {
+                            let event = match crate::domain::parse_id(client_id) {
                                 Some(id) => event.on("oauth_client", &id, ""),
                                 None => event,
                             };

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::admin::check_email;
-use super::records::{DueReminder, NewReminder, OwnerMailLimit};
-use super::tokens::CreatedApiToken;
-use super::{format_time, Actor, Authority, DomainError, Right};
+use crate::domain::directory::names::check_email;
+use crate::domain::records::{DueReminder, NewReminder, OwnerMailLimit};
+use crate::domain::tokens::CreatedApiToken;
+use crate::domain::{format_time, Actor, Authority, DomainError, Right};
 
 /// How long a run owns the reminders it claimed; past it, another run may
 /// take them (the first one died).
@@ -73,7 +73,7 @@ pub struct ReminderRun {
 impl Authority {
     /// The reminder `request` asks for on the token just `created` for
     /// `user_id`, or why it cannot be.
-    pub(super) fn reminder_for(
+    pub(in crate::domain) fn reminder_for(
         &self,
         by: Actor<'_>,
         user_id: &str,

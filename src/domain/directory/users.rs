@@ -2,35 +2,13 @@
 //! own org, every org for the provider. Ids outside that reach are
 //! reported as unknown, so an org cannot learn another org's users.
 
-use super::admin::NewAccount;
-use super::records::{Org, UserFilter, UserPage, UserSummary};
-use super::{parse_id, password, AccessOrigin, Actor, Authority, Caller, DomainError, Right};
+use serde_json::json;
 
-/// The largest page a listing answers.
-pub const MAX_PAGE_SIZE: u32 = 100;
-
-/// A page of a listing: 1-based page number and its size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    pub page: u32,
-    pub page_size: u32,
-}
-
-impl PageRequest {
-    pub fn new(page: u32, page_size: u32) -> Result<PageRequest, DomainError> {
-        if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
-            return Err(DomainError::Invalid(format!(
-                "page starts at 1 and pageSize is 1-{MAX_PAGE_SIZE}"
-            )));
-        }
-        Ok(PageRequest { page, page_size })
-    }
-
-    /// Entries before this page.
-    pub fn offset(self) -> u64 {
-        u64::from(self.page - 1) * u64::from(self.page_size)
-    }
-}
+use crate::domain::directory::names::{check_email, check_name};
+use crate::domain::directory::password;
+use crate::domain::directory::rights;
+use crate::domain::records::{Event, NewUser, PageRequest, UserFilter, UserPage, UserSummary};
+use crate::domain::{parse_id, Actor, Authority, Caller, DomainError, Right};
 
 /// Who a password change is for.
 pub enum PasswordTarget<'a> {
@@ -162,7 +140,7 @@ impl Authority {
         Ok(())
     }
 
-    pub(super) fn user_in_reach(
+    pub(in crate::domain) fn user_in_reach(
         &self,
         caller: &Caller,
         id: &str,
@@ -175,42 +153,167 @@ impl Authority {
         }
         Ok(user)
     }
+}
 
-    /// The org `name`, if the caller may act in it.
-    pub(super) fn visible_org(&self, caller: &Caller, name: &str) -> Result<Org, DomainError> {
-        let not_found = || DomainError::NotFound(format!("no org {name:?}"));
-        let org = self.db().org_by_name(name)?.ok_or_else(not_found)?;
-        if !self.sees_every_org(caller) && org.id != caller.account.org.id {
-            return Err(not_found());
-        }
-        Ok(org)
-    }
+impl Authority {}
 
-    pub(super) fn sees_every_org(&self, caller: &Caller) -> bool {
-        caller.account.org.is_provider && caller.rights.contains(Right::OrgView)
+const MAX_USER_NAME: usize = 128;
+
+/// A user to add.
+pub struct NewAccount<'a> {
+    pub org_name: &'a str,
+    pub user_name: &'a str,
+    pub password: &'a str,
+    /// Empty: the default role.
+    pub role_names: &'a [String],
+    pub email: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+}
+
+pub(in crate::domain) fn check_user_name(name: &str) -> Result<(), DomainError> {
+    check_name("user name", name, MAX_USER_NAME)?;
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c == '@' || c == ':')
+    {
+        return Err(DomainError::Invalid(format!(
+            "user name {name:?} must not contain spaces, '@' or ':'"
+        )));
     }
+    Ok(())
 }
 
 impl Authority {
-    /// Forbidden, naming the missing right, unless the caller holds `right`.
-    pub(super) fn require(&self, caller: &Caller, right: Right) -> Result<(), DomainError> {
-        if caller.rights.contains(right) {
-            return Ok(());
+    /// Adds `user_name` to `org_name` with the given roles (or the default).
+    pub fn add_user(&mut self, by: Actor<'_>, new: NewAccount<'_>) -> Result<String, DomainError> {
+        let NewAccount {
+            org_name,
+            user_name,
+            password,
+            role_names,
+            email,
+            display_name,
+        } = new;
+        check_user_name(user_name)?;
+        password::check_password_rules(password)?;
+        if let Some(email) = email {
+            check_email(email)?;
         }
-        Err(self.deny(
-            caller,
-            format!("this needs the right {:?} ({})", right.name(), right.id()),
-        ))
+        if let Some(name) = display_name {
+            check_name("display name", name, MAX_USER_NAME)?;
+        }
+        let org = self.org(org_name)?;
+        let org_label = org.name.clone();
+        let default_role = [rights::DEFAULT_USER_ROLE.to_string()];
+        let role_names = if role_names.is_empty() {
+            &default_role[..]
+        } else {
+            role_names
+        };
+        let mut role_ids = Vec::with_capacity(role_names.len());
+        for role_name in role_names {
+            let role = self.grantable_role(&org, role_name)?;
+            self.require_role_within_ceiling(by, &role)?;
+            role_ids.push(role.id);
+        }
+        let user = NewUser {
+            id: self.new_id()?,
+            org_id: org.id,
+            name: user_name.to_string(),
+            email: email.map(String::from),
+            display_name: display_name.map(String::from),
+            password_hash: password::hash_password(&*self.shared.ambient.random, password)?,
+            created_at: self.now(),
+            role_ids,
+        };
+        let id = user.id.clone();
+        let event = self
+            .event_by(by, "user.create")?
+            .on("user", &id, &format!("{user_name}@{org_label}"))
+            .in_org(&user.org_id)
+            .with("roles", json!(role_names));
+        self.write_recorded(event, move |tx| tx.insert_user(&user))
+            .map_err(|e| match e.into() {
+                DomainError::Conflict(_) => DomainError::Conflict(format!(
+                    "user {user_name:?} already exists in org {org_name:?}"
+                )),
+                other => other,
+            })?;
+        Ok(id)
     }
 
-    /// Forbidden for access derived from an API token (seed 003).
-    pub(super) fn require_session(&self, caller: &Caller, what: &str) -> Result<(), DomainError> {
-        match caller.origin {
-            AccessOrigin::Session(_) => Ok(()),
-            AccessOrigin::ApiToken(_) => Err(self.deny(
-                caller,
-                format!("access derived from an API token cannot {what}"),
-            )),
-        }
+    /// Turns a user off or on. A disabled user cannot log in, its sessions
+    /// and derived access tokens stop working, and its API tokens are
+    /// refused at the exchange, until it is enabled again.
+    pub fn set_user_enabled(
+        &mut self,
+        by: Actor<'_>,
+        org_name: &str,
+        user_name: &str,
+        enabled: bool,
+    ) -> Result<(), DomainError> {
+        let user = self.user_summary(org_name, user_name)?;
+        self.write_user_enabled(by, &user, enabled)
+    }
+
+    pub(in crate::domain) fn write_user_enabled(
+        &mut self,
+        by: Actor<'_>,
+        user: &UserSummary,
+        enabled: bool,
+    ) -> Result<(), DomainError> {
+        let disabled_at = (!enabled).then(|| self.now());
+        let kind = if enabled {
+            "user.enable"
+        } else {
+            "user.disable"
+        };
+        let event = self.on_user(self.event_by(by, kind)?, user);
+        let user_id = user.id.clone();
+        self.write_recorded(event, move |tx| {
+            // A disable ends its sessions for good: enabling the user again
+            // must not bring back a session from before.
+            if let Some(at) = disabled_at {
+                tx.end_user_sessions(&user_id, None, at)?;
+            }
+            tx.set_user_disabled(&user_id, disabled_at)
+        })?;
+        Ok(())
+    }
+
+    /// `event` about `user`, read by the admins of the user's org.
+    pub(in crate::domain) fn on_user(&self, event: Event, user: &UserSummary) -> Event {
+        event
+            .on(
+                "user",
+                &user.id,
+                &format!("{}@{}", user.name, user.org_name),
+            )
+            .in_org(&user.org_id)
+    }
+
+    pub(in crate::domain) fn user_summary(
+        &self,
+        org_name: &str,
+        user_name: &str,
+    ) -> Result<UserSummary, DomainError> {
+        let id = self.user_id(org_name, user_name)?;
+        self.db().user(&id)?.ok_or_else(|| {
+            DomainError::NotFound(format!("no user {user_name:?} in org {org_name:?}"))
+        })
+    }
+
+    pub(in crate::domain) fn user_id(
+        &self,
+        org_name: &str,
+        user_name: &str,
+    ) -> Result<String, DomainError> {
+        let (account, _) = self
+            .db()
+            .login_account(org_name, user_name)?
+            .ok_or_else(|| {
+                DomainError::NotFound(format!("no user {user_name:?} in org {org_name:?}"))
+            })?;
+        Ok(account.user_id)
     }
 }

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::audit::Event;
+use crate::domain::records::Event;
 
 /// How long a window lasts, in seconds.
 const WINDOW: i64 = 60;

@@ -4,16 +4,18 @@
 //! derived from an API token carry `currentContext.refreshTokenId` (seed
 //! 003); those of a password session its `currentContext.sessionId`.
 
+pub(in crate::domain) mod refusals;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::records::Account;
-use super::refusals::Summary;
-use super::storage::{StoreResult, Transaction};
-use super::{AccessOrigin, Authority, Caller, DomainError};
+use crate::domain::records::{Account, Event, EventFilter};
+use crate::domain::storage::{StoreResult, Transaction};
+use crate::domain::{AccessOrigin, Authority, Caller, DomainError};
+use refusals::Summary;
 
 /// Events deleted per transaction by a prune.
 const PRUNE_BATCH: u32 = 5_000;
@@ -21,7 +23,11 @@ const PRUNE_BATCH: u32 = 5_000;
 impl Authority {
     /// A new event of `kind`, stamped now, to be filled in and written with
     /// the action it records.
-    pub(super) fn event(&self, kind: &str, outcome: &'static str) -> Result<Event, DomainError> {
+    pub(in crate::domain) fn event(
+        &self,
+        kind: &str,
+        outcome: &'static str,
+    ) -> Result<Event, DomainError> {
         let at_ms = self.shared.ambient.clock.now_millis();
         Ok(Event::new(
             self.shared.ambient.new_ordered_id(at_ms)?,
@@ -34,7 +40,7 @@ impl Authority {
     /// An event done by whoever holds the database file (the admin CLI),
     /// named by `Settings::operator` (`cli:<OS user>`), or by the service
     /// itself (`tokend`): that name is the actor, and no user is.
-    pub(super) fn operator_event(&self, kind: &str) -> Result<Event, DomainError> {
+    pub(in crate::domain) fn operator_event(&self, kind: &str) -> Result<Event, DomainError> {
         let mut event = self.event(kind, "success")?;
         let operator = self
             .settings()
@@ -47,7 +53,11 @@ impl Authority {
     }
 
     /// An event of `kind` done by `actor`, that succeeded.
-    pub(super) fn event_by(&self, actor: Actor<'_>, kind: &str) -> Result<Event, DomainError> {
+    pub(in crate::domain) fn event_by(
+        &self,
+        actor: Actor<'_>,
+        kind: &str,
+    ) -> Result<Event, DomainError> {
         match actor {
             Actor::Caller(caller) => Ok(self.event(kind, "success")?.by(caller)),
             Actor::Operator => self.operator_event(kind),
@@ -55,7 +65,7 @@ impl Authority {
     }
 
     /// Writes `change` and its event in one commit.
-    pub(super) fn write_recorded<T: Send + 'static>(
+    pub(in crate::domain) fn write_recorded<T: Send + 'static>(
         &mut self,
         event: Event,
         change: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
@@ -68,7 +78,7 @@ impl Authority {
     }
 
     /// Writes `change`, and its event when it changed something (true).
-    pub(super) fn write_if_changed(
+    pub(in crate::domain) fn write_if_changed(
         &mut self,
         event: Event,
         change: impl FnOnce(&dyn Transaction) -> StoreResult<bool> + Send + 'static,
@@ -87,7 +97,7 @@ impl Authority {
     /// for syncs nor holds up the writer for others. Never dropped: a full
     /// queue makes the caller wait. Past a rate per source, counted instead
     /// and written as one summary (`refusals`).
-    pub(super) fn record_refusal(&self, event: Event) {
+    pub(in crate::domain) fn record_refusal(&self, event: Event) {
         let (record, ended) = self.shared.refusals.admit(&event, self.now());
         let mut events = Vec::with_capacity(2);
         if let Some(summary) = ended {
@@ -154,7 +164,7 @@ impl Authority {
     }
 
     /// Refuses `caller` (403), recording the refusal as `access.denied`.
-    pub(super) fn deny(&self, caller: &Caller, reason: String) -> DomainError {
+    pub(in crate::domain) fn deny(&self, caller: &Caller, reason: String) -> DomainError {
         if let Ok(event) = self.event("access.denied", "denied") {
             self.record_refusal(event.by(caller).with("reason", json!(reason)));
         }
@@ -225,7 +235,7 @@ impl Authority {
     /// Where the event `id` stands in the trail, to resume after it.
     pub fn event_position(&self, id: &str) -> Result<i64, DomainError> {
         let unknown = || DomainError::NotFound(format!("no event {id:?}; it may have been pruned"));
-        let id = super::parse_id(id).ok_or_else(unknown)?;
+        let id = crate::domain::parse_id(id).ok_or_else(unknown)?;
         self.db().event_seq(&id)?.ok_or_else(unknown)
     }
 
@@ -236,7 +246,7 @@ impl Authority {
         caller: &Caller,
         mut filter: EventFilter,
     ) -> Result<EventPage, DomainError> {
-        self.require(caller, super::Right::AuditView)?;
+        self.require(caller, crate::domain::Right::AuditView)?;
         let own_org_only = !self.sees_every_org(caller);
         if own_org_only {
             filter.org_id = Some(caller.account.org.id.clone());
@@ -297,25 +307,6 @@ pub enum Actor<'a> {
     /// Whoever holds the database file: the admin CLI, named by
     /// `Settings::operator`.
     Operator,
-}
-
-/// One recorded action.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    pub id: String,
-    pub at_ms: i64,
-    /// Stable and dotted: `token.exchange`, `session.login_failed`, ...
-    pub kind: String,
-    pub org_id: Option<String>,
-    pub actor_id: Option<String>,
-    pub actor_name: Option<String>,
-    pub target_type: Option<String>,
-    pub target_id: Option<String>,
-    pub target_name: Option<String>,
-    /// `success`, `failure` or `denied`.
-    pub outcome: &'static str,
-    pub client_ip: Option<String>,
-    pub properties: Value,
 }
 
 impl Event {
@@ -409,23 +400,6 @@ pub fn parse_event_time(text: &str) -> Option<i64> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()
         .and_then(|d| i64::try_from(d.as_millis()).ok())
-}
-
-/// Which events a query returns: newest first, below `before` (the seq of
-/// the last event of the previous page); or, with `after`, oldest first
-/// above it (following the trail as it grows).
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub org_id: Option<String>,
-    pub kind: Option<String>,
-    pub actor_id: Option<String>,
-    /// An API token id: events on it, or done with access derived from it.
-    pub token_id: Option<String>,
-    pub since_ms: Option<i64>,
-    pub until_ms: Option<i64>,
-    pub before: Option<i64>,
-    pub after: Option<i64>,
-    pub limit: u32,
 }
 
 /// A page of events and the cursor of the next one.

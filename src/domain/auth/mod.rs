@@ -2,15 +2,19 @@
 //! access token on every authenticated request (signature, then whether its
 //! session or API token is still alive, then the user's current rights).
 
+pub(in crate::domain) mod throttle;
+
 use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::access_token::AccessClaims;
-use super::records::{Account, SessionRecord};
-use super::scopes::{Grant, TokenScope};
-use super::throttle::login_key;
-use super::{password, AccessOrigin, Authority, Caller, DomainError, RightSet};
+use crate::domain::auth::throttle::login_key;
+use crate::domain::directory::password;
+use crate::domain::records::TokenScope;
+use crate::domain::records::{Account, SessionRecord};
+use crate::domain::tokens::access_token::AccessClaims;
+use crate::domain::tokens::scopes::Grant;
+use crate::domain::{AccessOrigin, Authority, Caller, DomainError, RightSet};
 
 /// Which login endpoint was used: each admits only its own kind of user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,7 +245,7 @@ impl Authority {
         })
     }
 
-    pub(super) fn claims_for(
+    pub(in crate::domain) fn claims_for(
         &self,
         account: &Account,
         grant: Grant,
@@ -272,4 +276,19 @@ impl Authority {
 
 fn gone(why: &str) -> DomainError {
     DomainError::Unauthenticated(why.to_string())
+}
+
+impl Authority {
+    /// Lifts the login lock of `user_name@org_name` from every address, in
+    /// this process and in a running server (which reads the unlock when
+    /// the lock is next hit).
+    pub fn unlock_login(&mut self, org_name: &str, user_name: &str) -> Result<(), DomainError> {
+        let user = self.user_summary(org_name, user_name)?;
+        let name = format!("{user_name}@{org_name}");
+        self.shared.throttle.unlock(&name);
+        let (key, now) = (login_key(&name), self.now());
+        let event = self.on_user(self.operator_event("user.unlock")?, &user);
+        self.write_recorded(event, move |tx| tx.record_login_unlock(&key, now))?;
+        Ok(())
+    }
 }

@@ -30,7 +30,7 @@
 use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
 use icu_properties::{CodePointMapData, CodePointSetData};
 
-use super::DomainError;
+use crate::domain::DomainError;
 
 /// Blank characters that are not default-ignorable: they take up room, or
 /// none, and draw nothing.
@@ -79,6 +79,21 @@ fn is_visible(c: char) -> bool {
     !refused_category
         && !CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
         && !BLANKS.contains(&c)
+}
+
+pub(in crate::domain) fn check_email(email: &str) -> Result<(), DomainError> {
+    check_name("e-mail address", email, 254)?;
+    let plausible = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(char::is_whitespace);
+    if plausible {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(format!(
+            "{email:?} is not an e-mail address"
+        )))
+    }
 }
 
 #[cfg(test)]

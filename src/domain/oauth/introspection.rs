@@ -7,10 +7,11 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::api_token::{random_string, ApiTokenSecret};
-use super::audit::Actor;
-use super::records::IntrospectionClient;
-use super::{Authority, DomainError};
+use crate::domain::ambient::random_string;
+use crate::domain::audit::Actor;
+use crate::domain::records::IntrospectionClient;
+use crate::domain::tokens::api_token::ApiTokenSecret;
+use crate::domain::{Authority, DomainError};
 
 /// Characters of a client secret: base62, about 285 bits.
 const SECRET_LENGTH: usize = 48;
@@ -97,7 +98,7 @@ impl Authority {
         client_id: &str,
     ) -> Result<(), DomainError> {
         let not_found = || DomainError::NotFound("no such introspection client".into());
-        let id = super::parse_id(client_id).ok_or_else(not_found)?;
+        let id = crate::domain::parse_id(client_id).ok_or_else(not_found)?;
         let client = self
             .db()
             .introspection_client(&id)?
@@ -122,7 +123,7 @@ impl Authority {
         secret: &str,
         source: IpAddr,
     ) -> Result<IntrospectionClient, DomainError> {
-        let id = super::parse_id(client_id);
+        let id = crate::domain::parse_id(client_id);
         let found = match &id {
             Some(id) => self.db().introspection_client(id)?,
             None => None,

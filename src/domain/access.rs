@@ -1,26 +1,31 @@
-//! The privilege ceiling: nobody hands out, takes away or acts on more
-//! than they hold themselves.
+//! The rights checks every operation uses, and the privilege ceiling.
 //!
-//! A right to manage users is not a right to become anyone. So a caller
-//! may grant or revoke a role (to a user, to a group, or by adding a user
-//! to a group that holds it), define a role or change its permissions,
-//! only when it holds every permission involved at that moment; and may
-//! reset another user's password, disable or enable them, or change a
-//! service account's access only when the target's permissions are a
-//! subset of its own. Provider-only roles, and users holding them, are a
-//! System Administrator's alone. The admin CLI acts with the authority of
-//! whoever holds the database file, so the ceiling binds requests only.
+//! `require` (the caller holds a right), `require_session` (not access
+//! derived from an API token), `require_provider`, and the caller's reach
+//! (`sees_every_org`, `visible_org`): a denial is a 403 with an
+//! `access.denied` event.
+//!
+//! The ceiling: a right to manage users is not a right to become anyone.
+//! A caller may grant or revoke a role (to a user, to a group, or by
+//! adding a user to a group that holds it), define a role or change its
+//! permissions, only when it holds every permission involved at that
+//! moment; and may reset another user's password, disable or enable them,
+//! or change a service account's access only when the target's permissions
+//! are a subset of its own. Provider-only roles, and users holding them,
+//! are a System Administrator's alone. The admin CLI acts with the
+//! authority of whoever holds the database file, so the ceiling binds
+//! requests only.
 
 use std::collections::HashSet;
 
-use super::records::RoleDefinition;
-use super::rights::SYSTEM_ADMINISTRATOR;
-use super::{Actor, Authority, Caller, DomainError};
+use crate::domain::directory::rights::SYSTEM_ADMINISTRATOR;
+use crate::domain::records::{Org, RoleDefinition};
+use crate::domain::{AccessOrigin, Actor, Authority, Caller, DomainError, Right};
 
 impl Caller {
     /// A System Administrator acting with a password session: the one
     /// caller above every ceiling.
-    pub(super) fn is_system_administrator(&self) -> bool {
+    pub(in crate::domain) fn is_system_administrator(&self) -> bool {
         self.account.org.is_provider
             && !self.is_token_derived()
             && self.roles.iter().any(|r| r == SYSTEM_ADMINISTRATOR)
@@ -43,7 +48,7 @@ impl Authority {
     /// Refuses (403, audited) unless `by` may hand out or take back `role`:
     /// it holds every permission of the role, and a provider-only role
     /// needs a System Administrator.
-    pub(super) fn require_role_within_ceiling(
+    pub(in crate::domain) fn require_role_within_ceiling(
         &self,
         by: Actor<'_>,
         role: &RoleDefinition,
@@ -77,7 +82,7 @@ impl Authority {
 
     /// Refuses unless `by` holds every one of `permissions`, for defining
     /// a role or changing what it holds.
-    pub(super) fn require_permissions_within_ceiling(
+    pub(in crate::domain) fn require_permissions_within_ceiling(
         &self,
         by: Actor<'_>,
         permissions: &[String],
@@ -98,7 +103,7 @@ impl Authority {
     /// password, disable or enable it, decide its access): the user's
     /// permissions are a subset of the caller's, and a System
     /// Administrator is acted on only by another.
-    pub(super) fn require_user_within_ceiling(
+    pub(in crate::domain) fn require_user_within_ceiling(
         &self,
         by: Actor<'_>,
         user_id: &str,
@@ -130,5 +135,72 @@ impl Authority {
             ));
         }
         Ok(())
+    }
+}
+
+impl Authority {
+    /// A provider action: a password session in the provider org holding
+    /// `right`.
+    pub(in crate::domain) fn require_provider(
+        &self,
+        caller: &Caller,
+        right: Right,
+        what: &str,
+    ) -> Result<(), DomainError> {
+        self.require_session(caller, what)?;
+        self.require(caller, right)?;
+        if caller.account.org.is_provider {
+            Ok(())
+        } else {
+            Err(self.deny(caller, format!("only the provider may {what}")))
+        }
+    }
+
+    /// The org `name`, if the caller may act in it.
+    pub(in crate::domain) fn visible_org(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<Org, DomainError> {
+        let not_found = || DomainError::NotFound(format!("no org {name:?}"));
+        let org = self.db().org_by_name(name)?.ok_or_else(not_found)?;
+        if !self.sees_every_org(caller) && org.id != caller.account.org.id {
+            return Err(not_found());
+        }
+        Ok(org)
+    }
+
+    pub(in crate::domain) fn sees_every_org(&self, caller: &Caller) -> bool {
+        caller.account.org.is_provider && caller.rights.contains(Right::OrgView)
+    }
+
+    /// Forbidden, naming the missing right, unless the caller holds `right`.
+    pub(in crate::domain) fn require(
+        &self,
+        caller: &Caller,
+        right: Right,
+    ) -> Result<(), DomainError> {
+        if caller.rights.contains(right) {
+            return Ok(());
+        }
+        Err(self.deny(
+            caller,
+            format!("this needs the right {:?} ({})", right.name(), right.id()),
+        ))
+    }
+
+    /// Forbidden for access derived from an API token (seed 003).
+    pub(in crate::domain) fn require_session(
+        &self,
+        caller: &Caller,
+        what: &str,
+    ) -> Result<(), DomainError> {
+        match caller.origin {
+            AccessOrigin::Session(_) => Ok(()),
+            AccessOrigin::ApiToken(_) => Err(self.deny(
+                caller,
+                format!("access derived from an API token cannot {what}"),
+            )),
+        }
     }
 }

@@ -14,19 +14,22 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::admin::check_user_name;
-use super::api_token::random_string;
-use super::audit::{Actor, Event};
-use super::identity::IdTokenAudience;
-use super::records::{
+use crate::domain::ambient::random_string;
+use crate::domain::audit::Actor;
+use crate::domain::directory::users::check_user_name;
+use crate::domain::records::Event;
+use crate::domain::records::PageRequest;
+use crate::domain::records::TokenScope;
+use crate::domain::records::{
     DeviceAuthorization, DeviceDecision, DirectoryFilter, NewServiceAccount, NewUser,
     ServiceAccount, ServiceAccountPage, ServiceAccountStatus,
 };
-use super::scopes::TokenScope;
-use super::storage::{Durability, StoreError};
-use super::tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken, Rotation};
-use super::users::PageRequest;
-use super::{parse_id, Authority, Caller, Committing, DeviceFlowError, DomainError, Right};
+use crate::domain::storage::{Durability, StoreError};
+use crate::domain::tokens::identity::IdTokenAudience;
+use crate::domain::tokens::{
+    CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken, Rotation,
+};
+use crate::domain::{parse_id, Authority, Caller, Committing, DeviceFlowError, DomainError, Right};
 
 /// Letters of a user code: consonants only (no words, no 0/O or 1/I to
 /// confuse), as RFC 8628 §6.1 suggests: 20^8, about 34 bits.

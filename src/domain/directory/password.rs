@@ -5,8 +5,8 @@ use std::sync::{Mutex, OnceLock};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-use super::ambient::RandomSource;
-use super::DomainError;
+use crate::domain::ambient::RandomSource;
+use crate::domain::DomainError;
 
 pub const MIN_PASSWORD_LENGTH: usize = 8;
 const MAX_PASSWORD_LENGTH: usize = 1024;
@@ -128,7 +128,11 @@ fn matches(password: &str, stored: &str) -> bool {
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| {
-        hash_password(&super::ambient::OsRandom, "not a password of anyone").unwrap_or_default()
+        hash_password(
+            &crate::domain::ambient::OsRandom,
+            "not a password of anyone",
+        )
+        .unwrap_or_default()
     });
     let (hash, real) = match stored {
         Some(hash) => (hash, true),
@@ -142,7 +146,7 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
 /// without look-alike characters.
 pub fn generate_password(random: &dyn RandomSource) -> Result<String, DomainError> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    super::api_token::random_string(random, ALPHABET, 24)
+    crate::domain::ambient::random_string(random, ALPHABET, 24)
 }
 
 #[cfg(test)]

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::api_token::{TokenLifetime, DEFAULT_LIFETIME};
-use super::audit::Actor;
-use super::records::{ApiTokenListing, Org};
-use super::{Authority, Caller, DomainError, Right};
+use crate::domain::audit::Actor;
+use crate::domain::records::{ApiTokenListing, Org, TokenPolicy};
+use crate::domain::tokens::api_token::{TokenLifetime, DEFAULT_LIFETIME};
+use crate::domain::{Authority, Caller, DomainError, Right};
 
 /// The key of the provider-wide default among the policies.
 pub const DEFAULT_POLICY: &str = "*";
@@ -28,16 +28,6 @@ const BUILT_IN_MAX_TTL: &str = "5years";
 const MIN_IDLE: Duration = Duration::from_secs(3600);
 /// Tokens revoked for idleness in one write.
 const IDLE_BATCH: u32 = 500;
-
-/// A policy as stored: None inherits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TokenPolicy {
-    pub default_ttl: Option<String>,
-    pub max_ttl: Option<String>,
-    pub allow_never: Option<bool>,
-    /// A span, or `none`: no idle limit even if the default has one.
-    pub max_idle: Option<String>,
-}
 
 /// The policy in force for an org: every field decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,7 +212,10 @@ impl Authority {
     }
 
     /// The policy in force for `org_id`.
-    pub(super) fn policy_of(&self, org_id: &str) -> Result<EffectivePolicy, DomainError> {
+    pub(in crate::domain) fn policy_of(
+        &self,
+        org_id: &str,
+    ) -> Result<EffectivePolicy, DomainError> {
         let own = self.db().token_policy(org_id)?.unwrap_or_default();
         let default = self.default_policy()?;
         Ok(EffectivePolicy::merge(&own, &default).held_to(&default))
@@ -368,7 +361,7 @@ impl Authority {
         let mut revoked = 0;
         let mut orgs = Vec::new();
         for number in 0_u64.. {
-            let page = self.db().orgs(&super::records::DirectoryFilter {
+            let page = self.db().orgs(&crate::domain::records::DirectoryFilter {
                 org_id: None,
                 name_contains: None,
                 offset: number * 100,

@@ -23,6 +23,8 @@
 //!   chunked, and the connection closed after the answer).
 //! - Answers go out whole, with `TCP_NODELAY`.
 
+mod deadlines;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -44,14 +46,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
 
-use super::deadlines::Deadlines;
 use super::error::{ApiError, BadRequest};
 use super::log;
 use super::pool::{self, Pool, Refused};
-use super::request::{BodyError, Request, MAX_BODY};
+use super::request::{BodyError, Request};
 use super::response::Response;
 use super::routes;
+use super::MAX_BODY;
 use crate::domain::Authority;
+use deadlines::Deadlines;
 
 /// The limits the transport enforces.
 #[derive(Debug, Clone, Copy)]

@@ -1,20 +1,35 @@
 //! The API token lifecycle: creation (secret shown once), listing (never the
 //! secret), revocation, and the exchange of an API token for an access token.
 
+pub(in crate::domain) mod access_token;
+pub(in crate::domain) mod api_token;
+pub(in crate::domain) mod identity;
+pub(in crate::domain) mod keys;
+pub(in crate::domain) mod named;
+pub(in crate::domain) mod policy;
+pub(in crate::domain) mod reminders;
+pub(in crate::domain) mod scopes;
+
 use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::api_token::ApiTokenSecret;
-use super::audit::{Actor, Event};
-use super::identity::{IdTokenAudience, IdTokenParties};
-use super::names::check_name;
-use super::records::{Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus};
-use super::reminders::ReminderRequest;
-use super::scopes::{Grant, TokenScope};
-use super::storage::{Durability, StoreError, WriteJob};
-use super::users::PageRequest;
-use super::{parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right};
+use crate::domain::audit::Actor;
+use crate::domain::directory::names::check_name;
+use crate::domain::records::Event;
+use crate::domain::records::PageRequest;
+use crate::domain::records::TokenScope;
+use crate::domain::records::{
+    Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus,
+};
+use crate::domain::storage::{Durability, StoreError, WriteJob};
+use crate::domain::tokens::api_token::ApiTokenSecret;
+use crate::domain::tokens::identity::{IdTokenAudience, IdTokenParties};
+use crate::domain::tokens::reminders::ReminderRequest;
+use crate::domain::tokens::scopes::Grant;
+use crate::domain::{
+    parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right,
+};
 
 const MAX_NAME_LENGTH: usize = 128;
 const UNKNOWN_OR_REVOKED: &str = "the API token is invalid or has been revoked";
@@ -70,7 +85,7 @@ pub struct IssuedAccess {
 
 /// Whether an exchange replaces a service account's API token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Rotation {
+pub(in crate::domain) enum Rotation {
     /// A refresh: a service account's token is replaced.
     OfServiceAccounts,
     /// The first exchange of a token just made (the device grant).
@@ -230,7 +245,7 @@ impl Authority {
         )
     }
 
-    pub(super) fn exchange(
+    pub(in crate::domain) fn exchange(
         &mut self,
         presented: &str,
         audience: ExchangeAudience<'_>,
@@ -551,7 +566,7 @@ impl Authority {
 
     /// Creates the token, and records `event` (who asked) with it, and the
     /// reminder it asked for, all in one commit.
-    pub(super) fn issue_api_token(
+    pub(in crate::domain) fn issue_api_token(
         &mut self,
         by: Actor<'_>,
         user_id: &str,
@@ -577,7 +592,7 @@ impl Authority {
     }
 
     /// A new token, and the write job that stores it with its event.
-    pub(super) fn new_api_token(
+    pub(in crate::domain) fn new_api_token(
         &mut self,
         user_id: &str,
         new: NewApiToken<'_>,
@@ -635,7 +650,7 @@ impl Authority {
 }
 
 impl ExchangeAudience<'_> {
-    pub(super) fn admits(self, account: &Account) -> bool {
+    pub(in crate::domain) fn admits(self, account: &Account) -> bool {
         match self {
             ExchangeAudience::AnyOrg => true,
             ExchangeAudience::Provider => account.org.is_provider,

@@ -27,9 +27,9 @@ use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
-use super::ambient::RandomSource;
-use super::records::SigningKeyRecord;
-use super::DomainError;
+use crate::domain::ambient::RandomSource;
+use crate::domain::records::SigningKeyRecord;
+use crate::domain::DomainError;
 
 pub const ALGORITHM: &str = "ES256";
 

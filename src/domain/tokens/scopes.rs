@@ -6,32 +6,9 @@
 //! what the user holds *then*: a role taken away since the token was made
 //! is simply absent, and "all roles" never exceeds the user.
 
-use serde::{Deserialize, Serialize};
-
-use super::records::Account;
-use super::rights::{Right, RightSet};
-use super::DomainError;
-
-/// What a token may grant, as its owner chose at creation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TokenScope {
-    /// Every role the user holds at the moment of each exchange.
-    AllRoles,
-    Roles {
-        /// Org roles, by name.
-        org_roles: Vec<String>,
-        service_roles: Vec<ServiceRoleScope>,
-    },
-}
-
-/// A service role in a scope, whole or narrowed to some permissions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceRoleScope {
-    pub service: String,
-    pub role: String,
-    /// `service:permission` ids; None for the whole role.
-    pub permissions: Option<Vec<String>>,
-}
+use crate::domain::directory::rights::{Right, RightSet};
+use crate::domain::records::{Account, ServiceRoleScope, TokenScope};
+use crate::domain::DomainError;
 
 /// What an access token grants: role names (`service/role` for service
 /// roles) and `service:permission` ids, both sorted.

@@ -3,13 +3,13 @@
 //! provider every org's. Changes need a password session and the manage
 //! right; ids outside the reach are unknown.
 
-use super::catalog::NewRole;
-use super::records::{
+use crate::domain::directory::catalog::NewRole;
+use crate::domain::records::PageRequest;
+use crate::domain::records::{
     BundlePage, BundleSummary, DirectoryFilter, GroupPage, GroupSummary, Org, RoleDefinition,
     RolePage, Service, ServicePage,
 };
-use super::users::PageRequest;
-use super::{parse_id, Actor, Authority, Caller, DomainError, Right};
+use crate::domain::{parse_id, Actor, Authority, Caller, DomainError, Right};
 
 impl Authority {
     /// The roles the caller may see: its org's and the global ones (every
@@ -134,7 +134,7 @@ impl Authority {
                 self.require(caller, Right::RoleManage)?;
             }
         }
-        if role.org_id.is_none() && super::rights::is_builtin_role(&role.name) {
+        if role.org_id.is_none() && crate::domain::directory::rights::is_builtin_role(&role.name) {
             return Err(DomainError::Invalid(format!(
                 "the built-in role {:?} cannot be changed",
                 role.name
@@ -331,7 +331,7 @@ impl Authority {
         &mut self,
         caller: &Caller,
         service_id: &str,
-    ) -> Result<super::ClientCredentials, DomainError> {
+    ) -> Result<crate::domain::ClientCredentials, DomainError> {
         self.require_provider(caller, Right::RightsBundleManage, "manage services")?;
         let name = self.service_name(service_id)?;
         self.add_introspection_client(Actor::Caller(caller), &name)
@@ -342,7 +342,7 @@ impl Authority {
         &self,
         caller: &Caller,
         service_id: &str,
-    ) -> Result<Vec<super::IntrospectionClient>, DomainError> {
+    ) -> Result<Vec<crate::domain::IntrospectionClient>, DomainError> {
         self.require_provider(caller, Right::RightsBundleManage, "manage services")?;
         let name = self.service_name(service_id)?;
         self.introspection_clients(&name)
@@ -443,21 +443,4 @@ impl Authority {
     }
 }
 
-impl Authority {
-    /// A provider action: a password session in the provider org holding
-    /// `right`.
-    fn require_provider(
-        &self,
-        caller: &Caller,
-        right: Right,
-        what: &str,
-    ) -> Result<(), DomainError> {
-        self.require_session(caller, what)?;
-        self.require(caller, right)?;
-        if caller.account.org.is_provider {
-            Ok(())
-        } else {
-            Err(self.deny(caller, format!("only the provider may {what}")))
-        }
-    }
-}
+impl Authority {}

@@ -6,8 +6,8 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::records::Account;
-use super::{Authority, Caller, DomainError};
+use crate::domain::records::Account;
+use crate::domain::{Authority, Caller, DomainError};
 
 /// Who an ID token is for, as the exchange request names it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,7 +94,7 @@ impl Authority {
     }
 
     /// `account`'s identity claims with the roles of a grant.
-    pub(super) fn identity_of(
+    pub(in crate::domain) fn identity_of(
         &self,
         account: &Account,
         roles: &[String],
@@ -114,7 +114,7 @@ impl Authority {
 
     /// The `aud` and `azp` an ID token gets; a malformed one asked for is
     /// refused whether or not the token yields an ID token.
-    pub(super) fn id_token_audience(
+    pub(in crate::domain) fn id_token_audience(
         &self,
         audience: IdTokenAudience<'_>,
     ) -> Result<IdTokenParties, DomainError> {
@@ -148,7 +148,7 @@ impl Authority {
     /// The claims of an OpenID Connect Core 1.0 ID token for `account`,
     /// issued now (the exchange is the authentication) and expiring with
     /// the access token it comes with.
-    pub(super) fn id_token_claims(
+    pub(in crate::domain) fn id_token_claims(
         &self,
         account: &Account,
         roles: &[String],

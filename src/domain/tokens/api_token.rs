@@ -16,8 +16,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::ambient::RandomSource;
-use super::DomainError;
+use crate::domain::ambient::{random_string, RandomSource};
+use crate::domain::DomainError;
 
 pub const TOKEN_LENGTH: usize = 65;
 pub const TOKEN_PREFIX: &str = "tkd";
@@ -71,29 +71,6 @@ impl fmt::Debug for ApiTokenSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiTokenSecret(..)")
     }
-}
-
-/// `length` characters drawn uniformly from `alphabet`. Bytes at or above
-/// the largest multiple of the alphabet's size are dropped, so that no
-/// character is more likely than another (no modulo bias).
-pub fn random_string(
-    random: &dyn RandomSource,
-    alphabet: &[u8],
-    length: usize,
-) -> Result<String, DomainError> {
-    let limit = 256 - 256 % alphabet.len();
-    let mut out = String::with_capacity(length);
-    let mut pool = [0u8; 64];
-    while out.len() < length {
-        random.fill(&mut pool)?;
-        for &byte in pool.iter().filter(|&&b| usize::from(b) < limit) {
-            if out.len() == length {
-                break;
-            }
-            out.push(char::from(alphabet[usize::from(byte) % alphabet.len()]));
-        }
-    }
-    Ok(out)
 }
 
 fn checksum(body: &str) -> String {

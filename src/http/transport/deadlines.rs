@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use super::transport::{ConnectionState, Limits};
+use super::{ConnectionState, Limits};
 
 /// A TCP stream whose waits are bounded: a read that waits longer than the
 /// idle timeout while no request is in flight (the body has a timeout of its

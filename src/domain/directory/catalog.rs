@@ -7,10 +7,11 @@
 
 use serde_json::json;
 
-use super::audit::{Actor, Event};
-use super::names::check_name;
-use super::records::{Group, Org, RightsBundle, RoleDefinition, Service};
-use super::{rights, Authority, DomainError, PROVIDER_ORG};
+use crate::domain::audit::Actor;
+use crate::domain::directory::names::check_name;
+use crate::domain::records::Event;
+use crate::domain::records::{Group, Org, RightsBundle, RoleDefinition, Service};
+use crate::domain::{directory::rights, Authority, DomainError, PROVIDER_ORG};
 
 const MAX_SERVICE_NAME: usize = 64;
 const MAX_PERMISSION_NAME: usize = 128;
@@ -121,7 +122,7 @@ impl Authority {
             .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))?;
         let permissions = self.checked_permissions(None, permissions)?;
         if bundle.name == rights::DEFAULT_RIGHTS_BUNDLE {
-            if let Some(missing) = super::Right::ALL
+            if let Some(missing) = crate::domain::Right::ALL
                 .iter()
                 .map(|r| r.id())
                 .find(|id| !permissions.contains(id))
@@ -224,7 +225,7 @@ impl Authority {
         self.publish_role(by, &role, org_name, published)
     }
 
-    pub(super) fn publish_role(
+    pub(in crate::domain) fn publish_role(
         &mut self,
         by: Actor<'_>,
         role: &RoleDefinition,
@@ -459,7 +460,7 @@ impl Authority {
     }
 
     /// `event` about `role`; an org's own role is read by that org's admins.
-    pub(super) fn on_role(&self, event: Event, role: &RoleDefinition) -> Event {
+    pub(in crate::domain) fn on_role(&self, event: Event, role: &RoleDefinition) -> Event {
         let event = event
             .on("role", &role.id, &role.name)
             .with("permissions", json!(role.permissions));
@@ -477,7 +478,7 @@ impl Authority {
 
     /// The role called `name` that users of `org` may hold: the org's own,
     /// else a global one (provider-only roles in the provider org alone).
-    pub(super) fn grantable_role(
+    pub(in crate::domain) fn grantable_role(
         &self,
         org: &Org,
         name: &str,
@@ -516,7 +517,7 @@ impl Authority {
 
     /// `permissions` as full ids, each an existing permission, all of
     /// `service` when the role is a service role.
-    pub(super) fn checked_permissions(
+    pub(in crate::domain) fn checked_permissions(
         &self,
         service: Option<&str>,
         permissions: &[String],

@@ -1,0 +1,123 @@
+//! Tokens named by their user rather than by a caller's session: what the
+//! admin CLI creates, lists and revokes with the authority of the database
+//! file, and the bulk creation the benchmark seeds with.
+
+use std::collections::VecDeque;
+
+use serde_json::json;
+
+use crate::domain::records::{ApiTokenFilter, ApiTokenListing, TokenScope};
+use crate::domain::storage::{Durability, PendingCommit};
+use crate::domain::tokens::reminders::ReminderRequest;
+use crate::domain::tokens::{CreatedApiToken, NewApiToken};
+use crate::domain::{parse_id, Actor, Authority, DomainError};
+
+/// Which tokens `tokend token list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct TokenQuery {
+    pub org_name: Option<String>,
+    pub user_name: Option<String>,
+    pub include_revoked: bool,
+}
+
+impl Authority {
+    pub fn create_api_token_for(
+        &mut self,
+        org_name: &str,
+        user_name: &str,
+        mut new: NewApiToken<'_>,
+        reminder: Option<ReminderRequest<'_>>,
+    ) -> Result<CreatedApiToken, DomainError> {
+        let user_id = self.user_id(org_name, user_name)?;
+        let account = self
+            .db()
+            .account(&user_id)?
+            .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
+        new.scope = new.scope.checked(&account)?;
+        let event = self.operator_event("token.create")?.in_org(&account.org.id);
+        self.issue_api_token(Actor::Operator, &user_id, new, event, reminder)
+    }
+
+    /// Creates `count` tokens for `user_name@org_name`, named
+    /// `{name}-{n}`, handing each to `created` once it is committed. The
+    /// writes share commits, so a large set is made in seconds (the
+    /// benchmark's seed).
+    pub fn create_api_tokens_in_bulk(
+        &mut self,
+        org_name: &str,
+        user_name: &str,
+        name: &str,
+        count: usize,
+        mut created: impl FnMut(CreatedApiToken),
+    ) -> Result<(), DomainError> {
+        /// Tokens waiting for their commit at once.
+        const IN_FLIGHT: usize = 4096;
+        let user_id = self.user_id(org_name, user_name)?;
+        let account = self
+            .db()
+            .account(&user_id)?
+            .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
+        let mut waiting: VecDeque<(CreatedApiToken, PendingCommit)> =
+            VecDeque::with_capacity(IN_FLIGHT);
+        for n in 0..count {
+            while waiting.len() >= IN_FLIGHT {
+                if let Some((token, commit)) = waiting.pop_front() {
+                    commit.wait()?;
+                    created(token);
+                }
+            }
+            let event = self.operator_event("token.create")?.in_org(&account.org.id);
+            let (token, write) = self.new_api_token(
+                &user_id,
+                NewApiToken {
+                    name: &format!("{name}-{n}"),
+                    ttl: None,
+                    scope: TokenScope::AllRoles,
+                    openid: false,
+                },
+                event,
+            )?;
+            waiting.push_back((token, self.store.submit_write(write, Durability::Durable)?));
+        }
+        for (token, commit) in waiting {
+            commit.wait()?;
+            created(token);
+        }
+        Ok(())
+    }
+
+    pub fn api_tokens(&self, query: &TokenQuery) -> Result<Vec<ApiTokenListing>, DomainError> {
+        let org_id = match &query.org_name {
+            Some(name) => Some(self.org(name)?.id),
+            None => None,
+        };
+        let filter = ApiTokenFilter {
+            owner_id: None,
+            org_id,
+            user_name: query.user_name.clone(),
+            include_revoked: query.include_revoked,
+            ..ApiTokenFilter::default()
+        };
+        Ok(self.db().api_tokens(&filter)?.tokens)
+    }
+
+    pub fn revoke_api_token_by_id(&mut self, id: &str) -> Result<(), DomainError> {
+        let not_found = || DomainError::NotFound(format!("no active API token with id {id:?}"));
+        let id = parse_id(id).ok_or_else(not_found)?;
+        let token = self
+            .db()
+            .api_token(&id)?
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or_else(not_found)?;
+        let now = self.now();
+        let event = self
+            .operator_event("token.revoke")?
+            .on("api_token", &token.id, &token.name)
+            .in_org(&token.org_id)
+            .with("owner", json!(token.owner_id));
+        if !self.write_if_changed(event, move |tx| tx.revoke_api_token(&id, now))? {
+            return Err(not_found());
+        }
+        Ok(())
+    }
+}
