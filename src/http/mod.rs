@@ -39,6 +39,7 @@ use tokio::sync::watch;
 
 use crate::domain::Authority;
 use pool::Pool;
+pub use routes::{endpoints, Access};
 pub use transport::Limits;
 
 pub struct ServeOptions {
