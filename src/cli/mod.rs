@@ -394,7 +394,7 @@ fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainErr
                 .read_line(&mut password)
                 .map_err(|e| DomainError::Invalid(format!("cannot read password: {e}")))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let id = authority.add_user(
+            let user = authority.add_user(
                 Actor::Operator,
                 NewAccount {
                     org_name,
@@ -405,16 +405,18 @@ fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainErr
                     display_name: name.as_deref(),
                 },
             )?;
-            println!("{id}");
+            println!("{}", user.id);
         }
         UserCommand::Disable { user } => {
             let (user_name, org_name) = split_user(&user)?;
-            authority.set_user_enabled(Actor::Operator, org_name, user_name, false)?;
+            let target = authority.user_by_name(org_name, user_name)?;
+            authority.set_user_enabled(Actor::Operator, &target, false)?;
             eprintln!("disabled {user}");
         }
         UserCommand::Enable { user } => {
             let (user_name, org_name) = split_user(&user)?;
-            authority.set_user_enabled(Actor::Operator, org_name, user_name, true)?;
+            let target = authority.user_by_name(org_name, user_name)?;
+            authority.set_user_enabled(Actor::Operator, &target, true)?;
             eprintln!("enabled {user}");
         }
         UserCommand::Unlock { user } => {
@@ -463,7 +465,8 @@ fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError
 fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), DomainError> {
     match command {
         ServiceCommand::Extend { name, permissions } => {
-            let service = authority.extend_service(Actor::Operator, &name, &permissions)?;
+            let service = authority.service_by_name(&name)?;
+            let service = authority.extend_service(Actor::Operator, &service, &permissions)?;
             eprintln!(
                 "service {} now has {} permissions",
                 service.name,
@@ -471,7 +474,8 @@ fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), Dom
             );
         }
         ServiceCommand::AddClient { name } => {
-            let created = authority.add_introspection_client(Actor::Operator, &name)?;
+            let service = authority.service_by_name(&name)?;
+            let created = authority.add_introspection_client(Actor::Operator, &service)?;
             println!("{}", created.client_id);
             println!("{}", created.client_secret);
             eprintln!(
@@ -481,12 +485,13 @@ fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), Dom
         }
         ServiceCommand::Clients { name } => {
             println!("{:<36}  CREATED", "CLIENT_ID");
-            for client in authority.introspection_clients(&name)? {
+            let service = authority.service_by_name(&name)?;
+            for client in authority.introspection_clients(Actor::Operator, &service)? {
                 println!("{:<36}  {}", client.id, format_time(client.created_at));
             }
         }
         ServiceCommand::RevokeClient { client_id } => {
-            authority.revoke_introspection_client(Actor::Operator, &client_id)?;
+            authority.revoke_introspection_client(Actor::Operator, &client_id, None)?;
             eprintln!("revoked introspection client {client_id}");
         }
         ServiceCommand::Add { name, permissions } => {
@@ -524,17 +529,20 @@ fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainErr
         }
         RoleCommand::Grant { user, role } => {
             let (user_name, org_name) = split_user(&user)?;
-            if !authority.set_role_granted(Actor::Operator, org_name, user_name, &role, true)? {
+            let target = authority.user_by_name(org_name, user_name)?;
+            if !authority.set_user_role(Actor::Operator, &target, &role, true)? {
                 eprintln!("{user} already holds {role:?}");
             }
         }
         RoleCommand::Publish { role, org } => {
-            if !authority.set_role_published(Actor::Operator, &role, &org, true)? {
+            let global = authority.global_role(&role)?;
+            if !authority.set_role_published(Actor::Operator, &global, &org, true)? {
                 eprintln!("{role:?} is already published to {org}");
             }
         }
         RoleCommand::Withdraw { role, org } => {
-            if !authority.set_role_published(Actor::Operator, &role, &org, false)? {
+            let global = authority.global_role(&role)?;
+            if !authority.set_role_published(Actor::Operator, &global, &org, false)? {
                 return Err(DomainError::NotFound(format!(
                     "{role:?} is not published to {org}"
                 )));
@@ -542,7 +550,8 @@ fn role(authority: &mut Authority, command: RoleCommand) -> Result<(), DomainErr
         }
         RoleCommand::Revoke { user, role } => {
             let (user_name, org_name) = split_user(&user)?;
-            if !authority.set_role_granted(Actor::Operator, org_name, user_name, &role, false)? {
+            let target = authority.user_by_name(org_name, user_name)?;
+            if !authority.set_user_role(Actor::Operator, &target, &role, false)? {
                 return Err(DomainError::NotFound(format!(
                     "{user} does not hold {role:?}"
                 )));
@@ -561,25 +570,35 @@ fn group(authority: &mut Authority, command: GroupCommand) -> Result<(), DomainE
         }
         GroupCommand::Join { group, user } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_member(Actor::Operator, org, name, &user, true)? {
+            let (target, member) = (
+                authority.group_by_name(org, name)?,
+                authority.user_by_name(org, &user)?,
+            );
+            if !authority.set_group_member(Actor::Operator, &target, &member, true)? {
                 eprintln!("{user} is already in {group}");
             }
         }
         GroupCommand::Leave { group, user } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_member(Actor::Operator, org, name, &user, false)? {
+            let (target, member) = (
+                authority.group_by_name(org, name)?,
+                authority.user_by_name(org, &user)?,
+            );
+            if !authority.set_group_member(Actor::Operator, &target, &member, false)? {
                 return Err(unchanged(format!("{user} is not in {group}")));
             }
         }
         GroupCommand::Grant { group, role } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_role(Actor::Operator, org, name, &role, true)? {
+            let target = authority.group_by_name(org, name)?;
+            if !authority.set_group_role(Actor::Operator, &target, &role, true)? {
                 eprintln!("{group} already holds {role:?}");
             }
         }
         GroupCommand::Revoke { group, role } => {
             let (name, org) = split_group(&group)?;
-            if !authority.set_group_role(Actor::Operator, org, name, &role, false)? {
+            let target = authority.group_by_name(org, name)?;
+            if !authority.set_group_role(Actor::Operator, &target, &role, false)? {
                 return Err(unchanged(format!("{group} does not hold {role:?}")));
             }
         }
@@ -598,7 +617,9 @@ fn bundle(authority: &mut Authority, command: BundleCommand) -> Result<(), Domai
             );
         }
         BundleCommand::Set { name, permissions } => {
-            let bundle = authority.set_bundle_permissions(Actor::Operator, &name, &permissions)?;
+            let bundle = authority.bundle_by_name(&name)?;
+            let bundle =
+                authority.set_bundle_permissions(Actor::Operator, &bundle, &permissions)?;
             eprintln!(
                 "bundle {} now holds {} permissions",
                 bundle.name,
@@ -606,12 +627,14 @@ fn bundle(authority: &mut Authority, command: BundleCommand) -> Result<(), Domai
             );
         }
         BundleCommand::Publish { bundle, org } => {
-            if !authority.set_bundle_published(Actor::Operator, &bundle, &org, true)? {
+            let target = authority.bundle_by_name(&bundle)?;
+            if !authority.set_bundle_published(Actor::Operator, &target, &org, true)? {
                 eprintln!("{bundle:?} is already published to {org}");
             }
         }
         BundleCommand::Withdraw { bundle, org } => {
-            if !authority.set_bundle_published(Actor::Operator, &bundle, &org, false)? {
+            let target = authority.bundle_by_name(&bundle)?;
+            if !authority.set_bundle_published(Actor::Operator, &target, &org, false)? {
                 return Err(DomainError::NotFound(format!(
                     "{bundle:?} is not published to {org}"
                 )));

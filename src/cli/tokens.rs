@@ -5,7 +5,7 @@ use clap::Subcommand;
 
 use super::split_user;
 use crate::domain::{
-    format_time, Authority, DomainError, NewApiToken, ReminderRequest, ServiceRoleScope,
+    format_time, Actor, Authority, DomainError, NewApiToken, ReminderRequest, ServiceRoleScope,
     TokenQuery, TokenScope,
 };
 
@@ -125,7 +125,7 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
             }
         }
         TokenCommand::Revoke { id } => {
-            authority.revoke_api_token_by_id(&id)?;
+            authority.revoke_api_token(Actor::Operator, &id)?;
             eprintln!("revoked API token {id}");
         }
     }

@@ -203,4 +203,45 @@ impl Authority {
             )),
         }
     }
+
+    /// For a request, a password session holding `right`; the CLI's
+    /// operator holds every right.
+    pub(in crate::domain) fn require_to(
+        &self,
+        by: Actor<'_>,
+        right: Right,
+        what: &str,
+    ) -> Result<(), DomainError> {
+        let Actor::Caller(caller) = by else {
+            return Ok(());
+        };
+        self.require_session(caller, what)?;
+        self.require(caller, right)
+    }
+
+    /// The same, for what only the provider does.
+    pub(in crate::domain) fn require_provider_to(
+        &self,
+        by: Actor<'_>,
+        right: Right,
+        what: &str,
+    ) -> Result<(), DomainError> {
+        match by {
+            Actor::Caller(caller) => self.require_provider(caller, right, what),
+            Actor::Operator => Ok(()),
+        }
+    }
+
+    /// The org called `name`, if `by` may act in it (another org is
+    /// unknown to a tenant's caller).
+    pub(in crate::domain) fn org_to_act_in(
+        &self,
+        by: Actor<'_>,
+        name: &str,
+    ) -> Result<Org, DomainError> {
+        match by {
+            Actor::Caller(caller) => self.visible_org(caller, name),
+            Actor::Operator => self.org(name),
+        }
+    }
 }

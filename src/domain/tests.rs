@@ -259,7 +259,8 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
         Err(DomainError::Forbidden(_))
     ));
     assert!(matches!(
-        f.authority.revoke_api_token(&derived, &created.id),
+        f.authority
+            .revoke_api_token(Actor::Caller(&derived), &created.id),
         Err(DomainError::Forbidden(_))
     ));
 }
@@ -483,20 +484,23 @@ fn a_kept_account_gives_way_to_any_change_made_by_another_process() {
     // The admin CLI, a process with its own cache, changes alice.
     let mut cli = f.other_process();
     let admin = rights::ORGANIZATION_ADMINISTRATOR;
-    cli.set_role_granted(Actor::Operator, "acme", "alice", admin, true)
+    let alice = cli.user_by_name("acme", "alice").unwrap();
+    cli.set_user_role(Actor::Operator, &alice, admin, true)
         .unwrap();
     assert_eq!(manages(&f), Some(true), "a grant counts at once");
-    cli.set_role_granted(Actor::Operator, "acme", "alice", admin, false)
+    cli.set_user_role(Actor::Operator, &alice, admin, false)
         .unwrap();
     assert_eq!(manages(&f), Some(false), "so does taking it back");
     cli.add_group(Actor::Operator, "acme", "admins").unwrap();
-    cli.set_group_role(Actor::Operator, "acme", "admins", admin, true)
+    let group = cli.group_by_name("acme", "admins").unwrap();
+    cli.set_group_role(Actor::Operator, &group, admin, true)
         .unwrap();
     assert_eq!(manages(&f), Some(false), "alice is not in the group yet");
-    cli.set_group_member(Actor::Operator, "acme", "admins", "alice", true)
+    let group = cli.group_by_name("acme", "admins").unwrap();
+    cli.set_group_member(Actor::Operator, &group, &alice, true)
         .unwrap();
     assert_eq!(manages(&f), Some(true), "through the group");
-    cli.set_user_enabled(Actor::Operator, "acme", "alice", false)
+    cli.set_user_enabled(Actor::Operator, &alice, false)
         .unwrap();
     assert_eq!(manages(&f), None, "a disabled user is refused at once");
 }

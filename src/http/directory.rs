@@ -11,8 +11,8 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{
-    format_time, Authority, BundleSummary, GroupSummary, NewRole, PageRequest, RoleDefinition,
-    Service,
+    format_time, Actor, Authority, BundleSummary, DomainError, GroupSummary, NewRole, PageRequest,
+    RoleDefinition, Service,
 };
 
 #[derive(Deserialize)]
@@ -78,8 +78,8 @@ pub fn roles(authority: &Authority, request: &Request) -> Result<Response, ApiEr
 pub fn create_role(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: NewRoleBody = request.json_body()?;
-    let role = authority.create_role(
-        &caller,
+    let role = authority.add_role(
+        Actor::Caller(&caller),
         NewRole {
             name: &body.name,
             org_name: body.org.as_deref(),
@@ -103,7 +103,9 @@ pub fn set_role_permissions(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: PermissionsBody = request.json_body()?;
-    let role = authority.set_role_permissions(&caller, role_id, &body.permissions)?;
+    let by = Actor::Caller(&caller);
+    let role = authority.role_by_id(by, role_id)?;
+    let role = authority.set_role_permissions(by, &role, &body.permissions)?;
     Ok(Response::json(200, &role_json(&role)))
 }
 
@@ -113,7 +115,9 @@ pub fn delete_role(
     role_id: &str,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    authority.delete_role(&caller, role_id)?;
+    let by = Actor::Caller(&caller);
+    let role = authority.role_by_id(by, role_id)?;
+    authority.delete_role(by, &role)?;
     Ok(Response::no_content())
 }
 
@@ -125,14 +129,23 @@ pub fn publish_role(
     org: Option<&str>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let role = match org {
+    let by = Actor::Caller(&caller);
+    let role = authority.role_to_publish(by, role_id)?;
+    match org {
         None => {
             let body: OrgRef = request.json_body()?;
-            authority.publish_role_by_id(&caller, role_id, &body.org, true)?
+            authority.set_role_published(by, &role, &body.org, true)?;
         }
-        Some(org) => authority.publish_role_by_id(&caller, role_id, org, false)?,
-    };
-    Ok(Response::json(200, &role_json(&role)))
+        Some(org) => {
+            if !authority.set_role_published(by, &role, org, false)? {
+                return Err(not_found(format!("the role is not published to {org:?}")));
+            }
+        }
+    }
+    Ok(Response::json(
+        200,
+        &role_json(&authority.role_by_id(by, role_id)?),
+    ))
 }
 
 /// `POST /api/users/{id}/roles` (grant) and `DELETE /api/users/{id}/roles/{role}`.
@@ -143,13 +156,15 @@ pub fn set_user_role(
     role: Option<&str>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
+    let by = Actor::Caller(&caller);
+    let user = authority.user_by_id(by, user_id)?;
     match role {
         None => {
             let body: RoleRef = request.json_body()?;
-            authority.set_user_role(&caller, user_id, &body.role, true)?;
+            authority.set_user_role(by, &user, &body.role, true)?;
         }
         Some(role) => {
-            if !authority.set_user_role(&caller, user_id, role, false)? {
+            if !authority.set_user_role(by, &user, role, false)? {
                 return Err(ApiError::not_found());
             }
         }
@@ -177,8 +192,12 @@ pub fn group(authority: &Authority, request: &Request, id: &str) -> Result<Respo
 pub fn create_group(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: NewGroupBody = request.json_body()?;
-    let group = authority.create_group(&caller, &body.org, &body.name)?;
-    Ok(Response::json(201, &group_json(&group)))
+    let by = Actor::Caller(&caller);
+    let group = authority.add_group(by, &body.org, &body.name)?;
+    Ok(Response::json(
+        201,
+        &group_json(&authority.group_by_id(by, &group.id)?),
+    ))
 }
 
 /// `POST /api/groups/{id}/members` (add) and `DELETE .../members/{user}`.
@@ -189,14 +208,25 @@ pub fn set_group_member(
     user_id: Option<&str>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let group = match user_id {
+    let by = Actor::Caller(&caller);
+    let group = authority.group_by_id(by, group_id)?;
+    match user_id {
         None => {
             let body: MemberRef = request.json_body()?;
-            authority.set_group_member_by_id(&caller, group_id, &body.user, true)?
+            let user = authority.user_by_id(by, &body.user)?;
+            authority.set_group_member(by, &group, &user, true)?;
         }
-        Some(user_id) => authority.set_group_member_by_id(&caller, group_id, user_id, false)?,
-    };
-    Ok(Response::json(200, &group_json(&group)))
+        Some(user_id) => {
+            let user = authority.user_by_id(by, user_id)?;
+            if !authority.set_group_member(by, &group, &user, false)? {
+                return Err(not_found("the user is not in the group".into()));
+            }
+        }
+    }
+    Ok(Response::json(
+        200,
+        &group_json(&authority.group_by_id(by, group_id)?),
+    ))
 }
 
 /// `POST /api/groups/{id}/roles` (grant) and `DELETE .../roles/{role}`.
@@ -207,14 +237,23 @@ pub fn set_group_role(
     role: Option<&str>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let group = match role {
+    let by = Actor::Caller(&caller);
+    let group = authority.group_by_id(by, group_id)?;
+    match role {
         None => {
             let body: RoleRef = request.json_body()?;
-            authority.set_group_role_by_id(&caller, group_id, &body.role, true)?
+            authority.set_group_role(by, &group, &body.role, true)?;
         }
-        Some(role) => authority.set_group_role_by_id(&caller, group_id, role, false)?,
-    };
-    Ok(Response::json(200, &group_json(&group)))
+        Some(role) => {
+            if !authority.set_group_role(by, &group, role, false)? {
+                return Err(not_found("the group does not hold the role".into()));
+            }
+        }
+    }
+    Ok(Response::json(
+        200,
+        &group_json(&authority.group_by_id(by, group_id)?),
+    ))
 }
 
 pub fn services(authority: &Authority, request: &Request) -> Result<Response, ApiError> {
@@ -229,7 +268,7 @@ pub fn services(authority: &Authority, request: &Request) -> Result<Response, Ap
 pub fn create_service(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: NamedPermissions = request.json_body()?;
-    let service = authority.create_service(&caller, &body.name, &body.permissions)?;
+    let service = authority.add_service(Actor::Caller(&caller), &body.name, &body.permissions)?;
     Ok(Response::json(201, &service_json(&service)))
 }
 
@@ -245,8 +284,12 @@ pub fn bundles(authority: &Authority, request: &Request) -> Result<Response, Api
 pub fn create_bundle(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: NamedPermissions = request.json_body()?;
-    let bundle = authority.create_bundle(&caller, &body.name, &body.permissions)?;
-    Ok(Response::json(201, &bundle_json(&bundle)))
+    let bundle =
+        authority.add_rights_bundle(Actor::Caller(&caller), &body.name, &body.permissions)?;
+    Ok(Response::json(
+        201,
+        &bundle_json(&authority.bundle_by_id(&bundle.id)?),
+    ))
 }
 
 /// `POST /api/services/{id}/permissions`: more permissions for a service.
@@ -257,7 +300,8 @@ pub fn extend_service(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: PermissionsBody = request.json_body()?;
-    let service = authority.extend_service_by_id(&caller, service_id, &body.permissions)?;
+    let service = authority.service_by_id(service_id)?;
+    let service = authority.extend_service(Actor::Caller(&caller), &service, &body.permissions)?;
     Ok(Response::json(200, &service_json(&service)))
 }
 
@@ -269,7 +313,8 @@ pub fn create_service_client(
     service_id: &str,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let created = authority.create_service_client(&caller, service_id)?;
+    let service = authority.service_by_id(service_id)?;
+    let created = authority.add_introspection_client(Actor::Caller(&caller), &service)?;
     Ok(Response::json(
         201,
         &json!({
@@ -289,8 +334,9 @@ pub fn service_clients(
     service_id: &str,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
+    let service = authority.service_by_id(service_id)?;
     let clients: Vec<Value> = authority
-        .service_clients(&caller, service_id)?
+        .introspection_clients(Actor::Caller(&caller), &service)?
         .iter()
         .map(|c| json!({ "client_id": c.id, "created_at": format_time(c.created_at) }))
         .collect();
@@ -305,7 +351,8 @@ pub fn revoke_service_client(
     client_id: &str,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    authority.revoke_service_client(&caller, service_id, client_id)?;
+    let service = authority.service_by_id(service_id)?;
+    authority.revoke_introspection_client(Actor::Caller(&caller), client_id, Some(&service))?;
     Ok(Response::no_content())
 }
 
@@ -317,7 +364,9 @@ pub fn set_bundle_permissions(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: PermissionsBody = request.json_body()?;
-    let bundle = authority.set_bundle_permissions_by_id(&caller, bundle_id, &body.permissions)?;
+    let bundle = authority.bundle_by_id(bundle_id)?;
+    let bundle =
+        authority.set_bundle_permissions(Actor::Caller(&caller), &bundle, &body.permissions)?;
     Ok(Response::json(200, &bundle_json(&bundle)))
 }
 
@@ -329,13 +378,20 @@ pub fn publish_bundle(
     org: Option<&str>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let bundle = match org {
+    let by = Actor::Caller(&caller);
+    let bundle = authority.bundle_by_id(bundle_id)?;
+    match org {
         None => {
             let body: OrgRef = request.json_body()?;
-            authority.publish_bundle(&caller, bundle_id, &body.org, true)?
+            authority.set_bundle_published(by, &bundle, &body.org, true)?;
         }
-        Some(org) => authority.publish_bundle(&caller, bundle_id, org, false)?,
-    };
+        Some(org) => {
+            if !authority.set_bundle_published(by, &bundle, org, false)? {
+                return Err(not_found(format!("the bundle is not published to {org:?}")));
+            }
+        }
+    }
+    let bundle = authority.bundle_by_id(bundle_id)?;
     Ok(Response::json(200, &bundle_json(&bundle)))
 }
 
@@ -343,7 +399,7 @@ pub fn publish_bundle(
 pub fn create_org(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: NewOrgBody = request.json_body()?;
-    let org = authority.create_org(&caller, &body.name)?;
+    let org = authority.add_org(Actor::Caller(&caller), &body.name)?;
     Ok(Response::json(
         201,
         &json!({ "id": org.id, "name": org.name, "is_provider": org.is_provider }),
@@ -389,4 +445,9 @@ fn group_json(group: &GroupSummary) -> Value {
         "members": group.members,
         "roles": group.roles,
     })
+}
+
+/// 404 for a removal that found nothing to remove.
+fn not_found(message: String) -> ApiError {
+    DomainError::NotFound(message).into()
 }

@@ -10,7 +10,7 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{
-    format_time, ApiTokenListing, Authority, NewApiToken, PageRequest, ReminderRequest,
+    format_time, Actor, ApiTokenListing, Authority, NewApiToken, PageRequest, ReminderRequest,
     ServiceRoleScope, TokenScope,
 };
 
@@ -164,6 +164,6 @@ pub fn revoke(
     id: &str,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    authority.revoke_api_token(&caller, id)?;
+    authority.revoke_api_token(Actor::Caller(&caller), id)?;
     Ok(Response::no_content())
 }

@@ -9,7 +9,9 @@ use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::{format_time, Authority, NewAccount, PageRequest, PasswordTarget, UserSummary};
+use crate::domain::{
+    format_time, Actor, Authority, NewAccount, PageRequest, PasswordTarget, UserSummary,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,8 +50,8 @@ pub fn get(authority: &Authority, request: &Request, id: &str) -> Result<Respons
 pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body: NewUserBody = request.json_body()?;
-    let user = authority.create_user(
-        &caller,
+    let user = authority.add_user(
+        Actor::Caller(&caller),
         NewAccount {
             org_name: &body.org,
             user_name: &body.username,
@@ -69,7 +71,9 @@ pub fn set_enabled(
     enabled: bool,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
-    let user = authority.set_enabled(&caller, id, enabled)?;
+    let by = Actor::Caller(&caller);
+    let user = authority.user_by_id(by, id)?;
+    let user = authority.set_user_enabled(by, &user, enabled)?;
     Ok(Response::json(200, &user_json(&user)))
 }
 

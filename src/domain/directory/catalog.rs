@@ -1,17 +1,21 @@
 //! What may be granted, and to whom: services and their permissions, roles
 //! (global or an org's, org or service roles) and who holds them, groups
 //! and their members, rights bundles and the orgs they are published to.
-//! Done by whoever holds the database file (the admin CLI) or, after the
-//! rights checks of `directory.rs`, over the API; each change takes the
-//! `Actor` its audit event names.
+//! One method per action, for the API and the admin CLI alike: each takes
+//! the `Actor` its audit event names and a target already resolved (by id
+//! within a caller's reach, or by name for the CLI, in `lookups.rs`), and
+//! checks a caller's rights itself, the privilege ceiling included; the
+//! CLI's operator holds every right.
 
 use serde_json::json;
 
 use crate::domain::audit::Actor;
 use crate::domain::directory::names::check_name;
 use crate::domain::records::Event;
-use crate::domain::records::{Group, Org, RightsBundle, RoleDefinition, Service};
-use crate::domain::{directory::rights, Authority, DomainError, PROVIDER_ORG};
+use crate::domain::records::{
+    BundleSummary, Group, GroupSummary, Org, RightsBundle, RoleDefinition, Service, UserSummary,
+};
+use crate::domain::{directory::rights, Authority, DomainError, Right, PROVIDER_ORG};
 
 const MAX_SERVICE_NAME: usize = 64;
 const MAX_PERMISSION_NAME: usize = 128;
@@ -37,6 +41,7 @@ impl Authority {
         name: &str,
         permissions: &[String],
     ) -> Result<Service, DomainError> {
+        self.require_provider_to(by, Right::RightsBundleManage, "register services")?;
         check_identifier("service name", name, MAX_SERVICE_NAME)?;
         let mut names = Vec::with_capacity(permissions.len());
         for permission in permissions {
@@ -75,10 +80,11 @@ impl Authority {
     pub fn extend_service(
         &mut self,
         by: Actor<'_>,
-        name: &str,
+        service: &Service,
         permissions: &[String],
     ) -> Result<Service, DomainError> {
-        let service = self.service(name)?;
+        self.require_provider_to(by, Right::RightsBundleManage, "register services")?;
+        let name = &service.name;
         let mut added = Vec::with_capacity(permissions.len());
         for permission in permissions {
             let (owner, permission_name) = split_permission(permission)?;
@@ -113,13 +119,10 @@ impl Authority {
     pub fn set_bundle_permissions(
         &mut self,
         by: Actor<'_>,
-        bundle_name: &str,
+        bundle: &BundleSummary,
         permissions: &[String],
-    ) -> Result<RightsBundle, DomainError> {
-        let bundle = self
-            .db()
-            .rights_bundle(bundle_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))?;
+    ) -> Result<BundleSummary, DomainError> {
+        self.require_provider_to(by, Right::RightsBundleManage, "manage rights bundles")?;
         let permissions = self.checked_permissions(None, permissions)?;
         if bundle.name == rights::DEFAULT_RIGHTS_BUNDLE {
             if let Some(missing) = crate::domain::Right::ALL
@@ -141,9 +144,7 @@ impl Authority {
         self.write_recorded(event, move |tx| {
             tx.set_bundle_permissions(&id, &permissions)
         })?;
-        self.db()
-            .rights_bundle(bundle_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))
+        self.bundle_by_id(&bundle.id)
     }
 
     /// Defines a role: global (no org) or local to `org_name`; an org role,
@@ -153,6 +154,13 @@ impl Authority {
         by: Actor<'_>,
         new: NewRole<'_>,
     ) -> Result<RoleDefinition, DomainError> {
+        match new.org_name {
+            None => self.require_provider_to(by, Right::GlobalRoleManage, "define global roles")?,
+            Some(org) => {
+                self.require_to(by, Right::RoleManage, "manage roles")?;
+                self.org_to_act_in(by, org)?;
+            }
+        }
         check_name("role name", new.name, MAX_ROLE_NAME)?;
         if new.name.contains('/') {
             return Err(DomainError::Invalid(format!(
@@ -214,24 +222,11 @@ impl Authority {
     pub fn set_role_published(
         &mut self,
         by: Actor<'_>,
-        role_name: &str,
-        org_name: &str,
-        published: bool,
-    ) -> Result<bool, DomainError> {
-        let role = self
-            .db()
-            .role(None, role_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no global role {role_name:?}")))?;
-        self.publish_role(by, &role, org_name, published)
-    }
-
-    pub(in crate::domain) fn publish_role(
-        &mut self,
-        by: Actor<'_>,
         role: &RoleDefinition,
         org_name: &str,
         published: bool,
     ) -> Result<bool, DomainError> {
+        self.require_provider_to(by, Right::GlobalRoleManage, "publish global roles")?;
         if role.org_id.is_some() {
             return Err(DomainError::Invalid(format!(
                 "{:?} is an org's own role; only global roles are published",
@@ -266,19 +261,19 @@ impl Authority {
         })?)
     }
 
-    /// Grants (or takes back) a role to `user_name@org_name`. Returns false
-    /// when nothing changed.
-    pub fn set_role_granted(
+    /// Grants (or takes back) a role to a user. Returns false when nothing
+    /// changed.
+    pub fn set_user_role(
         &mut self,
         by: Actor<'_>,
-        org_name: &str,
-        user_name: &str,
+        user: &UserSummary,
         role_name: &str,
         granted: bool,
     ) -> Result<bool, DomainError> {
-        let org = self.org(org_name)?;
-        let user = self.user_summary(org_name, user_name)?;
+        self.require_to(by, Right::UserManage, "manage users")?;
+        let org = self.org(&user.org_name)?;
         let role = self.grantable_role(&org, role_name)?;
+        let user = user.clone();
         self.require_role_within_ceiling(by, &role)?;
         let kind = if granted { "role.grant" } else { "role.revoke" };
         let event = self
@@ -300,13 +295,14 @@ impl Authority {
         org_name: &str,
         name: &str,
     ) -> Result<Group, DomainError> {
+        self.require_to(by, Right::GroupManage, "manage groups")?;
+        let org = self.org_to_act_in(by, org_name)?;
         check_name("group name", name, MAX_ROLE_NAME)?;
         if name.contains('@') {
             return Err(DomainError::Invalid(format!(
                 "group name {name:?} must not contain '@'"
             )));
         }
-        let org = self.org(org_name)?;
         let group = Group {
             id: self.new_id()?,
             org_id: org.id,
@@ -314,7 +310,10 @@ impl Authority {
             created_at: self.now(),
         };
         let record = group.clone();
-        let event = self.on_group(self.event_by(by, "group.create")?, &group);
+        let event = self
+            .event_by(by, "group.create")?
+            .on("group", &group.id, &group.name)
+            .in_org(&group.org_id);
         self.write_recorded(event, move |tx| tx.insert_group(&record))
             .map_err(|e| match e.into() {
                 DomainError::Conflict(_) => DomainError::Conflict(format!(
@@ -325,26 +324,27 @@ impl Authority {
         Ok(group)
     }
 
-    /// Puts `user_name` into (or takes it out of) a group of its org.
-    /// Returns false when nothing changed.
+    /// Puts a user into (or takes it out of) a group of its org. Returns
+    /// false when nothing changed.
     pub fn set_group_member(
         &mut self,
         by: Actor<'_>,
-        org_name: &str,
-        group_name: &str,
-        user_name: &str,
+        group: &GroupSummary,
+        user: &UserSummary,
         member: bool,
     ) -> Result<bool, DomainError> {
-        let org = self.org(org_name)?;
-        let group = self.group(&org, group_name)?;
-        let user_id = self.user_id(org_name, user_name)?;
+        self.require_to(by, Right::GroupManage, "manage groups")?;
+        if user.org_id != group.org_id {
+            return Err(DomainError::NotFound(
+                "no such user in the group's org".into(),
+            ));
+        }
         // A member holds the group's roles: joining or leaving is granting
         // or revoking each of them.
-        if let Some(summary) = self.db().group_by_id(&group.id)? {
-            for role_name in &summary.roles {
-                let role = self.grantable_role(&org, role_name)?;
-                self.require_role_within_ceiling(by, &role)?;
-            }
+        let org = self.org(&group.org_name)?;
+        for role_name in &group.roles {
+            let role = self.grantable_role(&org, role_name)?;
+            self.require_role_within_ceiling(by, &role)?;
         }
         let kind = if member {
             "group.member_add"
@@ -352,10 +352,11 @@ impl Authority {
             "group.member_remove"
         };
         let event = self
-            .on_group(self.event_by(by, kind)?, &group)
-            .with("user", json!({ "id": user_id, "name": user_name }));
+            .on_group(self.event_by(by, kind)?, group)
+            .with("user", json!({ "id": user.id, "name": user.name }));
+        let (group_id, user_id) = (group.id.clone(), user.id.clone());
         Ok(self.write_if_changed(event, move |tx| {
-            tx.set_group_member(&group.id, &user_id, member)
+            tx.set_group_member(&group_id, &user_id, member)
         })?)
     }
 
@@ -364,13 +365,12 @@ impl Authority {
     pub fn set_group_role(
         &mut self,
         by: Actor<'_>,
-        org_name: &str,
-        group_name: &str,
+        group: &GroupSummary,
         role_name: &str,
         granted: bool,
     ) -> Result<bool, DomainError> {
-        let org = self.org(org_name)?;
-        let group = self.group(&org, group_name)?;
+        self.require_to(by, Right::GroupManage, "manage groups")?;
+        let org = self.org(&group.org_name)?;
         let role = self.grantable_role(&org, role_name)?;
         self.require_role_within_ceiling(by, &role)?;
         let kind = if granted {
@@ -379,10 +379,11 @@ impl Authority {
             "group.role_revoke"
         };
         let event = self
-            .on_group(self.event_by(by, kind)?, &group)
+            .on_group(self.event_by(by, kind)?, group)
             .with("role", json!({ "id": role.id, "name": role.name }));
+        let group_id = group.id.clone();
         Ok(self.write_if_changed(event, move |tx| {
-            tx.set_group_role(&group.id, &role.id, granted)
+            tx.set_group_role(&group_id, &role.id, granted)
         })?)
     }
 
@@ -394,6 +395,7 @@ impl Authority {
         name: &str,
         permissions: &[String],
     ) -> Result<RightsBundle, DomainError> {
+        self.require_provider_to(by, Right::RightsBundleManage, "manage rights bundles")?;
         check_name("rights bundle name", name, MAX_ROLE_NAME)?;
         let ids = self.checked_permissions(None, permissions)?;
         let bundle = RightsBundle {
@@ -423,14 +425,11 @@ impl Authority {
     pub fn set_bundle_published(
         &mut self,
         by: Actor<'_>,
-        bundle_name: &str,
+        bundle: &BundleSummary,
         org_name: &str,
         published: bool,
     ) -> Result<bool, DomainError> {
-        let bundle = self
-            .db()
-            .rights_bundle(bundle_name)?
-            .ok_or_else(|| DomainError::NotFound(format!("no rights bundle {bundle_name:?}")))?;
+        self.require_provider_to(by, Right::RightsBundleManage, "manage rights bundles")?;
         let org = self.org(org_name)?;
         if org.is_provider {
             return Err(DomainError::Invalid(format!(
@@ -447,13 +446,73 @@ impl Authority {
             .on("rights_bundle", &bundle.id, &bundle.name)
             .in_org(&org.id)
             .with("org", json!(org.name));
+        let bundle_id = bundle.id.clone();
         Ok(self.write_if_changed(event, move |tx| {
-            tx.set_bundle_published(&bundle.id, &org.id, published)
+            tx.set_bundle_published(&bundle_id, &org.id, published)
         })?)
     }
 
+    /// Replaces a role's permissions: an org's own with "Role: Manage"
+    /// there, a global one as the provider with "Global Role: Manage".
+    /// Built-in roles do not change.
+    pub fn set_role_permissions(
+        &mut self,
+        by: Actor<'_>,
+        role: &RoleDefinition,
+        permissions: &[String],
+    ) -> Result<RoleDefinition, DomainError> {
+        self.require_role_change(by, role)?;
+        let permissions = self.checked_permissions(role.service.as_deref(), permissions)?;
+        // Its holders gain what is added and lose what is taken away.
+        let touched: Vec<String> = role
+            .permissions
+            .iter()
+            .chain(&permissions)
+            .cloned()
+            .collect();
+        self.require_permissions_within_ceiling(by, &touched)?;
+        let id = role.id.clone();
+        let changed = RoleDefinition {
+            permissions: permissions.clone(),
+            ..role.clone()
+        };
+        let event = self.on_role(self.event_by(by, "role.update")?, &changed);
+        self.write_recorded(event, move |tx| tx.set_role_permissions(&id, &permissions))?;
+        Ok(changed)
+    }
+
+    /// Deletes a role no user or group holds (else 409).
+    pub fn delete_role(&mut self, by: Actor<'_>, role: &RoleDefinition) -> Result<(), DomainError> {
+        self.require_role_change(by, role)?;
+        let id = role.id.clone();
+        let event = self.on_role(self.event_by(by, "role.delete")?, role);
+        if !self.write_if_changed(event, move |tx| tx.delete_unused_role(&id))? {
+            return Err(DomainError::Conflict(format!(
+                "role {:?} is still held by users or groups",
+                role.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Who may change `role`: a global one the provider with "Global Role:
+    /// Manage", an org's own "Role: Manage"; a built-in role nobody.
+    fn require_role_change(&self, by: Actor<'_>, role: &RoleDefinition) -> Result<(), DomainError> {
+        match &role.org_id {
+            None => self.require_provider_to(by, Right::GlobalRoleManage, "change global roles")?,
+            Some(_) => self.require_to(by, Right::RoleManage, "manage roles")?,
+        }
+        if role.org_id.is_none() && rights::is_builtin_role(&role.name) {
+            return Err(DomainError::Invalid(format!(
+                "the built-in role {:?} cannot be changed",
+                role.name
+            )));
+        }
+        Ok(())
+    }
+
     /// `event` about `group`, read by the admins of its org.
-    fn on_group(&self, event: Event, group: &Group) -> Event {
+    fn on_group(&self, event: Event, group: &GroupSummary) -> Event {
         event
             .on("group", &group.id, &group.name)
             .in_org(&group.org_id)
@@ -468,12 +527,6 @@ impl Authority {
             Some(org_id) => event.in_org(org_id),
             None => event,
         }
-    }
-
-    fn group(&self, org: &Org, name: &str) -> Result<Group, DomainError> {
-        self.db().group(&org.id, name)?.ok_or_else(|| {
-            DomainError::NotFound(format!("no group {name:?} in org {:?}", org.name))
-        })
     }
 
     /// The role called `name` that users of `org` may hold: the org's own,

@@ -4,9 +4,9 @@
 //! contain. Changes by a caller go through the rights checks in `access`.
 
 pub(in crate::domain) mod catalog;
+pub(in crate::domain) mod lookups;
 pub(in crate::domain) mod names;
 pub(in crate::domain) mod orgs;
 pub(in crate::domain) mod password;
 pub(in crate::domain) mod rights;
-pub(in crate::domain) mod roles;
 pub(in crate::domain) mod users;

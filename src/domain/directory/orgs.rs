@@ -2,12 +2,14 @@
 //! provider org `System` is made at first start (`Authority::start`).
 
 use crate::domain::records::Org;
-use crate::domain::{Actor, Authority, DomainError};
+use crate::domain::{Actor, Authority, DomainError, Right};
 
 const MAX_ORG_NAME: usize = 64;
 
 impl Authority {
+    /// Adds a tenant org: the provider, with "Organization: Manage".
     pub fn add_org(&mut self, by: Actor<'_>, name: &str) -> Result<Org, DomainError> {
+        self.require_provider_to(by, Right::OrgManage, "add organizations")?;
         let valid = !name.is_empty()
             && name.len() <= MAX_ORG_NAME
             && name

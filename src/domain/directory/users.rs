@@ -52,37 +52,26 @@ impl Authority {
         self.user_in_reach(caller, id)
     }
 
-    /// Adds a user to the caller's org (any org, for the provider).
-    pub fn create_user(
-        &mut self,
-        caller: &Caller,
-        new: NewAccount<'_>,
-    ) -> Result<UserSummary, DomainError> {
-        self.require_session(caller, "manage users")?;
-        self.require(caller, Right::UserManage)?;
-        self.visible_org(caller, new.org_name)?;
-        let id = self.add_user(Actor::Caller(caller), new)?;
-        self.user_in_reach(caller, &id)
+    /// A user by id: for a caller, one within its reach (its org; every
+    /// org for the provider); another org's user is unknown.
+    pub fn user_by_id(&self, by: Actor<'_>, id: &str) -> Result<UserSummary, DomainError> {
+        match by {
+            Actor::Caller(caller) => self.user_in_reach(caller, id),
+            Actor::Operator => {
+                let not_found = || DomainError::NotFound("no such user".into());
+                let id = parse_id(id).ok_or_else(not_found)?;
+                self.db().user(&id)?.ok_or_else(not_found)
+            }
+        }
     }
 
-    /// Disables or enables a user in the caller's reach; never the caller.
-    pub fn set_enabled(
-        &mut self,
-        caller: &Caller,
-        id: &str,
-        enabled: bool,
+    /// A user by org and name, for the CLI.
+    pub fn user_by_name(
+        &self,
+        org_name: &str,
+        user_name: &str,
     ) -> Result<UserSummary, DomainError> {
-        self.require_session(caller, "manage users")?;
-        self.require(caller, Right::UserManage)?;
-        let user = self.user_in_reach(caller, id)?;
-        if user.id == caller.account.user_id {
-            return Err(DomainError::Invalid(
-                "a user cannot disable or enable itself".into(),
-            ));
-        }
-        self.require_user_within_ceiling(Actor::Caller(caller), &user.id)?;
-        self.write_user_enabled(Actor::Caller(caller), &user, enabled)?;
-        self.user_in_reach(caller, id)
+        self.user_summary(org_name, user_name)
     }
 
     /// Sets a password: the caller's own (proving the current one), or
@@ -185,7 +174,15 @@ pub(in crate::domain) fn check_user_name(name: &str) -> Result<(), DomainError> 
 
 impl Authority {
     /// Adds `user_name` to `org_name` with the given roles (or the default).
-    pub fn add_user(&mut self, by: Actor<'_>, new: NewAccount<'_>) -> Result<String, DomainError> {
+    /// Adds a user: a caller to its own org (any org, for the provider),
+    /// with "User: Manage" and only roles within its ceiling.
+    pub fn add_user(
+        &mut self,
+        by: Actor<'_>,
+        new: NewAccount<'_>,
+    ) -> Result<UserSummary, DomainError> {
+        self.require_to(by, Right::UserManage, "manage users")?;
+        self.org_to_act_in(by, new.org_name)?;
         let NewAccount {
             org_name,
             user_name,
@@ -239,21 +236,32 @@ impl Authority {
                 )),
                 other => other,
             })?;
-        Ok(id)
+        self.user_by_id(Actor::Operator, &id)
     }
 
     /// Turns a user off or on. A disabled user cannot log in, its sessions
     /// and derived access tokens stop working, and its API tokens are
     /// refused at the exchange, until it is enabled again.
+    /// Disables or enables a user: a caller with "User: Manage", never
+    /// itself, and only a user within its ceiling. A disable ends the
+    /// user's sessions for good.
     pub fn set_user_enabled(
         &mut self,
         by: Actor<'_>,
-        org_name: &str,
-        user_name: &str,
+        user: &UserSummary,
         enabled: bool,
-    ) -> Result<(), DomainError> {
-        let user = self.user_summary(org_name, user_name)?;
-        self.write_user_enabled(by, &user, enabled)
+    ) -> Result<UserSummary, DomainError> {
+        self.require_to(by, Right::UserManage, "manage users")?;
+        if let Actor::Caller(caller) = by {
+            if user.id == caller.account.user_id {
+                return Err(DomainError::Invalid(
+                    "a user cannot disable or enable itself".into(),
+                ));
+            }
+        }
+        self.require_user_within_ceiling(by, &user.id)?;
+        self.write_user_enabled(by, user, enabled)?;
+        self.user_by_id(Actor::Operator, &user.id)
     }
 
     pub(in crate::domain) fn write_user_enabled(

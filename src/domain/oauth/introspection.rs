@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::domain::ambient::random_string;
 use crate::domain::audit::Actor;
-use crate::domain::records::IntrospectionClient;
+use crate::domain::records::{IntrospectionClient, Service};
 use crate::domain::tokens::api_token::ApiTokenSecret;
-use crate::domain::{Authority, DomainError};
+use crate::domain::{Authority, DomainError, Right};
 
 /// Characters of a client secret: base62, about 285 bits.
 const SECRET_LENGTH: usize = 48;
@@ -53,11 +53,10 @@ impl Authority {
     pub fn add_introspection_client(
         &mut self,
         by: Actor<'_>,
-        service_name: &str,
+        service: &Service,
     ) -> Result<ClientCredentials, DomainError> {
-        let service = self.db().service(service_name)?.ok_or_else(|| {
-            DomainError::NotFound(format!("service {service_name:?} does not exist"))
-        })?;
+        self.require_provider_to(by, Right::RightsBundleManage, "manage services")?;
+        let service = service.clone();
         let secret = random_string(&*self.shared.ambient.random, BASE62, SECRET_LENGTH)?;
         let client = IntrospectionClient {
             id: self.new_id()?,
@@ -82,13 +81,13 @@ impl Authority {
     }
 
     /// The active introspection clients of a service (never their secrets).
+    /// A service's active introspection clients, for the provider.
     pub fn introspection_clients(
         &self,
-        service_name: &str,
+        by: Actor<'_>,
+        service: &Service,
     ) -> Result<Vec<IntrospectionClient>, DomainError> {
-        let service = self.db().service(service_name)?.ok_or_else(|| {
-            DomainError::NotFound(format!("service {service_name:?} does not exist"))
-        })?;
+        self.require_provider_to(by, Right::RightsBundleManage, "manage services")?;
         Ok(self.db().introspection_clients(&service.id)?)
     }
 
@@ -96,13 +95,16 @@ impl Authority {
         &mut self,
         by: Actor<'_>,
         client_id: &str,
+        of_service: Option<&Service>,
     ) -> Result<(), DomainError> {
+        self.require_provider_to(by, Right::RightsBundleManage, "manage services")?;
         let not_found = || DomainError::NotFound("no such introspection client".into());
         let id = crate::domain::parse_id(client_id).ok_or_else(not_found)?;
         let client = self
             .db()
             .introspection_client(&id)?
             .filter(|c| c.revoked_at.is_none())
+            .filter(|c| of_service.is_none_or(|service| service.id == c.service_id))
             .ok_or_else(not_found)?;
         let event = self
             .event_by(by, "service.client_revoke")?

@@ -190,36 +190,33 @@ impl Authority {
     /// Revokes a token: its owner may; so may a holder of "Manage all users' API tokens"
     /// in the token's org, or in the provider org for any org. Tokens the
     /// caller may not touch are reported as unknown.
-    pub fn revoke_api_token(&mut self, caller: &Caller, id: &str) -> Result<(), DomainError> {
-        self.require_session(caller, "revoke API tokens")?;
+    pub fn revoke_api_token(&mut self, by: Actor<'_>, id: &str) -> Result<(), DomainError> {
         let not_found = || DomainError::NotFound("no such API token".into());
+        if let Actor::Caller(caller) = by {
+            self.require_session(caller, "revoke API tokens")?;
+        }
         let id = parse_id(id).ok_or_else(not_found)?;
         let token = self
             .db()
             .api_token(&id)?
             .filter(|t| t.revoked_at.is_none())
             .ok_or_else(not_found)?;
-        let org = &caller.account.org;
-        let allowed = token.owner_id == caller.account.user_id
-            || (caller.rights.contains(Right::TokenManageAll)
-                && (org.is_provider || org.id == token.org_id));
-        if !allowed {
-            return Err(not_found());
+        if let Actor::Caller(caller) = by {
+            let org = &caller.account.org;
+            let allowed = token.owner_id == caller.account.user_id
+                || (caller.rights.contains(Right::TokenManageAll)
+                    && (org.is_provider || org.id == token.org_id));
+            if !allowed {
+                return Err(not_found());
+            }
         }
         let now = self.now();
         let event = self
-            .event("token.revoke", "success")?
-            .by(caller)
+            .event_by(by, "token.revoke")?
             .on("api_token", &token.id, &token.name)
+            .in_org(&token.org_id)
             .with("owner", json!(token.owner_id));
-        let revoked = self.store.write(move |tx| {
-            let revoked = tx.revoke_api_token(&id, now)?;
-            if revoked {
-                tx.insert_event(&event)?;
-            }
-            Ok(revoked)
-        })?;
-        if !revoked {
+        if !self.write_if_changed(event, move |tx| tx.revoke_api_token(&id, now))? {
             return Err(not_found());
         }
         Ok(())

@@ -1,16 +1,14 @@
 //! Tokens named by their user rather than by a caller's session: what the
-//! admin CLI creates, lists and revokes with the authority of the database
+//! admin CLI creates and lists with the authority of the database
 //! file, and the bulk creation the benchmark seeds with.
 
 use std::collections::VecDeque;
-
-use serde_json::json;
 
 use crate::domain::records::{ApiTokenFilter, ApiTokenListing, TokenScope};
 use crate::domain::storage::{Durability, PendingCommit};
 use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::{CreatedApiToken, NewApiToken};
-use crate::domain::{parse_id, Actor, Authority, DomainError};
+use crate::domain::{Actor, Authority, DomainError};
 
 /// Which tokens `tokend token list` shows.
 #[derive(Debug, Clone, Default)]
@@ -99,25 +97,5 @@ impl Authority {
             ..ApiTokenFilter::default()
         };
         Ok(self.db().api_tokens(&filter)?.tokens)
-    }
-
-    pub fn revoke_api_token_by_id(&mut self, id: &str) -> Result<(), DomainError> {
-        let not_found = || DomainError::NotFound(format!("no active API token with id {id:?}"));
-        let id = parse_id(id).ok_or_else(not_found)?;
-        let token = self
-            .db()
-            .api_token(&id)?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(not_found)?;
-        let now = self.now();
-        let event = self
-            .operator_event("token.revoke")?
-            .on("api_token", &token.id, &token.name)
-            .in_org(&token.org_id)
-            .with("owner", json!(token.owner_id));
-        if !self.write_if_changed(event, move |tx| tx.revoke_api_token(&id, now))? {
-            return Err(not_found());
-        }
-        Ok(())
     }
 }
