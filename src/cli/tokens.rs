@@ -78,9 +78,10 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
                 before,
                 email: remind_email.as_deref(),
             });
-            let created = authority.create_api_token_for(
-                org_name,
-                user_name,
+            let owner = authority.user_by_name(org_name, user_name)?;
+            let created = authority.create_api_token(
+                Actor::Operator,
+                &owner.id,
                 NewApiToken {
                     name: &name,
                     ttl: ttl.as_deref(),

@@ -140,7 +140,12 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     let admin = f.admin();
     let created = f
         .authority
-        .create_api_token(&admin, new_token("ci", Some("30m")), None)
+        .create_api_token(
+            Actor::Caller(&admin),
+            &admin.account.user_id,
+            new_token("ci", Some("30m")),
+            None,
+        )
         .unwrap();
     assert_eq!(created.expires_at, Some(START + 1800));
     let secret = created.secret.reveal().to_string();
@@ -219,7 +224,12 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     let admin = f.admin();
     let created = f
         .authority
-        .create_api_token(&admin, new_token("ci", None), None)
+        .create_api_token(
+            Actor::Caller(&admin),
+            &admin.account.user_id,
+            new_token("ci", None),
+            None,
+        )
         .unwrap();
     let issued = f
         .authority
@@ -254,8 +264,12 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
         1
     );
     assert!(matches!(
-        f.authority
-            .create_api_token(&derived, new_token("more", None), None),
+        f.authority.create_api_token(
+            Actor::Caller(&derived),
+            &derived.account.user_id,
+            new_token("more", None),
+            None
+        ),
         Err(DomainError::Forbidden(_))
     ));
     assert!(matches!(
@@ -375,9 +389,12 @@ fn a_key_rotated_by_another_process_signs_at_once_and_old_tokens_still_verify() 
 fn names_with_bidi_overrides_are_refused() {
     let mut f = Fixture::new();
     let admin = f.admin();
-    let spoof =
-        f.authority
-            .create_api_token(&admin, new_token("invoice\u{202e}fdp.exe", None), None);
+    let spoof = f.authority.create_api_token(
+        Actor::Caller(&admin),
+        &admin.account.user_id,
+        new_token("invoice\u{202e}fdp.exe", None),
+        None,
+    );
     assert!(matches!(spoof, Err(DomainError::Invalid(_))));
     let user = f.authority.add_user(
         Actor::Operator,

@@ -103,7 +103,8 @@ pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, 
     let mut body: NewApiTokenBody = request.json_body()?;
     let scope = body.scope()?;
     let created = authority.create_api_token(
-        &caller,
+        Actor::Caller(&caller),
+        &caller.account.user_id,
         NewApiToken {
             name: &body.name,
             ttl: body.ttl.as_deref(),

@@ -104,27 +104,31 @@ enum Exchange {
 }
 
 impl Authority {
-    /// Creates an API token for the caller. Needs "Manage user's own API token" and a
-    /// session: access derived from an API token cannot create tokens.
+    /// Creates an API token for `owner_id`. A caller makes its own only,
+    /// with "Manage user's own API token" and a password session (access
+    /// derived from an API token cannot create tokens); the CLI's operator
+    /// makes one for any user.
     pub fn create_api_token(
         &mut self,
-        caller: &Caller,
+        by: Actor<'_>,
+        owner_id: &str,
         mut new: NewApiToken<'_>,
         reminder: Option<ReminderRequest<'_>>,
     ) -> Result<CreatedApiToken, DomainError> {
-        self.require_session(caller, "create API tokens")?;
-        self.require(caller, Right::TokenManageOwn)?;
-        new.scope = new.scope.checked(&caller.account)?;
-        let event = self.event("token.create", "success")?.by(caller);
-        self.issue_api_token(
-            Actor::Caller(caller),
-            &caller.account.user_id,
-            new,
-            event,
-            reminder,
-        )
+        self.require_to(by, Right::TokenManageOwn, "create API tokens")?;
+        if let Actor::Caller(caller) = by {
+            if caller.account.user_id != owner_id {
+                return Err(self.deny(caller, "API tokens are made by their owner".into()));
+            }
+        }
+        let account = self
+            .db()
+            .account(owner_id)?
+            .ok_or_else(|| DomainError::NotFound("no such user".into()))?;
+        new.scope = new.scope.checked(&account)?;
+        let event = self.event_by(by, "token.create")?.in_org(&account.org.id);
+        self.issue_api_token(by, owner_id, new, event, reminder)
     }
-
     /// The caller's own tokens that are not revoked (expired ones included).
     pub fn own_api_tokens(
         &self,

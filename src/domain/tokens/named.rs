@@ -1,14 +1,13 @@
-//! Tokens named by their user rather than by a caller's session: what the
-//! admin CLI creates and lists with the authority of the database
-//! file, and the bulk creation the benchmark seeds with.
+//! Tokens as the admin CLI lists them, by org and user name, with the
+//! authority of the database file; and the bulk creation the benchmark
+//! seeds with.
 
 use std::collections::VecDeque;
 
 use crate::domain::records::{ApiTokenFilter, ApiTokenListing, TokenScope};
 use crate::domain::storage::{Durability, PendingCommit};
-use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::{CreatedApiToken, NewApiToken};
-use crate::domain::{Actor, Authority, DomainError};
+use crate::domain::{Authority, DomainError};
 
 /// Which tokens `tokend token list` shows.
 #[derive(Debug, Clone, Default)]
@@ -19,23 +18,6 @@ pub struct TokenQuery {
 }
 
 impl Authority {
-    pub fn create_api_token_for(
-        &mut self,
-        org_name: &str,
-        user_name: &str,
-        mut new: NewApiToken<'_>,
-        reminder: Option<ReminderRequest<'_>>,
-    ) -> Result<CreatedApiToken, DomainError> {
-        let user_id = self.user_id(org_name, user_name)?;
-        let account = self
-            .db()
-            .account(&user_id)?
-            .ok_or_else(|| DomainError::NotFound(format!("no user {user_name:?}")))?;
-        new.scope = new.scope.checked(&account)?;
-        let event = self.operator_event("token.create")?.in_org(&account.org.id);
-        self.issue_api_token(Actor::Operator, &user_id, new, event, reminder)
-    }
-
     /// Creates `count` tokens for `user_name@org_name`, named
     /// `{name}-{n}`, handing each to `created` once it is committed. The
     /// writes share commits, so a large set is made in seconds (the
