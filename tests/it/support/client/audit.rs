@@ -70,8 +70,3 @@ impl Client {
         .unwrap_or_else(|| panic!("{count} {kind} events in the trail"))
     }
 }
-
-/// `Client::recorded_events`, for the tests that call it as a function.
-pub fn recorded_events(api: &Client, jwt: &str, kind: &str, count: usize) -> Vec<Value> {
-    api.recorded_events(jwt, kind, count)
-}

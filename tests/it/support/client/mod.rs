@@ -279,23 +279,6 @@ impl Client {
         self.post(path, &[("Content-Type", FORM)], body.as_bytes())
     }
 
-    /// A request with `Authorization: Bearer` and, when given, a JSON body.
-    pub fn send_json(
-        &self,
-        method: &str,
-        path: &str,
-        jwt: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Response {
-        let auth = bearer(jwt);
-        let mut headers = vec![("Authorization", auth.as_str())];
-        let body = body.map(|b| b.to_string());
-        if body.is_some() {
-            headers.push(("Content-Type", "application/json"));
-        }
-        self.request(method, path, &headers, body.as_deref().map(str::as_bytes))
-    }
-
     /// GET with `Authorization: Bearer`.
     pub fn get_bearer(&self, path: &str, jwt: &str) -> Response {
         self.get(path, &[("Authorization", &bearer(jwt))])
