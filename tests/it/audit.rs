@@ -13,24 +13,9 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::support::*;
-
-fn events(srv: &TestServer, jwt: &str, query: &str) -> Vec<Value> {
-    let r = srv.api().get_bearer(&format!("/api/audit?{query}"), jwt);
-    r.assert_json(&format!("audit {query}"))["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn kinds(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| str_field(e, "type").to_owned())
-        .collect()
-}
 
 #[test]
 fn exchanges_and_session_actions_name_what_they_came_from() {
@@ -41,7 +26,7 @@ fn exchanges_and_session_actions_name_what_they_came_from() {
     api.exchange_provider(&token.secret);
     api.revoke_token(&login.access_token, &token.id);
 
-    let all = events(&srv, &login.access_token, "");
+    let all = api.audit(&login.access_token, "").events;
     assert_eq!(
         kinds(&all),
         [
@@ -68,27 +53,25 @@ fn exchanges_and_session_actions_name_what_they_came_from() {
         );
     }
     // No secret in the trail.
-    let text = api.get_bearer("/api/audit", &login.access_token).text();
+    let text = api.try_audit(&login.access_token, "").text();
     assert!(!text.contains(&token.secret));
 
     // Filters: by type, by token, a page at a time.
     assert_eq!(
-        kinds(&events(&srv, &login.access_token, "type=token.create")),
+        kinds(&api.audit(&login.access_token, "type=token.create").events),
         ["token.create"]
     );
     assert_eq!(
-        events(&srv, &login.access_token, &format!("token={}", token.id)).len(),
+        api.audit(&login.access_token, &format!("token={}", token.id))
+            .events
+            .len(),
         3
     );
-    let first = api
-        .get_bearer("/api/audit?limit=2", &login.access_token)
-        .assert_json("page 1");
-    let cursor = first["next_cursor"].as_i64().expect("a next cursor");
-    let second = events(
-        &srv,
-        &login.access_token,
-        &format!("limit=2&cursor={cursor}"),
-    );
+    let first = api.audit(&login.access_token, "limit=2");
+    let cursor = first.next_cursor.expect("a next cursor");
+    let second = api
+        .audit(&login.access_token, &format!("limit=2&cursor={cursor}"))
+        .events;
     assert_eq!(kinds(&second), ["token.create", "session.login"]);
     for bad in [
         "limit=0",
@@ -97,7 +80,7 @@ fn exchanges_and_session_actions_name_what_they_came_from() {
         "since=yesterday",
         "colour=red",
     ] {
-        api.get_bearer(&format!("/api/audit?{bad}"), &login.access_token)
+        api.try_audit(&login.access_token, bad)
             .assert_error(400, "invalid_request", bad);
     }
 }
@@ -118,7 +101,7 @@ fn refused_exchanges_and_logins_are_events_too() {
     api.try_provider_login(ADMIN, "wrong password")
         .assert_status(429, "locked");
     let found = eventually(Duration::from_secs(5), || {
-        let all = events(&srv, &admin, "limit=50");
+        let all = api.audit(&admin, "limit=50").events;
         let seen = kinds(&all);
         (seen.contains(&"session.locked".to_string())
             && seen.iter().filter(|k| *k == "session.login_failed").count() == 5
@@ -133,7 +116,7 @@ fn refused_exchanges_and_logins_are_events_too() {
     assert_eq!(failed["target"]["id"], token.id);
     assert_eq!(failed["outcome"], "failure");
     assert_eq!(failed["additionalProperties"]["reason"], INVALID_OR_REVOKED);
-    let text = api.get_bearer("/api/audit?limit=50", &admin).text();
+    let text = api.try_audit(&admin, "limit=50").text();
     assert!(!text.contains("wrong password"), "no password in the trail");
     assert!(!text.contains(&token.secret), "no secret in the trail");
 }
@@ -163,7 +146,7 @@ fn refusals_met_by_a_busy_database_are_recorded_once_it_is_free() {
     holder.execute_batch("ROLLBACK").expect("release the lock");
 
     let recorded = eventually(Duration::from_secs(10), || {
-        let failed = events(&srv, &admin, "type=token.exchange_failed");
+        let failed = api.audit(&admin, "type=token.exchange_failed").events;
         (failed.len() == 3).then_some(failed)
     });
     assert!(
@@ -190,7 +173,7 @@ fn failed_logins_belong_to_the_org_named_and_actor_and_time_filters_narrow_the_t
 
     // acme's admin sees the failed login of its user, not the other org's.
     let failed = eventually(Duration::from_secs(5), || {
-        let failed = events(&srv, &carol, "type=session.login_failed");
+        let failed = api.audit(&carol, "type=session.login_failed").events;
         (!failed.is_empty()).then_some(failed)
     })
     .expect("the failed login is in acme's trail");
@@ -199,15 +182,21 @@ fn failed_logins_belong_to_the_org_named_and_actor_and_time_filters_narrow_the_t
     assert_eq!(failed[0]["actor"]["id"], alice.user.id.as_str());
 
     // actor: exactly alice's events, her login and her failed login.
-    let hers = events(&srv, &carol, &format!("actor={}", alice.user.id));
+    let hers = api
+        .audit(&carol, &format!("actor={}", alice.user.id))
+        .events;
     assert_eq!(kinds(&hers), ["session.login_failed", "session.login"]);
 
     // since is inclusive, until exclusive: alice's failed login splits her
     // events in two.
     let at = str_field(&failed[0], "time").to_owned();
-    let from = events(&srv, &carol, &format!("actor={}&since={at}", alice.user.id));
+    let from = api
+        .audit(&carol, &format!("actor={}&since={at}", alice.user.id))
+        .events;
     assert_eq!(kinds(&from), ["session.login_failed"], "{from:?}");
-    let before = events(&srv, &carol, &format!("actor={}&until={at}", alice.user.id));
+    let before = api
+        .audit(&carol, &format!("actor={}&until={at}", alice.user.id))
+        .events;
     assert_eq!(kinds(&before), ["session.login"], "{before:?}");
     // The CLI takes the same filters.
     let cli_from = cli
@@ -250,10 +239,10 @@ fn failed_logins_belong_to_the_org_named_and_actor_and_time_filters_narrow_the_t
     // View (an org admin's token), and not otherwise (a Token User's).
     let admins = api.create_token(&carol, "siem", Some("30m"));
     let derived = api.exchange_tenant("acme", &admins.secret).access_token;
-    assert!(!events(&srv, &derived, "").is_empty());
+    assert!(!api.audit(&derived, "").events.is_empty());
     let users = api.create_token(&alice.access_token, "mine", Some("30m"));
     let derived = api.exchange_tenant("acme", &users.secret).access_token;
-    api.get_bearer("/api/audit", &derived).assert_error(
+    api.try_audit(&derived, "").assert_error(
         403,
         "forbidden",
         "token-derived access without Audit: View",
@@ -273,25 +262,19 @@ fn an_org_reads_its_own_events_only() {
     let carol = api.user_login("carol@acme").access_token;
     let dora = api.user_login("dora@other").access_token;
     api.create_token(&dora, "others", Some("30m"));
-    let seen = events(&srv, &carol, "");
+    let seen = api.audit(&carol, "").events;
     assert!(
         seen.iter().all(|e| e["actor"]["name"] != "dora@other"),
         "another org's events leaked: {seen:?}"
     );
-    api.get_bearer("/api/audit?org=other", &carol).assert_error(
-        404,
-        "not_found",
-        "asking for another org",
-    );
+    api.try_audit(&carol, "org=other")
+        .assert_error(404, "not_found", "asking for another org");
     let alice = api.user_login("alice@acme").access_token;
-    api.get_bearer("/api/audit", &alice).assert_error(
-        403,
-        "forbidden",
-        "a Token User reads the audit trail",
-    );
+    api.try_audit(&alice, "")
+        .assert_error(403, "forbidden", "a Token User reads the audit trail");
     // The provider sees both.
     let admin = api.admin_login().access_token;
-    let everything = events(&srv, &admin, "type=token.create");
+    let everything = api.audit(&admin, "type=token.create").events;
     assert_eq!(everything.len(), 1);
 }
 
@@ -315,12 +298,9 @@ fn every_acknowledged_exchange_under_load_has_its_event() {
     });
     let ok = ok.into_inner();
     assert!(ok > 0);
-    let counted = every_event(
-        &srv,
-        &admin,
-        &format!("type=token.exchange&token={}", token.id),
-    )
-    .len();
+    let counted = api
+        .every_event(&admin, &format!("type=token.exchange&token={}", token.id))
+        .len();
     assert_eq!(counted, ok, "exchange events against 200 answers");
 }
 
@@ -501,9 +481,8 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
     // The newest event's position: a page of one names it as the cursor.
     let admin = api.admin_login();
     let newest_position = || {
-        api.get_bearer("/api/audit?limit=1", &admin.access_token)
-            .assert_json("newest event")["next_cursor"]
-            .as_i64()
+        api.audit(&admin.access_token, "limit=1")
+            .next_cursor
             .expect("a cursor")
     };
     let before = newest_position();
@@ -530,26 +509,10 @@ fn prune_deletes_events_before_a_time_and_records_that_it_did() {
     short.code_is(2, "serve --audit-retention 1h");
 }
 
-/// Every event the query matches, over all pages.
-fn every_event(srv: &TestServer, jwt: &str, query: &str) -> Vec<Value> {
-    let mut events = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = srv
-            .api()
-            .get_bearer(&format!("/api/audit?{query}&limit=500{cursor}"), jwt)
-            .assert_json(&format!("audit {query}"));
-        events.extend(page["events"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_i64() {
-            Some(next) => cursor = format!("&cursor={next}"),
-            None => return events,
-        }
-    }
-}
-
 /// Every `token.exchange` event's `accessTokenId` for `token`.
 fn exchange_event_ids(srv: &TestServer, jwt: &str, token: &str) -> HashSet<String> {
-    every_event(srv, jwt, &format!("type=token.exchange&token={token}"))
+    srv.api()
+        .every_event(jwt, &format!("type=token.exchange&token={token}"))
         .iter()
         .map(|event| str_field(&event["additionalProperties"], "accessTokenId").to_owned())
         .collect()
@@ -655,7 +618,7 @@ fn every_refusal_answered_before_a_graceful_stop_has_its_event() {
     });
     srv.restart();
     let admin = srv.api().admin_login().access_token;
-    let failed = refusals_in(&every_event(&srv, &admin, "type=token.exchange_failed"));
+    let failed = refusals_in(&srv.api().every_event(&admin, "type=token.exchange_failed"));
     assert!(
         failed >= refused.into_inner(),
         "{failed} refusals recorded for more answered before the stop"
@@ -685,7 +648,7 @@ fn a_flood_of_refusals_is_counted_not_written_row_by_row() {
     let admin = api.admin_login().access_token;
     let kind = "type=token.exchange_failed";
     let recorded = eventually(Duration::from_secs(5), || {
-        let events = every_event(&srv, &admin, kind);
+        let events = api.every_event(&admin, kind);
         (events.len() >= 20).then_some(events)
     })
     .expect("the first refusals, one by one");
@@ -697,7 +660,7 @@ fn a_flood_of_refusals_is_counted_not_written_row_by_row() {
     assert!(st.is_some_and(|s| s.success()), "SIGTERM: {st:?}");
     srv.restart();
     let admin = srv.api().admin_login().access_token;
-    let events = every_event(&srv, &admin, kind);
+    let events = srv.api().every_event(&admin, kind);
     assert_eq!(events.len(), 21);
     let summary = &events[0]["additionalProperties"]["summary"];
     assert_eq!(summary["count"], 80, "{}", events[0]);
@@ -705,179 +668,56 @@ fn a_flood_of_refusals_is_counted_not_written_row_by_row() {
     assert_eq!(refusals_in(&events), 100, "every refusal accounted for");
 }
 
-/// Sends one API change and returns its JSON answer, asserting its status.
-fn change(
-    srv: &TestServer,
-    jwt: &str,
-    method: &str,
-    path: &str,
-    body: Value,
-    status: u16,
-) -> Value {
-    let body = (!body.is_null()).then_some(body);
-    let answer = srv.api().send_json(method, path, jwt, body.as_ref());
-    answer.assert_status(status, &format!("{method} {path}"));
-    if answer.body.is_empty() {
-        Value::Null
-    } else {
-        answer.json()
-    }
-}
-
 #[test]
 fn every_change_over_the_api_is_recorded_in_the_org_it_concerns() {
     let srv = TestServer::start();
-    let admin = srv.api().admin_login();
+    let api = srv.api();
+    let admin = api.admin_login();
     let jwt = admin.access_token.as_str();
-    let send = |method: &str, path: &str, body: Value, status: u16| {
-        change(&srv, jwt, method, path, body, status)
-    };
-    let id = |v: &Value| str_field(v, "id").to_owned();
     let new_password = "An0ther-Passw0rd-for-bob";
 
-    send("POST", "/api/org", json!({"name": "acme"}), 201);
-    let bob = id(&send(
-        "POST",
-        "/api/users",
-        json!({"username": "bob", "org": "acme", "password": USER_PASSWORD, "roles": [ROLE_TOKEN_USER]}),
-        201,
-    ));
-    send(
-        "POST",
-        &format!("/api/users/{bob}/disable"),
-        Value::Null,
-        200,
-    );
-    send(
-        "POST",
-        &format!("/api/users/{bob}/enable"),
-        Value::Null,
-        200,
-    );
-    send(
-        "PUT",
-        &format!("/api/users/{bob}/password"),
-        json!({"new_password": new_password}),
-        204,
-    );
-    send(
-        "POST",
-        &format!("/api/users/{bob}/roles"),
-        json!({"role": ROLE_MEMBER}),
-        204,
-    );
-    send(
-        "DELETE",
-        &format!("/api/users/{bob}/roles/Organization%20Member"),
-        Value::Null,
-        204,
-    );
-    let service = id(&send(
-        "POST",
-        "/api/services",
-        json!({"name": "vmc", "permissions": ["vmc:read"]}),
-        201,
-    ));
-    send(
-        "POST",
-        &format!("/api/services/{service}/permissions"),
-        json!({"permissions": ["vmc:write"]}),
-        200,
-    );
-    let bundle = id(&send(
-        "POST",
-        "/api/rights-bundles",
-        json!({"name": "vmc-rights", "permissions": ["vmc:read"]}),
-        201,
-    ));
-    send(
-        "PUT",
-        &format!("/api/rights-bundles/{bundle}/permissions"),
-        json!({"permissions": ["vmc:read", "vmc:write"]}),
-        200,
-    );
-    send(
-        "POST",
-        &format!("/api/rights-bundles/{bundle}/orgs"),
-        json!({"org": "acme"}),
-        200,
-    );
-    let readers = id(&send(
-        "POST",
-        "/api/roles",
-        json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:read"]}),
-        201,
-    ));
-    send(
-        "PUT",
-        &format!("/api/roles/{readers}/permissions"),
-        json!({"permissions": ["vmc:read", "vmc:write"]}),
-        200,
-    );
-    let auditors = id(&send(
-        "POST",
-        "/api/roles",
-        json!({"name": "auditors", "permissions": ["tokend:audit.view"]}),
-        201,
-    ));
-    send(
-        "POST",
-        &format!("/api/roles/{auditors}/orgs"),
-        json!({"org": "acme"}),
-        200,
-    );
-    send(
-        "DELETE",
-        &format!("/api/roles/{auditors}/orgs/acme"),
-        Value::Null,
-        200,
-    );
-    let ops = id(&send(
-        "POST",
-        "/api/groups",
-        json!({"name": "ops", "org": "acme"}),
-        201,
-    ));
-    send(
-        "POST",
-        &format!("/api/groups/{ops}/members"),
-        json!({"user": bob}),
-        200,
-    );
-    send(
-        "POST",
-        &format!("/api/groups/{ops}/roles"),
-        json!({"role": "readers"}),
-        200,
-    );
-    send(
-        "DELETE",
-        &format!("/api/groups/{ops}/roles/readers"),
-        Value::Null,
-        200,
-    );
-    send(
-        "DELETE",
-        &format!("/api/groups/{ops}/members/{bob}"),
-        Value::Null,
-        200,
-    );
-    send("DELETE", &format!("/api/roles/{readers}"), Value::Null, 204);
-    send(
-        "DELETE",
-        &format!("/api/rights-bundles/{bundle}/orgs/acme"),
-        Value::Null,
-        200,
-    );
+    api.create_org(jwt, "acme");
+    let bob = api
+        .create_user(jwt, &NewUser::new("bob", "acme").roles(&[ROLE_TOKEN_USER]))
+        .id;
+    api.disable_user(jwt, &bob);
+    api.enable_user(jwt, &bob);
+    api.set_password(jwt, &bob, None, new_password);
+    api.grant_user_role(jwt, &bob, ROLE_MEMBER);
+    api.revoke_user_role(jwt, &bob, ROLE_MEMBER);
+    let service = api.create_service(jwt, "vmc", &["vmc:read"]).id;
+    api.extend_service(jwt, &service, &["vmc:write"]);
+    let bundle = api.create_bundle(jwt, "vmc-rights", &["vmc:read"]).id;
+    api.set_bundle_permissions(jwt, &bundle, &["vmc:read", "vmc:write"]);
+    api.publish_bundle(jwt, &bundle, "acme");
+    let readers = api
+        .create_role(
+            jwt,
+            &NewRole::local("readers", "acme")
+                .service("vmc")
+                .permissions(&["vmc:read"]),
+        )
+        .id;
+    api.set_role_permissions(jwt, &readers, &["vmc:read", "vmc:write"]);
+    let auditors = api
+        .create_role(
+            jwt,
+            &NewRole::global("auditors").permissions(&["tokend:audit.view"]),
+        )
+        .id;
+    api.publish_role(jwt, &auditors, "acme");
+    api.withdraw_role(jwt, &auditors, "acme");
+    let ops = api.create_group(jwt, "ops", "acme").id;
+    api.add_group_member(jwt, &ops, &bob);
+    api.grant_group_role(jwt, &ops, "readers");
+    api.revoke_group_role(jwt, &ops, "readers");
+    api.remove_group_member(jwt, &ops, &bob);
+    api.delete_role(jwt, &readers);
+    api.withdraw_bundle(jwt, &bundle, "acme");
     // A change that changes nothing records nothing.
-    send(
-        "POST",
-        &format!("/api/users/{bob}/roles"),
-        json!({"role": ROLE_TOKEN_USER}),
-        204,
-    );
+    api.grant_user_role(jwt, &bob, ROLE_TOKEN_USER);
 
-    let trail = every_event(&srv, jwt, "");
+    let trail = api.every_event(jwt, "");
     let mut recorded = kinds(&trail);
     recorded.retain(|k| !k.starts_with("system.") && !k.starts_with("session."));
     recorded.reverse();
@@ -926,7 +766,7 @@ fn every_change_over_the_api_is_recorded_in_the_org_it_concerns() {
     }
 
     // What concerns acme is in acme's trail; what is global is not.
-    let mut in_acme = kinds(&every_event(&srv, jwt, "org=acme"));
+    let mut in_acme = kinds(&api.every_event(jwt, "org=acme"));
     in_acme.reverse();
     assert_eq!(
         in_acme,
@@ -969,30 +809,17 @@ fn a_refused_request_is_an_access_denied_event() {
     let derived = api.exchange_tenant("acme", &token.secret).access_token;
 
     // Allowed: no denial.
-    api.get_bearer("/api/tokens", &alice.access_token)
-        .assert_status(200, "alice lists her tokens");
+    api.list_tokens(&alice.access_token);
     // A right alice lacks, with her session; a session-only action with
     // token-derived access.
-    change(
-        &srv,
-        &alice.access_token,
-        "POST",
-        "/api/users",
-        json!({"username": "eve", "org": "acme", "password": USER_PASSWORD}),
-        403,
-    );
-    change(
-        &srv,
-        &derived,
-        "POST",
-        "/api/tokens",
-        json!({"name": "more"}),
-        403,
-    );
+    api.try_create_user(&alice.access_token, &NewUser::new("eve", "acme"))
+        .assert_status(403, "alice adds a user");
+    api.try_create_token_with(&derived, &NewToken::named("more"))
+        .assert_status(403, "token-derived access makes a token");
 
     let admin = api.admin_login();
     let denied = eventually(Duration::from_secs(5), || {
-        let denied = every_event(&srv, &admin.access_token, "type=access.denied");
+        let denied = api.every_event(&admin.access_token, "type=access.denied");
         (denied.len() == 2).then_some(denied)
     })
     .expect("both refusals recorded, and nothing else");
@@ -1084,20 +911,9 @@ fn a_tenant_sees_the_providers_actions_in_its_org_without_their_addresses() {
     let api = srv.api();
     let admin = api.admin_login().access_token;
     let carol = api.user_login("carol@acme").access_token;
-    api.send_json(
-        "POST",
-        "/api/users",
-        &admin,
-        Some(&json!({"username": "alice", "org": "acme", "password": USER_PASSWORD})),
-    )
-    .assert_status(201, "the provider adds a user to acme");
-    api.send_json(
-        "POST",
-        "/api/users",
-        &carol,
-        Some(&json!({"username": "bob", "org": "acme", "password": USER_PASSWORD})),
-    )
-    .assert_status(201, "acme's admin adds a user");
+    // The provider adds a user to acme, and so does acme's admin.
+    api.create_user(&admin, &NewUser::new("alice", "acme"));
+    api.create_user(&carol, &NewUser::new("bob", "acme"));
 
     let by_name = |events: &[Value], actor: &str| -> Value {
         events
@@ -1106,7 +922,7 @@ fn a_tenant_sees_the_providers_actions_in_its_org_without_their_addresses() {
             .cloned()
             .unwrap_or_else(|| panic!("no user.create by {actor}: {events:?}"))
     };
-    let tenant_view = events(&srv, &carol, "type=user.create");
+    let tenant_view = api.audit(&carol, "type=user.create").events;
     let providers = by_name(&tenant_view, ADMIN);
     assert_eq!(providers["client_ip"], Value::Null, "{providers}");
     assert_eq!(
@@ -1117,6 +933,6 @@ fn a_tenant_sees_the_providers_actions_in_its_org_without_their_addresses() {
         by_name(&tenant_view, "carol@acme")["client_ip"],
         "127.0.0.1"
     );
-    let provider_view = events(&srv, &admin, "type=user.create");
+    let provider_view = api.audit(&admin, "type=user.create").events;
     assert_eq!(by_name(&provider_view, ADMIN)["client_ip"], "127.0.0.1");
 }

@@ -6,8 +6,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const TOKENS: &str = "/cloudapi/1.0.0/tokens";
-
 /// acme: alice (Token User, tokens ci-0..ci-2), carol (Organization
 /// Administrator, one token); other: bob (one token). Returns the sessions
 /// of alice and carol, and bob's token id.
@@ -31,12 +29,6 @@ fn setup(srv: &TestServer) -> (String, String, String) {
     )
 }
 
-fn list(srv: &TestServer, jwt: &str, query: &str) -> Value {
-    srv.api()
-        .get_bearer(&format!("{TOKENS}{query}"), jwt)
-        .assert_json("cloudapi tokens")
-}
-
 fn names(page: &Value) -> Vec<String> {
     let mut names: Vec<String> = page["values"]
         .as_array()
@@ -52,7 +44,7 @@ fn names(page: &Value) -> Vec<String> {
 fn a_user_lists_its_own_tokens_paged_and_filtered() {
     let srv = TestServer::start();
     let (alice, _, _) = setup(&srv);
-    let all = list(&srv, &alice, "");
+    let all = srv.api().cloudapi_tokens(&alice, "");
     assert_eq!(names(&all), ["ci-0", "ci-1", "ci-2"]);
     assert_eq!(all["resultTotal"], 3);
     assert_eq!(all["pageCount"], 1);
@@ -67,32 +59,38 @@ fn a_user_lists_its_own_tokens_paged_and_filtered() {
     assert_eq!(first["type"], "REFRESH");
     assert!(first["expiryDate"].is_string());
 
-    let paged = list(&srv, &alice, "?page=2&pageSize=2");
+    let paged = srv.api().cloudapi_tokens(&alice, "page=2&pageSize=2");
     assert_eq!(paged["values"].as_array().unwrap().len(), 1);
     assert_eq!(
         (paged["pageCount"].as_u64(), paged["page"].as_u64()),
         (Some(2), Some(2))
     );
 
-    assert_eq!(names(&list(&srv, &alice, "?filter=name==ci-1")), ["ci-1"]);
     assert_eq!(
-        names(&list(&srv, &alice, "?filter=type==REFRESH;name==ci-2")),
+        names(&srv.api().cloudapi_tokens(&alice, "filter=name==ci-1")),
+        ["ci-1"]
+    );
+    assert_eq!(
+        names(
+            &srv.api()
+                .cloudapi_tokens(&alice, "filter=type==REFRESH;name==ci-2")
+        ),
         ["ci-2"]
     );
-    let proxies = list(&srv, &alice, "?filter=type==PROXY");
+    let proxies = srv.api().cloudapi_tokens(&alice, "filter=type==PROXY");
     assert_eq!(
         (proxies["resultTotal"].as_u64(), names(&proxies).len()),
         (Some(0), 0)
     );
 
     for bad in [
-        "?filter=name=ci-1",
-        "?filter=secret==x",
-        "?pageSize=0",
-        "?bogus=1",
+        "filter=name=ci-1",
+        "filter=secret==x",
+        "pageSize=0",
+        "bogus=1",
     ] {
         srv.api()
-            .get_bearer(&format!("{TOKENS}{bad}"), &alice)
+            .try_cloudapi_tokens(&alice, bad)
             .assert_status(400, bad);
     }
 }
@@ -102,12 +100,15 @@ fn an_org_admin_sees_its_org_and_token_derived_access_its_own() {
     let srv = TestServer::start();
     let (_, carol, _) = setup(&srv);
     assert_eq!(
-        names(&list(&srv, &carol, "")),
+        names(&srv.api().cloudapi_tokens(&carol, "")),
         ["admin", "ci-0", "ci-1", "ci-2"],
         "acme's tokens, not other's"
     );
     assert_eq!(
-        names(&list(&srv, &carol, "?filter=owner.name==alice")),
+        names(
+            &srv.api()
+                .cloudapi_tokens(&carol, "filter=owner.name==alice")
+        ),
         ["ci-0", "ci-1", "ci-2"]
     );
     let token = srv.api().create_token(&carol, "derived", Some("30m"));
@@ -116,7 +117,7 @@ fn an_org_admin_sees_its_org_and_token_derived_access_its_own() {
         .exchange_tenant("acme", &token.secret)
         .access_token;
     assert_eq!(
-        names(&list(&srv, &derived, "")),
+        names(&srv.api().cloudapi_tokens(&derived, "")),
         ["admin", "derived"],
         "token-derived access sees its own user's tokens only"
     );
@@ -126,21 +127,17 @@ fn an_org_admin_sees_its_org_and_token_derived_access_its_own() {
 fn tokens_are_revoked_by_urn_within_reach_only() {
     let srv = TestServer::start();
     let (alice, _, bob_token) = setup(&srv);
-    let all = list(&srv, &alice, "?filter=name==ci-0");
+    let all = srv.api().cloudapi_tokens(&alice, "filter=name==ci-0");
     let urn = str_field(&all["values"][0], "id").to_owned();
+    srv.api().revoke_cloudapi_token(&alice, &urn);
+    assert_eq!(
+        names(&srv.api().cloudapi_tokens(&alice, "")),
+        ["ci-1", "ci-2"]
+    );
     srv.api()
-        .send_json("DELETE", &format!("{TOKENS}/{urn}"), &alice, None)
-        .assert_status(204, "revoke by URN");
-    assert_eq!(names(&list(&srv, &alice, "")), ["ci-1", "ci-2"]);
-    srv.api()
-        .send_json(
-            "DELETE",
-            &format!("{TOKENS}/urn:vcloud:token:{bob_token}"),
-            &alice,
-            None,
-        )
+        .try_revoke_cloudapi_token(&alice, &format!("urn:vcloud:token:{bob_token}"))
         .assert_status(404, "another org's token is unknown");
     srv.api()
-        .get(TOKENS, &[])
+        .get("/cloudapi/1.0.0/tokens", &[])
         .assert_bearer_401("no access token");
 }

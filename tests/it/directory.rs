@@ -3,8 +3,6 @@
 //! token-derived access views but changes nothing. What is granted counts at
 //! the next exchange.
 
-use serde_json::{json, Value};
-
 use crate::support::*;
 
 /// acme (carol: Organization Administrator, and `vmc-admin` holding
@@ -25,27 +23,6 @@ fn setup(srv: &TestServer) -> String {
     srv.api().user_login("carol@acme").access_token
 }
 
-fn send(srv: &TestServer, method: &str, path: &str, jwt: &str, body: Option<Value>) -> Response {
-    srv.api().send_json(method, path, jwt, body.as_ref())
-}
-
-fn names(listing: &Value, key: &str) -> Vec<String> {
-    let mut names: Vec<String> = listing[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("no {key}: {listing}"))
-        .iter()
-        .map(|e| str_field(e, "name").to_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn id_of(srv: &TestServer, jwt: &str, user: &str) -> String {
-    let listing =
-        send(srv, "GET", &format!("/api/users?name={user}"), jwt, None).assert_json("user");
-    str_field(&listing["users"][0], "id").to_owned()
-}
-
 /// Whether `user`, logging in now, holds `permission`.
 fn holds(srv: &TestServer, user: &str, permission: &str) -> bool {
     let jwt = srv.api().user_login(user).access_token;
@@ -53,250 +30,127 @@ fn holds(srv: &TestServer, user: &str, permission: &str) -> bool {
     permissions.iter().any(|p| p == permission)
 }
 
+/// `readers`, a role of acme for the service vmc holding vmc:sddc.read.
+fn readers() -> NewRole {
+    NewRole::local("readers", "acme")
+        .service("vmc")
+        .permissions(&["vmc:sddc.read"])
+}
+
 #[test]
 fn an_org_admin_sees_its_roles_and_the_global_ones_only() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    let created = send(
-        &srv,
-        "POST",
-        "/api/roles",
-        &carol,
-        Some(
-            json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]}),
-        ),
-    );
-    created.assert_status(201, "a local role");
-    assert_eq!(created.json()["global"], false);
-    let listing = send(&srv, "GET", "/api/roles", &carol, None).assert_json("roles");
-    let seen = names(&listing, "roles");
+    let api = srv.api();
+    let created = api.create_role(&carol, &readers());
+    assert!(!created.global);
+    let seen = api.list_roles(&carol, "").sorted_names();
     assert!(seen.contains(&"readers".to_string()), "{seen:?}");
     assert!(seen.contains(&ROLE_ORG_ADMIN.to_string()), "{seen:?}");
     assert!(
         !seen.contains(&"other-local".to_string()),
         "another org's role leaked: {seen:?}"
     );
-    let filtered =
-        send(&srv, "GET", "/api/roles?name=READ&pageSize=5", &carol, None).assert_json("by name");
-    assert_eq!(names(&filtered, "roles"), ["readers"]);
+    let filtered = api.list_roles(&carol, "name=READ&pageSize=5");
+    assert_eq!(filtered.sorted_names(), ["readers"]);
 
-    send(
-        &srv,
-        "POST",
-        "/api/roles",
+    api.try_create_role(&carol, &NewRole::local("x", "other"))
+        .assert_error(404, "not_found", "a role in another org");
+    api.try_create_role(
         &carol,
-        Some(json!({"name": "x", "org": "other"})),
-    )
-    .assert_error(404, "not_found", "a role in another org");
-    send(
-        &srv,
-        "POST",
-        "/api/roles",
-        &carol,
-        Some(json!({"name": "x", "permissions": ["tokend:user.view"]})),
+        &NewRole::global("x").permissions(&["tokend:user.view"]),
     )
     .assert_error(403, "forbidden", "a global role by an org admin");
-    let alice = srv.api().user_login("alice@acme").access_token;
-    send(&srv, "GET", "/api/roles", &alice, None).assert_error(
-        403,
-        "forbidden",
-        "a Token User lists roles",
-    );
+    let alice = api.user_login("alice@acme").access_token;
+    api.try_list_roles(&alice, "")
+        .assert_error(403, "forbidden", "a Token User lists roles");
 }
 
 #[test]
 fn roles_granted_over_http_count_at_the_next_login() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    send(&srv, "POST", "/api/roles", &carol,
-        Some(json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]})))
-        .assert_status(201, "role");
-    let alice = id_of(&srv, &carol, "alice");
-    send(
-        &srv,
-        "POST",
-        &format!("/api/users/{alice}/roles"),
-        &carol,
-        Some(json!({"role": "readers"})),
-    )
-    .assert_status(204, "grant");
+    let api = srv.api();
+    api.create_role(&carol, &readers());
+    let alice = api.user_id(&carol, "alice@acme");
+    api.grant_user_role(&carol, &alice, "readers");
     assert!(holds(&srv, "alice@acme", "vmc:sddc.read"));
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/users/{alice}/roles/readers"),
-        &carol,
-        None,
-    )
-    .assert_status(204, "revoke");
+    api.revoke_user_role(&carol, &alice, "readers");
     assert!(!holds(&srv, "alice@acme", "vmc:sddc.read"));
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/users/{alice}/roles/readers"),
-        &carol,
-        None,
-    )
-    .assert_error(404, "not_found", "a role not held");
+    api.try_revoke_user_role(&carol, &alice, "readers")
+        .assert_error(404, "not_found", "a role not held");
 
-    let admin = srv.api().admin_login().access_token;
-    let bob = id_of(&srv, &admin, "bob");
-    send(
-        &srv,
-        "POST",
-        &format!("/api/users/{bob}/roles"),
-        &carol,
-        Some(json!({"role": ROLE_ORG_ADMIN})),
-    )
-    .assert_error(404, "not_found", "granting to another org's user");
-    send(
-        &srv,
-        "POST",
-        &format!("/api/users/{alice}/roles"),
-        &carol,
-        Some(json!({"role": ROLE_SYSADMIN})),
-    )
-    .assert_error(
-        400,
-        "invalid_request",
-        "a provider-only role in a tenant org",
-    );
-    send(
-        &srv,
-        "POST",
-        &format!("/api/users/{alice}/roles"),
-        &carol,
-        Some(json!({"role": "other-local"})),
-    )
-    .assert_error(400, "invalid_request", "another org's local role");
+    let admin = api.admin_login().access_token;
+    let bob = api.user_id(&admin, "bob@other");
+    api.try_grant_user_role(&carol, &bob, ROLE_ORG_ADMIN)
+        .assert_error(404, "not_found", "granting to another org's user");
+    api.try_grant_user_role(&carol, &alice, ROLE_SYSADMIN)
+        .assert_error(
+            400,
+            "invalid_request",
+            "a provider-only role in a tenant org",
+        );
+    api.try_grant_user_role(&carol, &alice, "other-local")
+        .assert_error(400, "invalid_request", "another org's local role");
 }
 
 #[test]
 fn groups_over_http_grant_their_roles_to_their_members() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    send(&srv, "POST", "/api/roles", &carol,
-        Some(json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]})))
-        .assert_status(201, "role");
-    let created = send(
-        &srv,
-        "POST",
-        "/api/groups",
-        &carol,
-        Some(json!({"name": "ops", "org": "acme"})),
-    );
-    created.assert_status(201, "group");
-    let group = str_field(&created.json(), "id").to_owned();
-    let alice = id_of(&srv, &carol, "alice");
+    let api = srv.api();
+    api.create_role(&carol, &readers());
+    let group = api.create_group(&carol, "ops", "acme").id;
+    let alice = api.user_id(&carol, "alice@acme");
 
-    let with_member = send(
-        &srv,
-        "POST",
-        &format!("/api/groups/{group}/members"),
-        &carol,
-        Some(json!({"user": alice})),
-    )
-    .assert_json("member");
-    assert_eq!(with_member["members"], json!([alice]));
-    let with_role = send(
-        &srv,
-        "POST",
-        &format!("/api/groups/{group}/roles"),
-        &carol,
-        Some(json!({"role": "readers"})),
-    )
-    .assert_json("group role");
-    assert_eq!(with_role["roles"], json!(["readers"]));
+    let with_member = api.add_group_member(&carol, &group, &alice);
+    assert_eq!(with_member.members, [alice.as_str()]);
+    let with_role = api.grant_group_role(&carol, &group, "readers");
+    assert_eq!(with_role.roles, ["readers"]);
     assert!(holds(&srv, "alice@acme", "vmc:sddc.read"));
 
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/groups/{group}/members/{alice}"),
-        &carol,
-        None,
-    )
-    .assert_status(200, "remove member");
+    api.remove_group_member(&carol, &group, &alice);
     assert!(!holds(&srv, "alice@acme", "vmc:sddc.read"));
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/groups/{group}/members/{alice}"),
-        &carol,
-        None,
-    )
-    .assert_error(404, "not_found", "removing a non-member");
+    api.try_remove_group_member(&carol, &group, &alice)
+        .assert_error(404, "not_found", "removing a non-member");
 
-    let listing = send(&srv, "GET", "/api/groups", &carol, None).assert_json("groups");
-    assert_eq!(names(&listing, "groups"), ["ops"]);
+    assert_eq!(api.list_groups(&carol, "").sorted_names(), ["ops"]);
 
     // Another org's admin cannot see or touch it; another org's user cannot join.
-    let admin = srv.api().admin_login().access_token;
-    let bob = id_of(&srv, &admin, "bob");
-    send(
-        &srv,
-        "POST",
-        &format!("/api/groups/{group}/members"),
-        &admin,
-        Some(json!({"user": bob})),
-    )
-    .assert_error(404, "not_found", "a user of another org");
-    srv.cli().user_add("dora@other", &[ROLE_ORG_ADMIN]);
-    let dora = srv.api().user_login("dora@other").access_token;
-    send(&srv, "GET", &format!("/api/groups/{group}"), &dora, None).assert_error(
+    let admin = api.admin_login().access_token;
+    let bob = api.user_id(&admin, "bob@other");
+    api.try_add_group_member(&admin, &group, &bob).assert_error(
         404,
         "not_found",
-        "another org's group",
+        "a user of another org",
     );
-    assert_eq!(
-        send(&srv, "GET", "/api/groups", &dora, None).assert_json("dora")["total"],
-        0
-    );
+    srv.cli().user_add("dora@other", &[ROLE_ORG_ADMIN]);
+    let dora = api.user_login("dora@other").access_token;
+    api.try_group(&dora, &group)
+        .assert_error(404, "not_found", "another org's group");
+    assert_eq!(api.list_groups(&dora, "").total, 0);
 }
 
 #[test]
 fn token_derived_access_views_roles_and_groups_but_changes_nothing() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    let token = srv.api().create_token(&carol, "view", Some("30m"));
-    let derived = srv
-        .api()
-        .exchange_tenant("acme", &token.secret)
-        .access_token;
-    send(&srv, "GET", "/api/roles", &derived, None).assert_status(200, "view roles");
-    send(&srv, "GET", "/api/groups", &derived, None).assert_status(200, "view groups");
-    let alice = id_of(&srv, &carol, "alice");
+    let api = srv.api();
+    let token = api.create_token(&carol, "view", Some("30m"));
+    let derived = api.exchange_tenant("acme", &token.secret).access_token;
+    api.list_roles(&derived, "");
+    api.list_groups(&derived, "");
+    let alice = api.user_id(&carol, "alice@acme");
     for (what, r) in [
         (
             "define a role",
-            send(
-                &srv,
-                "POST",
-                "/api/roles",
-                &derived,
-                Some(json!({"name": "x", "org": "acme"})),
-            ),
+            api.try_create_role(&derived, &NewRole::local("x", "acme")),
         ),
         (
             "grant a role",
-            send(
-                &srv,
-                "POST",
-                &format!("/api/users/{alice}/roles"),
-                &derived,
-                Some(json!({"role": ROLE_ORG_ADMIN})),
-            ),
+            api.try_grant_user_role(&derived, &alice, ROLE_ORG_ADMIN),
         ),
-        (
-            "add a group",
-            send(
-                &srv,
-                "POST",
-                "/api/groups",
-                &derived,
-                Some(json!({"name": "g", "org": "acme"})),
-            ),
-        ),
+        ("add a group", api.try_create_group(&derived, "g", "acme")),
     ] {
         let error = r.assert_error(403, "forbidden", what);
         assert!(
@@ -311,128 +165,53 @@ fn token_derived_access_views_roles_and_groups_but_changes_nothing() {
 fn the_provider_registers_services_bundles_and_orgs_over_http() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    let admin = srv.api().admin_login().access_token;
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
 
-    send(
-        &srv,
-        "POST",
-        "/api/org",
-        &admin,
-        Some(json!({"name": "third"})),
-    )
-    .assert_status(201, "an org");
-    let service = send(
-        &srv,
-        "POST",
-        "/api/services",
-        &admin,
-        Some(json!({"name": "nsx", "permissions": ["nsx:fw.read", "nsx:fw.write"]})),
-    );
-    service.assert_status(201, "a service");
-    assert_eq!(
-        service.json()["permissions"],
-        json!(["nsx:fw.read", "nsx:fw.write"])
-    );
-    let bundle = send(
-        &srv,
-        "POST",
-        "/api/rights-bundles",
-        &admin,
-        Some(json!({"name": "nsx-read", "permissions": ["nsx:fw.read"]})),
-    );
-    bundle.assert_status(201, "a bundle");
-    let bundle = str_field(&bundle.json(), "id").to_owned();
-    let published = send(
-        &srv,
-        "POST",
-        &format!("/api/rights-bundles/{bundle}/orgs"),
-        &admin,
-        Some(json!({"org": "acme"})),
-    )
-    .assert_json("publish");
-    assert_eq!(published["orgs"], json!(["acme"]));
+    api.create_org(&admin, "third");
+    let service = api.create_service(&admin, "nsx", &["nsx:fw.read", "nsx:fw.write"]);
+    assert_eq!(service.permissions, ["nsx:fw.read", "nsx:fw.write"]);
+    let bundle = api.create_bundle(&admin, "nsx-read", &["nsx:fw.read"]).id;
+    let published = api.publish_bundle(&admin, &bundle, "acme");
+    assert_eq!(published.orgs, ["acme"]);
 
     // acme now sees the bundle; other does not.
-    let seen = send(&srv, "GET", "/api/rights-bundles", &carol, None).assert_json("acme's bundles");
     assert_eq!(
-        names(&seen, "rights_bundles"),
+        api.list_bundles(&carol, "").sorted_names(),
         ["Default Rights Bundle", "nsx-read", "vmc-rights"]
     );
     srv.cli().user_add("dora@other", &[ROLE_ORG_ADMIN]);
-    let dora = srv.api().user_login("dora@other").access_token;
-    let theirs =
-        send(&srv, "GET", "/api/rights-bundles", &dora, None).assert_json("other's bundles");
-    assert_eq!(names(&theirs, "rights_bundles"), ["Default Rights Bundle"]);
-    let services = send(&srv, "GET", "/api/services?name=ns", &carol, None).assert_json("services");
-    assert_eq!(names(&services, "services"), ["nsx"]);
+    let dora = api.user_login("dora@other").access_token;
+    assert_eq!(
+        api.list_bundles(&dora, "").sorted_names(),
+        ["Default Rights Bundle"]
+    );
+    assert_eq!(api.list_services(&carol, "name=ns").sorted_names(), ["nsx"]);
 
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/rights-bundles/{bundle}/orgs/acme"),
-        &admin,
-        None,
-    )
-    .assert_status(200, "withdraw");
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/rights-bundles/{bundle}/orgs/acme"),
-        &admin,
-        None,
-    )
-    .assert_error(404, "not_found", "withdrawing twice");
+    api.withdraw_bundle(&admin, &bundle, "acme");
+    api.try_withdraw_bundle(&admin, &bundle, "acme")
+        .assert_error(404, "not_found", "withdrawing twice");
 
     // An org admin may do none of it.
     for (what, r) in [
-        (
-            "an org",
-            send(&srv, "POST", "/api/org", &carol, Some(json!({"name": "x"}))),
-        ),
-        (
-            "a service",
-            send(
-                &srv,
-                "POST",
-                "/api/services",
-                &carol,
-                Some(json!({"name": "x"})),
-            ),
-        ),
-        (
-            "a bundle",
-            send(
-                &srv,
-                "POST",
-                "/api/rights-bundles",
-                &carol,
-                Some(json!({"name": "x"})),
-            ),
-        ),
+        ("an org", api.try_create_org(&carol, "x")),
+        ("a service", api.try_create_service(&carol, "x", &[])),
+        ("a bundle", api.try_create_bundle(&carol, "x", &[])),
         (
             "publishing",
-            send(
-                &srv,
-                "POST",
-                &format!("/api/rights-bundles/{bundle}/orgs"),
-                &carol,
-                Some(json!({"org": "acme"})),
-            ),
+            api.try_publish_bundle(&carol, &bundle, "acme"),
         ),
     ] {
         r.assert_error(403, "forbidden", what);
     }
     // Nor may the provider's token-derived access.
-    let token = srv.api().create_token(&admin, "view", Some("30m"));
-    let derived = srv.api().exchange_provider(&token.secret).access_token;
-    let error = send(
-        &srv,
-        "POST",
-        "/api/org",
-        &derived,
-        Some(json!({"name": "y"})),
-    )
-    .assert_error(403, "forbidden", "an org by token-derived access");
+    let token = api.create_token(&admin, "view", Some("30m"));
+    let derived = api.exchange_provider(&token.secret).access_token;
+    let error = api.try_create_org(&derived, "y").assert_error(
+        403,
+        "forbidden",
+        "an org by token-derived access",
+    );
     assert!(
         str_field(&error, "message").contains("API token"),
         "{error}"
@@ -443,92 +222,46 @@ fn the_provider_registers_services_bundles_and_orgs_over_http() {
 fn a_global_role_counts_in_the_orgs_it_is_published_to() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    let admin = srv.api().admin_login().access_token;
-    let created = send(
-        &srv,
-        "POST",
-        "/api/roles",
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let created = api.create_role(
         &admin,
-        Some(json!({"name": "auditors", "permissions": ["tokend:audit.view"]})),
+        &NewRole::global("auditors").permissions(&["tokend:audit.view"]),
     );
-    created.assert_status(201, "a global role");
-    assert_eq!(created.json()["published_to_all"], false);
-    let role = str_field(&created.json(), "id").to_owned();
-    let alice = id_of(&srv, &carol, "alice");
+    assert!(!created.published_to_all);
+    let role = created.id;
+    let alice = api.user_id(&carol, "alice@acme");
 
-    let seen = names(
-        &send(&srv, "GET", "/api/roles", &carol, None).assert_json("roles"),
-        "roles",
-    );
+    let seen = api.list_roles(&carol, "").sorted_names();
     assert!(
         !seen.contains(&"auditors".to_string()),
         "unpublished: {seen:?}"
     );
-    send(
-        &srv,
-        "POST",
-        &format!("/api/users/{alice}/roles"),
-        &carol,
-        Some(json!({"role": "auditors"})),
-    )
-    .assert_error(
-        400,
-        "invalid_request",
-        "granting an unpublished global role",
-    );
+    api.try_grant_user_role(&carol, &alice, "auditors")
+        .assert_error(
+            400,
+            "invalid_request",
+            "granting an unpublished global role",
+        );
 
-    send(
-        &srv,
-        "POST",
-        &format!("/api/roles/{role}/orgs"),
-        &admin,
-        Some(json!({"org": "acme"})),
-    )
-    .assert_status(200, "publish");
-    let seen = names(
-        &send(&srv, "GET", "/api/roles", &carol, None).assert_json("roles"),
-        "roles",
-    );
+    api.publish_role(&admin, &role, "acme");
+    let seen = api.list_roles(&carol, "").sorted_names();
     assert!(
         seen.contains(&"auditors".to_string()),
         "published: {seen:?}"
     );
-    send(
-        &srv,
-        "POST",
-        &format!("/api/users/{alice}/roles"),
-        &carol,
-        Some(json!({"role": "auditors"})),
-    )
-    .assert_status(204, "grant");
+    api.grant_user_role(&carol, &alice, "auditors");
     assert!(holds(&srv, "alice@acme", "tokend:audit.view"));
 
     // Withdrawn, it stops counting at once, though still granted.
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/roles/{role}/orgs/acme"),
-        &admin,
-        None,
-    )
-    .assert_status(200, "withdraw");
+    api.withdraw_role(&admin, &role, "acme");
     assert!(!holds(&srv, "alice@acme", "tokend:audit.view"));
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/roles/{role}/orgs/acme"),
-        &admin,
-        None,
-    )
-    .assert_error(404, "not_found", "withdrawing twice");
-    send(
-        &srv,
-        "POST",
-        &format!("/api/roles/{role}/orgs"),
-        &carol,
-        Some(json!({"org": "acme"})),
-    )
-    .assert_error(
+    api.try_withdraw_role(&admin, &role, "acme").assert_error(
+        404,
+        "not_found",
+        "withdrawing twice",
+    );
+    api.try_publish_role(&carol, &role, "acme").assert_error(
         403,
         "forbidden",
         "an org admin may not publish global roles",
@@ -543,137 +276,66 @@ fn a_global_role_counts_in_the_orgs_it_is_published_to() {
 fn roles_change_and_go_only_when_nobody_holds_them() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    let created = send(
-        &srv,
-        "POST",
-        "/api/roles",
-        &carol,
-        Some(
-            json!({"name": "readers", "org": "acme", "service": "vmc", "permissions": ["vmc:sddc.read"]}),
-        ),
-    );
-    let role = str_field(&created.json(), "id").to_owned();
-    let alice = id_of(&srv, &carol, "alice");
-    send(
-        &srv,
-        "POST",
-        &format!("/api/users/{alice}/roles"),
-        &carol,
-        Some(json!({"role": "readers"})),
-    )
-    .assert_status(204, "grant");
+    let api = srv.api();
+    let role = api.create_role(&carol, &readers()).id;
+    let alice = api.user_id(&carol, "alice@acme");
+    api.grant_user_role(&carol, &alice, "readers");
     assert!(holds(&srv, "alice@acme", "vmc:sddc.read"));
 
-    let emptied = send(
-        &srv,
-        "PUT",
-        &format!("/api/roles/{role}/permissions"),
-        &carol,
-        Some(json!({"permissions": []})),
-    )
-    .assert_json("edit");
-    assert_eq!(emptied["permissions"], json!([]));
+    let emptied = api.set_role_permissions(&carol, &role, &[]);
+    assert!(emptied.permissions.is_empty());
     assert!(!holds(&srv, "alice@acme", "vmc:sddc.read"));
-    send(
-        &srv,
-        "PUT",
-        &format!("/api/roles/{role}/permissions"),
-        &carol,
-        Some(json!({"permissions": ["tokend:user.view"]})),
-    )
-    .assert_error(
-        400,
-        "invalid_request",
-        "a service role holding another service's permission",
-    );
+    api.try_set_role_permissions(&carol, &role, &["tokend:user.view"])
+        .assert_error(
+            400,
+            "invalid_request",
+            "a service role holding another service's permission",
+        );
 
-    send(&srv, "DELETE", &format!("/api/roles/{role}"), &carol, None).assert_error(
-        409,
-        "conflict",
-        "deleting a role still held",
-    );
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/users/{alice}/roles/readers"),
-        &carol,
-        None,
-    )
-    .assert_status(204, "revoke");
-    send(&srv, "DELETE", &format!("/api/roles/{role}"), &carol, None)
-        .assert_status(204, "delete an unused role");
-    send(&srv, "DELETE", &format!("/api/roles/{role}"), &carol, None).assert_error(
-        404,
-        "not_found",
-        "deleting it again",
-    );
+    api.try_delete_role(&carol, &role)
+        .assert_error(409, "conflict", "deleting a role still held");
+    api.revoke_user_role(&carol, &alice, "readers");
+    api.delete_role(&carol, &role);
+    api.try_delete_role(&carol, &role)
+        .assert_error(404, "not_found", "deleting it again");
 
     // Built-in roles stay as they are.
-    let admin = srv.api().admin_login().access_token;
-    let listing = send(
-        &srv,
-        "GET",
-        &format!("/api/roles?name={}", "Token"),
-        &admin,
-        None,
-    )
-    .assert_json("roles");
-    let token_user = str_field(&listing["roles"][0], "id").to_owned();
-    send(
-        &srv,
-        "PUT",
-        &format!("/api/roles/{token_user}/permissions"),
-        &admin,
-        Some(json!({"permissions": []})),
-    )
-    .assert_error(400, "invalid_request", "editing a built-in role");
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/roles/{token_user}"),
-        &carol,
-        None,
-    )
-    .assert_error(403, "forbidden", "an org admin deleting a global role");
+    let admin = api.admin_login().access_token;
+    let token_user = api.role_id(&admin, ROLE_TOKEN_USER);
+    api.try_set_role_permissions(&admin, &token_user, &[])
+        .assert_error(400, "invalid_request", "editing a built-in role");
+    api.try_delete_role(&carol, &token_user).assert_error(
+        403,
+        "forbidden",
+        "an org admin deleting a global role",
+    );
 }
 
 #[test]
 fn orgs_page_and_foreign_roles_are_unknown() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    let admin = srv.api().admin_login().access_token;
-    let orgs = send(&srv, "GET", "/api/org?pageSize=2", &admin, None).assert_json("orgs");
-    assert_eq!(orgs["total"], 3);
-    assert_eq!(names(&orgs, "orgs"), ["System", "acme"]);
-    let own = send(&srv, "GET", "/api/org", &carol, None).assert_json("carol's orgs");
-    assert_eq!(names(&own, "orgs"), ["acme"]);
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let orgs = api.list_orgs(&admin, "pageSize=2");
+    assert_eq!(orgs.total, 3);
+    assert_eq!(orgs.sorted_names(), ["System", "acme"]);
+    assert_eq!(api.list_orgs(&carol, "").sorted_names(), ["acme"]);
 
     // other's local role is unknown to acme's admin.
-    let all = send(&srv, "GET", "/api/roles?name=other-local", &admin, None).assert_json("roles");
-    let foreign = str_field(&all["roles"][0], "id").to_owned();
-    send(
-        &srv,
-        "DELETE",
-        &format!("/api/roles/{foreign}"),
-        &carol,
-        None,
-    )
-    .assert_error(404, "not_found", "another org's role");
-    send(
-        &srv,
-        "PUT",
-        &format!("/api/roles/{foreign}/permissions"),
-        &carol,
-        Some(json!({"permissions": []})),
-    )
-    .assert_error(404, "not_found", "editing another org's role");
+    let foreign = api.role_id(&admin, "other-local");
+    api.try_delete_role(&carol, &foreign)
+        .assert_error(404, "not_found", "another org's role");
+    api.try_set_role_permissions(&carol, &foreign, &[])
+        .assert_error(404, "not_found", "editing another org's role");
 }
 
 #[test]
 fn services_grow_and_bundles_change_their_permissions() {
     let srv = TestServer::start();
     let carol = setup(&srv);
-    let admin = srv.api().admin_login().access_token;
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
     let cli = srv.cli();
     cli.run(
         &["service", "extend", "vmc", "--permission", "vmc:sddc.write"],
@@ -686,53 +348,28 @@ fn services_grow_and_bundles_change_their_permissions() {
     )
     .code_is(1, "tokend's own permissions do not change");
 
-    let services =
-        send(&srv, "GET", "/api/services?name=vmc", &admin, None).assert_json("services");
-    let vmc = str_field(&services["services"][0], "id").to_owned();
-    let grown = send(
-        &srv,
-        "POST",
-        &format!("/api/services/{vmc}/permissions"),
-        &admin,
-        Some(json!({"permissions": ["vmc:sddc.admin"]})),
-    )
-    .assert_json("extend");
+    let vmc = api.service_id(&admin, "vmc");
+    let grown = api.extend_service(&admin, &vmc, &["vmc:sddc.admin"]);
     assert_eq!(
-        grown["permissions"],
-        json!(["vmc:sddc.admin", "vmc:sddc.read", "vmc:sddc.write"])
+        grown.permissions,
+        ["vmc:sddc.admin", "vmc:sddc.read", "vmc:sddc.write"]
     );
-    send(
-        &srv,
-        "POST",
-        &format!("/api/services/{vmc}/permissions"),
-        &carol,
-        Some(json!({"permissions": ["vmc:x"]})),
-    )
-    .assert_error(403, "forbidden", "an org admin extending a service");
+    api.try_extend_service(&carol, &vmc, &["vmc:x"])
+        .assert_error(403, "forbidden", "an org admin extending a service");
 
     // The bundle published to acme grows to hold the new write permission.
     cli.role_add("writers", Some("acme"), Some("vmc"), &["vmc:sddc.write"]);
     cli.role_set("grant", "alice@acme", "writers");
     let alice = || {
-        srv.api()
-            .session_info(&srv.api().user_login("alice@acme").access_token)
+        api.session_info(&api.user_login("alice@acme").access_token)
             .permissions
     };
     assert!(
         !alice().contains(&"vmc:sddc.write".to_string()),
         "not in acme's bundles yet"
     );
-    let bundles =
-        send(&srv, "GET", "/api/rights-bundles?name=vmc", &admin, None).assert_json("bundles");
-    let bundle = str_field(&bundles["rights_bundles"][0], "id").to_owned();
-    send(
-        &srv,
-        "PUT",
-        &format!("/api/rights-bundles/{bundle}/permissions"),
-        &admin,
-        Some(json!({"permissions": ["vmc:sddc.read", "vmc:sddc.write"]})),
-    )
-    .assert_status(200, "set bundle permissions");
+    let bundle = api.list_bundles(&admin, "name=vmc").items[0].id.clone();
+    api.set_bundle_permissions(&admin, &bundle, &["vmc:sddc.read", "vmc:sddc.write"]);
     assert!(alice().contains(&"vmc:sddc.write".to_string()));
     cli.run(
         &[

@@ -108,7 +108,7 @@ fn verifies_against_the_jwks(api: &Client, jwt: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .kid
         .ok_or("no kid")?;
-    let jwks = api.get("/.well-known/jwks.json", &[]).assert_json("jwks");
+    let jwks = api.jwks();
     let jwk = jwks["keys"]
         .as_array()
         .expect("keys")
@@ -143,12 +143,7 @@ fn a_replaced_key_verifies_until_its_tokens_expire_then_leaves_the_jwks() {
     assert!(verifies_against_the_jwks(api, &before).is_ok());
     api.try_session_info(&before)
         .assert_status(200, "a token of the replaced key");
-    let kids = |api: &Client| -> usize {
-        api.get("/.well-known/jwks.json", &[]).assert_json("jwks")["keys"]
-            .as_array()
-            .expect("keys")
-            .len()
-    };
+    let kids = |api: &Client| -> usize { api.jwks()["keys"].as_array().expect("keys").len() };
     assert_eq!(kids(api), 2);
 
     // Once every token it signed has expired (and a minute's grace), the

@@ -227,10 +227,7 @@ fn the_openidconnect_crate_refreshes_validates_and_introspects() {
         ))
         .is_err());
     srv.api()
-        .post_form(
-            "/oauth/revoke",
-            &format!("token={}", answer.access_token().secret()),
-        )
+        .try_revoke_presented(answer.access_token().secret())
         .assert_status(200, "revoke");
     let after = resource_server
         .introspect(answer.access_token())

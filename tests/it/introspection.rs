@@ -24,23 +24,9 @@ fn setup(srv: &TestServer) -> (String, String, String) {
     (id, secret, srv.api().user_login("alice@acme").access_token)
 }
 
-fn introspect(srv: &TestServer, id: &str, secret: &str, token: &str) -> Response {
-    let basic = format!(
-        "Basic {}",
-        base64::engine::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{id}:{secret}")
-        )
-    );
-    srv.api().post(
-        INTROSPECT,
-        &[("Authorization", &basic), ("Content-Type", FORM)],
-        format!("token={}", form_encode(token)).as_bytes(),
-    )
-}
-
+/// What introspection says of `token`: a 200 answer, never to be stored.
 fn active(srv: &TestServer, id: &str, secret: &str, token: &str) -> Value {
-    let answer = introspect(srv, id, secret, token);
+    let answer = srv.api().try_introspect(id, secret, token);
     answer.assert_status(200, "introspect");
     answer.assert_no_store("introspect");
     answer.json()
@@ -82,7 +68,7 @@ fn active_tokens_are_described_and_the_rest_is_inactive() {
 
     // Revoked, unknown, tampered: inactive, and nothing else.
     srv.api()
-        .post_form("/oauth/revoke", &format!("token={}", form_encode(&access)))
+        .try_revoke_presented(&access)
         .assert_status(200, "revoke");
     for inactive in [
         access.clone(),
@@ -115,7 +101,7 @@ fn only_a_live_client_may_introspect() {
             secret.as_str(),
         ),
     ] {
-        let answer = introspect(&srv, id, secret, &session);
+        let answer = srv.api().try_introspect(id, secret, &session);
         answer.assert_status(401, who);
         assert_eq!(answer.json()["error"], "invalid_client", "{who}");
         assert!(answer
@@ -135,12 +121,16 @@ fn only_a_live_client_may_introspect() {
     srv.cli()
         .run(&["service", "revoke-client", &id], None)
         .ok("revoke-client");
-    introspect(&srv, &id, &secret, &session).assert_status(401, "a revoked client");
+    srv.api()
+        .try_introspect(&id, &secret, &session)
+        .assert_status(401, "a revoked client");
 
     // Each failed authentication is in the trail, naming the client,
     // never the secret.
     let admin = srv.api().admin_login().access_token;
-    let failed = recorded_events(srv.api(), &admin, "introspection.client_failed", 3);
+    let failed = srv
+        .api()
+        .recorded_events(&admin, "introspection.client_failed", 3);
     assert!(failed.iter().any(|e| e["target"]["id"] == id.as_str()));
     let text = serde_json::to_string(&failed).expect("JSON");
     assert!(
@@ -153,33 +143,22 @@ fn only_a_live_client_may_introspect() {
 fn the_provider_manages_clients_over_the_api() {
     let srv = TestServer::start();
     let (_, _, alice) = setup(&srv);
-    let admin = srv.api().admin_login().access_token;
-    let services = srv
-        .api()
-        .get_bearer("/api/services?name=vmc", &admin)
-        .assert_json("services");
-    let service = str_field(&services["services"][0], "id").to_owned();
-    let path = format!("/api/services/{service}/clients");
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let service = api.service_id(&admin, "vmc");
 
-    let created = srv.api().send_json("POST", &path, &admin, None);
-    created.assert_status(201, "create a client");
-    let created = created.json();
-    let (id, secret) = (
-        str_field(&created, "client_id"),
-        str_field(&created, "client_secret"),
-    );
+    let created = api.create_introspection_client(&admin, &service);
+    let (id, secret) = (created.client_id.as_str(), created.client_secret.as_str());
     assert_eq!(active(&srv, id, secret, &alice)["active"], true);
-    let listed = srv.api().get_bearer(&path, &admin).assert_json("clients");
+    let listed = api.introspection_clients(&admin, &service);
     assert_eq!(listed["clients"].as_array().unwrap().len(), 2);
     assert!(!listed.to_string().contains(secret), "never the secret");
 
-    srv.api()
-        .send_json("POST", &path, &alice, None)
+    api.try_create_introspection_client(&alice, &service)
         .assert_status(403, "a tenant user");
-    srv.api()
-        .send_json("DELETE", &format!("{path}/{id}"), &admin, None)
-        .assert_status(204, "revoke");
-    introspect(&srv, id, secret, &alice).assert_status(401, "revoked over the API");
+    api.delete_introspection_client(&admin, &service, id);
+    api.try_introspect(id, secret, &alice)
+        .assert_status(401, "revoked over the API");
 }
 
 /// Access derived from an org admin's API token holds view rights only;

@@ -11,24 +11,12 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn openid(srv: &TestServer) -> Value {
-    let r = srv.api().get("/.well-known/openid-configuration", &[]);
-    r.assert_status(200, "openid-configuration");
-    r.assert_json("openid-configuration")
-}
-
-fn jwks(srv: &TestServer) -> Value {
-    let r = srv.api().get("/.well-known/jwks.json", &[]);
-    r.assert_status(200, "jwks");
-    r.assert_json("jwks")
-}
-
 /// Verify `jwt` against the served JWKS with `jsonwebtoken`; returns (header kid, claims).
 pub fn verify(srv: &TestServer, jwt: &str, issuer: &str) -> (String, Value) {
     let header = jsonwebtoken::decode_header(jwt).expect("JWT header");
     assert_eq!(header.alg, Algorithm::ES256, "alg");
     let kid = header.kid.clone().expect("kid in JWT header");
-    let keys = jwks(srv);
+    let keys = srv.api().jwks();
     let jwk = keys["keys"]
         .as_array()
         .unwrap()
@@ -50,7 +38,7 @@ pub fn verify(srv: &TestServer, jwt: &str, issuer: &str) -> (String, Value) {
 #[test]
 fn openid_configuration_and_jwks_are_consistent() {
     let srv = TestServer::start();
-    let oc = openid(&srv);
+    let oc = srv.api().openid_configuration();
     let issuer = str_field(&oc, "issuer");
     assert_eq!(
         issuer,
@@ -98,7 +86,7 @@ fn openid_configuration_and_jwks_are_consistent() {
     let path = jwks_uri.strip_prefix(issuer).unwrap();
     let via_uri = srv.api().get(path, &[]);
     via_uri.assert_status(200, "jwks_uri");
-    assert_eq!(via_uri.json(), jwks(&srv));
+    assert_eq!(via_uri.json(), srv.api().jwks());
 
     // The token endpoint answers POSTs as a token endpoint.
     let r = srv.api().post_form(te_path, "");
@@ -125,7 +113,7 @@ fn openid_configuration_and_jwks_are_consistent() {
 #[test]
 fn jwks_publishes_public_p256_keys_only() {
     let srv = TestServer::start();
-    let keys = jwks(&srv);
+    let keys = srv.api().jwks();
     let list = keys["keys"].as_array().expect("keys array");
     assert!(!list.is_empty(), "{keys}");
     let mut kids = std::collections::HashSet::new();
@@ -163,7 +151,7 @@ fn api_token_access_tokens_verify_with_an_independent_library() {
     srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
     let sess = api.user_login("alice@acme").access_token;
     let token = api.create_token(&sess, "jwt", Some("90d"));
-    let issuer = str_field(&openid(&srv), "issuer").to_owned();
+    let issuer = str_field(&srv.api().openid_configuration(), "issuer").to_owned();
     let si = api.session_info(&sess);
     let org_id = api.orgs(&sess)[0].id.clone();
 
@@ -211,7 +199,7 @@ fn api_token_access_tokens_verify_with_an_independent_library() {
         b64url(claims.to_string().as_bytes()),
         parts[2]
     );
-    let k = &jwks(&srv)["keys"][0];
+    let k = &srv.api().jwks()["keys"][0];
     let key = DecodingKey::from_ec_components(str_field(k, "x"), str_field(k, "y")).unwrap();
     let mut v = Validation::new(Algorithm::ES256);
     v.validate_aud = false;
@@ -222,7 +210,7 @@ fn api_token_access_tokens_verify_with_an_independent_library() {
 fn session_access_tokens_carry_sid_not_rt() {
     let srv = TestServer::start();
     let login = srv.api().admin_login();
-    let issuer = str_field(&openid(&srv), "issuer").to_owned();
+    let issuer = str_field(&srv.api().openid_configuration(), "issuer").to_owned();
     let (_, c) = verify(&srv, &login.access_token, &issuer);
     assert_eq!(c["sid"], login.id.as_str(), "sid is the session id: {c}");
     assert!(c.get("rt").is_none(), "no rt on a login token: {c}");
@@ -263,7 +251,7 @@ fn access_ttl_is_configurable() {
 fn issuer_flag_sets_iss_and_discovery() {
     let iss = "https://tokend.example.test";
     let srv = TestServer::config().arg("--issuer").arg(iss).start();
-    let oc = openid(&srv);
+    let oc = srv.api().openid_configuration();
     assert_eq!(oc["issuer"], iss, "{oc}");
     assert_eq!(
         oc["jwks_uri"],

@@ -34,17 +34,11 @@ fn alice(srv: &TestServer) -> String {
     srv.api().user_login("alice@acme").access_token
 }
 
-fn userinfo(srv: &TestServer, jwt: &str) -> Value {
-    srv.api()
-        .get_bearer("/userinfo", jwt)
-        .assert_json("userinfo")
-}
-
 #[test]
 fn userinfo_names_the_user_and_the_roles_of_the_grant() {
     let srv = TestServer::start();
     let session = alice(&srv);
-    let mut info = userinfo(&srv, &session);
+    let mut info = srv.api().userinfo(&session);
     let roles = info["roles"].take();
     assert_eq!(
         info,
@@ -70,14 +64,15 @@ fn userinfo_names_the_user_and_the_roles_of_the_grant() {
     assert_eq!(roles, ["Token User", "auditors"]);
 
     // A token narrowed to one role: userinfo says that role only.
-    let created = srv.api().try_create_token(
+    let created = srv.api().create_token_with(
         &session,
-        &json!({"name": "narrow", "org_roles": ["auditors"]}).to_string(),
+        &NewToken::named("narrow").org_roles(&["auditors"]),
     );
-    created.assert_status(201, "a narrowed token");
-    let secret = str_field(&created.json(), "token").to_owned();
-    let derived = srv.api().exchange_tenant("acme", &secret).access_token;
-    assert_eq!(userinfo(&srv, &derived)["roles"], json!(["auditors"]));
+    let derived = srv
+        .api()
+        .exchange_tenant("acme", &created.secret)
+        .access_token;
+    assert_eq!(srv.api().userinfo(&derived)["roles"], json!(["auditors"]));
 
     // POST is served too (OpenID Connect Core §5.3.1).
     let posted = srv.api().request(
@@ -100,27 +95,17 @@ fn userinfo_needs_a_live_access_token() {
         .get("/userinfo", &[])
         .assert_bearer_401("no access token");
     srv.api()
-        .get_bearer("/userinfo", &flip_char(&session, 30))
+        .try_userinfo(&flip_char(&session, 30))
         .assert_bearer_401("a tampered access token");
+    srv.api().logout(&session);
     srv.api()
-        .request(
-            "DELETE",
-            CURRENT_SESSION,
-            &[("Authorization", &bearer(&session))],
-            None,
-        )
-        .assert_status(204, "logout");
-    srv.api()
-        .get_bearer("/userinfo", &session)
+        .try_userinfo(&session)
         .assert_bearer_401("after logout");
 }
 
 /// The path of the endpoint the discovery document names `member`.
 fn discovered_path(srv: &TestServer, member: &str) -> String {
-    let metadata = srv
-        .api()
-        .get("/.well-known/openid-configuration", &[])
-        .assert_json("discovery");
+    let metadata = srv.api().openid_configuration();
     let issuer = str_field(&metadata, "issuer");
     str_field(&metadata, member)
         .strip_prefix(issuer)
@@ -153,10 +138,7 @@ fn the_discovery_document_names_userinfo() {
 fn verified_id_token(srv: &TestServer, id_token: &str, audience: &str) -> Result<Value, String> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
     let header = jsonwebtoken::decode_header(id_token).map_err(|e| e.to_string())?;
-    let jwks = srv
-        .api()
-        .get("/.well-known/jwks.json", &[])
-        .assert_json("jwks");
+    let jwks = srv.api().jwks();
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -176,13 +158,11 @@ fn verified_id_token(srv: &TestServer, id_token: &str, audience: &str) -> Result
 }
 
 fn openid_token(srv: &TestServer, session: &str) -> String {
-    let created = srv.api().try_create_token(
-        session,
-        &json!({"name": "oidc", "openid": true}).to_string(),
-    );
-    created.assert_status(201, "an openid token");
-    assert_eq!(created.json()["openid"], true);
-    str_field(&created.json(), "token").to_owned()
+    let created = srv
+        .api()
+        .create_token_with(session, &NewToken::named("oidc").openid());
+    assert_eq!(created.openid, Some(true));
+    created.secret
 }
 
 fn tenant_exchange(srv: &TestServer, body: &str) -> Response {
@@ -196,15 +176,12 @@ fn an_openid_token_yields_an_id_token_at_both_endpoints() {
     let secret = openid_token(&srv, &session);
     let issuer = format!("http://{}", srv.addr());
 
-    let answer = tenant_exchange(
-        &srv,
-        &format!("grant_type=refresh_token&refresh_token={secret}"),
-    )
-    .assert_json("exchange");
-    let scope = str_field(&answer, "scope");
-    assert!(scope.split(' ').any(|s| s == "openid"), "{answer}");
-    let access = jwt_parts(str_field(&answer, "access_token")).1;
-    let claims = verified_id_token(&srv, str_field(&answer, "id_token"), &issuer)
+    let answer = srv.api().exchange_tenant("acme", &secret);
+    let scope = answer.scope.as_deref().expect("a scope");
+    assert!(scope.split(' ').any(|s| s == "openid"), "{answer:?}");
+    let access = jwt_parts(&answer.access_token).1;
+    let id_token = answer.id_token.as_deref().expect("an ID token");
+    let claims = verified_id_token(&srv, id_token, &issuer)
         .expect("a valid ID token, for the issuer by default");
     assert_eq!(claims["sub"], access["sub"]);
     assert_eq!(
@@ -220,16 +197,14 @@ fn an_openid_token_yields_an_id_token_at_both_endpoints() {
     assert_eq!(claims["groups"], json!(["ops"]));
     assert!(claims["roles"].as_array().unwrap().len() == 2, "{claims}");
 
-    let console = srv
-        .api()
-        .post_form(AUTHORIZE, &format!("refresh_token={secret}"))
-        .assert_json("authorize");
-    assert_eq!(console["scope"], "ALL_PERMISSIONS openid");
-    verified_id_token(&srv, str_field(&console, "id_token"), &issuer)
+    let console = srv.api().exchange_authorize(&secret);
+    assert_eq!(console.scope.as_deref(), Some("ALL_PERMISSIONS openid"));
+    let console_id_token = console.id_token.as_deref().expect("an ID token");
+    verified_id_token(&srv, console_id_token, &issuer)
         .expect("an ID token at the console endpoint too");
 
     // A tampered ID token fails the relying party's check.
-    let tampered = flip_char(str_field(&answer, "id_token"), 40);
+    let tampered = flip_char(id_token, 40);
     assert!(verified_id_token(&srv, &tampered, &issuer).is_err());
 }
 

@@ -4,18 +4,13 @@
 //! idle past the policy are revoked by the housekeeping pass (in-process,
 //! on a clock the test moves).
 
-use serde_json::{json, Value};
-
 use crate::support::*;
 
 const DAY: i64 = 86_400;
 
-fn put_policy(api: &Client, path: &str, jwt: &str, body: Value) -> Response {
-    api.send_json("PUT", path, jwt, Some(&body))
-}
-
+/// A token request for `name` with `ttl`, whatever the answer.
 fn create(api: &Client, jwt: &str, name: &str, ttl: &str) -> Response {
-    api.try_create_token(jwt, &json!({"name": name, "ttl": ttl}).to_string())
+    api.try_create_token_with(jwt, &NewToken::named(name).ttl(ttl))
 }
 
 #[test]
@@ -28,14 +23,15 @@ fn the_default_policy_shapes_new_tokens_and_refuses_what_it_forbids_naming_the_l
     let admin = api.admin_login().access_token;
     let alice = api.user_login("alice@acme").access_token;
 
-    let set = put_policy(
-        api,
-        "/api/token-policy",
+    let set = api.set_token_policy(
         &admin,
-        json!({"default_ttl": "30days", "max_ttl": "90days", "allow_never": false}),
-    )
-    .assert_json("set the default");
-    assert_eq!(set["effective"]["max_ttl"], "90days");
+        None,
+        &TokenPolicy::default()
+            .default_ttl("30days")
+            .max_ttl("90days")
+            .allow_never(false),
+    );
+    assert_eq!(set.effective.max_ttl.as_deref(), Some("90days"));
 
     let never = create(api, &alice, "forever", "never").assert_error(
         400,
@@ -77,30 +73,26 @@ fn the_default_policy_shapes_new_tokens_and_refuses_what_it_forbids_naming_the_l
     assert!(out.stderr.contains("allow_never"), "{out:?}");
 
     // A policy that contradicts itself, or is no lifetime, changes nothing.
+    let policy = TokenPolicy::default;
     for (body, what) in [
         (
-            json!({"default_ttl": "1year", "max_ttl": "90days"}),
+            policy().default_ttl("1year").max_ttl("90days"),
             "default past max",
         ),
         (
-            json!({"default_ttl": "never", "allow_never": false}),
+            policy().default_ttl("never").allow_never(false),
             "default never, forbidden",
         ),
-        (json!({"max_ttl": "banana"}), "no span"),
-        (json!({"max_ttl": "never"}), "max never"),
-        (json!({"max_idle": "5m"}), "idle under an hour"),
+        (policy().max_ttl("banana"), "no span"),
+        (policy().max_ttl("never"), "max never"),
+        (policy().max_idle("5m"), "idle under an hour"),
     ] {
-        put_policy(api, "/api/token-policy", &admin, body).assert_error(
-            400,
-            "invalid_request",
-            what,
-        );
+        api.try_set_token_policy(&admin, None, &body)
+            .assert_error(400, "invalid_request", what);
     }
-    let unchanged = api
-        .get_bearer("/api/token-policy", &alice)
-        .assert_json("read");
-    assert_eq!(unchanged["policy"]["default_ttl"], "30days");
-    put_policy(api, "/api/token-policy", &alice, json!({}))
+    let unchanged = api.token_policy(&alice, None);
+    assert_eq!(unchanged.policy.default_ttl.as_deref(), Some("30days"));
+    api.try_set_token_policy(&alice, None, &policy())
         .assert_status(403, "a Token User sets the default");
 }
 
@@ -118,13 +110,8 @@ fn an_org_admin_tightens_its_own_org_and_sees_the_tokens_made_before() {
     let carol = api.user_login("carol@acme").access_token;
     let dora = api.user_login("dora@other").access_token;
     let alice = api.user_login("alice@acme").access_token;
-    put_policy(
-        api,
-        "/api/token-policy",
-        &admin,
-        json!({"max_ttl": "90days", "allow_never": false}),
-    )
-    .assert_status(200, "the default");
+    let policy = TokenPolicy::default;
+    api.set_token_policy(&admin, None, &policy().max_ttl("90days").allow_never(false));
     let before = api.create_token(&alice, "made-before", Some("60days"));
     let defaulted = api.create_token(&alice, "defaulted", None);
     assert_eq!(
@@ -133,53 +120,44 @@ fn an_org_admin_tightens_its_own_org_and_sees_the_tokens_made_before() {
         "the built-in default gives way to the maximum"
     );
 
-    let path = format!("/api/org/{acme}/token-policy");
-    let tightened = put_policy(
-        api,
-        &path,
-        &carol,
-        json!({"default_ttl": "1day", "max_ttl": "7days"}),
-    )
-    .assert_json("tighten acme");
-    assert_eq!(tightened["effective"]["max_ttl"], "7days");
-    assert_eq!(tightened["effective"]["allow_never"], false, "inherited");
+    let org = Some(acme.as_str());
+    let tightened =
+        api.set_token_policy(&carol, org, &policy().default_ttl("1day").max_ttl("7days"));
+    assert_eq!(tightened.effective.max_ttl.as_deref(), Some("7days"));
+    assert_eq!(tightened.effective.allow_never, Some(false), "inherited");
     for (body, what) in [
         (
-            json!({"max_ttl": "1year"}),
+            policy().max_ttl("1year"),
             "a longer maximum than the default",
         ),
         (
-            json!({"allow_never": true}),
+            policy().allow_never(true),
             "never-expiring tokens the default forbids",
         ),
     ] {
         let refused =
-            put_policy(api, &path, &carol, body).assert_error(400, "invalid_request", what);
+            api.try_set_token_policy(&carol, org, &body)
+                .assert_error(400, "invalid_request", what);
         assert!(
             refused["message"].as_str().unwrap().contains("stricter"),
             "{refused}"
         );
     }
-    put_policy(api, &path, &dora, json!({})).assert_status(404, "another org's admin");
-    put_policy(api, &path, &alice, json!({})).assert_status(403, "a Token User");
-    put_policy(api, "/api/token-policy", &carol, json!({}))
+    api.try_set_token_policy(&dora, org, &policy())
+        .assert_status(404, "another org's admin");
+    api.try_set_token_policy(&alice, org, &policy())
+        .assert_status(403, "a Token User");
+    api.try_set_token_policy(&carol, None, &policy())
         .assert_status(403, "an org admin sets the default");
 
     // The token made before still works; it is listed as beyond the policy.
     api.exchange_tenant("acme", &before.secret);
-    let beyond = api
-        .get_bearer(&format!("{path}/exceeding"), &carol)
-        .assert_json("exceeding");
-    let mut ids: Vec<&str> = beyond["tokens"]
-        .as_array()
-        .expect("tokens")
-        .iter()
-        .map(|t| str_field(t, "id"))
-        .collect();
+    let beyond = api.exceeding_tokens(&carol, &acme);
+    let mut ids = beyond.ids();
     ids.sort_unstable();
     let mut expected = [before.id.as_str(), defaulted.id.as_str()];
     expected.sort_unstable();
-    assert_eq!(ids, expected, "{beyond}");
+    assert_eq!(ids, expected, "{beyond:?}");
     create(api, &alice, "too-long", "30days").assert_error(400, "invalid_request", "now");
     assert_eq!(
         api.create_token(&alice, "short", None).lifetime(),
@@ -209,13 +187,7 @@ fn tokens_idle_past_the_policy_are_revoked_by_housekeeping() {
     let admin = api.admin_login().access_token;
     let used = api.create_token(&admin, "used", Some("90days"));
     let idle = api.create_token(&admin, "idle", Some("90days"));
-    put_policy(
-        api,
-        "/api/token-policy",
-        &admin,
-        json!({"max_idle": "2days"}),
-    )
-    .assert_status(200, "an idle limit");
+    api.set_token_policy(&admin, None, &TokenPolicy::default().max_idle("2days"));
 
     service.advance(DAY);
     api.exchange_provider(&used.secret);
@@ -231,7 +203,7 @@ fn tokens_idle_past_the_policy_are_revoked_by_housekeeping() {
     api.exchange_provider(&used.secret);
 
     let admin = api.admin_login().access_token;
-    let revoked = recorded_events(api, &admin, "token.revoke", 1).remove(0);
+    let revoked = api.recorded_events(&admin, "token.revoke", 1).remove(0);
     assert_eq!(revoked["target"]["id"], idle.id.as_str());
     assert_eq!(revoked["additionalProperties"]["reason"], "idle");
 }
@@ -247,24 +219,29 @@ fn a_default_tightened_after_an_org_policy_binds_that_org_at_once() {
     let admin = api.admin_login().access_token;
     let carol = api.user_login("carol@acme").access_token;
     let alice = api.user_login("alice@acme").access_token;
-    let path = format!("/api/org/{acme}/token-policy");
+    let org = Some(acme.as_str());
+    let policy = TokenPolicy::default;
 
     // Written while the default was looser: stricter than it then.
-    put_policy(
-        api,
-        &path,
+    api.set_token_policy(
         &carol,
-        json!({"default_ttl": "300days", "max_ttl": "1year", "allow_never": true, "max_idle": "90days"}),
-    )
-    .assert_status(200, "acme's policy");
+        org,
+        &policy()
+            .default_ttl("300days")
+            .max_ttl("1year")
+            .allow_never(true)
+            .max_idle("90days"),
+    );
     let long = api.create_token(&alice, "made-before", Some("300days"));
-    put_policy(
-        api,
-        "/api/token-policy",
+    // The provider tightens the default.
+    api.set_token_policy(
         &admin,
-        json!({"max_ttl": "7days", "allow_never": false, "max_idle": "30days"}),
-    )
-    .assert_status(200, "the provider tightens the default");
+        None,
+        &policy()
+            .max_ttl("7days")
+            .allow_never(false)
+            .max_idle("30days"),
+    );
 
     let refused = create(api, &alice, "long", "300days").assert_error(
         400,
@@ -286,31 +263,32 @@ fn a_default_tightened_after_an_org_policy_binds_that_org_at_once() {
     );
     api.create_token(&alice, "week", Some("7days"));
 
-    let shown = api.get_bearer(&path, &carol).assert_json("acme's policy");
-    assert_eq!(shown["effective"]["max_ttl"], "7days", "{shown}");
-    assert_eq!(shown["effective"]["allow_never"], false, "{shown}");
-    assert_eq!(shown["effective"]["max_idle"], "30days", "{shown}");
-    let beyond = api
-        .get_bearer(&format!("{path}/exceeding"), &carol)
-        .assert_json("exceeding");
-    let ids: Vec<&str> = beyond["tokens"]
-        .as_array()
-        .expect("tokens")
-        .iter()
-        .map(|t| str_field(t, "id"))
-        .collect();
+    let shown = api.token_policy(&carol, org);
     assert_eq!(
-        ids,
+        shown.effective.max_ttl.as_deref(),
+        Some("7days"),
+        "{shown:?}"
+    );
+    assert_eq!(shown.effective.allow_never, Some(false), "{shown:?}");
+    assert_eq!(
+        shown.effective.max_idle.as_deref(),
+        Some("30days"),
+        "{shown:?}"
+    );
+    let beyond = api.exceeding_tokens(&carol, &acme);
+    assert_eq!(
+        beyond.ids(),
         [long.id.as_str()],
         "listed against the policy in force"
     );
 
     // A looser org policy is refused now, even from the provider.
     for jwt in [&carol, &admin] {
-        put_policy(api, &path, jwt, json!({"max_ttl": "1year"})).assert_error(
-            400,
-            "invalid_request",
-            "an org policy looser than the default",
-        );
+        api.try_set_token_policy(jwt, org, &policy().max_ttl("1year"))
+            .assert_error(
+                400,
+                "invalid_request",
+                "an org policy looser than the default",
+            );
     }
 }

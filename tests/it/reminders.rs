@@ -82,17 +82,12 @@ fn run(authority: &mut Authority, mailer: &SmtpMailer) -> (usize, usize, usize) 
     (run.sent, run.deferred, run.given_up)
 }
 
-fn create_with_reminder(
-    api: &Client,
-    jwt: &str,
-    name: &str,
-    ttl: &str,
-    reminder: Value,
-) -> Response {
-    api.try_create_token(
-        jwt,
-        &json!({"name": name, "ttl": ttl, "reminder": reminder}).to_string(),
-    )
+/// A token named `name` for `ttl`, reminded of `before` its expiry at
+/// ops@example.org.
+fn with_reminder(name: &str, ttl: &str, before: &str) -> NewToken {
+    NewToken::named(name)
+        .ttl(ttl)
+        .reminder(Reminder::before(before).to("ops@example.org"))
 }
 
 #[test]
@@ -103,13 +98,10 @@ fn a_reminder_is_mailed_once_when_its_time_comes_never_for_a_revoked_token() {
     let mailer = mailer(&format!("smtp://127.0.0.1:{}", sink.port), None);
     let api = service.api();
     let admin = api.admin_login().access_token;
-    let reminder = json!({"before": "7d", "email": "ops@example.org"});
-    let token: Value = create_with_reminder(api, &admin, "nightly-backup", "30d", reminder.clone())
-        .assert_json("create with a reminder");
-    let secret = str_field(&token, "token").to_owned();
-    let revoked =
-        create_with_reminder(api, &admin, "revoked", "30d", reminder).assert_json("another");
-    api.revoke_token(&admin, str_field(&revoked, "id"));
+    let token = api.create_token_with(&admin, &with_reminder("nightly-backup", "30d", "7d"));
+    let secret = token.secret.clone();
+    let revoked = api.create_token_with(&admin, &with_reminder("revoked", "30d", "7d"));
+    api.revoke_token(&admin, &revoked.id);
     api.create_token(&admin, "no-reminder", Some("30d"));
 
     let mut authority = service.authority();
@@ -130,10 +122,10 @@ fn a_reminder_is_mailed_once_when_its_time_comes_never_for_a_revoked_token() {
         data.contains("Subject: tokend: API token \"nightly-backup\" expires on"),
         "{data}"
     );
-    let expires = str_field(&token, "expires_at");
+    let expires = token.expires_at.as_deref().expect("an expiry");
     for needle in [
         "nightly-backup",
-        str_field(&token, "id"),
+        token.id.as_str(),
         "System",
         expires,
         "tokend token create",
@@ -143,8 +135,10 @@ fn a_reminder_is_mailed_once_when_its_time_comes_never_for_a_revoked_token() {
     assert!(!data.contains(&secret), "never the secret");
 
     let admin = api.admin_login().access_token;
-    let sent = recorded_events(api, &admin, "token.reminder_sent", 1).remove(0);
-    assert_eq!(sent["target"]["id"], token["id"]);
+    let sent = api
+        .recorded_events(&admin, "token.reminder_sent", 1)
+        .remove(0);
+    assert_eq!(sent["target"]["id"], token.id.as_str());
 }
 
 #[test]
@@ -155,9 +149,7 @@ fn a_relay_that_is_down_is_tried_again_then_given_up() {
     let mailer = mailer(&format!("smtp://127.0.0.1:{port}"), None);
     let api = service.api();
     let admin = api.admin_login().access_token;
-    let reminder = json!({"before": "1d", "email": "ops@example.org"});
-    create_with_reminder(api, &admin, "first", "2d", reminder.clone())
-        .assert_status(201, "with a reminder");
+    api.create_token_with(&admin, &with_reminder("first", "2d", "1d"));
     let mut authority = service.authority();
 
     // Down: tried again a minute later, not before.
@@ -178,7 +170,7 @@ fn a_relay_that_is_down_is_tried_again_then_given_up() {
 
     // Down for good: after the last try, given up and recorded.
     let admin = api.admin_login().access_token;
-    create_with_reminder(api, &admin, "second", "2d", reminder).assert_status(201, "another");
+    api.create_token_with(&admin, &with_reminder("second", "2d", "1d"));
     service.advance(DAY + 1);
     let mut tries = Vec::new();
     for wait in [0, 60, 300, 900, 3600] {
@@ -193,7 +185,9 @@ fn a_relay_that_is_down_is_tried_again_then_given_up() {
     service.advance(DAY / 2);
     assert_eq!(run(&mut authority, &mailer), (0, 0, 0), "never again");
     let admin = api.admin_login().access_token;
-    let failed = recorded_events(api, &admin, "token.reminder_failed", 1).remove(0);
+    let failed = api
+        .recorded_events(&admin, "token.reminder_failed", 1)
+        .remove(0);
     assert_eq!(failed["outcome"], "failure");
     assert_eq!(failed["additionalProperties"]["attempts"], 5);
 }
@@ -273,14 +267,8 @@ fn starttls_to_a_relay_whose_certificate_a_private_ca_signed() {
     let url = format!("smtp://localhost:{}?tls=starttls", sink.port);
     let api = service.api();
     let admin = api.admin_login().access_token;
-    create_with_reminder(
-        api,
-        &admin,
-        "tls",
-        "1d",
-        json!({"before": "23h", "email": "ops@example.org"}),
-    )
-    .assert_status(201, "due in an hour");
+    // Due in an hour.
+    api.create_token_with(&admin, &with_reminder("tls", "1d", "23h"));
     let mut authority = service.authority();
     service.advance(3600);
 
@@ -312,14 +300,7 @@ fn two_runs_at_once_send_each_reminder_once_and_a_digest_lists_what_expires() {
     service.advance(-9000);
     let admin = api.admin_login().access_token;
     for n in 0..5 {
-        create_with_reminder(
-            api,
-            &admin,
-            &format!("ci-{n}"),
-            "3h",
-            json!({"before": "1h", "email": "ops@example.org"}),
-        )
-        .assert_status(201, "a token with a reminder");
+        api.create_token_with(&admin, &with_reminder(&format!("ci-{n}"), "3h", "1h"));
     }
     service.advance(9000);
     let admin = api.admin_login().access_token;
@@ -419,14 +400,7 @@ fn a_token_owner_is_mailed_a_few_reminders_an_hour_at_most() {
     let api = service.api();
     let admin = api.admin_login().access_token;
     for n in 0..7 {
-        create_with_reminder(
-            api,
-            &admin,
-            &format!("ci-{n}"),
-            "2d",
-            json!({"before": "1d", "email": "ops@example.org"}),
-        )
-        .assert_status(201, "a token with a reminder");
+        api.create_token_with(&admin, &with_reminder(&format!("ci-{n}"), "2d", "1d"));
     }
     let mut authority = service.authority();
     service.advance(DAY + 1);
@@ -467,25 +441,19 @@ fn reminders_go_to_the_owners_address_and_bad_ones_are_refused() {
     let bob = api.user_login("bob@acme").access_token;
 
     // Her own address, named or on record: accepted.
+    let token = |name: &str, ttl: &str, reminder: Reminder| {
+        NewToken::named(name).ttl(ttl).reminder(reminder)
+    };
     for (name, reminder) in [
-        ("own", json!({"before": "7d"})),
-        (
-            "own-named",
-            json!({"before": "7d", "email": "Alice@Example.org"}),
-        ),
+        ("own", Reminder::before("7d")),
+        ("own-named", Reminder::before("7d").to("Alice@Example.org")),
     ] {
-        api.try_create_token(
-            &alice,
-            &json!({"name": name, "ttl": "30d", "reminder": reminder}).to_string(),
-        )
-        .assert_status(201, name);
+        api.create_token_with(&alice, &token(name, "30d", reminder));
     }
     // Any other address is an admin's to set: a token user is refused.
-    let elsewhere = api.try_create_token(
+    let elsewhere = api.try_create_token_with(
         &alice,
-        &json!({"name": "x", "ttl": "30d",
-                "reminder": {"before": "7d", "email": "victim@example.net"}})
-        .to_string(),
+        &token("x", "30d", Reminder::before("7d").to("victim@example.net")),
     );
     elsewhere.assert_status(403, "another address, by a token user");
     assert_eq!(
@@ -495,51 +463,45 @@ fn reminders_go_to_the_owners_address_and_bad_ones_are_refused() {
         elsewhere.describe()
     );
 
+    let no_before = Reminder::default().to("alice@example.org");
     for (jwt, body, what) in [
         (
             &alice,
-            json!({"name": "x", "ttl": "never", "reminder": {"before": "7d"}}),
+            token("x", "never", Reminder::before("7d")),
             "a token that never expires",
         ),
         (
             &alice,
-            json!({"name": "x", "ttl": "30d", "reminder": {"before": "soon"}}),
+            token("x", "30d", Reminder::before("soon")),
             "no span",
         ),
         (
             &alice,
-            json!({"name": "x", "ttl": "30d", "reminder": {"before": "7d", "email": "nobody"}}),
+            token("x", "30d", Reminder::before("7d").to("nobody")),
             "no address",
         ),
+        (&alice, token("x", "30d", no_before), "no before"),
         (
             &alice,
-            json!({"name": "x", "ttl": "30d", "reminder": {"email": "alice@example.org"}}),
-            "no before",
-        ),
-        (
-            &alice,
-            json!({"name": "x", "ttl": "1h", "reminder": {"before": "2h"}}),
+            token("x", "1h", Reminder::before("2h")),
             "a reminder before the token was made",
         ),
         (
             &alice,
-            json!({"name": "x", "ttl": "1h", "reminder": {"before": "59m 30s"}}),
+            token("x", "1h", Reminder::before("59m 30s")),
             "a reminder within a minute of now",
         ),
         (
             &bob,
-            json!({"name": "x", "ttl": "30d", "reminder": {"before": "7d"}}),
+            token("x", "30d", Reminder::before("7d")),
             "no address on record",
         ),
     ] {
-        api.try_create_token(jwt, &body.to_string())
+        api.try_create_token_with(jwt, &body)
             .assert_status(400, what);
     }
-    api.try_create_token(
-        &alice,
-        &json!({"name": "soon", "ttl": "1h", "reminder": {"before": "58m"}}).to_string(),
-    )
-    .assert_status(201, "a reminder two minutes ahead");
+    // A reminder two minutes ahead.
+    api.create_token_with(&alice, &token("soon", "1h", Reminder::before("58m")));
     for jwt in [&alice, &bob] {
         assert!(
             api.list_tokens(jwt).iter().all(|t| t.name != "x"),

@@ -7,9 +7,7 @@ use crate::support::*;
 const REVOKE: &str = "/oauth/revoke";
 
 fn revoke(srv: &TestServer, token: &str) -> Response {
-    let answer = srv
-        .api()
-        .post_form(REVOKE, &format!("token={}", form_encode(token)));
+    let answer = srv.api().try_revoke_presented(token);
     answer.assert_status(200, "revoke");
     assert!(answer.body.is_empty(), "no body");
     assert_eq!(answer.header("Cache-Control"), Some("no-store"));
@@ -35,10 +33,7 @@ fn a_revoked_access_token_stops_at_once_and_its_siblings_go_on() {
     api.exchange_provider(&token.secret);
     revoke(&srv, &first);
 
-    let events = api
-        .get_bearer("/api/audit?type=access_token.revoke", &admin)
-        .assert_json("audit");
-    let events = events["events"].as_array().expect("events");
+    let events = api.audit(&admin, "type=access_token.revoke").events;
     assert_eq!(
         events.len(),
         1,

@@ -38,49 +38,34 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn create(srv: &TestServer, jwt: &str, body: Value) -> Response {
-    srv.api().try_create_token(jwt, &body.to_string())
-}
-
-fn created_secret(r: &Response) -> String {
-    r.assert_status(201, "token created");
-    str_field(&r.json(), "token").to_owned()
-}
-
 #[test]
 fn a_scope_narrower_than_the_user_grants_only_itself() {
     let srv = TestServer::start();
     let alice = acme(&srv);
-    let r = create(
-        &srv,
+    let created = srv.api().create_token_with(
         &alice,
-        json!({"name": "reader", "service_roles": [
-            {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.read"]}
-        ]}),
+        &NewToken::named("reader").service_role_narrowed("vmc", "operator", &["vmc:sddc.read"]),
     );
-    let secret = created_secret(&r);
+    let secret = created.secret;
     assert_eq!(
-        r.json()["scope"],
+        created.scope,
         json!({"all_roles": false, "org_roles": [], "service_roles": [
             {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.read"]}
         ]})
     );
 
-    let answer = srv.api().try_exchange_tenant("acme", &secret);
-    answer.assert_status(200, "exchange");
-    let body = answer.json();
-    assert_eq!(body["scope"], "vmc:sddc.read");
-    let c = claims(&srv, str_field(&body, "access_token"));
+    let answer = srv.api().exchange_tenant("acme", &secret);
+    assert_eq!(answer.scope.as_deref(), Some("vmc:sddc.read"));
+    let c = claims(&srv, &answer.access_token);
     assert_eq!(strings(&c["roles"]), ["vmc/operator"]);
     assert_eq!(strings(&c["perms"]), ["vmc:sddc.read"]);
 
     // The console's endpoint names the grant too, not ALL_PERMISSIONS.
-    let console = srv.api().try_exchange_authorize(&secret).json();
-    assert_eq!(console["scope"], "vmc:sddc.read");
+    let console = srv.api().exchange_authorize(&secret);
+    assert_eq!(console.scope.as_deref(), Some("vmc:sddc.read"));
 
     // What tokend itself lets this access do follows the grant.
-    let access = str_field(&body, "access_token").to_owned();
-    let info = srv.api().session_info(&access);
+    let info = srv.api().session_info(&answer.access_token);
     assert_eq!(info.permissions, ["vmc:sddc.read"], "{info:?}");
     assert!(info.rights.is_empty(), "{info:?}");
 }
@@ -89,37 +74,36 @@ fn a_scope_narrower_than_the_user_grants_only_itself() {
 fn a_scope_wider_than_the_user_is_refused_naming_what_is_missing() {
     let srv = TestServer::start();
     let alice = acme(&srv);
-    for (body, missing) in [
+    let x = || NewToken::named("x");
+    for (token, missing) in [
+        (x().org_roles(&[ROLE_ORG_ADMIN]), ROLE_ORG_ADMIN),
+        (x().service_role("vmc", "admin"), "vmc/admin"),
         (
-            json!({"name": "x", "org_roles": [ROLE_ORG_ADMIN]}),
-            ROLE_ORG_ADMIN,
-        ),
-        (
-            json!({"name": "x", "service_roles": [{"service": "vmc", "role": "admin"}]}),
-            "vmc/admin",
-        ),
-        (
-            json!({"name": "x", "service_roles": [
-                {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.delete"]}
-            ]}),
+            x().service_role_narrowed("vmc", "operator", &["vmc:sddc.delete"]),
             "vmc:sddc.delete",
         ),
     ] {
-        let r = create(&srv, &alice, body.clone());
-        let error = r.assert_error(400, "invalid_request", &body.to_string());
+        let r = srv.api().try_create_token_with(&alice, &token);
+        let error = r.assert_error(400, "invalid_request", &format!("{token:?}"));
         assert!(
             str_field(&error, "message").contains(missing),
             "{missing} named: {error}"
         );
     }
-    for body in [
-        json!({"name": "x", "all_roles": true, "org_roles": ["auditors"]}),
-        json!({"name": "x", "all_roles": false}),
-        json!({"name": "x", "org_roles": []}),
-        json!({"name": "x", "service_roles": [{"service": "vmc"}]}),
+    for token in [
+        x().all_roles(true).org_roles(&["auditors"]),
+        x().all_roles(false),
+        x().org_roles(&[]),
     ] {
-        create(&srv, &alice, body.clone()).assert_error(400, "invalid_request", &body.to_string());
+        srv.api()
+            .try_create_token_with(&alice, &token)
+            .assert_error(400, "invalid_request", &format!("{token:?}"));
     }
+    // A service role without its role is no request the typed form makes.
+    let body = json!({"name": "x", "service_roles": [{"service": "vmc"}]});
+    srv.api()
+        .try_create_token(&alice, &body.to_string())
+        .assert_error(400, "invalid_request", &body.to_string());
     assert!(
         srv.api().list_tokens(&alice).is_empty(),
         "nothing was created"
@@ -130,7 +114,10 @@ fn a_scope_wider_than_the_user_is_refused_naming_what_is_missing() {
 fn all_roles_is_exactly_what_the_user_holds() {
     let srv = TestServer::start();
     let alice = acme(&srv);
-    let secret = created_secret(&create(&srv, &alice, json!({"name": "all"})));
+    let secret = srv
+        .api()
+        .create_token_with(&alice, &NewToken::named("all"))
+        .secret;
     let held = srv.api().session_info(&alice).permissions;
     // Access derived from an API token keeps tokend's view rights only.
     let derivable: Vec<String> = held
@@ -153,23 +140,29 @@ fn all_roles_is_exactly_what_the_user_holds() {
             .into_iter()
             .collect::<Vec<_>>()
     );
-    let console = srv.api().try_exchange_authorize(&secret).json();
-    assert_eq!(console["scope"], "ALL_PERMISSIONS");
-    let listed = srv.api().get_bearer("/api/tokens", &alice).json();
-    assert_eq!(listed["tokens"][0]["scope"], json!({"all_roles": true}));
+    let console = srv.api().exchange_authorize(&secret);
+    assert_eq!(console.scope.as_deref(), Some("ALL_PERMISSIONS"));
+    let listed = srv.api().list_tokens(&alice);
+    assert_eq!(listed[0].scope, json!({"all_roles": true}));
 }
 
 #[test]
 fn a_role_taken_away_after_creation_is_absent_from_the_next_exchange() {
     let srv = TestServer::start();
     let alice = acme(&srv);
-    let scoped = created_secret(&create(
-        &srv,
-        &alice,
-        json!({"name": "ops", "service_roles": [{"service": "vmc", "role": "operator"}],
-               "org_roles": ["auditors"]}),
-    ));
-    let all = created_secret(&create(&srv, &alice, json!({"name": "all"})));
+    let scoped = srv
+        .api()
+        .create_token_with(
+            &alice,
+            &NewToken::named("ops")
+                .service_role("vmc", "operator")
+                .org_roles(&["auditors"]),
+        )
+        .secret;
+    let all = srv
+        .api()
+        .create_token_with(&alice, &NewToken::named("all"))
+        .secret;
     let before = claims(
         &srv,
         &srv.api().exchange_tenant("acme", &scoped).access_token,
@@ -277,11 +270,13 @@ fn a_role_held_through_a_group_lasts_as_long_as_the_group_holds_it() {
     ] {
         cli.run(&args, None).ok(&args.join(" "));
     }
-    let scoped = created_secret(&create(
-        &srv,
-        &alice,
-        json!({"name": "admin", "service_roles": [{"service": "vmc", "role": "sddc-admins"}]}),
-    ));
+    let scoped = srv
+        .api()
+        .create_token_with(
+            &alice,
+            &NewToken::named("admin").service_role("vmc", "sddc-admins"),
+        )
+        .secret;
     let c = claims(
         &srv,
         &srv.api().exchange_tenant("acme", &scoped).access_token,
@@ -331,7 +326,10 @@ fn a_role_held_through_a_group_lasts_as_long_as_the_group_holds_it() {
 fn a_rights_bundle_withdrawn_from_an_org_takes_its_permissions_from_the_next_exchange() {
     let srv = TestServer::start();
     let alice = acme(&srv);
-    let all = created_secret(&create(&srv, &alice, json!({"name": "all"})));
+    let all = srv
+        .api()
+        .create_token_with(&alice, &NewToken::named("all"))
+        .secret;
     let before = claims(&srv, &srv.api().exchange_tenant("acme", &all).access_token);
     assert!(strings(&before["perms"]).contains(&"vmc:sddc.write".to_string()));
 
@@ -348,18 +346,16 @@ fn a_rights_bundle_withdrawn_from_an_org_takes_its_permissions_from_the_next_exc
     // The role is still held; only what it may grant here shrank.
     assert!(strings(&after["roles"]).contains(&"vmc/operator".to_string()));
     // A scope cannot ask for what the org may not use.
-    create(
-        &srv,
-        &alice,
-        json!({"name": "x", "service_roles": [
-            {"service": "vmc", "role": "operator", "permissions": ["vmc:sddc.read"]}
-        ]}),
-    )
-    .assert_error(
-        400,
-        "invalid_request",
-        "a permission outside the org's bundles",
-    );
+    srv.api()
+        .try_create_token_with(
+            &alice,
+            &NewToken::named("x").service_role_narrowed("vmc", "operator", &["vmc:sddc.read"]),
+        )
+        .assert_error(
+            400,
+            "invalid_request",
+            "a permission outside the org's bundles",
+        );
 
     // A bundle holding only part of the service brings back only that part.
     cli.bundle_publish_new("vmc-read", &["vmc:sddc.read"], "acme");

@@ -166,8 +166,7 @@ fn logout_ends_only_that_session() {
     api.try_session_info(&s1)
         .assert_status(200, "s1 before logout");
 
-    let h = bearer(&s1);
-    let r = api.delete(CURRENT_SESSION, &[("Authorization", &h)]);
+    let r = api.try_logout(&s1);
     r.assert_status(204, "logout with Bearer");
     assert!(r.body.is_empty(), "204 has no body: {}", r.describe());
 
@@ -179,7 +178,7 @@ fn logout_ends_only_that_session() {
     }
     api.try_create_token(&s1, r#"{"name":"after logout"}"#)
         .assert_bearer_401("create token with a logged-out token");
-    api.delete(CURRENT_SESSION, &[("Authorization", &h)])
+    api.try_logout(&s1)
         .assert_bearer_401("second logout with the same token");
 
     // The other session is untouched.
@@ -203,13 +202,11 @@ fn logout_with_token_derived_access_is_forbidden() {
     let token = api.create_token(&sess, "ci", Some("30m"));
     let access = api.exchange_authorize(&token.secret).access_token;
 
-    let h = bearer(&access);
-    api.delete(CURRENT_SESSION, &[("Authorization", &h)])
-        .assert_error(
-            403,
-            "forbidden",
-            "logout with token-derived access (Bearer)",
-        );
+    api.try_logout(&access).assert_error(
+        403,
+        "forbidden",
+        "logout with token-derived access (Bearer)",
+    );
     api.delete(CURRENT_SESSION, &[("csp-auth-token", &access)])
         .assert_error(403, "forbidden", "logout with token-derived access (csp)");
     api.try_session_info(&access)

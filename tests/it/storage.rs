@@ -156,16 +156,12 @@ fn data_and_signing_key_survive_a_restart() {
     let jwt = srv.api().user_login("alice@acme").access_token;
     let token = srv.api().create_token(&jwt, "durable", Some("never"));
     let access = srv.api().exchange_authorize(&token.secret).access_token;
-    let jwks_before = srv.api().get("/.well-known/jwks.json", &[]).json();
+    let jwks_before = srv.api().jwks();
 
     srv.restart();
 
     let api = srv.api();
-    assert_eq!(
-        api.get("/.well-known/jwks.json", &[]).json(),
-        jwks_before,
-        "same signing key"
-    );
+    assert_eq!(api.jwks(), jwks_before, "same signing key");
     api.try_session_info(&access)
         .assert_status(200, "access token issued before the restart");
     api.try_exchange_tenant("acme", &token.secret)

@@ -55,7 +55,7 @@ fn create_returns_the_secret_once_with_metadata() {
     );
 
     // The secret is never shown again.
-    let list = api.get_bearer("/api/tokens", &jwt);
+    let list = api.try_token_page(&jwt, "");
     list.assert_status(200, "list");
     assert!(
         !list.text().contains(token),
@@ -281,7 +281,7 @@ fn list_shows_metadata_never_secrets_and_last_use() {
     let one = api.create_token(&jwt, "one", Some("90d"));
     let two = api.create_token(&jwt, "two", Some("never"));
 
-    let r = api.get_bearer("/api/tokens", &jwt);
+    let r = api.try_token_page(&jwt, "");
     r.assert_status(200, "list");
     let v = r.assert_json("list");
     for sec in [&one.secret, &two.secret] {
@@ -589,7 +589,7 @@ fn listing_all_tokens_shows_names_within_the_admins_reach_never_secrets() {
     let admin_token = api.create_token(&admin, "sys", Some("30m"));
 
     // The org admin sees every token of acme, with its owner, and nothing else.
-    let r = api.get_bearer("/api/tokens?all=true", &carol_jwt);
+    let r = api.try_token_page(&carol_jwt, "all=true");
     r.assert_status(200, "org admin lists all");
     for t in [&alice_token, &carol_token, &bob_token, &admin_token] {
         assert_no_secret(&r.body, &t.secret, "all-token listing");
@@ -606,12 +606,11 @@ fn listing_all_tokens_shows_names_within_the_admins_reach_never_secrets() {
     // Token-derived access sees its own user's tokens only (seed 003), even
     // though its user may see the whole org.
     let derived = api.exchange_authorize(&carol_token.secret).access_token;
-    api.get_bearer("/api/tokens?all=true", &derived)
-        .assert_error(
-            403,
-            "forbidden",
-            "token-derived access lists other users' tokens",
-        );
+    api.try_token_page(&derived, "all=true").assert_error(
+        403,
+        "forbidden",
+        "token-derived access lists other users' tokens",
+    );
     assert_eq!(names(&api.list_tokens(&derived)), ["carol-ops"]);
 
     // The provider admin sees every org's tokens.
@@ -621,19 +620,18 @@ fn listing_all_tokens_shows_names_within_the_admins_reach_never_secrets() {
     );
 
     // Without "Manage all users' API tokens": 403, and the own listing is unchanged.
-    api.get_bearer("/api/tokens?all=true", &alice_jwt)
-        .assert_error(403, "forbidden", "token user lists all");
+    api.try_token_page(&alice_jwt, "all=true").assert_error(
+        403,
+        "forbidden",
+        "token user lists all",
+    );
     assert_eq!(names(&api.list_tokens(&alice_jwt)), ["alice-ci"]);
-    api.get_bearer("/api/tokens?all=false", &carol_jwt)
-        .assert_status(200, "all=false is the own listing");
+    // all=false is the own listing.
+    api.token_page(&carol_jwt, "all=false");
     assert_eq!(names(&api.list_tokens(&carol_jwt)), ["carol-ops"]);
 
-    for bad in [
-        "/api/tokens?all=maybe",
-        "/api/tokens?owner=alice",
-        "/api/tokens?all=true&all=true",
-    ] {
-        api.get_bearer(bad, &carol_jwt)
+    for bad in ["all=maybe", "owner=alice", "all=true&all=true"] {
+        api.try_token_page(&carol_jwt, bad)
             .assert_error(400, "invalid_request", bad);
     }
 }
@@ -646,16 +644,11 @@ fn token_listings_page_and_filter_by_name() {
     for name in ["ci-one", "ci-two", "backup"] {
         api.create_token(&admin, name, Some("30m"));
     }
-    let page = api
-        .get_bearer("/api/tokens?page=2&pageSize=2", &admin)
-        .assert_json("page 2");
-    assert_eq!(page["total"], 3);
-    assert_eq!(page["tokens"].as_array().map(Vec::len), Some(1));
-    assert_eq!(page["tokens"][0]["name"], "backup", "oldest first");
-    let ci = api
-        .get_bearer("/api/tokens?all=true&name=CI-", &admin)
-        .assert_json("by name");
-    assert_eq!(ci["total"], 2);
-    api.get_bearer("/api/tokens?pageSize=0", &admin)
+    let page = api.token_page(&admin, "page=2&pageSize=2");
+    assert_eq!(page.total, 3);
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].name, "backup", "oldest first");
+    assert_eq!(api.token_page(&admin, "all=true&name=CI-").total, 2);
+    api.try_token_page(&admin, "pageSize=0")
         .assert_error(400, "invalid_request", "pageSize 0");
 }

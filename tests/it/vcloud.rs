@@ -213,7 +213,7 @@ fn session_org_list_and_org_in_cloud_directors_xml_at_the_version_asked() {
         .map(|e| e.attributes["name"].as_str())
         .collect();
     assert_eq!(orgs, ["System", "acme", "other"]);
-    let json = srv.api().get_bearer("/api/session", &alice.access_token);
+    let json = srv.api().try_session_info(&alice.access_token);
     json.assert_status(200, "JSON session");
     assert_eq!(json.header("Content-Type"), Some("application/json"));
     let preferring_json = xml_get(
@@ -273,7 +273,7 @@ fn xml_clients_get_their_errors_in_xml_and_unknown_versions_406() {
         404,
     );
     srv.api()
-        .get_bearer(&format!("/api/org/{other}"), &alice.access_token)
+        .try_org(&alice.access_token, &other)
         .assert_status(404, "JSON, another org");
     // A resource tokend serves as JSON only says so to an XML-only client.
     let message = error(
@@ -290,7 +290,10 @@ fn delete_api_session_logs_out_as_the_sdks_do() {
     srv.cli().user_add("alice@acme", &[ROLE_TOKEN_USER]);
     let alice = srv.api().user_login("alice@acme");
     srv.api()
-        .send_json("DELETE", "/api/session", &alice.access_token, None)
+        .delete(
+            "/api/session",
+            &[("Authorization", &bearer(&alice.access_token))],
+        )
         .assert_status(204, "logout at /api/session");
     srv.api()
         .try_session_info(&alice.access_token)

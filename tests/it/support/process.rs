@@ -2,8 +2,9 @@
 //! binary once for a CLI command, and `TestServer`, a `tokend serve` on a
 //! free loopback port with a fresh database that is started, signalled,
 //! restarted and stopped under the test's control while everything it
-//! prints is captured. A server is stopped with SIGTERM when dropped, and
-//! its log is printed if the test is failing.
+//! prints is captured in a `ServerLog`, which the server's typed client
+//! shares to quote in its failure messages. A server is stopped with
+//! SIGTERM when dropped, and its log is printed if the test is failing.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -109,15 +110,53 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
     }
 }
 
+/// Everything a server wrote on stdout and stderr, over all its runs.
+/// Cheap to clone: the clones share one buffer.
+#[derive(Clone, Default)]
+pub struct ServerLog(Arc<Mutex<Vec<u8>>>);
+
+impl ServerLog {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Byte length, to look at what is written later only.
+    pub fn byte_len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    pub fn since(&self, mark: usize) -> String {
+        let l = self.0.lock().unwrap();
+        String::from_utf8_lossy(&l[mark.min(l.len())..]).into_owned()
+    }
+
+    /// The last `lines` lines.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = self.text();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+    }
+}
+
+impl std::fmt::Debug for ServerLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServerLog({} bytes)", self.byte_len())
+    }
+}
+
 /// Copy everything `r` yields into `sink` until EOF, on its own thread so a
 /// full pipe never blocks the child.
-fn drain<R: Read + Send + 'static>(mut r: R, sink: Arc<Mutex<Vec<u8>>>) -> thread::JoinHandle<()> {
+fn drain<R: Read + Send + 'static>(mut r: R, sink: ServerLog) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 4096];
         loop {
             match r.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                Ok(n) => sink.append(&buf[..n]),
             }
         }
     })
@@ -179,8 +218,8 @@ pub fn run_tokend(
             let _ = si.write_all(input.as_bytes());
         });
     }
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let err = Arc::new(Mutex::new(Vec::new()));
+    let out = ServerLog::default();
+    let err = ServerLog::default();
     let t1 = drain(child.stdout.take().unwrap(), out.clone());
     let t2 = drain(child.stderr.take().unwrap(), err.clone());
     let status = wait_timeout(&mut child, Duration::from_secs(60));
@@ -190,8 +229,8 @@ pub fn run_tokend(
     }
     let _ = t1.join();
     let _ = t2.join();
-    let stdout = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&err.lock().unwrap()).into_owned();
+    let stdout = out.text();
+    let stderr = err.text();
     assert!(
         status.is_some(),
         "tokend {args:?} did not finish within 60 s; stdout={stdout:?} stderr={stderr:?}"
@@ -265,8 +304,7 @@ pub struct TestServer {
     db: PathBuf,
     api: Client,
     cfg: ServerConfig,
-    /// Everything the server wrote on stdout and stderr, over all its runs.
-    log: Arc<Mutex<Vec<u8>>>,
+    log: ServerLog,
     readers: Vec<thread::JoinHandle<()>>,
     // Declared last so the directory is removed after the process is gone.
     dir: TempDir,
@@ -290,7 +328,7 @@ impl TestServer {
             db,
             api: Client::new(""),
             cfg,
-            log: Arc::new(Mutex::new(Vec::new())),
+            log: ServerLog::default(),
             readers: Vec::new(),
             dir,
         };
@@ -298,7 +336,7 @@ impl TestServer {
         let mut last_err = String::new();
         for _ in 0..3 {
             s.addr = format!("127.0.0.1:{}", free_port());
-            s.api = Client::new(&s.addr);
+            s.api = Client::new(&s.addr).with_log(s.log.clone());
             match s.spawn() {
                 Ok(()) => return s,
                 Err(e) => last_err = e,
@@ -388,17 +426,16 @@ impl TestServer {
 
     /// Everything the server printed so far (stdout and stderr, all runs).
     pub fn log(&self) -> String {
-        String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
+        self.log.text()
     }
 
     /// Byte length of the log, to look at output of later runs only.
     pub fn log_len(&self) -> usize {
-        self.log.lock().unwrap().len()
+        self.log.byte_len()
     }
 
     pub fn log_since(&self, mark: usize) -> String {
-        let l = self.log.lock().unwrap();
-        String::from_utf8_lossy(&l[mark.min(l.len())..]).into_owned()
+        self.log.since(mark)
     }
 
     /// Wait (bounded) until the log contains `needle`.

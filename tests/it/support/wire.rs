@@ -17,6 +17,18 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// For the answer to a typed call of the `client`, what was sent, for
+    /// its failure messages; `None` for a raw request.
+    pub sent: Option<Sent>,
+}
+
+/// What a typed call sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The client method.
+    pub name: &'static str,
+    /// The request line, credentials and body, with secrets hidden.
+    pub request: String,
 }
 
 impl Response {
@@ -300,6 +312,7 @@ pub fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
             status,
             headers,
             body: Vec::new(),
+            sent: None,
         };
         if status == 204 || status == 304 {
             return Ok(resp);
