@@ -6,37 +6,14 @@
 //! valid encoding per access token (low-S), key rotation by the CLI reaching
 //! a running server, and a busy database answered 503, not 500.
 
-use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use p256::ecdsa::Signature;
 use p256::elliptic_curve::ops::Neg;
-use socket2::{Domain, Socket, Type};
 
 use crate::support::*;
-
-/// Sends `request` from the loopback address `source` (any 127.x.y.z is
-/// this machine), as a client on another host would appear to the server.
-fn send_from(srv: &TestServer, source: &str, request: &[u8]) -> Response {
-    let source: IpAddr = source.parse().expect("source address");
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    socket
-        .bind(&SocketAddr::new(source, 0).into())
-        .expect("bind source");
-    let server: SocketAddr = srv.addr().parse().expect("server address");
-    socket
-        .connect_timeout(&server.into(), Duration::from_secs(2))
-        .expect("connect");
-    let mut stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    stream.write_all(request).expect("write request");
-    read_response(&mut stream).expect("read response")
-}
 
 fn admin_login_from(srv: &TestServer, source: &str, password: &str) -> Response {
     let auth = basic(ADMIN, password);
@@ -47,7 +24,7 @@ fn admin_login_from(srv: &TestServer, source: &str, password: &str) -> Response 
         &[("Authorization", &auth)],
         Some(b""),
     );
-    send_from(srv, source, &request)
+    send_from(srv.addr(), source, &request)
 }
 
 #[test]
@@ -486,7 +463,7 @@ fn admin_login_via(srv: &TestServer, proxy: &str, forwarded_for: &str, password:
         &[("Authorization", &auth), ("X-Forwarded-For", forwarded_for)],
         Some(b""),
     );
-    send_from(srv, proxy, &request)
+    send_from(srv.addr(), proxy, &request)
 }
 
 #[test]
@@ -531,7 +508,7 @@ fn behind_a_trusted_proxy_the_forwarded_client_is_the_one_locked_and_recorded() 
         &[("Content-Type", FORM), ("X-Forwarded-For", "198.51.100.4")],
         Some(form.as_bytes()),
     );
-    send_from(&srv, "127.0.0.7", &request).assert_status(200, "exchange through the proxy");
+    send_from(srv.addr(), "127.0.0.7", &request).assert_status(200, "exchange through the proxy");
     let stamped = eventually(Duration::from_secs(5), || {
         let listing = srv.api().get_bearer("/api/tokens", &admin).json();
         listing["tokens"][0]["last_used_ip"]

@@ -7,11 +7,7 @@
 //! lock on its own address by forging a new one on every try; through one,
 //! two and three proxies.
 
-use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
-
-use socket2::{Domain, Socket, Type};
 
 use crate::support::*;
 
@@ -30,25 +26,6 @@ fn behind_proxies() -> TestServer {
         .start()
 }
 
-/// Sends `request` from the loopback address `source`.
-fn send_from(srv: &TestServer, source: &str, request: &[u8]) -> Response {
-    let source: IpAddr = source.parse().expect("source address");
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    socket
-        .bind(&SocketAddr::new(source, 0).into())
-        .expect("bind source");
-    let server: SocketAddr = srv.addr().parse().expect("server address");
-    socket
-        .connect_timeout(&server.into(), Duration::from_secs(2))
-        .expect("connect");
-    let mut stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    stream.write_all(request).expect("write request");
-    read_response(&mut stream).expect("read response")
-}
-
 /// A provider login for `user` from `peer`, with one `X-Forwarded-For`
 /// line per item of `forwarded`.
 fn login_via(
@@ -62,7 +39,7 @@ fn login_via(
     let mut headers = vec![("Authorization", auth.as_str())];
     headers.extend(forwarded.iter().map(|line| ("X-Forwarded-For", *line)));
     let request = build_request(srv.addr(), "POST", PROVIDER_SESSIONS, &headers, Some(b""));
-    send_from(srv, peer, &request)
+    send_from(srv.addr(), peer, &request)
 }
 
 fn admin_via(srv: &TestServer, forwarded: &[&str], password: &str) -> Response {
@@ -175,7 +152,7 @@ fn an_address_before_junk_is_never_recorded_as_the_client() {
         ],
         Some(form.as_bytes()),
     );
-    send_from(&srv, PROXY, &request).assert_status(200, "exchange through the proxies");
+    send_from(srv.addr(), PROXY, &request).assert_status(200, "exchange through the proxies");
     let stamped = eventually(Duration::from_secs(5), || {
         let listing = srv.api().get_bearer("/api/tokens", &admin).json();
         listing["tokens"][0]["last_used_ip"]

@@ -5,11 +5,12 @@
 //! request. `Response` carries the assertion helpers every test shares.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::Value;
+use socket2::{Domain, Socket, Type};
 
 /// A parsed HTTP response.
 #[derive(Debug, Clone)]
@@ -402,4 +403,25 @@ fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Vec<u8>
         body.extend_from_slice(&buf[..size]);
         buf.drain(..size + 2);
     }
+}
+
+/// Sends `request` to `server` from the loopback address `source` (any
+/// 127.x.y.z is this machine), as a client on another host would appear to
+/// the server.
+pub fn send_from(server: &str, source: &str, request: &[u8]) -> Response {
+    let source: IpAddr = source.parse().expect("source address");
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::new(source, 0).into())
+        .expect("bind source");
+    let server: SocketAddr = server.parse().expect("server address");
+    socket
+        .connect_timeout(&server.into(), Duration::from_secs(2))
+        .expect("connect");
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(request).expect("write request");
+    read_response(&mut stream).expect("read response")
 }
