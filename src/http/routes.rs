@@ -1,9 +1,10 @@
 //! The route table: one row per endpoint, with its method, its path
 //! pattern, who may call it and its handler. The router, the `Allow`
 //! header of a 405, the request log (which shows the pattern, never the
-//! values in a path) and the check against `docs/openapi.yaml` all read
-//! this one table. Unknown paths get 404; known paths with another method
-//! 405 with `Allow`; an oversized body 413, in the endpoint's own dialect.
+//! values in a path), HEAD (answered as GET, without the body) and the
+//! check against `docs/openapi.yaml` all read this one table. Unknown paths
+//! get 404; known paths with another method 405 with `Allow`; an oversized
+//! body 413, in the endpoint's own dialect.
 //!
 //! To add an endpoint: write its handler in the module of its resource,
 //! add its row here, and describe it in `docs/openapi.yaml` (the tidy test
@@ -640,10 +641,22 @@ fn answer(
             Err(e) => return e.into_xml_response(vcloud::latest_version()),
         }
     }
-    match rows.iter().find(|e| e.method == request.method) {
+    // HEAD is GET without the body (RFC 9110 §9.3.2); hyper leaves the
+    // body of a HEAD answer unsent.
+    let method = match request.method.as_str() {
+        "HEAD" => "GET",
+        other => other,
+    };
+    match rows.iter().find(|e| e.method == method) {
         Some(endpoint) => (endpoint.handler)(authority, request, params),
         None => {
-            let allowed: Vec<&str> = rows.iter().map(|e| e.method).collect();
+            let mut allowed: Vec<&str> = Vec::with_capacity(rows.len() + 1);
+            for endpoint in rows {
+                allowed.push(endpoint.method);
+                if endpoint.method == "GET" {
+                    allowed.push("HEAD");
+                }
+            }
             ApiError::method_not_allowed(&allowed.join(", ")).into_response()
         }
     }

@@ -427,3 +427,34 @@ fn rejected_requests_change_nothing() {
         "API listing unchanged"
     );
 }
+
+/// HEAD is GET without the body, wherever GET is answered; `Allow` names
+/// it beside GET; a path without GET refuses it.
+#[test]
+fn head_is_answered_as_get_without_a_body() {
+    let srv = TestServer::start();
+    let get = srv.api().get("/.well-known/jwks.json", &[]);
+    get.assert_status(200, "GET the JWKS");
+    let head = srv
+        .api()
+        .request("HEAD", "/.well-known/jwks.json", &[], None);
+    head.assert_status(200, "HEAD the JWKS");
+    assert!(head.body.is_empty(), "no body: {}", head.describe());
+    assert_eq!(
+        head.header("Content-Length"),
+        get.header("Content-Length"),
+        "the length GET would send"
+    );
+    srv.api()
+        .request("HEAD", "/api/tokens", &[], None)
+        .assert_status(
+            401,
+            "HEAD of a protected resource needs a token as GET does",
+        );
+    srv.api()
+        .request("HEAD", PROVIDER_TOKEN, &[], None)
+        .assert_status(405, "no GET, no HEAD");
+    srv.api()
+        .request("PUT", "/api/session", &[], Some(b""))
+        .assert_405_allows("HEAD", "Allow names HEAD beside GET");
+}

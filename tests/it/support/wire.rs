@@ -246,7 +246,18 @@ pub fn send_raw(addr: &str, bytes: &[u8], timeout: Duration) -> io::Result<Respo
     let mut stream = connect(addr, timeout)?;
     let _ = stream.write_all(bytes);
     let _ = stream.flush();
-    read_response(&mut stream)
+    if bytes.starts_with(b"HEAD ") {
+        read_head_response(&mut stream)
+    } else {
+        read_response(&mut stream)
+    }
+}
+
+/// The answer to a HEAD request sent with `Connection: close`: its head,
+/// and as its body whatever else arrives before the server closes (which
+/// should be nothing).
+pub fn read_head_response(stream: &mut TcpStream) -> io::Result<Response> {
+    read_response_to(stream, true)
 }
 
 pub fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
@@ -266,6 +277,10 @@ pub fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
 
 /// Read one HTTP/1.1 response (skipping 1xx interim responses).
 pub fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
+    read_response_to(stream, false)
+}
+
+fn read_response_to(stream: &mut TcpStream, head_only: bool) -> io::Result<Response> {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let head_end = loop {
@@ -316,6 +331,11 @@ pub fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
             sent: None,
         };
         if status == 204 || status == 304 {
+            return Ok(resp);
+        }
+        if head_only {
+            while fill(stream, &mut buf)? {}
+            resp.body = buf;
             return Ok(resp);
         }
         let chunked = resp
