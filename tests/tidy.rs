@@ -398,3 +398,20 @@ fn the_code_map_names_every_source_file() {
         "source files the code map does not name: {missing:#?}"
     );
 }
+
+/// The storage interface names record types only, never a module that
+/// decides: a backend implements it without reaching into domain logic.
+#[test]
+fn the_storage_interface_names_records_only() {
+    let storage =
+        fs::read_to_string(root().join("src/domain/storage.rs")).expect("read storage.rs");
+    let found: Vec<&str> = storage
+        .lines()
+        .filter(|line| line.starts_with("use crate::domain::") || line.starts_with("use super::"))
+        .filter(|line| !line.starts_with("use crate::domain::records::"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "storage.rs imports beyond records: {found:#?}"
+    );
+}
