@@ -30,26 +30,33 @@ impl ReminderWrites for Connection {
     ) -> StoreResult<Vec<DueReminder>> {
         // An owner's mails in the window (sent, or claimed by a run and
         // not yet settled) plus its place among this claim's candidates
-        // stay within the limit; the rest wait for a later run.
+        // stay within the limit; the rest wait for a later run. Each
+        // owner's count is taken once, so an owner with many due
+        // reminders costs a pass over its own tokens, not one per reminder.
         let claimed: Vec<String> = self
             .prepare_cached(
-                "UPDATE token_reminders SET claimed_until = ?2
+                "WITH candidates AS (
+                     SELECT r.token_id, r.due_at, t.user_id FROM token_reminders r
+                     JOIN api_tokens t ON t.id = r.token_id
+                     WHERE r.sent_at IS NULL AND r.failed_at IS NULL
+                       AND r.due_at <= ?1 AND r.next_attempt_at <= ?1
+                       AND (r.claimed_until IS NULL OR r.claimed_until <= ?1)
+                       AND t.revoked_at IS NULL AND t.expires_at > ?1),
+                 recent AS (
+                     SELECT t.user_id, count(*) AS mails FROM api_tokens t
+                     JOIN token_reminders r ON r.token_id = t.id
+                     WHERE t.user_id IN (SELECT user_id FROM candidates)
+                       AND (r.sent_at > ?4
+                            OR (r.sent_at IS NULL AND r.failed_at IS NULL
+                                AND r.claimed_until > ?1))
+                     GROUP BY t.user_id)
+                 UPDATE token_reminders SET claimed_until = ?2
                  WHERE token_id IN (
                      SELECT token_id FROM (
-                         SELECT r.token_id, r.due_at,
-                             row_number() OVER (PARTITION BY t.user_id ORDER BY r.due_at)
-                             + (SELECT count(*) FROM api_tokens t2
-                                JOIN token_reminders r2 ON r2.token_id = t2.id
-                                WHERE t2.user_id = t.user_id
-                                  AND (r2.sent_at > ?4
-                                       OR (r2.sent_at IS NULL AND r2.failed_at IS NULL
-                                           AND r2.claimed_until > ?1))) AS nth
-                         FROM token_reminders r
-                         JOIN api_tokens t ON t.id = r.token_id
-                         WHERE r.sent_at IS NULL AND r.failed_at IS NULL
-                           AND r.due_at <= ?1 AND r.next_attempt_at <= ?1
-                           AND (r.claimed_until IS NULL OR r.claimed_until <= ?1)
-                           AND t.revoked_at IS NULL AND t.expires_at > ?1)
+                         SELECT c.token_id, c.due_at,
+                             row_number() OVER (PARTITION BY c.user_id ORDER BY c.due_at)
+                             + coalesce(recent.mails, 0) AS nth
+                         FROM candidates c LEFT JOIN recent ON recent.user_id = c.user_id)
                      WHERE nth <= ?5
                      ORDER BY due_at LIMIT ?3)
                  RETURNING token_id",
