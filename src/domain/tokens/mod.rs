@@ -339,11 +339,14 @@ impl Authority {
     ) -> Result<(IssuedAccess, Event), DomainError> {
         let now = self.now();
         let grant = token.scope.grant(account).token_derived();
-        let grants_everything = grant.permissions
-            == TokenScope::AllRoles
-                .grant(account)
-                .token_derived()
-                .permissions;
+        // "All roles" is everything by definition; a narrower scope may
+        // still come to it.
+        let grants_everything = token.scope == TokenScope::AllRoles
+            || grant.permissions
+                == TokenScope::AllRoles
+                    .grant(account)
+                    .token_derived()
+                    .permissions;
         // An access token never outlives the API token it came from.
         let lifetime = self.settings().access_token_lifetime.as_secs() as i64;
         let expires_at = token
