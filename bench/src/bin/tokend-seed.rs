@@ -73,12 +73,12 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             display_name: None,
         },
     )?;
-    authority.add_service(
+    let service = authority.add_service(
         Actor::Operator,
         "bench-api",
         &["bench-api:read".to_string()],
     )?;
-    let client = authority.add_introspection_client(Actor::Operator, "bench-api")?;
+    let client = authority.add_introspection_client(Actor::Operator, &service)?;
     std::fs::write(
         &args.client,
         format!("{}\n{}\n", client.client_id, client.client_secret),
