@@ -622,3 +622,13 @@ CREATE INDEX token_reminders_pending ON token_reminders (due_at)
 -- migration 14
 -- A password change or a disable ends the user's sessions: find them by user.
 CREATE INDEX sessions_live_by_user ON sessions (user_id) WHERE ended_at IS NULL;
+
+-- migration 15
+-- A form that creates an API token carries a request id, so that sending
+-- the same form again (a reload, the back button) makes no second token.
+CREATE TABLE token_requests (
+    user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    request_id TEXT NOT NULL,
+    token_id   TEXT NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, request_id)
+);

@@ -87,6 +87,7 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
                     ttl: ttl.as_deref(),
                     scope,
                     openid,
+                    request_id: None,
                 },
                 reminder,
             )?;

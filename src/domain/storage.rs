@@ -209,6 +209,14 @@ pub trait TokenReads {
 
 pub trait TokenWrites {
     fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()>;
+    /// Remembers which request made a token; `Duplicate` when that user's
+    /// request made one already.
+    fn insert_token_request(
+        &self,
+        user_id: &str,
+        request_id: &str,
+        token_id: &str,
+    ) -> StoreResult<()>;
     /// False when the token was unknown or already revoked.
     fn revoke_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
     fn record_api_token_use(&self, id: &str, at: i64, client: &str) -> StoreResult<()>;

@@ -95,6 +95,7 @@ fn new_token<'a>(name: &'a str, ttl: Option<&'a str>) -> NewApiToken<'a> {
         ttl,
         scope: TokenScope::AllRoles,
         openid: false,
+        request_id: None,
     }
 }
 
@@ -520,4 +521,27 @@ fn a_kept_account_gives_way_to_any_change_made_by_another_process() {
     cli.set_user_enabled(Actor::Operator, &alice, false)
         .unwrap();
     assert_eq!(manages(&f), None, "a disabled user is refused at once");
+}
+
+#[test]
+fn the_same_request_sent_again_makes_no_second_token() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let by = Actor::Caller(&admin);
+    let owner = admin.account.user_id.clone();
+    let form = |request_id| NewApiToken {
+        request_id: Some(request_id),
+        ..new_token("ci", None)
+    };
+    f.authority
+        .create_api_token(by, &owner, form("r1"), None)
+        .unwrap();
+    let again = f.authority.create_api_token(by, &owner, form("r1"), None);
+    assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+    f.authority
+        .create_api_token(by, &owner, form("r2"), None)
+        .unwrap();
+    let page = PageRequest::new(1, 10).unwrap();
+    let listed = f.authority.own_api_tokens(&admin, None, page).unwrap();
+    assert_eq!(listed.total, 2, "one token per request");
 }

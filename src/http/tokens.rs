@@ -110,6 +110,7 @@ pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, 
             ttl: body.ttl.as_deref(),
             scope,
             openid: body.openid,
+            request_id: None,
         },
         body.reminder.as_ref().map(|r| ReminderRequest {
             before: &r.before,

@@ -134,6 +134,7 @@ impl Authority {
                 ttl: None,
                 scope: TokenScope::AllRoles,
                 openid: false,
+                request_id: None,
             },
             event,
         )?;

@@ -43,6 +43,9 @@ pub struct NewApiToken<'a> {
     pub scope: TokenScope,
     /// Every exchange also returns an OpenID Connect ID token.
     pub openid: bool,
+    /// The request that asks for it (a console form's): the same request
+    /// sent again makes no second token (`Conflict`).
+    pub request_id: Option<&'a str>,
 }
 
 /// A token just created: the only value that ever carries the secret.
@@ -411,6 +414,7 @@ impl Authority {
                 ttl: None,
                 scope: token.scope.clone(),
                 openid: token.openid,
+                request_id: None,
             },
             event,
         )?;
@@ -578,20 +582,35 @@ impl Authority {
         event: Event,
         reminder: Option<ReminderRequest<'_>>,
     ) -> Result<CreatedApiToken, DomainError> {
+        let request = new
+            .request_id
+            .map(|id| (user_id.to_string(), id.to_string()));
         let (created, write) = self.new_api_token(user_id, new, event)?;
         let reminder = reminder
             .map(|request| self.reminder_for(by, user_id, &created, request))
             .transpose()?;
-        self.store.run_write(
-            Box::new(move |tx| {
-                write(tx)?;
-                match &reminder {
-                    Some(reminder) => tx.insert_reminder(reminder),
-                    None => Ok(()),
-                }
-            }),
-            Durability::Durable,
-        )?;
+        let token_id = created.id.clone();
+        let repeatable = request.is_some();
+        self.store
+            .run_write(
+                Box::new(move |tx| {
+                    write(tx)?;
+                    if let Some((user_id, request_id)) = &request {
+                        tx.insert_token_request(user_id, request_id, &token_id)?;
+                    }
+                    match &reminder {
+                        Some(reminder) => tx.insert_reminder(reminder),
+                        None => Ok(()),
+                    }
+                }),
+                Durability::Durable,
+            )
+            .map_err(|e| match e {
+                StoreError::Duplicate if repeatable => DomainError::Conflict(
+                    "this request made its token already; its secret is not shown again".into(),
+                ),
+                other => other.into(),
+            })?;
         Ok(created)
     }
 
@@ -607,6 +626,7 @@ impl Authority {
             ttl,
             scope,
             openid,
+            request_id: _,
         } = new;
         let name = name.trim();
         check_name("token name", name, MAX_NAME_LENGTH)?;

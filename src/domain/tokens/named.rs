@@ -54,6 +54,7 @@ impl Authority {
                     ttl: None,
                     scope: TokenScope::AllRoles,
                     openid: false,
+                    request_id: None,
                 },
                 event,
             )?;

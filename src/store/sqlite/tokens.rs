@@ -198,6 +198,19 @@ impl TokenWrites for Connection {
         Ok(())
     }
 
+    fn insert_token_request(
+        &self,
+        user_id: &str,
+        request_id: &str,
+        token_id: &str,
+    ) -> StoreResult<()> {
+        self.prepare_cached(
+            "INSERT INTO token_requests (user_id, request_id, token_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![user_id, request_id, token_id])?;
+        Ok(())
+    }
+
     fn set_token_policy(&self, key: &str, policy: &TokenPolicy) -> StoreResult<()> {
         self.execute(
             "INSERT INTO token_policies (org_id, default_ttl, max_ttl, allow_never, max_idle)
