@@ -350,6 +350,12 @@ impl Authority {
         self.shared.ambient.new_id()
     }
 
+    /// A fresh random id for a request that must not be carried out twice
+    /// (a form's hidden field; see `NewApiToken::request_id`).
+    pub fn new_request_id(&self) -> Result<String, DomainError> {
+        self.shared.ambient.new_id()
+    }
+
     /// The key ring in force, reloaded when another process (or handle)
     /// changed the signing keys since it was read.
     fn keys(&self) -> Result<Arc<KeyRing>, DomainError> {

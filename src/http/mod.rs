@@ -12,6 +12,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 mod audit;
 mod cloudapi;
+mod console;
 mod directory;
 mod discovery;
 mod error;

@@ -15,8 +15,8 @@ use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
 use super::vcloud::Representation;
 use super::{
-    audit, cloudapi, directory, discovery, oauth, policy, service_accounts, session, tokens, users,
-    vcloud,
+    audit, cloudapi, console, directory, discovery, oauth, policy, service_accounts, session,
+    tokens, users, vcloud,
 };
 use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
@@ -32,6 +32,10 @@ pub enum Access {
     AccessToken,
     /// An introspection client's credentials, in HTTP Basic.
     Client,
+    /// A user's password, in the console's login form.
+    Form,
+    /// The console's session cookie.
+    Console,
 }
 
 /// How an endpoint speaks, and so how it answers a mistake its handler
@@ -45,6 +49,8 @@ enum Dialect {
     OAuth,
     /// Cloud Director's: JSON, or XML at the version `Accept` asks for.
     Vcloud,
+    /// The console's HTML pages.
+    Html,
 }
 
 /// The decoded values of a path's `{…}` segments, in order.
@@ -66,8 +72,8 @@ struct Endpoint {
     handler: Handler,
 }
 
-use Access::{AccessToken, Client, Password, Public};
-use Dialect::{Json, OAuth, Vcloud};
+use Access::{AccessToken, Client, Console, Form, Password, Public};
+use Dialect::{Html, Json, OAuth, Vcloud};
 
 const fn at(
     method: &'static str,
@@ -530,6 +536,62 @@ const ENDPOINTS: &[Endpoint] = &[
     at("POST", "/oauth/authorize", Public, Json, |_, _, _| {
         oauth::authorization().into_response()
     }),
+    at("GET", "/console/", Public, Html, |a, r, _| {
+        console::home(a, r)
+    }),
+    at(
+        "GET",
+        "/console/assets/console.css",
+        Public,
+        Html,
+        |_, _, _| console::stylesheet(),
+    ),
+    at(
+        "GET",
+        "/console/assets/console.js",
+        Public,
+        Html,
+        |_, _, _| console::script(),
+    ),
+    at("GET", "/console/login", Public, Html, |a, r, _| {
+        console::login_form(a, r)
+    }),
+    at("POST", "/console/login", Form, Html, |a, r, _| {
+        console::login(a, r)
+    }),
+    at("POST", "/console/logout", Console, Html, |a, r, _| {
+        console::logout(a, r)
+    }),
+    at("GET", "/console/tokens", Console, Html, |a, r, _| {
+        console::tokens(a, r)
+    }),
+    at("POST", "/console/tokens", Console, Html, |a, r, _| {
+        console::create_token(a, r)
+    }),
+    at("GET", "/console/tokens/new", Console, Html, |a, r, _| {
+        console::new_token_form(a, r)
+    }),
+    at(
+        "GET",
+        "/console/tokens/{id}/revoke",
+        Console,
+        Html,
+        |a, r, p| console::revoke_form(a, r, p.at(0)),
+    ),
+    at(
+        "POST",
+        "/console/tokens/{id}/revoke",
+        Console,
+        Html,
+        |a, r, p| console::revoke(a, r, p.at(0)),
+    ),
+    at(
+        "POST",
+        "/console/tokens/{id}/regenerate",
+        Console,
+        Html,
+        |a, r, p| console::regenerate(a, r, p.at(0)),
+    ),
 ];
 
 /// The rows `path` matches (one per method), with the values of its
@@ -593,7 +655,7 @@ pub fn pattern(path: &str) -> &'static str {
 
 /// Whether `path` is a password login, which runs on its own pool.
 pub fn is_login(path: &str) -> bool {
-    find(path).is_some_and(|(rows, _)| rows.iter().any(|e| e.access == Password))
+    find(path).is_some_and(|(rows, _)| rows.iter().any(|e| matches!(e.access, Password | Form)))
 }
 
 /// Every endpoint as (method, pattern, who may call it): for the check

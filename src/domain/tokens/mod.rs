@@ -16,12 +16,12 @@ use serde_json::json;
 
 use crate::domain::audit::Actor;
 use crate::domain::directory::names::check_name;
-use crate::domain::records::Event;
 use crate::domain::records::PageRequest;
 use crate::domain::records::TokenScope;
 use crate::domain::records::{
     Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus,
 };
+use crate::domain::records::{ApiTokenListing, Event};
 use crate::domain::storage::{Durability, StoreError, WriteJob};
 use crate::domain::tokens::api_token::ApiTokenSecret;
 use crate::domain::tokens::identity::{IdTokenAudience, IdTokenParties};
@@ -198,35 +198,47 @@ impl Authority {
     /// in the token's org, or in the provider org for any org. Tokens the
     /// caller may not touch are reported as unknown.
     pub fn revoke_api_token(&mut self, by: Actor<'_>, id: &str) -> Result<(), DomainError> {
-        let not_found = || DomainError::NotFound("no such API token".into());
         if let Actor::Caller(caller) = by {
             self.require_session(caller, "revoke API tokens")?;
         }
-        let id = parse_id(id).ok_or_else(not_found)?;
-        let token = self
-            .db()
-            .api_token(&id)?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(not_found)?;
-        if let Actor::Caller(caller) = by {
-            let org = &caller.account.org;
-            let allowed = token.owner_id == caller.account.user_id
-                || (caller.rights.contains(Right::TokenManageAll)
-                    && (org.is_provider || org.id == token.org_id));
-            if !allowed {
-                return Err(not_found());
-            }
-        }
+        let token = self.api_token_in_reach(by, id)?;
         let now = self.now();
         let event = self
             .event_by(by, "token.revoke")?
             .on("api_token", &token.id, &token.name)
             .in_org(&token.org_id)
             .with("owner", json!(token.owner_id));
+        let id = token.id.clone();
         if !self.write_if_changed(event, move |tx| tx.revoke_api_token(&id, now))? {
-            return Err(not_found());
+            return Err(unknown_token());
         }
         Ok(())
+    }
+
+    /// A live token by id, if `by` may manage it: its owner, a holder of
+    /// "Manage all users' API tokens" in its org (any org, in the provider
+    /// org), the CLI's operator. Any other is unknown.
+    pub fn api_token_in_reach(
+        &self,
+        by: Actor<'_>,
+        id: &str,
+    ) -> Result<ApiTokenListing, DomainError> {
+        let id = parse_id(id).ok_or_else(unknown_token)?;
+        let token = self
+            .db()
+            .api_token(&id)?
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or_else(unknown_token)?;
+        if let Actor::Caller(caller) = by {
+            let org = &caller.account.org;
+            let allowed = token.owner_id == caller.account.user_id
+                || (caller.rights.contains(Right::TokenManageAll)
+                    && (org.is_provider || org.id == token.org_id));
+            if !allowed {
+                return Err(unknown_token());
+            }
+        }
+        Ok(token)
     }
 
     /// Exchanges an API token for an access token limited by the token's
@@ -683,4 +695,8 @@ impl ExchangeAudience<'_> {
             }
         }
     }
+}
+
+fn unknown_token() -> DomainError {
+    DomainError::NotFound("no such API token".into())
 }

@@ -1,0 +1,607 @@
+//! The web console at `/console/`: the third face of the same domain
+//! operations as the API and the CLI, for people. Pages are rendered here
+//! (maud, compiled in), the stylesheet and the small script are embedded
+//! at compile time; nothing is fetched from elsewhere.
+//!
+//! A console session is an API session: logging in opens one, and its
+//! access token lives in an `HttpOnly`, `SameSite=Strict` cookie
+//! (`__Host-` prefixed and `Secure` when the issuer is https). Every
+//! request authenticates with it exactly as the API does, so revocation,
+//! disabled users and the rights in force all count. Every form that
+//! changes something carries a CSRF token derived from that session and is
+//! refused (403) without it or from a foreign `Origin`. Every answer
+//! carries a strict Content-Security-Policy (no inline script or style),
+//! `no-store`, `nosniff` and `no-referrer`.
+
+mod pages;
+
+use super::error::BadRequest;
+use super::request::Request;
+use super::response::Response;
+use crate::domain::{
+    Actor, Authority, Caller, DomainError, LoginEndpoint, NewApiToken, PageRequest,
+    ReminderRequest, ServiceRoleScope, TokenScope, PROVIDER_ORG,
+};
+use pages::{GenerateForm, Lifetime, Page};
+
+const STYLESHEET: &str = include_str!("console.css");
+const SCRIPT: &str = include_str!("console.js");
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     script-src 'self'; img-src 'self'; connect-src 'none'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// The lifetimes the generate form offers, clipped to the policy in force.
+const LIFETIMES: [(&str, &str); 6] = [
+    ("1h", "1 hour"),
+    ("1day", "1 day"),
+    ("30days", "30 days"),
+    ("90days", "90 days"),
+    ("6months", "6 months"),
+    ("1year", "1 year"),
+];
+
+/// How long before expiry a reminder may be asked for.
+const REMINDER_LEADS: [(&str, &str); 4] = [
+    ("1day", "1 day before"),
+    ("7days", "7 days before"),
+    ("14days", "14 days before"),
+    ("30days", "30 days before"),
+];
+
+/// `GET /console/`: the caller's tokens, or the login page.
+pub fn home(_: &mut Authority, _: &Request) -> Response {
+    redirect("/console/tokens")
+}
+
+/// `GET /console/assets/console.css`.
+pub fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+/// `GET /console/assets/console.js`.
+pub fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// `GET /console/login`.
+pub fn login_form(authority: &mut Authority, request: &Request) -> Response {
+    if session_caller(authority, request).is_ok() {
+        return redirect("/console/tokens");
+    }
+    html(200, pages::login(None, "", ""))
+}
+
+/// `POST /console/login`: opens a session as the API's logins do (the
+/// throttle and locks included) and keeps its access token in the cookie.
+pub fn login(authority: &mut Authority, request: &Request) -> Response {
+    if let Err(refused) = same_origin(request) {
+        return refused;
+    }
+    let form = match request.form_body() {
+        Ok(form) => form,
+        Err(e) => return html(400, pages::login(Some(&bad_request(e)), "", "")),
+    };
+    let user = field(&form, "user").trim().to_string();
+    let org = field(&form, "org").trim().to_string();
+    let password = field(&form, "password");
+    let endpoint = if org.eq_ignore_ascii_case(PROVIDER_ORG) {
+        LoginEndpoint::Provider
+    } else {
+        LoginEndpoint::Tenant
+    };
+    match authority.login(endpoint, &org, &user, password, request.peer) {
+        Ok(session) => {
+            let max_age = (session.expires_at - authority.now()).max(0);
+            redirect("/console/tokens").with_header(
+                "Set-Cookie",
+                format!(
+                    "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+                    cookie_name(authority),
+                    session.access_token,
+                    secure_flag(authority)
+                ),
+            )
+        }
+        Err(DomainError::LoginLocked(seconds)) => html(
+            429,
+            pages::login(
+                Some(&format!(
+                    "too many failed logins: try again in {seconds} seconds"
+                )),
+                &user,
+                &org,
+            ),
+        )
+        .with_header("Retry-After", seconds.to_string()),
+        Err(DomainError::InvalidCredentials) => html(
+            401,
+            pages::login(Some("wrong user, organization or password"), &user, &org),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /console/logout`: ends the session and forgets the cookie.
+pub fn logout(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, _) = match form_of_session(authority, request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    if let Err(e) = authority.logout(&caller) {
+        return error_page(e);
+    }
+    redirect("/console/login").with_header(
+        "Set-Cookie",
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            cookie_name(authority),
+            secure_flag(authority)
+        ),
+    )
+}
+
+/// `GET /console/tokens`: the caller's own API tokens, names only.
+pub fn tokens(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    let page_number = query_number(request, "page").unwrap_or(1);
+    let listed = match PageRequest::new(page_number, 50)
+        .and_then(|page| authority.own_api_tokens(&caller, None, page))
+    {
+        Ok(listed) => listed,
+        Err(e) => return error_page(e),
+    };
+    let now = authority.now();
+    html(
+        200,
+        pages::tokens(
+            &Page::new(&caller, &jwt),
+            &listed.tokens,
+            listed.total,
+            page_number,
+            now,
+            may_create(&caller),
+        ),
+    )
+}
+
+/// `GET /console/tokens/new`: the generate form.
+pub fn new_token_form(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    match generate_form(authority, &caller, None) {
+        Ok(form) => html(200, pages::generate(&Page::new(&caller, &jwt), &form)),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /console/tokens`: makes the token and shows its secret, once.
+pub fn create_token(authority: &mut Authority, request: &Request) -> Response {
+    let SignedForm {
+        caller,
+        jwt,
+        fields: form,
+    } = match form_with_session(authority, request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let name = field(&form, "name").trim().to_string();
+    let ttl = match field(&form, "ttl") {
+        "custom" => field(&form, "ttl_custom").trim().to_string(),
+        "" => String::new(),
+        preset => preset.to_string(),
+    };
+    let scope = match scope_of(&form) {
+        Ok(scope) => scope,
+        Err(message) => return form_error(authority, &caller, &jwt, &message),
+    };
+    let request_id = field(&form, "request").to_string();
+    let lead = field(&form, "remind_before");
+    let reminder = (!lead.is_empty()).then_some(ReminderRequest {
+        before: lead,
+        email: None,
+    });
+    let created = authority.create_api_token(
+        Actor::Caller(&caller),
+        &caller.account.user_id,
+        NewApiToken {
+            name: &name,
+            ttl: (!ttl.is_empty()).then_some(ttl.as_str()),
+            scope,
+            openid: field(&form, "openid") == "on",
+            request_id: (!request_id.is_empty()).then_some(request_id.as_str()),
+        },
+        reminder,
+    );
+    match created {
+        Ok(created) => secret_page(&caller, &jwt, &created),
+        Err(DomainError::Conflict(_)) if !request_id.is_empty() => {
+            html(200, pages::secret_gone(&Page::new(&caller, &jwt)))
+        }
+        Err(DomainError::Invalid(message)) => form_error(authority, &caller, &jwt, &message),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/tokens/{id}/revoke`: asks before revoking, naming the
+/// token.
+pub fn revoke_form(authority: &mut Authority, request: &Request, id: &str) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    match authority.api_token_in_reach(Actor::Caller(&caller), id) {
+        Ok(token) => html(
+            200,
+            pages::confirm_revoke(&Page::new(&caller, &jwt), &token),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /console/tokens/{id}/revoke`.
+pub fn revoke(authority: &mut Authority, request: &Request, id: &str) -> Response {
+    let caller = match form_with_session(authority, request) {
+        Ok(form) => form.caller,
+        Err(refused) => return refused,
+    };
+    match authority.revoke_api_token(Actor::Caller(&caller), id) {
+        Ok(()) => redirect("/console/tokens"),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /console/tokens/{id}/regenerate`: a new secret with the same
+/// name, scopes, lifetime and OpenID choice; the old token is revoked at
+/// once, as the vendor's console does.
+pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Response {
+    let (caller, jwt) = match form_of_session(authority, request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let by = Actor::Caller(&caller);
+    let old = match authority.api_token_in_reach(by, id) {
+        Ok(old) if old.owner_id == caller.account.user_id => old,
+        // A reload after the old token was revoked: nothing to show again.
+        Err(DomainError::NotFound(_)) => {
+            return html(200, pages::secret_gone(&Page::new(&caller, &jwt)))
+        }
+        Ok(_) => {
+            return error_page(DomainError::Forbidden(
+                "only a token's owner regenerates it".into(),
+            ))
+        }
+        Err(e) => return error_page(e),
+    };
+    let ttl = old
+        .expires_at
+        .map(|at| format!("{}s", (at - old.created_at).max(60)));
+    let request_id = format!("regenerate:{}", old.id);
+    let created = authority.create_api_token(
+        by,
+        &caller.account.user_id,
+        NewApiToken {
+            name: &old.name,
+            ttl: Some(ttl.as_deref().unwrap_or("never")),
+            scope: old.scope.clone(),
+            openid: old.openid,
+            request_id: Some(&request_id),
+        },
+        None,
+    );
+    let created = match created {
+        Ok(created) => created,
+        Err(DomainError::Conflict(_)) => {
+            return html(200, pages::secret_gone(&Page::new(&caller, &jwt)))
+        }
+        Err(e) => return error_page(e),
+    };
+    if let Err(e) = authority.revoke_api_token(by, &old.id) {
+        return error_page(e);
+    }
+    secret_page(&caller, &jwt, &created)
+}
+
+fn secret_page(caller: &Caller, jwt: &str, created: &crate::domain::CreatedApiToken) -> Response {
+    html(
+        200,
+        pages::secret(
+            &Page::new(caller, jwt),
+            &created.name,
+            created.secret.reveal(),
+            created.expires_at,
+        ),
+    )
+}
+
+/// The generate form again, with `message` shown beside it.
+fn form_error(authority: &Authority, caller: &Caller, jwt: &str, message: &str) -> Response {
+    match generate_form(authority, caller, Some(message)) {
+        Ok(form) => html(400, pages::generate(&Page::new(caller, jwt), &form)),
+        Err(e) => error_page(e),
+    }
+}
+
+/// What the generate form offers this caller: the lifetimes its org's
+/// policy allows, the roles it holds, and a fresh request id.
+fn generate_form<'a>(
+    authority: &Authority,
+    caller: &Caller,
+    error: Option<&'a str>,
+) -> Result<GenerateForm<'a>, DomainError> {
+    let policy = authority
+        .token_policy(caller, Some(&caller.account.org.id))?
+        .effective;
+    let org = &caller.account.org.name;
+    let mut lifetimes: Vec<Lifetime> = LIFETIMES
+        .iter()
+        .filter(|(value, _)| policy.lifetime(Some(value), org).is_ok())
+        .map(|(value, label)| Lifetime {
+            value,
+            label,
+            default: *value == policy.default_ttl,
+        })
+        .collect();
+    if policy.allow_never {
+        lifetimes.push(Lifetime {
+            value: "never",
+            label: "Never expires",
+            default: policy.default_ttl == "never",
+        });
+    }
+    let held = caller.account.held_roles();
+    let mut org_roles: Vec<String> = held
+        .iter()
+        .filter(|r| r.service.is_none())
+        .map(|r| r.name.clone())
+        .collect();
+    org_roles.sort();
+    org_roles.dedup();
+    let mut service_roles: Vec<(String, String)> = held
+        .iter()
+        .filter_map(|r| r.service.clone().map(|s| (s, r.name.clone())))
+        .collect();
+    service_roles.sort();
+    service_roles.dedup();
+    Ok(GenerateForm {
+        error,
+        lifetimes,
+        max_ttl: policy.max_ttl,
+        org_roles,
+        service_roles,
+        reminder_leads: &REMINDER_LEADS,
+        has_email: caller.account.email.is_some(),
+        request_id: authority.new_request_id()?,
+    })
+}
+
+/// The scope the form asks for: all roles, or the roles ticked.
+fn scope_of(form: &[(String, String)]) -> Result<TokenScope, String> {
+    if field(form, "scope") != "roles" {
+        return Ok(TokenScope::AllRoles);
+    }
+    let org_roles: Vec<String> = values(form, "org_role");
+    let mut service_roles = Vec::new();
+    for qualified in values(form, "service_role") {
+        let Some((service, role)) = qualified.split_once('/') else {
+            return Err(format!("{qualified:?} is not service/role"));
+        };
+        service_roles.push(ServiceRoleScope {
+            service: service.to_string(),
+            role: role.to_string(),
+            permissions: None,
+        });
+    }
+    Ok(TokenScope::Roles {
+        org_roles,
+        service_roles,
+    })
+}
+
+fn may_create(caller: &Caller) -> bool {
+    !caller.is_token_derived() && caller.rights.contains(crate::domain::Right::TokenManageOwn)
+}
+
+/// The caller of a console page, or the way to the login page.
+fn session(authority: &Authority, request: &Request) -> Result<(Caller, String), Response> {
+    session_caller(authority, request).map_err(|_| redirect("/console/login"))
+}
+
+fn session_caller(authority: &Authority, request: &Request) -> Result<(Caller, String), ()> {
+    let jwt = cookie(request, &cookie_name(authority)).ok_or(())?;
+    let caller = authority.authenticate(&jwt, request.peer).map_err(|_| ())?;
+    Ok((caller, jwt))
+}
+
+/// A form that may change something: sent within a live session, with
+/// that session's CSRF token, from this site.
+struct SignedForm {
+    caller: Caller,
+    jwt: String,
+    fields: Vec<(String, String)>,
+}
+
+/// A state-changing form: a live session, the same origin, and the CSRF
+/// token of that session; else 403 and nothing changes.
+fn form_with_session(authority: &Authority, request: &Request) -> Result<SignedForm, Response> {
+    same_origin(request)?;
+    let (caller, jwt) = session_caller(authority, request)
+        .map_err(|_| forbidden("your session has ended; log in again"))?;
+    let form = request
+        .form_body()
+        .map_err(|e| html(400, pages::message("Bad request", &bad_request(e))))?;
+    if !csrf_matches(&jwt, field(&form, "csrf")) {
+        return Err(forbidden(
+            "this form has expired or did not come from this console",
+        ));
+    }
+    Ok(SignedForm {
+        caller,
+        jwt,
+        fields: form,
+    })
+}
+
+fn form_of_session(authority: &Authority, request: &Request) -> Result<(Caller, String), Response> {
+    form_with_session(authority, request).map(|form| (form.caller, form.jwt))
+}
+
+/// A form must come from this console's own pages. Browsers say where a
+/// request comes from in `Sec-Fetch-Site`; older ones only in `Origin`
+/// (which `Referrer-Policy: no-referrer` turns into `null` even for this
+/// site's own forms). Another site is refused; a request that says nothing
+/// rests on the CSRF token (and the `SameSite=Strict` cookie).
+fn same_origin(request: &Request) -> Result<(), Response> {
+    if let Some(site) = request.header("sec-fetch-site") {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            _ => Err(forbidden("this form was sent from another site")),
+        };
+    }
+    let (Some(origin), Some(host)) = (request.header("origin"), request.header("host")) else {
+        return Ok(());
+    };
+    if origin == "null" {
+        return Ok(());
+    }
+    let own = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .is_some_and(|rest| rest.eq_ignore_ascii_case(host));
+    if own {
+        Ok(())
+    } else {
+        Err(forbidden("this form was sent from another site"))
+    }
+}
+
+/// The CSRF token of a session: derived from its access token, which no
+/// other site can read (the cookie is `HttpOnly` and `SameSite=Strict`).
+pub(super) fn csrf_token(jwt: &str) -> String {
+    let mut hasher = blake3::Hasher::new_derive_key("tokend console 2026 csrf token");
+    hasher.update(jwt.as_bytes());
+    hasher.finalize().to_hex()[..32].to_string()
+}
+
+fn csrf_matches(jwt: &str, presented: &str) -> bool {
+    let expected = csrf_token(jwt);
+    // Compared as digests, so the time taken says nothing of the token.
+    blake3::hash(expected.as_bytes()) == blake3::hash(presented.as_bytes())
+}
+
+fn cookie_name(authority: &Authority) -> String {
+    if authority.settings().issuer.starts_with("https://") {
+        "__Host-tokend-session".into()
+    } else {
+        "tokend-session".into()
+    }
+}
+
+fn secure_flag(authority: &Authority) -> &'static str {
+    if authority.settings().issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+fn cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers
+        .iter()
+        .filter(|(header, _)| header == "cookie")
+        .flat_map(|(_, value)| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(key, _)| key == name)
+        .map_or("", |(_, value)| value.as_str())
+}
+
+fn values(form: &[(String, String)], name: &str) -> Vec<String> {
+    form.iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
+        .collect()
+}
+
+fn query_number(request: &Request, name: &str) -> Option<u32> {
+    request
+        .query_params()
+        .ok()?
+        .into_iter()
+        .find(|(key, _)| key == name)
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+/// A domain refusal as a page, in the API's words.
+fn error_page(error: DomainError) -> Response {
+    let (status, title) = match &error {
+        DomainError::Invalid(_) => (400, "Not possible"),
+        DomainError::Unauthenticated(_) | DomainError::InvalidCredentials => (401, "Not logged in"),
+        DomainError::Forbidden(_) => (403, "Not allowed"),
+        DomainError::NotFound(_) => (404, "Not found"),
+        DomainError::Conflict(_) => (409, "Conflict"),
+        DomainError::LoginLocked(_) => (429, "Locked"),
+        DomainError::Unavailable(_) => (503, "Busy"),
+        DomainError::InvalidGrant(_)
+        | DomainError::InvalidTarget(_)
+        | DomainError::DeviceFlow(_) => (400, "Not possible"),
+        DomainError::Internal(_) => (500, "Something went wrong"),
+    };
+    let message = match error {
+        DomainError::Internal(_) => "an internal error; the service log says more".to_string(),
+        other => other.to_string(),
+    };
+    html(status, pages::message(title, &message))
+}
+
+fn bad_request(error: BadRequest) -> String {
+    match error {
+        BadRequest::TooLarge => "the form is too large".into(),
+        BadRequest::Malformed(message) => message,
+    }
+}
+
+fn forbidden(message: &str) -> Response {
+    html(403, pages::message("Not allowed", message))
+}
+
+fn redirect(to: &str) -> Response {
+    with_defences(Response::empty(303).with_header("Location", to.to_string()))
+}
+
+fn html(status: u16, markup: maud::Markup) -> Response {
+    let mut response = Response::empty(status);
+    response.body = markup.into_string().into_bytes();
+    with_defences(response.with_header("Content-Type", "text/html; charset=utf-8"))
+}
+
+fn asset(content_type: &str, body: &'static str) -> Response {
+    let mut response = Response::empty(200);
+    response.body = body.as_bytes().to_vec();
+    response
+        .with_header("Content-Type", content_type.to_string())
+        .with_header("Cache-Control", "public, max-age=3600")
+        .with_header("X-Content-Type-Options", "nosniff")
+}
+
+/// The headers every console page carries: no framing, no inline code, no
+/// caching, no referrer.
+fn with_defences(response: Response) -> Response {
+    response
+        .no_store()
+        .with_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header("X-Frame-Options", "DENY")
+        .with_header("Referrer-Policy", "no-referrer")
+}

@@ -1,0 +1,389 @@
+//! The console's pages, as maud templates: checked when tokend is
+//! compiled, escaped by construction. No inline script or style: the
+//! stylesheet and the script are the two assets in this directory. Times
+//! are written in UTC inside `<time datetime=…>`; the script shows them in
+//! the browser's zone, with UTC on hover.
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::domain::{format_time, ApiTokenListing, Caller, TokenScope};
+
+/// What every signed-in page shows: who is signed in, the navigation, and
+/// the session's CSRF token for its forms.
+pub struct Page {
+    user: String,
+    org: String,
+    csrf: String,
+}
+
+impl Page {
+    pub fn new(caller: &Caller, jwt: &str) -> Page {
+        Page {
+            user: caller.account.user_name.clone(),
+            org: caller.account.org.name.clone(),
+            csrf: super::csrf_token(jwt),
+        }
+    }
+}
+
+/// One lifetime the generate form offers.
+pub struct Lifetime {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub default: bool,
+}
+
+/// What the generate form offers.
+pub struct GenerateForm<'a> {
+    pub error: Option<&'a str>,
+    pub lifetimes: Vec<Lifetime>,
+    pub max_ttl: String,
+    pub org_roles: Vec<String>,
+    /// (service, role)
+    pub service_roles: Vec<(String, String)>,
+    pub reminder_leads: &'static [(&'static str, &'static str)],
+    pub has_email: bool,
+    pub request_id: String,
+}
+
+fn layout(title: &str, page: Option<&Page>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · tokend" }
+                link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/console.js" defer {}
+            }
+            body {
+                header.bar {
+                    a.brand href="/console/" { "tokend" }
+                    @if let Some(page) = page {
+                        nav aria-label="Main" {
+                            a href="/console/tokens" { "API tokens" }
+                        }
+                        form.logout method="post" action="/console/logout" {
+                            input type="hidden" name="csrf" value=(page.csrf);
+                            span.who { (page.user) "@" (page.org) }
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (content) }
+            }
+        }
+    }
+}
+
+fn csrf(page: &Page) -> Markup {
+    html! { input type="hidden" name="csrf" value=(page.csrf); }
+}
+
+pub fn login(error: Option<&str>, user: &str, org: &str) -> Markup {
+    layout(
+        "Log in",
+        None,
+        html! {
+            h1 { "Log in" }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form.card method="post" action="/console/login" {
+                label for="org" { "Organization" }
+                input id="org" name="org" type="text" value=(org) required autocomplete="organization";
+                label for="user" { "User" }
+                input id="user" name="user" type="text" value=(user) required autocomplete="username";
+                label for="password" { "Password" }
+                input id="password" name="password" type="password" required autocomplete="current-password";
+                button type="submit" { "Log in" }
+                p.hint { "The provider's administrators log in to the organization " code { "System" } "." }
+            }
+        },
+    )
+}
+
+pub fn tokens(
+    page: &Page,
+    tokens: &[ApiTokenListing],
+    total: u64,
+    page_number: u32,
+    now: i64,
+    may_create: bool,
+) -> Markup {
+    layout(
+        "API tokens",
+        Some(page),
+        html! {
+            div.heading {
+                h1 { "My account › API tokens" }
+                @if may_create {
+                    a.button href="/console/tokens/new" { "Generate a new API token" }
+                }
+            }
+            p.hint {
+                "An API token is shown once, when it is made; afterwards only its name. "
+                "Automation exchanges it for short-lived access tokens."
+            }
+            @if tokens.is_empty() {
+                p.empty { "No API tokens yet." }
+            } @else {
+                table {
+                    caption.visually-hidden { "Your API tokens" }
+                    thead {
+                        tr {
+                            th scope="col" { "Name" }
+                            th scope="col" { "Scopes" }
+                            th scope="col" { "Created" }
+                            th scope="col" { "Last used" }
+                            th scope="col" { "Expires" }
+                            th scope="col" { "Status" }
+                            th scope="col" { span.visually-hidden { "Actions" } }
+                        }
+                    }
+                    tbody {
+                        @for token in tokens {
+                            (token_row(page, token, now))
+                        }
+                    }
+                }
+                @if u64::from(page_number) * 50 < total {
+                    a href={ "/console/tokens?page=" (page_number + 1) } { "Next page" }
+                }
+            }
+        },
+    )
+}
+
+fn token_row(page: &Page, token: &ApiTokenListing, now: i64) -> Markup {
+    let status = token.status(now);
+    html! {
+        tr {
+            td data-label="Name" { strong { (token.name) } }
+            td data-label="Scopes" { (scope_chips(&token.scope)) }
+            td data-label="Created" { (time(token.created_at)) }
+            td data-label="Last used" {
+                @match (token.last_used_at, &token.last_used_ip) {
+                    (Some(at), Some(ip)) => { (time(at)) " from " (ip) }
+                    (Some(at), None) => { (time(at)) }
+                    (None, _) => { span.muted { "never used" } }
+                }
+            }
+            td data-label="Expires" { (expiry(token.expires_at, now)) }
+            td data-label="Status" { span class={ "status " (status) } { (status) } }
+            td {
+                @if status == "active" {
+                    div.actions {
+                    form method="post" action={ "/console/tokens/" (token.id) "/regenerate" } {
+                        (csrf(page))
+                        button type="submit" data-confirm={ "Regenerate \u{201c}" (token.name) "\u{201d}? Its current secret stops working at once." } {
+                            "Regenerate"
+                        }
+                    }
+                    a.danger href={ "/console/tokens/" (token.id) "/revoke" } { "Revoke" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn scope_chips(scope: &TokenScope) -> Markup {
+    html! {
+        @match scope {
+            TokenScope::AllRoles => { span.chip { "all roles" } }
+            TokenScope::Roles { org_roles, service_roles } => {
+                @for role in org_roles { span.chip { (role) } }
+                @for role in service_roles {
+                    span.chip.service { (role.service) "/" (role.role)
+                        @if let Some(permissions) = &role.permissions {
+                            " (" (permissions.join(", ")) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn time(at: i64) -> Markup {
+    let utc = format_time(at);
+    html! { time datetime=(utc) title=(utc) { (utc) } }
+}
+
+/// "in 12 days", amber within 30 days, red within 7; "never" marked.
+fn expiry(expires_at: Option<i64>, now: i64) -> Markup {
+    const DAY: i64 = 86_400;
+    match expires_at {
+        None => html! { span.never { "never" } },
+        Some(at) if at <= now => html! { span.expired { "expired " (time(at)) } },
+        Some(at) => {
+            let left = at - now;
+            let class = if left <= 7 * DAY {
+                "soon red"
+            } else if left <= 30 * DAY {
+                "soon amber"
+            } else {
+                "later"
+            };
+            let words = if left < DAY {
+                format!("in {} hours", (left / 3600).max(1))
+            } else {
+                format!("in {} days", left / DAY)
+            };
+            html! { span class=(class) title=(format_time(at)) { (words) } }
+        }
+    }
+}
+
+pub fn generate(page: &Page, form: &GenerateForm<'_>) -> Markup {
+    layout(
+        "Generate a new API token",
+        Some(page),
+        html! {
+            h1 { "Generate a new API token" }
+            @if let Some(error) = form.error {
+                p.error role="alert" { (error) }
+            }
+            form.card method="post" action="/console/tokens" {
+                (csrf(page))
+                input type="hidden" name="request" value=(form.request_id);
+                label for="name" { "Token name" }
+                input id="name" name="name" type="text" required maxlength="128";
+                fieldset {
+                    legend { "Token TTL" }
+                    @for lifetime in &form.lifetimes {
+                        label.choice {
+                            input type="radio" name="ttl" value=(lifetime.value) checked[lifetime.default];
+                            (lifetime.label)
+                        }
+                    }
+                    label.choice {
+                        input type="radio" name="ttl" value="custom";
+                        "Custom: "
+                        input name="ttl_custom" type="text" aria-label="Custom lifetime, such as 45d or 12h" placeholder="45d";
+                    }
+                    p.hint { "Your organization allows at most " (form.max_ttl) "." }
+                }
+                fieldset {
+                    legend { "Define scopes" }
+                    label.choice {
+                        input type="radio" name="scope" value="all" checked;
+                        "All roles (whatever you hold at each use)"
+                    }
+                    label.choice {
+                        input type="radio" name="scope" value="roles";
+                        "Only the roles ticked below"
+                    }
+                    @if !form.org_roles.is_empty() {
+                        h2 { "Organization roles" }
+                        @for role in &form.org_roles {
+                            label.choice {
+                                input type="checkbox" name="org_role" value=(role);
+                                (role)
+                            }
+                        }
+                    }
+                    @if !form.service_roles.is_empty() {
+                        h2 { "Service roles" }
+                        @for (service, role) in &form.service_roles {
+                            label.choice {
+                                input type="checkbox" name="service_role" value={ (service) "/" (role) };
+                                (service) " › " (role)
+                            }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { "OpenID" }
+                    label.choice {
+                        input type="checkbox" name="openid";
+                        "Also return an OpenID ID token with the user's details"
+                    }
+                }
+                fieldset {
+                    legend { "Email preferences" }
+                    @if form.has_email {
+                        label for="remind_before" { "Send me a reminder before it expires" }
+                        select id="remind_before" name="remind_before" {
+                            option value="" { "No reminder" }
+                            @for (value, label) in form.reminder_leads {
+                                option value=(value) { (label) }
+                            }
+                        }
+                    } @else {
+                        p.hint { "Reminders go to your e-mail address, and you have none on record." }
+                    }
+                }
+                button type="submit" { "Generate" }
+                a href="/console/tokens" { "Cancel" }
+            }
+        },
+    )
+}
+
+pub fn secret(page: &Page, name: &str, secret: &str, expires_at: Option<i64>) -> Markup {
+    layout(
+        "Your new API token",
+        Some(page),
+        html! {
+            h1 { "Generated token" }
+            div.card.secret {
+                p { "API token " strong { (name) } " was generated"
+                    @if let Some(at) = expires_at { ", valid until " (time(at)) } "." }
+                p.warning role="alert" {
+                    "Copy this token and keep it safe. It is not shown again: "
+                    "tokend keeps only a digest of it."
+                }
+                label for="secret" { "Token" }
+                input id="secret" type="text" readonly value=(secret) spellcheck="false" autocomplete="off";
+                div.row {
+                    button type="button" data-copy="secret" { "Copy" }
+                    button type="button" data-download="secret" data-filename={ (name) ".token" } { "Download" }
+                    a.button href="/console/tokens" { "I have saved it" }
+                }
+            }
+        },
+    )
+}
+
+pub fn secret_gone(page: &Page) -> Markup {
+    layout(
+        "Secret no longer shown",
+        Some(page),
+        html! {
+            h1 { "This secret is no longer shown" }
+            p { "A token's secret is shown once, when it is made. If it was lost, regenerate or revoke the token." }
+            a.button href="/console/tokens" { "Back to API tokens" }
+        },
+    )
+}
+
+pub fn confirm_revoke(page: &Page, token: &ApiTokenListing) -> Markup {
+    layout(
+        "Revoke an API token",
+        Some(page),
+        html! {
+            h1 { "Revoke \u{201c}" (token.name) "\u{201d}?" }
+            p { "Automation using it stops at its next exchange. This cannot be undone." }
+            form.card method="post" action={ "/console/tokens/" (token.id) "/revoke" } {
+                (csrf(page))
+                button.danger type="submit" { "Revoke " (token.name) }
+                a href="/console/tokens" { "Cancel" }
+            }
+        },
+    )
+}
+
+pub fn message(title: &str, message: &str) -> Markup {
+    layout(
+        title,
+        None,
+        html! {
+            h1 { (title) }
+            p role="alert" { (message) }
+            a href="/console/tokens" { "Back to the console" }
+        },
+    )
+}

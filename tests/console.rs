@@ -1,0 +1,109 @@
+//! The web console in a real headless browser: `tests/console/console_test.py`
+//! drives Debian's chromium through chromium-driver and selenium against the
+//! real binary on a free port, checks every page with axe-core, and saves a
+//! screenshot of each page to `docs/console/`. `.ci/run` installs the
+//! browser, the driver, selenium and axe-core. A test target of its own, so
+//! that a browser never competes with the other tests for the two cores.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN_PASSWORD: &str = "Adm1n-Console-Passw0rd-4e1d";
+const MEMBER_PASSWORD: &str = "Memb3r-Console-Passw0rd-9c2a";
+
+/// The server, killed when the test ends however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tokend(db: &Path, args: &[&str], stdin: Option<&str>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokend"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("tokend runs");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        writeln!(pipe, "{input}").expect("write stdin");
+    }
+    assert!(
+        child.wait().expect("tokend exits").success(),
+        "tokend {args:?}"
+    );
+}
+
+#[test]
+fn the_console_works_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("tokend-console-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = dir.join("tokend.db");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_tokend"))
+            .arg("--db")
+            .arg(&db)
+            .args(["serve", "--listen", &address])
+            .env("TOKEND_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tokend serve"),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "tokend did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tokend(&db, &["org", "add", "acme"], None);
+    tokend(
+        &db,
+        &[
+            "user",
+            "add",
+            "member@acme",
+            "--role",
+            "Organization Member",
+        ],
+        Some(MEMBER_PASSWORD),
+    );
+
+    let axe: PathBuf = root.join("tests/console/node_modules/axe-core/axe.min.js");
+    let out = Command::new("python3")
+        .arg(root.join("tests/console/console_test.py"))
+        .arg(format!("http://{address}"))
+        .arg(ADMIN_PASSWORD)
+        .arg(MEMBER_PASSWORD)
+        .arg(&axe)
+        .arg(root.join("docs/console"))
+        .output()
+        .expect("python3 runs the browser test");
+    drop(server);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the console's browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("console: every check passed"), "{stdout}");
+    println!("{stdout}");
+}

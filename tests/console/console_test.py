@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""The web console in a real headless browser (Debian's chromium through
+chromium-driver and selenium), against a running tokend, as a person uses
+it: log in, generate a scoped token through the form, see its secret once,
+exchange it over HTTP, regenerate and revoke it; and as an attacker would:
+a forged POST without the CSRF token, a member without the right. axe-core
+checks each page; a screenshot of each page goes to the screenshot folder.
+
+Usage: console_test.py BASE_URL ADMIN_PASSWORD MEMBER_PASSWORD AXE_JS SCREENSHOT_DIR
+Exits non-zero on the first failed check, saying which.
+"""
+
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as until
+from selenium.webdriver.support.ui import WebDriverWait
+
+BASE, ADMIN_PASSWORD, MEMBER_PASSWORD, AXE_JS, SHOTS = sys.argv[1:6]
+AXE = open(AXE_JS, encoding="utf-8").read()
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok - {what}")
+
+
+def http(method, path, form=None, cookie=None, origin=None):
+    """A plain HTTP request: (status, body)."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    if cookie:
+        request.add_header("Cookie", cookie)
+    if origin:
+        request.add_header("Origin", origin)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def exchange(secret):
+    return http("POST", "/oauth/provider/token",
+                {"grant_type": "refresh_token", "refresh_token": secret})
+
+
+def browser(width=1280):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--disable-gpu", f"--window-size={width},1000"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def shot(driver, name):
+    os.makedirs(SHOTS, exist_ok=True)
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(driver.get_window_size()["width"], max(600, min(height + 40, 2400)))
+    driver.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def accessible(driver, page):
+    """No axe-core violation of serious or critical impact on the page."""
+    driver.execute_script(AXE)
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done(JSON.stringify(r.violations.map(v => [v.id, v.impact, v.nodes.map(n => n.target.join(' '))]))))"
+        ".catch(e => done(JSON.stringify([['axe failed', String(e)]])));")
+    bad = [v for v in json.loads(result) if v[1] in ("serious", "critical", None)]
+    check(not bad, f"{page}: no serious or critical accessibility violation {bad}")
+
+
+def wait_for(driver, css):
+    """The element, once the page that shows it has loaded."""
+    return WebDriverWait(driver, 10).until(
+        until.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def wait_for_url(driver, ending):
+    WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith(ending))
+
+
+def session_cookie(driver):
+    cookie = driver.get_cookie("tokend-session")
+    return f"tokend-session={cookie['value']}" if cookie else None
+
+
+def csrf_of(driver):
+    return driver.find_element(By.CSS_SELECTOR, "form.logout input[name=csrf]").get_attribute("value")
+
+
+def log_in(driver, org, user, password):
+    driver.get(BASE + "/console/login")
+    driver.find_element(By.ID, "org").send_keys(org)
+    driver.find_element(By.ID, "user").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+
+
+def generate(driver, name, ttl, role):
+    driver.get(BASE + "/console/tokens/new")
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.CSS_SELECTOR, f"input[name=ttl][value='{ttl}']").click()
+    driver.find_element(By.CSS_SELECTOR, "input[name=scope][value=roles]").click()
+    driver.find_element(By.CSS_SELECTOR, f"input[name=org_role][value='{role}']").click()
+    driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    return wait_for(driver, "#secret").get_attribute("value")
+
+
+def main():
+    driver = browser()
+    try:
+        driver.get(BASE + "/console/")
+        check(driver.current_url.endswith("/console/login"), "the console sends a stranger to log in")
+        accessible(driver, "login")
+        shot(driver, "login")
+
+        log_in(driver, "System", "administrator", "wrong password")
+        wait_for(driver, "p.error")
+        check("wrong user, organization or password" in driver.page_source,
+              "a wrong password is refused in words")
+        log_in(driver, "System", "administrator", ADMIN_PASSWORD)
+        wait_for_url(driver, "/console/tokens")
+        check(driver.current_url.endswith("/console/tokens"), "logged in, on the token page")
+        check("No API tokens yet." in driver.page_source, "no tokens yet")
+        cookie = driver.get_cookie("tokend-session")
+        check(cookie["httpOnly"] and cookie["sameSite"] == "Strict",
+              "the session cookie is HttpOnly and SameSite=Strict")
+
+        driver.get(BASE + "/console/tokens/new")
+        accessible(driver, "generate form")
+        shot(driver, "generate")
+        secret = generate(driver, "ci-deploy", "30days", "System Administrator")
+        check(len(secret) == 65 and secret.isalnum(), "the secret is shown once, 65 characters")
+        check(secret not in driver.current_url, "the secret is not in the URL")
+        accessible(driver, "secret page")
+        shot(driver, "secret")
+        status, body = exchange(secret)
+        check(status == 200 and "access_token" in body, "the new token is exchanged over HTTP")
+        payload = json.loads(body)["access_token"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        check(claims["roles"] == ["System Administrator"], "its access token carries the role chosen")
+
+        driver.refresh()
+        WebDriverWait(driver, 10).until(
+            lambda d: "no longer shown" in d.page_source or "Confirm" in d.title)
+        check(secret not in driver.page_source, "a reload does not show the secret again")
+        check("no longer shown" in driver.page_source, "a reload says the secret is no longer shown")
+        driver.back()
+        check(secret not in driver.page_source, "the back button does not show the secret")
+
+        driver.get(BASE + "/console/tokens")
+        check("ci-deploy" in driver.page_source and secret not in driver.page_source,
+              "afterwards, the name only")
+        check("System Administrator" in driver.page_source, "its scope shows as a chip")
+        accessible(driver, "token list")
+        shot(driver, "tokens")
+
+        # Regenerate: a new secret, the old one refused at once.
+        driver.find_element(By.CSS_SELECTOR, ".actions form button").click()
+        WebDriverWait(driver, 10).until(until.alert_is_present())
+        driver.switch_to.alert.accept()
+        fresh = wait_for(driver, "#secret").get_attribute("value")
+        check(fresh != secret, "regenerating shows a new secret")
+        check(exchange(secret)[0] == 400, "the old secret is refused after regenerating")
+        check(exchange(fresh)[0] == 200, "the regenerated secret is exchanged")
+
+        # Revoke, with a confirmation naming the token.
+        driver.get(BASE + "/console/tokens")
+        driver.find_element(By.LINK_TEXT, "Revoke").click()
+        wait_for(driver, "form.card button.danger")
+        check("ci-deploy" in driver.find_element(By.TAG_NAME, "h1").text,
+              "the confirmation names the token")
+        accessible(driver, "revoke confirmation")
+        shot(driver, "revoke")
+        driver.find_element(By.CSS_SELECTOR, "form.card button.danger").click()
+        wait_for_url(driver, "/console/tokens")
+        check(exchange(fresh)[0] == 400, "a revoked token is refused")
+        check("No API tokens yet." in driver.page_source, "the revoked token leaves the active list")
+
+        # Forged requests change nothing.
+        cookie = session_cookie(driver)
+        status, _ = http("POST", "/console/tokens", {"name": "forged", "scope": "all"}, cookie)
+        check(status == 403, "a POST without the CSRF token is refused")
+        status, _ = http("POST", "/console/tokens",
+                         {"name": "forged", "scope": "all", "csrf": csrf_of(driver)}, cookie,
+                         origin="https://attacker.example")
+        check(status == 403, "a POST from another origin is refused")
+        driver.get(BASE + "/console/tokens")
+        check("forged" not in driver.page_source, "the forged requests made no token")
+
+        # Narrow screens.
+        driver.set_window_size(375, 900)
+        driver.get(BASE + "/console/tokens/new")
+        shot(driver, "generate-375px")
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        check(width <= 380, f"readable at 375 px without sideways scrolling ({width})")
+        driver.set_window_size(1280, 1000)
+
+        driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+        wait_for_url(driver, "/console/login")
+        check(driver.current_url.endswith("/console/login"), "logged out")
+        check(http("GET", "/console/tokens", cookie=cookie)[0] == 303,
+              "the ended session's cookie opens nothing")
+    finally:
+        driver.quit()
+
+    # A member without "Manage user's own API token".
+    driver = browser()
+    try:
+        log_in(driver, "acme", "member", MEMBER_PASSWORD)
+        wait_for_url(driver, "/console/tokens")
+        check(driver.current_url.endswith("/console/tokens"), "the member is logged in")
+        check(not driver.find_elements(By.LINK_TEXT, "Generate a new API token"),
+              "a member without the right sees no Generate button")
+        status, body = http("POST", "/console/tokens",
+                            {"name": "forged", "scope": "all", "csrf": csrf_of(driver)},
+                            session_cookie(driver))
+        check(status == 403 and "Manage user" in body,
+              "a member's forged POST is refused by the right it lacks")
+        driver.get(BASE + "/console/tokens")
+        check("forged" not in driver.page_source, "and made no token")
+    finally:
+        driver.quit()
+    print("console: every check passed")
+
+
+if __name__ == "__main__":
+    main()
