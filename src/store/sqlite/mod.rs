@@ -542,6 +542,37 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_schema_14_gains_token_requests_and_keeps_its_tokens() {
+        use crate::domain::storage::TokenWrites;
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &migrations()[..14] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 14;
+             INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+             INSERT INTO users (id, org_id, name, password_hash, created_at)
+                 VALUES ('u1', 'o1', 'alice', 'hash', 1);
+             INSERT INTO api_tokens (id, digest, user_id, name, created_at)
+                 VALUES ('t1', zeroblob(32), 'u1', 'ci', 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        conn.insert_token_request("u1", "r1", "t1").unwrap();
+        assert!(
+            matches!(
+                conn.insert_token_request("u1", "r1", "t1"),
+                Err(StoreError::Duplicate)
+            ),
+            "a request makes one token"
+        );
+        let tokens: i64 = conn
+            .query_row("SELECT count(*) FROM api_tokens", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tokens, 1);
+    }
+
+    #[test]
     fn a_missing_file_is_not_created_by_open_existing() {
         let path = std::env::temp_dir().join(format!("tokend-none-{}.db", std::process::id()));
         assert!(matches!(
