@@ -133,16 +133,17 @@ pub fn device_authorization(
         Err(DomainError::NotFound(_)) => return Err(OAuthError::invalid_client()),
         Err(e) => return Err(e.into()),
     };
-    let verification_uri = format!(
-        "{}/cloudapi/1.0.0/deviceLookup",
-        authority.settings().issuer
-    );
+    // A person opens the console's approval page; RFC 8628 §3.3.1's
+    // complete form carries the code, for a link or a QR code.
+    let verification_uri = format!("{}/console/device", authority.settings().issuer);
+    let verification_uri_complete = format!("{verification_uri}?user_code={}", codes.user_code);
     Ok(Response::json(
         200,
         &json!({
             "device_code": codes.device_code,
             "user_code": codes.user_code,
             "verification_uri": verification_uri,
+            "verification_uri_complete": verification_uri_complete,
             "expires_in": codes.expires_in,
             "interval": codes.interval,
         }),

@@ -592,6 +592,12 @@ const ENDPOINTS: &[Endpoint] = &[
         Html,
         |a, r, p| console::regenerate(a, r, p.at(0)),
     ),
+    at("GET", "/console/device", Console, Html, |a, r, _| {
+        console::device_form(a, r)
+    }),
+    at("POST", "/console/device", Console, Html, |a, r, _| {
+        console::decide_device(a, r)
+    }),
 ];
 
 /// The rows `path` matches (one per method), with the values of its

@@ -57,6 +57,28 @@ def http(method, path, form=None, cookie=None, origin=None):
         return error.code, error.read().decode()
 
 
+def http_json(method, path, body=None, bearer=None, basic=None):
+    """A JSON API call: (status, parsed body, or the session's access
+    token for a login)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    request.add_header("Accept", "application/json")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if bearer:
+        request.add_header("Authorization", f"Bearer {bearer}")
+    if basic:
+        pair = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {pair}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            if basic:
+                return answer.status, answer.headers["X-VMWARE-VCLOUD-ACCESS-TOKEN"]
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
 def exchange(secret):
     return http("POST", "/oauth/provider/token",
                 {"grant_type": "refresh_token", "refresh_token": secret})
@@ -109,8 +131,9 @@ def csrf_of(driver):
     return driver.find_element(By.CSS_SELECTOR, "form.logout input[name=csrf]").get_attribute("value")
 
 
-def log_in(driver, org, user, password):
-    driver.get(BASE + "/console/login")
+def log_in(driver, org, user, password, here=False):
+    if not here:
+        driver.get(BASE + "/console/login")
     driver.find_element(By.ID, "org").send_keys(org)
     driver.find_element(By.ID, "user").send_keys(user)
     driver.find_element(By.ID, "password").send_keys(password)
@@ -131,7 +154,7 @@ def main():
     driver = browser()
     try:
         driver.get(BASE + "/console/")
-        check(driver.current_url.endswith("/console/login"), "the console sends a stranger to log in")
+        check("/console/login" in driver.current_url, "the console sends a stranger to log in")
         accessible(driver, "login")
         shot(driver, "login")
 
@@ -218,8 +241,8 @@ def main():
         driver.set_window_size(1280, 1000)
 
         driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
-        wait_for_url(driver, "/console/login")
-        check(driver.current_url.endswith("/console/login"), "logged out")
+        WebDriverWait(driver, 10).until(lambda d: "/console/login" in d.current_url)
+        check(True, "logged out")
         check(http("GET", "/console/tokens", cookie=cookie)[0] == 303,
               "the ended session's cookie opens nothing")
     finally:
@@ -242,6 +265,46 @@ def main():
         check("forged" not in driver.page_source, "and made no token")
     finally:
         driver.quit()
+    # A service account's client asks for access; an admin approves it on
+    # the page the device flow names, after logging in there.
+    status, answer = http_json("POST", "/cloudapi/1.0.0/sessions/provider",
+                               basic=("administrator@System", ADMIN_PASSWORD))
+    check(status == 200, "the API logs the administrator in")
+    status, registered = http_json("POST", "/oauth/provider/register", bearer=answer,
+                                   body={"client_name": "backup", "software_id": "backup-agent",
+                                         "software_version": "2.1"})
+    check(status == 200, "a service account is registered over the API")
+    client_id = registered["client_id"]
+    status, body = http("POST", "/oauth/provider/device_authorization", {"client_id": client_id})
+    codes = json.loads(body)
+    check(status == 200 and codes["verification_uri"].endswith("/console/device"),
+          "the device flow names the console's approval page")
+    device_token = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                    "client_id": client_id, "device_code": codes["device_code"]}
+    status, body = http("POST", "/oauth/provider/token", device_token)
+    check(status == 400 and json.loads(body)["error"] == "authorization_pending",
+          "the client waits for an admin")
+    driver = browser()
+    try:
+        driver.get(codes["verification_uri_complete"])
+        WebDriverWait(driver, 10).until(lambda d: "/console/login" in d.current_url)
+        check("/console/login" in driver.current_url, "the approval page asks a stranger to log in first")
+        log_in(driver, "System", "administrator", ADMIN_PASSWORD, here=True)
+        WebDriverWait(driver, 10).until(lambda d: "/console/device" in d.current_url)
+        heading = wait_for(driver, "h1")
+        check("backup" in heading.text, f"after logging in, the request it was opened for ({heading.text})")
+        check("backup-agent" in driver.page_source, "the page names the client's software_id")
+        accessible(driver, "device approval")
+        shot(driver, "device")
+        driver.find_element(By.CSS_SELECTOR, "select#role option[value='Token User']").click()
+        driver.find_element(By.CSS_SELECTOR, "button[name=decision][value=grant]").click()
+        WebDriverWait(driver, 10).until(lambda d: "Access granted" in d.page_source)
+        check(True, "granted on the page")
+    finally:
+        driver.quit()
+    status, body = http("POST", "/oauth/provider/token", device_token)
+    check(status == 200 and "access_token" in json.loads(body),
+          "the client's next poll is answered with its token")
     print("console: every check passed")
 
 

@@ -19,7 +19,7 @@ use super::error::BadRequest;
 use super::request::Request;
 use super::response::Response;
 use crate::domain::{
-    Actor, Authority, Caller, DomainError, LoginEndpoint, NewApiToken, PageRequest,
+    Actor, Authority, Caller, DeviceRequest, DomainError, LoginEndpoint, NewApiToken, PageRequest,
     ReminderRequest, ServiceRoleScope, TokenScope, PROVIDER_ORG,
 };
 use pages::{GenerateForm, Lifetime, Page};
@@ -66,10 +66,11 @@ pub fn script() -> Response {
 
 /// `GET /console/login`.
 pub fn login_form(authority: &mut Authority, request: &Request) -> Response {
+    let next = next_page(query_text(request, "next").as_deref());
     if session_caller(authority, request).is_ok() {
-        return redirect("/console/tokens");
+        return redirect(&next);
     }
-    html(200, pages::login(None, "", ""))
+    html(200, pages::login(None, "", "", &next))
 }
 
 /// `POST /console/login`: opens a session as the API's logins do (the
@@ -80,11 +81,12 @@ pub fn login(authority: &mut Authority, request: &Request) -> Response {
     }
     let form = match request.form_body() {
         Ok(form) => form,
-        Err(e) => return html(400, pages::login(Some(&bad_request(e)), "", "")),
+        Err(e) => return html(400, pages::login(Some(&bad_request(e)), "", "", "")),
     };
     let user = field(&form, "user").trim().to_string();
     let org = field(&form, "org").trim().to_string();
     let password = field(&form, "password");
+    let next = next_page(Some(field(&form, "next")));
     let endpoint = if org.eq_ignore_ascii_case(PROVIDER_ORG) {
         LoginEndpoint::Provider
     } else {
@@ -93,7 +95,7 @@ pub fn login(authority: &mut Authority, request: &Request) -> Response {
     match authority.login(endpoint, &org, &user, password, request.peer) {
         Ok(session) => {
             let max_age = (session.expires_at - authority.now()).max(0);
-            redirect("/console/tokens").with_header(
+            redirect(&next).with_header(
                 "Set-Cookie",
                 format!(
                     "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
@@ -111,12 +113,18 @@ pub fn login(authority: &mut Authority, request: &Request) -> Response {
                 )),
                 &user,
                 &org,
+                &next,
             ),
         )
         .with_header("Retry-After", seconds.to_string()),
         Err(DomainError::InvalidCredentials) => html(
             401,
-            pages::login(Some("wrong user, organization or password"), &user, &org),
+            pages::login(
+                Some("wrong user, organization or password"),
+                &user,
+                &org,
+                &next,
+            ),
         ),
         Err(e) => error_page(e),
     }
@@ -307,6 +315,91 @@ pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Res
     secret_page(&caller, &jwt, &created)
 }
 
+/// `GET /console/device`: the device flow's `verification_uri`. With a
+/// `user_code`, the request it names, for an admin to grant or deny; else
+/// a field to type the code the client shows.
+pub fn device_form(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    let page = Page::new(&caller, &jwt);
+    let Some(code) = query_text(request, "user_code").filter(|c| !c.trim().is_empty()) else {
+        return html(200, pages::device_entry(&page, None, ""));
+    };
+    match authority.look_up_device(&caller, &code) {
+        Ok(found) => html(
+            200,
+            pages::device_approve(&page, &found, &roles_to_offer(authority, &caller, &found)),
+        ),
+        Err(
+            e @ (DomainError::NotFound(_) | DomainError::Invalid(_) | DomainError::Forbidden(_)),
+        ) => html(404, pages::device_entry(&page, Some(&e.to_string()), &code)),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /console/device`: grants (with the role chosen) or denies.
+pub fn decide_device(authority: &mut Authority, request: &Request) -> Response {
+    let SignedForm {
+        caller,
+        jwt,
+        fields: form,
+    } = match form_with_session(authority, request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let by = Actor::Caller(&caller);
+    let code = field(&form, "user_code");
+    let grant = field(&form, "decision") == "grant";
+    let found = match authority.look_up_device(&caller, code) {
+        Ok(found) => found,
+        Err(e) => return error_page(e),
+    };
+    let role = field(&form, "role");
+    if grant && !role.is_empty() && !found.account.roles.iter().any(|r| r == role) {
+        if let Err(e) = authority.set_service_account_role(by, &found.account.id, Some(role)) {
+            return error_page(e);
+        }
+    }
+    match authority.decide_device(by, code, grant) {
+        Ok(decided) => html(
+            200,
+            pages::device_done(&Page::new(&caller, &jwt), &decided, grant),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The organization roles a service account of `account_org` may be
+/// given: those the caller sees, else those it holds. The ceiling still
+/// refuses any the caller may not hand out.
+fn roles_to_offer(authority: &Authority, caller: &Caller, found: &DeviceRequest) -> Vec<String> {
+    let account_org = &found.account.org_id;
+    let in_reach =
+        PageRequest::new(1, 100).and_then(|page| authority.roles_in_reach(caller, None, page));
+    let mut roles: Vec<String> = match in_reach {
+        Ok(listed) => listed
+            .roles
+            .into_iter()
+            .filter(|role| role.service.is_none())
+            .filter(|role| role.org_id.as_ref().is_none_or(|org| org == account_org))
+            .filter(|role| !role.provider_only || caller.account.org.id == *account_org)
+            .map(|role| role.name)
+            .collect(),
+        Err(_) => caller
+            .account
+            .held_roles()
+            .into_iter()
+            .filter(|role| role.service.is_none())
+            .map(|role| role.name)
+            .collect(),
+    };
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
 fn secret_page(caller: &Caller, jwt: &str, created: &crate::domain::CreatedApiToken) -> Response {
     html(
         200,
@@ -409,7 +502,34 @@ fn may_create(caller: &Caller) -> bool {
 
 /// The caller of a console page, or the way to the login page.
 fn session(authority: &Authority, request: &Request) -> Result<(Caller, String), Response> {
-    session_caller(authority, request).map_err(|_| redirect("/console/login"))
+    session_caller(authority, request).map_err(|_| {
+        let here = if request.query.is_empty() {
+            request.path.clone()
+        } else {
+            format!("{}?{}", request.path, request.query)
+        };
+        let next: String = url_encode(&here);
+        redirect(&format!("/console/login?next={next}"))
+    })
+}
+
+/// Where to go after logging in: a console page, never another site.
+fn next_page(asked: Option<&str>) -> String {
+    match asked {
+        Some(path)
+            if path.starts_with("/console/")
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_string()
+        }
+        _ => "/console/tokens".to_string(),
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn session_caller(authority: &Authority, request: &Request) -> Result<(Caller, String), ()> {
@@ -532,6 +652,15 @@ fn values(form: &[(String, String)], name: &str) -> Vec<String> {
         .filter(|(key, _)| key == name)
         .map(|(_, value)| value.clone())
         .collect()
+}
+
+fn query_text(request: &Request, name: &str) -> Option<String> {
+    request
+        .query_params()
+        .ok()?
+        .into_iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value)
 }
 
 fn query_number(request: &Request, name: &str) -> Option<u32> {

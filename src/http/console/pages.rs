@@ -6,7 +6,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use crate::domain::{format_time, ApiTokenListing, Caller, TokenScope};
+use crate::domain::{format_time, ApiTokenListing, Caller, DeviceRequest, Right, TokenScope};
 
 /// What every signed-in page shows: who is signed in, the navigation, and
 /// the session's CSRF token for its forms.
@@ -14,6 +14,7 @@ pub struct Page {
     user: String,
     org: String,
     csrf: String,
+    approves_devices: bool,
 }
 
 impl Page {
@@ -22,6 +23,7 @@ impl Page {
             user: caller.account.user_name.clone(),
             org: caller.account.org.name.clone(),
             csrf: super::csrf_token(jwt),
+            approves_devices: caller.rights.contains(Right::UserManage),
         }
     }
 }
@@ -63,6 +65,9 @@ fn layout(title: &str, page: Option<&Page>, content: Markup) -> Markup {
                     @if let Some(page) = page {
                         nav aria-label="Main" {
                             a href="/console/tokens" { "API tokens" }
+                            @if page.approves_devices {
+                                a href="/console/device" { "Approve a device" }
+                            }
                         }
                         form.logout method="post" action="/console/logout" {
                             input type="hidden" name="csrf" value=(page.csrf);
@@ -81,7 +86,7 @@ fn csrf(page: &Page) -> Markup {
     html! { input type="hidden" name="csrf" value=(page.csrf); }
 }
 
-pub fn login(error: Option<&str>, user: &str, org: &str) -> Markup {
+pub fn login(error: Option<&str>, user: &str, org: &str, next: &str) -> Markup {
     layout(
         "Log in",
         None,
@@ -91,6 +96,7 @@ pub fn login(error: Option<&str>, user: &str, org: &str) -> Markup {
                 p.error role="alert" { (error) }
             }
             form.card method="post" action="/console/login" {
+                input type="hidden" name="next" value=(next);
                 label for="org" { "Organization" }
                 input id="org" name="org" type="text" value=(org) required autocomplete="organization";
                 label for="user" { "User" }
@@ -372,6 +378,76 @@ pub fn confirm_revoke(page: &Page, token: &ApiTokenListing) -> Markup {
                 button.danger type="submit" { "Revoke " (token.name) }
                 a href="/console/tokens" { "Cancel" }
             }
+        },
+    )
+}
+
+pub fn device_entry(page: &Page, error: Option<&str>, code: &str) -> Markup {
+    layout(
+        "Approve a device",
+        Some(page),
+        html! {
+            h1 { "Approve a device" }
+            p { "A service account's client shows a code such as " code { "BCDF-GHJK" } ". Type it to see what asks for access." }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form.card method="get" action="/console/device" {
+                label for="user_code" { "Code" }
+                input id="user_code" name="user_code" type="text" value=(code) required autocomplete="off" spellcheck="false";
+                button type="submit" { "Look up" }
+            }
+        },
+    )
+}
+
+pub fn device_approve(page: &Page, found: &DeviceRequest, roles: &[String]) -> Markup {
+    let account = &found.account;
+    layout(
+        "Approve a device",
+        Some(page),
+        html! {
+            h1 { "Grant access to " (account.name) "?" }
+            dl.card {
+                dt { "Service account" } dd { (account.name) "@" (account.org_name) }
+                dt { "Software" } dd { code { (account.software_id) }
+                    @if let Some(version) = &account.software_version { " " (version) } }
+                @if let Some(uri) = &account.client_uri { dt { "Client" } dd { (uri) } }
+                dt { "Code" } dd { code { (found.user_code) } }
+                dt { "Request expires" } dd { (time(found.expires_at)) }
+            }
+            form.card method="post" action="/console/device" {
+                (csrf(page))
+                input type="hidden" name="user_code" value=(found.user_code);
+                label for="role" { "Role it holds once granted" }
+                select id="role" name="role" {
+                    @for role in roles {
+                        option value=(role) selected[account.roles.contains(role)] { (role) }
+                    }
+                }
+                div.row {
+                    button type="submit" name="decision" value="grant" { "Grant" }
+                    button.danger type="submit" name="decision" value="deny" { "Deny" }
+                }
+            }
+        },
+    )
+}
+
+pub fn device_done(page: &Page, decided: &DeviceRequest, granted: bool) -> Markup {
+    let name = &decided.account.name;
+    layout(
+        "Device approval",
+        Some(page),
+        html! {
+            @if granted {
+                h1 { "Access granted to " (name) }
+                p { "Its client receives its API token at its next poll." }
+            } @else {
+                h1 { "Access denied to " (name) }
+                p { "Its client is told so at its next poll." }
+            }
+            a.button href="/console/device" { "Approve another device" }
         },
     )
 }
