@@ -13,6 +13,7 @@ mod bad_input;
 mod ceilings;
 mod cli;
 mod cloudapi;
+mod console_http;
 mod defences;
 mod directory;
 mod exchange;
