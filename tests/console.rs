@@ -24,13 +24,14 @@ impl Drop for Server {
     }
 }
 
-fn tokend(db: &Path, args: &[&str], stdin: Option<&str>) {
+/// Runs an admin command on the database; its stdout.
+fn tokend(db: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tokend"))
         .arg("--db")
         .arg(db)
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("tokend runs");
@@ -38,10 +39,9 @@ fn tokend(db: &Path, args: &[&str], stdin: Option<&str>) {
         let mut pipe = child.stdin.take().expect("stdin");
         writeln!(pipe, "{input}").expect("write stdin");
     }
-    assert!(
-        child.wait().expect("tokend exits").success(),
-        "tokend {args:?}"
-    );
+    let out = child.wait_with_output().expect("tokend exits");
+    assert!(out.status.success(), "tokend {args:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -75,16 +75,21 @@ fn the_console_works_in_a_real_browser() {
         std::thread::sleep(Duration::from_millis(50));
     }
     tokend(&db, &["org", "add", "acme"], None);
-    tokend(
+    for (user, role) in [
+        ("member@acme", "Organization Member"),
+        ("carol@acme", "Organization Administrator"),
+        ("alice@acme", "Token User"),
+    ] {
+        tokend(
+            &db,
+            &["user", "add", user, "--role", role],
+            Some(MEMBER_PASSWORD),
+        );
+    }
+    let alice_token = tokend(
         &db,
-        &[
-            "user",
-            "add",
-            "member@acme",
-            "--role",
-            "Organization Member",
-        ],
-        Some(MEMBER_PASSWORD),
+        &["token", "create", "alice@acme", "--name", "nightly"],
+        None,
     );
 
     let axe: PathBuf = root.join("tests/console/node_modules/axe-core/axe.min.js");
@@ -95,6 +100,7 @@ fn the_console_works_in_a_real_browser() {
         .arg(MEMBER_PASSWORD)
         .arg(&axe)
         .arg(root.join("docs/console"))
+        .arg(alice_token.trim())
         .output()
         .expect("python3 runs the browser test");
     drop(server);

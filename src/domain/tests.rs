@@ -251,10 +251,11 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     let page = PageRequest::new(1, 25).unwrap();
     assert!(f
         .authority
-        .all_visible_api_tokens(&admin, None, page)
+        .all_visible_api_tokens(&admin, None, None, page)
         .is_ok());
     assert!(matches!(
-        f.authority.all_visible_api_tokens(&derived, None, page),
+        f.authority
+            .all_visible_api_tokens(&derived, None, None, page),
         Err(DomainError::Forbidden(_))
     ));
     assert_eq!(

@@ -592,6 +592,16 @@ const ENDPOINTS: &[Endpoint] = &[
         Html,
         |a, r, p| console::regenerate(a, r, p.at(0)),
     ),
+    at("GET", "/console/inventory", Console, Html, |a, r, _| {
+        console::inventory(a, r)
+    }),
+    at(
+        "POST",
+        "/console/inventory/revoke",
+        Console,
+        Html,
+        |a, r, _| console::revoke_selected(a, r),
+    ),
     at("GET", "/console/device", Console, Html, |a, r, _| {
         console::device_form(a, r)
     }),

@@ -137,7 +137,7 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
     let page = PageRequest::new(query.page, query.page_size)?;
     let name = query.name.as_deref();
     let listed = if query.all {
-        authority.all_visible_api_tokens(&caller, name, page)?
+        authority.all_visible_api_tokens(&caller, name, None, page)?
     } else {
         authority.own_api_tokens(&caller, name, page)?
     };

@@ -6,7 +6,11 @@ exchange it over HTTP, regenerate and revoke it; and as an attacker would:
 a forged POST without the CSRF token, a member without the right. axe-core
 checks each page; a screenshot of each page goes to the screenshot folder.
 
-Usage: console_test.py BASE_URL ADMIN_PASSWORD MEMBER_PASSWORD AXE_JS SCREENSHOT_DIR
+Usage: console_test.py BASE_URL ADMIN_PASSWORD MEMBER_PASSWORD AXE_JS SCREENSHOT_DIR ALICE_TOKEN
+
+MEMBER_PASSWORD is the password of member@acme (Organization Member),
+carol@acme (Organization Administrator) and alice@acme (Token User), whose
+API token ALICE_TOKEN is.
 Exits non-zero on the first failed check, saying which.
 """
 
@@ -24,7 +28,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
-BASE, ADMIN_PASSWORD, MEMBER_PASSWORD, AXE_JS, SHOTS = sys.argv[1:6]
+BASE, ADMIN_PASSWORD, MEMBER_PASSWORD, AXE_JS, SHOTS, ALICE_TOKEN = sys.argv[1:7]
 AXE = open(AXE_JS, encoding="utf-8").read()
 
 
@@ -265,6 +269,45 @@ def main():
         check("forged" not in driver.page_source, "and made no token")
     finally:
         driver.quit()
+    # An org admin revokes another user's token from the inventory.
+    check(http("POST", "/oauth/tenant/acme/token",
+               {"grant_type": "refresh_token", "refresh_token": ALICE_TOKEN})[0] == 200,
+          "alice's token works")
+    driver = browser()
+    try:
+        log_in(driver, "acme", "carol", MEMBER_PASSWORD)
+        wait_for_url(driver, "/console/tokens")
+        driver.find_element(By.LINK_TEXT, "All tokens").click()
+        wait_for(driver, "form.filters")
+        check("nightly" in driver.page_source and ALICE_TOKEN not in driver.page_source,
+              "the inventory names alice's token, never its secret")
+        accessible(driver, "inventory")
+        shot(driver, "inventory")
+        driver.find_element(By.ID, "owner").send_keys("alice")
+        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        WebDriverWait(driver, 10).until(lambda d: "owner=alice" in d.current_url)
+        driver.find_element(By.CSS_SELECTOR, "input[name=token]").click()
+        driver.find_element(By.CSS_SELECTOR, "button.danger").click()
+        WebDriverWait(driver, 10).until(lambda d: "Revoke 1 API tokens?" in d.page_source)
+        check("nightly" in driver.page_source, "the confirmation names the token and its owner")
+        driver.find_element(By.CSS_SELECTOR, "form.card button.danger").click()
+        WebDriverWait(driver, 10).until(lambda d: "No tokens match." in d.page_source)
+    finally:
+        driver.quit()
+    check(http("POST", "/oauth/tenant/acme/token",
+               {"grant_type": "refresh_token", "refresh_token": ALICE_TOKEN})[0] == 400,
+          "alice's token is refused once the org admin revoked it")
+    driver = browser()
+    try:
+        log_in(driver, "acme", "member", MEMBER_PASSWORD)
+        wait_for_url(driver, "/console/tokens")
+        check(not driver.find_elements(By.LINK_TEXT, "All tokens"), "a member sees no inventory link")
+        driver.get(BASE + "/console/inventory")
+        check("this needs the right" in driver.page_source,
+              "and is refused the inventory in the API's words")
+    finally:
+        driver.quit()
+
     # A service account's client asks for access; an admin approves it on
     # the page the device flow names, after logging in there.
     status, answer = http_json("POST", "/cloudapi/1.0.0/sessions/provider",

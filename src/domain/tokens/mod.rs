@@ -156,6 +156,7 @@ impl Authority {
         &self,
         caller: &Caller,
         name: Option<&str>,
+        owner: Option<&str>,
         page: PageRequest,
     ) -> Result<ApiTokenPage, DomainError> {
         self.require_session(caller, "view other users' API tokens")?;
@@ -164,6 +165,7 @@ impl Authority {
         let filter = ApiTokenFilter {
             org_id: (!org.is_provider).then(|| org.id.clone()),
             name_contains: name.map(str::to_lowercase),
+            user_name: owner.map(String::from),
             page: Some((page.offset(), page.page_size)),
             ..ApiTokenFilter::default()
         };

@@ -315,6 +315,77 @@ pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Res
     secret_page(&caller, &jwt, &created)
 }
 
+/// `GET /console/inventory`: every user's tokens in the caller's reach
+/// (its org; every org for the provider), names only, for a holder of
+/// "Manage all users' API tokens"; filtered by owner and name, paged.
+pub fn inventory(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    let owner = query_text(request, "owner").filter(|o| !o.trim().is_empty());
+    let name = query_text(request, "name").filter(|n| !n.trim().is_empty());
+    let page_number = query_number(request, "page").unwrap_or(1);
+    let listed = PageRequest::new(page_number, 50).and_then(|page| {
+        authority.all_visible_api_tokens(&caller, name.as_deref(), owner.as_deref(), page)
+    });
+    match listed {
+        Ok(listed) => html(
+            200,
+            pages::inventory(
+                &Page::new(&caller, &jwt),
+                &listed.tokens,
+                listed.total,
+                page_number,
+                authority.now(),
+                pages::InventoryFilter {
+                    owner: owner.as_deref().unwrap_or(""),
+                    name: name.as_deref().unwrap_or(""),
+                    every_org: caller.account.org.is_provider,
+                },
+            ),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /console/inventory/revoke`: the tokens ticked, after a page that
+/// names them (`confirmed` absent), then revoked (`confirmed=yes`).
+pub fn revoke_selected(authority: &mut Authority, request: &Request) -> Response {
+    let SignedForm {
+        caller,
+        jwt,
+        fields: form,
+    } = match form_with_session(authority, request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let by = Actor::Caller(&caller);
+    let ids = values(&form, "token");
+    if ids.is_empty() {
+        return redirect("/console/inventory");
+    }
+    let mut chosen = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match authority.api_token_in_reach(by, id) {
+            Ok(token) => chosen.push(token),
+            Err(e) => return error_page(e),
+        }
+    }
+    if field(&form, "confirmed") != "yes" {
+        return html(
+            200,
+            pages::confirm_revoke_selected(&Page::new(&caller, &jwt), &chosen),
+        );
+    }
+    for token in &chosen {
+        if let Err(e) = authority.revoke_api_token(by, &token.id) {
+            return error_page(e);
+        }
+    }
+    redirect("/console/inventory")
+}
+
 /// `GET /console/device`: the device flow's `verification_uri`. With a
 /// `user_code`, the request it names, for an admin to grant or deny; else
 /// a field to type the code the client shows.

@@ -15,6 +15,7 @@ pub struct Page {
     org: String,
     csrf: String,
     approves_devices: bool,
+    manages_tokens: bool,
 }
 
 impl Page {
@@ -24,6 +25,8 @@ impl Page {
             org: caller.account.org.name.clone(),
             csrf: super::csrf_token(jwt),
             approves_devices: caller.rights.contains(Right::UserManage),
+            manages_tokens: !caller.is_token_derived()
+                && caller.rights.contains(Right::TokenManageAll),
         }
     }
 }
@@ -65,6 +68,9 @@ fn layout(title: &str, page: Option<&Page>, content: Markup) -> Markup {
                     @if let Some(page) = page {
                         nav aria-label="Main" {
                             a href="/console/tokens" { "API tokens" }
+                            @if page.manages_tokens {
+                                a href="/console/inventory" { "All tokens" }
+                            }
                             @if page.approves_devices {
                                 a href="/console/device" { "Approve a device" }
                             }
@@ -377,6 +383,114 @@ pub fn confirm_revoke(page: &Page, token: &ApiTokenListing) -> Markup {
                 (csrf(page))
                 button.danger type="submit" { "Revoke " (token.name) }
                 a href="/console/tokens" { "Cancel" }
+            }
+        },
+    )
+}
+
+/// The inventory's filter, as the page shows it back.
+pub struct InventoryFilter<'a> {
+    pub owner: &'a str,
+    pub name: &'a str,
+    /// The provider sees every org, and the org column.
+    pub every_org: bool,
+}
+
+pub fn inventory(
+    page: &Page,
+    tokens: &[ApiTokenListing],
+    total: u64,
+    page_number: u32,
+    now: i64,
+    filter: InventoryFilter<'_>,
+) -> Markup {
+    layout(
+        "All API tokens",
+        Some(page),
+        html! {
+            h1 { "All API tokens" }
+            p.hint { "Every user's active tokens"
+                @if filter.every_org { " in every organization" } @else { " in your organization" }
+                ": names only, never secrets." }
+            form.filters method="get" action="/console/inventory" {
+                label for="owner" { "Owner" }
+                input id="owner" name="owner" type="text" value=(filter.owner) placeholder="user name";
+                label for="name" { "Name contains" }
+                input id="name" name="name" type="text" value=(filter.name);
+                button type="submit" { "Filter" }
+            }
+            @if tokens.is_empty() {
+                p.empty { "No tokens match." }
+            } @else {
+                form method="post" action="/console/inventory/revoke" {
+                    (csrf(page))
+                    table {
+                        caption.visually-hidden { "Every user's API tokens" }
+                        thead {
+                            tr {
+                                th scope="col" { span.visually-hidden { "Select" } }
+                                th scope="col" { "Owner" }
+                                @if filter.every_org { th scope="col" { "Organization" } }
+                                th scope="col" { "Name" }
+                                th scope="col" { "Scopes" }
+                                th scope="col" { "Last used" }
+                                th scope="col" { "Expires" }
+                                th scope="col" { "Status" }
+                            }
+                        }
+                        tbody {
+                            @for token in tokens {
+                                tr {
+                                    td {
+                                        input type="checkbox" name="token" value=(token.id)
+                                            id={ "t-" (token.id) }
+                                            aria-label={ "Select " (token.name) " of " (token.owner_name) };
+                                    }
+                                    td data-label="Owner" { (token.owner_name) }
+                                    @if filter.every_org { td data-label="Organization" { (token.org_name) } }
+                                    td data-label="Name" { label for={ "t-" (token.id) } { strong { (token.name) } } }
+                                    td data-label="Scopes" { (scope_chips(&token.scope)) }
+                                    td data-label="Last used" {
+                                        @match token.last_used_at {
+                                            Some(at) => { (time(at)) }
+                                            None => { span.muted { "never used" } }
+                                        }
+                                    }
+                                    td data-label="Expires" { (expiry(token.expires_at, now)) }
+                                    td data-label="Status" { @let status = token.status(now); span class={ "status " (status) } { (status) } }
+                                }
+                            }
+                        }
+                    }
+                    div.row {
+                        button.danger type="submit" { "Revoke selected" }
+                        span.hint { (total) " in all" }
+                    }
+                }
+                @if u64::from(page_number) * 50 < total {
+                    a href={ "/console/inventory?page=" (page_number + 1) "&owner=" (filter.owner) "&name=" (filter.name) } { "Next page" }
+                }
+            }
+        },
+    )
+}
+
+pub fn confirm_revoke_selected(page: &Page, tokens: &[ApiTokenListing]) -> Markup {
+    layout(
+        "Revoke API tokens",
+        Some(page),
+        html! {
+            h1 { "Revoke " (tokens.len()) " API tokens?" }
+            p { "Automation using them stops at its next exchange. This cannot be undone." }
+            ul {
+                @for token in tokens { li { strong { (token.name) } " of " (token.owner_name) "@" (token.org_name) } }
+            }
+            form.card method="post" action="/console/inventory/revoke" {
+                (csrf(page))
+                input type="hidden" name="confirmed" value="yes";
+                @for token in tokens { input type="hidden" name="token" value=(token.id); }
+                button.danger type="submit" { "Revoke them" }
+                a href="/console/inventory" { "Cancel" }
             }
         },
     )
