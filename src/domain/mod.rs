@@ -38,6 +38,7 @@ pub use error::{DeviceFlowError, DomainError};
 pub use health::Readiness;
 pub use oauth::introspection::{ActiveToken, ClientCredentials};
 pub use oauth::service_accounts::{DeviceCodes, DeviceRequest, NewServiceAccountRequest};
+pub use records::TokenState;
 pub use records::MAX_PAGE_SIZE;
 pub use records::{Account, ApiTokenListing, IntrospectionClient, OAuthClient, RoleDefinition};
 pub use records::{

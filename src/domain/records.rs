@@ -358,8 +358,19 @@ pub struct ApiTokenFilter {
     /// Tokens called exactly this.
     pub name_equals: Option<String>,
     pub include_revoked: bool,
+    /// Only the tokens live at this instant (not revoked, not expired), or
+    /// only those no longer live then (revoked or expired, the revoked
+    /// included whatever `include_revoked` says).
+    pub state_at: Option<(TokenState, i64)>,
     /// (offset, limit) of one page; None for all.
     pub page: Option<(u64, u32)>,
+}
+
+/// Whether a listing wants live tokens or the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Live,
+    Inactive,
 }
 
 /// One page of tokens, and how many there are in all.

@@ -546,3 +546,38 @@ fn the_same_request_sent_again_makes_no_second_token() {
     let listed = f.authority.own_api_tokens(&admin, None, page).unwrap();
     assert_eq!(listed.total, 2, "one token per request");
 }
+
+#[test]
+fn a_token_listing_by_state_splits_live_from_expired_and_revoked() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let by = Actor::Caller(&admin);
+    let owner = admin.account.user_id.clone();
+    let mut make = |f: &mut Fixture, name: &'static str, ttl: &'static str| {
+        f.authority
+            .create_api_token(by, &owner, new_token(name, Some(ttl)), None)
+            .unwrap()
+            .id
+    };
+    make(&mut f, "short", "30m");
+    make(&mut f, "long", "never");
+    let gone = make(&mut f, "gone", "never");
+    f.authority.revoke_api_token(by, &gone).unwrap();
+    f.clock.advance(31 * 60);
+    let admin = f.admin();
+    let page = PageRequest::new(1, 10).unwrap();
+    let names = |state| {
+        let mut names: Vec<String> = f
+            .authority
+            .own_api_tokens_by_state(&admin, state, page)
+            .unwrap()
+            .tokens
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(TokenState::Live), ["long"]);
+    assert_eq!(names(TokenState::Inactive), ["gone", "short"]);
+}

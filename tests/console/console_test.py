@@ -224,6 +224,12 @@ def main():
         wait_for_url(driver, "/console/tokens")
         check(exchange(fresh)[0] == 400, "a revoked token is refused")
         check("No API tokens yet." in driver.page_source, "the revoked token leaves the active list")
+        driver.find_element(By.LINK_TEXT, "Expired and revoked").click()
+        WebDriverWait(driver, 10).until(lambda d: "state=inactive" in d.current_url)
+        rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+        check(len(rows) == 2 and all("revoked" in row.text for row in rows),
+              "nothing vanishes: the regenerated and the revoked token are under their tab")
+        check(not driver.find_elements(By.CSS_SELECTOR, ".actions"), "an inactive token offers no action")
 
         # Forged requests change nothing.
         cookie = session_cookie(driver)

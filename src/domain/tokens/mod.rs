@@ -21,7 +21,7 @@ use crate::domain::records::TokenScope;
 use crate::domain::records::{
     Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus,
 };
-use crate::domain::records::{ApiTokenListing, Event};
+use crate::domain::records::{ApiTokenListing, Event, TokenState};
 use crate::domain::storage::{Durability, StoreError, WriteJob};
 use crate::domain::tokens::api_token::ApiTokenSecret;
 use crate::domain::tokens::identity::{IdTokenAudience, IdTokenParties};
@@ -132,6 +132,23 @@ impl Authority {
         let event = self.event_by(by, "token.create")?.in_org(&account.org.id);
         self.issue_api_token(by, owner_id, new, event, reminder)
     }
+    /// The caller's own tokens that are live, or those that are not (expired
+    /// or revoked), for the console's two tabs.
+    pub fn own_api_tokens_by_state(
+        &self,
+        caller: &Caller,
+        state: TokenState,
+        page: PageRequest,
+    ) -> Result<ApiTokenPage, DomainError> {
+        let filter = ApiTokenFilter {
+            owner_id: Some(caller.account.user_id.clone()),
+            state_at: Some((state, self.now())),
+            page: Some((page.offset(), page.page_size)),
+            ..ApiTokenFilter::default()
+        };
+        Ok(self.db().api_tokens(&filter)?)
+    }
+
     /// The caller's own tokens that are not revoked (expired ones included).
     pub fn own_api_tokens(
         &self,

@@ -20,7 +20,7 @@ use super::request::Request;
 use super::response::Response;
 use crate::domain::{
     Actor, Authority, Caller, DeviceRequest, DomainError, LoginEndpoint, NewApiToken, PageRequest,
-    ReminderRequest, ServiceRoleScope, TokenScope, PROVIDER_ORG,
+    ReminderRequest, ServiceRoleScope, TokenScope, TokenState, PROVIDER_ORG,
 };
 use pages::{GenerateForm, Lifetime, Page};
 
@@ -156,8 +156,14 @@ pub fn tokens(authority: &mut Authority, request: &Request) -> Response {
         Err(to_login) => return to_login,
     };
     let page_number = query_number(request, "page").unwrap_or(1);
+    let inactive = query_text(request, "state").as_deref() == Some("inactive");
+    let state = if inactive {
+        TokenState::Inactive
+    } else {
+        TokenState::Live
+    };
     let listed = match PageRequest::new(page_number, 50)
-        .and_then(|page| authority.own_api_tokens(&caller, None, page))
+        .and_then(|page| authority.own_api_tokens_by_state(&caller, state, page))
     {
         Ok(listed) => listed,
         Err(e) => return error_page(e),
@@ -172,6 +178,7 @@ pub fn tokens(authority: &mut Authority, request: &Request) -> Response {
             page_number,
             now,
             may_create(&caller),
+            inactive,
         ),
     )
 }

@@ -123,7 +123,9 @@ pub fn tokens(
     page_number: u32,
     now: i64,
     may_create: bool,
+    inactive: bool,
 ) -> Markup {
+    let state = if inactive { "&state=inactive" } else { "" };
     layout(
         "API tokens",
         Some(page),
@@ -138,8 +140,14 @@ pub fn tokens(
                 "An API token is shown once, when it is made; afterwards only its name. "
                 "Automation exchanges it for short-lived access tokens."
             }
+            nav.tabs aria-label="Token state" {
+                a href="/console/tokens" aria-current=[(!inactive).then_some("page")] { "Active" }
+                a href="/console/tokens?state=inactive" aria-current=[inactive.then_some("page")] { "Expired and revoked" }
+            }
             @if tokens.is_empty() {
-                p.empty { "No API tokens yet." }
+                p.empty {
+                    @if inactive { "No expired or revoked tokens." } @else { "No API tokens yet." }
+                }
             } @else {
                 table {
                     caption.visually-hidden { "Your API tokens" }
@@ -161,7 +169,7 @@ pub fn tokens(
                     }
                 }
                 @if u64::from(page_number) * 50 < total {
-                    a href={ "/console/tokens?page=" (page_number + 1) } { "Next page" }
+                    a href={ "/console/tokens?page=" (page_number + 1) (state) } { "Next page" }
                 }
             }
         },

@@ -10,7 +10,8 @@ use super::{listing, Conditions};
 use crate::domain::records::TokenPolicy;
 use crate::domain::records::TokenScope;
 use crate::domain::records::{
-    ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient, OAuthClient,
+    ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient,
+    OAuthClient, TokenState,
 };
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
@@ -110,8 +111,16 @@ impl TokenReads for Connection {
         if let Some(name) = &filter.name_equals {
             conditions.push("t.name = ?", &[name]);
         }
-        if !filter.include_revoked {
-            conditions.push("t.revoked_at IS NULL", &[]);
+        match &filter.state_at {
+            Some((TokenState::Live, at)) => conditions.push(
+                "t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)",
+                &[at],
+            ),
+            Some((TokenState::Inactive, at)) => {
+                conditions.push("(t.revoked_at IS NOT NULL OR t.expires_at <= ?)", &[at])
+            }
+            None if !filter.include_revoked => conditions.push("t.revoked_at IS NULL", &[]),
+            None => {}
         }
         let (tokens, total) = listing(
             self,
