@@ -553,7 +553,7 @@ fn a_token_listing_by_state_splits_live_from_expired_and_revoked() {
     let admin = f.admin();
     let by = Actor::Caller(&admin);
     let owner = admin.account.user_id.clone();
-    let mut make = |f: &mut Fixture, name: &'static str, ttl: &'static str| {
+    let make = |f: &mut Fixture, name: &'static str, ttl: &'static str| {
         f.authority
             .create_api_token(by, &owner, new_token(name, Some(ttl)), None)
             .unwrap()
