@@ -592,6 +592,16 @@ const ENDPOINTS: &[Endpoint] = &[
         Html,
         |a, r, p| console::regenerate(a, r, p.at(0)),
     ),
+    at("GET", "/console/account", Console, Html, |a, r, _| {
+        console::account(a, r)
+    }),
+    at(
+        "GET",
+        "/console/service-accounts",
+        Console,
+        Html,
+        |a, r, _| console::service_accounts(a, r),
+    ),
     at("GET", "/console/inventory", Console, Html, |a, r, _| {
         console::inventory(a, r)
     }),

@@ -242,6 +242,14 @@ def main():
         driver.get(BASE + "/console/tokens")
         check("forged" not in driver.page_source, "the forged requests made no token")
 
+        # What the administrator holds, and through what.
+        driver.find_element(By.LINK_TEXT, "Roles and rights").click()
+        wait_for(driver, "table")
+        check("System Administrator" in driver.page_source and "Audit: View" in driver.page_source,
+              "the roles page shows the role held and the rights in force")
+        accessible(driver, "roles and rights")
+        shot(driver, "account")
+
         # Narrow screens.
         driver.set_window_size(375, 900)
         driver.get(BASE + "/console/tokens/new")
@@ -349,6 +357,12 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "button[name=decision][value=grant]").click()
         WebDriverWait(driver, 10).until(lambda d: "Access granted" in d.page_source)
         check(True, "granted on the page")
+        driver.get(BASE + "/console/service-accounts")
+        row = wait_for(driver, "tbody tr")
+        check("backup" in row.text and "GRANTED" in row.text and "Token User" in row.text,
+              f"the service accounts page shows it granted, with its role ({row.text})")
+        accessible(driver, "service accounts")
+        shot(driver, "service-accounts")
     finally:
         driver.quit()
     status, body = http("POST", "/oauth/provider/token", device_token)

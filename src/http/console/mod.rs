@@ -322,6 +322,42 @@ pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Res
     secret_page(&caller, &jwt, &created)
 }
 
+/// `GET /console/account`: what the caller holds, and through what: its
+/// roles with their permissions (as the org's rights bundles cap them),
+/// its groups, and the rights in force now.
+pub fn account(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    match authority.identity(&caller) {
+        Ok(identity) => html(
+            200,
+            pages::account(&Page::new(&caller, &jwt), &caller, &identity.groups),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/service-accounts`: the org's service accounts and their
+/// state (every org's, for the provider), for a holder of "User: View".
+pub fn service_accounts(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    let page_number = query_number(request, "page").unwrap_or(1);
+    let listed = PageRequest::new(page_number, 50)
+        .and_then(|page| authority.service_accounts_in_reach(&caller, None, page));
+    match listed {
+        Ok(listed) => html(
+            200,
+            pages::service_accounts(&Page::new(&caller, &jwt), &listed.accounts, listed.total),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
 /// `GET /console/inventory`: every user's tokens in the caller's reach
 /// (its org; every org for the provider), names only, for a holder of
 /// "Manage all users' API tokens"; filtered by owner and name, paged.

@@ -6,6 +6,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
+use crate::domain::records::ServiceAccount;
 use crate::domain::{format_time, ApiTokenListing, Caller, DeviceRequest, Right, TokenScope};
 
 /// What every signed-in page shows: who is signed in, the navigation, and
@@ -68,10 +69,12 @@ fn layout(title: &str, page: Option<&Page>, content: Markup) -> Markup {
                     @if let Some(page) = page {
                         nav aria-label="Main" {
                             a href="/console/tokens" { "API tokens" }
+                            a href="/console/account" { "Roles and rights" }
                             @if page.manages_tokens {
                                 a href="/console/inventory" { "All tokens" }
                             }
                             @if page.approves_devices {
+                                a href="/console/service-accounts" { "Service accounts" }
                                 a href="/console/device" { "Approve a device" }
                             }
                         }
@@ -391,6 +394,98 @@ pub fn confirm_revoke(page: &Page, token: &ApiTokenListing) -> Markup {
                 (csrf(page))
                 button.danger type="submit" { "Revoke " (token.name) }
                 a href="/console/tokens" { "Cancel" }
+            }
+        },
+    )
+}
+
+pub fn account(page: &Page, caller: &Caller, groups: &[String]) -> Markup {
+    let account = &caller.account;
+    layout(
+        "My roles and rights",
+        Some(page),
+        html! {
+            h1 { "My account › Roles and rights" }
+            p { (account.user_name) "@" (account.org.name)
+                @if let Some(email) = &account.email { " · " (email) } }
+            h2 { "Groups" }
+            @if groups.is_empty() {
+                p.muted { "No groups." }
+            } @else {
+                ul { @for group in groups { li { (group) } } }
+            }
+            h2 { "Roles" }
+            p.hint {
+                "Roles granted to you, or to a group you are in. "
+                @if account.org.is_provider {
+                    "The provider's organization is not capped by rights bundles."
+                } @else {
+                    "In this organization a role grants only what its rights bundles allow: the permissions below are what counts here."
+                }
+            }
+            table {
+                caption.visually-hidden { "Your roles" }
+                thead { tr { th scope="col" { "Role" } th scope="col" { "Permissions in force" } } }
+                tbody {
+                    @for role in account.held_roles() {
+                        tr {
+                            td data-label="Role" { (role.qualified_name()) }
+                            td data-label="Permissions" {
+                                @if role.permissions.is_empty() {
+                                    span.muted { "none here" }
+                                }
+                                @for permission in &role.permissions { span.chip { (permission) } }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Rights in force" }
+            p {
+                @for right in caller.rights.iter() { span.chip { (right.name()) } }
+            }
+        },
+    )
+}
+
+pub fn service_accounts(page: &Page, accounts: &[ServiceAccount], total: u64) -> Markup {
+    layout(
+        "Service accounts",
+        Some(page),
+        html! {
+            h1 { "Service accounts" }
+            p.hint { "API-only identities that receive their token through the device flow. "
+                "Approve a client's request on " a href="/console/device" { "Approve a device" } "." }
+            @if accounts.is_empty() {
+                p.empty { "No service accounts." }
+            } @else {
+                table {
+                    caption.visually-hidden { "Service accounts" }
+                    thead {
+                        tr {
+                            th scope="col" { "Name" }
+                            th scope="col" { "Organization" }
+                            th scope="col" { "Software" }
+                            th scope="col" { "Role" }
+                            th scope="col" { "State" }
+                            th scope="col" { "Registered" }
+                        }
+                    }
+                    tbody {
+                        @for account in accounts {
+                            tr {
+                                td data-label="Name" { strong { (account.name) } }
+                                td data-label="Organization" { (account.org_name) }
+                                td data-label="Software" { code { (account.software_id) }
+                                    @if let Some(version) = &account.software_version { " " (version) } }
+                                td data-label="Role" { @for role in &account.roles { span.chip { (role) } } }
+                                td data-label="State" { (account.status.as_str()) }
+                                td data-label="Registered" { (time(account.created_at)) }
+                            }
+                        }
+                    }
+                }
+                p.hint { (total) " in all" }
             }
         },
     )
