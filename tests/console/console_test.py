@@ -182,6 +182,13 @@ def main():
         check(secret not in driver.current_url, "the secret is not in the URL")
         accessible(driver, "secret page")
         shot(driver, "secret")
+        copy = driver.find_element(By.CSS_SELECTOR, "button[data-copy]")
+        copy.click()
+        WebDriverWait(driver, 5).until(lambda d: copy.text == "Copied")
+        selected = driver.execute_script(
+            "const f = document.getElementById('secret');"
+            "return f.value.substring(f.selectionStart, f.selectionEnd);")
+        check(selected == secret, "Copy takes the whole secret")
         status, body = exchange(secret)
         check(status == 200 and "access_token" in body, "the new token is exchanged over HTTP")
         payload = json.loads(body)["access_token"].split(".")[1]
