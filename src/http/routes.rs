@@ -602,6 +602,9 @@ const ENDPOINTS: &[Endpoint] = &[
         Html,
         |a, r, _| console::service_accounts(a, r),
     ),
+    at("GET", "/console/audit", Console, Html, |a, r, _| {
+        console::audit(a, r)
+    }),
     at("GET", "/console/inventory", Console, Html, |a, r, _| {
         console::inventory(a, r)
     }),

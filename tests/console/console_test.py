@@ -257,6 +257,20 @@ def main():
         accessible(driver, "roles and rights")
         shot(driver, "account")
 
+        # The audit trail, with the API's filters.
+        driver.find_element(By.LINK_TEXT, "Audit trail").click()
+        wait_for(driver, "form.filters")
+        driver.find_element(By.ID, "type").send_keys("token.revoke")
+        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        WebDriverWait(driver, 10).until(lambda d: "type=token.revoke" in d.current_url)
+        rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+        check(len(rows) == 2 and all("token.revoke" in r.text and "ci-deploy" in r.text for r in rows),
+              "the audit page lists the two revocations, filtered by type")
+        check(secret not in driver.page_source and fresh not in driver.page_source,
+              "no secret in the trail")
+        accessible(driver, "audit trail")
+        shot(driver, "audit")
+
         # Narrow screens.
         driver.set_window_size(375, 900)
         driver.get(BASE + "/console/tokens/new")

@@ -18,9 +18,11 @@ mod pages;
 use super::error::BadRequest;
 use super::request::Request;
 use super::response::Response;
+use crate::domain::records::EventFilter;
 use crate::domain::{
-    Actor, Authority, Caller, DeviceRequest, DomainError, LoginEndpoint, NewApiToken, PageRequest,
-    ReminderRequest, ServiceRoleScope, TokenScope, TokenState, PROVIDER_ORG,
+    parse_event_time, Actor, Authority, Caller, DeviceRequest, DomainError, LoginEndpoint,
+    NewApiToken, PageRequest, ReminderRequest, ServiceRoleScope, TokenScope, TokenState,
+    PROVIDER_ORG,
 };
 use pages::{GenerateForm, Lifetime, Page};
 
@@ -354,6 +356,50 @@ pub fn service_accounts(authority: &mut Authority, request: &Request) -> Respons
             200,
             pages::service_accounts(&Page::new(&caller, &jwt), &listed.accounts, listed.total),
         ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/audit`: the audit trail as the caller may read it
+/// ("Audit: View"; its org's, every org's for the provider), newest
+/// first, 50 a page, with the API's filters: type, actor (a user id),
+/// since and until (RFC 3339).
+pub fn audit(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    let given = |name: &str| query_text(request, name).filter(|v| !v.trim().is_empty());
+    let mut filter = EventFilter {
+        limit: 50,
+        kind: given("type"),
+        actor_id: given("actor"),
+        before: given("cursor").and_then(|c| c.parse().ok()),
+        ..EventFilter::default()
+    };
+    for (name, slot) in [
+        ("since", &mut filter.since_ms),
+        ("until", &mut filter.until_ms),
+    ] {
+        if let Some(text) = given(name) {
+            match parse_event_time(&text) {
+                Some(at) => *slot = Some(at),
+                None => {
+                    return error_page(DomainError::Invalid(format!(
+                        "{name} must be an RFC 3339 time, such as 2026-12-01T00:00:00Z"
+                    )))
+                }
+            }
+        }
+    }
+    let shown = pages::AuditFilter {
+        kind: given("type").unwrap_or_default(),
+        actor: given("actor").unwrap_or_default(),
+        since: given("since").unwrap_or_default(),
+        until: given("until").unwrap_or_default(),
+    };
+    match authority.events(&caller, filter) {
+        Ok(page) => html(200, pages::audit(&Page::new(&caller, &jwt), &page, &shown)),
         Err(e) => error_page(e),
     }
 }

@@ -6,6 +6,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
+use crate::domain::audit::EventPage;
 use crate::domain::records::ServiceAccount;
 use crate::domain::{format_time, ApiTokenListing, Caller, DeviceRequest, Right, TokenScope};
 
@@ -17,6 +18,7 @@ pub struct Page {
     csrf: String,
     approves_devices: bool,
     manages_tokens: bool,
+    reads_audit: bool,
 }
 
 impl Page {
@@ -26,6 +28,7 @@ impl Page {
             org: caller.account.org.name.clone(),
             csrf: super::csrf_token(jwt),
             approves_devices: caller.rights.contains(Right::UserManage),
+            reads_audit: caller.rights.contains(Right::AuditView),
             manages_tokens: !caller.is_token_derived()
                 && caller.rights.contains(Right::TokenManageAll),
         }
@@ -72,6 +75,9 @@ fn layout(title: &str, page: Option<&Page>, content: Markup) -> Markup {
                             a href="/console/account" { "Roles and rights" }
                             @if page.manages_tokens {
                                 a href="/console/inventory" { "All tokens" }
+                            }
+                            @if page.reads_audit {
+                                a href="/console/audit" { "Audit trail" }
                             }
                             @if page.approves_devices {
                                 a href="/console/service-accounts" { "Service accounts" }
@@ -486,6 +492,87 @@ pub fn service_accounts(page: &Page, accounts: &[ServiceAccount], total: u64) ->
                     }
                 }
                 p.hint { (total) " in all" }
+            }
+        },
+    )
+}
+
+/// The audit page's filter, as the page shows it back.
+pub struct AuditFilter {
+    pub kind: String,
+    pub actor: String,
+    pub since: String,
+    pub until: String,
+}
+
+impl AuditFilter {
+    fn query(&self) -> String {
+        let mut query = String::new();
+        for (name, value) in [
+            ("type", &self.kind),
+            ("actor", &self.actor),
+            ("since", &self.since),
+            ("until", &self.until),
+        ] {
+            if !value.is_empty() {
+                query.push_str(&format!("&{name}={}", super::url_encode(value)));
+            }
+        }
+        query
+    }
+}
+
+pub fn audit(page: &Page, events: &EventPage, filter: &AuditFilter) -> Markup {
+    layout(
+        "Audit trail",
+        Some(page),
+        html! {
+            h1 { "Audit trail" }
+            form.filters method="get" action="/console/audit" {
+                label for="type" { "Type" }
+                input id="type" name="type" type="text" value=(filter.kind) placeholder="token.revoke";
+                label for="actor" { "Actor id" }
+                input id="actor" name="actor" type="text" value=(filter.actor);
+                label for="since" { "Since" }
+                input id="since" name="since" type="text" value=(filter.since) placeholder="2026-12-01T00:00:00Z";
+                label for="until" { "Until" }
+                input id="until" name="until" type="text" value=(filter.until);
+                button type="submit" { "Filter" }
+            }
+            @if events.events.is_empty() {
+                p.empty { "No events match." }
+            } @else {
+                table {
+                    caption.visually-hidden { "Audit events, newest first" }
+                    thead {
+                        tr {
+                            th scope="col" { "When" }
+                            th scope="col" { "Type" }
+                            th scope="col" { "Actor" }
+                            th scope="col" { "Target" }
+                            th scope="col" { "Outcome" }
+                            th scope="col" { "From" }
+                        }
+                    }
+                    tbody {
+                        @for (_, event) in &events.events {
+                            tr {
+                                td data-label="When" { (time(event.at_ms / 1000)) }
+                                td data-label="Type" { code { (event.kind) } }
+                                td data-label="Actor" { (event.actor_name.as_deref().unwrap_or("-")) }
+                                td data-label="Target" {
+                                    (event.target_type.as_deref().unwrap_or(""))
+                                    @if let Some(name) = &event.target_name { " " strong { (name) } }
+                                }
+                                td data-label="Outcome" { (event.outcome) }
+                                td data-label="From" { (event.client_ip.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+                @if let Some(cursor) = events.next_cursor {
+                    a href={ "/console/audit?cursor=" (cursor) (filter.query()) } { "Older events" }
+                }
             }
         },
     )
