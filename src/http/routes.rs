@@ -602,6 +602,12 @@ const ENDPOINTS: &[Endpoint] = &[
         Html,
         |a, r, _| console::service_accounts(a, r),
     ),
+    at("GET", "/console/policy", Console, Html, |a, r, _| {
+        console::policy(a, r)
+    }),
+    at("POST", "/console/policy", Console, Html, |a, r, _| {
+        console::set_policy(a, r)
+    }),
     at("GET", "/console/audit", Console, Html, |a, r, _| {
         console::audit(a, r)
     }),

@@ -271,6 +271,30 @@ def main():
         accessible(driver, "audit trail")
         shot(driver, "audit")
 
+        # The token policy: the provider tightens the default; the generate
+        # form follows it; a bad value is refused in the API's words.
+        driver.find_element(By.LINK_TEXT, "Token policy").click()
+        wait_for(driver, "#default-max")
+        driver.find_element(By.ID, "default-max").send_keys("90days")
+        driver.find_element(By.CSS_SELECTOR, "#default-never option[value=no]").click()
+        driver.find_element(By.CSS_SELECTOR, "#default-max").submit()
+        WebDriverWait(driver, 10).until(
+            lambda d: d.find_element(By.ID, "default-max").get_attribute("value") == "90days")
+        check("not allowed" in driver.page_source, "the default is saved and shown")
+        accessible(driver, "token policy")
+        shot(driver, "policy")
+        driver.get(BASE + "/console/tokens/new")
+        offered = [e.get_attribute("value") for e in driver.find_elements(By.CSS_SELECTOR, "input[name=ttl]")]
+        check("1year" not in offered and "never" not in offered and "90days" in offered,
+              f"the generate form offers only what the policy allows ({offered})")
+        driver.get(BASE + "/console/policy")
+        field = wait_for(driver, "#default-idle")
+        field.send_keys("soon")
+        field.submit()
+        WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.error"))
+        check("max_idle" in driver.find_element(By.CSS_SELECTOR, "p.error").text,
+              "a bad value is refused in the API's words")
+
         # Narrow screens.
         driver.set_window_size(375, 900)
         driver.get(BASE + "/console/tokens/new")

@@ -21,8 +21,8 @@ use super::response::Response;
 use crate::domain::records::EventFilter;
 use crate::domain::{
     parse_event_time, Actor, Authority, Caller, DeviceRequest, DomainError, LoginEndpoint,
-    NewApiToken, PageRequest, ReminderRequest, ServiceRoleScope, TokenScope, TokenState,
-    PROVIDER_ORG,
+    NewApiToken, PageRequest, ReminderRequest, ServiceRoleScope, TokenPolicy, TokenScope,
+    TokenState, PROVIDER_ORG,
 };
 use pages::{GenerateForm, Lifetime, Page};
 
@@ -357,6 +357,82 @@ pub fn service_accounts(authority: &mut Authority, request: &Request) -> Respons
             pages::service_accounts(&Page::new(&caller, &jwt), &listed.accounts, listed.total),
         ),
         Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/policy`: the token lifetime policy in force for the
+/// caller's org (and, for the provider, the default every org inherits),
+/// with a form to change it for those who may.
+pub fn policy(authority: &mut Authority, request: &Request) -> Response {
+    let (caller, jwt) = match session(authority, request) {
+        Ok(found) => found,
+        Err(to_login) => return to_login,
+    };
+    policy_page(authority, &caller, &jwt, None, 200)
+}
+
+/// `POST /console/policy`: sets the policy of the caller's org, or the
+/// provider's default (`scope=default`), as `PUT /api/…token-policy` does.
+pub fn set_policy(authority: &mut Authority, request: &Request) -> Response {
+    let SignedForm {
+        caller,
+        jwt,
+        fields: form,
+    } = match form_with_session(authority, request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let text = |name: &str| {
+        let value = field(&form, name).trim();
+        (!value.is_empty()).then(|| value.to_string())
+    };
+    let policy = TokenPolicy {
+        default_ttl: text("default_ttl"),
+        max_ttl: text("max_ttl"),
+        allow_never: match field(&form, "allow_never") {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        },
+        max_idle: text("max_idle"),
+    };
+    let org_id = caller.account.org.id.clone();
+    let target = (field(&form, "scope") != "default").then_some(org_id.as_str());
+    match authority.set_token_policy(Actor::Caller(&caller), target, policy) {
+        Ok(_) => redirect("/console/policy"),
+        Err(DomainError::Invalid(message)) => {
+            policy_page(authority, &caller, &jwt, Some(&message), 400)
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+fn policy_page(
+    authority: &Authority,
+    caller: &Caller,
+    jwt: &str,
+    error: Option<&str>,
+    status: u16,
+) -> Response {
+    let org = authority.token_policy(caller, Some(&caller.account.org.id));
+    let default = authority.token_policy(caller, None);
+    match (org, default) {
+        (Ok(org), Ok(default)) => {
+            let may_change = !caller.is_token_derived()
+                && caller.rights.contains(crate::domain::Right::TokenManageAll);
+            html(
+                status,
+                pages::policy(
+                    &Page::new(caller, jwt),
+                    &org,
+                    &default,
+                    may_change,
+                    caller.account.org.is_provider,
+                    error,
+                ),
+            )
+        }
+        (Err(e), _) | (_, Err(e)) => error_page(e),
     }
 }
 

@@ -8,7 +8,9 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::domain::audit::EventPage;
 use crate::domain::records::ServiceAccount;
-use crate::domain::{format_time, ApiTokenListing, Caller, DeviceRequest, Right, TokenScope};
+use crate::domain::{
+    format_time, ApiTokenListing, Caller, DeviceRequest, PolicyView, Right, TokenScope,
+};
 
 /// What every signed-in page shows: who is signed in, the navigation, and
 /// the session's CSRF token for its forms.
@@ -73,6 +75,7 @@ fn layout(title: &str, page: Option<&Page>, content: Markup) -> Markup {
                         nav aria-label="Main" {
                             a href="/console/tokens" { "API tokens" }
                             a href="/console/account" { "Roles and rights" }
+                            a href="/console/policy" { "Token policy" }
                             @if page.manages_tokens {
                                 a href="/console/inventory" { "All tokens" }
                             }
@@ -495,6 +498,65 @@ pub fn service_accounts(page: &Page, accounts: &[ServiceAccount], total: u64) ->
             }
         },
     )
+}
+
+pub fn policy(
+    page: &Page,
+    org: &PolicyView,
+    default: &PolicyView,
+    may_change: bool,
+    provider: bool,
+    error: Option<&str>,
+) -> Markup {
+    let org_name = org.org.as_ref().map_or("", |o| o.name.as_str());
+    layout(
+        "Token policy",
+        Some(page),
+        html! {
+            h1 { "Token lifetime policy" }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            p.hint { "What a new API token may be. A field left empty is inherited; an organization's policy may only be stricter than the provider's default, and the stricter of the two is in force." }
+            (policy_card(page, &format!("In force for {org_name}"), org, may_change && !provider, "org"))
+            (policy_card(page, "The provider's default, for every organization", default, may_change && provider, "default"))
+        },
+    )
+}
+
+fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scope: &str) -> Markup {
+    let effective = &view.effective;
+    let own = &view.own;
+    html! {
+        section.card {
+            h2 { (title) }
+            dl {
+                dt { "Default lifetime" } dd { (effective.default_ttl) }
+                dt { "Longest lifetime" } dd { (effective.max_ttl) }
+                dt { "Tokens that never expire" } dd { @if effective.allow_never { "allowed" } @else { "not allowed" } }
+                dt { "Revoked when unused for" } dd { (effective.max_idle.as_deref().unwrap_or("never")) }
+            }
+            @if editable {
+                form method="post" action="/console/policy" {
+                    (csrf(page))
+                    input type="hidden" name="scope" value=(scope);
+                    label for={ (scope) "-default" } { "Default lifetime" }
+                    input id={ (scope) "-default" } name="default_ttl" type="text" value=(own.default_ttl.as_deref().unwrap_or("")) placeholder="inherited";
+                    label for={ (scope) "-max" } { "Longest lifetime" }
+                    input id={ (scope) "-max" } name="max_ttl" type="text" value=(own.max_ttl.as_deref().unwrap_or("")) placeholder="inherited";
+                    label for={ (scope) "-never" } { "Tokens that never expire" }
+                    select id={ (scope) "-never" } name="allow_never" {
+                        option value="" selected[own.allow_never.is_none()] { "inherited" }
+                        option value="yes" selected[own.allow_never == Some(true)] { "allowed" }
+                        option value="no" selected[own.allow_never == Some(false)] { "not allowed" }
+                    }
+                    label for={ (scope) "-idle" } { "Revoke when unused for" }
+                    input id={ (scope) "-idle" } name="max_idle" type="text" value=(own.max_idle.as_deref().unwrap_or("")) placeholder="inherited, or none";
+                    button type="submit" { "Save" }
+                }
+            }
+        }
+    }
 }
 
 /// The audit page's filter, as the page shows it back.
