@@ -611,6 +611,33 @@ const ENDPOINTS: &[Endpoint] = &[
     at("GET", "/console/audit", Console, Html, |a, r, _| {
         console::audit(a, r)
     }),
+    at(
+        "POST",
+        "/console/service-accounts/{id}/role",
+        Console,
+        Html,
+        |a, r, p| {
+            console::manage_service_account(a, r, p.at(0), console::ServiceAccountAction::Role)
+        },
+    ),
+    at(
+        "POST",
+        "/console/service-accounts/{id}/revoke",
+        Console,
+        Html,
+        |a, r, p| {
+            console::manage_service_account(a, r, p.at(0), console::ServiceAccountAction::Revoke)
+        },
+    ),
+    at(
+        "POST",
+        "/console/service-accounts/{id}/delete",
+        Console,
+        Html,
+        |a, r, p| {
+            console::manage_service_account(a, r, p.at(0), console::ServiceAccountAction::Delete)
+        },
+    ),
     at("GET", "/console/inventory", Console, Html, |a, r, _| {
         console::inventory(a, r)
     }),

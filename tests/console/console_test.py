@@ -413,6 +413,31 @@ def main():
     status, body = http("POST", "/oauth/provider/token", device_token)
     check(status == 200 and "access_token" in json.loads(body),
           "the client's next poll is answered with its token")
+    refresh = json.loads(body)["refresh_token"]
+
+    # The admin revokes its access, then deletes it, from the console.
+    driver = browser()
+    try:
+        log_in(driver, "System", "administrator", ADMIN_PASSWORD)
+        wait_for_url(driver, "/console/tokens")
+        driver.get(BASE + "/console/service-accounts")
+        row = wait_for(driver, "tbody tr")
+        check("ACTIVE" in row.text, f"the account is active once its client took its token ({row.text})")
+        driver.find_element(By.XPATH, "//button[text()='Revoke access']").click()
+        WebDriverWait(driver, 10).until(until.alert_is_present())
+        driver.switch_to.alert.accept()
+        WebDriverWait(driver, 10).until(lambda d: "CREATED" in d.find_element(By.CSS_SELECTOR, "tbody tr").text)
+        check(True, "revoking its access sets it back to CREATED")
+        status, _ = http("POST", "/oauth/provider/token",
+                         {"grant_type": "refresh_token", "refresh_token": refresh})
+        check(status == 400, "and its client's token is refused")
+        driver.find_element(By.XPATH, "//button[text()='Delete']").click()
+        WebDriverWait(driver, 10).until(until.alert_is_present())
+        driver.switch_to.alert.accept()
+        WebDriverWait(driver, 10).until(lambda d: "No service accounts." in d.page_source)
+        check(True, "a deleted service account is gone")
+    finally:
+        driver.quit()
     print("console: every check passed")
 
 

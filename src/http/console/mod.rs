@@ -352,10 +352,24 @@ pub fn service_accounts(authority: &mut Authority, request: &Request) -> Respons
     let listed = PageRequest::new(page_number, 50)
         .and_then(|page| authority.service_accounts_in_reach(&caller, None, page));
     match listed {
-        Ok(listed) => html(
-            200,
-            pages::service_accounts(&Page::new(&caller, &jwt), &listed.accounts, listed.total),
-        ),
+        Ok(listed) => {
+            let manages = !caller.is_token_derived()
+                && caller.rights.contains(crate::domain::Right::UserManage);
+            let roles = if manages {
+                held_org_roles(&caller)
+            } else {
+                Vec::new()
+            };
+            html(
+                200,
+                pages::service_accounts(
+                    &Page::new(&caller, &jwt),
+                    &listed.accounts,
+                    listed.total,
+                    &roles,
+                ),
+            )
+        }
         Err(e) => error_page(e),
     }
 }
@@ -478,6 +492,47 @@ pub fn audit(authority: &mut Authority, request: &Request) -> Response {
         Ok(page) => html(200, pages::audit(&Page::new(&caller, &jwt), &page, &shown)),
         Err(e) => error_page(e),
     }
+}
+
+/// `POST /console/service-accounts/{id}/{role|revoke|delete}`: the
+/// same actions, and rights, as `/api/service-accounts/{id}/…`.
+pub fn manage_service_account(
+    authority: &mut Authority,
+    request: &Request,
+    id: &str,
+    action: ServiceAccountAction,
+) -> Response {
+    let SignedForm {
+        caller,
+        fields: form,
+        ..
+    } = match form_with_session(authority, request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let by = Actor::Caller(&caller);
+    let done = match action {
+        ServiceAccountAction::Role => {
+            let role = field(&form, "role");
+            authority
+                .set_service_account_role(by, id, (!role.is_empty()).then_some(role))
+                .map(drop)
+        }
+        ServiceAccountAction::Revoke => authority.revoke_service_account(by, id).map(drop),
+        ServiceAccountAction::Delete => authority.delete_service_account(by, id),
+    };
+    match done {
+        Ok(()) => redirect("/console/service-accounts"),
+        Err(e) => error_page(e),
+    }
+}
+
+/// What an admin does to a service account from the console.
+#[derive(Clone, Copy)]
+pub enum ServiceAccountAction {
+    Role,
+    Revoke,
+    Delete,
 }
 
 /// `GET /console/inventory`: every user's tokens in the caller's reach
@@ -623,14 +678,22 @@ fn roles_to_offer(authority: &Authority, caller: &Caller, found: &DeviceRequest)
             .filter(|role| !role.provider_only || caller.account.org.id == *account_org)
             .map(|role| role.name)
             .collect(),
-        Err(_) => caller
-            .account
-            .held_roles()
-            .into_iter()
-            .filter(|role| role.service.is_none())
-            .map(|role| role.name)
-            .collect(),
+        Err(_) => held_org_roles(caller),
     };
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// The organization roles the caller holds: what it may surely hand on.
+fn held_org_roles(caller: &Caller) -> Vec<String> {
+    let mut roles: Vec<String> = caller
+        .account
+        .held_roles()
+        .into_iter()
+        .filter(|role| role.service.is_none())
+        .map(|role| role.name)
+        .collect();
     roles.sort();
     roles.dedup();
     roles

@@ -457,7 +457,12 @@ pub fn account(page: &Page, caller: &Caller, groups: &[String]) -> Markup {
     )
 }
 
-pub fn service_accounts(page: &Page, accounts: &[ServiceAccount], total: u64) -> Markup {
+pub fn service_accounts(
+    page: &Page,
+    accounts: &[ServiceAccount],
+    total: u64,
+    roles: &[String],
+) -> Markup {
     layout(
         "Service accounts",
         Some(page),
@@ -478,6 +483,7 @@ pub fn service_accounts(page: &Page, accounts: &[ServiceAccount], total: u64) ->
                             th scope="col" { "Role" }
                             th scope="col" { "State" }
                             th scope="col" { "Registered" }
+                            @if !roles.is_empty() { th scope="col" { span.visually-hidden { "Actions" } } }
                         }
                     }
                     tbody {
@@ -490,6 +496,29 @@ pub fn service_accounts(page: &Page, accounts: &[ServiceAccount], total: u64) ->
                                 td data-label="Role" { @for role in &account.roles { span.chip { (role) } } }
                                 td data-label="State" { (account.status.as_str()) }
                                 td data-label="Registered" { (time(account.created_at)) }
+                                @if !roles.is_empty() {
+                                    td { div.actions {
+                                        form method="post" action={ "/console/service-accounts/" (account.id) "/role" } {
+                                            (csrf(page))
+                                            label.visually-hidden for={ "role-" (account.id) } { "Role of " (account.name) }
+                                            select id={ "role-" (account.id) } name="role" {
+                                                option value="" { "no role" }
+                                                @for role in roles {
+                                                    option value=(role) selected[account.roles.contains(role)] { (role) }
+                                                }
+                                            }
+                                            button type="submit" { "Set role" }
+                                        }
+                                        form method="post" action={ "/console/service-accounts/" (account.id) "/revoke" } {
+                                            (csrf(page))
+                                            button type="submit" data-confirm={ "Revoke the access of " (account.name) "? Its client must be granted again." } { "Revoke access" }
+                                        }
+                                        form method="post" action={ "/console/service-accounts/" (account.id) "/delete" } {
+                                            (csrf(page))
+                                            button.danger type="submit" data-confirm={ "Delete " (account.name) "? This cannot be undone." } { "Delete" }
+                                        }
+                                    } }
+                                }
                             }
                         }
                     }
