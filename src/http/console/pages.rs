@@ -269,22 +269,56 @@ fn expiry(expires_at: Option<i64>, now: i64) -> Markup {
     }
 }
 
+/// Which of the generate form's fields a refusal is about, from the
+/// API's words, so that it is shown beside that field.
+fn field_of(error: &str) -> &'static str {
+    let error = error.to_ascii_lowercase();
+    if error.contains("token name") || error.contains("name must") {
+        "name"
+    } else if error.contains("ttl") || error.contains("never expire") || error.contains("lifetime")
+    {
+        "ttl"
+    } else if error.contains("reminder") || error.contains("e-mail") {
+        "reminder"
+    } else if error.contains("role") || error.contains("scope") || error.contains("permission") {
+        "scope"
+    } else {
+        "form"
+    }
+}
+
+/// The refusal, if it is about `field`: shown there, and named by the
+/// control it concerns (`aria-describedby`).
+fn error_at(form: &GenerateForm<'_>, field: &str) -> Markup {
+    html! {
+        @if let Some(error) = form.error.filter(|e| field_of(e) == field) {
+            p.error id={ (field) "-error" } role="alert" { (error) }
+        }
+    }
+}
+
 pub fn generate(page: &Page, form: &GenerateForm<'_>) -> Markup {
+    let described = |field: &str| {
+        form.error
+            .filter(|e| field_of(e) == field)
+            .map(|_| format!("{field}-error"))
+    };
     layout(
         "Generate a new API token",
         Some(page),
         html! {
             h1 { "Generate a new API token" }
-            @if let Some(error) = form.error {
-                p.error role="alert" { (error) }
-            }
+            (error_at(form, "form"))
             form.card method="post" action="/console/tokens" {
                 (csrf(page))
                 input type="hidden" name="request" value=(form.request_id);
                 label for="name" { "Token name" }
-                input id="name" name="name" type="text" required maxlength="128";
-                fieldset {
+                input id="name" name="name" type="text" required maxlength="128"
+                    aria-describedby=[described("name")] aria-invalid=[described("name").map(|_| "true")];
+                (error_at(form, "name"))
+                fieldset aria-describedby=[described("ttl")] {
                     legend { "Token TTL" }
+                    (error_at(form, "ttl"))
                     @for lifetime in &form.lifetimes {
                         label.choice {
                             input type="radio" name="ttl" value=(lifetime.value) checked[lifetime.default];
@@ -298,8 +332,9 @@ pub fn generate(page: &Page, form: &GenerateForm<'_>) -> Markup {
                     }
                     p.hint { "Your organization allows at most " (form.max_ttl) "." }
                 }
-                fieldset {
+                fieldset aria-describedby=[described("scope")] {
                     legend { "Define scopes" }
+                    (error_at(form, "scope"))
                     label.choice {
                         input type="radio" name="scope" value="all" checked;
                         "All roles (whatever you hold at each use)"
@@ -334,8 +369,9 @@ pub fn generate(page: &Page, form: &GenerateForm<'_>) -> Markup {
                         "Also return an OpenID ID token with the user's details"
                     }
                 }
-                fieldset {
+                fieldset aria-describedby=[described("reminder")] {
                     legend { "Email preferences" }
+                    (error_at(form, "reminder"))
                     @if form.has_email {
                         label for="remind_before" { "Send me a reminder before it expires" }
                         select id="remind_before" name="remind_before" {
