@@ -354,6 +354,9 @@ pub trait ReminderWrites {
 }
 
 pub trait ReminderReads {
+    /// The reminder a token asked for, as (address, seconds before expiry),
+    /// whether sent yet or not.
+    fn reminder_of(&self, token_id: &str) -> StoreResult<Option<(String, i64)>>;
     /// An org's live tokens that expire by `until`, soonest first.
     fn tokens_expiring(
         &self,

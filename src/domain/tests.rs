@@ -581,3 +581,28 @@ fn a_token_listing_by_state_splits_live_from_expired_and_revoked() {
     assert_eq!(names(TokenState::Live), ["long"]);
     assert_eq!(names(TokenState::Inactive), ["gone", "short"]);
 }
+
+#[test]
+fn a_tokens_reminder_is_read_back_to_be_carried_over() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let by = Actor::Caller(&admin);
+    let owner = admin.account.user_id.clone();
+    let reminder = ReminderRequest {
+        before: "7d",
+        email: Some("ops@example.org"),
+    };
+    let with = f
+        .authority
+        .create_api_token(by, &owner, new_token("with", Some("30d")), Some(reminder))
+        .unwrap();
+    let without = f
+        .authority
+        .create_api_token(by, &owner, new_token("without", Some("30d")), None)
+        .unwrap();
+    assert_eq!(
+        f.authority.reminder_of(by, &with.id).unwrap(),
+        Some(("ops@example.org".to_string(), "604800s".to_string()))
+    );
+    assert_eq!(f.authority.reminder_of(by, &without.id).unwrap(), None);
+}

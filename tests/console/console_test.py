@@ -24,7 +24,9 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -319,11 +321,21 @@ def main():
     finally:
         driver.quit()
 
-    # A member without "Manage user's own API token".
+    # A member without "Manage user's own API token", logging in by
+    # keyboard alone.
     driver = browser()
     try:
-        log_in(driver, "acme", "member", MEMBER_PASSWORD)
+        driver.get(BASE + "/console/login")
+        keys = ActionChains(driver)
+        for _ in range(10):
+            keys.send_keys(Keys.TAB).perform()
+            if driver.switch_to.active_element.get_attribute("id") == "org":
+                break
+        check(driver.switch_to.active_element.get_attribute("id") == "org",
+              "Tab reaches the login form")
+        keys.send_keys("acme", Keys.TAB, "member", Keys.TAB, MEMBER_PASSWORD, Keys.ENTER).perform()
         wait_for_url(driver, "/console/tokens")
+        check(True, "the login form works by keyboard alone")
         check(driver.current_url.endswith("/console/tokens"), "the member is logged in")
         check(not driver.find_elements(By.LINK_TEXT, "Generate a new API token"),
               "a member without the right sees no Generate button")

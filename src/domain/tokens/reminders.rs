@@ -135,6 +135,20 @@ impl Authority {
         })
     }
 
+    /// The reminder a token in `by`'s reach asked for: its address and its
+    /// lead, as `ReminderRequest` takes them back (for regenerating it).
+    pub fn reminder_of(
+        &self,
+        by: Actor<'_>,
+        token_id: &str,
+    ) -> Result<Option<(String, String)>, DomainError> {
+        let token = self.api_token_in_reach(by, token_id)?;
+        Ok(self
+            .db()
+            .reminder_of(&token.id)?
+            .map(|(email, before_s)| (email, format!("{before_s}s"))))
+    }
+
     /// Sends the reminders that are due, each once.
     pub fn send_due_reminders(&mut self, mailer: &dyn Mailer) -> Result<ReminderRun, DomainError> {
         let mut run = ReminderRun::default();

@@ -299,6 +299,17 @@ pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Res
         .expires_at
         .map(|at| format!("{}s", (at - old.created_at).max(60)));
     let request_id = format!("regenerate:{}", old.id);
+    // The reminder comes along, to the same address when that is the
+    // owner's own (another address stays an admin's to set).
+    let reminder = match authority.reminder_of(by, &old.id) {
+        Ok(reminder) => reminder,
+        Err(e) => return error_page(e),
+    };
+    let own_address = caller.account.email.clone();
+    let reminder = reminder.as_ref().map(|(email, before)| ReminderRequest {
+        before,
+        email: (Some(email) != own_address.as_ref()).then_some(email.as_str()),
+    });
     let created = authority.create_api_token(
         by,
         &caller.account.user_id,
@@ -309,7 +320,7 @@ pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Res
             openid: old.openid,
             request_id: Some(&request_id),
         },
-        None,
+        reminder,
     );
     let created = match created {
         Ok(created) => created,

@@ -1,7 +1,7 @@
 //! E-mail reminders before tokens expire: claimed for a run in one
 //! statement, so that two runs never take the same one.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
 use crate::domain::storage::{ReminderReads, ReminderWrites, StoreResult};
@@ -120,6 +120,13 @@ impl ReminderWrites for Connection {
 }
 
 impl ReminderReads for Connection {
+    fn reminder_of(&self, token_id: &str) -> StoreResult<Option<(String, i64)>> {
+        Ok(self
+            .prepare_cached("SELECT email, before_s FROM token_reminders WHERE token_id = ?1")?
+            .query_row([token_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
     fn tokens_expiring(
         &self,
         org_id: &str,
