@@ -38,7 +38,6 @@ pub use error::{DeviceFlowError, DomainError};
 pub use health::Readiness;
 pub use oauth::introspection::{ActiveToken, ClientCredentials};
 pub use oauth::service_accounts::{DeviceCodes, DeviceRequest, NewServiceAccountRequest};
-pub use records::TokenState;
 pub use records::MAX_PAGE_SIZE;
 pub use records::{Account, ApiTokenListing, IntrospectionClient, OAuthClient, RoleDefinition};
 pub use records::{
@@ -47,6 +46,7 @@ pub use records::{
 };
 pub use records::{Event, EventFilter, PageRequest, ServiceRoleScope, TokenPolicy, TokenScope};
 use records::{InitialState, NewUser};
+pub use records::{TokenSort, TokenState};
 use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::{KeyRing, VerifiedTokens};
 pub use tokens::api_token::ApiTokenSecret;
@@ -56,7 +56,7 @@ pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
 pub use tokens::scopes::Grant;
-pub use tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
+pub use tokens::{CreatedApiToken, ExchangeAudience, InventoryQuery, IssuedAccess, NewApiToken};
 
 /// An answer whose write is queued but not yet on disk: `value` may be
 /// sent only once `commit` has completed. Returned where a worker should go

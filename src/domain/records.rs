@@ -362,8 +362,24 @@ pub struct ApiTokenFilter {
     /// only those no longer live then (revoked or expired, the revoked
     /// included whatever `include_revoked` says).
     pub state_at: Option<(TokenState, i64)>,
+    pub sort: TokenSort,
     /// (offset, limit) of one page; None for all.
     pub page: Option<(u64, u32)>,
+}
+
+/// The order of a token listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenSort {
+    /// Oldest first.
+    #[default]
+    Created,
+    /// Soonest to expire first; those that never expire last.
+    Expires,
+    /// Most recently used first; never used last.
+    LastUsed,
+    Name,
+    /// By owner's name, then token name.
+    Owner,
 }
 
 /// Whether a listing wants live tokens or the others.

@@ -251,11 +251,11 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     let page = PageRequest::new(1, 25).unwrap();
     assert!(f
         .authority
-        .all_visible_api_tokens(&admin, None, None, page)
+        .all_visible_api_tokens(&admin, &InventoryQuery::default(), page)
         .is_ok());
     assert!(matches!(
         f.authority
-            .all_visible_api_tokens(&derived, None, None, page),
+            .all_visible_api_tokens(&derived, &InventoryQuery::default(), page),
         Err(DomainError::Forbidden(_))
     ));
     assert_eq!(
@@ -605,4 +605,43 @@ fn a_tokens_reminder_is_read_back_to_be_carried_over() {
         Some(("ops@example.org".to_string(), "604800s".to_string()))
     );
     assert_eq!(f.authority.reminder_of(by, &without.id).unwrap(), None);
+}
+
+#[test]
+fn the_inventory_sorts_by_expiry_and_splits_by_state() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let by = Actor::Caller(&admin);
+    let owner = admin.account.user_id.clone();
+    for (name, ttl) in [("late", "90d"), ("never", "never"), ("soon", "1d")] {
+        f.authority
+            .create_api_token(by, &owner, new_token(name, Some(ttl)), None)
+            .unwrap();
+    }
+    let page = PageRequest::new(1, 10).unwrap();
+    let query = InventoryQuery {
+        state: Some(TokenState::Live),
+        sort: TokenSort::Expires,
+        ..InventoryQuery::default()
+    };
+    let names: Vec<String> = f
+        .authority
+        .all_visible_api_tokens(&admin, &query, page)
+        .unwrap()
+        .tokens
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["soon", "late", "never"], "soonest first, never last");
+    let inactive = InventoryQuery {
+        state: Some(TokenState::Inactive),
+        ..query
+    };
+    assert_eq!(
+        f.authority
+            .all_visible_api_tokens(&admin, &inactive, page)
+            .unwrap()
+            .total,
+        0
+    );
 }

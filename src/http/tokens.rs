@@ -10,8 +10,8 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{
-    format_time, Actor, ApiTokenListing, Authority, NewApiToken, PageRequest, ReminderRequest,
-    ServiceRoleScope, TokenScope,
+    format_time, Actor, ApiTokenListing, Authority, InventoryQuery, NewApiToken, PageRequest,
+    ReminderRequest, ServiceRoleScope, TokenScope,
 };
 
 #[derive(Deserialize)]
@@ -137,7 +137,11 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
     let page = PageRequest::new(query.page, query.page_size)?;
     let name = query.name.as_deref();
     let listed = if query.all {
-        authority.all_visible_api_tokens(&caller, name, None, page)?
+        let everyone = InventoryQuery {
+            name,
+            ..InventoryQuery::default()
+        };
+        authority.all_visible_api_tokens(&caller, &everyone, page)?
     } else {
         authority.own_api_tokens(&caller, name, page)?
     };

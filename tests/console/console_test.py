@@ -371,6 +371,13 @@ def main():
         check("nightly" in driver.page_source, "the confirmation names the token and its owner")
         driver.find_element(By.CSS_SELECTOR, "form.card button.danger").click()
         WebDriverWait(driver, 10).until(lambda d: "No tokens match." in d.page_source)
+        driver.find_element(By.CSS_SELECTOR, "#state option[value=inactive]").click()
+        driver.find_element(By.CSS_SELECTOR, "#sort option[value=expires]").click()
+        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        WebDriverWait(driver, 10).until(lambda d: "state=inactive" in d.current_url)
+        row = wait_for(driver, "tbody tr")
+        check("nightly" in row.text and "revoked" in row.text,
+              "the revoked token is under the inventory's inactive state")
     finally:
         driver.quit()
     check(http("POST", "/oauth/tenant/acme/token",

@@ -21,7 +21,7 @@ use crate::domain::records::TokenScope;
 use crate::domain::records::{
     Account, ApiTokenFilter, ApiTokenPage, ApiTokenRecord, ServiceAccountStatus,
 };
-use crate::domain::records::{ApiTokenListing, Event, TokenState};
+use crate::domain::records::{ApiTokenListing, Event, TokenSort, TokenState};
 use crate::domain::storage::{Durability, StoreError, WriteJob};
 use crate::domain::tokens::api_token::ApiTokenSecret;
 use crate::domain::tokens::identity::{IdTokenAudience, IdTokenParties};
@@ -58,6 +58,18 @@ pub struct CreatedApiToken {
     pub expires_at: Option<i64>,
     pub scope: TokenScope,
     pub openid: bool,
+}
+
+/// What an admin's token inventory shows: every token in reach, narrowed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InventoryQuery<'a> {
+    /// Tokens whose name contains it.
+    pub name: Option<&'a str>,
+    /// Tokens of the user called this.
+    pub owner: Option<&'a str>,
+    /// Live or inactive tokens; None: every token not revoked.
+    pub state: Option<TokenState>,
+    pub sort: TokenSort,
 }
 
 /// Where an API token is presented for exchange, and so which tokens qualify.
@@ -172,10 +184,15 @@ impl Authority {
     pub fn all_visible_api_tokens(
         &self,
         caller: &Caller,
-        name: Option<&str>,
-        owner: Option<&str>,
+        query: &InventoryQuery<'_>,
         page: PageRequest,
     ) -> Result<ApiTokenPage, DomainError> {
+        let InventoryQuery {
+            name,
+            owner,
+            state,
+            sort,
+        } = *query;
         self.require_session(caller, "view other users' API tokens")?;
         self.require(caller, Right::TokenManageAll)?;
         let org = &caller.account.org;
@@ -183,6 +200,8 @@ impl Authority {
             org_id: (!org.is_provider).then(|| org.id.clone()),
             name_contains: name.map(str::to_lowercase),
             user_name: owner.map(String::from),
+            state_at: state.map(|state| (state, self.now())),
+            sort,
             page: Some((page.offset(), page.page_size)),
             ..ApiTokenFilter::default()
         };

@@ -20,9 +20,9 @@ use super::request::Request;
 use super::response::Response;
 use crate::domain::records::EventFilter;
 use crate::domain::{
-    parse_event_time, Actor, Authority, Caller, DeviceRequest, DomainError, LoginEndpoint,
-    NewApiToken, PageRequest, ReminderRequest, ServiceRoleScope, TokenPolicy, TokenScope,
-    TokenState, PROVIDER_ORG,
+    parse_event_time, Actor, Authority, Caller, DeviceRequest, DomainError, InventoryQuery,
+    LoginEndpoint, NewApiToken, PageRequest, ReminderRequest, ServiceRoleScope, TokenPolicy,
+    TokenScope, TokenSort, TokenState, PROVIDER_ORG,
 };
 use pages::{GenerateForm, Lifetime, Page};
 
@@ -556,10 +556,28 @@ pub fn inventory(authority: &mut Authority, request: &Request) -> Response {
     };
     let owner = query_text(request, "owner").filter(|o| !o.trim().is_empty());
     let name = query_text(request, "name").filter(|n| !n.trim().is_empty());
+    let state_text = query_text(request, "state").unwrap_or_default();
+    let sort_text = query_text(request, "sort").unwrap_or_default();
+    let state = match state_text.as_str() {
+        "inactive" => TokenState::Inactive,
+        _ => TokenState::Live,
+    };
+    let sort = match sort_text.as_str() {
+        "expires" => TokenSort::Expires,
+        "last_used" => TokenSort::LastUsed,
+        "name" => TokenSort::Name,
+        "owner" => TokenSort::Owner,
+        _ => TokenSort::Created,
+    };
     let page_number = query_number(request, "page").unwrap_or(1);
-    let listed = PageRequest::new(page_number, 50).and_then(|page| {
-        authority.all_visible_api_tokens(&caller, name.as_deref(), owner.as_deref(), page)
-    });
+    let query = InventoryQuery {
+        name: name.as_deref(),
+        owner: owner.as_deref(),
+        state: Some(state),
+        sort,
+    };
+    let listed = PageRequest::new(page_number, 50)
+        .and_then(|page| authority.all_visible_api_tokens(&caller, &query, page));
     match listed {
         Ok(listed) => html(
             200,
@@ -572,6 +590,8 @@ pub fn inventory(authority: &mut Authority, request: &Request) -> Response {
                 pages::InventoryFilter {
                     owner: owner.as_deref().unwrap_or(""),
                     name: name.as_deref().unwrap_or(""),
+                    inactive: state == TokenState::Inactive,
+                    sort: &sort_text,
                     every_org: caller.account.org.is_provider,
                 },
             ),

@@ -709,6 +709,9 @@ pub fn audit(page: &Page, events: &EventPage, filter: &AuditFilter) -> Markup {
 pub struct InventoryFilter<'a> {
     pub owner: &'a str,
     pub name: &'a str,
+    /// Expired and revoked tokens rather than live ones.
+    pub inactive: bool,
+    pub sort: &'a str,
     /// The provider sees every org, and the org column.
     pub every_org: bool,
 }
@@ -726,7 +729,7 @@ pub fn inventory(
         Some(page),
         html! {
             h1 { "All API tokens" }
-            p.hint { "Every user's active tokens"
+            p.hint { "Every user's tokens"
                 @if filter.every_org { " in every organization" } @else { " in your organization" }
                 ": names only, never secrets." }
             form.filters method="get" action="/console/inventory" {
@@ -734,6 +737,17 @@ pub fn inventory(
                 input id="owner" name="owner" type="text" value=(filter.owner) placeholder="user name";
                 label for="name" { "Name contains" }
                 input id="name" name="name" type="text" value=(filter.name);
+                label for="state" { "State" }
+                select id="state" name="state" {
+                    option value="" { "active" }
+                    option value="inactive" selected[filter.inactive] { "expired and revoked" }
+                }
+                label for="sort" { "Sort by" }
+                select id="sort" name="sort" {
+                    @for (value, label) in [("", "created"), ("expires", "expiry"), ("last_used", "last use"), ("name", "name"), ("owner", "owner")] {
+                        option value=(value) selected[filter.sort == value] { (label) }
+                    }
+                }
                 button type="submit" { "Filter" }
             }
             @if tokens.is_empty() {
@@ -785,7 +799,7 @@ pub fn inventory(
                     }
                 }
                 @if u64::from(page_number) * 50 < total {
-                    a href={ "/console/inventory?page=" (page_number + 1) "&owner=" (filter.owner) "&name=" (filter.name) } { "Next page" }
+                    a href={ "/console/inventory?page=" (page_number + 1) "&owner=" (super::url_encode(filter.owner)) "&name=" (super::url_encode(filter.name)) "&sort=" (filter.sort) @if filter.inactive { "&state=inactive" } } { "Next page" }
                 }
             }
         },

@@ -11,7 +11,7 @@ use crate::domain::records::TokenPolicy;
 use crate::domain::records::TokenScope;
 use crate::domain::records::{
     ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient,
-    OAuthClient, TokenState,
+    OAuthClient, TokenSort, TokenState,
 };
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
@@ -122,12 +122,19 @@ impl TokenReads for Connection {
             None if !filter.include_revoked => conditions.push("t.revoked_at IS NULL", &[]),
             None => {}
         }
+        let order = match filter.sort {
+            TokenSort::Created => "t.created_at, t.rowid",
+            TokenSort::Expires => "t.expires_at IS NULL, t.expires_at, t.rowid",
+            TokenSort::LastUsed => "t.last_used_at IS NULL, t.last_used_at DESC, t.rowid",
+            TokenSort::Name => "t.name COLLATE NOCASE, t.rowid",
+            TokenSort::Owner => "u.name COLLATE NOCASE, t.name COLLATE NOCASE, t.rowid",
+        };
         let (tokens, total) = listing(
             self,
             "api_tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id",
             LISTING,
             conditions,
-            "t.created_at, t.rowid",
+            order,
             filter.page,
             listing_from_row,
         )?;
