@@ -86,6 +86,41 @@ fn the_console_works_in_a_real_browser() {
             Some(MEMBER_PASSWORD),
         );
     }
+    // A service role with two permissions, held by the administrator.
+    tokend(
+        &db,
+        &[
+            "service",
+            "add",
+            "vmc",
+            "--permission",
+            "vmc:sddc.read",
+            "--permission",
+            "vmc:sddc.write",
+        ],
+        None,
+    );
+    tokend(
+        &db,
+        &[
+            "role",
+            "add",
+            "operator",
+            "--global",
+            "--service",
+            "vmc",
+            "--permission",
+            "vmc:sddc.read",
+            "--permission",
+            "vmc:sddc.write",
+        ],
+        None,
+    );
+    tokend(
+        &db,
+        &["role", "grant", "administrator@System", "operator"],
+        None,
+    );
     let alice_token = tokend(
         &db,
         &["token", "create", "alice@acme", "--name", "nightly"],

@@ -632,7 +632,11 @@ fn the_inventory_sorts_by_expiry_and_splits_by_state() {
         .into_iter()
         .map(|t| t.name)
         .collect();
-    assert_eq!(names, ["soon", "late", "never"], "soonest first, never last");
+    assert_eq!(
+        names,
+        ["soon", "late", "never"],
+        "soonest first, never last"
+    );
     let inactive = InventoryQuery {
         state: Some(TokenState::Inactive),
         ..query

@@ -220,6 +220,24 @@ def main():
         accessible(driver, "token list")
         shot(driver, "tokens")
 
+        # A service role narrowed to one of its permissions.
+        driver.get(BASE + "/console/tokens/new")
+        driver.find_element(By.ID, "name").send_keys("sddc-reader")
+        driver.find_element(By.CSS_SELECTOR, "input[name=scope][value=roles]").click()
+        driver.find_element(By.CSS_SELECTOR, "input[name=service_role][value='vmc/operator']").click()
+        driver.find_element(By.CSS_SELECTOR, "input[name=permission][value='vmc/operator|vmc:sddc.read']").click()
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        narrowed = wait_for(driver, "#secret").get_attribute("value")
+        status, body = exchange(narrowed)
+        payload = json.loads(body)["access_token"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        check(status == 200 and "vmc:sddc.read" in claims["perms"] and "vmc:sddc.write" not in claims["perms"],
+              f"a service role narrowed to one permission carries that one only ({claims['perms']})")
+        driver.get(BASE + "/console/tokens")
+        driver.find_element(By.XPATH, "//tr[contains(., 'sddc-reader')]//a[text()='Revoke']").click()
+        wait_for(driver, "form.card button.danger").click()
+        wait_for_url(driver, "/console/tokens")
+
         # Regenerate: a new secret, the old one refused at once.
         driver.find_element(By.CSS_SELECTOR, ".actions form button").click()
         WebDriverWait(driver, 10).until(until.alert_is_present())
@@ -244,8 +262,8 @@ def main():
         driver.find_element(By.LINK_TEXT, "Expired and revoked").click()
         WebDriverWait(driver, 10).until(lambda d: "state=inactive" in d.current_url)
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
-        check(len(rows) == 2 and all("revoked" in row.text for row in rows),
-              "nothing vanishes: the regenerated and the revoked token are under their tab")
+        check(len(rows) == 3 and all("revoked" in row.text for row in rows),
+              "nothing vanishes: the regenerated and the revoked tokens are under their tab")
         check(not driver.find_elements(By.CSS_SELECTOR, ".actions"), "an inactive token offers no action")
 
         # Forged requests change nothing.
@@ -274,8 +292,9 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
         WebDriverWait(driver, 10).until(lambda d: "type=token.revoke" in d.current_url)
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
-        check(len(rows) == 2 and all("token.revoke" in r.text and "ci-deploy" in r.text for r in rows),
-              "the audit page lists the two revocations, filtered by type")
+        check(len(rows) == 3 and all("token.revoke" in r.text for r in rows)
+              and sum("ci-deploy" in r.text for r in rows) == 2,
+              "the audit page lists the three revocations, filtered by type")
         check(secret not in driver.page_source and fresh not in driver.page_source,
               "no secret in the trail")
         accessible(driver, "audit trail")

@@ -785,9 +785,15 @@ fn generate_form<'a>(
         .collect();
     org_roles.sort();
     org_roles.dedup();
-    let mut service_roles: Vec<(String, String)> = held
+    let mut service_roles: Vec<pages::ServiceRoleChoice> = held
         .iter()
-        .filter_map(|r| r.service.clone().map(|s| (s, r.name.clone())))
+        .filter_map(|r| {
+            r.service.clone().map(|service| pages::ServiceRoleChoice {
+                service,
+                role: r.name.clone(),
+                permissions: r.permissions.clone(),
+            })
+        })
         .collect();
     service_roles.sort();
     service_roles.dedup();
@@ -810,14 +816,21 @@ fn scope_of(form: &[(String, String)]) -> Result<TokenScope, String> {
     }
     let org_roles: Vec<String> = values(form, "org_role");
     let mut service_roles = Vec::new();
+    let ticked_permissions = values(form, "permission");
     for qualified in values(form, "service_role") {
         let Some((service, role)) = qualified.split_once('/') else {
             return Err(format!("{qualified:?} is not service/role"));
         };
+        // Permissions ticked under the role narrow it; none: the whole role.
+        let narrowed: Vec<String> = ticked_permissions
+            .iter()
+            .filter_map(|p| p.strip_prefix(&format!("{qualified}|")))
+            .map(String::from)
+            .collect();
         service_roles.push(ServiceRoleScope {
             service: service.to_string(),
             role: role.to_string(),
-            permissions: None,
+            permissions: (!narrowed.is_empty()).then_some(narrowed),
         });
     }
     Ok(TokenScope::Roles {

@@ -44,14 +44,22 @@ pub struct Lifetime {
     pub default: bool,
 }
 
+/// A service role the user holds, with the permissions it may be narrowed
+/// to.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServiceRoleChoice {
+    pub service: String,
+    pub role: String,
+    pub permissions: Vec<String>,
+}
+
 /// What the generate form offers.
 pub struct GenerateForm<'a> {
     pub error: Option<&'a str>,
     pub lifetimes: Vec<Lifetime>,
     pub max_ttl: String,
     pub org_roles: Vec<String>,
-    /// (service, role)
-    pub service_roles: Vec<(String, String)>,
+    pub service_roles: Vec<ServiceRoleChoice>,
     pub reminder_leads: &'static [(&'static str, &'static str)],
     pub has_email: bool,
     pub request_id: String,
@@ -354,10 +362,24 @@ pub fn generate(page: &Page, form: &GenerateForm<'_>) -> Markup {
                     }
                     @if !form.service_roles.is_empty() {
                         h2 { "Service roles" }
-                        @for (service, role) in &form.service_roles {
-                            label.choice {
-                                input type="checkbox" name="service_role" value={ (service) "/" (role) };
-                                (service) " › " (role)
+                        p.hint { "Tick a role for all of its permissions, or some of its permissions to narrow it." }
+                        @for choice in &form.service_roles {
+                            @let qualified = format!("{}/{}", choice.service, choice.role);
+                            div.service-role {
+                                label.choice {
+                                    input type="checkbox" name="service_role" value=(qualified);
+                                    (choice.service) " › " (choice.role)
+                                }
+                                @if choice.permissions.len() > 1 {
+                                    div.permissions {
+                                        @for permission in &choice.permissions {
+                                            label.choice {
+                                                input type="checkbox" name="permission" value={ (qualified) "|" (permission) };
+                                                (permission)
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
