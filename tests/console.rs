@@ -86,9 +86,9 @@ fn the_console_works_in_a_real_browser() {
             Some(MEMBER_PASSWORD),
         );
     }
-    // A service role with two permissions, held by the administrator.
-    tokend(
-        &db,
+    // A service role with two permissions, held by the administrator
+    // directly, and a role that comes through a group.
+    let setup: [&[&str]; 6] = [
         &[
             "service",
             "add",
@@ -98,10 +98,6 @@ fn the_console_works_in_a_real_browser() {
             "--permission",
             "vmc:sddc.write",
         ],
-        None,
-    );
-    tokend(
-        &db,
         &[
             "role",
             "add",
@@ -114,13 +110,14 @@ fn the_console_works_in_a_real_browser() {
             "--permission",
             "vmc:sddc.write",
         ],
-        None,
-    );
-    tokend(
-        &db,
         &["role", "grant", "administrator@System", "operator"],
-        None,
-    );
+        &["group", "add", "ops@System"],
+        &["group", "grant", "ops@System", "Token User"],
+        &["group", "join", "ops@System", "administrator"],
+    ];
+    for command in setup {
+        tokend(&db, command, None);
+    }
     let alice_token = tokend(
         &db,
         &["token", "create", "alice@acme", "--name", "nightly"],

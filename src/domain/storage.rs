@@ -97,6 +97,9 @@ pub trait AccountReads {
     fn directory_generation(&self) -> StoreResult<i64>;
     /// The names of the groups `user_id` is in, sorted.
     fn group_names_of(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    /// How `user_id` holds each role: (role id, None when granted to the
+    /// user, else the group it comes through), one row per grant.
+    fn role_grants_of(&self, user_id: &str) -> StoreResult<Vec<(String, Option<String>)>>;
 }
 
 pub trait AccountWrites {

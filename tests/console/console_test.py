@@ -282,6 +282,11 @@ def main():
         wait_for(driver, "table")
         check("System Administrator" in driver.page_source and "Audit: View" in driver.page_source,
               "the roles page shows the role held and the rights in force")
+        through = {row.find_element(By.CSS_SELECTOR, "td[data-label=Role]").text:
+                   row.find_element(By.CSS_SELECTOR, "td[data-label=Through]").text
+                   for row in driver.find_elements(By.CSS_SELECTOR, "tbody tr")}
+        check(through.get("System Administrator") == "direct" and through.get("Token User") == "group ops",
+              f"and through what each role is held ({through})")
         accessible(driver, "roles and rights")
         shot(driver, "account")
 

@@ -93,6 +93,27 @@ impl Authority {
         self.identity_of(&caller.account, &caller.roles)
     }
 
+    /// How the caller holds each of its roles, by role name: "direct",
+    /// or "group NAME" for each group it comes through.
+    pub fn role_sources(&self, caller: &Caller) -> Result<Vec<(String, Vec<String>)>, DomainError> {
+        let mut sources: Vec<(String, Vec<String>)> = Vec::new();
+        for (role_id, group) in self.db().role_grants_of(&caller.account.user_id)? {
+            let Some(role) = self.db().role_by_id(&role_id)? else {
+                continue;
+            };
+            let name = match &role.service {
+                Some(service) => format!("{service}/{}", role.name),
+                None => role.name,
+            };
+            let how = group.map_or_else(|| "direct".to_string(), |g| format!("group {g}"));
+            match sources.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, hows)) => hows.push(how),
+                None => sources.push((name, vec![how])),
+            }
+        }
+        Ok(sources)
+    }
+
     /// `account`'s identity claims with the roles of a grant.
     pub(in crate::domain) fn identity_of(
         &self,

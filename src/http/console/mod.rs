@@ -343,10 +343,18 @@ pub fn account(authority: &mut Authority, request: &Request) -> Response {
         Ok(found) => found,
         Err(to_login) => return to_login,
     };
-    match authority.identity(&caller) {
-        Ok(identity) => html(
+    let found = authority
+        .identity(&caller)
+        .and_then(|identity| Ok((identity, authority.role_sources(&caller)?)));
+    match found {
+        Ok((identity, sources)) => html(
             200,
-            pages::account(&Page::new(&caller, &jwt), &caller, &identity.groups),
+            pages::account(
+                &Page::new(&caller, &jwt),
+                &caller,
+                &identity.groups,
+                &sources,
+            ),
         ),
         Err(e) => error_page(e),
     }

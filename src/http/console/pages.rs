@@ -466,7 +466,12 @@ pub fn confirm_revoke(page: &Page, token: &ApiTokenListing) -> Markup {
     )
 }
 
-pub fn account(page: &Page, caller: &Caller, groups: &[String]) -> Markup {
+pub fn account(
+    page: &Page,
+    caller: &Caller,
+    groups: &[String],
+    sources: &[(String, Vec<String>)],
+) -> Markup {
     let account = &caller.account;
     layout(
         "My roles and rights",
@@ -492,11 +497,17 @@ pub fn account(page: &Page, caller: &Caller, groups: &[String]) -> Markup {
             }
             table {
                 caption.visually-hidden { "Your roles" }
-                thead { tr { th scope="col" { "Role" } th scope="col" { "Permissions in force" } } }
+                thead { tr { th scope="col" { "Role" } th scope="col" { "Through" } th scope="col" { "Permissions in force" } } }
                 tbody {
                     @for role in account.held_roles() {
+                        @let name = role.qualified_name();
                         tr {
-                            td data-label="Role" { (role.qualified_name()) }
+                            td data-label="Role" { (name) }
+                            td data-label="Through" {
+                                @for (_, hows) in sources.iter().filter(|(n, _)| *n == name) {
+                                    (hows.join(", "))
+                                }
+                            }
                             td data-label="Permissions" {
                                 @if role.permissions.is_empty() {
                                     span.muted { "none here" }

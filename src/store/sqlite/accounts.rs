@@ -57,6 +57,22 @@ impl AccountReads for Connection {
         Ok(names)
     }
 
+    fn role_grants_of(&self, user_id: &str) -> StoreResult<Vec<(String, Option<String>)>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT role_id, NULL FROM user_roles WHERE user_id = ?1
+             UNION ALL
+             SELECT gr.role_id, g.name FROM group_members gm
+             JOIN group_roles gr ON gr.group_id = gm.group_id
+             JOIN groups g ON g.id = gm.group_id
+             WHERE gm.user_id = ?1
+             ORDER BY 2",
+        )?;
+        let grants = stmt
+            .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(grants)
+    }
+
     fn account(&self, user_id: &str) -> StoreResult<Option<Account>> {
         let mut stmt = self.prepare_cached(
             "SELECT u.id, u.name, u.email, u.display_name, u.disabled_at,
