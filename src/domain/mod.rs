@@ -351,6 +351,16 @@ impl Authority {
         self.shared.ambient.new_id()
     }
 
+    /// Runs a page's reads (authentication included) as one read
+    /// transaction: one consistent view, and one look at what others
+    /// committed. Writes inside go to the writer as always.
+    pub fn reading<T>(
+        &self,
+        reads: impl FnOnce(&Authority) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        self.in_snapshot(|| reads(self))
+    }
+
     /// A fresh random id for a request that must not be carried out twice
     /// (a form's hidden field; see `NewApiToken::request_id`).
     pub fn new_request_id(&self) -> Result<String, DomainError> {

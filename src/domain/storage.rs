@@ -560,7 +560,8 @@ pub trait Storage: Send {
     /// Makes the reads until `end_snapshot` one read transaction: one view
     /// of the database, and one look at what other connections committed
     /// instead of one per statement (in WAL mode each new look at a changed
-    /// database starts the connection's page cache afresh).
+    /// database starts the connection's page cache afresh). Snapshots
+    /// nest: the read transaction ends with the outermost `end_snapshot`.
     fn begin_snapshot(&self) -> StoreResult<()>;
     fn end_snapshot(&self);
 }

@@ -153,6 +153,10 @@ pub fn logout(authority: &mut Authority, request: &Request) -> Response {
 
 /// `GET /console/tokens`: the caller's own API tokens, names only.
 pub fn tokens(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| tokens_page(authority, request))
+}
+
+fn tokens_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -187,6 +191,12 @@ pub fn tokens(authority: &mut Authority, request: &Request) -> Response {
 
 /// `GET /console/tokens/new`: the generate form.
 pub fn new_token_form(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| {
+        new_token_form_page(authority, request)
+    })
+}
+
+fn new_token_form_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -248,6 +258,12 @@ pub fn create_token(authority: &mut Authority, request: &Request) -> Response {
 /// `GET /console/tokens/{id}/revoke`: asks before revoking, naming the
 /// token.
 pub fn revoke_form(authority: &mut Authority, request: &Request, id: &str) -> Response {
+    one_read(authority, |authority| {
+        revoke_form_page(authority, request, id)
+    })
+}
+
+fn revoke_form_page(authority: &Authority, request: &Request, id: &str) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -339,6 +355,10 @@ pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Res
 /// roles with their permissions (as the org's rights bundles cap them),
 /// its groups, and the rights in force now.
 pub fn account(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| account_page(authority, request))
+}
+
+fn account_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -363,6 +383,12 @@ pub fn account(authority: &mut Authority, request: &Request) -> Response {
 /// `GET /console/service-accounts`: the org's service accounts and their
 /// state (every org's, for the provider), for a holder of "User: View".
 pub fn service_accounts(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| {
+        service_accounts_page(authority, request)
+    })
+}
+
+fn service_accounts_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -397,6 +423,10 @@ pub fn service_accounts(authority: &mut Authority, request: &Request) -> Respons
 /// caller's org (and, for the provider, the default every org inherits),
 /// with a form to change it for those who may.
 pub fn policy(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| policy_view(authority, request))
+}
+
+fn policy_view(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -474,6 +504,10 @@ fn policy_page(
 /// first, 50 a page, with the API's filters: type, actor (a user id),
 /// since and until (RFC 3339).
 pub fn audit(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| audit_page(authority, request))
+}
+
+fn audit_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -558,6 +592,10 @@ pub enum ServiceAccountAction {
 /// (its org; every org for the provider), names only, for a holder of
 /// "Manage all users' API tokens"; filtered by owner and name, paged.
 pub fn inventory(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| inventory_page(authority, request))
+}
+
+fn inventory_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -649,6 +687,10 @@ pub fn revoke_selected(authority: &mut Authority, request: &Request) -> Response
 /// `user_code`, the request it names, for an admin to grant or deny; else
 /// a field to type the code the client shows.
 pub fn device_form(authority: &mut Authority, request: &Request) -> Response {
+    one_read(authority, |authority| device_form_page(authority, request))
+}
+
+fn device_form_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = match session(authority, request) {
         Ok(found) => found,
         Err(to_login) => return to_login,
@@ -736,6 +778,14 @@ fn held_org_roles(caller: &Caller) -> Vec<String> {
     roles.sort();
     roles.dedup();
     roles
+}
+
+/// A page that only reads: all its reads, authentication included, are
+/// one read transaction.
+fn one_read(authority: &Authority, page: impl FnOnce(&Authority) -> Response) -> Response {
+    authority
+        .reading(|authority| Ok(page(authority)))
+        .unwrap_or_else(error_page)
 }
 
 fn secret_page(caller: &Caller, jwt: &str, created: &crate::domain::CreatedApiToken) -> Response {

@@ -172,6 +172,7 @@ impl Database for SqliteDatabase {
         Ok(Box::new(SqliteStore {
             conn,
             writer: self.writer()?,
+            snapshots: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 }
@@ -181,6 +182,9 @@ impl Database for SqliteDatabase {
 pub struct SqliteStore {
     conn: Connection,
     writer: Writer,
+    /// Snapshots begun and not yet ended: they nest, and the read
+    /// transaction ends with the outermost.
+    snapshots: std::sync::atomic::AtomicU32,
 }
 
 impl Storage for SqliteStore {
@@ -205,14 +209,21 @@ impl Storage for SqliteStore {
     }
 
     fn begin_snapshot(&self) -> StoreResult<()> {
+        use std::sync::atomic::Ordering;
         if self.conn.is_autocommit() {
             self.conn.prepare_cached("BEGIN")?.execute([])?;
         }
+        self.snapshots.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     fn end_snapshot(&self) {
-        if !self.conn.is_autocommit() {
+        use std::sync::atomic::Ordering;
+        let outer = self
+            .snapshots
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .map_or(true, |before| before <= 1);
+        if outer && !self.conn.is_autocommit() {
             // A read transaction: nothing to lose if this fails, and the
             // next statement would fail loudly if it were still open.
             let _ = self
@@ -420,6 +431,27 @@ mod tests {
         SqliteDatabase::open_existing(&path).unwrap();
         assert_eq!(version(&path), migrations().len() as i64);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn snapshots_nest_and_the_read_transaction_ends_with_the_outermost() {
+        let database = SqliteDatabase::in_memory().unwrap();
+        let store = SqliteStore {
+            conn: open_connection(&database.path).unwrap(),
+            writer: database.writer().unwrap(),
+            snapshots: std::sync::atomic::AtomicU32::new(0),
+        };
+        store.begin_snapshot().unwrap();
+        store.begin_snapshot().unwrap();
+        store.end_snapshot();
+        assert!(
+            !store.conn.is_autocommit(),
+            "an inner end keeps the outer open"
+        );
+        store.end_snapshot();
+        assert!(store.conn.is_autocommit(), "the outermost end ends it");
+        store.end_snapshot();
+        assert!(store.conn.is_autocommit(), "an end too many is harmless");
     }
 
     #[test]
