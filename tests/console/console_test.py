@@ -107,7 +107,10 @@ def shot(driver, name):
 
 
 def accessible(driver, page):
-    """No axe-core violation of serious or critical impact on the page."""
+    """No axe-core violation of serious or critical impact on the page, and
+    the page under 60 KB."""
+    size = len(driver.execute_script("return document.documentElement.outerHTML").encode())
+    check(size < 60_000, f"{page}: under 60 KB ({size} bytes)")
     driver.execute_script(AXE)
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"

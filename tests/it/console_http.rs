@@ -161,3 +161,25 @@ fn forms_without_the_csrf_token_or_from_another_site_change_nothing() {
         .iter()
         .any(|t| t.name == "forged"));
 }
+
+#[test]
+fn under_an_https_issuer_the_cookie_is_host_prefixed_and_secure() {
+    let srv = TestServer::config()
+        .env("TOKEND_ISSUER", "https://tokend.example")
+        .start();
+    let answer = srv.api().post(
+        LOGIN,
+        &[("Content-Type", FORM)],
+        login_form("System", "administrator", ADMIN_PASSWORD, "").as_bytes(),
+    );
+    answer.assert_status(303, "console login");
+    let cookie = answer.header("Set-Cookie").expect("a cookie");
+    assert!(cookie.starts_with("__Host-tokend-session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Domain="),
+        "a __Host- cookie names no domain: {cookie}"
+    );
+}
