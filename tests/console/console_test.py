@@ -90,9 +90,12 @@ def exchange(secret):
                 {"grant_type": "refresh_token", "refresh_token": secret})
 
 
-def browser(width=1280):
+def browser(width=1280, javascript=True):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2})
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                  "--disable-gpu", f"--window-size={width},1000"):
         options.add_argument(flag)
@@ -375,6 +378,26 @@ def main():
         check("forged" not in driver.page_source, "and made no token")
     finally:
         driver.quit()
+    # Every page works without JavaScript: log in, generate, see the
+    # secret, revoke after the confirmation page.
+    driver = browser(javascript=False)
+    try:
+        log_in(driver, "acme", "carol", MEMBER_PASSWORD)
+        wait_for_url(driver, "/console/tokens")
+        plain = generate(driver, "no-script", "1day", "Organization Administrator")
+        check(len(plain) == 65, "without JavaScript, the form makes a token and shows its secret")
+        shown = driver.find_element(By.CSS_SELECTOR, "time").text
+        check(shown.endswith("Z"), f"without JavaScript, times stay in UTC ({shown})")
+        driver.get(BASE + "/console/tokens")
+        driver.find_element(By.XPATH, "//tr[contains(., 'no-script')]//a[text()='Revoke']").click()
+        wait_for(driver, "form.card button.danger").click()
+        wait_for_url(driver, "/console/tokens")
+        check("no-script" not in driver.find_element(By.TAG_NAME, "main").text,
+              "without JavaScript, a token is revoked after its confirmation page")
+        check(exchange(plain)[0] == 400, "and it is refused")
+    finally:
+        driver.quit()
+
     # An org admin revokes another user's token from the inventory.
     check(http("POST", "/oauth/tenant/acme/token",
                {"grant_type": "refresh_token", "refresh_token": ALICE_TOKEN})[0] == 200,
@@ -402,9 +425,12 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "#sort option[value=expires]").click()
         driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
         WebDriverWait(driver, 10).until(lambda d: "state=inactive" in d.current_url)
-        row = wait_for(driver, "tbody tr")
-        check("nightly" in row.text and "revoked" in row.text,
-              "the revoked token is under the inventory's inactive state")
+        wait_for(driver, "tbody tr")
+        rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        check(any("nightly" in row and "revoked" in row for row in rows),
+              f"the revoked token is under the inventory's inactive state ({rows})")
+        check(rows[0].find("no-script") >= 0,
+              "sorted by expiry, the token that expires soonest comes first")
     finally:
         driver.quit()
     check(http("POST", "/oauth/tenant/acme/token",
