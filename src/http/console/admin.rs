@@ -24,10 +24,7 @@ pub fn service_accounts(authority: &mut Authority, request: &Request) -> Respons
 }
 
 fn service_accounts_page(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     let page_number = query_number(request, "page").unwrap_or(1);
     let listed = PageRequest::new(page_number, 50)
         .and_then(|page| authority.service_accounts_in_reach(&caller, None, page));
@@ -62,10 +59,7 @@ pub fn policy(authority: &mut Authority, request: &Request) -> Response {
 }
 
 fn policy_view(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     policy_page(authority, &caller, &jwt, None, 200)
 }
 
@@ -76,10 +70,7 @@ pub fn set_policy(authority: &mut Authority, request: &Request) -> Response {
         caller,
         jwt,
         fields: form,
-    } = match form_with_session(authority, request) {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
+    } = or_answer!(form_with_session(authority, request));
     let text = |name: &str| {
         let value = field(&form, name).trim();
         (!value.is_empty()).then(|| value.to_string())
@@ -143,10 +134,7 @@ pub fn audit(authority: &mut Authority, request: &Request) -> Response {
 }
 
 fn audit_page(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     let given = |name: &str| query_text(request, name).filter(|v| !v.trim().is_empty());
     let mut filter = EventFilter {
         limit: 50,
@@ -194,10 +182,7 @@ pub fn manage_service_account(
         caller,
         fields: form,
         ..
-    } = match form_with_session(authority, request) {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
+    } = or_answer!(form_with_session(authority, request));
     let by = Actor::Caller(&caller);
     let done = match action {
         ServiceAccountAction::Role => {
@@ -231,10 +216,7 @@ pub fn inventory(authority: &mut Authority, request: &Request) -> Response {
 }
 
 fn inventory_page(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     let owner = query_text(request, "owner").filter(|o| !o.trim().is_empty());
     let name = query_text(request, "name").filter(|n| !n.trim().is_empty());
     let state_text = query_text(request, "state").unwrap_or_default();
@@ -288,10 +270,7 @@ pub fn revoke_selected(authority: &mut Authority, request: &Request) -> Response
         caller,
         jwt,
         fields: form,
-    } = match form_with_session(authority, request) {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
+    } = or_answer!(form_with_session(authority, request));
     let by = Actor::Caller(&caller);
     let ids = values(&form, "token");
     if ids.is_empty() {
@@ -326,10 +305,7 @@ pub fn device_form(authority: &mut Authority, request: &Request) -> Response {
 }
 
 fn device_form_page(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     let page = Page::new(&caller, &jwt);
     let Some(code) = query_text(request, "user_code").filter(|c| !c.trim().is_empty()) else {
         return html(200, pages::device_entry(&page, None, ""));
@@ -352,17 +328,11 @@ pub fn decide_device(authority: &mut Authority, request: &Request) -> Response {
         caller,
         jwt,
         fields: form,
-    } = match form_with_session(authority, request) {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
+    } = or_answer!(form_with_session(authority, request));
     let by = Actor::Caller(&caller);
     let code = field(&form, "user_code");
     let grant = field(&form, "decision") == "grant";
-    let found = match authority.look_up_device(&caller, code) {
-        Ok(found) => found,
-        Err(e) => return error_page(e),
-    };
+    let found = or_answer!(authority.look_up_device(&caller, code).map_err(error_page));
     let role = field(&form, "role");
     if grant && !role.is_empty() && !found.account.roles.iter().any(|r| r == role) {
         if let Err(e) = authority.set_service_account_role(by, &found.account.id, Some(role)) {

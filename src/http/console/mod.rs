@@ -13,6 +13,18 @@
 //! carries a strict Content-Security-Policy (no inline script or style),
 //! `no-store`, `nosniff` and `no-referrer`.
 
+/// The value of a `Result` whose error is already the answer to give
+/// (the login page, a refusal): `?` for handlers that answer a `Response`
+/// either way.
+macro_rules! or_answer {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(answer) => return answer,
+        }
+    };
+}
+
 mod admin;
 mod pages;
 mod tokens;
@@ -119,10 +131,7 @@ pub fn login(authority: &mut Authority, request: &Request) -> Response {
 
 /// `POST /console/logout`: ends the session and forgets the cookie.
 pub fn logout(authority: &mut Authority, request: &Request) -> Response {
-    let (caller, _) = match form_of_session(authority, request) {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
+    let (caller, _) = or_answer!(form_of_session(authority, request));
     if let Err(e) = authority.logout(&caller) {
         return error_page(e);
     }
@@ -144,10 +153,7 @@ pub fn account(authority: &mut Authority, request: &Request) -> Response {
 }
 
 fn account_page(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     let found = authority
         .identity(&caller)
         .and_then(|identity| Ok((identity, authority.role_sources(&caller)?)));

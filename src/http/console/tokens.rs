@@ -38,10 +38,7 @@ pub fn tokens(authority: &mut Authority, request: &Request) -> Response {
 }
 
 fn tokens_page(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     let page_number = query_number(request, "page").unwrap_or(1);
     let inactive = query_text(request, "state").as_deref() == Some("inactive");
     let state = if inactive {
@@ -49,12 +46,9 @@ fn tokens_page(authority: &Authority, request: &Request) -> Response {
     } else {
         TokenState::Live
     };
-    let listed = match PageRequest::new(page_number, 50)
+    let listed = or_answer!(PageRequest::new(page_number, 50)
         .and_then(|page| authority.own_api_tokens_by_state(&caller, state, page))
-    {
-        Ok(listed) => listed,
-        Err(e) => return error_page(e),
-    };
+        .map_err(error_page));
     let now = authority.now();
     html(
         200,
@@ -78,10 +72,7 @@ pub fn new_token_form(authority: &mut Authority, request: &Request) -> Response 
 }
 
 fn new_token_form_page(authority: &Authority, request: &Request) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     match generate_form(authority, &caller, None) {
         Ok(form) => html(200, pages::generate(&Page::new(&caller, &jwt), &form)),
         Err(e) => error_page(e),
@@ -94,10 +85,7 @@ pub fn create_token(authority: &mut Authority, request: &Request) -> Response {
         caller,
         jwt,
         fields: form,
-    } = match form_with_session(authority, request) {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
+    } = or_answer!(form_with_session(authority, request));
     let name = field(&form, "name").trim().to_string();
     let ttl = match field(&form, "ttl") {
         "custom" => field(&form, "ttl_custom").trim().to_string(),
@@ -145,10 +133,7 @@ pub fn revoke_form(authority: &mut Authority, request: &Request, id: &str) -> Re
 }
 
 fn revoke_form_page(authority: &Authority, request: &Request, id: &str) -> Response {
-    let (caller, jwt) = match session(authority, request) {
-        Ok(found) => found,
-        Err(to_login) => return to_login,
-    };
+    let (caller, jwt) = or_answer!(session(authority, request));
     match authority.api_token_in_reach(Actor::Caller(&caller), id) {
         Ok(token) => html(
             200,
@@ -160,10 +145,7 @@ fn revoke_form_page(authority: &Authority, request: &Request, id: &str) -> Respo
 
 /// `POST /console/tokens/{id}/revoke`.
 pub fn revoke(authority: &mut Authority, request: &Request, id: &str) -> Response {
-    let caller = match form_with_session(authority, request) {
-        Ok(form) => form.caller,
-        Err(refused) => return refused,
-    };
+    let caller = or_answer!(form_with_session(authority, request)).caller;
     match authority.revoke_api_token(Actor::Caller(&caller), id) {
         Ok(()) => redirect("/console/tokens"),
         Err(e) => error_page(e),
@@ -174,10 +156,7 @@ pub fn revoke(authority: &mut Authority, request: &Request, id: &str) -> Respons
 /// name, scopes, lifetime and OpenID choice; the old token is revoked at
 /// once, as the vendor's console does.
 pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Response {
-    let (caller, jwt) = match form_of_session(authority, request) {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
+    let (caller, jwt) = or_answer!(form_of_session(authority, request));
     let by = Actor::Caller(&caller);
     let old = match authority.api_token_in_reach(by, id) {
         Ok(old) if old.owner_id == caller.account.user_id => old,
@@ -198,10 +177,7 @@ pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Res
     let request_id = format!("regenerate:{}", old.id);
     // The reminder comes along, to the same address when that is the
     // owner's own (another address stays an admin's to set).
-    let reminder = match authority.reminder_of(by, &old.id) {
-        Ok(reminder) => reminder,
-        Err(e) => return error_page(e),
-    };
+    let reminder = or_answer!(authority.reminder_of(by, &old.id).map_err(error_page));
     let own_address = caller.account.email.clone();
     let reminder = reminder.as_ref().map(|(email, before)| ReminderRequest {
         before,
