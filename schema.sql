@@ -632,3 +632,24 @@ CREATE TABLE token_requests (
     token_id   TEXT NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
     PRIMARY KEY (user_id, request_id)
 );
+
+-- migration 16
+-- Keys are published before they sign: a rotated key is in the JWKS at
+-- once and signs from activates_at on, so verifiers have fetched it first.
+-- Keys made before this signed from their creation.
+ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER;
+UPDATE signing_keys SET activates_at = created_at;
+-- A service's identifier URI: what an exchange names as `resource` or
+-- `audience` (RFC 8707) to get access tokens for that service's `aud`.
+ALTER TABLE services ADD COLUMN identifier TEXT;
+CREATE UNIQUE INDEX services_by_identifier ON services (identifier)
+    WHERE identifier IS NOT NULL;
+-- The client an API token was issued to, or first exchanged by: its ID
+-- tokens keep that `aud`/`azp`, and another client cannot use it.
+ALTER TABLE api_tokens ADD COLUMN client_id TEXT;
+-- What a registered client asks ID tokens to be signed with (OpenID
+-- Connect Registration's id_token_signed_response_alg); NULL: RS256.
+ALTER TABLE oauth_clients ADD COLUMN id_token_alg TEXT
+    CHECK (id_token_alg IN ('RS256', 'ES256'));
+ALTER TABLE service_accounts ADD COLUMN id_token_alg TEXT
+    CHECK (id_token_alg IN ('RS256', 'ES256'));

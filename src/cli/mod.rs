@@ -20,7 +20,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::domain::{
-    format_time, Actor, Ambient, Authority, DomainError, NewAccount, NewRole, Settings,
+    format_time, Actor, Ambient, Authority, DomainError, KeyRotation, NewAccount, NewRole,
+    Settings, DEFAULT_JWKS_MAX_AGE, DEFAULT_KEY_PUBLISH_DELAY,
 };
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
@@ -217,6 +218,18 @@ enum ServiceCommand {
         #[arg(long = "permission", required = true)]
         permissions: Vec<String>,
     },
+    /// Set the service's identifier URI, which exchanges name as `resource`
+    /// (or `audience`) to get access tokens meant for it.
+    SetIdentifier {
+        /// The service's name.
+        name: String,
+        /// An absolute URI without a fragment, e.g. https://vmc.example/api.
+        #[arg(required_unless_present = "clear")]
+        identifier: Option<String>,
+        /// Remove the identifier instead.
+        #[arg(long, conflicts_with = "identifier")]
+        clear: bool,
+    },
     /// Make introspection credentials for the service's resource server;
     /// prints the client id, then the secret (shown only once).
     AddClient {
@@ -286,8 +299,21 @@ enum RoleCommand {
 
 #[derive(Subcommand)]
 enum KeyCommand {
-    /// Add a new signing key; it signs from now on, older keys keep verifying.
-    Rotate,
+    /// Add a new key pair (ES256 for access tokens, RS256 for ID tokens):
+    /// published in the JWKS at once, signing after a delay longer than the
+    /// JWKS max-age, so verifiers hold it before its first token. Older
+    /// keys keep verifying what they signed.
+    Rotate {
+        /// How long the new keys are published before they sign; longer
+        /// than TOKEND_JWKS_MAX_AGE.
+        #[arg(long, env = "TOKEND_KEY_PUBLISH_DELAY", default_value = "10m",
+              value_parser = humantime::parse_duration, conflicts_with = "now")]
+        delay: Duration,
+        /// For a key that leaked: the new keys sign at once and every older
+        /// key stops verifying now; tokens they signed are refused.
+        #[arg(long)]
+        now: bool,
+    },
     /// List the signing keys (ids and dates, never private keys).
     List,
 }
@@ -359,6 +385,13 @@ fn administer(
         operator: Some(format!("cli:{operator}")),
         audit_retention: None,
         audience: None,
+        default_audience: Vec::new(),
+        // As the service's, so that `key rotate` waits longer than it.
+        jwks_max_age: std::env::var("TOKEND_JWKS_MAX_AGE")
+            .ok()
+            .and_then(|age| humantime::parse_duration(&age).ok())
+            .unwrap_or(DEFAULT_JWKS_MAX_AGE),
+        key_publish_delay: DEFAULT_KEY_PUBLISH_DELAY,
     };
     let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
         .map_err(|e| cannot_open(db, e))?;
@@ -430,30 +463,47 @@ fn user(authority: &mut Authority, command: UserCommand) -> Result<(), DomainErr
 
 fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError> {
     match command {
-        KeyCommand::Rotate => {
-            let key = authority.rotate_signing_key()?;
-            println!("{}", key.kid);
-            eprintln!(
-                "new {} signing key {} signs from now on",
-                key.algorithm, key.kid
-            );
+        KeyCommand::Rotate { delay, now } => {
+            let rotation = if now {
+                KeyRotation::AtOnce
+            } else {
+                KeyRotation::Published(delay)
+            };
+            for key in authority.rotate_signing_keys(rotation)? {
+                println!("{}", key.kid);
+                if now {
+                    eprintln!("new {} key {} signs from now on", key.algorithm, key.kid);
+                } else {
+                    eprintln!(
+                        "new {} key {} is published and signs from {}",
+                        key.algorithm,
+                        key.kid,
+                        format_time(key.activates_at)
+                    );
+                }
+            }
+            if now {
+                eprintln!("every older key stopped verifying: the tokens it signed are refused");
+            }
         }
         KeyCommand::List => {
             println!(
-                "{:<44}  {:<9}  {:<20}  {:<20}  STATE",
-                "KID", "ALGORITHM", "CREATED", "REPLACED"
+                "{:<44}  {:<9}  {:<20}  {:<20}  {:<20}  STATE",
+                "KID", "ALGORITHM", "CREATED", "SIGNS FROM", "REPLACED"
             );
             for key in authority.signing_keys()? {
                 let state = match (key.signs, key.verifies) {
                     (true, _) => "signs",
+                    (false, true) if key.replaced_at.is_none() => "published",
                     (false, true) => "verifies",
                     (false, false) => "retired",
                 };
                 println!(
-                    "{:<44}  {:<9}  {:<20}  {:<20}  {state}",
+                    "{:<44}  {:<9}  {:<20}  {:<20}  {:<20}  {state}",
                     key.kid,
                     key.algorithm,
                     format_time(key.created_at),
+                    format_time(key.activates_at),
                     key.replaced_at.map_or_else(|| "-".into(), format_time),
                 );
             }
@@ -472,6 +522,22 @@ fn service(authority: &mut Authority, command: ServiceCommand) -> Result<(), Dom
                 service.name,
                 service.permissions.len()
             );
+        }
+        ServiceCommand::SetIdentifier {
+            name,
+            identifier,
+            clear: _,
+        } => {
+            let service = authority.service_by_name(&name)?;
+            let service = authority.set_service_identifier(
+                Actor::Operator,
+                &service,
+                identifier.as_deref(),
+            )?;
+            match &service.identifier {
+                Some(identifier) => eprintln!("service {} is {identifier}", service.name),
+                None => eprintln!("service {} has no identifier", service.name),
+            }
         }
         ServiceCommand::AddClient { name } => {
             let service = authority.service_by_name(&name)?;

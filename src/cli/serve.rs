@@ -59,10 +59,22 @@ pub(super) struct ServeArgs {
     /// How long audit events are kept (at least 1 day), or "never" to keep them for ever.
     #[arg(long, env = "TOKEND_AUDIT_RETENTION", default_value = "365days", value_parser = parse_retention)]
     audit_retention: Retention,
-    /// The `aud` of ID tokens when the request names none (audience or
-    /// resource) [default: the issuer]; typically your OIDC client's id.
+    /// The `aud` of ID tokens when no client is known (the exchange names
+    /// no client_id) [default: the API token's id].
     #[arg(long, env = "TOKEND_AUDIENCE", value_parser = parse_audience)]
     audience: Option<String>,
+    /// Who access tokens are for, beside tokend itself, when the exchange
+    /// names no resource (repeatable, or comma-separated).
+    #[arg(long, env = "TOKEND_DEFAULT_AUDIENCE", value_delimiter = ',', value_parser = parse_audience)]
+    default_audience: Vec<String>,
+    /// How long verifiers may keep the JWKS (its Cache-Control max-age).
+    #[arg(long, env = "TOKEND_JWKS_MAX_AGE", default_value = "5m", value_parser = parse_max_age)]
+    jwks_max_age: Duration,
+    /// How long a key is published before it signs, where tokend adds one
+    /// itself (an upgraded database's first RSA key); longer than the
+    /// JWKS max-age. `tokend key rotate` reads it too.
+    #[arg(long, env = "TOKEND_KEY_PUBLISH_DELAY", default_value = "10m", value_parser = humantime::parse_duration)]
+    key_publish_delay: Duration,
     /// The relay for e-mail reminders; without one, none are sent.
     #[command(flatten)]
     mail: MailArgs,
@@ -87,7 +99,17 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         operator: None,
         audit_retention: args.audit_retention.0,
         audience: args.audience,
+        default_audience: args.default_audience,
+        jwks_max_age: args.jwks_max_age,
+        key_publish_delay: args.key_publish_delay,
     };
+    if settings.key_publish_delay <= settings.jwks_max_age {
+        return Err(format!(
+            "TOKEND_KEY_PUBLISH_DELAY ({}) must be longer than TOKEND_JWKS_MAX_AGE ({})",
+            humantime::format_duration(settings.key_publish_delay),
+            humantime::format_duration(settings.jwks_max_age)
+        ));
+    }
     let database = SqliteDatabase::create_or_open(db)
         .map_err(|e| cannot_open(db, e))?
         .with_busy_timeout(args.busy_timeout);
@@ -211,6 +233,14 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         return Err("a timeout must be between 100ms and 1 hour".into());
     }
     Ok(timeout)
+}
+
+fn parse_max_age(text: &str) -> Result<Duration, String> {
+    let age = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if age > Duration::from_secs(24 * 3600) {
+        return Err("the JWKS max-age is at most 1 day".into());
+    }
+    Ok(age)
 }
 
 fn parse_audience(text: &str) -> Result<String, String> {

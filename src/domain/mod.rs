@@ -30,6 +30,7 @@ pub use audit::{parse_event_time, Actor};
 use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use directory::catalog::NewRole;
+pub use directory::names::{check_audience, check_resource};
 use directory::password;
 use directory::rights;
 pub use directory::rights::{Right, RightSet};
@@ -48,14 +49,15 @@ pub use records::{Event, EventFilter, PageRequest, ServiceRoleScope, TokenPolicy
 use records::{InitialState, NewUser};
 pub use records::{TokenSort, TokenState};
 use storage::{Database, PendingCommit, Reads, Storage};
-use tokens::access_token::{KeyRing, VerifiedTokens};
+use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
-pub use tokens::identity::{check_audience, AudienceTarget, IdTokenAudience, IdentityClaims};
-pub use tokens::keys::SigningKeyInfo;
+pub use tokens::identity::{ExchangeRequest, IdentityClaims};
+pub use tokens::keys::{KeyRotation, SigningKeyInfo};
 pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
 pub use tokens::scopes::Grant;
+use tokens::signing::KeyRing;
 pub use tokens::{CreatedApiToken, ExchangeAudience, InventoryQuery, IssuedAccess, NewApiToken};
 
 /// An answer whose write is queued but not yet on disk: `value` may be
@@ -108,9 +110,23 @@ pub struct Settings {
     pub operator: Option<String>,
     /// How long audit events are kept; None keeps them for ever.
     pub audit_retention: Option<Duration>,
-    /// The `aud` of ID tokens when the request names none; None: the issuer.
+    /// The `aud` of ID tokens when no client is known; None: the API
+    /// token's id.
     pub audience: Option<String>,
+    /// Who access tokens are for, beside tokend itself (the issuer), when
+    /// the exchange names no resource.
+    pub default_audience: Vec<String>,
+    /// How long a verifier may keep the JWKS (`Cache-Control: max-age`).
+    pub jwks_max_age: Duration,
+    /// How long a rotated key is published before it signs: longer than
+    /// `jwks_max_age`, so every verifier has it before its first token.
+    pub key_publish_delay: Duration,
 }
+
+/// How long a verifier may keep the JWKS, unless configured.
+pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// How long a rotated key waits before it signs, unless configured.
+pub const DEFAULT_KEY_PUBLISH_DELAY: Duration = Duration::from_secs(600);
 
 /// The one thing the first start has to tell the admin.
 pub struct FirstStart {
@@ -200,6 +216,8 @@ impl Authority {
             None => initialize(&mut store, &ambient, admin_password)?,
         };
         ensure_builtins(&mut store, &ambient)?;
+        let publish_delay = settings.key_publish_delay.as_secs() as i64;
+        ensure_id_token_key(&mut store, &ambient, publish_delay)?;
         let authority = Authority::with_store(store, database, settings, ambient)?;
         Ok((authority, first_start))
     }
@@ -377,6 +395,8 @@ impl Authority {
         }
         let fresh = Arc::new(read_keys(self.db(), self.token_lifetime())?);
         *self.shared.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&fresh);
+        // A key retired at once must take its tokens with it.
+        self.shared.verified_tokens.clear();
         Ok(fresh)
     }
 }
@@ -421,7 +441,10 @@ fn initialize(
             .map(|r| r.id.clone())
             .collect(),
     };
-    let signing_key = KeyRing::generate_key(&*ambient.random, now)?;
+    let signing_keys = vec![
+        KeyRing::generate_ec_key(&*ambient.random, now, now)?,
+        KeyRing::generate_rsa_key(&*ambient.random, now, now)?,
+    ];
     // The first event of every trail.
     let at_ms = ambient.clock.now_millis();
     let event = records::Event::new(
@@ -433,12 +456,15 @@ fn initialize(
     .on("org", &provider_org.id, &provider_org.name)
     .in_org(&provider_org.id)
     .with("administrator", serde_json::json!(administrator.id))
-    .with("signing_key", serde_json::json!(signing_key.kid));
+    .with(
+        "signing_keys",
+        serde_json::json!(signing_keys.iter().map(|k| &k.kid).collect::<Vec<_>>()),
+    );
     let state = InitialState {
         provider_org,
         roles,
         administrator,
-        signing_key,
+        signing_keys,
     };
     let written = store.write(move |tx| {
         // Another process may have initialised the file first; its admin stands.
@@ -450,7 +476,9 @@ fn initialize(
             tx.insert_role(role)?;
         }
         tx.insert_user(&state.administrator)?;
-        tx.insert_signing_key(&state.signing_key)?;
+        for key in &state.signing_keys {
+            tx.insert_signing_key(key)?;
+        }
         tx.insert_event(&event)?;
         Ok(true)
     })?;
@@ -554,6 +582,45 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
         for (bundle_id, permission) in &missing_in_bundle {
             tx.add_bundle_permission(bundle_id, permission)?;
         }
+        tx.insert_event(&event)
+    })?;
+    Ok(())
+}
+
+/// Gives a database made before ID tokens were signed RS256 its first RSA
+/// key, published now and signing after `publish_delay` (ES256 signs ID
+/// tokens until then), so that verifiers hold it before its first token.
+fn ensure_id_token_key(
+    store: &mut Box<dyn Storage>,
+    ambient: &Ambient,
+    publish_delay: i64,
+) -> Result<(), DomainError> {
+    let keys = store.reads().signing_keys()?;
+    if keys.iter().any(|k| k.algorithm == tokens::signing::RS256) {
+        return Ok(());
+    }
+    let now = ambient.now();
+    let key = KeyRing::generate_rsa_key(&*ambient.random, now, now + publish_delay)?;
+    let at_ms = ambient.clock.now_millis();
+    let event = records::Event::new(
+        ambient.new_ordered_id(at_ms)?,
+        at_ms,
+        "key.rotate",
+        "success",
+    )
+    .on("signing_key", &key.kid, &key.kid)
+    .with("algorithm", serde_json::json!(key.algorithm))
+    .with("activates_at", serde_json::json!(key.activates_at));
+    store.write(move |tx| {
+        // Another process may have added one first.
+        if tx
+            .signing_keys()?
+            .iter()
+            .any(|k| k.algorithm == tokens::signing::RS256)
+        {
+            return Ok(());
+        }
+        tx.insert_signing_key(&key)?;
         tx.insert_event(&event)
     })?;
     Ok(())

@@ -271,6 +271,9 @@ pub struct Service {
     /// Permission names within the service (without the `service:` prefix).
     pub permissions: Vec<String>,
     pub created_at: i64,
+    /// Its identifier URI: what an exchange names as `resource` or
+    /// `audience` to get access tokens with it as `aud`.
+    pub identifier: Option<String>,
 }
 
 /// An API token as the exchange needs it: found by the digest of its secret.
@@ -289,6 +292,9 @@ pub struct ApiTokenRecord {
     /// Replaced by a newer token at a refresh (service accounts): refused,
     /// and presenting it again means it was stolen.
     pub rotated_at: Option<i64>,
+    /// The OAuth client it was issued to or first exchanged by: the `aud`
+    /// and `azp` of its ID tokens; no other client may exchange it.
+    pub client_id: Option<String>,
 }
 
 /// An OAuth client a user registered: it may take one API token through
@@ -413,6 +419,8 @@ pub struct SigningKeyRecord {
     pub algorithm: String,
     pub private_key: Zeroizing<Vec<u8>>,
     pub created_at: i64,
+    /// When it starts signing; published from `created_at` on.
+    pub activates_at: i64,
 }
 
 impl fmt::Debug for SigningKeyRecord {
@@ -422,6 +430,7 @@ impl fmt::Debug for SigningKeyRecord {
             .field("algorithm", &self.algorithm)
             .field("private_key", &"..")
             .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
             .finish()
     }
 }
@@ -431,7 +440,8 @@ pub struct InitialState {
     pub provider_org: Org,
     pub roles: Vec<RoleDefinition>,
     pub administrator: NewUser,
-    pub signing_key: SigningKeyRecord,
+    /// The first ES256 key (access tokens) and RS256 key (ID tokens).
+    pub signing_keys: Vec<SigningKeyRecord>,
 }
 
 /// Where a service account stands, as Cloud Director names it.

@@ -119,6 +119,8 @@ pub trait RoleReads {
     fn role(&self, org_id: Option<&str>, name: &str) -> StoreResult<Option<RoleDefinition>>;
     fn service(&self, name: &str) -> StoreResult<Option<Service>>;
     fn service_by_id(&self, id: &str) -> StoreResult<Option<Service>>;
+    /// The service whose identifier URI this is (an exchange's `resource`).
+    fn service_by_identifier(&self, identifier: &str) -> StoreResult<Option<Service>>;
     fn group(&self, org_id: &str, name: &str) -> StoreResult<Option<Group>>;
     fn rights_bundle(&self, name: &str) -> StoreResult<Option<RightsBundle>>;
     fn role_by_id(&self, id: &str) -> StoreResult<Option<RoleDefinition>>;
@@ -138,6 +140,9 @@ pub trait RoleReads {
 
 pub trait RoleWrites {
     fn insert_service(&self, service: &Service) -> StoreResult<()>;
+    /// Fails with `Conflict` when another service has the identifier.
+    fn set_service_identifier(&self, service_id: &str, identifier: Option<&str>)
+        -> StoreResult<()>;
     /// Adds a permission to a service unless it has it.
     fn add_permission(&self, service_id: &str, name: &str) -> StoreResult<()>;
     /// Fails with `Missing` when a permission does not exist.
@@ -187,6 +192,9 @@ pub trait TokenReads {
     fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     fn introspection_client(&self, id: &str) -> StoreResult<Option<IntrospectionClient>>;
     fn oauth_client(&self, id: &str) -> StoreResult<Option<OAuthClient>>;
+    /// What the registered client `client_id` (an OAuth client or a
+    /// service account) asked ID tokens to be signed with, if it asked.
+    fn client_id_token_alg(&self, client_id: &str) -> StoreResult<Option<String>>;
     /// A service's clients that are not revoked, oldest first.
     fn introspection_clients(&self, service_id: &str) -> StoreResult<Vec<IntrospectionClient>>;
     /// The token policy stored under `key` (an org id, or the default's).
@@ -222,13 +230,24 @@ pub trait TokenWrites {
     ) -> StoreResult<()>;
     /// False when the token was unknown or already revoked.
     fn revoke_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
-    fn record_api_token_use(&self, id: &str, at: i64, client: &str) -> StoreResult<()>;
+    /// Stamps an exchange from the address `client`; binds the token to
+    /// the OAuth client `client_id` unless it is bound already.
+    fn record_api_token_use(
+        &self,
+        id: &str,
+        at: i64,
+        client: &str,
+        client_id: Option<&str>,
+    ) -> StoreResult<()>;
     /// False when it was revoked already.
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<bool>;
     /// Forgets revocations of access tokens that expired before `now`.
     fn forget_expired_revocations(&self, now: i64) -> StoreResult<u64>;
     fn insert_introspection_client(&self, client: &IntrospectionClient) -> StoreResult<()>;
     fn insert_oauth_client(&self, client: &OAuthClient) -> StoreResult<()>;
+    /// Records the ID token algorithm a registered client (OAuth client or
+    /// service account) asked for.
+    fn set_client_id_token_alg(&self, client_id: &str, algorithm: &str) -> StoreResult<()>;
     /// Records the token a client took; false when it had one, or is deleted.
     fn bind_oauth_client_token(&self, client_id: &str, token_id: &str) -> StoreResult<bool>;
     /// False when it was unknown or deleted already.
@@ -251,7 +270,7 @@ pub trait SessionWrites {
 }
 
 pub trait KeyReads {
-    /// Signing keys not retired, newest first.
+    /// Signing keys not retired, newest first, of every algorithm.
     fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     /// A number that changes whenever the set of signing keys changes, in
     /// this process or another, so that a rotation reaches running servers.
@@ -260,6 +279,8 @@ pub trait KeyReads {
 
 pub trait KeyWrites {
     fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    /// Retires every key but those named, at once.
+    fn retire_signing_keys_except(&self, kids: &[String], at: i64) -> StoreResult<()>;
 }
 
 pub trait AuditReads {

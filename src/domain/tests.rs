@@ -86,6 +86,9 @@ fn settings() -> Settings {
         operator: None,
         audit_retention: None,
         audience: None,
+        default_audience: Vec::new(),
+        jwks_max_age: crate::domain::DEFAULT_JWKS_MAX_AGE,
+        key_publish_delay: crate::domain::DEFAULT_KEY_PUBLISH_DELAY,
     }
 }
 
@@ -157,7 +160,7 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
         .exchange_api_token(
             &secret,
             ExchangeAudience::Provider,
-            IdTokenAudience::default(),
+            &ExchangeRequest::default(),
             HOME,
         )
         .and_then(Committing::wait)
@@ -170,7 +173,7 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
         .exchange_api_token(
             &secret,
             ExchangeAudience::AnyOrg,
-            IdTokenAudience::default(),
+            &ExchangeRequest::default(),
             HOME,
         )
         .and_then(Committing::wait);
@@ -237,7 +240,7 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
         .exchange_api_token(
             created.secret.reveal(),
             ExchangeAudience::Provider,
-            IdTokenAudience::default(),
+            &ExchangeRequest::default(),
             HOME,
         )
         .and_then(Committing::wait)
@@ -334,57 +337,142 @@ fn an_unlock_from_another_process_lifts_the_lock() {
     ));
 }
 
+fn kid_of(jwt: &str) -> String {
+    use base64::Engine;
+    let header = jwt.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().unwrap().to_string()
+}
+
+fn published_kids(authority: &Authority) -> Vec<String> {
+    authority.jwks().unwrap()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
-fn a_key_rotated_by_another_process_signs_at_once_and_old_tokens_still_verify() {
+fn a_rotated_key_is_published_first_signs_after_the_delay_and_old_tokens_still_verify() {
     let mut f = Fixture::new();
     let before = f.admin_login(HOME).unwrap();
     let mut cli = f.other_process();
-    let rotated = cli.rotate_signing_key().unwrap();
+    let delay = Duration::from_secs(600);
+    let rotated = cli
+        .rotate_signing_keys(KeyRotation::Published(delay))
+        .unwrap();
+    assert_eq!(rotated.len(), 2, "an ES256 and an RS256 key");
+    let es256 = rotated.iter().find(|k| k.algorithm == "ES256").unwrap();
 
+    // Published at once, beside the first pair; not signing yet.
+    let published = published_kids(&f.authority);
+    assert_eq!(published.len(), 4);
+    assert!(rotated.iter().all(|k| published.contains(&k.kid)));
+    let during = f.admin_login(HOME).unwrap();
+    assert_eq!(kid_of(&during.access_token), kid_of(&before.access_token));
+
+    f.clock.advance(delay.as_secs() as i64);
     let after = f.admin_login(HOME).unwrap();
-    let kid = |jwt: &str| -> String {
-        use base64::Engine;
-        let header = jwt.split('.').next().unwrap();
-        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap();
-        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
-        header["kid"].as_str().unwrap().to_string()
-    };
-    assert_eq!(kid(&after.access_token), rotated.kid);
-    assert_ne!(kid(&before.access_token), rotated.kid);
+    assert_eq!(kid_of(&after.access_token), es256.kid);
     assert!(f.authority.authenticate(&before.access_token, HOME).is_ok());
-    assert_eq!(
-        f.authority.jwks().unwrap()["keys"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
     let listed = cli.signing_keys().unwrap();
-    assert_eq!(listed.iter().filter(|k| k.signs).count(), 1);
-    assert!(listed.iter().any(|k| k.signs && k.kid == rotated.kid));
+    assert_eq!(listed.iter().filter(|k| k.signs).count(), 2, "one of each");
+    assert!(listed.iter().any(|k| k.signs && k.kid == es256.kid));
     assert!(listed.iter().all(|k| k.verifies));
 
-    // Once every token the old key signed has expired, it is dropped.
+    // Once every token the old keys signed has expired, they are dropped.
     f.clock
         .advance(settings().access_token_lifetime.as_secs() as i64 + 61);
     assert!(f
         .authority
         .authenticate(&before.access_token, HOME)
         .is_err());
-    let jwks = f.authority.jwks().unwrap();
-    let served: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(served, [rotated.kid.as_str()]);
+    let mut served = published_kids(&f.authority);
+    served.sort();
+    let mut expected: Vec<String> = rotated.iter().map(|k| k.kid.clone()).collect();
+    expected.sort();
+    assert_eq!(served, expected);
     let listed = cli.signing_keys().unwrap();
     assert!(listed
         .iter()
-        .any(|k| !k.signs && !k.verifies && k.replaced_at == Some(rotated.created_at)));
+        .any(|k| !k.signs && !k.verifies && k.replaced_at == Some(es256.activates_at)));
+}
+
+#[test]
+fn an_upgraded_database_gets_an_rsa_key_published_before_it_signs() {
+    let f = Fixture::new();
+    // As a database made before ID tokens were RS256: its ES256 key only.
+    let ec = f
+        .authority
+        .signing_keys()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.algorithm == "ES256")
+        .unwrap();
+    let mut store = f.database.connect().unwrap();
+    store
+        .write(move |tx| tx.retire_signing_keys_except(std::slice::from_ref(&ec.kid), START))
+        .unwrap();
+    assert_eq!(published_kids(&f.authority).len(), 1);
+
+    let (restarted, first) = Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        Some(PASSWORD),
+    )
+    .unwrap();
+    assert!(first.is_none());
+    let keys = restarted.signing_keys().unwrap();
+    let rsa = keys.iter().find(|k| k.algorithm == "RS256").unwrap();
+    let delay = settings().key_publish_delay.as_secs() as i64;
+    assert_eq!(rsa.activates_at, START + delay);
+    assert!(!rsa.signs && rsa.verifies, "published, not signing yet");
+    assert!(published_kids(&restarted).contains(&rsa.kid));
+    f.clock.advance(delay);
+    let keys = restarted.signing_keys().unwrap();
+    assert!(keys.iter().any(|k| k.algorithm == "RS256" && k.signs));
+}
+
+#[test]
+fn a_delay_within_the_jwks_max_age_is_refused() {
+    let f = Fixture::new();
+    let mut cli = f.other_process();
+    let max_age = settings().jwks_max_age;
+    assert!(matches!(
+        cli.rotate_signing_keys(KeyRotation::Published(max_age)),
+        Err(DomainError::Invalid(_))
+    ));
+    assert_eq!(published_kids(&f.authority).len(), 2, "nothing was added");
+}
+
+#[test]
+fn a_rotation_at_once_signs_now_and_refuses_what_the_old_keys_signed() {
+    let mut f = Fixture::new();
+    let before = f.admin_login(HOME).unwrap();
+    // Verified once, so it is remembered.
+    assert!(f.authority.authenticate(&before.access_token, HOME).is_ok());
+    let mut cli = f.other_process();
+    let rotated = cli.rotate_signing_keys(KeyRotation::AtOnce).unwrap();
+    let after = f.admin_login(HOME).unwrap();
+    let es256 = rotated.iter().find(|k| k.algorithm == "ES256").unwrap();
+    assert_eq!(kid_of(&after.access_token), es256.kid);
+    assert!(
+        f.authority
+            .authenticate(&before.access_token, HOME)
+            .is_err(),
+        "a token of a retired key is refused, remembered or not"
+    );
+    assert!(f.authority.authenticate(&after.access_token, HOME).is_ok());
+    let mut served = published_kids(&f.authority);
+    served.sort();
+    let mut expected: Vec<String> = rotated.iter().map(|k| k.kid.clone()).collect();
+    expected.sort();
+    assert_eq!(served, expected, "only the new keys are published");
 }
 
 #[test]

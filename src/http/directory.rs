@@ -305,6 +305,31 @@ pub fn extend_service(
     Ok(Response::json(200, &service_json(&service)))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceChange {
+    /// The identifier URI; null removes it.
+    identifier: Option<String>,
+}
+
+/// `PATCH /api/services/{id}`: the service's identifier URI, which
+/// exchanges name as `resource` for access tokens meant for it.
+pub fn change_service(
+    authority: &mut Authority,
+    request: &Request,
+    service_id: &str,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(authority, request)?;
+    let body: ServiceChange = request.json_body()?;
+    let service = authority.service_by_id(service_id)?;
+    let service = authority.set_service_identifier(
+        Actor::Caller(&caller),
+        &service,
+        body.identifier.as_deref(),
+    )?;
+    Ok(Response::json(200, &service_json(&service)))
+}
+
 /// `POST /api/services/{id}/clients`: introspection credentials; the secret
 /// is in this answer only.
 pub fn create_service_client(
@@ -412,7 +437,12 @@ fn service_json(service: &Service) -> Value {
         .iter()
         .map(|p| format!("{}:{p}", service.name))
         .collect();
-    json!({ "id": service.id, "name": service.name, "permissions": permissions })
+    json!({
+        "id": service.id,
+        "name": service.name,
+        "permissions": permissions,
+        "identifier": service.identifier,
+    })
 }
 
 fn bundle_json(bundle: &BundleSummary) -> Value {

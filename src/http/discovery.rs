@@ -29,15 +29,19 @@ pub fn health(authority: &mut Authority) -> Response {
     }
 }
 
+/// The JWKS, which verifiers may keep for `TOKEND_JWKS_MAX_AGE`: a key
+/// is published longer than that before it signs.
 pub fn jwks(authority: &Authority) -> Result<Response, ApiError> {
-    Ok(Response::json(200, &authority.jwks()?))
+    let cache = format!("public, max-age={}", authority.jwks_max_age());
+    Ok(Response::json(200, &authority.jwks()?).with_header("Cache-Control", cache))
 }
 
 /// The provider metadata, for `/.well-known/openid-configuration` (OpenID
 /// Connect Discovery 1.0) and `/.well-known/oauth-authorization-server`
 /// (RFC 8414) alike. Only what tokend serves. The authorization endpoint
 /// is named because discovery requires one; it refuses every flow (tokens
-/// come from API tokens, not from a browser).
+/// come from API tokens, not from a browser), so no response type is
+/// listed as supported.
 pub fn provider_metadata(authority: &Authority) -> Response {
     let issuer = &authority.settings().issuer;
     Response::json(
@@ -61,13 +65,15 @@ pub fn provider_metadata(authority: &Authority) -> Response {
                 "urn:ietf:params:oauth:grant-type:device_code"
             ],
             "scopes_supported": ["openid"],
-            "response_types_supported": ["token"],
+            "response_types_supported": [],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["ES256"],
+            // Discovery §3: RS256 must be among them; it is the default.
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
             "token_endpoint_auth_methods_supported": ["none"],
             "revocation_endpoint_auth_methods_supported": ["none"],
             "claims_supported": [
-                "iss", "sub", "aud", "azp", "iat", "exp", "auth_time", "jti", "org_id", "org_name",
+                "iss", "sub", "aud", "azp", "iat", "exp", "auth_time", "jti", "client_id",
+                "org_id", "org_name",
                 "username", "roles", "perms", "rt", "sid", "preferred_username", "name",
                 "email", "email_verified", "groups"
             ],

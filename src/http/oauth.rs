@@ -11,8 +11,8 @@ use super::response::Response;
 use super::service_accounts::service_account_json;
 use super::session::authenticate;
 use crate::domain::{
-    AudienceTarget, Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience,
-    IdTokenAudience, IssuedAccess, NewServiceAccountRequest,
+    Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience, ExchangeRequest,
+    IssuedAccess, NewServiceAccountRequest,
 };
 
 /// `POST /csp/gateway/am/api/auth/api-tokens/authorize`: `refresh_token` in a
@@ -21,11 +21,11 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     let mut params = request.query_params()?;
     params.extend(request.form_body()?);
     let token = required(&params, "refresh_token")?;
-    let id_audience = id_token_audience(&params)?;
+    let exchange = exchange_request(&params)?;
     let Committing {
         value: issued,
         commit,
-    } = authority.exchange_api_token(token, ExchangeAudience::AnyOrg, id_audience, request.peer)?;
+    } = authority.exchange_api_token(token, ExchangeAudience::AnyOrg, &exchange, request.peer)?;
     // The console's dialect: ALL_PERMISSIONS only when the grant really is
     // every permission the user holds.
     let scope = if issued.grants_everything {
@@ -53,9 +53,10 @@ pub fn tenant_token(
     refresh_token_grant(authority, request, ExchangeAudience::Tenant(org))
 }
 
-/// RFC 6749 §6. `audience`, `resource` and `client_id` name the ID token's
-/// parties; other parameters (`scope`, ...) are ignored: a token grants
-/// what its user holds, not what the request asks.
+/// RFC 6749 §6. `resource` and `audience` name the services the access
+/// token is for, `client_id` the client; other parameters (`scope`, ...)
+/// are ignored: a token grants what its user holds, not what the request
+/// asks.
 fn refresh_token_grant(
     authority: &mut Authority,
     request: &Request,
@@ -73,11 +74,11 @@ fn refresh_token_grant(
         return Err(OAuthError::unsupported_grant_type(grant_type));
     }
     let token = required(&params, "refresh_token")?;
-    let id_audience = id_token_audience(&params)?;
+    let exchange = exchange_request(&params)?;
     let Committing {
         value: issued,
         commit,
-    } = authority.exchange_api_token(token, audience, id_audience, request.peer)?;
+    } = authority.exchange_api_token(token, audience, &exchange, request.peer)?;
     // RFC 6749 §5.1: the scope granted, space-delimited.
     let scope = issued.grant.permissions.join(" ");
     Ok(Response::json(200, &token_answer(&issued, "Bearer", scope))
@@ -99,8 +100,14 @@ fn device_code_grant(
 ) -> Result<Response, OAuthError> {
     let client_id = required(params, "client_id")?;
     let device_code = required(params, "device_code")?;
-    let (created, issued) =
-        authority.exchange_device_code(client_id, device_code, audience, request.peer)?;
+    let resources = resources(params);
+    let (created, issued) = authority.exchange_device_code(
+        client_id,
+        device_code,
+        audience,
+        &resources,
+        request.peer,
+    )?;
     Ok(new_token_answer(&created, issued))
 }
 
@@ -162,8 +169,9 @@ fn jwt_bearer_grant(
 ) -> Result<Response, OAuthError> {
     let client_id = required(params, "client_id")?;
     let assertion = required(params, "assertion")?;
+    let resources = resources(params);
     let (created, issued) =
-        authority.exchange_jwt_bearer(client_id, assertion, audience, request.peer)?;
+        authority.exchange_jwt_bearer(client_id, assertion, audience, &resources, request.peer)?;
     Ok(new_token_answer(&created, issued))
 }
 
@@ -176,6 +184,8 @@ struct ClientRegistration {
     software_version: Option<String>,
     client_uri: Option<String>,
     role: Option<String>,
+    /// OpenID Connect Registration: RS256 (the default) or ES256.
+    id_token_signed_response_alg: Option<String>,
 }
 
 /// `POST /oauth/{provider | tenant/{org}}/register`: a client of the
@@ -198,6 +208,7 @@ pub fn register(
                 software_version: body.software_version.as_deref(),
                 client_uri: body.client_uri.as_deref(),
                 role: body.role.as_deref(),
+                id_token_alg: body.id_token_signed_response_alg.as_deref(),
             },
         )?;
         let mut answer = service_account_json(&account);
@@ -206,6 +217,10 @@ pub fn register(
         answer["grant_types"] = json!([DEVICE_CODE, "refresh_token"]);
         answer["token_endpoint_auth_method"] = json!("none");
         answer["client_id_issued_at"] = json!(account.created_at);
+        answer["id_token_signed_response_alg"] = json!(body
+            .id_token_signed_response_alg
+            .as_deref()
+            .unwrap_or("RS256"));
         return Ok(Response::json(200, &answer).no_store());
     }
     if body.software_version.is_some() || body.client_uri.is_some() || body.role.is_some() {
@@ -214,7 +229,12 @@ pub fn register(
                 .into(),
         )));
     }
-    let client = authority.register_oauth_client(&caller, audience, &body.client_name)?;
+    let client = authority.register_oauth_client(
+        &caller,
+        audience,
+        &body.client_name,
+        body.id_token_signed_response_alg.as_deref(),
+    )?;
     Ok(Response::json(
         200,
         &json!({
@@ -223,6 +243,8 @@ pub fn register(
             "grant_types": [JWT_BEARER],
             "token_endpoint_auth_method": "none",
             "client_id_issued_at": client.created_at,
+            "id_token_signed_response_alg":
+                body.id_token_signed_response_alg.as_deref().unwrap_or("RS256"),
         }),
     )
     .no_store())
@@ -253,13 +275,14 @@ pub fn revoke(authority: &mut Authority, request: &Request) -> Result<Response, 
 }
 
 /// `POST /oauth/introspect` (RFC 7662): a resource server, authenticated with
-/// its service's client credentials (HTTP Basic, or `client_id` and
-/// `client_secret` in the form), asks about `token`. Inactive tokens get
-/// `{"active": false}` and nothing else.
+/// its service's client credentials (HTTP Basic, form-urlencoded as RFC 6749
+/// §2.3.1 has it, or `client_id` and `client_secret` in the form), asks
+/// about an access token `token`. Inactive tokens (and every API token)
+/// get `{"active": false}` and nothing else.
 pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Response, OAuthError> {
     let params = request.form_body()?;
     let (client_id, secret) = match request
-        .basic_pair()
+        .oauth_client_credentials()
         .map_err(|_| OAuthError::invalid_client())?
     {
         Some(pair) => pair,
@@ -282,12 +305,15 @@ pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Respon
         Some(active) => {
             let mut answer = json!({
                 "active": true,
-                "token_type": active.token_type,
+                // RFC 6750's type, as RFC 7662 §2.2 asks.
+                "token_type": "Bearer",
                 "scope": active.scope,
                 "sub": active.sub,
                 "username": active.username,
                 "iat": active.iat,
                 "iss": authority.settings().issuer,
+                "aud": if active.aud.len() == 1 { json!(active.aud[0]) } else { json!(active.aud) },
+                "jti": active.token_id,
                 "org_id": active.org_id,
                 "org_name": active.org_name,
                 "token_id": active.token_id,
@@ -295,11 +321,11 @@ pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Respon
             if let Some(exp) = active.exp {
                 answer["exp"] = json!(exp);
             }
-            if active.token_type == "Bearer" {
-                answer["jti"] = json!(active.token_id);
-                answer["client_id"] = json!(active.origin);
-            } else {
-                answer["client_id"] = json!(active.token_id);
+            if let Some(client_id) = active.client_id {
+                answer["client_id"] = json!(client_id);
+            }
+            if let Some(origin) = active.origin {
+                answer["origin"] = json!(origin);
             }
             answer
         }
@@ -339,23 +365,22 @@ fn optional<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a
     }
 }
 
-/// Who an ID token is for: `audience`, or `resource` (RFC 8707), not both;
-/// or the requesting `client_id`, or the configured default.
-fn id_token_audience(params: &[(String, String)]) -> Result<IdTokenAudience<'_>, OAuthError> {
-    let target = match (optional(params, "audience")?, optional(params, "resource")?) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "give audience or resource, not both",
-            ))
-        }
-        (Some(audience), None) => AudienceTarget::Named(audience),
-        (None, Some(resource)) => AudienceTarget::Resource(resource),
-        (None, None) => AudienceTarget::Default,
-    };
-    Ok(IdTokenAudience {
-        target,
+/// The client and the services an exchange names: `client_id`, and every
+/// `resource` (RFC 8707, repeatable) and `audience` (RFC 8693).
+fn exchange_request(params: &[(String, String)]) -> Result<ExchangeRequest<'_>, OAuthError> {
+    Ok(ExchangeRequest {
         client_id: optional(params, "client_id")?,
+        resources: resources(params),
     })
+}
+
+/// Every non-empty `resource` and `audience` value.
+fn resources(params: &[(String, String)]) -> Vec<&str> {
+    params
+        .iter()
+        .filter(|(name, value)| (name == "resource" || name == "audience") && !value.is_empty())
+        .map(|(_, value)| value.as_str())
+        .collect()
 }
 
 /// The token answer of RFC 6749 §5.1, with the ID token when there is one

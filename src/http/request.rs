@@ -172,6 +172,19 @@ impl Request {
         let (name, secret) = decoded.split_once(':').ok_or_else(malformed)?;
         Ok(Some((name.to_string(), secret.to_string())))
     }
+
+    /// An OAuth client's Basic credentials (RFC 6749 §2.3.1): client id
+    /// and secret are each form-urlencoded before they are joined, so they
+    /// are decoded here (a `%2D` is a `-`, a `+` a space).
+    pub fn oauth_client_credentials(&self) -> Result<Option<(String, String)>, BadRequest> {
+        let Some((id, secret)) = self.basic_pair()? else {
+            return Ok(None);
+        };
+        Ok(Some((
+            decode_component(id.as_bytes())?,
+            decode_component(secret.as_bytes())?,
+        )))
+    }
 }
 
 /// The query of a list endpoint: `name`, `org` (where allowed), `page`,

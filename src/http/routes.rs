@@ -334,6 +334,13 @@ const ENDPOINTS: &[Endpoint] = &[
         api(directory::create_service(a, r))
     }),
     at(
+        "PATCH",
+        "/api/services/{id}",
+        AccessToken,
+        Json,
+        |a, r, p| api(directory::change_service(a, r, p.at(0))),
+    ),
+    at(
         "POST",
         "/api/services/{id}/permissions",
         AccessToken,

@@ -22,11 +22,10 @@ metadata = requests.get(f"{base}/.well-known/openid-configuration", timeout=10).
 assert metadata["issuer"] == base, metadata
 keys = JsonWebKey.import_key_set(requests.get(metadata["jwks_uri"], timeout=10).json())
 
-# The refresh grant, as a public client: the API token is the refresh token.
+# The refresh grant, as a public client (its client_id in the body, which
+# binds the API token to it): the API token is the refresh token.
 client = OAuth2Session(client_id=audience, token_endpoint_auth_method="none")
-token = client.refresh_token(
-    f"{base}/oauth/tenant/{org}/token", refresh_token=api_token, audience=audience
-)
+token = client.refresh_token(f"{base}/oauth/tenant/{org}/token", refresh_token=api_token)
 assert token["token_type"].lower() == "bearer", token
 assert "refresh_token" not in token or token["refresh_token"] == api_token, token
 assert "openid" in token["scope"].split(), token

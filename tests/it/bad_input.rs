@@ -445,6 +445,28 @@ fn head_is_answered_as_get_without_a_body() {
         get.header("Content-Length"),
         "the length GET would send"
     );
+    let admin = srv.api().admin_login().access_token;
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/health",
+        "/api/tokens",
+        "/api/org",
+        "/api/audit",
+    ] {
+        let auth = [("Authorization", bearer(&admin))];
+        let headers: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let get = srv.api().get(path, &headers);
+        get.assert_status(200, path);
+        let head = srv.api().request("HEAD", path, &headers, None);
+        head.assert_status(200, path);
+        assert!(head.body.is_empty(), "{path}: {}", head.describe());
+        assert_eq!(
+            head.header("Content-Type"),
+            get.header("Content-Type"),
+            "{path}"
+        );
+    }
     srv.api()
         .request("HEAD", "/api/tokens", &[], None)
         .assert_status(

@@ -265,42 +265,100 @@ fn a_high_s_twin_of_an_access_token_is_refused() {
         .assert_status(200, "the original");
 }
 
-#[test]
-fn a_key_rotated_by_the_cli_reaches_the_running_server() {
-    let srv = TestServer::start();
-    let before = srv.api().admin_login().access_token;
-    let out = srv.cli().run(&["key", "rotate"], None).ok("key rotate");
-    let kid = out.stdout.trim().to_string();
-    assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint: {out:#?}");
-
-    let after = srv.api().admin_login().access_token;
-    let (header, _) = jwt_parts(&after);
-    assert_eq!(header["kid"], kid.as_str(), "the new key signs at once");
-    let (old_header, _) = jwt_parts(&before);
-    assert_ne!(old_header["kid"], kid.as_str());
-    srv.api()
-        .try_session_info(&before)
-        .assert_status(200, "a token signed by the old key still verifies");
-
-    let jwks = srv
-        .api()
-        .get("/.well-known/jwks.json", &[])
-        .assert_json("jwks");
-    let kids: Vec<&str> = jwks["keys"]
+fn served_kids(srv: &TestServer) -> Vec<String> {
+    let jwks = srv.api().jwks();
+    jwks["keys"]
         .as_array()
         .expect("keys")
         .iter()
-        .map(|k| str_field(k, "kid"))
-        .collect();
-    assert_eq!(kids.len(), 2, "{jwks}");
-    assert!(kids.contains(&kid.as_str()));
+        .map(|k| str_field(k, "kid").to_owned())
+        .collect()
+}
+
+#[test]
+fn a_key_rotated_by_the_cli_reaches_the_running_server_published_first() {
+    let srv = TestServer::start();
+    let before = srv.api().admin_login().access_token;
+    let (old_header, _) = jwt_parts(&before);
+    let out = srv.cli().run(&["key", "rotate"], None).ok("key rotate");
+    let kids: Vec<String> = out.stdout.lines().map(|l| l.trim().to_owned()).collect();
+    assert_eq!(kids.len(), 2, "an ES256 and an RS256 key: {out:#?}");
+    assert!(
+        kids.iter().all(|k| k.len() == 43),
+        "RFC 7638 thumbprints: {out:#?}"
+    );
+    assert!(out.stderr.contains("signs from"), "{out:#?}");
+
+    // Published at once, beside the keys in force; signing only later
+    // (after TOKEND_KEY_PUBLISH_DELAY, ten minutes by default).
+    let served = served_kids(&srv);
+    assert_eq!(served.len(), 4, "{served:?}");
+    assert!(kids.iter().all(|k| served.contains(k)));
+    let during = srv.api().admin_login().access_token;
+    assert_eq!(
+        jwt_parts(&during).0["kid"],
+        old_header["kid"],
+        "the old key signs on"
+    );
+    let listing = srv.cli().run(&["key", "list"], None).ok("key list").stdout;
+    assert_eq!(
+        listing.lines().filter(|l| l.ends_with("published")).count(),
+        2,
+        "{listing}"
+    );
+    assert_eq!(
+        listing.lines().filter(|l| l.ends_with("signs")).count(),
+        2,
+        "{listing}"
+    );
+
+    // A delay within the JWKS max-age is refused: a verifier could meet a
+    // token before the key.
+    let refused = srv.cli().run(&["key", "rotate", "--delay", "5m"], None);
+    assert_ne!(refused.code, Some(0), "{refused:#?}");
+    assert!(refused.stderr.contains("max-age"), "{refused:#?}");
+    assert_eq!(served_kids(&srv).len(), 4);
+}
+
+#[test]
+fn a_key_rotated_at_once_signs_now_and_the_old_keys_tokens_are_refused() {
+    let srv = TestServer::start();
+    let before = srv.api().admin_login().access_token;
+    srv.api()
+        .try_session_info(&before)
+        .assert_status(200, "before the rotation");
+    let out = srv
+        .cli()
+        .run(&["key", "rotate", "--now"], None)
+        .ok("key rotate --now");
+    let kids: Vec<String> = out.stdout.lines().map(|l| l.trim().to_owned()).collect();
+    assert_eq!(kids.len(), 2, "{out:#?}");
+
+    let after = srv.api().admin_login().access_token;
+    let (header, _) = jwt_parts(&after);
+    assert!(
+        kids.iter().any(|k| header["kid"] == k.as_str()),
+        "the new key signs at once"
+    );
+    srv.api()
+        .try_session_info(&before)
+        .assert_bearer_401("a token of a key retired for a compromise");
+    srv.api()
+        .try_session_info(&after)
+        .assert_status(200, "a token of the new key");
+    let mut served = served_kids(&srv);
+    served.sort();
+    let mut expected = kids.clone();
+    expected.sort();
+    assert_eq!(served, expected, "only the new keys are published");
 
     let listing = srv.cli().run(&["key", "list"], None).ok("key list").stdout;
-    let signing: Vec<&str> = listing.lines().filter(|l| l.ends_with("signs")).collect();
-    assert_eq!(signing.len(), 1, "{listing}");
-    assert!(signing[0].starts_with(&kid), "{listing}");
-    let verifying = listing.lines().filter(|l| l.ends_with("verifies")).count();
-    assert_eq!(verifying, 1, "the old key verifies its tokens: {listing}");
+    assert_eq!(
+        listing.lines().filter(|l| l.ends_with("signs")).count(),
+        2,
+        "{listing}"
+    );
+    assert!(!listing.contains("verifies"), "{listing}");
 }
 
 #[test]

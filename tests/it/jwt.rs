@@ -28,8 +28,8 @@ pub fn verify(srv: &TestServer, jwt: &str, issuer: &str) -> (String, Value) {
         .expect("EC key from JWKS");
     let mut v = Validation::new(Algorithm::ES256);
     v.set_issuer(&[issuer]);
-    v.validate_aud = false;
-    v.set_required_spec_claims(&["exp", "iss", "sub"]);
+    v.set_audience(&[issuer]);
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     let data = jsonwebtoken::decode::<Value>(jwt, &key, &v)
         .unwrap_or_else(|e| panic!("JWT does not verify against the JWKS: {e}"));
     (kid, data.claims)
@@ -71,7 +71,7 @@ fn openid_configuration_and_jwks_are_consistent() {
     );
     assert_eq!(
         oc["id_token_signing_alg_values_supported"],
-        serde_json::json!(["ES256"]),
+        serde_json::json!(["RS256", "ES256"]),
         "{oc}"
     );
     assert_eq!(
@@ -79,7 +79,11 @@ fn openid_configuration_and_jwks_are_consistent() {
         serde_json::json!(["none"]),
         "{oc}"
     );
-    assert!(oc["response_types_supported"].is_array(), "{oc}");
+    assert_eq!(
+        oc["response_types_supported"],
+        serde_json::json!([]),
+        "/oauth/authorize answers no response type: {oc}"
+    );
     assert!(oc["subject_types_supported"].is_array(), "{oc}");
 
     // jwks_uri serves the same document as the well-known path.
@@ -111,13 +115,34 @@ fn openid_configuration_and_jwks_are_consistent() {
 }
 
 #[test]
-fn jwks_publishes_public_p256_keys_only() {
+fn jwks_publishes_public_keys_only_one_p256_and_one_rsa() {
     let srv = TestServer::start();
+    let response = srv.api().get("/.well-known/jwks.json", &[]);
+    response.assert_status(200, "jwks");
+    assert_eq!(
+        response.header("cache-control"),
+        Some("public, max-age=300"),
+        "verifiers may keep it for TOKEND_JWKS_MAX_AGE"
+    );
     let keys = srv.api().jwks();
     let list = keys["keys"].as_array().expect("keys array");
-    assert!(!list.is_empty(), "{keys}");
+    assert_eq!(list.len(), 2, "{keys}");
     let mut kids = std::collections::HashSet::new();
-    for k in list {
+    for k in list.iter().filter(|k| k["kty"] == "RSA") {
+        assert_eq!(k["alg"], "RS256", "{k}");
+        assert_eq!(k["use"], "sig", "{k}");
+        assert_eq!(
+            b64url_decode(str_field(k, "n")).len(),
+            256,
+            "2048 bits: {k}"
+        );
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "no private part: {k}");
+        }
+        assert!(kids.insert(str_field(k, "kid").to_owned()));
+    }
+    assert_eq!(kids.len(), 1, "one RSA key: {keys}");
+    for k in list.iter().filter(|k| k["kty"] != "RSA") {
         assert_eq!(k["kty"], "EC", "{k}");
         assert_eq!(k["crv"], "P-256", "{k}");
         assert_eq!(k["use"], "sig", "{k}");
@@ -162,7 +187,7 @@ fn api_token_access_tokens_verify_with_an_independent_library() {
         let jwt = &exchanged.access_token;
         let (h, _) = jwt_parts(jwt);
         assert_eq!(h["alg"], "ES256", "{h}");
-        assert_eq!(h["typ"], "JWT", "{h}");
+        assert_eq!(h["typ"], "at+jwt", "RFC 9068 §2.1: {h}");
         let (kid, c) = verify(&srv, jwt, &issuer);
         assert_eq!(h["kid"], kid.as_str());
         assert_eq!(c["iss"], issuer.as_str(), "{c}");
@@ -199,7 +224,13 @@ fn api_token_access_tokens_verify_with_an_independent_library() {
         b64url(claims.to_string().as_bytes()),
         parts[2]
     );
-    let k = &srv.api().jwks()["keys"][0];
+    let jwks = srv.api().jwks();
+    let k = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kty"] == "EC")
+        .expect("an EC key");
     let key = DecodingKey::from_ec_components(str_field(k, "x"), str_field(k, "y")).unwrap();
     let mut v = Validation::new(Algorithm::ES256);
     v.validate_aud = false;

@@ -8,6 +8,7 @@
 //! All tests are linked into this one binary.
 
 mod access;
+mod audience;
 mod audit;
 mod bad_input;
 mod ceilings;

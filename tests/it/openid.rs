@@ -134,7 +134,8 @@ fn the_discovery_document_names_userinfo() {
 }
 
 /// The ID token checked with `jsonwebtoken`, as a relying party checks it:
-/// the signature against the served JWKS, `iss`, `aud` and `exp`.
+/// the signature against the served JWKS (RS256 or ES256, as its header
+/// says), `iss`, `aud` and `exp`.
 fn verified_id_token(srv: &TestServer, id_token: &str, audience: &str) -> Result<Value, String> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
     let header = jsonwebtoken::decode_header(id_token).map_err(|e| e.to_string())?;
@@ -146,9 +147,17 @@ fn verified_id_token(srv: &TestServer, id_token: &str, audience: &str) -> Result
         .find(|k| Some(k["kid"].as_str().unwrap()) == header.kid.as_deref())
         .ok_or("kid not in the JWKS")?
         .clone();
-    let key = DecodingKey::from_ec_components(str_field(&jwk, "x"), str_field(&jwk, "y"))
-        .map_err(|e| e.to_string())?;
-    let mut validation = Validation::new(Algorithm::ES256);
+    let key = match header.alg {
+        Algorithm::RS256 => {
+            DecodingKey::from_rsa_components(str_field(&jwk, "n"), str_field(&jwk, "e"))
+        }
+        Algorithm::ES256 => {
+            DecodingKey::from_ec_components(str_field(&jwk, "x"), str_field(&jwk, "y"))
+        }
+        other => return Err(format!("unexpected alg {other:?}")),
+    }
+    .map_err(|e| e.to_string())?;
+    let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[format!("http://{}", srv.addr())]);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
@@ -157,12 +166,13 @@ fn verified_id_token(srv: &TestServer, id_token: &str, audience: &str) -> Result
         .map_err(|e| e.to_string())
 }
 
-fn openid_token(srv: &TestServer, session: &str) -> String {
+/// An openid API token of the session's user: (its secret, its id).
+fn openid_token(srv: &TestServer, session: &str) -> (String, String) {
     let created = srv
         .api()
         .create_token_with(session, &NewToken::named("oidc").openid());
     assert_eq!(created.openid, Some(true));
-    created.secret
+    (created.secret, created.id)
 }
 
 fn tenant_exchange(srv: &TestServer, body: &str) -> Response {
@@ -170,25 +180,32 @@ fn tenant_exchange(srv: &TestServer, body: &str) -> Response {
 }
 
 #[test]
-fn an_openid_token_yields_an_id_token_at_both_endpoints() {
+fn an_openid_token_yields_an_rs256_id_token_at_both_endpoints() {
     let srv = TestServer::start();
     let session = alice(&srv);
-    let secret = openid_token(&srv, &session);
-    let issuer = format!("http://{}", srv.addr());
+    let (secret, token_id) = openid_token(&srv, &session);
 
     let answer = srv.api().exchange_tenant("acme", &secret);
     let scope = answer.scope.as_deref().expect("a scope");
     assert!(scope.split(' ').any(|s| s == "openid"), "{answer:?}");
     let access = jwt_parts(&answer.access_token).1;
     let id_token = answer.id_token.as_deref().expect("an ID token");
-    let claims = verified_id_token(&srv, id_token, &issuer)
-        .expect("a valid ID token, for the issuer by default");
+    let (header, _) = jwt_parts(id_token);
+    assert_eq!(header["alg"], "RS256", "OpenID Connect's default: {header}");
+    assert_eq!(header["typ"], "JWT", "{header}");
+    // No client named and no TOKEND_AUDIENCE: the API token is the party,
+    // never an access token's audience.
+    let claims = verified_id_token(&srv, id_token, &token_id)
+        .expect("a valid ID token, for the API token by default");
+    assert_ne!(
+        claims["aud"], access["aud"],
+        "an ID token's audience is not a resource"
+    );
     assert_eq!(claims["sub"], access["sub"]);
     assert_eq!(
         claims["exp"], access["exp"],
         "expires with its access token"
     );
-    assert_eq!(claims["iat"], claims["auth_time"]);
     assert_eq!(claims["preferred_username"], "alice");
     assert_eq!(claims["name"], "Alice Example");
     assert_eq!(claims["email"], "alice@acme.example");
@@ -200,60 +217,100 @@ fn an_openid_token_yields_an_id_token_at_both_endpoints() {
     let console = srv.api().exchange_authorize(&secret);
     assert_eq!(console.scope.as_deref(), Some("ALL_PERMISSIONS openid"));
     let console_id_token = console.id_token.as_deref().expect("an ID token");
-    verified_id_token(&srv, console_id_token, &issuer)
+    let again = verified_id_token(&srv, console_id_token, &token_id)
         .expect("an ID token at the console endpoint too");
+    // OpenID Connect Core §12.2: a refreshed ID token keeps auth_time.
+    assert_eq!(again["auth_time"], claims["auth_time"]);
+    assert!(again["auth_time"].as_i64() <= again["iat"].as_i64());
 
-    // A tampered ID token fails the relying party's check.
+    // A tampered ID token fails the relying party's check, and no ID
+    // token passes as an access token.
     let tampered = flip_char(id_token, 40);
-    assert!(verified_id_token(&srv, &tampered, &issuer).is_err());
+    assert!(verified_id_token(&srv, &tampered, &token_id).is_err());
+    srv.api()
+        .try_session_info(id_token)
+        .assert_bearer_401("an ID token presented as an access token");
+    srv.api()
+        .try_userinfo(id_token)
+        .assert_bearer_401("an ID token at userinfo");
 }
 
 #[test]
-fn the_audience_is_the_default_or_what_the_request_names() {
+fn an_id_token_is_for_the_client_the_api_token_is_bound_to() {
     let srv = TestServer::config()
         .env("TOKEND_AUDIENCE", "console-client")
         .start();
     let session = alice(&srv);
-    let secret = openid_token(&srv, &session);
+    let (secret, _) = openid_token(&srv, &session);
     let grant = format!("grant_type=refresh_token&refresh_token={secret}");
-    let id_token = |extra: &str| -> String {
-        let answer = tenant_exchange(&srv, &format!("{grant}{extra}")).assert_json("exchange");
-        str_field(&answer, "id_token").to_owned()
+    let exchange = |extra: &str| -> Value {
+        tenant_exchange(&srv, &format!("{grant}{extra}")).assert_json("exchange")
     };
-    assert!(verified_id_token(&srv, &id_token(""), "console-client").is_ok());
+    let id_token = |extra: &str| -> String { str_field(&exchange(extra), "id_token").to_owned() };
+
+    // No client yet: TOKEND_AUDIENCE, no azp.
+    let plain = verified_id_token(&srv, &id_token(""), "console-client").expect("default");
+    assert!(plain.get("azp").is_none(), "no client, no azp: {plain}");
     assert!(
         verified_id_token(&srv, &id_token(""), "another-client").is_err(),
         "a relying party with another client id refuses it"
     );
-    assert!(verified_id_token(&srv, &id_token("&audience=ci-bot"), "ci-bot").is_ok());
-    let resource = "https://vmc.example/api";
-    let with_resource = id_token(&format!("&resource={}", form_encode(resource)));
-    assert!(verified_id_token(&srv, &with_resource, resource).is_ok());
 
     // A public client that names itself is the audience and the
-    // authorized party; with an audience named as well, only the party.
-    let for_client = verified_id_token(&srv, &id_token("&client_id=terraform"), "terraform")
+    // authorized party, and the token is bound to it from then on.
+    let first = exchange("&client_id=terraform");
+    let for_client = verified_id_token(&srv, str_field(&first, "id_token"), "terraform")
         .expect("the client is the audience");
     assert_eq!(for_client["azp"], "terraform");
-    let for_other = verified_id_token(
-        &srv,
-        &id_token("&client_id=terraform&audience=ci-bot"),
-        "ci-bot",
-    )
-    .expect("the audience named");
-    assert_eq!(for_other["azp"], "terraform");
-    let plain = verified_id_token(&srv, &id_token(""), "console-client").expect("default");
-    assert!(plain.get("azp").is_none(), "no client, no azp: {plain}");
+    assert_eq!(
+        jwt_parts(str_field(&first, "access_token")).1["client_id"],
+        "terraform",
+        "RFC 9068's client_id"
+    );
+    let later = verified_id_token(&srv, &id_token(""), "terraform")
+        .expect("bound: the same parties without client_id");
+    assert_eq!(later["azp"], "terraform");
+    assert_eq!(
+        later["auth_time"], plain["auth_time"],
+        "the original auth_time"
+    );
+    tenant_exchange(&srv, &format!("{grant}&client_id=other"))
+        .assert_oauth_error("invalid_grant", "another client presents a bound token");
+    verified_id_token(&srv, &id_token("&client_id=terraform"), "terraform")
+        .expect("its own client still may");
 
-    tenant_exchange(&srv, &format!("{grant}&resource=not%20a%20uri"))
-        .assert_oauth_error("invalid_target", "a resource that is no absolute URI");
-    tenant_exchange(&srv, &format!("{grant}&resource=https://a.example/%23frag"))
-        .assert_oauth_error("invalid_target", "a resource with a fragment");
-    tenant_exchange(
-        &srv,
-        &format!("{grant}&audience=a&resource=https://a.example/"),
-    )
-    .assert_oauth_error("invalid_request", "audience and resource");
+    tenant_exchange(&srv, &format!("{grant}&client_id=a%20b"))
+        .assert_oauth_error("invalid_target", "a client id with a space");
+}
+
+#[test]
+fn a_registered_client_may_ask_for_es256_id_tokens() {
+    let srv = TestServer::start();
+    let session = alice(&srv);
+    let (secret, _) = openid_token(&srv, &session);
+    let register = |body: Value| {
+        srv.api().post(
+            "/oauth/tenant/acme/register",
+            &[
+                ("Authorization", &bearer(&session)),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+    };
+    let registered =
+        register(json!({"client_name": "es", "id_token_signed_response_alg": "ES256"}))
+            .assert_json("register");
+    assert_eq!(registered["id_token_signed_response_alg"], "ES256");
+    let client_id = str_field(&registered, "client_id").to_owned();
+    register(json!({"client_name": "hs", "id_token_signed_response_alg": "HS256"}))
+        .assert_status(400, "an algorithm tokend does not sign with");
+
+    let grant = format!("grant_type=refresh_token&refresh_token={secret}&client_id={client_id}");
+    let answer = tenant_exchange(&srv, &grant).assert_json("exchange");
+    let id_token = str_field(&answer, "id_token");
+    assert_eq!(jwt_parts(id_token).0["alg"], "ES256");
+    verified_id_token(&srv, id_token, &client_id).expect("valid for its client");
 }
 
 #[test]

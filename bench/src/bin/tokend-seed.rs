@@ -53,6 +53,9 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         operator: Some("cli:tokend-seed".into()),
         audit_retention: None,
         audience: None,
+        default_audience: Vec::new(),
+        jwks_max_age: tokend::domain::DEFAULT_JWKS_MAX_AGE,
+        key_publish_delay: tokend::domain::DEFAULT_KEY_PUBLISH_DELAY,
     };
     let admin_password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
     let (mut authority, _) = Authority::start(

@@ -102,7 +102,7 @@ impl Authority {
             expires_at,
             AccessOrigin::Session(session_id.clone()),
         )?;
-        let access_token = self.keys()?.sign(&claims)?;
+        let access_token = self.keys()?.sign_access_token(&claims, now)?;
         let event = self
             .event("session.login", "success")?
             .by_account(&account)
@@ -170,28 +170,57 @@ impl Authority {
         }
     }
 
-    /// Checks an access token and loads the caller with current rights.
+    /// Checks an access token for tokend's own API and loads the caller
+    /// with current rights. tokend is a resource server whose identifier
+    /// is the issuer (RFC 9068 §4): a token meant for other services only
+    /// is refused.
     pub fn authenticate(&self, access_token: &str, client: IpAddr) -> Result<Caller, DomainError> {
-        self.in_snapshot(|| self.check_access_token(access_token, client))
+        let (caller, claims) = self.authenticate_for_any_audience(access_token, client)?;
+        if !claims.is_for(&self.settings().issuer) {
+            return Err(gone("the access token is meant for another audience"));
+        }
+        Ok(caller)
     }
 
-    fn check_access_token(
+    /// Checks an access token whatever its audience (introspection), and
+    /// loads the caller with current rights.
+    pub(in crate::domain) fn authenticate_for_any_audience(
         &self,
         access_token: &str,
         client: IpAddr,
-    ) -> Result<Caller, DomainError> {
+    ) -> Result<(Caller, AccessClaims), DomainError> {
+        self.in_snapshot(|| {
+            let claims = self.verified_access_token(access_token)?;
+            let caller = self.check_access_token(&claims, client)?;
+            Ok((caller, claims))
+        })
+    }
+
+    /// The claims of an access token whose signature, type, issuer and
+    /// expiry check, whatever its audience.
+    pub(in crate::domain) fn verified_access_token(
+        &self,
+        access_token: &str,
+    ) -> Result<AccessClaims, DomainError> {
         let now = self.now();
         let verified = &self.shared.verified_tokens;
-        let claims = match verified.get(access_token, now) {
-            Some(claims) => claims,
-            None => {
-                let claims = self
-                    .keys()?
-                    .verify(access_token, &self.settings().issuer, now)?;
-                verified.insert(access_token, &claims, now);
-                claims
-            }
-        };
+        if let Some(claims) = verified.get(access_token, now) {
+            return Ok(claims);
+        }
+        let claims =
+            self.keys()?
+                .verify_access_token(access_token, &self.settings().issuer, now)?;
+        verified.insert(access_token, &claims, now);
+        Ok(claims)
+    }
+
+    /// Whether what `claims` came from is alive, and the caller it makes.
+    fn check_access_token(
+        &self,
+        claims: &AccessClaims,
+        client: IpAddr,
+    ) -> Result<Caller, DomainError> {
+        let now = self.now();
         if self.db().access_token_revoked(&claims.jti)? {
             return Err(gone("the access token was revoked"));
         }
@@ -260,9 +289,11 @@ impl Authority {
         Ok(AccessClaims {
             iss: self.settings().issuer.clone(),
             sub: account.user_id.clone(),
+            aud: vec![self.settings().issuer.clone()],
             iat: now,
             exp: expires_at,
             jti: self.new_id()?,
+            client_id: None,
             org_id: account.org.id.clone(),
             org_name: account.org.name.clone(),
             username: account.user_name.clone(),

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::domain::audit::Actor;
 use crate::domain::directory::names::check_name;
+use crate::domain::directory::names::check_resource;
 use crate::domain::records::Event;
 use crate::domain::records::{
     BundleSummary, Group, GroupSummary, Org, RightsBundle, RoleDefinition, Service, UserSummary,
@@ -60,6 +61,7 @@ impl Authority {
             name: name.to_string(),
             permissions: names,
             created_at: self.now(),
+            identifier: None,
         };
         let record = service.clone();
         let event = self
@@ -74,6 +76,42 @@ impl Authority {
                 other => other,
             })?;
         Ok(service)
+    }
+
+    /// Sets (or, with None, removes) a service's identifier URI: what an
+    /// exchange names as `resource` or `audience` for access tokens meant
+    /// for the service. An absolute URI without a fragment (RFC 8707),
+    /// and no other service's.
+    pub fn set_service_identifier(
+        &mut self,
+        by: Actor<'_>,
+        service: &Service,
+        identifier: Option<&str>,
+    ) -> Result<Service, DomainError> {
+        self.require_provider_to(by, Right::RightsBundleManage, "register services")?;
+        if let Some(identifier) = identifier {
+            check_resource(identifier)?;
+            if identifier == self.settings().issuer {
+                return Err(DomainError::Invalid(
+                    "the issuer is tokend's own identifier".into(),
+                ));
+            }
+        }
+        let (id, value) = (service.id.clone(), identifier.map(str::to_string));
+        let event = self
+            .event_by(by, "service.update")?
+            .on("service", &service.id, &service.name)
+            .with("identifier", json!(identifier));
+        self.write_recorded(event, move |tx| {
+            tx.set_service_identifier(&id, value.as_deref())
+        })
+        .map_err(|e| match e.into() {
+            DomainError::Conflict(_) => {
+                DomainError::Conflict("another service has this identifier already".into())
+            }
+            other => other,
+        })?;
+        self.service(&service.name)
     }
 
     /// Adds permissions to a registered service.

@@ -96,6 +96,38 @@ pub(in crate::domain) fn check_email(email: &str) -> Result<(), DomainError> {
     }
 }
 
+/// An audience tokend will put in a token: 1-256 visible ASCII characters.
+pub fn check_audience(audience: &str) -> Result<(), DomainError> {
+    let valid = !audience.is_empty()
+        && audience.len() <= 256
+        && audience.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTarget(
+            "an audience is 1-256 visible ASCII characters".into(),
+        ))
+    }
+}
+
+/// RFC 8707 §2: a resource is an absolute URI without a fragment.
+pub fn check_resource(resource: &str) -> Result<(), DomainError> {
+    check_audience(resource)?;
+    let scheme = resource.split_once(':').map(|(scheme, _)| scheme);
+    let absolute = scheme.is_some_and(|s| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if absolute && !resource.contains('#') {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTarget(
+            "a resource is an absolute URI without a fragment (RFC 8707)".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

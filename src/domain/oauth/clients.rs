@@ -12,7 +12,8 @@ use crate::domain::directory::names::check_name;
 use crate::domain::records::OAuthClient;
 use crate::domain::records::TokenScope;
 use crate::domain::storage::{Durability, StoreError};
-use crate::domain::tokens::identity::IdTokenAudience;
+use crate::domain::tokens::identity::ExchangeRequest;
+use crate::domain::tokens::signing::{ES256, RS256};
 use crate::domain::tokens::{CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken};
 use crate::domain::{Authority, Caller, Committing, DomainError, Right};
 
@@ -27,8 +28,10 @@ impl Authority {
         caller: &Caller,
         audience: ExchangeAudience<'_>,
         name: &str,
+        id_token_alg: Option<&str>,
     ) -> Result<OAuthClient, DomainError> {
         self.require_session(caller, "register OAuth clients")?;
+        let id_token_alg = id_token_alg.map(self::id_token_alg).transpose()?;
         self.require(caller, Right::TokenManageOwn)?;
         if !audience.admits(&caller.account) {
             return Err(self.deny(
@@ -51,7 +54,13 @@ impl Authority {
             .event("oauth_client.register", "success")?
             .by(caller)
             .on("oauth_client", &client.id, &client.name);
-        self.write_recorded(event, move |tx| tx.insert_oauth_client(&record))?;
+        self.write_recorded(event, move |tx| {
+            tx.insert_oauth_client(&record)?;
+            match id_token_alg {
+                Some(algorithm) => tx.set_client_id_token_alg(&record.id, algorithm),
+                None => Ok(()),
+            }
+        })?;
         Ok(client)
     }
 
@@ -95,6 +104,7 @@ impl Authority {
         client_id: &str,
         assertion: &str,
         audience: ExchangeAudience<'_>,
+        resources: &[&str],
         client_ip: IpAddr,
     ) -> Result<(CreatedApiToken, Committing<IssuedAccess>), DomainError> {
         let (caller, client) =
@@ -163,7 +173,10 @@ impl Authority {
         let issued = self.exchange_api_token(
             created.secret.reveal(),
             audience,
-            IdTokenAudience::default(),
+            &ExchangeRequest {
+                client_id: Some(&client.id),
+                resources: resources.to_vec(),
+            },
             client_ip,
         )?;
         Ok((created, issued))
@@ -215,5 +228,17 @@ impl Authority {
             return refused("this client has taken its API token already", caller);
         }
         Ok(Ok((caller, client)))
+    }
+}
+
+/// A registered client's `id_token_signed_response_alg` (OpenID Connect
+/// Dynamic Client Registration §2): RS256 (the default) or ES256.
+pub(in crate::domain) fn id_token_alg(algorithm: &str) -> Result<&'static str, DomainError> {
+    match algorithm {
+        RS256 => Ok(RS256),
+        ES256 => Ok(ES256),
+        _ => Err(DomainError::Invalid(
+            "id_token_signed_response_alg is RS256 or ES256".into(),
+        )),
     }
 }

@@ -1,7 +1,9 @@
 //! RFC 7662 introspection. A resource server authenticates with the
 //! credentials of a service it serves (a client id and secret, made by the
-//! provider) and asks whether a token is active: an API token, or an access
-//! token tokend issued. An inactive token gets nothing but "inactive".
+//! provider) and asks whether an access token tokend issued is active. An
+//! API token is never active here: it is a credential for tokend's token
+//! endpoints, not for a resource server, which must not accept it as a
+//! bearer token. An inactive token gets nothing but "inactive".
 
 use std::net::IpAddr;
 
@@ -10,7 +12,6 @@ use serde_json::json;
 use crate::domain::ambient::random_string;
 use crate::domain::audit::Actor;
 use crate::domain::records::{IntrospectionClient, Service};
-use crate::domain::tokens::api_token::ApiTokenSecret;
 use crate::domain::{Authority, DomainError, Right};
 
 /// Characters of a client secret: base62, about 285 bits.
@@ -28,8 +29,6 @@ pub struct ClientCredentials {
 /// What introspection says of an active token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveToken {
-    /// `Bearer` for an access token, `refresh_token` for an API token.
-    pub token_type: &'static str,
     pub sub: String,
     pub username: String,
     pub org_id: String,
@@ -38,10 +37,12 @@ pub struct ActiveToken {
     pub scope: String,
     pub iat: i64,
     pub exp: Option<i64>,
-    /// The API token's id; for an access token its `jti`.
+    /// Its `jti`.
     pub token_id: String,
-    /// For an access token: the API token or session it came from.
+    /// The API token or session it came from.
     pub origin: Option<String>,
+    pub aud: Vec<String>,
+    pub client_id: Option<String>,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -151,55 +152,22 @@ impl Authority {
         }
     }
 
-    /// Whether `presented` is active now, and what it is; None: inactive
-    /// (unknown, malformed, expired, revoked, or its user disabled).
+    /// Whether the access token `presented` is active now, and what it
+    /// is; None: inactive (an API token, unknown, malformed, expired,
+    /// revoked, its session ended or its user disabled). Any audience:
+    /// the resource server checks `aud` itself.
     pub fn introspect(
         &self,
         presented: &str,
         client: IpAddr,
     ) -> Result<Option<ActiveToken>, DomainError> {
-        let now = self.now();
-        if let Some(secret) = ApiTokenSecret::parse(presented) {
-            let Some(token) = self.db().api_token_by_digest(&secret.digest())? else {
-                return Ok(None);
-            };
-            let live = token.revoked_at.is_none() && token.expires_at.is_none_or(|at| at > now);
-            let Some(account) = self.account_now(&token.user_id)?.filter(|a| !a.disabled) else {
-                return Ok(None);
-            };
-            if !live {
-                return Ok(None);
-            }
-            // What access derived from it would hold.
-            let grant = token.scope.grant(&account).token_derived();
-            return Ok(Some(ActiveToken {
-                token_type: "refresh_token",
-                sub: account.user_id.clone(),
-                username: account.user_name.clone(),
-                org_id: account.org.id.clone(),
-                org_name: account.org.name.clone(),
-                scope: grant.permissions.join(" "),
-                iat: token.created_at,
-                exp: token.expires_at,
-                token_id: token.id,
-                origin: None,
-            }));
-        }
-        let caller = match self.authenticate(presented, client) {
-            Ok(caller) => caller,
+        let (caller, claims) = match self.authenticate_for_any_audience(presented, client) {
+            Ok(checked) => checked,
             Err(DomainError::Unauthenticated(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        // `authenticate` has just verified it: the claims are remembered.
-        let claims = match self.shared.verified_tokens.get(presented, now) {
-            Some(claims) => claims,
-            None => self
-                .keys()?
-                .verify(presented, &self.settings().issuer, now)?,
-        };
         let account = &caller.account;
         Ok(Some(ActiveToken {
-            token_type: "Bearer",
             sub: account.user_id.clone(),
             username: account.user_name.clone(),
             org_id: account.org.id.clone(),
@@ -209,6 +177,8 @@ impl Authority {
             exp: Some(claims.exp),
             token_id: claims.jti,
             origin: claims.rt.or(claims.sid),
+            aud: claims.aud,
+            client_id: claims.client_id,
         }))
     }
 }

@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::domain::ambient::random_string;
 use crate::domain::audit::Actor;
 use crate::domain::directory::users::check_user_name;
+use crate::domain::oauth::clients::id_token_alg;
 use crate::domain::records::Event;
 use crate::domain::records::PageRequest;
 use crate::domain::records::TokenScope;
@@ -25,7 +26,7 @@ use crate::domain::records::{
     ServiceAccount, ServiceAccountPage, ServiceAccountStatus,
 };
 use crate::domain::storage::{Durability, StoreError};
-use crate::domain::tokens::identity::IdTokenAudience;
+use crate::domain::tokens::identity::ExchangeRequest;
 use crate::domain::tokens::{
     CreatedApiToken, ExchangeAudience, IssuedAccess, NewApiToken, Rotation,
 };
@@ -55,6 +56,8 @@ pub struct NewServiceAccountRequest<'a> {
     pub client_uri: Option<&'a str>,
     /// The role it holds; none until an admin chooses one.
     pub role: Option<&'a str>,
+    /// What its ID tokens are signed with (`id_token_signed_response_alg`).
+    pub id_token_alg: Option<&'a str>,
 }
 
 /// What a client receives from the device authorization endpoint.
@@ -138,14 +141,21 @@ impl Authority {
             .in_org(&org.id)
             .with("software_id", json!(account.software_id))
             .with("role", json!(new.role));
-        self.write_recorded(event, move |tx| tx.insert_service_account(&account))
-            .map_err(|e| match e {
-                StoreError::Duplicate => DomainError::Conflict(format!(
-                    "a user or service account named {name:?} exists in org {:?}",
-                    org.name
-                )),
-                other => other.into(),
-            })?;
+        let id_token_alg = new.id_token_alg.map(id_token_alg).transpose()?;
+        self.write_recorded(event, move |tx| {
+            tx.insert_service_account(&account)?;
+            match id_token_alg {
+                Some(algorithm) => tx.set_client_id_token_alg(&account.user.id, algorithm),
+                None => Ok(()),
+            }
+        })
+        .map_err(|e| match e {
+            StoreError::Duplicate => DomainError::Conflict(format!(
+                "a user or service account named {name:?} exists in org {:?}",
+                org.name
+            )),
+            other => other.into(),
+        })?;
         self.service_account_by_id(&id)
     }
 
@@ -464,6 +474,7 @@ impl Authority {
         client_id: &str,
         device_code: &str,
         audience: ExchangeAudience<'_>,
+        resources: &[&str],
         source: IpAddr,
     ) -> Result<(CreatedApiToken, Committing<IssuedAccess>), DomainError> {
         let invalid = DomainError::InvalidGrant;
@@ -552,7 +563,10 @@ impl Authority {
         let issued = self.exchange(
             created.secret.reveal(),
             audience,
-            IdTokenAudience::default(),
+            &ExchangeRequest {
+                client_id: Some(&authorization.service_account_id),
+                resources: resources.to_vec(),
+            },
             source,
             Rotation::Never,
         )?;

@@ -6,68 +6,34 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::domain::records::Account;
+use crate::domain::directory::names::check_audience;
+use crate::domain::records::{Account, ApiTokenRecord};
+use crate::domain::tokens::signing::{ES256, RS256};
 use crate::domain::{Authority, Caller, DomainError};
 
-/// Who an ID token is for, as the exchange request names it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IdTokenAudience<'a> {
-    pub target: AudienceTarget<'a>,
+/// What an exchange request names beside the API token.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeRequest<'a> {
     /// The `client_id` of the request (a public client, RFC 6749 §6): the
-    /// token's `azp`, and its `aud` when nothing else names one.
+    /// access token's `client_id`, the ID token's `aud` and `azp`. The
+    /// first one presented with an API token binds the token to it.
     pub client_id: Option<&'a str>,
+    /// The `resource` (RFC 8707) and `audience` (RFC 8693) values: each the
+    /// identifier URI of a registered service, which the access token's
+    /// `aud` then names.
+    pub resources: Vec<&'a str>,
 }
 
-/// What the request names as the ID token's audience.
-#[derive(Debug, Clone, Copy, Default)]
-pub enum AudienceTarget<'a> {
-    /// The client, else `Settings::audience`, else the issuer.
-    #[default]
-    Default,
-    /// An `audience` parameter: a client id or any name of 1-256 visible
-    /// characters.
-    Named(&'a str),
-    /// A `resource` parameter (RFC 8707): an absolute URI, no fragment.
-    Resource(&'a str),
-}
-
-/// The audience an ID token gets, and the party it was issued to.
+/// The parties of an ID token (OpenID Connect Core §2): the same in every
+/// refresh of one API token (§12.2).
 #[derive(Debug, Clone)]
 pub struct IdTokenParties {
     pub aud: String,
     pub azp: Option<String>,
-}
-
-/// An audience tokend will put in a token: 1-256 visible ASCII characters.
-pub fn check_audience(audience: &str) -> Result<(), DomainError> {
-    let valid = !audience.is_empty()
-        && audience.len() <= 256
-        && audience.bytes().all(|b| b.is_ascii_graphic());
-    if valid {
-        Ok(())
-    } else {
-        Err(DomainError::InvalidTarget(
-            "an audience is 1-256 visible ASCII characters".into(),
-        ))
-    }
-}
-
-/// RFC 8707 §2: a resource is an absolute URI without a fragment.
-fn check_resource(resource: &str) -> Result<(), DomainError> {
-    check_audience(resource)?;
-    let scheme = resource.split_once(':').map(|(scheme, _)| scheme);
-    let absolute = scheme.is_some_and(|s| {
-        s.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    });
-    if absolute && !resource.contains('#') {
-        Ok(())
-    } else {
-        Err(DomainError::InvalidTarget(
-            "a resource is an absolute URI without a fragment (RFC 8707)".into(),
-        ))
-    }
+    /// When the user authenticated: the API token's creation.
+    pub auth_time: i64,
+    /// `RS256`, or `ES256` for a client that registered for it.
+    pub algorithm: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -133,42 +99,70 @@ impl Authority {
         })
     }
 
-    /// The `aud` and `azp` an ID token gets; a malformed one asked for is
-    /// refused whether or not the token yields an ID token.
-    pub(in crate::domain) fn id_token_audience(
+    /// The `aud` of an access token for `request`: the services its
+    /// resources name (each must be one's identifier URI), else the issuer
+    /// and the configured default audiences.
+    pub(in crate::domain) fn access_audience(
         &self,
-        audience: IdTokenAudience<'_>,
-    ) -> Result<IdTokenParties, DomainError> {
-        let settings = self.settings();
-        if let Some(client_id) = audience.client_id {
+        request: &ExchangeRequest<'_>,
+    ) -> Result<Vec<String>, DomainError> {
+        if let Some(client_id) = request.client_id {
             check_audience(client_id)?;
         }
-        let aud = match audience.target {
-            AudienceTarget::Default => match audience.client_id {
-                Some(client_id) => client_id.to_string(),
-                None => settings
-                    .audience
-                    .clone()
-                    .unwrap_or_else(|| settings.issuer.clone()),
+        let mut audience: Vec<String> = Vec::with_capacity(request.resources.len());
+        for &resource in &request.resources {
+            check_audience(resource)?;
+            if self.db().service_by_identifier(resource)?.is_none() {
+                return Err(DomainError::InvalidTarget(format!(
+                    "no service has the identifier {resource}"
+                )));
+            }
+            if !audience.iter().any(|a| a == resource) {
+                audience.push(resource.to_string());
+            }
+        }
+        if audience.is_empty() {
+            let settings = self.settings();
+            audience.push(settings.issuer.clone());
+            audience.extend(settings.default_audience.iter().cloned());
+        }
+        Ok(audience)
+    }
+
+    /// The parties of the ID tokens of `token` exchanged by `client_id`
+    /// (the request's, else the one the token is bound to): that client
+    /// is `aud` and `azp`; with none, `Settings::audience`, else the API
+    /// token itself (its id), never an access token's audience.
+    pub(in crate::domain) fn id_token_parties(
+        &self,
+        token: &ApiTokenRecord,
+        client_id: Option<&str>,
+    ) -> Result<IdTokenParties, DomainError> {
+        let algorithm = match client_id {
+            Some(client) => match self.db().client_id_token_alg(client)?.as_deref() {
+                Some(ES256) => ES256,
+                _ => RS256,
             },
-            AudienceTarget::Named(name) => {
-                check_audience(name)?;
-                name.to_string()
-            }
-            AudienceTarget::Resource(uri) => {
-                check_resource(uri)?;
-                uri.to_string()
-            }
+            None => RS256,
+        };
+        let aud = match client_id {
+            Some(client) => client.to_string(),
+            None => self
+                .settings()
+                .audience
+                .clone()
+                .unwrap_or_else(|| token.id.clone()),
         };
         Ok(IdTokenParties {
             aud,
-            azp: audience.client_id.map(str::to_string),
+            azp: client_id.map(str::to_string),
+            auth_time: token.created_at,
+            algorithm,
         })
     }
 
     /// The claims of an OpenID Connect Core 1.0 ID token for `account`,
-    /// issued now (the exchange is the authentication) and expiring with
-    /// the access token it comes with.
+    /// issued now and expiring with the access token it comes with.
     pub(in crate::domain) fn id_token_claims(
         &self,
         account: &Account,
@@ -185,7 +179,7 @@ impl Authority {
             "aud": parties.aud,
             "iat": issued_at,
             "exp": expires_at,
-            "auth_time": issued_at,
+            "auth_time": parties.auth_time,
         });
         if let Some(azp) = &parties.azp {
             registered["azp"] = json!(azp);

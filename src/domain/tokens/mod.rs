@@ -9,6 +9,7 @@ pub(in crate::domain) mod named;
 pub(in crate::domain) mod policy;
 pub(in crate::domain) mod reminders;
 pub(in crate::domain) mod scopes;
+pub(in crate::domain) mod signing;
 
 use std::net::IpAddr;
 
@@ -24,7 +25,7 @@ use crate::domain::records::{
 use crate::domain::records::{ApiTokenListing, Event, TokenSort, TokenState};
 use crate::domain::storage::{Durability, StoreError, WriteJob};
 use crate::domain::tokens::api_token::ApiTokenSecret;
-use crate::domain::tokens::identity::{IdTokenAudience, IdTokenParties};
+use crate::domain::tokens::identity::ExchangeRequest;
 use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{
@@ -105,6 +106,22 @@ pub(in crate::domain) enum Rotation {
     OfServiceAccounts,
     /// The first exchange of a token just made (the device grant).
     Never,
+}
+
+/// What an exchange's access token is for: its `aud` (resolved from the
+/// request) and the client that asks.
+pub(in crate::domain) struct Access<'a> {
+    pub audience: Vec<String>,
+    pub client_id: Option<&'a str>,
+}
+
+impl ApiTokenRecord {
+    /// Whether the token is bound to a client other than `client_id`.
+    fn bound_elsewhere(&self, client_id: &str) -> bool {
+        self.client_id
+            .as_deref()
+            .is_some_and(|bound| bound != client_id)
+    }
 }
 
 /// What an exchange comes to, once the presented token is checked.
@@ -287,13 +304,13 @@ impl Authority {
         &mut self,
         presented: &str,
         audience: ExchangeAudience<'_>,
-        id_audience: IdTokenAudience<'_>,
+        request: &ExchangeRequest<'_>,
         client: IpAddr,
     ) -> Result<Committing<IssuedAccess>, DomainError> {
         self.exchange(
             presented,
             audience,
-            id_audience,
+            request,
             client,
             Rotation::OfServiceAccounts,
         )
@@ -303,13 +320,17 @@ impl Authority {
         &mut self,
         presented: &str,
         audience: ExchangeAudience<'_>,
-        id_audience: IdTokenAudience<'_>,
+        request: &ExchangeRequest<'_>,
         client: IpAddr,
         rotation: Rotation,
     ) -> Result<Committing<IssuedAccess>, DomainError> {
-        let parties = self.id_token_audience(id_audience)?;
-        let checked = self
-            .in_snapshot(|| self.check_exchange(presented, audience, &parties, client, rotation))?;
+        let checked = self.in_snapshot(|| {
+            let access = Access {
+                audience: self.access_audience(request)?,
+                client_id: request.client_id,
+            };
+            self.check_exchange(presented, audience, &access, client, rotation)
+        })?;
         match checked {
             Exchange::Issue(issued, write) => {
                 let commit = self.store.submit_write(write, Durability::Durable)?;
@@ -320,7 +341,11 @@ impl Authority {
             }
             Exchange::Rotate(checked) => {
                 let (token, account) = *checked;
-                self.rotate_and_issue(&token, &account, &parties, client)
+                let access = Access {
+                    audience: self.access_audience(request)?,
+                    client_id: request.client_id,
+                };
+                self.rotate_and_issue(&token, &account, &access, client)
             }
             Exchange::Replayed(checked) => {
                 let (token, account) = *checked;
@@ -336,7 +361,7 @@ impl Authority {
         &self,
         presented: &str,
         audience: ExchangeAudience<'_>,
-        parties: &IdTokenParties,
+        access: &Access<'_>,
         client: IpAddr,
         rotation: Rotation,
     ) -> Result<Exchange, DomainError> {
@@ -362,6 +387,11 @@ impl Authority {
             Some(account) if !audience.admits(account) => {
                 Some("the API token is not valid for this organization")
             }
+            // RFC 6749 §6: a refresh token is bound to the client it was
+            // issued to.
+            Some(_) if access.client_id.is_some_and(|c| token.bound_elsewhere(c)) => {
+                Some("the API token was issued to another client")
+            }
             Some(_) => None,
         };
         let (Some(account), None) = (account.clone(), reason) else {
@@ -372,10 +402,11 @@ impl Authority {
         if account.service_account && rotation == Rotation::OfServiceAccounts {
             return Ok(Exchange::Rotate(Box::new((token, account))));
         }
-        let (issued, event) = self.access_for(&token, &account, parties, client)?;
+        let (issued, event) = self.access_for(&token, &account, access, client)?;
         let (id, address) = (token.id.clone(), client.to_string());
+        let client_id = access.client_id.map(str::to_string);
         let write: WriteJob = Box::new(move |tx| {
-            tx.record_api_token_use(&id, now, &address)?;
+            tx.record_api_token_use(&id, now, &address, client_id.as_deref())?;
             tx.insert_event(&event)
         });
         Ok(Exchange::Issue(issued, write))
@@ -387,7 +418,7 @@ impl Authority {
         &self,
         token: &ApiTokenRecord,
         account: &Account,
-        parties: &IdTokenParties,
+        access: &Access<'_>,
         client: IpAddr,
     ) -> Result<(IssuedAccess, Event), DomainError> {
         let now = self.now();
@@ -405,19 +436,24 @@ impl Authority {
         let expires_at = token
             .expires_at
             .map_or(now + lifetime, |at| at.min(now + lifetime));
-        let claims = self.claims_for(
+        // The client of the request, else the one the token is bound to.
+        let client_id = access.client_id.or(token.client_id.as_deref());
+        let mut claims = self.claims_for(
             account,
             grant.clone(),
             now,
             expires_at,
             AccessOrigin::ApiToken(token.id.clone()),
         )?;
+        claims.aud = access.audience.clone();
+        claims.client_id = client_id.map(str::to_string);
         let keys = self.keys()?;
-        let access_token = keys.sign(&claims)?;
+        let access_token = keys.sign_access_token(&claims, now)?;
         let id_token = if token.openid {
+            let parties = self.id_token_parties(token, client_id)?;
             let id_claims =
-                self.id_token_claims(account, &grant.roles, parties, now, expires_at)?;
-            Some(keys.sign(&id_claims)?)
+                self.id_token_claims(account, &grant.roles, &parties, now, expires_at)?;
+            Some(keys.sign(&id_claims, parties.algorithm, "JWT", now)?)
         } else {
             None
         };
@@ -428,6 +464,7 @@ impl Authority {
             .from(client)
             .with("currentContext.refreshTokenId", json!(token.id))
             .with("accessTokenId", json!(claims.jti))
+            .with("aud", json!(claims.aud))
             .with("expires_in", json!(expires_at - now));
         let issued = IssuedAccess {
             access_token,
@@ -448,7 +485,7 @@ impl Authority {
         &mut self,
         token: &ApiTokenRecord,
         account: &Account,
-        parties: &IdTokenParties,
+        access: &Access<'_>,
         client: IpAddr,
     ) -> Result<Committing<IssuedAccess>, DomainError> {
         let now = self.now();
@@ -479,16 +516,22 @@ impl Authority {
             scope: created.scope.clone(),
             openid: created.openid,
             rotated_at: None,
+            client_id: token.client_id.clone(),
         };
-        let (mut issued, exchanged) = self.access_for(&replacement, account, parties, client)?;
+        let (mut issued, exchanged) = self.access_for(&replacement, account, access, client)?;
         let (old, new, address) = (token.id.clone(), created.id.clone(), client.to_string());
+        // The replacement keeps the client its predecessor was bound to.
+        let client_id = access
+            .client_id
+            .or(token.client_id.as_deref())
+            .map(str::to_string);
         let rotated = self.store.run_write(
             Box::new(move |tx| {
                 if !tx.rotate_api_token(&old, now)? {
                     return Err(StoreError::Conflict);
                 }
                 insert(tx)?;
-                tx.record_api_token_use(&new, now, &address)?;
+                tx.record_api_token_use(&new, now, &address, client_id.as_deref())?;
                 tx.insert_event(&exchanged)
             }),
             Durability::Durable,
@@ -566,7 +609,7 @@ impl Authority {
             self.write_if_changed(event, move |tx| tx.revoke_api_token(&id, now))?;
             return Ok(());
         }
-        let Ok(claims) = self.keys()?.verify(presented, &self.settings().issuer, now) else {
+        let Ok(claims) = self.verified_access_token(presented) else {
             return Ok(());
         };
         let mut event = self
@@ -700,6 +743,7 @@ impl Authority {
             scope: scope.clone(),
             openid,
             rotated_at: None,
+            client_id: None,
         };
         let created = CreatedApiToken {
             id: record.id.clone(),

@@ -5,12 +5,12 @@ use rusqlite::{params, Connection};
 use zeroize::Zeroizing;
 
 use crate::domain::records::SigningKeyRecord;
-use crate::domain::storage::{HealthWrites, KeyReads, KeyWrites, StoreResult};
+use crate::domain::storage::{HealthWrites, KeyReads, KeyWrites, StoreError, StoreResult};
 
 impl KeyReads for Connection {
     fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let mut stmt = self.prepare_cached(
-            "SELECT kid, algorithm, private_key, created_at FROM signing_keys
+            "SELECT kid, algorithm, private_key, created_at, activates_at FROM signing_keys
              WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -19,6 +19,7 @@ impl KeyReads for Connection {
                 algorithm: r.get(1)?,
                 private_key: Zeroizing::new(r.get(2)?),
                 created_at: r.get(3)?,
+                activates_at: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -33,9 +34,25 @@ impl KeyReads for Connection {
 impl KeyWrites for Connection {
     fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![key.kid, key.algorithm, &key.private_key[..], key.created_at],
+            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                key.kid,
+                key.algorithm,
+                &key.private_key[..],
+                key.created_at,
+                key.activates_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn retire_signing_keys_except(&self, kids: &[String], at: i64) -> StoreResult<()> {
+        let kept = serde_json::to_string(kids).map_err(|e| StoreError::Failed(e.to_string()))?;
+        self.execute(
+            "UPDATE signing_keys SET retired_at = ?2
+             WHERE retired_at IS NULL AND kid NOT IN (SELECT value FROM json_each(?1))",
+            params![kept, at],
         )?;
         Ok(())
     }

@@ -605,6 +605,35 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_schema_15_keeps_its_keys_signing_and_its_tokens_unbound() {
+        use crate::domain::storage::{KeyReads, RoleReads, TokenReads};
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &migrations()[..15] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 15;
+             INSERT INTO signing_keys (kid, algorithm, private_key, created_at)
+                 VALUES ('k1', 'ES256', zeroblob(32), 100);
+             INSERT INTO services (id, name, created_at) VALUES ('s1', 'vmc', 1);
+             INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+             INSERT INTO users (id, org_id, name, password_hash, created_at)
+                 VALUES ('u1', 'o1', 'alice', 'hash', 1);
+             INSERT INTO api_tokens (id, digest, user_id, name, created_at)
+                 VALUES ('t1', zeroblob(32), 'u1', 'ci', 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let keys = conn.signing_keys().unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].activates_at, 100, "it signed from its creation");
+        assert_eq!(conn.service("vmc").unwrap().unwrap().identifier, None);
+        let token = conn.api_token_by_digest(&[0; 32]).unwrap().unwrap();
+        assert_eq!(token.client_id, None, "bound to no client");
+        assert_eq!(conn.client_id_token_alg("t1").unwrap(), None);
+    }
+
+    #[test]
     fn a_missing_file_is_not_created_by_open_existing() {
         let path = std::env::temp_dir().join(format!("tokend-none-{}.db", std::process::id()));
         assert!(matches!(

@@ -54,7 +54,8 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupSummary> {
 }
 
 const SERVICE: &str = "SELECT s.id, s.name, s.created_at,
-        (SELECT group_concat(p.name, ' ') FROM permissions p WHERE p.service_id = s.id)
+        (SELECT group_concat(p.name, ' ') FROM permissions p WHERE p.service_id = s.id),
+        s.identifier
     FROM services s";
 
 fn service_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Service> {
@@ -63,6 +64,7 @@ fn service_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Service> {
         name: r.get(1)?,
         created_at: r.get(2)?,
         permissions: split_sorted(r.get(3)?, ' '),
+        identifier: r.get(4)?,
     })
 }
 
@@ -112,6 +114,11 @@ impl RoleReads for Connection {
     fn service_by_id(&self, id: &str) -> StoreResult<Option<Service>> {
         let mut stmt = self.prepare_cached(&format!("{SERVICE} WHERE s.id = ?1"))?;
         Ok(stmt.query_row([id], service_from_row).optional()?)
+    }
+
+    fn service_by_identifier(&self, identifier: &str) -> StoreResult<Option<Service>> {
+        let mut stmt = self.prepare_cached(&format!("{SERVICE} WHERE s.identifier = ?1"))?;
+        Ok(stmt.query_row([identifier], service_from_row).optional()?)
     }
 
     fn rights_bundle_by_id(&self, id: &str) -> StoreResult<Option<BundleSummary>> {
@@ -212,8 +219,9 @@ impl RoleReads for Connection {
     }
 
     fn service(&self, name: &str) -> StoreResult<Option<Service>> {
-        let mut stmt =
-            self.prepare_cached("SELECT id, name, created_at FROM services WHERE name = ?1")?;
+        let mut stmt = self.prepare_cached(
+            "SELECT id, name, created_at, identifier FROM services WHERE name = ?1",
+        )?;
         let found = stmt
             .query_row([name], |r| {
                 Ok(Service {
@@ -221,6 +229,7 @@ impl RoleReads for Connection {
                     name: r.get(1)?,
                     permissions: Vec::new(),
                     created_at: r.get(2)?,
+                    identifier: r.get(3)?,
                 })
             })
             .optional()?;
@@ -282,12 +291,29 @@ impl RoleReads for Connection {
 impl RoleWrites for Connection {
     fn insert_service(&self, service: &Service) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO services (id, name, created_at) VALUES (?1, ?2, ?3)",
-            params![service.id, service.name, service.created_at],
+            "INSERT INTO services (id, name, created_at, identifier) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                service.id,
+                service.name,
+                service.created_at,
+                service.identifier
+            ],
         )?;
         for permission in &service.permissions {
             self.add_permission(&service.id, permission)?;
         }
+        Ok(())
+    }
+
+    fn set_service_identifier(
+        &self,
+        service_id: &str,
+        identifier: Option<&str>,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE services SET identifier = ?2 WHERE id = ?1",
+            params![service_id, identifier],
+        )?;
         Ok(())
     }
 

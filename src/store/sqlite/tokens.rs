@@ -82,7 +82,7 @@ impl TokenReads for Connection {
     fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
         let mut stmt = self.prepare_cached(
             "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at, scope,
-                    openid, rotated_at
+                    openid, rotated_at, client_id
              FROM api_tokens WHERE digest = ?1",
         )?;
         Ok(stmt
@@ -158,6 +158,17 @@ impl TokenReads for Connection {
         Ok(stmt.query_row([id], client_from_row).optional()?)
     }
 
+    fn client_id_token_alg(&self, client_id: &str) -> StoreResult<Option<String>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT id_token_alg FROM oauth_clients WHERE id = ?1 AND deleted_at IS NULL
+             UNION ALL
+             SELECT id_token_alg FROM service_accounts WHERE user_id = ?1 AND deleted_at IS NULL
+             LIMIT 1",
+        )?;
+        let found: Option<Option<String>> = stmt.query_row([client_id], |r| r.get(0)).optional()?;
+        Ok(found.flatten())
+    }
+
     fn oauth_client(&self, id: &str) -> StoreResult<Option<OAuthClient>> {
         let mut stmt = self.prepare_cached(
             "SELECT id, name, user_id, created_at, token_id, deleted_at
@@ -198,8 +209,8 @@ impl TokenWrites for Connection {
     fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
         self.execute(
             "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at, scope,
-                 openid)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 openid, client_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 token.id,
                 &token.digest[..],
@@ -208,8 +219,21 @@ impl TokenWrites for Connection {
                 token.created_at,
                 token.expires_at,
                 scope_to_column(&token.scope)?,
-                token.openid
+                token.openid,
+                token.client_id
             ],
+        )?;
+        Ok(())
+    }
+
+    fn set_client_id_token_alg(&self, client_id: &str, algorithm: &str) -> StoreResult<()> {
+        self.execute(
+            "UPDATE oauth_clients SET id_token_alg = ?2 WHERE id = ?1",
+            params![client_id, algorithm],
+        )?;
+        self.execute(
+            "UPDATE service_accounts SET id_token_alg = ?2 WHERE user_id = ?1",
+            params![client_id, algorithm],
         )?;
         Ok(())
     }
@@ -252,11 +276,19 @@ impl TokenWrites for Connection {
         Ok(changed == 1)
     }
 
-    fn record_api_token_use(&self, id: &str, at: i64, client: &str) -> StoreResult<()> {
+    fn record_api_token_use(
+        &self,
+        id: &str,
+        at: i64,
+        client: &str,
+        client_id: Option<&str>,
+    ) -> StoreResult<()> {
         let mut stmt = self.prepare_cached(
-            "UPDATE api_tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1",
+            "UPDATE api_tokens SET last_used_at = ?2, last_used_ip = ?3,
+                 client_id = coalesce(client_id, ?4)
+             WHERE id = ?1",
         )?;
-        stmt.execute(params![id, at, client])?;
+        stmt.execute(params![id, at, client, client_id])?;
         Ok(())
     }
 
@@ -352,6 +384,7 @@ fn api_token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
         scope: scope_from_row(r, 7)?,
         openid: r.get(8)?,
         rotated_at: r.get(9)?,
+        client_id: r.get(10)?,
     })
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokend::domain::ambient::OsRandom;
-use tokend::domain::{Ambient, Authority, Clock, ManualClock, Settings};
+use tokend::domain::{Ambient, Authority, Clock, KeyRotation, ManualClock, Settings};
 use tokend::http::{ServeOptions, Server};
 use tokend::store::SqliteDatabase;
 
@@ -68,10 +68,19 @@ impl InProcess {
         self.clock.advance(seconds);
     }
 
-    /// Rotates the signing key as the admin CLI does, from another handle
-    /// on the database file, by the service's clock; the new key's id.
-    pub fn rotate_signing_key(&self) -> String {
-        self.authority().rotate_signing_key().expect("rotate").kid
+    /// Rotates the signing keys as the admin CLI does, from another handle
+    /// on the database file, by the service's clock, publishing them
+    /// `delay` seconds before they sign; the new ES256 key's id.
+    pub fn rotate_signing_keys(&self, delay: i64) -> String {
+        let rotation = KeyRotation::Published(Duration::from_secs(delay as u64));
+        let keys = self
+            .authority()
+            .rotate_signing_keys(rotation)
+            .expect("rotate");
+        keys.into_iter()
+            .find(|k| k.algorithm == "ES256")
+            .expect("an ES256 key")
+            .kid
     }
 
     /// Runs the housekeeping pass's revocation of idle tokens, as `serve`
@@ -108,6 +117,9 @@ fn settings() -> Settings {
         operator: None,
         audit_retention: None,
         audience: None,
+        default_audience: Vec::new(),
+        jwks_max_age: tokend::domain::DEFAULT_JWKS_MAX_AGE,
+        key_publish_delay: tokend::domain::DEFAULT_KEY_PUBLISH_DELAY,
     }
 }
 
