@@ -2,10 +2,12 @@
 //! against the real binary: Node's `jose` (the audience, `typ` and a key
 //! rotation seen by one long-lived key set), `openid-client` 6 and 5 (the
 //! refresh grant with ID tokens, userinfo, introspection, revocation),
-//! PyJWT, and the `jsonwebtoken` crate. The scripts live in
-//! tests/resource_servers/ (their packages installed by .ci/run); each
-//! prints one JSON object of what it saw, which the tests check.
+//! PyJWT, the `jsonwebtoken` crate, and Apache's mod_auth_openidc through
+//! introspection (`apache`). The scripts live in tests/resource_servers/
+//! (their packages installed by .ci/run); each prints one JSON object of
+//! what it saw, which the tests check.
 
+mod apache;
 mod verify_access_token;
 
 use std::io::{BufRead, BufReader, Read, Write};
