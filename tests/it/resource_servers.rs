@@ -2,10 +2,11 @@
 //! against the real binary: Node's `jose` (the audience, `typ` and a key
 //! rotation seen by one long-lived key set), `openid-client` 6 and 5 (the
 //! refresh grant with ID tokens, userinfo, introspection, revocation),
-//! PyJWT, the `jsonwebtoken` crate, and Apache's mod_auth_openidc through
-//! introspection (`apache`). The scripts live in tests/resource_servers/
-//! (their packages installed by .ci/run); each prints one JSON object of
-//! what it saw, which the tests check.
+//! PyJWT, the `jsonwebtoken` crate as docs/resource-servers.md shows it, and
+//! Apache's mod_auth_openidc through introspection (`apache`). The scripts
+//! live in tests/resource_servers/ (their packages installed by .ci/run);
+//! each prints one JSON object of what it saw, which the tests check. The
+//! guide's snippets are checked to be the code these tests run.
 
 mod apache;
 mod verify_access_token;
@@ -645,4 +646,59 @@ fn discovery_targets_and_introspection_over_plain_http() {
         .assert_status(200, "client_secret_post")
         .json();
     assert_eq!(posted, json!({"active": false}));
+}
+
+/// The guide shows what the tests run: each snippet of
+/// docs/resource-servers.md is, verbatim, a script's core, the Rust module
+/// above, or the Apache configuration the Apache test includes.
+#[test]
+fn the_guide_shows_the_code_the_tests_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/resource-servers.md")).expect("the guide");
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
+    let between = |text: &str, begin: &str, end: &str| -> String {
+        let start = text.find(begin).expect(begin) + begin.len();
+        let stop = text[start..].find(end).expect(end) + start;
+        text[start..stop].trim_matches('\n').to_owned()
+    };
+    let rust = read("tests/it/resource_servers/verify_access_token.rs");
+    let rust_body: String = rust
+        .lines()
+        .skip_while(|l| l.starts_with("//!") || l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let snippets = [
+        (
+            "verify_access_token.mjs",
+            read("tests/resource_servers/verify_access_token.mjs"),
+        ),
+        (
+            "openid_client_6.mjs (introspection)",
+            between(
+                &read("tests/resource_servers/openid_client_6.mjs"),
+                "// guide:introspection:begin",
+                "// guide:introspection:end",
+            ),
+        ),
+        (
+            "pyjwt_verify.py",
+            between(
+                &read("tests/resource_servers/pyjwt_verify.py"),
+                "# guide:begin",
+                "# guide:end",
+            ),
+        ),
+        ("verify_access_token.rs", rust_body),
+        (
+            "apache-resource-server.conf",
+            read("tests/resource_servers/apache-resource-server.conf"),
+        ),
+    ];
+    for (name, snippet) in snippets {
+        let snippet = snippet.trim();
+        assert!(
+            guide.contains(snippet),
+            "docs/resource-servers.md does not show {name} as the tests run it:\n{snippet}"
+        );
+    }
 }
