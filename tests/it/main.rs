@@ -30,6 +30,7 @@ mod names;
 mod openid;
 mod policy;
 mod reminders;
+mod resource_servers;
 mod revocation;
 mod roles;
 mod scopes;
