@@ -195,10 +195,16 @@ fn apache_mod_auth_openidc_admits_tokend_access_tokens_through_introspection() {
     let sub = jwt_parts(&token).1["sub"].clone();
     assert_eq!(admitted.header("X-Remote-User"), sub.as_str());
     // The answer is cached: tokend's tokens fit the cache as configured.
-    let asked = introspections();
+    // (The request log is read from the server's output as it comes.)
+    let asked = eventually(Duration::from_secs(5), || {
+        let asked = introspections();
+        (asked > 0).then_some(asked)
+    })
+    .expect("the first request was introspected");
     apache
         .get(Some(&token))
         .assert_status(200, "the same token again");
+    thread::sleep(Duration::from_millis(300));
     assert_eq!(
         introspections(),
         asked,
