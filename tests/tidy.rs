@@ -2,7 +2,8 @@
 //! Every source file opens with a `//!` paragraph; SQL and rusqlite live
 //! under `src/store/`; the HTTP engine is named only under `src/http/`; no
 //! `unwrap()`/`expect()` outside tests; every route is in the OpenAPI
-//! description and every described path is routed.
+//! description and every described path is routed; a released migration
+//! never changes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -414,5 +415,109 @@ fn the_storage_interface_names_records_only() {
     assert!(
         found.is_empty(),
         "storage.rs imports beyond records: {found:#?}"
+    );
+}
+
+/// The SHA-256 of every released migration of `schema.sql` (the text after
+/// its `-- migration N` line, up to the next one). A database made by a
+/// release has run exactly these; editing one would leave such databases
+/// with a schema no code expects. A new migration is added to this list in
+/// the commit that adds it.
+const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
+    (
+        1,
+        "bec0dfdced7433484795a2f97a02a673da560834865b92c5c1aa17d33fa24430",
+    ),
+    (
+        2,
+        "6cda4fe36b89c7487fad320da97ef07d1f022939fdcf21e2ba9ca93ea6f364b8",
+    ),
+    (
+        3,
+        "7a462aae87f63e4846976972f304f3c740ec28c61e7d4ce9992fa38010c53951",
+    ),
+    (
+        4,
+        "e70d00dfdfda54584e2255b5984c338632ba8cd240f299920db7d6ae957e3684",
+    ),
+    (
+        5,
+        "0371acbb4d37a535e38d7a3e573f9061285b9969955ca77cb426e5ea1c9650ce",
+    ),
+    (
+        6,
+        "f352aa8dede3667ba8981c24d20d9cbdf266b5fccaf83654a548aacf340322ea",
+    ),
+    (
+        7,
+        "4a25ea0de96d9af50c4d32b26e392067ab0692e31117ec0eaa91a791cf098801",
+    ),
+    (
+        8,
+        "b762360ff564a5c6ff5c32e0750d5febf1d2eab208c6e7ec1a90d37e911a953c",
+    ),
+    (
+        9,
+        "e69b9340ed32b50e745fd5f7670250f9776542b9c3ea70082e92946133de9f03",
+    ),
+    (
+        10,
+        "d7530720b1af0b15594957a47237d89630c97e53212e704ee39f4c7befccc598",
+    ),
+    (
+        11,
+        "1b0fd01ac69c8217888c80a90cad75f830433cb9831567d638498dec725441f5",
+    ),
+    (
+        12,
+        "a2cf8e9ecb9bc7ee25224de03425d5fee4c60211a8be9db2c6ae470b99fbebd2",
+    ),
+    (
+        13,
+        "1b49c82b69bcb7a996a28decd22c27cf4f89fd0b8d8b396b80e949b1706ad16e",
+    ),
+    (
+        14,
+        "872591c82a068ed5d39ecad7e6da02e67c0e793dd68059cb58f8c58b17429536",
+    ),
+    (
+        15,
+        "d0938ac0c65a10ca2fbb8ad034ad31a4fe84d532697b1e754c2f564c97933ce5",
+    ),
+    (
+        16,
+        "3a58d34573d1b3fe326eb0cb89c3ab1481548a82623b8becc98bb8a3af4e108a",
+    ),
+];
+
+#[test]
+fn released_migrations_never_change() {
+    use sha2::{Digest, Sha256};
+    let schema = fs::read_to_string(root().join("schema.sql")).expect("schema.sql");
+    let sections: Vec<(usize, String)> = schema
+        .split("\n-- migration ")
+        .skip(1)
+        .map(|section| {
+            let (number, body) = section.split_once('\n').unwrap_or((section, ""));
+            let number = number.trim().parse().expect("a migration number");
+            (number, format!("{:x}", Sha256::digest(body.as_bytes())))
+        })
+        .collect();
+    for (number, digest) in RELEASED_MIGRATIONS {
+        let found = sections.iter().find(|(n, _)| n == number);
+        assert_eq!(
+            found.map(|(_, d)| d.as_str()),
+            Some(*digest),
+            "migration {number} changed after its release: add a new migration instead"
+        );
+    }
+    let unlisted: Vec<usize> = sections
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !RELEASED_MIGRATIONS.iter().any(|(r, _)| r == n))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "migrations {unlisted:?} have no digest here: add them to RELEASED_MIGRATIONS"
     );
 }

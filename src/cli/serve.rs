@@ -31,6 +31,9 @@ pub(super) struct ServeArgs {
     /// Worker threads for password logins [default: half the workers, at least 1].
     #[arg(long, env = "TOKEND_LOGIN_WORKERS")]
     login_workers: Option<usize>,
+    /// Worker threads for requests that may change state [default: the workers, at least 2].
+    #[arg(long, env = "TOKEND_WRITE_WORKERS")]
+    write_workers: Option<usize>,
     /// Open connections at most [default: sized to the file-descriptor limit].
     #[arg(long, env = "TOKEND_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
@@ -153,6 +156,9 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
     let mut options = ServeOptions::new(args.listen, workers);
     if let Some(n) = args.login_workers {
         options.login_workers = n.max(1);
+    }
+    if let Some(n) = args.write_workers {
+        options.write_workers = n.max(1);
     }
     options.max_connections = args.max_connections.map(|n| n as usize);
     options.header_timeout = args.header_timeout;

@@ -2,8 +2,16 @@
 //! answers, takes a write, and holds a signing key. `/health` reports it and
 //! `tokend serve` refuses to start without it.
 
-use crate::domain::storage::Durability;
+use std::time::Duration;
+
+use crate::domain::storage::{Durability, StoreError};
 use crate::domain::Authority;
+
+/// How long the writes may wait for another process's lock before the
+/// service says it is not ready.
+const LOCK_WAIT_TOLERATED: Duration = Duration::from_millis(100);
+/// How long readiness waits for its write probe to commit.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// The outcome of each check, by name.
 pub struct Readiness {
@@ -31,11 +39,7 @@ impl Authority {
             .map(|_| ())
             .map_err(|e| e.to_string());
         let now = self.now();
-        // Relaxed: the probe proves the write path, it need not reach the disk.
-        let writable = self
-            .store
-            .write_with(Durability::Relaxed, move |tx| tx.record_health_probe(now))
-            .map_err(|e| e.to_string());
+        let writable = self.probe_write(now);
         let signing_key = self.keys().map(|_| ()).map_err(|e| e.to_string());
         Readiness {
             checks: vec![
@@ -44,5 +48,38 @@ impl Authority {
                 ("signing_key", signing_key),
             ],
         }
+    }
+}
+
+impl Authority {
+    /// Whether the database takes a write now. Writes stuck behind another
+    /// process's lock make the service not ready at once, without queueing
+    /// a probe behind them; otherwise a relaxed write (it proves the write
+    /// path, it need not reach the disk) is committed.
+    fn probe_write(&mut self, now: i64) -> Result<(), String> {
+        let limit = match self.store.writes_waiting_for_lock() {
+            Some(waited) if waited > LOCK_WAIT_TOLERATED => {
+                return Err(format!(
+                    "writes have waited {} ms for another process's write lock",
+                    waited.as_millis()
+                ))
+            }
+            // The probe would queue behind the waiting batch: it gets what
+            // is left of the tolerance.
+            Some(waited) => LOCK_WAIT_TOLERATED - waited,
+            None => PROBE_WAIT,
+        };
+        self.store
+            .submit_write(
+                Box::new(move |tx| tx.record_health_probe(now)),
+                Durability::Relaxed,
+            )
+            .and_then(|commit| commit.wait_at_most(limit))
+            .map_err(|e| match e {
+                StoreError::Busy => {
+                    format!("the database took no write within {} ms", limit.as_millis())
+                }
+                e => e.to_string(),
+            })
     }
 }

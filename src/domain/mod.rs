@@ -283,6 +283,13 @@ impl Authority {
         Ok(self.store.write(|_| Ok(()))?)
     }
 
+    /// Counts the busy timeout of this handle's writes from `received`,
+    /// when the request being answered arrived (None once it is answered):
+    /// time spent queueing for a thread counts against it.
+    pub fn request_received(&mut self, received: Option<std::time::Instant>) {
+        self.store.request_received(received);
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.shared.settings
     }

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use crate::domain::records::TokenPolicy;
 use crate::domain::records::TokenScope;
@@ -561,6 +562,31 @@ impl PendingCommit {
             state = self.0.ready.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     }
+
+    /// Blocks until the commit or until `limit` has passed (`Busy` then;
+    /// the job may still commit later).
+    pub fn wait_at_most(self, limit: Duration) -> StoreResult<()> {
+        let deadline = Instant::now() + limit;
+        let mut state = self.0.lock();
+        loop {
+            if let Some(result) = state.result.take() {
+                return result;
+            }
+            if state.closed {
+                return Err(stopped());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Busy);
+            }
+            state = self
+                .0
+                .ready
+                .wait_timeout(state, left)
+                .map(|(state, _)| state)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
 }
 
 /// One worker's handle on the database.
@@ -578,6 +604,13 @@ pub trait Storage: Send {
     /// a commit holds them, trying again while the database cannot take
     /// them; it waits while its queue is full.
     fn queue_events(&self, events: Vec<Event>) -> StoreResult<()>;
+    /// How long the writes have been waiting for another process's write
+    /// lock, if they are.
+    fn writes_waiting_for_lock(&self) -> Option<Duration>;
+    /// Counts the busy timeout of the writes to come from `received` (when
+    /// the request that makes them arrived) rather than from each write;
+    /// None again once the request is answered.
+    fn request_received(&mut self, received: Option<Instant>);
     /// Makes the reads until `end_snapshot` one read transaction: one view
     /// of the database, and one look at what other connections committed
     /// instead of one per statement (in WAL mode each new look at a changed

@@ -39,7 +39,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::domain::Authority;
-use pool::Pool;
+use pool::{Pool, Pools};
 pub use routes::{endpoints, Access};
 pub use transport::Limits;
 
@@ -49,6 +49,8 @@ pub struct ServeOptions {
     pub workers: usize,
     /// Workers for password logins (argon2).
     pub login_workers: usize,
+    /// Workers for requests that may change state.
+    pub write_workers: usize,
     /// None: sized to the file-descriptor limit.
     pub max_connections: Option<usize>,
     pub header_timeout: Duration,
@@ -68,6 +70,7 @@ impl ServeOptions {
             listen,
             workers,
             login_workers: (workers / 2).max(1),
+            write_workers: workers.max(2),
             max_connections: None,
             header_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(10),
@@ -85,6 +88,10 @@ const MAX_HEADERS: usize = 64;
 /// Logins that may wait for a login worker before 503: argon2 takes tens of
 /// milliseconds each, so a longer queue would only make clients time out.
 const LOGIN_QUEUE_PER_WORKER: usize = 64;
+/// Requests that may change state, queued per write worker. An exchange
+/// leaves its worker as soon as its write is queued; a write that waits for
+/// its commit holds its worker at most the busy timeout.
+const WRITE_QUEUE_PER_WORKER: usize = 256;
 /// Each open connection holds some 10 KiB (buffers, task); past this many a
 /// machine should be sized on purpose, with `--max-connections`.
 const DEFAULT_CONNECTION_CEILING: u64 = 16_384;
@@ -136,6 +143,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
     login_workers: Vec<JoinHandle<()>>,
+    write_workers: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -160,6 +168,7 @@ impl Server {
                 .map_err(|e| ServeError(format!("cannot open database: {e}")))
         };
         let login = connect(options.login_workers.max(1))?;
+        let writes = connect(options.write_workers.max(1))?;
         let mut main = connect(options.workers.max(1) - 1)?;
         main.push(authority);
 
@@ -172,10 +181,13 @@ impl Server {
         let login_queue = login.len() * LOGIN_QUEUE_PER_WORKER;
         let (login, login_workers) =
             Pool::start("login", login, login_queue).map_err(start_failed)?;
+        let write_queue = writes.len() * WRITE_QUEUE_PER_WORKER;
+        let (writes, write_workers) =
+            Pool::start("write", writes, write_queue).map_err(start_failed)?;
         let (stop, stopped) = watch::channel(false);
         let trusted: Arc<[IpAddr]> = options.trusted_proxies.into();
         let workers = listener
-            .serve(main, login, limits, trusted, stopped)
+            .serve(main, Pools { login, writes }, limits, trusted, stopped)
             .map_err(start_failed)?;
         Ok(Server {
             local_addr,
@@ -183,6 +195,7 @@ impl Server {
             stop,
             workers,
             login_workers,
+            write_workers,
         })
     }
 
@@ -196,7 +209,8 @@ impl Server {
         let _ = self.stop.send(true);
         // The workers held the login queue; with them gone the login
         // workers finish their last request and end.
-        for worker in self.workers.into_iter().chain(self.login_workers) {
+        let pools = self.login_workers.into_iter().chain(self.write_workers);
+        for worker in self.workers.into_iter().chain(pools) {
             if worker.join().is_err() {
                 eprintln!("tokend: a worker thread panicked");
             }
@@ -208,7 +222,7 @@ impl Server {
 /// for the database and the workers; no more than `DEFAULT_CONNECTION_CEILING`.
 fn default_max_connections(options: &ServeOptions) -> usize {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    let workers = (options.workers + options.login_workers) as u64;
+    let workers = (options.workers + options.login_workers + options.write_workers) as u64;
     let usable = limit.saturating_sub(RESERVED_FDS + 4 * workers);
     usable.clamp(16, DEFAULT_CONNECTION_CEILING) as usize
 }

@@ -1,12 +1,15 @@
 //! Answering a parsed `Request` with an `Authority`: `handle` (routing and
-//! the panic guard), and the login pool.
+//! the panic guard), and the pools of threads that answer what may block.
 //!
-//! Logins get a pool of threads of their own, each with its own `Authority`
-//! (and so its own SQLite connection): argon2 is slow on purpose, and a flood
-//! of logins must not hold up the workers that answer exchanges. The
-//! transport hands a login to the pool and awaits the answer; the queue in
-//! front of the pool is bounded, so a flood is answered 503 at once instead
-//! of piling up.
+//! Each pool thread has its own `Authority` (and so its own SQLite
+//! connection). Logins get a pool of their own: argon2 is slow on purpose,
+//! and a flood of logins must not hold up the workers that answer
+//! exchanges. Requests that may change state get another: a write waits
+//! for its commit, and behind another process's write lock that can take
+//! the busy timeout, during which the workers must go on answering reads,
+//! JWKS, introspection and health. The transport hands such a request to
+//! its pool and awaits the answer; the queue in front of each pool is
+//! bounded, so a flood is answered 503 at once instead of piling up.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -31,6 +34,13 @@ struct Job {
 #[derive(Clone)]
 pub struct Pool {
     queue: SyncSender<Job>,
+}
+
+/// The pools a worker hands requests to.
+#[derive(Clone)]
+pub struct Pools {
+    pub login: Pool,
+    pub writes: Pool,
 }
 
 /// Why a pool did not take a request.
@@ -95,7 +105,10 @@ fn work(queue: &Mutex<Receiver<Job>>, mut authority: Authority) {
 
 /// Answers `request`; a handler that panics is answered 500.
 pub fn handle(authority: &mut Authority, request: &Request) -> Response {
-    catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, request))).unwrap_or_else(|_| {
+    authority.request_received(Some(request.received));
+    let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, request)));
+    authority.request_received(None);
+    response.unwrap_or_else(|_| {
         eprintln!(
             "tokend: internal error: handler panicked on {} {}",
             escape(&request.method),

@@ -3,6 +3,7 @@
 //! parse failure is a client error; nothing here panics on input.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -30,6 +31,9 @@ pub struct Request {
     /// Read eagerly but bounded by `MAX_BODY`; the handler decides how to
     /// report a failure (OAuth endpoints answer in their own dialect).
     pub body: Result<Vec<u8>, BodyError>,
+    /// When its head had arrived: what its writes' deadline counts from,
+    /// however long it waited for a pool thread.
+    pub received: Instant,
 }
 
 impl Request {

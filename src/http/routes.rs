@@ -723,6 +723,20 @@ pub fn pattern(path: &str) -> &'static str {
 }
 
 /// Whether `path` is a password login, which runs on its own pool.
+/// Answers that read only, though not to GET: they stay on the worker.
+const READS_BY_POST: [&str; 4] = [
+    "/userinfo",
+    "/oauth/introspect",
+    "/oauth/authorize",
+    "/cloudapi/1.0.0/deviceLookup",
+];
+
+/// Whether a request may change state (and so wait for a commit): any
+/// method but GET and HEAD, unless the endpoint only reads.
+pub fn may_write(method: &str, path: &str) -> bool {
+    !matches!(method, "GET" | "HEAD") && !READS_BY_POST.contains(&path)
+}
+
 pub fn is_login(path: &str) -> bool {
     find(path).is_some_and(|(rows, _)| rows.iter().any(|e| matches!(e.access, Password | Form)))
 }

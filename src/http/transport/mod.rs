@@ -48,7 +48,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 
 use super::error::{ApiError, BadRequest};
 use super::log;
-use super::pool::{self, Pool, Refused};
+use super::pool::{self, Pools, Refused};
 use super::request::{BodyError, Request};
 use super::response::Response;
 use super::routes;
@@ -80,7 +80,7 @@ pub struct Limits {
 /// What one worker thread answers with.
 struct Worker {
     authority: RefCell<Authority>,
-    login: Pool,
+    pools: Pools,
     /// Turns to read a request body, shared by all workers.
     bodies: Arc<Semaphore>,
     /// Peers whose `X-Forwarded-For` is believed.
@@ -128,7 +128,7 @@ impl Listener {
     pub fn serve(
         self,
         authorities: Vec<Authority>,
-        login: Pool,
+        pools: Pools,
         limits: Limits,
         trusted_proxies: Arc<[IpAddr]>,
         stop: watch::Receiver<bool>,
@@ -138,7 +138,7 @@ impl Listener {
         let mut threads = Vec::with_capacity(authorities.len());
         for (n, authority) in authorities.into_iter().enumerate() {
             let socket = self.socket.try_clone()?;
-            let login = login.clone();
+            let pools = pools.clone();
             let bodies = Arc::clone(&bodies);
             let trusted_proxies = Arc::clone(&trusted_proxies);
             let connections = Arc::clone(&connections);
@@ -148,7 +148,7 @@ impl Listener {
                 .spawn(move || {
                     let worker = Worker {
                         authority: RefCell::new(authority),
-                        login,
+                        pools,
                         bodies,
                         trusted_proxies,
                     };
@@ -362,13 +362,15 @@ async fn connection(
 }
 
 /// Turns one hyper request into a `Request`, answers it (a login through
-/// the login pool), and turns the `Response` into a hyper response.
+/// the login pool, a request that may change state through the write pool,
+/// the rest right here), and turns the `Response` into a hyper response.
 async fn answer(
     incoming: hyper::Request<Incoming>,
     peer: IpAddr,
     worker: &Worker,
     limits: Limits,
 ) -> hyper::Response<Full<Bytes>> {
+    let received = Instant::now();
     let (parts, body) = incoming.into_parts();
     // Answers given here, before a worker sees the request, are logged here.
     let refuse = |error: ApiError| {
@@ -400,10 +402,18 @@ async fn answer(
         headers,
         peer,
         body,
+        received,
     };
     let started = Instant::now();
-    let mut response = if routes::is_login(&request.path) {
-        match worker.login.answer(request).await {
+    let pool = if routes::is_login(&request.path) {
+        Some(&worker.pools.login)
+    } else if routes::may_write(&request.method, &request.path) {
+        Some(&worker.pools.writes)
+    } else {
+        None
+    };
+    let mut response = if let Some(pool) = pool {
+        match pool.answer(request).await {
             Ok(response) => response,
             Err(Refused::Busy) => return refuse(ApiError::overloaded()),
             Err(Refused::Closed) => return refuse(ApiError::stopping()),

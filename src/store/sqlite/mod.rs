@@ -18,7 +18,7 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
@@ -173,6 +173,7 @@ impl Database for SqliteDatabase {
             conn,
             writer: self.writer()?,
             snapshots: std::sync::atomic::AtomicU32::new(0),
+            request_received: None,
         }))
     }
 }
@@ -185,6 +186,9 @@ pub struct SqliteStore {
     /// Snapshots begun and not yet ended: they nest, and the read
     /// transaction ends with the outermost.
     snapshots: std::sync::atomic::AtomicU32,
+    /// When the request being answered arrived: its writes' deadline
+    /// counts from there.
+    request_received: Option<Instant>,
 }
 
 impl Storage for SqliteStore {
@@ -193,7 +197,7 @@ impl Storage for SqliteStore {
     }
 
     fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()> {
-        self.writer.write(job, durability)
+        self.writer.write(job, durability, self.request_received)
     }
 
     fn submit_write(
@@ -201,7 +205,15 @@ impl Storage for SqliteStore {
         job: WriteJob,
         durability: Durability,
     ) -> StoreResult<PendingCommit> {
-        self.writer.submit(job, durability)
+        self.writer.submit(job, durability, self.request_received)
+    }
+
+    fn writes_waiting_for_lock(&self) -> Option<Duration> {
+        self.writer.waiting_for_lock()
+    }
+
+    fn request_received(&mut self, received: Option<Instant>) {
+        self.request_received = received;
     }
 
     fn queue_events(&self, events: Vec<Event>) -> StoreResult<()> {
@@ -337,10 +349,23 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     // Durable until a write asks otherwise (`SqliteStore::run_write`).
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A long reader keeps a checkpoint from resetting the WAL, which then
+    // grows; once it can reset, the file is cut back to this size rather
+    // than kept at its largest.
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     Ok(conn)
 }
 
+/// What the WAL file is cut back to after a checkpoint reset it (64 MiB).
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    // Up to date (every open but the first after an upgrade): a plain read,
+    // so that opening never waits behind another process's write lock.
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current == migrations().len() as i64 {
+        return Ok(());
+    }
     // A migration may rebuild a table others refer to; foreign keys are
     // checked once, at the end, instead of on every step (and cannot be
     // switched inside a transaction).
@@ -440,6 +465,7 @@ mod tests {
             conn: open_connection(&database.path).unwrap(),
             writer: database.writer().unwrap(),
             snapshots: std::sync::atomic::AtomicU32::new(0),
+            request_received: None,
         };
         store.begin_snapshot().unwrap();
         store.begin_snapshot().unwrap();
@@ -465,8 +491,58 @@ mod tests {
         let conn = open_connection(&path).unwrap();
         conn.busy_timeout(Duration::from_millis(50)).unwrap();
         let writer = Writer::start(conn, Duration::from_millis(50)).unwrap();
-        let result = writer.write(Box::new(|_| Ok(())), Durability::Durable);
+        let result = writer.write(Box::new(|_| Ok(())), Durability::Durable, None);
         assert!(matches!(result, Err(StoreError::Busy)), "{result:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn behind_a_held_write_lock_no_write_waits_past_its_deadline() {
+        use crate::domain::storage::AccountReads;
+        let dir = std::env::temp_dir().join(format!("tokend-deadline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        SqliteDatabase::create_or_open(&path).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let timeout = Duration::from_millis(300);
+        let writer = Writer::start(open_connection(&path).unwrap(), timeout).unwrap();
+        // Six writers queue up at once: the first batch waits out the lock,
+        // and the rest must not wait for it and then for a lock of their own.
+        let waits: Vec<(Duration, StoreResult<()>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..6)
+                .map(|n| {
+                    let writer = writer.clone();
+                    scope.spawn(move || {
+                        let started = std::time::Instant::now();
+                        let name = format!("user{n}@acme");
+                        let result = writer.write(
+                            Box::new(move |tx| tx.record_login_unlock(&name, 1)),
+                            Durability::Durable,
+                            None,
+                        );
+                        (started.elapsed(), result)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (waited, result) in &waits {
+            assert!(matches!(result, Err(StoreError::Busy)), "{result:?}");
+            assert!(
+                *waited < timeout * 2,
+                "waited {waited:?}, the busy timeout being {timeout:?}"
+            );
+        }
+        holder.execute_batch("ROLLBACK").unwrap();
+        writer
+            .write(Box::new(|_| Ok(())), Durability::Durable, None)
+            .unwrap();
+        let reader = open_connection(&path).unwrap();
+        assert!(
+            reader.login_unlocked_at("user0@acme").unwrap().is_none(),
+            "a write answered busy never runs later"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -488,6 +564,7 @@ mod tests {
                 Ok(())
             }),
             Durability::Durable,
+            None,
         );
         assert!(matches!(result, Err(StoreError::Full)), "{result:?}");
     }
@@ -631,6 +708,27 @@ mod tests {
         let token = conn.api_token_by_digest(&[0; 32]).unwrap().unwrap();
         assert_eq!(token.client_id, None, "bound to no client");
         assert_eq!(conn.client_id_token_alg("t1").unwrap(), None);
+    }
+
+    #[test]
+    fn a_database_of_every_earlier_schema_migrates_to_the_latest() {
+        for version in 1..migrations().len() {
+            let mut conn = Connection::open_in_memory().unwrap();
+            for sql in &migrations()[..version] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", version as i64)
+                .unwrap();
+            migrate(&mut conn).unwrap_or_else(|e| panic!("from schema {version}: {e}"));
+            let reached: i64 = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(reached as usize, migrations().len(), "from {version}");
+            let integrity: String = conn
+                .pragma_query_value(None, "integrity_check", |r| r.get(0))
+                .unwrap();
+            assert_eq!(integrity, "ok", "from schema {version}");
+        }
     }
 
     #[test]

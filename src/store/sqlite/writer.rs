@@ -12,6 +12,13 @@
 //! await (`submit`) and go on serving other requests meanwhile: the more
 //! requests are in flight, the larger the batches and the fewer the syncs.
 //!
+//! Every job that someone waits for has a deadline, its queueing plus the
+//! busy timeout: a job whose deadline passed before its batch began is
+//! answered `Busy` without running, and a batch waits for the write lock
+//! no longer than its earliest deadline. So another process holding the
+//! lock delays a write by the busy timeout at most, never by the sum of
+//! the batches queued ahead of it.
+//!
 //! The queue is bounded: when it is full a worker waits (back-pressure);
 //! nothing is dropped. Events that nobody waits for (refusals') are queued
 //! as data, not as a closure, so a batch that cannot commit (a database
@@ -21,8 +28,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -50,6 +58,9 @@ struct Request {
     durability: Durability,
     /// None: nobody waits (queued events).
     done: Option<Done>,
+    /// When the waiter is answered `Busy` rather than wait longer; None
+    /// for queued events, which are tried until written.
+    deadline: Option<Instant>,
 }
 
 enum Work {
@@ -86,24 +97,73 @@ fn stopped() -> StoreError {
 #[derive(Clone)]
 pub(super) struct Writer {
     queue: SyncSender<Request>,
+    /// How long a job may wait, in the queue and for the write lock.
+    busy_timeout: Duration,
+    lock_wait: Arc<LockWait>,
+}
+
+/// Since when the writer has been waiting for the write lock, if it is:
+/// readiness reads it instead of queueing a probe behind a stuck batch.
+#[derive(Default)]
+pub(super) struct LockWait {
+    since: Mutex<Option<Instant>>,
+}
+
+impl LockWait {
+    fn set(&self, since: Option<Instant>) {
+        *self.since.lock().unwrap_or_else(|e| e.into_inner()) = since;
+    }
+
+    fn waited(&self) -> Option<Duration> {
+        let since = *self.since.lock().unwrap_or_else(|e| e.into_inner());
+        since.map(|t| t.elapsed())
+    }
 }
 
 impl Writer {
     /// Starts the thread on `conn`, which it owns from then on.
     pub(super) fn start(conn: Connection, busy_timeout: Duration) -> StoreResult<Writer> {
         let (queue, requests) = mpsc::sync_channel(QUEUE);
+        let lock_wait = Arc::new(LockWait::default());
+        let waits = Arc::clone(&lock_wait);
         thread::Builder::new()
             .name("writer".into())
-            .spawn(move || run(conn, busy_timeout, &requests))
+            .spawn(move || run(conn, busy_timeout, &requests, &waits))
             .map_err(|e| StoreError::Failed(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { queue })
+        Ok(Writer {
+            queue,
+            busy_timeout,
+            lock_wait,
+        })
     }
 
-    /// Queues `job` and waits until the commit that holds it.
-    pub(super) fn write(&self, job: WriteJob, durability: Durability) -> StoreResult<()> {
+    /// How long the writer has been waiting for another process's write
+    /// lock, if it is.
+    pub(super) fn waiting_for_lock(&self) -> Option<Duration> {
+        self.lock_wait.waited()
+    }
+
+    /// Queues `job` and waits until the commit that holds it. The busy
+    /// timeout counts from `since` (when the request arrived), else now.
+    pub(super) fn write(
+        &self,
+        job: WriteJob,
+        durability: Durability,
+        since: Option<Instant>,
+    ) -> StoreResult<()> {
         let (done, answer) = mpsc::sync_channel(1);
-        self.send(Work::Job(job), durability, Some(Done::Blocking(done)))?;
+        let deadline = self.deadline(since);
+        self.send(
+            Work::Job(job),
+            durability,
+            Some(Done::Blocking(done)),
+            deadline,
+        )?;
         answer.recv().map_err(|_| stopped())?
+    }
+
+    fn deadline(&self, since: Option<Instant>) -> Option<Instant> {
+        Some(since.unwrap_or_else(Instant::now) + self.busy_timeout)
     }
 
     /// Queues `job` and returns what to await for the commit that holds it.
@@ -112,30 +172,49 @@ impl Writer {
         &self,
         job: WriteJob,
         durability: Durability,
+        since: Option<Instant>,
     ) -> StoreResult<PendingCommit> {
         let (done, answer) = commit_channel();
-        self.send(Work::Job(job), durability, Some(Done::Awaited(done)))?;
+        let deadline = self.deadline(since);
+        self.send(
+            Work::Job(job),
+            durability,
+            Some(Done::Awaited(done)),
+            deadline,
+        )?;
         Ok(answer)
     }
 
     /// Queues `events` for a durable commit without waiting for it; they
     /// are tried again until a commit holds them.
     pub(super) fn queue_events(&self, events: Vec<Event>) -> StoreResult<()> {
-        self.send(Work::Events(events), Durability::Durable, None)
+        self.send(Work::Events(events), Durability::Durable, None, None)
     }
 
-    fn send(&self, work: Work, durability: Durability, done: Option<Done>) -> StoreResult<()> {
+    fn send(
+        &self,
+        work: Work,
+        durability: Durability,
+        done: Option<Done>,
+        deadline: Option<Instant>,
+    ) -> StoreResult<()> {
         self.queue
             .send(Request {
                 work,
                 durability,
                 done,
+                deadline,
             })
             .map_err(|_| stopped())
     }
 }
 
-fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request>) {
+fn run(
+    mut conn: Connection,
+    busy_timeout: Duration,
+    requests: &Receiver<Request>,
+    lock_wait: &LockWait,
+) {
     let mut level = Level::default();
     // Queued events a failed batch left, tried first in the next one.
     let mut unwritten: Vec<Request> = Vec::new();
@@ -170,7 +249,7 @@ fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request
             thread::sleep(LINGER);
             gather(requests, &mut batch);
         }
-        unwritten = commit(&mut conn, &mut level, busy_timeout, batch);
+        unwritten = commit(&mut conn, &mut level, busy_timeout, batch, lock_wait);
         retry_in = if unwritten.is_empty() {
             RETRY_FIRST
         } else {
@@ -217,10 +296,31 @@ fn commit(
     level: &mut Level,
     busy_timeout: Duration,
     batch: Vec<Request>,
+    lock_wait: &LockWait,
 ) -> Vec<Request> {
+    let now = Instant::now();
+    let (late, batch): (Vec<Request>, Vec<Request>) = batch
+        .into_iter()
+        .partition(|r| r.deadline.is_some_and(|d| d <= now));
+    // Waited their time already (behind a held lock): answered, not run.
+    for request in late {
+        if let Some(done) = request.done {
+            done.send(Err(StoreError::Busy));
+        }
+    }
+    if batch.is_empty() {
+        return Vec::new();
+    }
     let wanted = Level {
         relaxed: batch.iter().all(|r| r.durability == Durability::Relaxed),
     };
+    // The write lock is waited for until the earliest waiter's deadline.
+    let lock_wait_limit = batch
+        .iter()
+        .filter_map(|r| r.deadline)
+        .min()
+        .map_or(busy_timeout, |d| d.saturating_duration_since(now))
+        .max(Duration::from_millis(1));
     let mut events = Vec::new();
     let mut works = Vec::with_capacity(batch.len());
     let mut answers = Vec::with_capacity(batch.len());
@@ -233,7 +333,18 @@ fn commit(
             }
         }
     }
-    match run_batch(conn, level, wanted, busy_timeout, works, &events) {
+    lock_wait.set(Some(now));
+    let outcome = run_batch(
+        conn,
+        level,
+        wanted,
+        lock_wait_limit,
+        works,
+        &events,
+        lock_wait,
+    );
+    lock_wait.set(None);
+    match outcome {
         Ok(results) => {
             for (done, result) in answers.into_iter().zip(results) {
                 match (done, result) {
@@ -259,6 +370,7 @@ fn commit(
                     work: Work::Events(events),
                     durability: Durability::Durable,
                     done: None,
+                    deadline: None,
                 })
                 .collect()
         }
@@ -275,6 +387,7 @@ fn run_batch(
     busy_timeout: Duration,
     jobs: Vec<WriteJob>,
     events: &[Vec<Event>],
+    lock_wait: &LockWait,
 ) -> StoreResult<Vec<StoreResult<()>>> {
     if *level != wanted {
         // FULL: a commit is on disk before the answers that wait for it; in
@@ -282,16 +395,17 @@ fn run_batch(
         // are synced by the next durable commit.
         let synchronous = if wanted.relaxed { "NORMAL" } else { "FULL" };
         conn.pragma_update(None, "synchronous", synchronous)?;
-        conn.busy_timeout(if wanted.relaxed {
-            RELAXED_BUSY_TIMEOUT
-        } else {
-            busy_timeout
-        })?;
         *level = wanted;
     }
+    conn.busy_timeout(if wanted.relaxed {
+        RELAXED_BUSY_TIMEOUT.min(busy_timeout)
+    } else {
+        busy_timeout
+    })?;
     // IMMEDIATE takes the write lock up front: a busy database is met before
     // any job runs.
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    lock_wait.set(None);
     let mut results = Vec::with_capacity(jobs.len());
     let rolled_back = |result: StoreResult<()>| {
         result
@@ -364,6 +478,7 @@ mod tests {
                 work: Work::Job(job),
                 durability,
                 done: Some(Done::Blocking(done)),
+                deadline: Some(Instant::now() + Duration::from_secs(60)),
             },
             answer,
         )
@@ -400,6 +515,7 @@ mod tests {
             &mut Level::default(),
             Duration::from_secs(1),
             vec![good, bad, panicky],
+            &LockWait::default(),
         );
         assert!(good_answer.recv().unwrap().is_ok());
         assert!(bad_answer.recv().unwrap().is_err());
@@ -416,7 +532,13 @@ mod tests {
                 .unwrap()
         };
         let (relaxed, answer) = request(Box::new(|_| Ok(())), Durability::Relaxed);
-        commit(&mut conn, &mut level, Duration::from_secs(1), vec![relaxed]);
+        commit(
+            &mut conn,
+            &mut level,
+            Duration::from_secs(1),
+            vec![relaxed],
+            &LockWait::default(),
+        );
         answer.recv().unwrap().unwrap();
         assert_eq!(synchronous(&conn), 1, "NORMAL for relaxed writes alone");
         let (relaxed, a) = request(Box::new(|_| Ok(())), Durability::Relaxed);
@@ -426,6 +548,7 @@ mod tests {
             &mut level,
             Duration::from_secs(1),
             vec![relaxed, durable],
+            &LockWait::default(),
         );
         a.recv().unwrap().unwrap();
         b.recv().unwrap().unwrap();
@@ -473,7 +596,7 @@ mod tests {
         // Once the database takes writes again, the events are written,
         // before (in the same batch as) whatever is written next.
         writer
-            .write(Box::new(|_| Ok(())), Durability::Durable)
+            .write(Box::new(|_| Ok(())), Durability::Durable, None)
             .unwrap();
         assert_eq!(count(&Connection::open(&path).unwrap()), 2);
         drop(writer);
@@ -493,6 +616,7 @@ mod tests {
                     .submit(
                         Box::new(move |tx| tx.record_login_unlock(&name, 1)),
                         Durability::Durable,
+                        None,
                     )
                     .unwrap()
             })
@@ -501,6 +625,7 @@ mod tests {
             .submit(
                 Box::new(|_| Err(StoreError::Failed("refused".into()))),
                 Durability::Durable,
+                None,
             )
             .unwrap();
         for commit in pending {
@@ -526,6 +651,7 @@ mod tests {
                             .write(
                                 Box::new(move |tx| tx.record_login_unlock(&name, 1)),
                                 Durability::Durable,
+                                None,
                             )
                             .unwrap();
                     }
