@@ -60,6 +60,9 @@ enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand, alias = "keys")]
     Key(KeyCommand),
+    /// The wall clock, as the passes that destroy by it see it.
+    #[command(subcommand)]
+    Clock(ClockCommand),
     /// Manage services and their permissions.
     #[command(subcommand)]
     Service(ServiceCommand),
@@ -298,6 +301,14 @@ enum RoleCommand {
 }
 
 #[derive(Subcommand)]
+enum ClockCommand {
+    /// After the service found the clock jumped (its log says so) and the
+    /// clock is right again, or was right all along: the passes that
+    /// prune, revoke idle tokens and forget revocations act again.
+    Confirm,
+}
+
+#[derive(Subcommand)]
 enum KeyCommand {
     /// Add a new key pair (ES256 for access tokens, RS256 for ID tokens):
     /// published in the JWKS at once, signing after a delay longer than the
@@ -328,6 +339,15 @@ pub fn run() -> ExitCode {
             administer(&cli.db, |authority| tokens::token(authority, command))
         }
         Command::Key(command) => administer(&cli.db, |authority| key(authority, command)),
+        Command::Clock(ClockCommand::Confirm) => administer(&cli.db, |authority| {
+            let now = authority.confirm_clock(Actor::Operator)?;
+            eprintln!(
+                "the clock ({}) is confirmed: audit retention, idle revocation and forgetting \
+                 expired revocations resume within a minute",
+                format_time(now)
+            );
+            Ok(())
+        }),
         Command::Service(command) => administer(&cli.db, |authority| service(authority, command)),
         Command::Role(command) => administer(&cli.db, |authority| role(authority, command)),
         Command::Group(command) => administer(&cli.db, |authority| group(authority, command)),

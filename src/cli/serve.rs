@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
-use crate::domain::{Ambient, Authority, FirstStart, Settings};
+use crate::domain::{Ambient, Authority, DomainError, FirstStart, Settings};
 use crate::http::{self, ServeOptions};
 use crate::mail::SmtpMailer;
 use crate::store::SqliteDatabase;
@@ -180,25 +180,35 @@ const RETENTION_EVERY: u32 = 60;
 /// have expired anyway, at start and then hourly.
 fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
     let pass = move || {
+        // The same failure (a clock in doubt, a busy database) is said once,
+        // not every minute.
+        let mut said = String::new();
+        let mut say = |what: &str, e: &DomainError| {
+            let line = format!("tokend: {what}, will retry: {e}");
+            if line != said {
+                eprintln!("{line}");
+                said = line;
+            }
+        };
         for round in 0u32.. {
             if round % RETENTION_EVERY == 0 {
                 match authority.apply_audit_retention() {
                     Ok(0) => {}
                     Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
-                    Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
+                    Err(e) => say("audit retention did not run", &e),
                 }
                 if let Err(e) = authority.forget_expired_revocations() {
-                    eprintln!("tokend: could not forget expired revocations, will retry: {e}");
+                    say("expired revocations were not forgotten", &e);
                 }
             }
             std::thread::sleep(SUMMARY_INTERVAL);
             if let Err(e) = authority.write_refusal_summaries(false) {
-                eprintln!("tokend: could not record refusal summaries, will retry: {e}");
+                say("could not record refusal summaries", &e);
             }
             match authority.revoke_idle_tokens() {
                 Ok(0) => {}
                 Ok(n) => eprintln!("tokend: revoked {n} API tokens idle past their policy"),
-                Err(e) => eprintln!("tokend: could not revoke idle tokens, will retry: {e}"),
+                Err(e) => say("idle tokens were not revoked", &e),
             }
         }
     };

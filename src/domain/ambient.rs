@@ -3,12 +3,12 @@
 //! random bytes a decision depends on.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::domain::DomainError;
 
-/// The current time in Unix seconds.
+/// The current time in Unix seconds, and a monotonic clock beside it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
 
@@ -16,6 +16,11 @@ pub trait Clock: Send + Sync {
     fn now_millis(&self) -> i64 {
         self.now().saturating_mul(1000)
     }
+
+    /// Milliseconds on a clock that only moves forward, at the rate of real
+    /// time, whatever is done to the wall clock: what a jump of the wall
+    /// clock is measured against.
+    fn monotonic_millis(&self) -> i64;
 }
 
 /// The host's clock.
@@ -34,29 +39,49 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
     }
+
+    fn monotonic_millis(&self) -> i64 {
+        static BASE: OnceLock<Instant> = OnceLock::new();
+        BASE.get_or_init(Instant::now).elapsed().as_millis() as i64
+    }
 }
 
 /// A clock that moves only when told to.
 #[derive(Debug, Default)]
-pub struct ManualClock(AtomicI64);
+pub struct ManualClock {
+    wall: AtomicI64,
+    /// Seconds on the monotonic clock.
+    monotonic: AtomicI64,
+}
 
 impl ManualClock {
     pub fn at(now: i64) -> ManualClock {
-        ManualClock(AtomicI64::new(now))
+        ManualClock {
+            wall: AtomicI64::new(now),
+            monotonic: AtomicI64::new(0),
+        }
     }
 
-    pub fn set(&self, now: i64) {
-        self.0.store(now, Ordering::SeqCst);
-    }
-
+    /// Time passes: both clocks move on.
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.wall.fetch_add(seconds, Ordering::SeqCst);
+        self.monotonic.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    /// The wall clock is set (wrongly, or right again) while no time
+    /// passes: the monotonic clock stays.
+    pub fn jump(&self, seconds: i64) {
+        self.wall.fetch_add(seconds, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+        self.wall.load(Ordering::SeqCst)
+    }
+
+    fn monotonic_millis(&self) -> i64 {
+        self.monotonic.load(Ordering::SeqCst).saturating_mul(1000)
     }
 }
 

@@ -11,6 +11,7 @@ mod account_cache;
 pub mod ambient;
 pub mod audit;
 mod auth;
+mod clock_watch;
 mod directory;
 mod error;
 mod health;
@@ -29,6 +30,7 @@ use audit::refusals::RefusalLedger;
 pub use audit::{parse_event_time, Actor};
 use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession};
+use clock_watch::ClockWatch;
 pub use directory::catalog::NewRole;
 pub use directory::names::{check_audience, check_resource};
 use directory::password;
@@ -193,6 +195,8 @@ struct Shared {
     accounts: AccountCache,
     /// The keys as last read; replaced when the key table's generation moves.
     keys: RwLock<Arc<KeyRing>>,
+    /// Whether the wall clock may be trusted to destroy by.
+    clock_watch: ClockWatch,
 }
 
 pub struct Authority {
@@ -250,7 +254,9 @@ impl Authority {
             store.reads(),
             settings.access_token_lifetime.as_secs() as i64,
         )?;
+        let clock_watch = ClockWatch::start(&ambient, store.reads())?;
         let shared = Shared {
+            clock_watch,
             database,
             settings,
             ambient,

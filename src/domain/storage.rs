@@ -289,6 +289,9 @@ pub trait AuditReads {
     fn events(&self, filter: &EventFilter) -> StoreResult<Vec<(i64, Event)>>;
     /// The sequence number of the event with this id.
     fn event_seq(&self, id: &str) -> StoreResult<Option<i64>>;
+    /// When the newest event (of type `kind`, if given) happened, in Unix
+    /// milliseconds.
+    fn newest_event_at(&self, kind: Option<&str>) -> StoreResult<Option<i64>>;
 }
 
 pub trait AuditWrites {

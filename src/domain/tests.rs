@@ -737,3 +737,131 @@ fn the_inventory_sorts_by_expiry_and_splits_by_state() {
         0
     );
 }
+
+fn with_retention(f: &Fixture) -> Authority {
+    Authority::open(
+        f.database.clone(),
+        Settings {
+            audit_retention: Some(Duration::from_secs(365 * 24 * 3600)),
+            ..settings()
+        },
+        ambient(&f.clock),
+    )
+    .unwrap()
+}
+
+fn event_count(authority: &Authority) -> usize {
+    let all = EventFilter {
+        limit: 1000,
+        ..EventFilter::default()
+    };
+    authority.events_for_operator(None, all).unwrap().len()
+}
+
+#[test]
+fn a_clock_jumped_ahead_prunes_revokes_and_forgets_nothing_until_confirmed() {
+    let mut f = Fixture::new();
+    let day = 24 * 3600;
+    f.admin_login(HOME).unwrap();
+    let mut pass = with_retention(&f);
+    let before = event_count(&pass);
+
+    // 400 days ahead in an instant: the whole trail would be past its year.
+    f.clock.jump(400 * day);
+    for (what, outcome) in [
+        ("retention", pass.apply_audit_retention()),
+        ("idle revocation", pass.revoke_idle_tokens()),
+        ("forgetting revocations", pass.forget_expired_revocations()),
+    ] {
+        match outcome {
+            Err(DomainError::Unavailable(why)) => {
+                assert!(why.contains("clock confirm"), "{what}: {why}")
+            }
+            other => panic!("{what} acted on a jumped clock: {other:?}"),
+        }
+    }
+    assert_eq!(event_count(&pass), before, "nothing was pruned");
+
+    // The admin sets the clock right and confirms it: the passes act again,
+    // and there is nothing a year old.
+    f.clock.jump(-400 * day);
+    f.other_process().confirm_clock(Actor::Operator).unwrap();
+    assert_eq!(pass.apply_audit_retention().unwrap(), 0);
+    assert_eq!(pass.revoke_idle_tokens().unwrap(), 0);
+    assert!(pass.forget_expired_revocations().is_ok());
+}
+
+#[test]
+fn a_start_far_past_the_trail_or_behind_it_is_doubted() {
+    let mut f = Fixture::new();
+    let day = 24 * 3600;
+    f.admin_login(HOME).unwrap();
+    // Started with the clock 400 days past the newest event.
+    f.clock.jump(400 * day);
+    let mut late = with_retention(&f);
+    assert!(matches!(
+        late.apply_audit_retention(),
+        Err(DomainError::Unavailable(_))
+    ));
+    // A month of silence is believed: a service may be off that long.
+    f.clock.jump(-400 * day);
+    f.clock.advance(29 * day);
+    assert!(with_retention(&f).apply_audit_retention().is_ok());
+    // Started with the clock behind the trail.
+    f.clock.jump(-30 * day);
+    let mut early = with_retention(&f);
+    assert!(matches!(
+        early.revoke_idle_tokens(),
+        Err(DomainError::Unavailable(_))
+    ));
+    // Confirmed: believed from then on, by handles already running too.
+    early.confirm_clock(Actor::Operator).unwrap();
+    assert!(early.revoke_idle_tokens().is_ok());
+    assert!(with_retention(&f).apply_audit_retention().is_ok());
+}
+
+#[test]
+fn tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right() {
+    let mut f = Fixture::new();
+    let day = 24 * 3600;
+    f.clock.jump(400 * day);
+    let admin = f.admin();
+    let created = f
+        .authority
+        .create_api_token(
+            Actor::Caller(&admin),
+            &admin.account.user_id,
+            new_token("ahead", Some("30d")),
+            None,
+        )
+        .unwrap();
+    let session = f.admin_login(HOME).unwrap();
+    assert!(f
+        .authority
+        .authenticate(&session.access_token, HOME)
+        .is_ok());
+
+    f.clock.jump(-400 * day);
+    assert!(
+        matches!(
+            f.authority.authenticate(&session.access_token, HOME),
+            Err(DomainError::Unauthenticated(_))
+        ),
+        "an access token issued 400 days ahead would live 400 days"
+    );
+    let exchanged = f
+        .authority
+        .exchange_api_token(
+            created.secret.reveal(),
+            ExchangeAudience::Provider,
+            &ExchangeRequest::default(),
+            HOME,
+        )
+        .and_then(Committing::wait);
+    assert!(matches!(
+        exchanged,
+        Err(DomainError::InvalidGrant(
+            "the API token was made at a time still to come"
+        ))
+    ));
+}

@@ -195,10 +195,15 @@ impl Authority {
         Ok(deleted)
     }
 
-    /// The retention pass: prunes what is older than `Settings::audit_retention`.
+    /// The retention pass: prunes what is older than `Settings::audit_retention`,
+    /// unless the wall clock is in doubt (a clock far ahead would prune the
+    /// whole trail).
     pub fn apply_audit_retention(&mut self) -> Result<u64, DomainError> {
         match self.settings().audit_retention {
-            Some(age) => self.prune_events_older_than(age),
+            Some(age) => {
+                self.clock_trusted()?;
+                self.prune_events_older_than(age)
+            }
             None => Ok(0),
         }
     }

@@ -48,6 +48,10 @@ pub struct AccessClaims {
     pub sid: Option<String>,
 }
 
+/// How far ahead of the clock an access token's `iat` may be (clocks of
+/// several servers differ a little).
+const ISSUED_AHEAD_TOLERATED: i64 = 60;
+
 /// The JWS `typ` of access tokens (RFC 9068 §2.1): what keeps an ID token
 /// or any other JWT of the same keys from passing as one.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -84,6 +88,13 @@ impl KeyRing {
         if claims.exp <= now {
             return Err(unauthenticated("access token has expired"));
         }
+        // Issued under a clock set ahead: it would live that much longer
+        // than its lifetime once the clock is right again.
+        if claims.iat > now + ISSUED_AHEAD_TOLERATED {
+            return Err(unauthenticated(
+                "access token issued at a time still to come",
+            ));
+        }
         Ok(claims)
     }
 }
@@ -113,7 +124,7 @@ impl VerifiedTokens {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(blake3::hash(jwt.as_bytes()).as_bytes())
-            .filter(|claims| claims.exp > now)
+            .filter(|claims| claims.exp > now && claims.iat <= now + ISSUED_AHEAD_TOLERATED)
             .cloned()
     }
 

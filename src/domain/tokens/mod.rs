@@ -108,6 +108,14 @@ pub(in crate::domain) enum Rotation {
     Never,
 }
 
+/// How far ahead of the clock an API token's creation may be.
+const MADE_AHEAD_TOLERATED: i64 = 300;
+
+/// How long a revoked access token is remembered past its expiry: longer
+/// than a clock set ahead unnoticed (`clock_watch` notices more than 30
+/// days at a start) could make it look expired.
+const REVOCATIONS_KEPT: i64 = 31 * 24 * 3600;
+
 /// What an exchange's access token is for: its `aud` (resolved from the
 /// request) and the client that asks.
 pub(in crate::domain) struct Access<'a> {
@@ -382,6 +390,11 @@ impl Authority {
         let reason = match &account {
             _ if token.revoked_at.is_some() => Some(UNKNOWN_OR_REVOKED),
             _ if token.expires_at.is_some_and(|at| at <= now) => Some("the API token has expired"),
+            // Made under a clock set ahead: its lifetime would count from
+            // a time still to come.
+            _ if token.created_at > now + MADE_AHEAD_TOLERATED => {
+                Some("the API token was made at a time still to come")
+            }
             None => Some(UNKNOWN_OR_REVOKED),
             Some(account) if account.disabled => Some("the API token's user is disabled"),
             Some(account) if !audience.admits(account) => {
@@ -632,12 +645,16 @@ impl Authority {
         Ok(())
     }
 
-    /// Forgets revoked access tokens that have expired anyway; how many.
+    /// Forgets revoked access tokens that expired long ago; how many. Kept
+    /// for `REVOCATIONS_KEPT` past their expiry, and not forgotten at all
+    /// while the wall clock is in doubt: a revocation forgotten under a
+    /// clock set ahead would let the token work again once it is set right.
     pub fn forget_expired_revocations(&mut self) -> Result<u64, DomainError> {
-        let now = self.now();
+        self.clock_trusted()?;
+        let before = self.now() - REVOCATIONS_KEPT;
         Ok(self
             .store
-            .write(move |tx| tx.forget_expired_revocations(now))?)
+            .write(move |tx| tx.forget_expired_revocations(before))?)
     }
 
     /// Records a refused exchange, with the token when it is known (never

@@ -355,8 +355,11 @@ impl Authority {
     }
 
     /// Revokes the tokens unused for longer than their org allows (each
-    /// with a `token.revoke` event, reason `idle`); how many.
+    /// with a `token.revoke` event, reason `idle`); how many. Not while the
+    /// wall clock is in doubt: a clock far ahead would make every token
+    /// idle, and a revocation is for good.
     pub fn revoke_idle_tokens(&mut self) -> Result<u64, DomainError> {
+        self.clock_trusted()?;
         let now = self.now();
         let mut revoked = 0;
         let mut orgs = Vec::new();

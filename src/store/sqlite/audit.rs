@@ -10,6 +10,21 @@ const EVENT: &str = "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, 
         target_id, target_name, outcome, client_ip, properties FROM events";
 
 impl AuditReads for Connection {
+    fn newest_event_at(&self, kind: Option<&str>) -> StoreResult<Option<i64>> {
+        let newest = match kind {
+            None => self
+                .prepare_cached("SELECT max(at_ms) FROM events")?
+                .query_row([], |r| r.get(0))?,
+            Some(kind) => self
+                .prepare_cached(
+                    "SELECT at_ms FROM events WHERE type = ?1 ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row([kind], |r| r.get(0))
+                .optional()?,
+        };
+        Ok(newest)
+    }
+
     fn events(&self, filter: &EventFilter) -> StoreResult<Vec<(i64, Event)>> {
         let mut conditions = Conditions::default();
         if let Some(org_id) = &filter.org_id {
