@@ -47,7 +47,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -332,7 +332,7 @@ enum KeyCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(&cli.db, args),
+        Command::Serve(args) => serve::serve(&cli.db, *args),
         Command::Org(command) => administer(&cli.db, |authority| org(authority, command)),
         Command::User(command) => administer(&cli.db, |authority| user(authority, command)),
         Command::Token(command) => {
@@ -404,6 +404,7 @@ fn administer(
             .unwrap_or(DEFAULT_ACCESS_TTL),
         operator: Some(format!("cli:{operator}")),
         audit_retention: None,
+        audit_max_bytes: None,
         audience: None,
         default_audience: Vec::new(),
         // As the service's, so that `key rotate` waits longer than it.

@@ -62,6 +62,10 @@ pub(super) struct ServeArgs {
     /// How long audit events are kept (at least 1 day), or "never" to keep them for ever.
     #[arg(long, env = "TOKEND_AUDIT_RETENTION", default_value = "365days", value_parser = parse_retention)]
     audit_retention: Retention,
+    /// A bound on the database's size (e.g. 2GiB, 500MB): past it the oldest
+    /// successful exchanges leave the audit trail, never a refusal or a change.
+    #[arg(long, env = "TOKEND_AUDIT_MAX_SIZE", value_parser = parse_size)]
+    audit_max_size: Option<u64>,
     /// The `aud` of ID tokens when no client is known (the exchange names
     /// no client_id) [default: the API token's id].
     #[arg(long, env = "TOKEND_AUDIENCE", value_parser = parse_audience)]
@@ -101,6 +105,7 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         access_token_lifetime: args.access_ttl,
         operator: None,
         audit_retention: args.audit_retention.0,
+        audit_max_bytes: args.audit_max_size,
         audience: args.audience,
         default_audience: args.default_audience,
         jwks_max_age: args.jwks_max_age,
@@ -175,8 +180,8 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 const RETENTION_EVERY: u32 = 60;
 
 /// The housekeeping pass, on a thread of its own: the summaries of counted
-/// refusals and the revocation of tokens idle past their org's policy every
-/// minute; the audit retention and forgetting revoked access tokens that
+/// refusals, the audit size bound and the revocation of tokens idle past
+/// their org's policy every minute; the audit retention and forgetting revoked access tokens that
 /// have expired anyway, at start and then hourly.
 fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
     let pass = move || {
@@ -197,6 +202,7 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
                     Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
                     Err(e) => say("audit retention did not run", &e),
                 }
+
                 if let Err(e) = authority.forget_expired_revocations() {
                     say("expired revocations were not forgotten", &e);
                 }
@@ -204,6 +210,14 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
             std::thread::sleep(SUMMARY_INTERVAL);
             if let Err(e) = authority.write_refusal_summaries(false) {
                 say("could not record refusal summaries", &e);
+            }
+            // Every minute: a busy trail grows by gigabytes an hour.
+            match authority.apply_audit_size_bound() {
+                Ok(0) => {}
+                Ok(n) => eprintln!(
+                    "tokend: the audit size bound deleted the {n} oldest successful exchanges"
+                ),
+                Err(e) => say("the audit size bound was not met", &e),
             }
             match authority.revoke_idle_tokens() {
                 Ok(0) => {}
@@ -249,6 +263,40 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         return Err("a timeout must be between 100ms and 1 hour".into());
     }
     Ok(timeout)
+}
+
+/// A size: bytes, or a number with KB, MB, GB (powers of 1000) or KiB,
+/// MiB, GiB (powers of 1024); at least 1 MiB.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 2GiB, 500MB)"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1000 * 1000,
+        "gb" => 1000 * 1000 * 1000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "{text:?}: the unit is one of B, KB, MB, GB, KiB, MiB, GiB"
+            ))
+        }
+    };
+    let size = number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if size < 1 << 20 {
+        return Err("the size bound is at least 1 MiB".into());
+    }
+    Ok(size)
 }
 
 fn parse_max_age(text: &str) -> Result<Duration, String> {

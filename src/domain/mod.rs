@@ -112,6 +112,9 @@ pub struct Settings {
     pub operator: Option<String>,
     /// How long audit events are kept; None keeps them for ever.
     pub audit_retention: Option<Duration>,
+    /// The database size past which the oldest successful exchanges are
+    /// deleted from the trail; None: no bound.
+    pub audit_max_bytes: Option<u64>,
     /// The `aud` of ID tokens when no client is known; None: the API
     /// token's id.
     pub audience: Option<String>,

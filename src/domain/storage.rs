@@ -292,12 +292,17 @@ pub trait AuditReads {
     /// When the newest event (of type `kind`, if given) happened, in Unix
     /// milliseconds.
     fn newest_event_at(&self, kind: Option<&str>) -> StoreResult<Option<i64>>;
+    /// The bytes the database's pages hold (its size less free pages).
+    fn database_bytes_used(&self) -> StoreResult<u64>;
 }
 
 pub trait AuditWrites {
     fn insert_event(&self, event: &Event) -> StoreResult<()>;
     /// Deletes up to `batch` of the oldest events before `at_ms`; how many.
     fn delete_events_before(&self, at_ms: i64, batch: u32) -> StoreResult<u64>;
+    /// Deletes up to `batch` of the oldest events of type `kind` with the
+    /// outcome `success`; how many.
+    fn delete_oldest_successes(&self, kind: &str, batch: u32) -> StoreResult<u64>;
 }
 
 pub trait HealthWrites {

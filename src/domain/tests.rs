@@ -85,6 +85,7 @@ fn settings() -> Settings {
         access_token_lifetime: Duration::from_secs(30 * 60),
         operator: None,
         audit_retention: None,
+        audit_max_bytes: None,
         audience: None,
         default_audience: Vec::new(),
         jwks_max_age: crate::domain::DEFAULT_JWKS_MAX_AGE,
@@ -864,4 +865,101 @@ fn tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right() {
             "the API token was made at a time still to come"
         ))
     ));
+}
+
+#[test]
+fn the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let created = f
+        .authority
+        .create_api_token(
+            Actor::Caller(&admin),
+            &admin.account.user_id,
+            new_token("busy", Some("30d")),
+            None,
+        )
+        .unwrap();
+    let exchange = |f: &mut Fixture, secret: &str| {
+        f.authority
+            .exchange_api_token(
+                secret,
+                ExchangeAudience::Provider,
+                &ExchangeRequest::default(),
+                HOME,
+            )
+            .and_then(Committing::wait)
+    };
+    for _ in 0..1500 {
+        exchange(&mut f, created.secret.reveal()).unwrap();
+    }
+    assert!(exchange(&mut f, "tkd_not_a_token").is_err());
+    f.authority.drain_writes().unwrap();
+    f.clock.advance(120);
+    let kinds = |authority: &Authority| -> Vec<String> {
+        let all = EventFilter {
+            limit: 5000,
+            ..EventFilter::default()
+        };
+        let events = authority.events_for_operator(None, all).unwrap();
+        events.into_iter().map(|(_, e)| e.kind).collect()
+    };
+    let count = |kinds: &[String], kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    let before = kinds(&f.authority);
+    assert_eq!(count(&before, "token.exchange"), 1500);
+    assert_eq!(count(&before, "token.exchange_failed"), 1);
+    let used = f.authority.database_bytes_used().unwrap();
+
+    let bounded = |max: u64| {
+        Authority::open(
+            f.database.clone(),
+            Settings {
+                audit_max_bytes: Some(max),
+                ..settings()
+            },
+            ambient(&f.clock),
+        )
+        .unwrap()
+    };
+    assert_eq!(bounded(used + 1).apply_audit_size_bound().unwrap(), 0);
+    let mut pass = bounded(used - 100 * 1024);
+    let deleted = pass.apply_audit_size_bound().unwrap();
+    assert!(deleted > 0 && deleted < 1500, "{deleted}");
+    assert!(pass.database_bytes_used().unwrap() <= used - 100 * 1024);
+    let after = kinds(&pass);
+    assert_eq!(count(&after, "token.exchange"), 1500 - deleted as usize);
+    for kept in [
+        "token.exchange_failed",
+        "token.create",
+        "session.login",
+        "system.initialize",
+    ] {
+        assert_eq!(count(&after, kept), count(&before, kept), "{kept} kept");
+    }
+    let prune = &pass
+        .events_for_operator(
+            None,
+            EventFilter {
+                kind: Some("audit.prune".into()),
+                limit: 1,
+                ..EventFilter::default()
+            },
+        )
+        .unwrap()[0]
+        .1;
+    assert_eq!(prune.properties["reason"], "size");
+    assert_eq!(prune.properties["deleted"], deleted);
+
+    // A bound that only deleting changes could meet is not met, and says so.
+    let mut tight = bounded(1024);
+    assert!(matches!(
+        tight.apply_audit_size_bound(),
+        Err(DomainError::Unavailable(_))
+    ));
+    let last = kinds(&tight);
+    assert_eq!(count(&last, "token.exchange"), 0);
+    assert_eq!(
+        count(&last, "token.exchange_failed"),
+        count(&before, "token.exchange_failed")
+    );
 }

@@ -936,3 +936,32 @@ fn a_tenant_sees_the_providers_actions_in_its_org_without_their_addresses() {
     let provider_view = api.audit(&admin, "type=user.create").events;
     assert_eq!(by_name(&provider_view, ADMIN)["client_ip"], "127.0.0.1");
 }
+
+/// `TOKEND_AUDIT_MAX_SIZE` takes a size with a unit, at least 1 MiB; a
+/// service starts with one and its trail works as before.
+#[test]
+fn the_audit_size_bound_is_a_size_of_at_least_a_mebibyte() {
+    let dir = TempDir::new();
+    for bad in ["10KB", "lots", "5 parsecs", "99999999999999999999GiB"] {
+        let out = run_tokend(
+            &["serve", "--listen", "127.0.0.1:0", "--audit-max-size", bad],
+            None,
+            &[("TOKEND_DB", &dir.path.join("t.db").to_string_lossy())],
+            &dir.path,
+        );
+        assert_eq!(out.code, Some(2), "{bad}: {out:#?}");
+        assert!(out.stderr.contains("audit-max-size"), "{bad}: {out:#?}");
+        assert!(
+            !dir.path.join("t.db").exists(),
+            "nothing was created for {bad}"
+        );
+    }
+    let srv = TestServer::config()
+        .env("TOKEND_AUDIT_MAX_SIZE", "2GiB")
+        .start();
+    let admin = srv.api().admin_login().access_token;
+    assert_eq!(
+        srv.api().recorded_events(&admin, "session.login", 1).len(),
+        1
+    );
+}

@@ -52,6 +52,7 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         access_token_lifetime: Duration::from_secs(1800),
         operator: Some("cli:tokend-seed".into()),
         audit_retention: None,
+        audit_max_bytes: None,
         audience: None,
         default_audience: Vec::new(),
         jwks_max_age: tokend::domain::DEFAULT_JWKS_MAX_AGE,

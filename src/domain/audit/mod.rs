@@ -19,6 +19,11 @@ use refusals::Summary;
 
 /// Events deleted per transaction by a prune.
 const PRUNE_BATCH: u32 = 5_000;
+/// Exchanges the size bound deletes at a time (some 650 KB), checking the
+/// size in between.
+const SIZE_BATCH: u32 = 1_000;
+/// The event of a successful exchange: what the size bound deletes.
+const EXCHANGE_EVENT: &str = "token.exchange";
 
 impl Authority {
     /// A new event of `kind`, stamped now, to be filled in and written with
@@ -191,6 +196,58 @@ impl Authority {
                 .with("before", json!(before))
                 .with("deleted", json!(deleted));
             self.store.write(move |tx| tx.insert_event(&event))?;
+        }
+        Ok(deleted)
+    }
+
+    /// The bytes the database holds (less its free pages).
+    pub fn database_bytes_used(&self) -> Result<u64, DomainError> {
+        Ok(self.db().database_bytes_used()?)
+    }
+
+    /// The size bound: while the database holds more than
+    /// `Settings::audit_max_bytes`, deletes the oldest successful exchanges
+    /// (the bulk of a busy trail), never a refusal or a change, and records
+    /// that it did; how many. Stops, saying why, when no exchange is left
+    /// to delete.
+    pub fn apply_audit_size_bound(&mut self) -> Result<u64, DomainError> {
+        let Some(max) = self.settings().audit_max_bytes else {
+            return Ok(0);
+        };
+        let used = self.db().database_bytes_used()?;
+        if used <= max {
+            return Ok(0);
+        }
+        // Down to nine tenths, so that the bound is not met again at once.
+        let target = max / 10 * 9;
+        let mut deleted = 0;
+        let mut now_used = used;
+        while now_used > target {
+            let batch = self
+                .store
+                .write(move |tx| tx.delete_oldest_successes(EXCHANGE_EVENT, SIZE_BATCH))?;
+            deleted += batch;
+            now_used = self.db().database_bytes_used()?;
+            if batch < u64::from(SIZE_BATCH) {
+                break;
+            }
+        }
+        if deleted > 0 {
+            let event = self
+                .operator_event("audit.prune")?
+                .with("reason", json!("size"))
+                .with("type", json!(EXCHANGE_EVENT))
+                .with("deleted", json!(deleted))
+                .with("bytes_before", json!(used))
+                .with("bytes_after", json!(now_used));
+            self.store.write(move |tx| tx.insert_event(&event))?;
+        }
+        if now_used > max {
+            return Err(DomainError::Unavailable(format!(
+                "the database holds {now_used} bytes, over TOKEND_AUDIT_MAX_SIZE ({max}), \
+                 and no successful exchange is left to delete: refusals and changes are \
+                 kept; shorten TOKEND_AUDIT_RETENTION or raise the bound"
+            )));
         }
         Ok(deleted)
     }

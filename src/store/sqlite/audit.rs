@@ -10,6 +10,14 @@ const EVENT: &str = "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, 
         target_id, target_name, outcome, client_ip, properties FROM events";
 
 impl AuditReads for Connection {
+    fn database_bytes_used(&self) -> StoreResult<u64> {
+        let pragma = |name: &str| -> StoreResult<i64> {
+            Ok(self.pragma_query_value(None, name, |r| r.get(0))?)
+        };
+        let pages = pragma("page_count")? - pragma("freelist_count")?;
+        Ok((pages.max(0) as u64).saturating_mul(pragma("page_size")?.max(0) as u64))
+    }
+
     fn newest_event_at(&self, kind: Option<&str>) -> StoreResult<Option<i64>> {
         let newest = match kind {
             None => self
@@ -102,6 +110,17 @@ impl AuditWrites for Connection {
             properties
         ])?;
         Ok(())
+    }
+
+    fn delete_oldest_successes(&self, kind: &str, batch: u32) -> StoreResult<u64> {
+        let deleted = self
+            .prepare_cached(
+                "DELETE FROM events WHERE seq IN
+                   (SELECT seq FROM events WHERE type = ?1 AND outcome = 'success'
+                    ORDER BY seq LIMIT ?2)",
+            )?
+            .execute(params![kind, batch])?;
+        Ok(deleted as u64)
     }
 
     fn delete_events_before(&self, at_ms: i64, batch: u32) -> StoreResult<u64> {

@@ -116,6 +116,7 @@ fn settings() -> Settings {
         access_token_lifetime: Duration::from_secs(IN_PROCESS_ACCESS_TTL as u64),
         operator: None,
         audit_retention: None,
+        audit_max_bytes: None,
         audience: None,
         default_audience: Vec::new(),
         jwks_max_age: tokend::domain::DEFAULT_JWKS_MAX_AGE,
