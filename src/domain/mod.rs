@@ -462,20 +462,14 @@ fn initialize(
         KeyRing::generate_rsa_key(&*ambient.random, now, now)?,
     ];
     // The first event of every trail.
-    let at_ms = ambient.clock.now_millis();
-    let event = records::Event::new(
-        ambient.new_ordered_id(at_ms)?,
-        at_ms,
-        "system.initialize",
-        "success",
-    )
-    .on("org", &provider_org.id, &provider_org.name)
-    .in_org(&provider_org.id)
-    .with("administrator", serde_json::json!(administrator.id))
-    .with(
-        "signing_keys",
-        serde_json::json!(signing_keys.iter().map(|k| &k.kid).collect::<Vec<_>>()),
-    );
+    let event = system_event(ambient, "system.initialize")?
+        .on("org", &provider_org.id, &provider_org.name)
+        .in_org(&provider_org.id)
+        .with("administrator", serde_json::json!(administrator.id))
+        .with(
+            "signing_keys",
+            serde_json::json!(signing_keys.iter().map(|k| &k.kid).collect::<Vec<_>>()),
+        );
     let state = InitialState {
         provider_org,
         roles,
@@ -572,19 +566,13 @@ fn ensure_builtins(store: &mut Box<dyn Storage>, ambient: &Ambient) -> Result<()
     };
     let missing_permissions: Vec<String> =
         missing_permissions.into_iter().map(String::from).collect();
-    let at_ms = ambient.clock.now_millis();
-    let event = records::Event::new(
-        ambient.new_ordered_id(at_ms)?,
-        at_ms,
-        "system.upgrade",
-        "success",
-    )
-    .on("service", &service.id, &service.name)
-    .with("permissions_added", serde_json::json!(missing_permissions))
-    .with(
-        "roles_added",
-        serde_json::json!(missing_roles.iter().map(|r| &r.name).collect::<Vec<_>>()),
-    );
+    let event = system_event(ambient, "system.upgrade")?
+        .on("service", &service.id, &service.name)
+        .with("permissions_added", serde_json::json!(missing_permissions))
+        .with(
+            "roles_added",
+            serde_json::json!(missing_roles.iter().map(|r| &r.name).collect::<Vec<_>>()),
+        );
     store.write(move |tx| {
         for name in &missing_permissions {
             tx.add_permission(&service.id, name)?;
@@ -617,16 +605,10 @@ fn ensure_id_token_key(
     }
     let now = ambient.now();
     let key = KeyRing::generate_rsa_key(&*ambient.random, now, now + publish_delay)?;
-    let at_ms = ambient.clock.now_millis();
-    let event = records::Event::new(
-        ambient.new_ordered_id(at_ms)?,
-        at_ms,
-        "key.rotate",
-        "success",
-    )
-    .on("signing_key", &key.kid, &key.kid)
-    .with("algorithm", serde_json::json!(key.algorithm))
-    .with("activates_at", serde_json::json!(key.activates_at));
+    let event = system_event(ambient, "key.rotate")?
+        .on("signing_key", &key.kid, &key.kid)
+        .with("algorithm", serde_json::json!(key.algorithm))
+        .with("activates_at", serde_json::json!(key.activates_at));
     store.write(move |tx| {
         // Another process may have added one first.
         if tx
@@ -640,6 +622,17 @@ fn ensure_id_token_key(
         tx.insert_event(&event)
     })?;
     Ok(())
+}
+
+/// An event of the service itself, made before there is an `Authority`.
+fn system_event(ambient: &Ambient, kind: &str) -> Result<records::Event, DomainError> {
+    let at_ms = ambient.clock.now_millis();
+    Ok(records::Event::new(
+        ambient.new_ordered_id(at_ms)?,
+        at_ms,
+        kind,
+        "success",
+    ))
 }
 
 /// A Unix time as RFC 3339 UTC, the form every answer and listing uses.

@@ -559,22 +559,16 @@ impl PendingCommit {
 
     /// Blocks until the commit; for threads that are not a runtime's.
     pub fn wait(self) -> StoreResult<()> {
-        let mut state = self.0.lock();
-        loop {
-            if let Some(result) = state.result.take() {
-                return result;
-            }
-            if state.closed {
-                return Err(stopped());
-            }
-            state = self.0.ready.wait(state).unwrap_or_else(|e| e.into_inner());
-        }
+        self.wait_until(None)
     }
 
     /// Blocks until the commit or until `limit` has passed (`Busy` then;
     /// the job may still commit later).
     pub fn wait_at_most(self, limit: Duration) -> StoreResult<()> {
-        let deadline = Instant::now() + limit;
+        self.wait_until(Some(Instant::now() + limit))
+    }
+
+    fn wait_until(self, deadline: Option<Instant>) -> StoreResult<()> {
         let mut state = self.0.lock();
         loop {
             if let Some(result) = state.result.take() {
@@ -583,16 +577,20 @@ impl PendingCommit {
             if state.closed {
                 return Err(stopped());
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(StoreError::Busy);
-            }
-            state = self
-                .0
-                .ready
-                .wait_timeout(state, left)
-                .map(|(state, _)| state)
-                .unwrap_or_else(|e| e.into_inner().0);
+            state = match deadline {
+                None => self.0.ready.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(StoreError::Busy);
+                    }
+                    self.0
+                        .ready
+                        .wait_timeout(state, left)
+                        .map(|(state, _)| state)
+                        .unwrap_or_else(|e| e.into_inner().0)
+                }
+            };
         }
     }
 }
