@@ -47,7 +47,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -321,7 +321,7 @@ enum KeyCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(&cli.db, args),
+        Command::Serve(args) => serve::serve(&cli.db, *args),
         Command::Org(command) => administer(&cli.db, |authority| org(authority, command)),
         Command::User(command) => administer(&cli.db, |authority| user(authority, command)),
         Command::Token(command) => {

@@ -1,4 +1,5 @@
-//! `tokend serve`: its settings, the first start, and the retention pass.
+//! `tokend serve`: its settings, the first start, the retention pass, the
+//! reminders and the log's format.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,6 +12,7 @@ use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
 use crate::domain::{Ambient, Authority, FirstStart, Settings};
 use crate::http::{self, ServeOptions};
+use crate::logging::{self, Format};
 use crate::mail::SmtpMailer;
 use crate::store::SqliteDatabase;
 
@@ -75,9 +77,18 @@ pub(super) struct ServeArgs {
     /// JWKS max-age. `tokend key rotate` reads it too.
     #[arg(long, env = "TOKEND_KEY_PUBLISH_DELAY", default_value = "10m", value_parser = humantime::parse_duration)]
     key_publish_delay: Duration,
+    /// The log's format: text, or json (one object per line).
+    #[arg(long, env = "TOKEND_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// The relay for e-mail reminders; without one, none are sent.
     #[command(flatten)]
     mail: MailArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// `--audit-retention`: an age, or never prune.
@@ -85,6 +96,10 @@ pub(super) struct ServeArgs {
 struct Retention(Option<Duration>);
 
 pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
+    logging::set_format(match args.log_format {
+        LogFormat::Text => Format::Text,
+        LogFormat::Json => Format::Json,
+    });
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -130,10 +145,10 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         }
     };
     if let Some(FirstStart { generated_password }) = first_start {
-        eprintln!("tokend: created database {}", db.display());
+        logging::info(format!("tokend: created database {}", db.display()));
         if let Some(password) = generated_password {
             // Shown once; only its argon2 hash is stored.
-            eprintln!("administrator@System password: {password}");
+            logging::info(format!("administrator@System password: {password}"));
         }
     }
     // A database that cannot take writes would answer every login and
@@ -178,21 +193,31 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
             if round % RETENTION_EVERY == 0 {
                 match authority.apply_audit_retention() {
                     Ok(0) => {}
-                    Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
-                    Err(e) => eprintln!("tokend: audit retention failed, will retry: {e}"),
+                    Ok(n) => logging::info(format!("tokend: audit retention deleted {n} events")),
+                    Err(e) => {
+                        logging::warn(format!("tokend: audit retention failed, will retry: {e}"))
+                    }
                 }
                 if let Err(e) = authority.forget_expired_revocations() {
-                    eprintln!("tokend: could not forget expired revocations, will retry: {e}");
+                    logging::warn(format!(
+                        "tokend: could not forget expired revocations, will retry: {e}"
+                    ));
                 }
             }
             std::thread::sleep(SUMMARY_INTERVAL);
             if let Err(e) = authority.write_refusal_summaries(false) {
-                eprintln!("tokend: could not record refusal summaries, will retry: {e}");
+                logging::warn(format!(
+                    "tokend: could not record refusal summaries, will retry: {e}"
+                ));
             }
             match authority.revoke_idle_tokens() {
                 Ok(0) => {}
-                Ok(n) => eprintln!("tokend: revoked {n} API tokens idle past their policy"),
-                Err(e) => eprintln!("tokend: could not revoke idle tokens, will retry: {e}"),
+                Ok(n) => logging::info(format!(
+                    "tokend: revoked {n} API tokens idle past their policy"
+                )),
+                Err(e) => logging::warn(format!(
+                    "tokend: could not revoke idle tokens, will retry: {e}"
+                )),
             }
         }
     };
@@ -211,12 +236,14 @@ const REMINDER_INTERVAL: Duration = Duration::from_secs(60);
 fn start_reminders(mut authority: Authority, mailer: SmtpMailer) -> Result<(), String> {
     let run = move || loop {
         match authority.send_due_reminders(&mailer) {
-            Ok(run) if run.sent + run.deferred + run.given_up > 0 => eprintln!(
-                "tokend: reminders: {} sent, {} to be tried again, {} given up",
-                run.sent, run.deferred, run.given_up
-            ),
+            Ok(run) if run.sent + run.deferred + run.given_up > 0 => {
+                logging::info(format!(
+                    "tokend: reminders: {} sent, {} to be tried again, {} given up",
+                    run.sent, run.deferred, run.given_up
+                ));
+            }
             Ok(_) => {}
-            Err(e) => eprintln!("tokend: the reminder run failed, will retry: {e}"),
+            Err(e) => logging::warn(format!("tokend: the reminder run failed, will retry: {e}")),
         }
         std::thread::sleep(REMINDER_INTERVAL);
     };

@@ -39,6 +39,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::domain::Authority;
+use crate::logging;
 use pool::Pool;
 pub use routes::{endpoints, Access};
 pub use transport::Limits;
@@ -115,17 +116,17 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
         .connect()
         .map_err(|e| ServeError(format!("cannot open the database: {e}")))?;
     let server = Server::start(authority, options)?;
-    eprintln!(
+    logging::info(format!(
         "tokend listening on http://{} (at most {} connections)",
         server.local_addr(),
         server.limits.max_connections
-    );
+    ));
     signals.forever().next();
     server.stop();
     if let Err(e) = drainer.drain_writes() {
-        eprintln!("tokend: queued writes may be lost: {e}");
+        logging::error(format!("tokend: queued writes may be lost: {e}"));
     }
-    eprintln!("tokend stopped");
+    logging::info("tokend stopped");
     Ok(())
 }
 
@@ -198,7 +199,7 @@ impl Server {
         // workers finish their last request and end.
         for worker in self.workers.into_iter().chain(self.login_workers) {
             if worker.join().is_err() {
-                eprintln!("tokend: a worker thread panicked");
+                logging::error("tokend: a worker thread panicked");
             }
         }
     }

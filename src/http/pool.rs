@@ -96,11 +96,11 @@ fn work(queue: &Mutex<Receiver<Job>>, mut authority: Authority) {
 /// Answers `request`; a handler that panics is answered 500.
 pub fn handle(authority: &mut Authority, request: &Request) -> Response {
     catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, request))).unwrap_or_else(|_| {
-        eprintln!(
+        crate::logging::error(format!(
             "tokend: internal error: handler panicked on {} {}",
             escape(&request.method),
             routes::pattern(&request.path)
-        );
+        ));
         Response::json(
             500,
             &serde_json::json!({"error": "internal_error", "message": "internal error; see the server log"}),

@@ -26,6 +26,7 @@ mod introspection;
 mod jwt;
 mod jwt_bearer;
 mod lifecycle;
+mod logs;
 mod names;
 mod openid;
 mod policy;

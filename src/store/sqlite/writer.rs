@@ -31,6 +31,7 @@ use crate::domain::storage::{
     commit_channel, AuditWrites, CommitSender, Durability, PendingCommit, StoreError, StoreResult,
     WriteJob,
 };
+use crate::logging;
 
 /// Writes waiting for the writer before a worker has to wait to queue.
 const QUEUE: usize = 4096;
@@ -155,7 +156,9 @@ fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request
                 Err(RecvTimeoutError::Disconnected) => {
                     if tries_when_stopping == 0 {
                         let lost: usize = batch.iter().map(Request::event_count).sum();
-                        eprintln!("tokend: stopping with {lost} audit events unwritten");
+                        logging::error(format!(
+                            "tokend: stopping with {lost} audit events unwritten"
+                        ));
                         return;
                     }
                     tries_when_stopping -= 1;
@@ -238,7 +241,7 @@ fn commit(
             for (done, result) in answers.into_iter().zip(results) {
                 match (done, result) {
                     (Some(done), result) => done.send(result),
-                    (None, Err(e)) => eprintln!("tokend: a queued write failed: {e}"),
+                    (None, Err(e)) => logging::warn(format!("tokend: a queued write failed: {e}")),
                     (None, Ok(())) => {}
                 }
             }
@@ -251,7 +254,9 @@ fn commit(
                 done.send(Err(e.clone()));
             }
             if !events.is_empty() {
-                eprintln!("tokend: audit events not yet written, trying again: {e}");
+                logging::warn(format!(
+                    "tokend: audit events not yet written, trying again: {e}"
+                ));
             }
             events
                 .into_iter()
@@ -317,7 +322,7 @@ fn run_batch(
         if let Err(e) = result {
             // Not the database's state but the events themselves: trying
             // again would fail again.
-            eprintln!("tokend: audit events refused by the database: {e}");
+            logging::error(format!("tokend: audit events refused by the database: {e}"));
         }
     }
     let committed = conn
