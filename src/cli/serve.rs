@@ -1,5 +1,5 @@
 //! `tokend serve`: its settings, the first start, the retention pass, the
-//! reminders and the log's format.
+//! reminders, the metrics listener and the log's format.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -77,6 +77,10 @@ pub(super) struct ServeArgs {
     /// JWKS max-age. `tokend key rotate` reads it too.
     #[arg(long, env = "TOKEND_KEY_PUBLISH_DELAY", default_value = "10m", value_parser = humantime::parse_duration)]
     key_publish_delay: Duration,
+    /// Serve Prometheus metrics (GET /metrics, plain HTTP) on this address
+    /// of its own [default: none].
+    #[arg(long, env = "TOKEND_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// The log's format: text, or json (one object per line).
     #[arg(long, env = "TOKEND_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -100,6 +104,9 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         LogFormat::Text => Format::Text,
         LogFormat::Json => Format::Json,
     });
+    if args.metrics_listen == Some(args.listen) {
+        return Err("TOKEND_METRICS_LISTEN must differ from TOKEND_LISTEN: the API port never serves the metrics".into());
+    }
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -165,6 +172,19 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         let reminders = authority.connect().map_err(|e| cannot_open(db, e))?;
         start_reminders(reminders, mailer)?;
     }
+    let _metrics = match args.metrics_listen {
+        Some(addr) => {
+            let reader = authority.connect().map_err(|e| cannot_open(db, e))?;
+            let server = http::metrics::serve(addr, reader)
+                .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+            logging::info(format!(
+                "tokend: metrics on http://{}/metrics",
+                server.local_addr()
+            ));
+            Some(server)
+        }
+        None => None,
+    };
     let mut options = ServeOptions::new(args.listen, workers);
     if let Some(n) = args.login_workers {
         options.login_workers = n.max(1);
@@ -237,6 +257,7 @@ fn start_reminders(mut authority: Authority, mailer: SmtpMailer) -> Result<(), S
     let run = move || loop {
         match authority.send_due_reminders(&mailer) {
             Ok(run) if run.sent + run.deferred + run.given_up > 0 => {
+                http::metrics::reminders(&run);
                 logging::info(format!(
                     "tokend: reminders: {} sent, {} to be tried again, {} given up",
                     run.sent, run.deferred, run.given_up

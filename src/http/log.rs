@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::metrics;
 use crate::logging::{self, Format, Level};
 
 /// The header a request id comes in and goes out with.
@@ -70,11 +71,12 @@ fn new_request_id() -> String {
     format!("{run:016x}{n:016x}")
 }
 
-/// Writes one request's log line, formatted first and written with one
-/// call: concurrent workers never interleave,
+/// Counts the request in the metrics and writes its log line, formatted
+/// first and written with one call: concurrent workers never interleave,
 /// and a line costs one write. The route's pattern, never the path or
 /// query: scripts put API tokens where an id belongs, and in query strings.
 pub fn request(method: &str, route: &'static str, status: u16, elapsed: Option<Duration>) {
+    metrics::request(method, route, status, elapsed);
     let line = match logging::format() {
         Format::Text => text_line(method, route, status, elapsed),
         Format::Json => json_line(method, route, status, elapsed),

@@ -6,6 +6,8 @@
 //! on a pool of their own (`pool`). Handlers parse and answer; they decide nothing and never touch the
 //! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
 //! lets those in flight finish within a bounded grace, and returns.
+//! `metrics` counts and serves the Prometheus metrics on an address of its
+//! own.
 
 /// Bodies larger than this are refused unread.
 const MAX_BODY: usize = 64 * 1024;
@@ -17,6 +19,7 @@ mod directory;
 mod discovery;
 mod error;
 mod log;
+pub mod metrics;
 mod oauth;
 mod policy;
 mod pool;

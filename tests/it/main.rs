@@ -27,6 +27,7 @@ mod jwt;
 mod jwt_bearer;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod names;
 mod openid;
 mod policy;

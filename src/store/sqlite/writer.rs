@@ -18,18 +18,22 @@
 //! busy past the timeout, a full disk) keeps them and tries again with
 //! backoff until they are written. The thread ends when every handle is
 //! gone, after the queue has drained.
+//!
+//! `WriterStats` tells monitoring the queue's depth, whether the thread
+//! runs, and each batch's size and time.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use crate::domain::records::Event;
 use crate::domain::storage::{
     commit_channel, AuditWrites, CommitSender, Durability, PendingCommit, StoreError, StoreResult,
-    WriteJob,
+    WriteJob, WriterStats,
 };
 use crate::logging;
 
@@ -87,17 +91,37 @@ fn stopped() -> StoreError {
 #[derive(Clone)]
 pub(super) struct Writer {
     queue: SyncSender<Request>,
+    stats: Arc<WriterStats>,
+}
+
+/// Marks the writer's thread ended when it ends, by return or panic.
+struct Alive(Arc<WriterStats>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.set_alive(false);
+    }
 }
 
 impl Writer {
     /// Starts the thread on `conn`, which it owns from then on.
     pub(super) fn start(conn: Connection, busy_timeout: Duration) -> StoreResult<Writer> {
         let (queue, requests) = mpsc::sync_channel(QUEUE);
+        let stats = Arc::new(WriterStats::default());
+        stats.set_alive(true);
+        let alive = Alive(Arc::clone(&stats));
         thread::Builder::new()
             .name("writer".into())
-            .spawn(move || run(conn, busy_timeout, &requests))
-            .map_err(|e| StoreError::Failed(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { queue })
+            .spawn(move || run(conn, busy_timeout, &requests, &alive.0))
+            .map_err(|e| {
+                stats.set_alive(false);
+                StoreError::Failed(format!("cannot start the writer thread: {e}"))
+            })?;
+        Ok(Writer { queue, stats })
+    }
+
+    pub(super) fn stats(&self) -> Arc<WriterStats> {
+        Arc::clone(&self.stats)
     }
 
     /// Queues `job` and waits until the commit that holds it.
@@ -126,17 +150,26 @@ impl Writer {
     }
 
     fn send(&self, work: Work, durability: Durability, done: Option<Done>) -> StoreResult<()> {
+        self.stats.add_queued(1);
         self.queue
             .send(Request {
                 work,
                 durability,
                 done,
             })
-            .map_err(|_| stopped())
+            .map_err(|_| {
+                self.stats.add_queued(-1);
+                stopped()
+            })
     }
 }
 
-fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request>) {
+fn run(
+    mut conn: Connection,
+    busy_timeout: Duration,
+    requests: &Receiver<Request>,
+    stats: &WriterStats,
+) {
     let mut level = Level::default();
     // Queued events a failed batch left, tried first in the next one.
     let mut unwritten: Vec<Request> = Vec::new();
@@ -144,6 +177,7 @@ fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request
     let mut tries_when_stopping = TRIES_WHEN_STOPPING;
     loop {
         let mut batch = std::mem::take(&mut unwritten);
+        let carried = batch.len();
         if batch.is_empty() {
             match requests.recv() {
                 Ok(first) => batch.push(first),
@@ -173,7 +207,10 @@ fn run(mut conn: Connection, busy_timeout: Duration, requests: &Receiver<Request
             thread::sleep(LINGER);
             gather(requests, &mut batch);
         }
+        stats.add_queued(-((batch.len() - carried) as i64));
+        let (size, started) = (batch.len(), Instant::now());
         unwritten = commit(&mut conn, &mut level, busy_timeout, batch);
+        stats.batch(size, started.elapsed());
         retry_in = if unwritten.is_empty() {
             RETRY_FIRST
         } else {

@@ -20,7 +20,7 @@ use super::client::Client;
 use super::ADMIN_PASSWORD;
 
 /// The server reads these; the tests' own environment must not leak in.
-const TOKEND_ENV: [&str; 9] = [
+const TOKEND_ENV: [&str; 10] = [
     "TOKEND_DB",
     "TOKEND_SMTP_URL",
     "TOKEND_SMTP_URL_FILE",
@@ -29,6 +29,7 @@ const TOKEND_ENV: [&str; 9] = [
     "TOKEND_WORKERS",
     "TOKEND_ACCESS_TTL",
     "TOKEND_ISSUER",
+    "TOKEND_METRICS_LISTEN",
     "TOKEND_LOG_FORMAT",
 ];
 
