@@ -1,6 +1,7 @@
 //! Readiness: whether this instance can do its work now. The database
-//! answers, takes a write, and holds a signing key. `/health` reports it and
-//! `tokend serve` refuses to start without it.
+//! answers, takes a write, holds a signing key, and the writer's thread
+//! runs. `/health` and `/health/ready` report it and `tokend serve` refuses
+//! to start without it.
 
 use crate::domain::storage::Durability;
 use crate::domain::Authority;
@@ -37,11 +38,17 @@ impl Authority {
             .write_with(Durability::Relaxed, move |tx| tx.record_health_probe(now))
             .map_err(|e| e.to_string());
         let signing_key = self.keys().map(|_| ()).map_err(|e| e.to_string());
+        let writer = if self.store.writer_stats().alive() {
+            Ok(())
+        } else {
+            Err("the writer thread has stopped".to_string())
+        };
         Readiness {
             checks: vec![
                 ("database", database),
                 ("writable", writable),
                 ("signing_key", signing_key),
+                ("writer", writer),
             ],
         }
     }

@@ -5,9 +5,9 @@
 //! single-threaded runtime serving HTTP with hyper (`transport`); logins run
 //! on a pool of their own (`pool`). Handlers parse and answer; they decide nothing and never touch the
 //! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
-//! lets those in flight finish within a bounded grace, and returns.
-//! `metrics` counts and serves the Prometheus metrics on an address of its
-//! own.
+//! lets those in flight finish within a bounded grace, and returns; under
+//! systemd it tells it so (`systemd`). `metrics` counts and serves the
+//! Prometheus metrics on an address of its own.
 
 /// Bodies larger than this are refused unread.
 const MAX_BODY: usize = 64 * 1024;
@@ -29,6 +29,7 @@ mod response;
 mod routes;
 mod service_accounts;
 mod session;
+mod systemd;
 mod tokens;
 mod transport;
 mod users;
@@ -118,13 +119,18 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
     let mut drainer = authority
         .connect()
         .map_err(|e| ServeError(format!("cannot open the database: {e}")))?;
+    let writer = authority.writer_stats();
     let server = Server::start(authority, options)?;
     logging::info(format!(
         "tokend listening on http://{} (at most {} connections)",
         server.local_addr(),
         server.limits.max_connections
     ));
+    systemd::ready(server.local_addr());
+    systemd::start_watchdog(writer)
+        .map_err(|e| ServeError(format!("cannot start the watchdog: {e}")))?;
     signals.forever().next();
+    systemd::stopping();
     server.stop();
     if let Err(e) = drainer.drain_writes() {
         logging::error(format!("tokend: queued writes may be lost: {e}"));

@@ -54,9 +54,11 @@ impl Pool {
         let mut threads = Vec::with_capacity(authorities.len());
         for (n, authority) in authorities.into_iter().enumerate() {
             let receiver = Arc::clone(&receiver);
-            let thread = thread::Builder::new()
-                .name(format!("{name}-{n}"))
-                .spawn(move || work(&receiver, authority))?;
+            let name = format!("{name}-{n}");
+            let thread = thread::Builder::new().name(name.clone()).spawn(move || {
+                let _alive = super::systemd::thread_alive(&name);
+                work(&receiver, authority)
+            })?;
             threads.push(thread);
         }
         Ok((Pool { queue: sender }, threads))

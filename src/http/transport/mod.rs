@@ -175,6 +175,8 @@ fn run(
         .enable_time()
         .build()?;
     let local = tokio::task::LocalSet::new();
+    let name = thread::current().name().unwrap_or("worker").to_string();
+    local.spawn_local(super::systemd::heartbeat(name));
     local.block_on(&runtime, async move {
         let listener = TcpListener::from_std(socket)?;
         serve(listener, Rc::new(worker), connections, limits, stop).await

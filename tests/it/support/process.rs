@@ -19,8 +19,9 @@ use super::cli::Cli;
 use super::client::Client;
 use super::ADMIN_PASSWORD;
 
-/// The server reads these; the tests' own environment must not leak in.
-const TOKEND_ENV: [&str; 10] = [
+/// The server reads these; the tests' own environment must not leak in
+/// (systemd's too: a test run under systemd must not notify it).
+const TOKEND_ENV: [&str; 13] = [
     "TOKEND_DB",
     "TOKEND_SMTP_URL",
     "TOKEND_SMTP_URL_FILE",
@@ -31,6 +32,9 @@ const TOKEND_ENV: [&str; 10] = [
     "TOKEND_ISSUER",
     "TOKEND_METRICS_LISTEN",
     "TOKEND_LOG_FORMAT",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
 ];
 
 pub fn bin() -> &'static str {
