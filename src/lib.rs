@@ -3,12 +3,14 @@
 //! Layers call only downward: `cli` and `http` (the edges) → `domain` (every
 //! decision, and the storage interface it needs) → `store` (the only code
 //! that knows SQLite, implementing that interface); `mail` sends what the
-//! domain asks through an SMTP relay. See ARCHITECTURE.md.
+//! domain asks through an SMTP relay; `logging` writes the log lines every
+//! layer may write. See ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod domain;
 pub mod http;
+pub mod logging;
 pub mod mail;
 pub mod store;

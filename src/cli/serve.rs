@@ -1,4 +1,5 @@
-//! `tokend serve`: its settings, the first start, and the retention pass.
+//! `tokend serve`: its settings, the first start, the retention pass, the
+//! reminders, the metrics listener and the log's format.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,6 +12,7 @@ use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
 use crate::domain::{Ambient, Authority, DomainError, FirstStart, Settings};
 use crate::http::{self, ServeOptions};
+use crate::logging::{self, Format};
 use crate::mail::SmtpMailer;
 use crate::store::SqliteDatabase;
 
@@ -82,9 +84,22 @@ pub(super) struct ServeArgs {
     /// JWKS max-age. `tokend key rotate` reads it too.
     #[arg(long, env = "TOKEND_KEY_PUBLISH_DELAY", default_value = "10m", value_parser = humantime::parse_duration)]
     key_publish_delay: Duration,
+    /// Serve Prometheus metrics (GET /metrics, plain HTTP) on this address
+    /// of its own [default: none].
+    #[arg(long, env = "TOKEND_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// The log's format: text, or json (one object per line).
+    #[arg(long, env = "TOKEND_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// The relay for e-mail reminders; without one, none are sent.
     #[command(flatten)]
     mail: MailArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// `--audit-retention`: an age, or never prune.
@@ -92,6 +107,13 @@ pub(super) struct ServeArgs {
 struct Retention(Option<Duration>);
 
 pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
+    logging::set_format(match args.log_format {
+        LogFormat::Text => Format::Text,
+        LogFormat::Json => Format::Json,
+    });
+    if args.metrics_listen == Some(args.listen) {
+        return Err("TOKEND_METRICS_LISTEN must differ from TOKEND_LISTEN: the API port never serves the metrics".into());
+    }
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -138,10 +160,10 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         }
     };
     if let Some(FirstStart { generated_password }) = first_start {
-        eprintln!("tokend: created database {}", db.display());
+        logging::info(format!("tokend: created database {}", db.display()));
         if let Some(password) = generated_password {
             // Shown once; only its argon2 hash is stored.
-            eprintln!("administrator@System password: {password}");
+            logging::info(format!("administrator@System password: {password}"));
         }
     }
     // A database that cannot take writes would answer every login and
@@ -158,6 +180,19 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         let reminders = authority.connect().map_err(|e| cannot_open(db, e))?;
         start_reminders(reminders, mailer)?;
     }
+    let _metrics = match args.metrics_listen {
+        Some(addr) => {
+            let reader = authority.connect().map_err(|e| cannot_open(db, e))?;
+            let server = http::metrics::serve(addr, reader)
+                .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+            logging::info(format!(
+                "tokend: metrics on http://{}/metrics",
+                server.local_addr()
+            ));
+            Some(server)
+        }
+        None => None,
+    };
     let mut options = ServeOptions::new(args.listen, workers);
     if let Some(n) = args.login_workers {
         options.login_workers = n.max(1);
@@ -191,7 +226,7 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
         let mut say = |what: &str, e: &DomainError| {
             let line = format!("tokend: {what}, will retry: {e}");
             if line != said {
-                eprintln!("{line}");
+                logging::warn(&line);
                 said = line;
             }
         };
@@ -199,7 +234,7 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
             if round % RETENTION_EVERY == 0 {
                 match authority.apply_audit_retention() {
                     Ok(0) => {}
-                    Ok(n) => eprintln!("tokend: audit retention deleted {n} events"),
+                    Ok(n) => logging::info(format!("tokend: audit retention deleted {n} events")),
                     Err(e) => say("audit retention did not run", &e),
                 }
 
@@ -214,14 +249,16 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
             // Every minute: a busy trail grows by gigabytes an hour.
             match authority.apply_audit_size_bound() {
                 Ok(0) => {}
-                Ok(n) => eprintln!(
+                Ok(n) => logging::info(format!(
                     "tokend: the audit size bound deleted the {n} oldest successful exchanges"
-                ),
+                )),
                 Err(e) => say("the audit size bound was not met", &e),
             }
             match authority.revoke_idle_tokens() {
                 Ok(0) => {}
-                Ok(n) => eprintln!("tokend: revoked {n} API tokens idle past their policy"),
+                Ok(n) => logging::info(format!(
+                    "tokend: revoked {n} API tokens idle past their policy"
+                )),
                 Err(e) => say("idle tokens were not revoked", &e),
             }
         }
@@ -241,12 +278,15 @@ const REMINDER_INTERVAL: Duration = Duration::from_secs(60);
 fn start_reminders(mut authority: Authority, mailer: SmtpMailer) -> Result<(), String> {
     let run = move || loop {
         match authority.send_due_reminders(&mailer) {
-            Ok(run) if run.sent + run.deferred + run.given_up > 0 => eprintln!(
-                "tokend: reminders: {} sent, {} to be tried again, {} given up",
-                run.sent, run.deferred, run.given_up
-            ),
+            Ok(run) if run.sent + run.deferred + run.given_up > 0 => {
+                http::metrics::reminders(&run);
+                logging::info(format!(
+                    "tokend: reminders: {} sent, {} to be tried again, {} given up",
+                    run.sent, run.deferred, run.given_up
+                ));
+            }
             Ok(_) => {}
-            Err(e) => eprintln!("tokend: the reminder run failed, will retry: {e}"),
+            Err(e) => logging::warn(format!("tokend: the reminder run failed, will retry: {e}")),
         }
         std::thread::sleep(REMINDER_INTERVAL);
     };

@@ -1,6 +1,7 @@
 //! Readiness: whether this instance can do its work now. The database
-//! answers, takes a write, and holds a signing key. `/health` reports it and
-//! `tokend serve` refuses to start without it.
+//! answers, takes a write, holds a signing key, and the writer's thread
+//! runs. `/health` and `/health/ready` report it and `tokend serve` refuses
+//! to start without it.
 
 use std::time::Duration;
 
@@ -41,11 +42,17 @@ impl Authority {
         let now = self.now();
         let writable = self.probe_write(now);
         let signing_key = self.keys().map(|_| ()).map_err(|e| e.to_string());
+        let writer = if self.store.writer_stats().alive() {
+            Ok(())
+        } else {
+            Err("the writer thread has stopped".to_string())
+        };
         Readiness {
             checks: vec![
                 ("database", database),
                 ("writable", writable),
                 ("signing_key", signing_key),
+                ("writer", writer),
             ],
         }
     }
@@ -60,7 +67,8 @@ impl Authority {
         let limit = match self.store.writes_waiting_for_lock() {
             Some(waited) if waited > LOCK_WAIT_TOLERATED => {
                 return Err(format!(
-                    "writes have waited {} ms for another process's write lock",
+                    "the database is busy: writes have waited {} ms for another process's \
+                     write lock",
                     waited.as_millis()
                 ))
             }
@@ -76,9 +84,10 @@ impl Authority {
             )
             .and_then(|commit| commit.wait_at_most(limit))
             .map_err(|e| match e {
-                StoreError::Busy => {
-                    format!("the database took no write within {} ms", limit.as_millis())
-                }
+                StoreError::Busy => format!(
+                    "the database is busy: it took no write within {} ms",
+                    limit.as_millis()
+                ),
                 e => e.to_string(),
             })
     }

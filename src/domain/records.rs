@@ -388,6 +388,17 @@ pub enum TokenSort {
     Owner,
 }
 
+/// One org's API tokens by state, for monitoring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCounts {
+    pub org: String,
+    /// Neither revoked nor expired.
+    pub live: u64,
+    /// Expired, not revoked.
+    pub expired: u64,
+    pub revoked: u64,
+}
+
 /// Whether a listing wants live tokens or the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {

@@ -11,7 +11,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,7 @@ use crate::domain::records::{
     ServiceAccountStatus,
 };
 use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
-use crate::domain::records::{Event, EventFilter};
+use crate::domain::records::{Event, EventFilter, TokenCounts};
 
 #[derive(Debug, Clone)]
 pub enum StoreError {
@@ -217,6 +218,8 @@ pub trait TokenReads {
         cutoff: i64,
         limit: u32,
     ) -> StoreResult<Vec<ApiTokenListing>>;
+    /// Every org's API tokens counted by state at `now`, in one read.
+    fn api_token_counts(&self, now: i64) -> StoreResult<Vec<TokenCounts>>;
 }
 
 pub trait TokenWrites {
@@ -624,6 +627,57 @@ pub trait Storage: Send {
     /// nest: the read transaction ends with the outermost `end_snapshot`.
     fn begin_snapshot(&self) -> StoreResult<()>;
     fn end_snapshot(&self);
+    /// What the backend's writer reports about itself.
+    fn writer_stats(&self) -> Arc<WriterStats>;
+}
+
+/// What a writer reports about itself, as plain numbers for monitoring:
+/// the writes queued for it, whether its thread runs, and each batch it
+/// commits (to whoever watches).
+#[derive(Default)]
+pub struct WriterStats {
+    queued: AtomicI64,
+    alive: AtomicBool,
+    batches: OnceLock<BatchObserver>,
+}
+
+/// Told of each batch the writer ran: how many writes it held, and how long
+/// its transaction took from its start to its commit (the sync included).
+pub type BatchObserver = Box<dyn Fn(usize, Duration) + Send + Sync>;
+
+impl WriterStats {
+    /// Writes queued and not yet taken by the writer.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Whether the writer's thread runs.
+    pub fn alive(&self) -> bool {
+        self.alive.load(Ordering::Relaxed)
+    }
+
+    /// Has `observer` told of every batch from now on; false when another
+    /// observer was set first.
+    pub fn observe_batches(&self, observer: BatchObserver) -> bool {
+        self.batches.set(observer).is_ok()
+    }
+
+    /// For the backend: `n` writes were queued (negative: taken).
+    pub fn add_queued(&self, n: i64) {
+        self.queued.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// For the backend: the writer's thread started or ended.
+    pub fn set_alive(&self, alive: bool) {
+        self.alive.store(alive, Ordering::Relaxed);
+    }
+
+    /// For the backend: a batch of `size` writes ran in `took`.
+    pub fn batch(&self, size: usize, took: Duration) {
+        if let Some(observer) = self.batches.get() {
+            observer(size, took);
+        }
+    }
 }
 
 /// Where handles come from: one per worker, each with its own connection.

@@ -1,5 +1,6 @@
-//! Unauthenticated documents: health, the JWKS and the OpenID provider
-//! metadata that let resource servers verify access tokens on their own.
+//! Unauthenticated documents: liveness and readiness, the JWKS and the
+//! OpenID provider metadata that let resource servers verify access tokens
+//! on their own.
 
 use serde_json::json;
 
@@ -7,12 +8,31 @@ use super::error::ApiError;
 use super::response::Response;
 use crate::domain::Authority;
 
-/// Readiness: 200 when every check passes, else 503 naming the failed ones.
+/// Liveness: the process answers. Nothing is checked beyond a worker
+/// taking the request, so a database in trouble never makes a supervisor
+/// restart a process that would come back to the same database.
+pub fn live() -> Response {
+    Response::json(200, &json!({ "status": "ok" }))
+}
+
+/// Readiness (`/health/ready`): 200 when every check passes, else 503
+/// naming the failed ones.
+pub fn ready(authority: &mut Authority) -> Response {
+    readiness(authority, |_| true)
+}
+
+/// `/health`, as it was before `/health/ready`: the same readiness, without
+/// the `writer` check (a stopped writer fails `writable` too).
 pub fn health(authority: &mut Authority) -> Response {
+    readiness(authority, |check| check != "writer")
+}
+
+fn readiness(authority: &mut Authority, shown: impl Fn(&str) -> bool) -> Response {
     let readiness = authority.readiness();
     let checks: serde_json::Map<String, serde_json::Value> = readiness
         .checks
         .iter()
+        .filter(|(name, _)| shown(name))
         .map(|(name, outcome)| {
             let value = match outcome {
                 Ok(()) => "ok".to_string(),
@@ -21,7 +41,7 @@ pub fn health(authority: &mut Authority) -> Response {
             (name.to_string(), value.into())
         })
         .collect();
-    if readiness.is_ready() {
+    if checks.values().all(|v| v == "ok") {
         Response::json(200, &json!({ "status": "ok", "checks": checks }))
     } else {
         Response::json(503, &json!({ "status": "unavailable", "checks": checks }))

@@ -143,7 +143,7 @@ impl From<DomainError> for ApiError {
 const RETRY_AFTER_SECONDS: &str = "1";
 
 fn unavailable(detail: &str) -> ApiError {
-    eprintln!("tokend: unavailable: {detail}");
+    crate::logging::warn(format!("tokend: unavailable: {detail}"));
     let mut e = ApiError::new(
         503,
         "unavailable",
@@ -154,7 +154,7 @@ fn unavailable(detail: &str) -> ApiError {
 }
 
 fn internal(detail: &str) -> ApiError {
-    eprintln!("tokend: internal error: {detail}");
+    crate::logging::error(format!("tokend: internal error: {detail}"));
     ApiError::new(500, "internal_error", "internal error; see the server log")
 }
 

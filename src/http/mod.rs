@@ -5,7 +5,9 @@
 //! single-threaded runtime serving HTTP with hyper (`transport`); logins run
 //! on a pool of their own (`pool`). Handlers parse and answer; they decide nothing and never touch the
 //! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
-//! lets those in flight finish within a bounded grace, and returns.
+//! lets those in flight finish within a bounded grace, and returns; under
+//! systemd it tells it so (`systemd`). `metrics` counts and serves the
+//! Prometheus metrics on an address of its own.
 
 /// Bodies larger than this are refused unread.
 const MAX_BODY: usize = 64 * 1024;
@@ -17,6 +19,7 @@ mod directory;
 mod discovery;
 mod error;
 mod log;
+pub mod metrics;
 mod oauth;
 mod policy;
 mod pool;
@@ -26,6 +29,7 @@ mod response;
 mod routes;
 mod service_accounts;
 mod session;
+mod systemd;
 mod tokens;
 mod transport;
 mod users;
@@ -39,6 +43,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::domain::Authority;
+use crate::logging;
 use pool::{Pool, Pools};
 pub use routes::{endpoints, Access};
 pub use transport::Limits;
@@ -121,18 +126,23 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
     let mut drainer = authority
         .connect()
         .map_err(|e| ServeError(format!("cannot open the database: {e}")))?;
+    let writer = authority.writer_stats();
     let server = Server::start(authority, options)?;
-    eprintln!(
+    logging::info(format!(
         "tokend listening on http://{} (at most {} connections)",
         server.local_addr(),
         server.limits.max_connections
-    );
+    ));
+    systemd::ready(server.local_addr());
+    systemd::start_watchdog(writer)
+        .map_err(|e| ServeError(format!("cannot start the watchdog: {e}")))?;
     signals.forever().next();
+    systemd::stopping();
     server.stop();
     if let Err(e) = drainer.drain_writes() {
-        eprintln!("tokend: queued writes may be lost: {e}");
+        logging::error(format!("tokend: queued writes may be lost: {e}"));
     }
-    eprintln!("tokend stopped");
+    logging::info("tokend stopped");
     Ok(())
 }
 
@@ -212,7 +222,7 @@ impl Server {
         let pools = self.login_workers.into_iter().chain(self.write_workers);
         for worker in self.workers.into_iter().chain(pools) {
             if worker.join().is_err() {
-                eprintln!("tokend: a worker thread panicked");
+                logging::error("tokend: a worker thread panicked");
             }
         }
     }

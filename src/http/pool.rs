@@ -64,9 +64,11 @@ impl Pool {
         let mut threads = Vec::with_capacity(authorities.len());
         for (n, authority) in authorities.into_iter().enumerate() {
             let receiver = Arc::clone(&receiver);
-            let thread = thread::Builder::new()
-                .name(format!("{name}-{n}"))
-                .spawn(move || work(&receiver, authority))?;
+            let name = format!("{name}-{n}");
+            let thread = thread::Builder::new().name(name.clone()).spawn(move || {
+                let _alive = super::systemd::thread_alive(&name);
+                work(&receiver, authority)
+            })?;
             threads.push(thread);
         }
         Ok((Pool { queue: sender }, threads))
@@ -109,11 +111,11 @@ pub fn handle(authority: &mut Authority, request: &Request) -> Response {
     let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(authority, request)));
     authority.request_received(None);
     response.unwrap_or_else(|_| {
-        eprintln!(
+        crate::logging::error(format!(
             "tokend: internal error: handler panicked on {} {}",
             escape(&request.method),
             routes::pattern(&request.path)
-        );
+        ));
         Response::json(
             500,
             &serde_json::json!({"error": "internal_error", "message": "internal error; see the server log"}),

@@ -97,6 +97,12 @@ const ENDPOINTS: &[Endpoint] = &[
     at("GET", "/health", Public, Json, |a, _, _| {
         discovery::health(a)
     }),
+    at("GET", "/health/live", Public, Json, |_, _, _| {
+        discovery::live()
+    }),
+    at("GET", "/health/ready", Public, Json, |a, _, _| {
+        discovery::ready(a)
+    }),
     at("GET", "/.well-known/jwks.json", Public, Json, |a, _, _| {
         api(discovery::jwks(a))
     }),

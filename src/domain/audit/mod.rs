@@ -116,7 +116,7 @@ impl Authority {
         }
         let kind = events[0].kind.clone();
         if let Err(e) = self.store.queue_events(events) {
-            eprintln!("tokend: could not record a {kind} event: {e}");
+            crate::logging::warn(format!("tokend: could not record a {kind} event: {e}"));
         }
     }
 

@@ -28,6 +28,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Failures in a row, from one address, that lock a name for that address.
@@ -140,6 +141,8 @@ fn bucket(key: &str) -> usize {
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     state: Mutex<State>,
+    /// (name, address) locks imposed since the start, for monitoring.
+    imposed: AtomicU64,
 }
 
 impl LoginThrottle {
@@ -189,6 +192,7 @@ impl LoginThrottle {
                 r.locked_until = now + lock;
                 r.locks += 1;
                 r.failures = 0;
+                self.imposed.fetch_add(1, Ordering::Relaxed);
             }
         }
         if !state.names.contains_key(&key) {
@@ -234,6 +238,18 @@ impl LoginThrottle {
         if let Some(r) = state.names.get_mut(&key) {
             r.run = Run::default();
         }
+    }
+
+    /// The (name, address) locks in force at `now`, and how many were
+    /// imposed since the start. For monitoring: it looks at every entry.
+    pub fn locks(&self, now: i64) -> (u64, u64) {
+        let in_force = self
+            .state()
+            .sources
+            .values()
+            .filter(|r| r.locked_until > now)
+            .count();
+        (in_force as u64, self.imposed.load(Ordering::Relaxed))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -304,6 +320,20 @@ mod tests {
         assert_eq!(t.lock_on("alice@acme", HOME, 1000), None);
         assert_eq!(t.lock_on("bob@acme", ATTACKER, 1000), None);
         assert_eq!(t.lock_on("alice@acme", ATTACKER, 1060), None);
+    }
+
+    #[test]
+    fn locks_in_force_and_imposed_are_counted() {
+        let t = LoginThrottle::default();
+        assert_eq!(t.locks(1000), (0, 0));
+        fail(&t, "alice@acme", ATTACKER, 1000, 5);
+        fail(&t, "bob@acme", ATTACKER, 1000, 4);
+        assert_eq!(t.locks(1000), (1, 1), "four failures lock nothing");
+        fail(&t, "bob@acme", HOME, 1010, 5);
+        assert_eq!(t.locks(1010), (2, 2));
+        assert_eq!(t.locks(1060), (1, 2), "alice's lock has ended");
+        t.unlock("bob@acme");
+        assert_eq!(t.locks(1060), (0, 2), "lifted, still imposed once");
     }
 
     #[test]

@@ -171,10 +171,10 @@ impl Authority {
                         run.sent += 1;
                     }
                     Err(error) => {
-                        eprintln!(
+                        crate::logging::warn(format!(
                             "tokend: the reminder for API token {} could not be sent: {error}",
                             reminder.token_id
-                        );
+                        ));
                         if self.record_failure(&reminder, &error)? {
                             run.deferred += 1;
                         } else {

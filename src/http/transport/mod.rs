@@ -54,6 +54,7 @@ use super::response::Response;
 use super::routes;
 use super::MAX_BODY;
 use crate::domain::Authority;
+use crate::logging;
 use deadlines::Deadlines;
 
 /// The limits the transport enforces.
@@ -153,7 +154,7 @@ impl Listener {
                         trusted_proxies,
                     };
                     if let Err(e) = run(socket, worker, connections, limits, stop) {
-                        eprintln!("tokend: a worker failed: {e}");
+                        logging::error(format!("tokend: a worker failed: {e}"));
                     }
                 })?;
             threads.push(thread);
@@ -174,6 +175,8 @@ fn run(
         .enable_time()
         .build()?;
     let local = tokio::task::LocalSet::new();
+    let name = thread::current().name().unwrap_or("worker").to_string();
+    local.spawn_local(super::systemd::heartbeat(name));
     local.block_on(&runtime, async move {
         let listener = TcpListener::from_std(socket)?;
         serve(listener, Rc::new(worker), connections, limits, stop).await
@@ -217,7 +220,9 @@ async fn serve(
                 // EMFILE, ENFILE, ENOBUFS, ...: never a reason to stop
                 // listening. Complain at most once a minute.
                 if last_complaint.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
-                    eprintln!("tokend: accepting a connection failed: {e}; retrying");
+                    logging::warn(format!(
+                        "tokend: accepting a connection failed: {e}; retrying"
+                    ));
                     last_complaint = Some(Instant::now());
                 }
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -331,9 +336,12 @@ async fn connection(
             let state = Arc::clone(&state);
             async move {
                 state.busy.store(true, Ordering::Relaxed);
-                let answer = answer(request, peer, &worker, limits).await;
+                let (context, id) = request_context(&request, peer, &worker);
+                let mut response =
+                    log::within(context, answer(request, peer, &worker, limits)).await;
+                response.headers_mut().insert(log::REQUEST_ID_HEADER, id);
                 state.busy.store(false, Ordering::Relaxed);
-                Ok::<_, Infallible>(answer)
+                Ok::<_, Infallible>(response)
             }
         })
     };
@@ -359,6 +367,21 @@ async fn connection(
         _ = state.evict.notified() => {}
     }
     drop(slot);
+}
+
+/// What the request log names a request by: its id (also sent back in
+/// `X-Request-Id`) and its client's address.
+fn request_context(
+    request: &hyper::Request<Incoming>,
+    peer: IpAddr,
+    worker: &Worker,
+) -> (log::RequestContext, HeaderValue) {
+    let sent = request.headers().get_all(log::REQUEST_ID_HEADER);
+    let id = log::request_id(sent.iter().map(HeaderValue::as_bytes));
+    // Visible ASCII by construction, so always a valid header value.
+    let header = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
+    let client = client_address(peer, request.headers(), &worker.trusted_proxies);
+    (log::RequestContext { id, client }, header)
 }
 
 /// Turns one hyper request into a `Request`, answers it (a login through
@@ -593,7 +616,7 @@ fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
             Ok(value) => {
                 headers.append(name, value);
             }
-            Err(_) => eprintln!("tokend: dropped an unencodable {name} header"),
+            Err(_) => logging::warn(format!("tokend: dropped an unencodable {name} header")),
         }
     }
     wire

@@ -60,8 +60,36 @@ impl KeyWrites for Connection {
 
 impl HealthWrites for Connection {
     fn record_health_probe(&self, at: i64) -> StoreResult<()> {
-        let mut stmt = self.prepare_cached("UPDATE health_probe SET checked_at = ?1")?;
+        // The row must change: SQLite writes nothing for an UPDATE that
+        // leaves a row as it was, and a second probe within the same second
+        // would then pass on a database that cannot be written. Probed
+        // more than once a second, the stamp runs a little ahead.
+        let mut stmt = self.prepare_cached(
+            "UPDATE health_probe
+             SET checked_at = CASE WHEN checked_at >= ?1 THEN checked_at + 1 ELSE ?1 END",
+        )?;
         stmt.execute([at])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_health_probe_changes_the_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        let stamp = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT checked_at FROM health_probe", [], |r| r.get(0))
+                .unwrap()
+        };
+        let mut seen = Vec::new();
+        for at in [100, 100, 100, 50, 200] {
+            conn.record_health_probe(at).unwrap();
+            seen.push(stamp(&conn));
+        }
+        assert_eq!(seen, [100, 101, 102, 103, 200]);
     }
 }

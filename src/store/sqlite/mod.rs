@@ -17,7 +17,7 @@ mod writer;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::ToSql;
@@ -26,6 +26,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
 use crate::domain::records::Event;
 use crate::domain::storage::{
     Database, Durability, PendingCommit, Reads, Storage, StoreError, StoreResult, WriteJob,
+    WriterStats,
 };
 use writer::Writer;
 
@@ -227,6 +228,10 @@ impl Storage for SqliteStore {
         }
         self.snapshots.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn writer_stats(&self) -> Arc<WriterStats> {
+        self.writer.stats()
     }
 
     fn end_snapshot(&self) {

@@ -11,7 +11,7 @@ use crate::domain::records::TokenPolicy;
 use crate::domain::records::TokenScope;
 use crate::domain::records::{
     ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient,
-    OAuthClient, TokenSort, TokenState,
+    OAuthClient, TokenCounts, TokenSort, TokenState,
 };
 use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
@@ -75,6 +75,34 @@ impl TokenReads for Connection {
         ))?;
         let rows = stmt
             .query_map(params![org_id, cutoff, limit], listing_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn api_token_counts(&self, now: i64) -> StoreResult<Vec<TokenCounts>> {
+        // Every org, those without tokens too; the states as the listings
+        // have them (revoked first, then expired).
+        let mut stmt = self.prepare_cached(
+            "SELECT o.name,
+                    count(t.id) FILTER (WHERE t.revoked_at IS NULL
+                        AND (t.expires_at IS NULL OR t.expires_at > ?1)),
+                    count(t.id) FILTER (WHERE t.revoked_at IS NULL AND t.expires_at <= ?1),
+                    count(t.id) FILTER (WHERE t.revoked_at IS NOT NULL)
+             FROM orgs o
+             LEFT JOIN users u ON u.org_id = o.id
+             LEFT JOIN api_tokens t ON t.user_id = u.id
+             GROUP BY o.id
+             ORDER BY o.name",
+        )?;
+        let rows = stmt
+            .query_map([now], |r| {
+                Ok(TokenCounts {
+                    org: r.get(0)?,
+                    live: r.get(1)?,
+                    expired: r.get(2)?,
+                    revoked: r.get(3)?,
+                })
+            })?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }

@@ -25,6 +25,9 @@
 //! busy past the timeout, a full disk) keeps them and tries again with
 //! backoff until they are written. The thread ends when every handle is
 //! gone, after the queue has drained.
+//!
+//! `WriterStats` tells monitoring the queue's depth, whether the thread
+//! runs, and each batch's size and time.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -37,8 +40,9 @@ use rusqlite::Connection;
 use crate::domain::records::Event;
 use crate::domain::storage::{
     commit_channel, AuditWrites, CommitSender, Durability, PendingCommit, StoreError, StoreResult,
-    WriteJob,
+    WriteJob, WriterStats,
 };
+use crate::logging;
 
 /// Writes waiting for the writer before a worker has to wait to queue.
 const QUEUE: usize = 4096;
@@ -100,6 +104,16 @@ pub(super) struct Writer {
     /// How long a job may wait, in the queue and for the write lock.
     busy_timeout: Duration,
     lock_wait: Arc<LockWait>,
+    stats: Arc<WriterStats>,
+}
+
+/// Marks the writer's thread ended when it ends, by return or panic.
+struct Alive(Arc<WriterStats>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.set_alive(false);
+    }
 }
 
 /// Since when the writer has been waiting for the write lock, if it is:
@@ -126,15 +140,26 @@ impl Writer {
         let (queue, requests) = mpsc::sync_channel(QUEUE);
         let lock_wait = Arc::new(LockWait::default());
         let waits = Arc::clone(&lock_wait);
+        let stats = Arc::new(WriterStats::default());
+        stats.set_alive(true);
+        let alive = Alive(Arc::clone(&stats));
         thread::Builder::new()
             .name("writer".into())
-            .spawn(move || run(conn, busy_timeout, &requests, &waits))
-            .map_err(|e| StoreError::Failed(format!("cannot start the writer thread: {e}")))?;
+            .spawn(move || run(conn, busy_timeout, &requests, &waits, &alive.0))
+            .map_err(|e| {
+                stats.set_alive(false);
+                StoreError::Failed(format!("cannot start the writer thread: {e}"))
+            })?;
         Ok(Writer {
             queue,
             busy_timeout,
             lock_wait,
+            stats,
         })
+    }
+
+    pub(super) fn stats(&self) -> Arc<WriterStats> {
+        Arc::clone(&self.stats)
     }
 
     /// How long the writer has been waiting for another process's write
@@ -198,6 +223,7 @@ impl Writer {
         done: Option<Done>,
         deadline: Option<Instant>,
     ) -> StoreResult<()> {
+        self.stats.add_queued(1);
         self.queue
             .send(Request {
                 work,
@@ -205,7 +231,10 @@ impl Writer {
                 done,
                 deadline,
             })
-            .map_err(|_| stopped())
+            .map_err(|_| {
+                self.stats.add_queued(-1);
+                stopped()
+            })
     }
 }
 
@@ -214,6 +243,7 @@ fn run(
     busy_timeout: Duration,
     requests: &Receiver<Request>,
     lock_wait: &LockWait,
+    stats: &WriterStats,
 ) {
     let mut level = Level::default();
     // Queued events a failed batch left, tried first in the next one.
@@ -222,6 +252,7 @@ fn run(
     let mut tries_when_stopping = TRIES_WHEN_STOPPING;
     loop {
         let mut batch = std::mem::take(&mut unwritten);
+        let carried = batch.len();
         if batch.is_empty() {
             match requests.recv() {
                 Ok(first) => batch.push(first),
@@ -234,7 +265,9 @@ fn run(
                 Err(RecvTimeoutError::Disconnected) => {
                     if tries_when_stopping == 0 {
                         let lost: usize = batch.iter().map(Request::event_count).sum();
-                        eprintln!("tokend: stopping with {lost} audit events unwritten");
+                        logging::error(format!(
+                            "tokend: stopping with {lost} audit events unwritten"
+                        ));
                         return;
                     }
                     tries_when_stopping -= 1;
@@ -249,7 +282,10 @@ fn run(
             thread::sleep(LINGER);
             gather(requests, &mut batch);
         }
+        stats.add_queued(-((batch.len() - carried) as i64));
+        let (size, started) = (batch.len(), Instant::now());
         unwritten = commit(&mut conn, &mut level, busy_timeout, batch, lock_wait);
+        stats.batch(size, started.elapsed());
         retry_in = if unwritten.is_empty() {
             RETRY_FIRST
         } else {
@@ -349,7 +385,7 @@ fn commit(
             for (done, result) in answers.into_iter().zip(results) {
                 match (done, result) {
                     (Some(done), result) => done.send(result),
-                    (None, Err(e)) => eprintln!("tokend: a queued write failed: {e}"),
+                    (None, Err(e)) => logging::warn(format!("tokend: a queued write failed: {e}")),
                     (None, Ok(())) => {}
                 }
             }
@@ -362,7 +398,9 @@ fn commit(
                 done.send(Err(e.clone()));
             }
             if !events.is_empty() {
-                eprintln!("tokend: audit events not yet written, trying again: {e}");
+                logging::warn(format!(
+                    "tokend: audit events not yet written, trying again: {e}"
+                ));
             }
             events
                 .into_iter()
@@ -431,7 +469,7 @@ fn run_batch(
         if let Err(e) = result {
             // Not the database's state but the events themselves: trying
             // again would fail again.
-            eprintln!("tokend: audit events refused by the database: {e}");
+            logging::error(format!("tokend: audit events refused by the database: {e}"));
         }
     }
     let committed = conn

@@ -19,8 +19,9 @@ use super::cli::Cli;
 use super::client::Client;
 use super::ADMIN_PASSWORD;
 
-/// The server reads these; the tests' own environment must not leak in.
-const TOKEND_ENV: [&str; 8] = [
+/// The server reads these; the tests' own environment must not leak in
+/// (systemd's too: a test run under systemd must not notify it).
+const TOKEND_ENV: [&str; 13] = [
     "TOKEND_DB",
     "TOKEND_SMTP_URL",
     "TOKEND_SMTP_URL_FILE",
@@ -29,6 +30,11 @@ const TOKEND_ENV: [&str; 8] = [
     "TOKEND_WORKERS",
     "TOKEND_ACCESS_TTL",
     "TOKEND_ISSUER",
+    "TOKEND_METRICS_LISTEN",
+    "TOKEND_LOG_FORMAT",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
 ];
 
 pub fn bin() -> &'static str {
