@@ -11,6 +11,7 @@ mod account_cache;
 pub mod ambient;
 pub mod audit;
 mod auth;
+mod backup;
 mod directory;
 mod error;
 mod health;
@@ -29,6 +30,10 @@ use audit::refusals::RefusalLedger;
 pub use audit::{parse_event_time, Actor};
 use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession};
+pub use backup::{
+    backup_file_name, backups_beyond, health_problems, AuditStream, RestoreChoice, RestorePoint,
+    RestoreReport,
+};
 pub use directory::catalog::NewRole;
 pub use directory::names::{check_audience, check_resource};
 use directory::password;
@@ -198,6 +203,9 @@ struct Shared {
 pub struct Authority {
     store: Box<dyn Storage>,
     shared: Arc<Shared>,
+    /// While a restore replays the audit trail: the id of the event being
+    /// replayed, which the operator's events name (`replays`).
+    replaying: Option<String>,
 }
 
 impl Authority {
@@ -263,6 +271,7 @@ impl Authority {
         Ok(Authority {
             store,
             shared: Arc::new(shared),
+            replaying: None,
         })
     }
 
@@ -271,6 +280,7 @@ impl Authority {
         Ok(Authority {
             store: self.shared.database.connect()?,
             shared: Arc::clone(&self.shared),
+            replaying: None,
         })
     }
 
