@@ -236,22 +236,9 @@ pub(super) fn restore(db: &Path, args: RestoreArgs) -> Result<(), String> {
         ));
     }
     let point = RestorePoint::of(&inspection);
-    let stream = match &args.audit_stream {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read the audit stream {}: {e}", file.display()))?;
-            Some(AuditStream::parse(&text).map_err(|e| e.to_string())?)
-        }
-        None => None,
-    };
-    let choice = match (&stream, args.revoke_live_tokens, args.accept_resurrection) {
-        (Some(stream), _, _) => {
-            RestoreChoice::Replay(stream.after(&point).map_err(|e| e.to_string())?)
-        }
-        (None, true, _) => RestoreChoice::RevokeLive,
-        (None, false, true) => RestoreChoice::AcceptResurrection,
-        (None, false, false) => return Err(choose(&point)),
-    };
+    if args.audit_stream.is_none() && !args.revoke_live_tokens && !args.accept_resurrection {
+        return Err(choose(&point));
+    }
     let Some(lock) =
         SqliteDatabase::try_lock(db, LockMode::Exclusive).map_err(|e| cannot_open(db, e))?
     else {
@@ -263,6 +250,22 @@ pub(super) fn restore(db: &Path, args: RestoreArgs) -> Result<(), String> {
             db = db.display(),
             lock = SqliteDatabase::lock_path(db).display()
         ));
+    };
+    let stream = match &args.audit_stream {
+        Some(file) => {
+            let lines = std::fs::File::open(file)
+                .map(std::io::BufReader::new)
+                .map_err(|e| format!("cannot read the audit stream {}: {e}", file.display()))?;
+            let stream = AuditStream::read(lines, &point)
+                .map_err(|e| format!("{e}; nothing was changed"))?;
+            Some(stream)
+        }
+        None => None,
+    };
+    let choice = match &stream {
+        Some(stream) => RestoreChoice::Replay(stream),
+        None if args.revoke_live_tokens => RestoreChoice::RevokeLive,
+        None => RestoreChoice::AcceptResurrection,
     };
     let cannot =
         |e: StoreError| format!("cannot restore {}: {e}; nothing was changed", db.display());

@@ -9,6 +9,7 @@
 //! The restore records a `backup.restore` event either way.
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::BufRead;
 
 use serde_json::{json, Value};
 
@@ -45,19 +46,37 @@ const NOTHING_TO_REPLAY: [&str; 16] = [
 ];
 
 /// The audit trail as `tokend audit --format json-lines` prints it (and
-/// `--follow` ships it), read back in its order, repeats dropped.
+/// `--follow` ships it), read line by line in its order: the events after
+/// the backup point that a restore acts on or reports, repeats dropped.
+/// A year of trail need not fit in memory: what comes before the point,
+/// and uses and refusals after it, are only counted.
 #[derive(Debug)]
 pub struct AuditStream {
     events: Vec<Event>,
+    /// Lines after the backup point.
+    after: usize,
 }
 
 impl AuditStream {
-    /// Reads the stream; a line that is not an event is refused with its
-    /// number, since it could be a revocation.
-    pub fn parse(text: &str) -> Result<AuditStream, DomainError> {
-        let mut seen = HashSet::new();
-        let mut events = Vec::new();
-        for (n, line) in text.lines().enumerate() {
+    /// Reads the stream up to its end. A line that is not an event is
+    /// refused with its number, since it could be a revocation; so is a
+    /// stream that does not hold the backup point: it cannot show what
+    /// happened after it.
+    pub fn read(stream: impl BufRead, point: &RestorePoint) -> Result<AuditStream, DomainError> {
+        let mut past_point = point.event_id.is_none();
+        let (mut first, mut last) = (None, None);
+        let mut kept = HashSet::new();
+        let mut read = AuditStream {
+            events: Vec::new(),
+            after: 0,
+        };
+        for (n, line) in stream.lines().enumerate() {
+            let line = line.map_err(|e| {
+                DomainError::Invalid(format!(
+                    "cannot read line {} of the audit stream: {e}",
+                    n + 1
+                ))
+            })?;
             let line = line.trim();
             if line.is_empty() {
                 continue;
@@ -76,35 +95,28 @@ impl AuditStream {
                         n + 1
                     ))
                 })?;
-            if seen.insert(event.id.clone()) {
-                events.push(event);
+            first.get_or_insert(event.at_ms);
+            last = Some(event.at_ms);
+            if point.event_id.as_ref() == Some(&event.id) {
+                past_point = true;
+                continue;
+            }
+            if !past_point {
+                continue;
+            }
+            read.after += 1;
+            if !unchanging(&event) && kept.insert(event.id.clone()) {
+                read.events.push(event);
             }
         }
-        Ok(AuditStream { events })
-    }
-
-    pub fn len(&self) -> usize {
-        self.events.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
-    /// The events after `point`. A stream that does not hold the point
-    /// cannot tell what happened after it, and is refused.
-    pub fn after(&self, point: &RestorePoint) -> Result<&[Event], DomainError> {
-        let Some(id) = &point.event_id else {
-            return Ok(&self.events);
-        };
-        if let Some(at) = self.events.iter().position(|e| &e.id == id) {
-            return Ok(&self.events[at + 1..]);
+        if past_point {
+            return Ok(read);
         }
-        let span = match (self.events.first(), self.events.last()) {
+        let span = match (first, last) {
             (Some(first), Some(last)) => format!(
                 "it runs from {} to {}",
-                format_time_millis(first.at_ms),
-                format_time_millis(last.at_ms)
+                format_time_millis(first),
+                format_time_millis(last)
             ),
             _ => "it is empty".to_string(),
         };
@@ -116,23 +128,30 @@ impl AuditStream {
             point.describe()
         )))
     }
+
+    /// The events after the backup point a restore acts on or reports.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// How many events the stream holds after the backup point.
+    pub fn after(&self) -> usize {
+        self.after
+    }
 }
 
-/// An API token made after the backup point, until the stream shows it
-/// revoked too.
-struct MadeAfter {
-    id: String,
-    /// Its owner's id: revoking a service account revokes its tokens.
-    owner: String,
-    label: String,
+/// Whether an event changed nothing a restore must bring back: a use, a
+/// refusal (but a replayed token's, which revoked), mail, housekeeping.
+fn unchanging(event: &Event) -> bool {
+    NOTHING_TO_REPLAY.contains(&event.kind.as_str())
+        || (event.outcome != "success" && event.kind != "service_account.token_reuse")
 }
 
 /// What a restore does about the changes after the backup point.
 #[derive(Debug, Clone, Copy)]
 pub enum RestoreChoice<'a> {
-    /// Replay the revocations among these events (the stream after the
-    /// backup point).
-    Replay(&'a [Event]),
+    /// Replay the revocations the stream records after the backup point.
+    Replay(&'a AuditStream),
     /// Revoke every API token and end every session live at the point.
     RevokeLive,
     /// Put the backup back as it is.
@@ -147,6 +166,15 @@ impl RestoreChoice<'_> {
             RestoreChoice::AcceptResurrection => "accept-resurrection",
         }
     }
+}
+
+/// An API token made after the backup point, until the stream shows it
+/// revoked too.
+struct MadeAfter {
+    id: String,
+    /// Its owner's id: revoking a service account revokes its tokens.
+    owner: String,
+    label: String,
 }
 
 /// What a restore did.
@@ -224,10 +252,10 @@ impl Authority {
     ) -> Result<RestoreReport, DomainError> {
         let mut report = RestoreReport::default();
         match choice {
-            RestoreChoice::Replay(events) => {
-                report.events_after = events.len();
+            RestoreChoice::Replay(stream) => {
+                report.events_after = stream.after();
                 let mut made_after: Vec<MadeAfter> = Vec::new();
-                for event in events {
+                for event in stream.events() {
                     self.replaying = Some(event.id.clone());
                     let replayed = self.replay(event, &mut report, &mut made_after);
                     self.replaying = None;
@@ -369,9 +397,7 @@ impl Authority {
                 }
                 live
             }
-            kind if NOTHING_TO_REPLAY.contains(&kind) || event.outcome != "success" => {
-                return Ok(())
-            }
+            _ if unchanging(event) => return Ok(()),
             kind => {
                 *report.not_replayed.entry(kind.to_string()).or_default() += 1;
                 return Ok(());

@@ -277,15 +277,15 @@ fn a_restore_replays_every_revocation_after_the_backup_point() {
         .unwrap();
     live.add_org(Actor::Operator, "zeta").unwrap();
 
-    let stream = AuditStream::parse(&stream_of(&live)).unwrap();
     let point = RestorePoint::of(&inspect(&copy));
     assert_eq!(point.file.as_deref(), Some("copy.db"));
     assert_eq!(point.taken_at_ms, Some((START + 60) * 1000));
-    let after = stream.after(&point).unwrap();
-    assert_eq!(
-        after[0].kind, "backup.create",
-        "the live record of the backup comes first"
+    let stream = AuditStream::read(stream_of(&live).as_bytes(), &point).unwrap();
+    assert!(
+        stream.after() > stream.events().len(),
+        "uses and the live record of the backup are counted, not kept"
     );
+    assert!(stream.events().iter().all(|e| e.kind != "backup.create"));
 
     clock.advance(60);
     let mut restored = Authority::open(
@@ -298,7 +298,7 @@ fn a_restore_replays_every_revocation_after_the_backup_point() {
     )
     .unwrap();
     let report = restored
-        .restore(RestoreChoice::Replay(after), &point)
+        .restore(RestoreChoice::Replay(&stream), &point)
         .unwrap();
 
     // by-cli, presented, and the tokens the two refreshes replaced; the
@@ -425,7 +425,7 @@ fn a_restore_replays_every_revocation_after_the_backup_point() {
             },
         )
         .unwrap();
-    let ids: Vec<&str> = after.iter().map(|e| e.id.as_str()).collect();
+    let ids: Vec<&str> = stream.events().iter().map(|e| e.id.as_str()).collect();
     let replays: Vec<_> = events
         .iter()
         .filter_map(|(_, e)| e.properties["replays"].as_str())
@@ -538,57 +538,68 @@ fn revoke_live_ends_every_token_and_session_and_accepting_changes_nothing() {
 
 #[test]
 fn a_stream_is_read_strictly_and_must_hold_the_backup_point() {
-    let event = |id: &str, at_ms: i64, kind: &str| {
-        let mut event = Event::new(id.into(), at_ms, kind, "success");
+    let event = |n: u32, kind: &str| {
+        let mut event = Event::new(
+            format!("01a00000-0000-7000-8000-00000000000{n}"),
+            i64::from(n) * 1_000,
+            kind,
+            "success",
+        );
         event.target_type = Some("api_token".into());
         event.target_id = Some("t".into());
         event.to_json().to_string()
     };
-    let a = event(
-        "01a00000-0000-7000-8000-000000000001",
-        1_000,
-        "token.create",
+    let (a, b, c, x) = (
+        event(1, "token.create"),
+        event(2, "token.revoke"),
+        event(3, "user.disable"),
+        event(4, "token.exchange"),
     );
-    let b = event(
-        "01a00000-0000-7000-8000-000000000002",
-        2_000,
-        "token.revoke",
-    );
-    let c = event(
-        "01a00000-0000-7000-8000-000000000003",
-        3_000,
-        "user.disable",
-    );
-
-    let text = format!("{a}\n{b}\n\n{b}\n{c}\n");
-    let stream = AuditStream::parse(&text).unwrap();
-    assert_eq!(stream.len(), 3, "a repeat is dropped");
-    let at = |id: &str| RestorePoint {
-        event_id: Some(id.into()),
-        event_at_ms: Some(2_000),
+    let at = |n: u32| RestorePoint {
+        event_id: Some(format!("01a00000-0000-7000-8000-00000000000{n}")),
+        event_at_ms: Some(i64::from(n) * 1_000),
         ..RestorePoint::default()
     };
-    let after = stream
-        .after(&at("01a00000-0000-7000-8000-000000000002"))
-        .unwrap();
-    assert_eq!(after.len(), 1);
-    assert_eq!(after[0].kind, "user.disable");
-    assert_eq!(stream.after(&RestorePoint::default()).unwrap().len(), 3);
-    let missing = stream
-        .after(&at("01a00000-0000-7000-8000-000000000009"))
+    let kinds = |stream: &AuditStream| -> Vec<String> {
+        stream.events().iter().map(|e| e.kind.clone()).collect()
+    };
+
+    let text = format!("{a}\n{b}\n\n{b}\n{x}\n{c}\n");
+    let stream = AuditStream::read(text.as_bytes(), &at(1)).unwrap();
+    assert_eq!(
+        kinds(&stream),
+        ["token.revoke", "user.disable"],
+        "a repeat and a use dropped"
+    );
+    assert_eq!(stream.after(), 4, "lines after the point");
+    let stream = AuditStream::read(text.as_bytes(), &RestorePoint::default()).unwrap();
+    assert_eq!(
+        kinds(&stream),
+        ["token.create", "token.revoke", "user.disable"]
+    );
+    let stream = AuditStream::read(text.as_bytes(), &at(3)).unwrap();
+    assert!(stream.events().is_empty());
+
+    let missing = AuditStream::read(text.as_bytes(), &at(9))
         .unwrap_err()
         .to_string();
     assert!(
         missing.contains("does not hold the backup point"),
         "{missing}"
     );
-    assert!(missing.contains("1970-01-01T00:00:01.000Z"), "{missing}");
-
+    assert!(
+        missing.contains("runs from 1970-01-01T00:00:01.000Z to 1970-01-01T00:00:03.000Z"),
+        "{missing}"
+    );
     let broken = format!("{a}\n{b}\n{{\"id\": \"half a line\n");
-    let refused = AuditStream::parse(&broken).unwrap_err().to_string();
+    let refused = AuditStream::read(broken.as_bytes(), &at(1))
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("line 3"), "{refused}");
     let not_an_event = format!("{a}\n{{\"type\": \"token.revoke\"}}\n");
-    let refused = AuditStream::parse(&not_an_event).unwrap_err().to_string();
+    let refused = AuditStream::read(not_an_event.as_bytes(), &RestorePoint::default())
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("line 2"), "{refused}");
 
     let back = Event::from_json(&serde_json::from_str(&b).unwrap()).unwrap();

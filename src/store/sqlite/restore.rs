@@ -85,8 +85,16 @@ impl StagedRestore {
                 Err(e) => return Err(failed("cannot remove", &stale, e)),
             }
         }
-        std::fs::rename(&self.path, &self.target)
-            .map_err(|e| failed("cannot rename", &self.path, e))?;
+        if let Err(e) = std::fs::rename(&self.path, &self.target) {
+            // The old database has lost its companions: keep the copy, for
+            // the admin to move into place.
+            self.installed = true;
+            return Err(StoreError::Failed(format!(
+                "cannot rename {} to {}: {e}; the restored copy is left there",
+                self.path.display(),
+                self.target.display()
+            )));
+        }
         self.installed = true;
         sync_directory_of(&self.target)
     }
