@@ -773,3 +773,47 @@ fn check_reports_a_corrupt_file_and_a_restore_refuses_it() {
     assert!(out.stderr.contains("nothing was changed"), "{out:#?}");
     assert_eq!(std::fs::read(srv.db()).expect("read"), before);
 }
+
+#[test]
+fn the_service_and_admin_commands_share_the_lock_a_restore_takes_alone() {
+    let mut srv = TestServer::start();
+    let lock_path = with_suffix(srv.db(), ".lock");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .expect("the service made its lock file");
+    assert_eq!(mode(&lock_path), 0o600);
+    assert!(
+        matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        "the running service holds the lock"
+    );
+    lock.try_lock_shared().expect("shared with admin commands");
+    srv.cli()
+        .run(&["token", "list"], None)
+        .ok("an admin command beside the service and another holder");
+    lock.unlock().expect("unlock");
+    srv.stop();
+
+    // What a restore in progress looks like to the others.
+    lock.try_lock()
+        .expect("nothing holds the lock once the service stopped");
+    let out = srv.cli().run(&["token", "list"], None);
+    out.code_is(1, "an admin command during a restore");
+    assert!(out.stderr.contains("a restore of"), "{out:#?}");
+    let db = srv.db().to_string_lossy().into_owned();
+    let out = run_tokend(
+        &["--db", &db, "serve", "--listen", "127.0.0.1:0"],
+        None,
+        &[],
+        srv.dir(),
+    );
+    out.code_is(1, "serve during a restore");
+    assert!(out.stderr.contains("a restore of"), "{out:#?}");
+    assert!(out.stderr.contains("in progress"), "{out:#?}");
+    lock.unlock().expect("unlock");
+    srv.restart();
+    srv.cli()
+        .run(&["token", "list"], None)
+        .ok("after the restore");
+}
