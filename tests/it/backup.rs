@@ -487,10 +487,18 @@ fn accept_resurrection_restores_as_is_and_a_restore_refuses_while_a_server_runs(
     }
 
     scenario.srv.stop();
+    // Where the test may give the database another owner (as root), the
+    // restored file keeps that owner, so the service can still open it.
+    let owned = std::os::unix::fs::chown(scenario.srv.db(), Some(65534), Some(65534)).is_ok();
     let out = scenario
         .restore(&["--accept-resurrection"])
         .ok("restore --accept-resurrection after the server stopped");
     assert!(out.stdout.contains("work again"), "{out:#?}");
+    if owned {
+        use std::os::unix::fs::MetadataExt;
+        let restored = std::fs::metadata(scenario.srv.db()).expect("metadata");
+        assert_eq!((restored.uid(), restored.gid()), (65534, 65534));
+    }
     scenario.srv.restart();
     let api = scenario.srv.api();
     for token in scenario

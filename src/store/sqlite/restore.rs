@@ -74,6 +74,7 @@ impl StagedRestore {
     /// being replaced) and the staged one intact beside it.
     pub fn install(mut self) -> StoreResult<()> {
         self.make_one_file()?;
+        self.take_owner_of_target()?;
         std::fs::File::open(&self.path)
             .and_then(|f| f.sync_all())
             .map_err(|e| failed("cannot sync", &self.path, e))?;
@@ -97,6 +98,35 @@ impl StagedRestore {
         }
         self.installed = true;
         sync_directory_of(&self.target)
+    }
+
+    /// Gives the staged file the owner of the database it replaces, so
+    /// that a restore run as root leaves a file the service can open;
+    /// refused (nothing changed) where this process may not.
+    fn take_owner_of_target(&self) -> StoreResult<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(old) = std::fs::metadata(&self.target) else {
+                return Ok(());
+            };
+            let copy =
+                std::fs::metadata(&self.path).map_err(|e| failed("cannot read", &self.path, e))?;
+            if (copy.uid(), copy.gid()) != (old.uid(), old.gid()) {
+                std::os::unix::fs::chown(&self.path, Some(old.uid()), Some(old.gid())).map_err(
+                    |e| {
+                        StoreError::Failed(format!(
+                            "cannot give the restored copy the owner of {} (uid {}, gid {}): \
+                             {e}; run the restore as that user",
+                            self.target.display(),
+                            old.uid(),
+                            old.gid()
+                        ))
+                    },
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Moves everything written to the staged file into it (its `-wal`
