@@ -285,7 +285,9 @@ pub(super) fn restore(db: &Path, args: RestoreArgs) -> Result<(), String> {
             db.display()
         )
     })?;
-    drop(lock);
+    // A lock file this restore made (no service ever ran here) goes, so
+    // that the service makes its own, owned by its user.
+    lock.remove_if_created();
     println!("restored {} from {}", db.display(), backup.display());
     println!("backup point: {}", point.describe());
     print_report(choice, &report);

@@ -100,14 +100,20 @@ impl StagedRestore {
         sync_directory_of(&self.target)
     }
 
-    /// Gives the staged file the owner of the database it replaces, so
-    /// that a restore run as root leaves a file the service can open;
-    /// refused (nothing changed) where this process may not.
+    /// Gives the staged file the owner of the database it replaces (of
+    /// its directory, where there is none yet), so that a restore run as
+    /// root leaves a file the service can open; refused (nothing changed)
+    /// where this process may not.
     fn take_owner_of_target(&self) -> StoreResult<()> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            let Ok(old) = std::fs::metadata(&self.target) else {
+            let dir = match self.target.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            let Ok(old) = std::fs::metadata(&self.target).or_else(|_| std::fs::metadata(dir))
+            else {
                 return Ok(());
             };
             let copy =
