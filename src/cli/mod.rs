@@ -5,6 +5,7 @@
 //! decision is the domain's.
 
 mod audit;
+mod backup;
 mod policy;
 mod remind;
 mod serve;
@@ -23,8 +24,10 @@ use crate::domain::{
     format_time, Actor, Ambient, Authority, DomainError, KeyRotation, NewAccount, NewRole,
     Settings, DEFAULT_JWKS_MAX_AGE, DEFAULT_KEY_PUBLISH_DELAY,
 };
+use crate::store::sqlite::LockMode;
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
+use backup::{BackupArgs, CheckArgs, RestoreArgs};
 use policy::PolicyCommand;
 use remind::RemindArgs;
 use serve::ServeArgs;
@@ -88,6 +91,14 @@ enum Command {
     Policy(PolicyCommand),
     /// Send the e-mail reminders that are due (or an org's expiry digest).
     Remind(RemindArgs),
+    /// Copy the database while the service runs (mode 0600, never over a file).
+    Backup(BackupArgs),
+    /// Check a database file (the --db one, or a backup): integrity, schema,
+    /// what it holds; exit 0 when healthy.
+    Check(CheckArgs),
+    /// Put a backup in place of the --db database, with the service stopped,
+    /// without bringing back what was revoked after the backup.
+    Restore(RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -369,6 +380,9 @@ pub fn run() -> ExitCode {
             administer(&cli.db, |authority| policy::policy(authority, command))
         }
         Command::Remind(args) => administer(&cli.db, |authority| remind::remind(authority, args)),
+        Command::Backup(args) => backup::backup(&cli.db, args),
+        Command::Check(args) => backup::check(&cli.db, args),
+        Command::Restore(args) => backup::restore(&cli.db, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -390,12 +404,31 @@ fn administer(
             db.display()
         ));
     }
+    // Held while the database is open: a restore waits for no one and
+    // replaces nothing under an admin command.
+    let Some(_lock) =
+        SqliteDatabase::try_lock(db, LockMode::Shared).map_err(|e| cannot_open(db, e))?
+    else {
+        return Err(format!(
+            "a restore of {} is in progress (it holds {}); try again when it has finished",
+            db.display(),
+            SqliteDatabase::lock_path(db).display()
+        ));
+    };
     let database = SqliteDatabase::open_existing(db).map_err(|e| cannot_open(db, e))?;
-    // Admin commands issue no access tokens; these settings only have to be valid.
+    let settings = admin_settings();
+    let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
+        .map_err(|e| cannot_open(db, e))?;
+    command(&mut authority).map_err(|e| e.to_string())
+}
+
+/// The settings of an admin command: it issues no access tokens, so these
+/// only have to be valid, and match the service's where they count.
+fn admin_settings() -> Settings {
     let operator = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let settings = Settings {
+    Settings {
         issuer: format!("http://{DEFAULT_LISTEN}"),
         // As the service's, so that `key list` retires keys when it does.
         access_token_lifetime: std::env::var("TOKEND_ACCESS_TTL")
@@ -413,10 +446,7 @@ fn administer(
             .and_then(|age| humantime::parse_duration(&age).ok())
             .unwrap_or(DEFAULT_JWKS_MAX_AGE),
         key_publish_delay: DEFAULT_KEY_PUBLISH_DELAY,
-    };
-    let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
-        .map_err(|e| cannot_open(db, e))?;
-    command(&mut authority).map_err(|e| e.to_string())
+    }
 }
 
 fn cannot_open(db: &Path, e: impl std::fmt::Display) -> String {

@@ -14,6 +14,7 @@ use crate::domain::{Ambient, Authority, DomainError, FirstStart, Settings};
 use crate::http::{self, ServeOptions};
 use crate::logging::{self, Format};
 use crate::mail::SmtpMailer;
+use crate::store::sqlite::LockMode;
 use crate::store::SqliteDatabase;
 
 #[derive(Args)]
@@ -114,6 +115,28 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
     if args.metrics_listen == Some(args.listen) {
         return Err("TOKEND_METRICS_LISTEN must differ from TOKEND_LISTEN: the API port never serves the metrics".into());
     }
+    // Held for the service's lifetime: a restore refuses to replace the
+    // file under it.
+    let lock = match SqliteDatabase::try_lock(db, LockMode::Shared) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            return Err(format!(
+                "a restore of {} is in progress (it holds {}); start tokend when it has finished",
+                db.display(),
+                SqliteDatabase::lock_path(db).display()
+            ))
+        }
+        Err(e) => return Err(cannot_open(db, e)),
+    };
+    let served = serve_locked(db, args);
+    // A first start that failed leaves nothing behind, the lock file neither.
+    if served.is_err() && !db.exists() {
+        lock.remove_if_created();
+    }
+    served
+}
+
+fn serve_locked(db: &Path, args: ServeArgs) -> Result<(), String> {
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))

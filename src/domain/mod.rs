@@ -11,6 +11,7 @@ mod account_cache;
 pub mod ambient;
 pub mod audit;
 mod auth;
+mod backup;
 mod clock_watch;
 mod directory;
 mod error;
@@ -31,6 +32,10 @@ use audit::refusals::RefusalLedger;
 pub use audit::{parse_event_time, Actor};
 use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession};
+pub use backup::{
+    backup_file_name, backups_beyond, health_problems, AuditStream, RestoreChoice, RestorePoint,
+    RestoreReport,
+};
 use clock_watch::ClockWatch;
 pub use directory::catalog::NewRole;
 pub use directory::names::{check_audience, check_resource};
@@ -207,6 +212,9 @@ struct Shared {
 pub struct Authority {
     store: Box<dyn Storage>,
     shared: Arc<Shared>,
+    /// While a restore replays the audit trail: the id of the event being
+    /// replayed, which the operator's events name (`replays`).
+    replaying: Option<String>,
 }
 
 impl Authority {
@@ -274,6 +282,7 @@ impl Authority {
         Ok(Authority {
             store,
             shared: Arc::new(shared),
+            replaying: None,
         })
     }
 
@@ -282,6 +291,7 @@ impl Authority {
         Ok(Authority {
             store: self.shared.database.connect()?,
             shared: Arc::clone(&self.shared),
+            replaying: None,
         })
     }
 

@@ -682,3 +682,65 @@ impl PageRequest {
         u64::from(self.page - 1) * u64::from(self.page_size)
     }
 }
+
+/// Where a backup stands in the audit trail: the newest event its copy
+/// holds. Every change commits with its event, so what the copy lacks is
+/// exactly what the trail holds after this event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupPoint {
+    pub event_id: String,
+    pub event_at_ms: i64,
+}
+
+/// What a read-only look at a database file found, for `tokend check` and
+/// before a restore: SQLite's own checks, the schema version, and counts.
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    /// `PRAGMA user_version`; None when it could not be read.
+    pub schema_version: Option<i64>,
+    /// The newest schema this binary knows.
+    pub known_schema_version: i64,
+    /// What `PRAGMA integrity_check` said: `["ok"]` when all is well.
+    pub integrity: Vec<String>,
+    /// Rows that refer to a row that does not exist.
+    pub foreign_key_violations: Option<u64>,
+    pub counts: Option<DatabaseCounts>,
+    pub audit: Option<AuditSize>,
+    /// The newest event of the trail.
+    pub newest_event: Option<Event>,
+    /// Queries that failed, with SQLite's words.
+    pub errors: Vec<String>,
+}
+
+/// What a database holds, counted at an instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatabaseCounts {
+    pub orgs: u64,
+    /// Whether the provider org exists: a first start initialised it.
+    pub has_provider: bool,
+    /// People, not service accounts.
+    pub users: u64,
+    pub users_disabled: u64,
+    /// Not deleted.
+    pub service_accounts: u64,
+    pub api_tokens_live: u64,
+    pub api_tokens_expired: u64,
+    pub api_tokens_revoked: u64,
+    pub sessions_live: u64,
+    /// Keys that sign or verify (not retired), and those retired.
+    pub signing_keys: u64,
+    pub signing_keys_retired: u64,
+}
+
+/// How big and how old the audit trail is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSize {
+    pub events: u64,
+    /// The trail's table and indexes, in bytes.
+    pub bytes: u64,
+    /// True when `bytes` counts the trail's own pages; false when it is the
+    /// whole file's size (SQLite without the `dbstat` table).
+    pub bytes_exact: bool,
+    pub oldest_ms: Option<i64>,
+    pub newest_ms: Option<i64>,
+}

@@ -10,6 +10,7 @@
 mod access;
 mod audience;
 mod audit;
+mod backup;
 mod bad_input;
 mod ceilings;
 mod cli;

@@ -53,6 +53,9 @@ impl Authority {
             .clone()
             .unwrap_or_else(|| "tokend".into());
         event.properties["operator"] = json!(operator);
+        if let Some(replayed) = &self.replaying {
+            event.properties["replays"] = json!(replayed);
+        }
         event.actor_name = Some(operator);
         Ok(event)
     }
@@ -452,6 +455,37 @@ impl Event {
             "additionalProperties": self.properties,
         })
     }
+
+    /// An event read back from `to_json`'s shape (a line of `tokend audit
+    /// --format json-lines`); None when `value` is not one.
+    pub fn from_json(value: &Value) -> Option<Event> {
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        let outcome = match value.get("outcome")?.as_str()? {
+            "success" => "success",
+            "failure" => "failure",
+            "denied" => "denied",
+            _ => return None,
+        };
+        let actor = value.get("actor")?;
+        let target = value.get("target")?;
+        Some(Event {
+            id: text(value.get("id")?)?,
+            at_ms: parse_event_time(value.get("time")?.as_str()?)?,
+            kind: text(value.get("type")?)?,
+            org_id: text(value.get("org_id")?),
+            actor_id: text(actor.get("id")?),
+            actor_name: text(actor.get("name")?),
+            target_type: text(target.get("type")?),
+            target_id: text(target.get("id")?),
+            target_name: text(target.get("name")?),
+            outcome,
+            client_ip: text(value.get("client_ip")?),
+            properties: value
+                .get("additionalProperties")
+                .filter(|p| p.is_object())?
+                .clone(),
+        })
+    }
 }
 
 /// An RFC 3339 time, as `since` and `until` take it, in milliseconds since
@@ -472,7 +506,7 @@ pub struct EventPage {
 }
 
 /// A Unix time in milliseconds as RFC 3339 UTC.
-fn format_time_millis(at_ms: i64) -> String {
+pub(in crate::domain) fn format_time_millis(at_ms: i64) -> String {
     let at = UNIX_EPOCH + Duration::from_millis(at_ms.max(0) as u64);
     humantime::format_rfc3339_millis(at).to_string()
 }

@@ -11,10 +11,13 @@ use serde_json::json;
 use crate::domain::auth::throttle::login_key;
 use crate::domain::directory::password;
 use crate::domain::records::TokenScope;
-use crate::domain::records::{Account, SessionRecord};
+use crate::domain::records::{Account, SessionRecord, UserFilter, UserSummary};
 use crate::domain::tokens::access_token::AccessClaims;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{AccessOrigin, Authority, Caller, DomainError, RightSet};
+
+/// Users whose sessions one commit ends, when every session is ended.
+const SESSION_BATCH: u32 = 100;
 
 /// Which login endpoint was used: each admits only its own kind of user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +171,75 @@ impl Authority {
                     .into(),
             )),
         }
+    }
+
+    /// Ends the session `id` for the operator (a restore replaying a
+    /// logout the backup lacks), with a `session.end` event; false when it
+    /// is unknown or ended already.
+    pub fn end_session_by_operator(&mut self, id: &str) -> Result<bool, DomainError> {
+        let Some(session) = self.db().session(id)?.filter(|s| s.ended_at.is_none()) else {
+            return Ok(false);
+        };
+        let mut event = self.operator_event("session.end")?;
+        event = match self.db().user(&session.user_id)? {
+            Some(user) => event
+                .on(
+                    "session",
+                    &session.id,
+                    &format!("{}@{}", user.name, user.org_name),
+                )
+                .in_org(&user.org_id),
+            None => event.on("session", &session.id, &session.user_id),
+        };
+        let (id, now) = (session.id, self.now());
+        Ok(self.write_if_changed(event, move |tx| tx.end_session(&id, now))?)
+    }
+
+    /// Ends every live session of the users `users`, for the operator, a
+    /// `session.end` event for each user that had one; how many sessions.
+    pub fn end_sessions_of_users(&mut self, users: &[UserSummary]) -> Result<u64, DomainError> {
+        let mut ends = Vec::with_capacity(users.len());
+        for user in users {
+            let event = self
+                .operator_event("session.end")?
+                .on(
+                    "user",
+                    &user.id,
+                    &format!("{}@{}", user.name, user.org_name),
+                )
+                .in_org(&user.org_id);
+            ends.push((user.id.clone(), event));
+        }
+        let now = self.now();
+        Ok(self.store.write(move |tx| {
+            let mut ended = 0;
+            for (user_id, event) in ends {
+                let n = tx.end_user_sessions(&user_id, None, now)?;
+                if n > 0 {
+                    tx.insert_event(&event.with("sessions", json!(n)))?;
+                    ended += n;
+                }
+            }
+            Ok(ended)
+        })?)
+    }
+
+    /// Ends every live session, for the operator: a restore that cannot
+    /// tell which ended after its backup was taken; how many.
+    pub fn end_every_session(&mut self) -> Result<u64, DomainError> {
+        let mut ended = 0;
+        for page in 0_u64.. {
+            let users = self.db().users(&UserFilter {
+                offset: page * u64::from(SESSION_BATCH),
+                limit: SESSION_BATCH,
+                ..UserFilter::default()
+            })?;
+            ended += self.end_sessions_of_users(&users.users)?;
+            if users.users.len() < SESSION_BATCH as usize {
+                break;
+            }
+        }
+        Ok(ended)
     }
 
     /// Checks an access token for tokend's own API and loads the caller

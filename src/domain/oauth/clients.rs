@@ -95,6 +95,38 @@ impl Authority {
         Ok(())
     }
 
+    /// Deletes a client for the operator (a restore replaying a deletion
+    /// the backup lacks) and revokes the API token it took; false when it
+    /// is unknown or deleted already.
+    pub fn delete_oauth_client_by_operator(
+        &mut self,
+        client_id: &str,
+    ) -> Result<bool, DomainError> {
+        let Some(client) = self
+            .db()
+            .oauth_client(client_id)?
+            .filter(|c| c.deleted_at.is_none())
+        else {
+            return Ok(false);
+        };
+        let now = self.now();
+        let mut event = self
+            .operator_event("oauth_client.delete")?
+            .on("oauth_client", &client.id, &client.name)
+            .with("api_token", json!(client.token_id));
+        if let Some(owner) = self.db().user(&client.user_id)? {
+            event = event.in_org(&owner.org_id);
+        }
+        let (id, token_id) = (client.id, client.token_id);
+        Ok(self.write_if_changed(event, move |tx| {
+            let deleted = tx.delete_oauth_client(&id, now)?;
+            if let (true, Some(token_id)) = (deleted, &token_id) {
+                tx.revoke_api_token(token_id, now)?;
+            }
+            Ok(deleted)
+        })?)
+    }
+
     /// RFC 7523 with Cloud Director's rules: `assertion` is a live password
     /// session's access token of the client's owner, who may manage its own
     /// API tokens; each client takes one API token, ever. Returns the new

@@ -33,6 +33,8 @@ use crate::domain::{
 };
 
 const MAX_NAME_LENGTH: usize = 128;
+/// Tokens revoked per commit when every live one is.
+const REVOKE_BATCH: u32 = 500;
 const UNKNOWN_OR_REVOKED: &str = "the API token is invalid or has been revoked";
 
 /// A token to create.
@@ -630,7 +632,8 @@ impl Authority {
             .on("access_token", &claims.jti, &claims.username)
             .in_org(&claims.org_id)
             .from(client)
-            .with("via", json!("revocation endpoint"));
+            .with("via", json!("revocation endpoint"))
+            .with("expires_at", json!(claims.exp));
         if let Some(owner) = self.db().account(&claims.sub)? {
             event = event.by_account(&owner);
         }
@@ -643,6 +646,68 @@ impl Authority {
         let (jti, expires_at) = (claims.jti.clone(), claims.exp);
         self.write_if_changed(event, move |tx| tx.revoke_access_token(&jti, expires_at))?;
         Ok(())
+    }
+
+    /// Revokes the access token `jti` until `expires_at` (Unix seconds),
+    /// for the operator: a restore replaying a revocation the backup
+    /// lacks. False when it was revoked already.
+    pub fn revoke_access_token_by_id(
+        &mut self,
+        jti: &str,
+        name: &str,
+        org_id: Option<&str>,
+        expires_at: i64,
+    ) -> Result<bool, DomainError> {
+        let mut event = self
+            .operator_event("access_token.revoke")?
+            .on("access_token", jti, name)
+            .with("expires_at", json!(expires_at));
+        if let Some(org_id) = org_id {
+            event = event.in_org(org_id);
+        }
+        let jti = jti.to_string();
+        Ok(self.write_if_changed(event, move |tx| tx.revoke_access_token(&jti, expires_at))?)
+    }
+
+    /// Revokes every API token live now, each with its `token.revoke`
+    /// event naming `reason`, a batch per commit; how many.
+    pub fn revoke_every_live_api_token(&mut self, reason: &str) -> Result<u64, DomainError> {
+        let mut revoked = 0;
+        loop {
+            let now = self.now();
+            let live = self.db().api_tokens(&ApiTokenFilter {
+                state_at: Some((TokenState::Live, now)),
+                page: Some((0, REVOKE_BATCH)),
+                ..ApiTokenFilter::default()
+            })?;
+            if live.tokens.is_empty() {
+                return Ok(revoked);
+            }
+            let mut batch = Vec::with_capacity(live.tokens.len());
+            for token in &live.tokens {
+                let event = self
+                    .operator_event("token.revoke")?
+                    .on("api_token", &token.id, &token.name)
+                    .in_org(&token.org_id)
+                    .with("owner", json!(token.owner_id))
+                    .with("reason", json!(reason));
+                batch.push((token.id.clone(), event));
+            }
+            let done = self.store.write(move |tx| {
+                let mut done = 0;
+                for (id, event) in &batch {
+                    if tx.revoke_api_token(id, now)? {
+                        tx.insert_event(event)?;
+                        done += 1;
+                    }
+                }
+                Ok(done)
+            })?;
+            if done == 0 {
+                return Ok(revoked);
+            }
+            revoked += done;
+        }
     }
 
     /// Forgets revoked access tokens that expired long ago; how many. Kept

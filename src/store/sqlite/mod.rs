@@ -6,8 +6,12 @@
 
 mod accounts;
 mod audit;
+mod backup;
+mod inspect;
 mod keys;
+mod lock;
 mod reminders;
+mod restore;
 mod roles;
 mod service_accounts;
 mod sessions;
@@ -29,6 +33,10 @@ use crate::domain::storage::{
     WriterStats,
 };
 use writer::Writer;
+
+pub use backup::{BackupCopied, BackupInProgress};
+pub use lock::{DatabaseLock, LockMode};
+pub use restore::StagedRestore;
 
 const SCHEMA: &str = include_str!("../../../schema.sql");
 /// How long a write waits for another writer's lock before it is answered
