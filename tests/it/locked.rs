@@ -95,6 +95,17 @@ fn a_held_write_lock_stalls_writes_and_nothing_else() {
                 "{what} took {fastest:?} to {slowest:?} behind the lock"
             );
         }
+        // The admin CLI reads beside it too: opening takes no write lock.
+        let started = Instant::now();
+        let listed = srv.cli().run(&["token", "list"], None);
+        let took = started.elapsed();
+        listed.code_is(0, "token list behind the lock");
+        assert!(listed.stdout.contains("ci"), "{listed:#?}");
+        assert!(
+            took < Duration::from_millis(1500),
+            "token list took {took:?}"
+        );
+
         let (fastest, _, health) = timed(|| api.get("/health", &[]));
         health.assert_status(503, "not ready while writes cannot commit");
         assert!(
