@@ -57,6 +57,19 @@ impl Fixture {
         )
     }
 
+    /// An API token of the administrator's, made by itself.
+    fn admin_token(&mut self, name: &str, ttl: &str) -> CreatedApiToken {
+        let admin = self.admin();
+        self.authority
+            .create_api_token(
+                Actor::Caller(&admin),
+                &admin.account.user_id,
+                new_token(name, Some(ttl)),
+                None,
+            )
+            .unwrap()
+    }
+
     fn admin(&mut self) -> Caller {
         let session = self.admin_login(HOME).unwrap();
         self.authority
@@ -826,16 +839,7 @@ fn tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right() {
     let mut f = Fixture::new();
     let day = 24 * 3600;
     f.clock.jump(400 * day);
-    let admin = f.admin();
-    let created = f
-        .authority
-        .create_api_token(
-            Actor::Caller(&admin),
-            &admin.account.user_id,
-            new_token("ahead", Some("30d")),
-            None,
-        )
-        .unwrap();
+    let created = f.admin_token("ahead", "30d");
     let session = f.admin_login(HOME).unwrap();
     assert!(f
         .authority
@@ -870,16 +874,7 @@ fn tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right() {
 #[test]
 fn the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change() {
     let mut f = Fixture::new();
-    let admin = f.admin();
-    let created = f
-        .authority
-        .create_api_token(
-            Actor::Caller(&admin),
-            &admin.account.user_id,
-            new_token("busy", Some("30d")),
-            None,
-        )
-        .unwrap();
+    let created = f.admin_token("busy", "30d");
     let exchange = |f: &mut Fixture, secret: &str| {
         f.authority
             .exchange_api_token(
