@@ -40,7 +40,8 @@ const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
 #[derive(Parser)]
 #[command(name = "tokend", version, about = "On-prem API token authority")]
 struct Cli {
-    /// The SQLite database file (created on first use).
+    /// The SQLite database file. `tokend serve` creates it on first start;
+    /// every other command needs it to exist and refuses any other path.
     #[arg(long, global = true, env = "TOKEND_DB", default_value = "./tokend.db")]
     db: PathBuf,
     #[command(subcommand)]
@@ -404,6 +405,8 @@ fn administer(
             db.display()
         ));
     }
+    // Refused before anything is written, the lock file beside it too.
+    SqliteDatabase::check_existing(db).map_err(|e| cannot_open(db, e))?;
     // Held while the database is open: a restore waits for no one and
     // replaces nothing under an admin command.
     let Some(_lock) =

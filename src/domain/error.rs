@@ -106,7 +106,7 @@ impl From<StoreError> for DomainError {
             StoreError::Busy | StoreError::Full | StoreError::ReadOnly => {
                 DomainError::Unavailable(e.to_string())
             }
-            StoreError::TooNew { .. } | StoreError::Failed(_) => {
+            StoreError::TooNew { .. } | StoreError::NotTokend | StoreError::Failed(_) => {
                 DomainError::Internal(e.to_string())
             }
         }

@@ -52,6 +52,9 @@ pub enum StoreError {
     ReadOnly,
     /// The database file was written by a newer tokend.
     TooNew { found: i64, known: i64 },
+    /// The file holds no tokend database (empty, or another program's):
+    /// only a first start may write the schema into it.
+    NotTokend,
     /// Anything else (I/O error, corrupt file); the text is for the log.
     Failed(String),
 }
@@ -68,6 +71,10 @@ impl fmt::Display for StoreError {
             StoreError::TooNew { found, known } => write!(
                 f,
                 "database schema version {found} is newer than this tokend knows ({known})"
+            ),
+            StoreError::NotTokend => f.write_str(
+                "the file holds no tokend database (it is empty or another program's); \
+                 `tokend serve` initialises a new database on first start",
             ),
             StoreError::Failed(e) => write!(f, "database error: {e}"),
         }

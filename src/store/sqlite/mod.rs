@@ -98,11 +98,11 @@ impl SqliteDatabase {
         Ok(database)
     }
 
-    /// Opens a file that must exist already, and migrates it.
+    /// Opens a file that must exist already and hold a tokend database (of
+    /// any schema version), and migrates it. A file without one (empty, or
+    /// another program's) is refused before anything is written to it.
     pub fn open_existing(path: &Path) -> StoreResult<SqliteDatabase> {
-        if !path.is_file() {
-            return Err(StoreError::Missing(format!("database {}", path.display())));
-        }
+        SqliteDatabase::check_existing(path)?;
         migrate(&mut open_connection(path)?)?;
         Ok(SqliteDatabase {
             path: path.to_path_buf(),
@@ -111,6 +111,19 @@ impl SqliteDatabase {
             writer: Mutex::default(),
             _keeper: None,
         })
+    }
+
+    /// Whether `path` holds a tokend database, found without writing
+    /// anything: `Missing` for no file, `NotTokend` for an empty file or
+    /// another program's.
+    pub fn check_existing(path: &Path) -> StoreResult<()> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(format!("database {}", path.display())));
+        }
+        if schema_version(path)? == 0 {
+            return Err(StoreError::NotTokend);
+        }
+        Ok(())
     }
 
     /// A private, migrated, empty database in memory, shared by every handle
@@ -367,6 +380,15 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     // than kept at its largest.
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     Ok(conn)
+}
+
+/// The file's schema version, read without writing anything: 0 for an
+/// empty file or one no tokend migrated.
+fn schema_version(path: &Path) -> StoreResult<i64> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(DEFAULT_BUSY_TIMEOUT)?;
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
 }
 
 /// What the WAL file is cut back to after a checkpoint reset it (64 MiB).
@@ -752,5 +774,38 @@ mod tests {
             Err(StoreError::Missing(_))
         ));
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn open_existing_leaves_a_file_without_a_tokend_database_untouched() {
+        let dir = std::env::temp_dir().join(format!("tokend-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.db");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(
+            SqliteDatabase::open_existing(&empty),
+            Err(StoreError::NotTokend)
+        ));
+        assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0, "still empty");
+        assert!(!dir.join("empty.db-wal").exists(), "no WAL was made");
+
+        // Another program's database is not migrated either.
+        let other = dir.join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE notes (text TEXT)")
+            .unwrap();
+        assert!(matches!(
+            SqliteDatabase::open_existing(&other),
+            Err(StoreError::NotTokend)
+        ));
+
+        // A tokend database opens, also while another handle holds it
+        // (its schema may be in the WAL alone).
+        let live = dir.join("live.db");
+        let first = SqliteDatabase::create_or_open(&live).unwrap();
+        let _conn = first.connect().unwrap();
+        assert!(SqliteDatabase::open_existing(&live).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
