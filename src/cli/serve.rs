@@ -179,7 +179,14 @@ fn serve_locked(db: &Path, args: ServeArgs) -> Result<(), String> {
         Err(e) => {
             // A first start that failed leaves nothing half-made behind.
             database.remove_if_created();
-            return Err(cannot_open(db, e));
+            return Err(match (e, &password) {
+                // The password rule, on the administrator's first password.
+                (DomainError::Invalid(why), Some(_)) => format!(
+                    "TOKEND_ADMIN_PASSWORD: {why}; {} was not initialised",
+                    db.display()
+                ),
+                (e, _) => cannot_open(db, e),
+            });
         }
     };
     if let Some(FirstStart { generated_password }) = first_start {

@@ -135,6 +135,9 @@ fn a_failed_first_start_leaves_no_database_behind() {
     );
     out.code_is(1, "serve with a password that breaks the rules");
     assert!(out.stderr.contains("password is too short"), "{out:#?}");
+    // Said as what it is: the administrator's password, not the database.
+    assert!(out.stderr.contains("TOKEND_ADMIN_PASSWORD"), "{out:#?}");
+    assert!(!out.stderr.contains("cannot open database"), "{out:#?}");
     let left: Vec<_> = std::fs::read_dir(&dir.path)
         .expect("read dir")
         .map(|e| e.expect("entry").file_name())
