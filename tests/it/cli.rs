@@ -234,7 +234,7 @@ fn token_create_prints_only_the_secret_on_stdout() {
     let forever = list.iter().find(|t| t.name == "forever").unwrap();
     assert_eq!(forever.expires_at, None, "{forever:?}");
     let d = list.iter().find(|t| t.name == "default-ttl").unwrap();
-    assert_eq!(d.lifetime(), Some(SIX_MONTHS), "default 6 months: {d:?}");
+    d.assert_default_lifetime(SIX_MONTHS, "default 6 months");
 
     for (args, what) in [
         (

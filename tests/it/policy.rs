@@ -55,7 +55,7 @@ fn the_default_policy_shapes_new_tokens_and_refuses_what_it_forbids_naming_the_l
         "{long}"
     );
     let defaulted = api.create_token(&alice, "default", None);
-    assert_eq!(defaulted.lifetime(), Some(30 * DAY), "the policy's default");
+    defaulted.assert_default_lifetime(30 * DAY, "the policy's default");
     create(api, &alice, "within", "60days").assert_status(201, "within the maximum");
     let out = cli.run(
         &[
@@ -114,11 +114,7 @@ fn an_org_admin_tightens_its_own_org_and_sees_the_tokens_made_before() {
     api.set_token_policy(&admin, None, &policy().max_ttl("90days").allow_never(false));
     let before = api.create_token(&alice, "made-before", Some("60days"));
     let defaulted = api.create_token(&alice, "defaulted", None);
-    assert_eq!(
-        defaulted.lifetime(),
-        Some(90 * DAY),
-        "the built-in default gives way to the maximum"
-    );
+    defaulted.assert_default_lifetime(90 * DAY, "the built-in default gives way to the maximum");
 
     let org = Some(acme.as_str());
     let tightened =
@@ -159,10 +155,8 @@ fn an_org_admin_tightens_its_own_org_and_sees_the_tokens_made_before() {
     expected.sort_unstable();
     assert_eq!(ids, expected, "{beyond:?}");
     create(api, &alice, "too-long", "30days").assert_error(400, "invalid_request", "now");
-    assert_eq!(
-        api.create_token(&alice, "short", None).lifetime(),
-        Some(DAY)
-    );
+    api.create_token(&alice, "short", None)
+        .assert_default_lifetime(DAY, "the org's default");
 
     let shown = cli
         .run(&["policy", "show", "--org", "acme"], None)
@@ -256,11 +250,11 @@ fn a_default_tightened_after_an_org_policy_binds_that_org_at_once() {
         "{refused}"
     );
     create(api, &alice, "forever", "never").assert_error(400, "invalid_request", "never");
-    assert_eq!(
-        api.create_token(&alice, "defaulted", None).lifetime(),
-        Some(7 * DAY),
-        "acme's 300-day default gives way to the default's maximum"
-    );
+    api.create_token(&alice, "defaulted", None)
+        .assert_default_lifetime(
+            7 * DAY,
+            "acme's 300-day default gives way to the default's maximum",
+        );
     api.create_token(&alice, "week", Some("7days"));
 
     let shown = api.token_policy(&carol, org);

@@ -106,11 +106,7 @@ fn ttl_variants() {
         never.get("expires_at").is_some(),
         "expires_at key present: {never}"
     );
-    assert_eq!(
-        create("f", None).lifetime(),
-        Some(SIX_MONTHS),
-        "default ttl is 6 months"
-    );
+    create("f", None).assert_default_lifetime(SIX_MONTHS, "default ttl is 6 months");
 
     let list = api.list_tokens(&jwt);
     assert_eq!(list.len(), 6, "{list:?}");

@@ -116,11 +116,27 @@ impl TokenLifetime {
         Ok(TokenLifetime::For(span))
     }
 
+    /// When a token made at `now` for this lifetime expires, to the second.
     pub fn expires_at(self, now: i64) -> Option<i64> {
         match self {
             TokenLifetime::Never => None,
             TokenLifetime::For(span) => Some(now.saturating_add(span.as_secs() as i64)),
         }
+    }
+
+    /// When a token made at `now` that asked for no lifetime expires: at
+    /// least this (the default) later, on the next whole minute, so that a
+    /// default expiry reads as a time someone chose.
+    pub fn default_expires_at(self, now: i64) -> Option<i64> {
+        self.expires_at(now).map(whole_minute_at_or_after)
+    }
+}
+
+/// `at`, or the next whole minute after it (Unix seconds).
+pub(in crate::domain) fn whole_minute_at_or_after(at: i64) -> i64 {
+    match at.rem_euclid(60) {
+        0 => at,
+        past => at.saturating_add(60 - past),
     }
 }
 
@@ -243,5 +259,19 @@ mod tests {
             TokenLifetime::parse("1m").unwrap().expires_at(100),
             Some(160)
         );
+        // A default: 100 + 60 = 160, on to the next whole minute.
+        let minute = TokenLifetime::parse("1m").unwrap();
+        assert_eq!(minute.default_expires_at(100), Some(180));
+        let half_hour = TokenLifetime::parse("30m").unwrap();
+        assert_eq!(
+            half_hour.default_expires_at(1_800_000_000),
+            Some(1_800_001_800),
+            "already on a whole minute"
+        );
+        assert_eq!(
+            half_hour.default_expires_at(1_800_000_001),
+            Some(1_800_001_860)
+        );
+        assert_eq!(TokenLifetime::Never.default_expires_at(100), None);
     }
 }

@@ -820,7 +820,12 @@ impl Authority {
             user_id: user_id.to_string(),
             name: name.to_string(),
             created_at: now,
-            expires_at: lifetime.expires_at(now),
+            // A lifetime asked for is kept to the second; a default one
+            // ends on a whole minute.
+            expires_at: match ttl {
+                Some(_) => lifetime.expires_at(now),
+                None => lifetime.default_expires_at(now),
+            },
             revoked_at: None,
             scope: scope.clone(),
             openid,

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::domain::audit::Actor;
 use crate::domain::records::{ApiTokenListing, Org, TokenPolicy};
-use crate::domain::tokens::api_token::{TokenLifetime, DEFAULT_LIFETIME};
+use crate::domain::tokens::api_token::{whole_minute_at_or_after, TokenLifetime, DEFAULT_LIFETIME};
 use crate::domain::{Authority, Caller, DomainError, Right};
 
 /// The key of the provider-wide default among the policies.
@@ -348,7 +348,11 @@ impl Authority {
         };
         let policy = self.policy_of(&org.id)?;
         let now = self.now();
-        let latest = now.saturating_add(i64::try_from(policy.max().as_secs()).unwrap_or(i64::MAX));
+        // Default expiries land on a whole minute: a token made by default
+        // at the maximum within the last minute is not beyond it.
+        let latest = whole_minute_at_or_after(
+            now.saturating_add(i64::try_from(policy.max().as_secs()).unwrap_or(i64::MAX)),
+        );
         Ok(self
             .db()
             .tokens_beyond(&org.id, latest, !policy.allow_never, now)?)

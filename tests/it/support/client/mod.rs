@@ -174,6 +174,23 @@ fn lifetime(created_at: &str, expires_at: Option<&str>) -> Option<i64> {
     expires_at.map(|e| parse_rfc3339(e) - parse_rfc3339(created_at))
 }
 
+/// Panics unless a token made at `created_at` with the default lifetime
+/// `ttl` (in seconds) expires on the first whole minute at least that late.
+fn assert_default_lifetime(created_at: &str, expires_at: Option<&str>, ttl: i64, what: &str) {
+    let expires =
+        parse_rfc3339(expires_at.unwrap_or_else(|| panic!("{what}: no expiry, {ttl} s expected")));
+    let lived = expires - parse_rfc3339(created_at);
+    assert_eq!(
+        expires % 60,
+        0,
+        "{what}: expires on a whole minute: {expires_at:?}"
+    );
+    assert!(
+        (ttl..ttl + 60).contains(&lived),
+        "{what}: {lived} s from {created_at} to {expires_at:?}, for {ttl} s"
+    );
+}
+
 /// Assert `status`, then decode the body as `T`.
 fn expect<T: DeserializeOwned>(r: &Response, status: u16, what: &str) -> T {
     r.assert_status(status, what);

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::super::wire::{bearer, form_encode, Response};
 use super::super::{tenant_token_path, AUTHORIZE, PROVIDER_TOKEN};
-use super::{lifetime, with_query, Call, Client, Page};
+use super::{assert_default_lifetime, lifetime, with_query, Call, Client, Page};
 
 /// The answer to `POST /api/tokens`: the only time the secret is shown.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +33,13 @@ impl CreatedToken {
     /// Seconds from creation to expiry; `None` for a token that never expires.
     pub fn lifetime(&self) -> Option<i64> {
         lifetime(&self.created_at, self.expires_at.as_deref())
+    }
+
+    /// Panics unless it has the default lifetime `ttl` (seconds): it
+    /// expires on the first whole minute at least that long after its
+    /// creation.
+    pub fn assert_default_lifetime(&self, ttl: i64, what: &str) {
+        assert_default_lifetime(&self.created_at, self.expires_at.as_deref(), ttl, what);
     }
 }
 
@@ -167,6 +174,13 @@ impl TokenListing {
     /// Seconds from creation to expiry; `None` for a token that never expires.
     pub fn lifetime(&self) -> Option<i64> {
         lifetime(&self.created_at, self.expires_at.as_deref())
+    }
+
+    /// Panics unless it has the default lifetime `ttl` (seconds): it
+    /// expires on the first whole minute at least that long after its
+    /// creation.
+    pub fn assert_default_lifetime(&self, ttl: i64, what: &str) {
+        assert_default_lifetime(&self.created_at, self.expires_at.as_deref(), ttl, what);
     }
 }
 
