@@ -4,7 +4,8 @@
 //! decision, and the storage interface it needs) → `store` (the only code
 //! that knows SQLite, implementing that interface); `mail` sends what the
 //! domain asks through an SMTP relay; `logging` writes the log lines every
-//! layer may write. See ARCHITECTURE.md.
+//! layer may write; `shapes` is the JSON of each object, which the API
+//! answers and the CLI prints. See ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
 
@@ -13,4 +14,5 @@ pub mod domain;
 pub mod http;
 pub mod logging;
 pub mod mail;
+pub mod shapes;
 pub mod store;

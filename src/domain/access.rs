@@ -232,6 +232,23 @@ impl Authority {
         }
     }
 
+    /// The org a listing by `by` is confined to, once `by` holds `right`:
+    /// a caller's own org, or none for a caller who sees every org and for
+    /// the CLI's operator.
+    pub(in crate::domain) fn listing_reach(
+        &self,
+        by: Actor<'_>,
+        right: Right,
+    ) -> Result<Option<String>, DomainError> {
+        match by {
+            Actor::Caller(caller) => {
+                self.require(caller, right)?;
+                Ok((!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()))
+            }
+            Actor::Operator => Ok(None),
+        }
+    }
+
     /// The org called `name`, if `by` may act in it (another org is
     /// unknown to a tenant's caller).
     pub(in crate::domain) fn org_to_act_in(

@@ -29,7 +29,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use account_cache::AccountCache;
 pub use ambient::{Ambient, Clock, ManualClock};
 use audit::refusals::RefusalLedger;
-pub use audit::{parse_event_time, Actor};
+pub use audit::{parse_event_time, Actor, TimeOrAge};
 use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use backup::{
@@ -40,9 +40,10 @@ use clock_watch::ClockWatch;
 pub use directory::catalog::NewRole;
 pub use directory::names::{check_audience, check_resource};
 use directory::password;
+pub use directory::password::check_password_rules;
 use directory::rights;
 pub use directory::rights::{Right, RightSet};
-pub use directory::users::{NewAccount, PasswordTarget};
+pub use directory::users::{NewAccount, PasswordTarget, UserDetails};
 pub use error::{DeviceFlowError, DomainError};
 pub use health::Readiness;
 pub use monitoring::LoginLocks;
@@ -325,15 +326,22 @@ impl Authority {
         self.settings().access_token_lifetime.as_secs() as i64
     }
 
-    /// The orgs the caller may see: all for a provider admin, else its own.
+    /// The orgs the caller may see: all for a provider admin and the CLI's
+    /// operator, else its own.
     pub fn visible_orgs(
         &self,
-        caller: &Caller,
+        by: Actor<'_>,
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<OrgPage, DomainError> {
+        let org_id = match by {
+            Actor::Caller(caller) => {
+                (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone())
+            }
+            Actor::Operator => None,
+        };
         let filter = records::DirectoryFilter {
-            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            org_id,
             name_contains: name.map(str::to_lowercase),
             offset: page.offset(),
             limit: page.page_size,

@@ -119,6 +119,13 @@ pub trait AccountWrites {
     /// False when the user does not exist.
     fn set_user_disabled(&self, user_id: &str, disabled_at: Option<i64>) -> StoreResult<bool>;
     fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
+    /// Sets both fields as given (None: no value).
+    fn set_user_details(
+        &self,
+        user_id: &str,
+        email: Option<&str>,
+        display_name: Option<&str>,
+    ) -> StoreResult<()>;
     fn record_login_unlock(&self, login_name: &str, at: i64) -> StoreResult<()>;
 }
 

@@ -958,3 +958,165 @@ fn the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change()
         count(&before, "token.exchange_failed")
     );
 }
+
+/// A user of acme with `roles`, logged in there.
+fn acme_caller(f: &mut Fixture, name: &str, roles: &[&str]) -> Caller {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    f.authority
+        .add_user(
+            Actor::Operator,
+            NewAccount {
+                org_name: "acme",
+                user_name: name,
+                password: PASSWORD,
+                role_names: &roles,
+                email: None,
+                display_name: None,
+            },
+        )
+        .unwrap();
+    let session = f
+        .authority
+        .login(LoginEndpoint::Tenant, "acme", name, PASSWORD, HOME)
+        .unwrap();
+    f.authority
+        .authenticate(&session.access_token, HOME)
+        .unwrap()
+}
+
+#[test]
+fn user_details_are_changed_by_the_rules_of_user_management() {
+    let mut f = Fixture::new();
+    f.authority.add_org(Actor::Operator, "acme").unwrap();
+    let carol = acme_caller(&mut f, "carol", &["Organization Administrator"]);
+    let alice = acme_caller(&mut f, "alice", &["Token User"]);
+    let alice_user = f.authority.user_by_name("acme", "alice").unwrap();
+    let details = UserDetails {
+        email: Some(Some("alice@acme.example")),
+        display_name: Some(Some("Alice Example")),
+    };
+
+    // "User: Manage" within the ceiling: an org admin over its user.
+    let changed = f
+        .authority
+        .set_user_details(Actor::Caller(&carol), &alice_user, details)
+        .unwrap();
+    assert_eq!(changed.email.as_deref(), Some("alice@acme.example"));
+    assert_eq!(changed.display_name.as_deref(), Some("Alice Example"));
+    let session = f
+        .authority
+        .login(LoginEndpoint::Tenant, "acme", "alice", PASSWORD, HOME)
+        .unwrap();
+    let again = f
+        .authority
+        .authenticate(&session.access_token, HOME)
+        .unwrap();
+    let claims = f.authority.identity(&again).unwrap();
+    assert_eq!(claims.email.as_deref(), Some("alice@acme.example"));
+    assert_eq!(claims.name.as_deref(), Some("Alice Example"));
+
+    // Without "User: Manage"; over a System Administrator; a bad address.
+    let carol_user = f.authority.user_by_name("acme", "carol").unwrap();
+    let refused = f
+        .authority
+        .set_user_details(Actor::Caller(&alice), &carol_user, details);
+    assert!(
+        matches!(refused, Err(DomainError::Forbidden(_))),
+        "{refused:?}"
+    );
+    let admin_user = f
+        .authority
+        .user_by_name(PROVIDER_ORG, ADMINISTRATOR)
+        .unwrap();
+    let refused = f
+        .authority
+        .set_user_details(Actor::Caller(&carol), &admin_user, details);
+    assert!(
+        matches!(refused, Err(DomainError::Forbidden(_))),
+        "{refused:?}"
+    );
+    let bad = UserDetails {
+        email: Some(Some("no address")),
+        display_name: None,
+    };
+    let refused = f
+        .authority
+        .set_user_details(Actor::Operator, &admin_user, bad);
+    assert!(
+        matches!(refused, Err(DomainError::Invalid(_))),
+        "{refused:?}"
+    );
+
+    // The operator sets the administrator's; `Some(None)` removes one.
+    let admin = f
+        .authority
+        .set_user_details(Actor::Operator, &admin_user, details)
+        .unwrap();
+    assert_eq!(admin.display_name.as_deref(), Some("Alice Example"));
+    let cleared = f
+        .authority
+        .set_user_details(
+            Actor::Operator,
+            &admin,
+            UserDetails {
+                email: Some(None),
+                display_name: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(cleared.email, None);
+    assert_eq!(cleared.display_name.as_deref(), Some("Alice Example"));
+
+    let events = f
+        .authority
+        .events_for_operator(
+            None,
+            EventFilter {
+                kind: Some("user.update".into()),
+                limit: 10,
+                ..EventFilter::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(events.len(), 3, "one event per change made: {events:?}");
+}
+
+#[test]
+fn the_operator_resets_a_password_and_every_session_ends() {
+    let mut f = Fixture::new();
+    let before = f.admin_login(HOME).unwrap();
+    let admin = f
+        .authority
+        .authenticate(&before.access_token, HOME)
+        .unwrap();
+    f.authority
+        .set_password(
+            Actor::Operator,
+            PasswordTarget::User(&admin.account.user_id),
+            "a brand new password",
+        )
+        .unwrap();
+    assert!(f.admin_login(HOME).is_err(), "the old password");
+    f.authority
+        .login(
+            LoginEndpoint::Provider,
+            PROVIDER_ORG,
+            ADMINISTRATOR,
+            "a brand new password",
+            HOME,
+        )
+        .unwrap();
+    assert!(
+        f.authority
+            .authenticate(&before.access_token, HOME)
+            .is_err(),
+        "the session opened before the reset"
+    );
+    // The operator has no password of its own.
+    let own = f.authority.set_password(
+        Actor::Operator,
+        PasswordTarget::Me { current: PASSWORD },
+        "a brand new password",
+    );
+    assert!(matches!(own, Err(DomainError::Invalid(_))));
+}

@@ -10,9 +10,9 @@ use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::{
-    format_time, Actor, Authority, BundleSummary, DomainError, GroupSummary, NewRole, PageRequest,
-    RoleDefinition, Service,
+use crate::domain::{format_time, Actor, Authority, DomainError, NewRole, PageRequest};
+use crate::shapes::{
+    bundle_json, group_json, introspection_client_json, org_json, role_json, service_json,
 };
 
 #[derive(Deserialize)]
@@ -70,7 +70,7 @@ pub fn roles(authority: &Authority, request: &Request) -> Result<Response, ApiEr
     let caller = authenticate(authority, request)?;
     let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let listed = authority.roles_in_reach(&caller, query.name.as_deref(), page)?;
+    let listed = authority.roles_in_reach(Actor::Caller(&caller), query.name.as_deref(), page)?;
     let roles: Vec<Value> = listed.roles.iter().map(role_json).collect();
     Ok(page_json("roles", roles, page, listed.total))
 }
@@ -176,7 +176,7 @@ pub fn groups(authority: &Authority, request: &Request) -> Result<Response, ApiE
     let caller = authenticate(authority, request)?;
     let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let listed = authority.groups_in_reach(&caller, query.name.as_deref(), page)?;
+    let listed = authority.groups_in_reach(Actor::Caller(&caller), query.name.as_deref(), page)?;
     let groups: Vec<Value> = listed.groups.iter().map(group_json).collect();
     Ok(page_json("groups", groups, page, listed.total))
 }
@@ -260,7 +260,8 @@ pub fn services(authority: &Authority, request: &Request) -> Result<Response, Ap
     let caller = authenticate(authority, request)?;
     let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let listed = authority.services_in_reach(&caller, query.name.as_deref(), page)?;
+    let listed =
+        authority.services_in_reach(Actor::Caller(&caller), query.name.as_deref(), page)?;
     let services: Vec<Value> = listed.services.iter().map(service_json).collect();
     Ok(page_json("services", services, page, listed.total))
 }
@@ -276,7 +277,7 @@ pub fn bundles(authority: &Authority, request: &Request) -> Result<Response, Api
     let caller = authenticate(authority, request)?;
     let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let listed = authority.bundles_in_reach(&caller, query.name.as_deref(), page)?;
+    let listed = authority.bundles_in_reach(Actor::Caller(&caller), query.name.as_deref(), page)?;
     let bundles: Vec<Value> = listed.bundles.iter().map(bundle_json).collect();
     Ok(page_json("rights_bundles", bundles, page, listed.total))
 }
@@ -363,7 +364,7 @@ pub fn service_clients(
     let clients: Vec<Value> = authority
         .introspection_clients(Actor::Caller(&caller), &service)?
         .iter()
-        .map(|c| json!({ "client_id": c.id, "created_at": format_time(c.created_at) }))
+        .map(introspection_client_json)
         .collect();
     Ok(Response::json(200, &json!({ "clients": clients })))
 }
@@ -425,56 +426,7 @@ pub fn create_org(authority: &mut Authority, request: &Request) -> Result<Respon
     let caller = authenticate(authority, request)?;
     let body: NewOrgBody = request.json_body()?;
     let org = authority.add_org(Actor::Caller(&caller), &body.name)?;
-    Ok(Response::json(
-        201,
-        &json!({ "id": org.id, "name": org.name, "is_provider": org.is_provider }),
-    ))
-}
-
-fn service_json(service: &Service) -> Value {
-    let permissions: Vec<String> = service
-        .permissions
-        .iter()
-        .map(|p| format!("{}:{p}", service.name))
-        .collect();
-    json!({
-        "id": service.id,
-        "name": service.name,
-        "permissions": permissions,
-        "identifier": service.identifier,
-    })
-}
-
-fn bundle_json(bundle: &BundleSummary) -> Value {
-    json!({
-        "id": bundle.id,
-        "name": bundle.name,
-        "permissions": bundle.permissions,
-        "orgs": bundle.orgs,
-        "publish_to_new_orgs": bundle.publish_to_new_orgs,
-    })
-}
-
-fn role_json(role: &RoleDefinition) -> Value {
-    json!({
-        "id": role.id,
-        "name": role.name,
-        "global": role.org_id.is_none(),
-        "org_id": role.org_id,
-        "service": role.service,
-        "permissions": role.permissions,
-        "published_to_all": role.published_to_all,
-    })
-}
-
-fn group_json(group: &GroupSummary) -> Value {
-    json!({
-        "id": group.id,
-        "name": group.name,
-        "org": { "id": group.org_id, "name": group.org_name },
-        "members": group.members,
-        "roles": group.roles,
-    })
+    Ok(Response::json(201, &org_json(&org)))
 }
 
 /// 404 for a removal that found nothing to remove.

@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 use super::error::{ApiError, OAuthError};
 use super::request::Request;
 use super::response::Response;
-use super::service_accounts::service_account_json;
 use super::session::authenticate;
 use crate::domain::{
     Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience, ExchangeRequest,
     IssuedAccess, NewServiceAccountRequest,
 };
+use crate::shapes::service_account_json;
 
 /// `POST /csp/gateway/am/api/auth/api-tokens/authorize`: `refresh_token` in a
 /// form body or, as real scripts send it, in the query string.

@@ -9,8 +9,8 @@ use super::error::ApiError;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use super::tokens::listing_json;
-use crate::domain::{Actor, Authority, PolicyView, TokenPolicy};
+use crate::domain::{Actor, Authority, TokenPolicy};
+use crate::shapes::{policy_json, token_json};
 
 /// The fields an admin sets; null (or absent) inherits.
 #[derive(Deserialize)]
@@ -20,26 +20,6 @@ struct PolicyBody {
     max_ttl: Option<String>,
     allow_never: Option<bool>,
     max_idle: Option<String>,
-}
-
-fn policy_json(view: &PolicyView) -> Value {
-    let own = &view.own;
-    let effective = &view.effective;
-    json!({
-        "org": view.org.as_ref().map(|org| json!({ "id": org.id, "name": org.name })),
-        "policy": {
-            "default_ttl": own.default_ttl,
-            "max_ttl": own.max_ttl,
-            "allow_never": own.allow_never,
-            "max_idle": own.max_idle,
-        },
-        "effective": {
-            "default_ttl": effective.default_ttl,
-            "max_ttl": effective.max_ttl,
-            "allow_never": effective.allow_never,
-            "max_idle": effective.max_idle,
-        },
-    })
 }
 
 /// `GET /api/token-policy` or `/api/org/{id}/token-policy`.
@@ -81,6 +61,6 @@ pub fn exceeding(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let tokens = authority.tokens_beyond_policy(Actor::Caller(&caller), org_id)?;
-    let tokens: Vec<Value> = tokens.iter().map(listing_json).collect();
+    let tokens: Vec<Value> = tokens.iter().map(token_json).collect();
     Ok(Response::json(200, &json!({ "tokens": tokens })))
 }

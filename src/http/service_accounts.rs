@@ -11,23 +11,8 @@ use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::records::ServiceAccount;
 use crate::domain::{format_time, Actor, Authority, DeviceRequest, PageRequest};
-
-/// A service account as every answer shows it.
-pub fn service_account_json(account: &ServiceAccount) -> Value {
-    json!({
-        "id": account.id,
-        "name": account.name,
-        "org": { "id": account.org_id, "name": account.org_name },
-        "software_id": account.software_id,
-        "software_version": account.software_version,
-        "client_uri": account.client_uri,
-        "status": account.status.as_str(),
-        "roles": account.roles,
-        "created_at": format_time(account.created_at),
-    })
-}
+use crate::shapes::service_account_json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +64,8 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
     let caller = authenticate(authority, request)?;
     let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let listed = authority.service_accounts_in_reach(&caller, query.name.as_deref(), page)?;
+    let listed =
+        authority.service_accounts_in_reach(Actor::Caller(&caller), query.name.as_deref(), page)?;
     let accounts: Vec<Value> = listed.accounts.iter().map(service_account_json).collect();
     Ok(page_json("service_accounts", accounts, page, listed.total))
 }

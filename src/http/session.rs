@@ -8,8 +8,9 @@ use super::request::Request;
 use super::response::Response;
 use super::vcloud::{self, Representation};
 use crate::domain::{
-    format_time, Authority, Caller, DomainError, LoginEndpoint, Org, PageRequest, MAX_PAGE_SIZE,
+    format_time, Actor, Authority, Caller, DomainError, LoginEndpoint, PageRequest, MAX_PAGE_SIZE,
 };
+use crate::shapes::org_json;
 
 pub const ACCESS_TOKEN_HEADER: &str = "X-VMWARE-VCLOUD-ACCESS-TOKEN";
 
@@ -113,7 +114,7 @@ pub fn orgs(
         let mut orgs = Vec::new();
         for number in 1.. {
             let page = PageRequest::new(number, MAX_PAGE_SIZE)?;
-            let listed = authority.visible_orgs(&caller, None, page)?;
+            let listed = authority.visible_orgs(Actor::Caller(&caller), None, page)?;
             let last = listed.orgs.len() < MAX_PAGE_SIZE as usize;
             orgs.extend(listed.orgs);
             if last || orgs.len() as u64 >= listed.total {
@@ -128,7 +129,7 @@ pub fn orgs(
     }
     let query = request.list_query(false, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let listed = authority.visible_orgs(&caller, query.name.as_deref(), page)?;
+    let listed = authority.visible_orgs(Actor::Caller(&caller), query.name.as_deref(), page)?;
     let orgs: Vec<_> = listed.orgs.iter().map(org_json).collect();
     Ok(page_json("orgs", orgs, page, listed.total))
 }
@@ -148,8 +149,4 @@ pub fn org(
         }
         Representation::Json => Ok(Response::json(200, &org_json(&org))),
     }
-}
-
-fn org_json(org: &Org) -> serde_json::Value {
-    json!({ "id": org.id, "name": org.name, "is_provider": org.is_provider })
 }

@@ -10,9 +10,10 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{
-    format_time, Actor, ApiTokenListing, Authority, InventoryQuery, NewApiToken, PageRequest,
-    ReminderRequest, ServiceRoleScope, TokenScope,
+    format_time, Actor, Authority, InventoryQuery, NewApiToken, PageRequest, ReminderRequest,
+    ServiceRoleScope, TokenScope,
 };
+use crate::shapes::{scope_json, token_json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,33 +72,6 @@ impl NewApiTokenBody {
     }
 }
 
-/// A scope as answers show it.
-pub fn scope_json(scope: &TokenScope) -> Value {
-    match scope {
-        TokenScope::AllRoles => json!({ "all_roles": true }),
-        TokenScope::Roles {
-            org_roles,
-            service_roles,
-        } => {
-            let service_roles: Vec<Value> = service_roles
-                .iter()
-                .map(|s| {
-                    let mut role = json!({ "service": s.service, "role": s.role });
-                    if let Some(permissions) = &s.permissions {
-                        role["permissions"] = json!(permissions);
-                    }
-                    role
-                })
-                .collect();
-            json!({
-                "all_roles": false,
-                "org_roles": org_roles,
-                "service_roles": service_roles,
-            })
-        }
-    }
-}
-
 pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let mut body: NewApiTokenBody = request.json_body()?;
@@ -145,23 +119,8 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
     } else {
         authority.own_api_tokens(&caller, name, page)?
     };
-    let tokens: Vec<Value> = listed.tokens.iter().map(listing_json).collect();
+    let tokens: Vec<Value> = listed.tokens.iter().map(token_json).collect();
     Ok(page_json("tokens", tokens, page, listed.total))
-}
-
-/// A token as listings show it: never its secret.
-pub fn listing_json(t: &ApiTokenListing) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "owner": { "id": t.owner_id, "name": t.owner_name, "org": t.org_name },
-        "created_at": format_time(t.created_at),
-        "expires_at": t.expires_at.map(format_time),
-        "last_used_at": t.last_used_at.map(format_time),
-        "last_used_ip": t.last_used_ip,
-        "openid": t.openid,
-        "scope": scope_json(&t.scope),
-    })
 }
 
 pub fn revoke(

@@ -2,16 +2,15 @@
 //! enable, and set a password (one's own, or another user's as an admin).
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::{ApiError, BadRequest};
 use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
-use crate::domain::{
-    format_time, Actor, Authority, NewAccount, PageRequest, PasswordTarget, UserSummary,
-};
+use crate::domain::{Actor, Authority, NewAccount, PageRequest, PasswordTarget};
+use crate::shapes::user_json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +35,12 @@ pub fn list(authority: &Authority, request: &Request) -> Result<Response, ApiErr
     let caller = authenticate(authority, request)?;
     let query = request.list_query(true, false)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let listed = authority.users(&caller, query.name.as_deref(), query.org.as_deref(), page)?;
+    let listed = authority.users(
+        Actor::Caller(&caller),
+        query.name.as_deref(),
+        query.org.as_deref(),
+        page,
+    )?;
     let users: Vec<Value> = listed.users.iter().map(user_json).collect();
     Ok(page_json("users", users, page, listed.total))
 }
@@ -95,18 +99,6 @@ pub fn set_password(
         }
         (id, _) => PasswordTarget::User(id),
     };
-    authority.set_password(&caller, target, &body.new_password)?;
+    authority.set_password(Actor::Caller(&caller), target, &body.new_password)?;
     Ok(Response::no_content())
-}
-
-fn user_json(user: &UserSummary) -> Value {
-    json!({
-        "id": user.id,
-        "username": user.name,
-        "org": { "id": user.org_id, "name": user.org_name },
-        "email": user.email,
-        "name": user.display_name,
-        "enabled": !user.disabled,
-        "created_at": format_time(user.created_at),
-    })
 }

@@ -279,6 +279,33 @@ impl Authority {
         self.prune_events(before_ms)
     }
 
+    /// A time an admin gives (see `TimeOrAge`), in Unix milliseconds, an
+    /// age counted back from now by this authority's clock.
+    pub fn time_or_age(&self, text: &str) -> Result<i64, DomainError> {
+        let time = TimeOrAge::parse(text).ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "{text:?} is neither a date, an RFC 3339 time nor an age such as 1h or 90days"
+            ))
+        })?;
+        Ok(self.resolve_time(time))
+    }
+
+    /// `time` in Unix milliseconds, an age counted back from now.
+    pub fn resolve_time(&self, time: TimeOrAge) -> i64 {
+        match time {
+            TimeOrAge::At(at_ms) => at_ms,
+            TimeOrAge::Ago(age) => {
+                let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+                self.shared
+                    .ambient
+                    .clock
+                    .now_millis()
+                    .saturating_sub(age_ms)
+                    .max(0)
+            }
+        }
+    }
+
     /// The id of org `name`, if the caller may read its events.
     pub fn org_id_in_reach(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
         Ok(self.visible_org(caller, name)?.id)
@@ -496,6 +523,30 @@ pub fn parse_event_time(text: &str) -> Option<i64> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()
         .and_then(|d| i64::try_from(d.as_millis()).ok())
+}
+
+/// A time as an admin writes one: an RFC 3339 time, a date (its
+/// midnight, UTC), or an age back from now (`90s`, `1h`, `7days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOrAge {
+    /// Unix milliseconds.
+    At(i64),
+    Ago(Duration),
+}
+
+impl TimeOrAge {
+    pub fn parse(text: &str) -> Option<TimeOrAge> {
+        let text = text.trim();
+        // A bare date means its midnight, UTC.
+        let time = match text.len() {
+            10 => format!("{text}T00:00:00Z"),
+            _ => text.to_string(),
+        };
+        if let Some(at) = parse_event_time(&time) {
+            return Some(TimeOrAge::At(at));
+        }
+        humantime::parse_duration(text).ok().map(TimeOrAge::Ago)
+    }
 }
 
 /// A page of events and the cursor of the next one.

@@ -266,8 +266,12 @@ fn a_restore_replays_every_revocation_after_the_backup_point() {
         .unwrap();
     live.set_user_enabled(Actor::Operator, &carol_user, true)
         .unwrap();
-    live.set_password(&admin, PasswordTarget::User(&dave), "a new horse battery")
-        .unwrap();
+    live.set_password(
+        Actor::Caller(&admin),
+        PasswordTarget::User(&dave),
+        "a new horse battery",
+    )
+    .unwrap();
     live.logout(&alice).unwrap();
     live.revoke_introspection_client(Actor::Operator, &probe.client_id, None)
         .unwrap();

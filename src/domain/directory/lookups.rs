@@ -13,16 +13,15 @@ use crate::domain::{parse_id, Actor, Authority, Caller, DomainError, Right};
 
 impl Authority {
     /// The roles the caller may see: its org's and the global ones (every
-    /// org's, for the provider).
+    /// org's, for the provider and the CLI's operator).
     pub fn roles_in_reach(
         &self,
-        caller: &Caller,
+        by: Actor<'_>,
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<RolePage, DomainError> {
-        self.require(caller, Right::RoleView)?;
         let filter = DirectoryFilter {
-            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            org_id: self.listing_reach(by, Right::RoleView)?,
             name_contains: name.map(str::to_lowercase),
             offset: page.offset(),
             limit: page.page_size,
@@ -33,13 +32,12 @@ impl Authority {
     /// The groups the caller may see.
     pub fn groups_in_reach(
         &self,
-        caller: &Caller,
+        by: Actor<'_>,
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<GroupPage, DomainError> {
-        self.require(caller, Right::GroupView)?;
         let filter = DirectoryFilter {
-            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            org_id: self.listing_reach(by, Right::GroupView)?,
             name_contains: name.map(str::to_lowercase),
             offset: page.offset(),
             limit: page.page_size,
@@ -48,14 +46,14 @@ impl Authority {
     }
 
     /// The registered services and their permissions.
-    /// The registered services and their permissions.
     pub fn services_in_reach(
         &self,
-        caller: &Caller,
+        by: Actor<'_>,
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<ServicePage, DomainError> {
-        self.require(caller, Right::RoleView)?;
+        // Every caller who may see roles sees every service.
+        self.listing_reach(by, Right::RoleView)?;
         let filter = DirectoryFilter {
             org_id: None,
             name_contains: name.map(str::to_lowercase),
@@ -67,17 +65,14 @@ impl Authority {
 
     /// The bundles the caller may see: those published to its org; every
     /// bundle, for the provider.
-    /// The bundles the caller may see: those published to its org; every
-    /// bundle, for the provider.
     pub fn bundles_in_reach(
         &self,
-        caller: &Caller,
+        by: Actor<'_>,
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<BundlePage, DomainError> {
-        self.require(caller, Right::RightsBundleView)?;
         let filter = DirectoryFilter {
-            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            org_id: self.listing_reach(by, Right::RightsBundleView)?,
             name_contains: name.map(str::to_lowercase),
             offset: page.offset(),
             limit: page.page_size,
@@ -111,6 +106,21 @@ impl Authority {
         self.db()
             .role(None, name)?
             .ok_or_else(|| DomainError::NotFound(format!("no global role {name:?}")))
+    }
+
+    /// A role by name, for the CLI: `org`'s own, or a global one.
+    pub fn role_by_name(
+        &self,
+        org_name: Option<&str>,
+        name: &str,
+    ) -> Result<RoleDefinition, DomainError> {
+        let Some(org_name) = org_name else {
+            return self.global_role(name);
+        };
+        let org = self.org(org_name)?;
+        self.db()
+            .role(Some(&org.id), name)?
+            .ok_or_else(|| DomainError::NotFound(format!("no role {name:?} in org {org_name:?}")))
     }
 
     /// A role the caller may see: its org's own, a global one published to

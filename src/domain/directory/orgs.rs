@@ -41,7 +41,8 @@ impl Authority {
         Ok(org)
     }
 
-    pub(in crate::domain) fn org(&self, name: &str) -> Result<Org, DomainError> {
+    /// An org by name (the CLI's look-up).
+    pub fn org(&self, name: &str) -> Result<Org, DomainError> {
         self.db()
             .org_by_name(name)?
             .ok_or_else(|| DomainError::NotFound(format!("org {name:?} does not exist")))

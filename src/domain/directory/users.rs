@@ -10,6 +10,14 @@ use crate::domain::directory::rights;
 use crate::domain::records::{Event, NewUser, PageRequest, UserFilter, UserPage, UserSummary};
 use crate::domain::{parse_id, Actor, Authority, Caller, DomainError, Right};
 
+/// What `set_user_details` changes: `None` leaves a field as it is,
+/// `Some(None)` removes it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserDetails<'a> {
+    pub email: Option<Option<&'a str>>,
+    pub display_name: Option<Option<&'a str>>,
+}
+
 /// Who a password change is for.
 pub enum PasswordTarget<'a> {
     /// The caller: needs its current password.
@@ -23,19 +31,19 @@ impl Authority {
     /// those whose name contains `name`.
     pub fn users(
         &self,
-        caller: &Caller,
+        by: Actor<'_>,
         name: Option<&str>,
         org_name: Option<&str>,
         page: PageRequest,
     ) -> Result<UserPage, DomainError> {
-        self.require(caller, Right::UserView)?;
-        let org_id = match (self.sees_every_org(caller), org_name) {
-            (true, None) => None,
-            (true, Some(name)) => Some(self.visible_org(caller, name)?.id),
-            (false, Some(name)) if !name.eq_ignore_ascii_case(&caller.account.org.name) => {
+        let reach = self.listing_reach(by, Right::UserView)?;
+        let org_id = match (reach, org_name) {
+            (None, None) => None,
+            (None, Some(name)) => Some(self.org_to_act_in(by, name)?.id),
+            (Some(own), Some(name)) if self.org_to_act_in(by, name)?.id != own => {
                 return Err(DomainError::NotFound(format!("no org {name:?}")))
             }
-            (false, _) => Some(caller.account.org.id.clone()),
+            (Some(own), _) => Some(own),
         };
         let filter = UserFilter {
             org_id,
@@ -75,17 +83,23 @@ impl Authority {
     }
 
     /// Sets a password: the caller's own (proving the current one), or
-    /// another user's with "User: Manage". Never with token-derived access.
+    /// another user's with "User: Manage" within the ceiling, never with
+    /// token-derived access; or any user's for the CLI's operator (the way
+    /// back for a lost administrator password). Whoever knew the old
+    /// password loses the sessions it opened; a caller changing its own
+    /// keeps the session it changed it from.
     pub fn set_password(
         &mut self,
-        caller: &Caller,
+        by: Actor<'_>,
         target: PasswordTarget<'_>,
         new_password: &str,
     ) -> Result<(), DomainError> {
-        self.require_session(caller, "change passwords")?;
+        if let Actor::Caller(caller) = by {
+            self.require_session(caller, "change passwords")?;
+        }
         password::check_password_rules(new_password)?;
-        let (user, own) = match target {
-            PasswordTarget::Me { current } => {
+        let (user, own) = match (by, target) {
+            (Actor::Caller(caller), PasswordTarget::Me { current }) => {
                 let account = &caller.account;
                 let stored = self
                     .db()
@@ -96,7 +110,12 @@ impl Authority {
                 }
                 (self.user_in_reach(caller, &account.user_id)?, true)
             }
-            PasswordTarget::User(id) => {
+            (Actor::Operator, PasswordTarget::Me { .. }) => {
+                return Err(DomainError::Invalid(
+                    "the operator has no password of its own; name the user".into(),
+                ))
+            }
+            (Actor::Caller(caller), PasswordTarget::User(id)) => {
                 self.require(caller, Right::UserManage)?;
                 let user = self.user_in_reach(caller, id)?;
                 if user.id == caller.account.user_id {
@@ -104,28 +123,90 @@ impl Authority {
                         "changing one's own password needs current_password".into(),
                     ));
                 }
-                self.require_user_within_ceiling(Actor::Caller(caller), &user.id)?;
+                self.require_user_within_ceiling(by, &user.id)?;
                 (user, false)
             }
+            (Actor::Operator, PasswordTarget::User(id)) => (self.user_by_id(by, id)?, false),
         };
+        self.refuse_service_account(&user, "has no password")?;
         let hash = password::hash_password(&*self.shared.ambient.random, new_password)?;
         let event = self
-            .on_user(
-                self.event_by(Actor::Caller(caller), "user.password_change")?,
-                &user,
-            )
+            .on_user(self.event_by(by, "user.password_change")?, &user)
             .with("own", serde_json::json!(own));
-        // Whoever knew the old password loses the sessions it opened; the
-        // caller keeps the one it changed its own password from.
-        let keep = own
-            .then(|| caller.session_id().map(str::to_owned))
-            .flatten();
+        let keep = match by {
+            Actor::Caller(caller) if own => caller.session_id().map(str::to_owned),
+            _ => None,
+        };
         let now = self.now();
         self.write_recorded(event, move |tx| {
             tx.set_password_hash(&user.id, &hash)?;
             tx.end_user_sessions(&user.id, keep.as_deref(), now)?;
             Ok(())
         })?;
+        Ok(())
+    }
+
+    /// Changes a user's e-mail address or display name (`Some(None)`
+    /// removes one; `None` leaves it): a caller with "User: Manage" within
+    /// the ceiling (itself included), or the CLI's operator. They appear
+    /// in `/userinfo` and ID tokens from the next request on.
+    pub fn set_user_details(
+        &mut self,
+        by: Actor<'_>,
+        user: &UserSummary,
+        change: UserDetails<'_>,
+    ) -> Result<UserSummary, DomainError> {
+        self.require_to(by, Right::UserManage, "manage users")?;
+        self.require_user_within_ceiling(by, &user.id)?;
+        self.refuse_service_account(user, "has no e-mail address or display name")?;
+        let UserDetails {
+            email,
+            display_name,
+        } = change;
+        if let Some(Some(email)) = email {
+            check_email(email)?;
+        }
+        if let Some(Some(name)) = display_name {
+            check_name("display name", name, MAX_USER_NAME)?;
+        }
+        let email = email.unwrap_or(user.email.as_deref()).map(String::from);
+        let display_name = display_name
+            .unwrap_or(user.display_name.as_deref())
+            .map(String::from);
+        let mut changed = Vec::new();
+        if email != user.email {
+            changed.push("email");
+        }
+        if display_name != user.display_name {
+            changed.push("name");
+        }
+        if changed.is_empty() {
+            return Ok(user.clone());
+        }
+        // The event names what changed, never the values: an address is
+        // personal data, and the trail outlives it.
+        let event = self
+            .on_user(self.event_by(by, "user.update")?, user)
+            .with("changed", json!(changed));
+        let user_id = user.id.clone();
+        self.write_recorded(event, move |tx| {
+            tx.set_user_details(&user_id, email.as_deref(), display_name.as_deref())
+        })?;
+        self.user_by_id(Actor::Operator, &user.id)
+    }
+
+    /// Refuses a service account where only a person makes sense.
+    fn refuse_service_account(&self, user: &UserSummary, what: &str) -> Result<(), DomainError> {
+        let is_service = self
+            .db()
+            .account(&user.id)?
+            .is_some_and(|account| account.service_account);
+        if is_service {
+            return Err(DomainError::Invalid(format!(
+                "{}@{} is a service account, not a person: it {what}",
+                user.name, user.org_name
+            )));
+        }
         Ok(())
     }
 
@@ -143,8 +224,6 @@ impl Authority {
         Ok(user)
     }
 }
-
-impl Authority {}
 
 const MAX_USER_NAME: usize = 128;
 

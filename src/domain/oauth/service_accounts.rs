@@ -169,13 +169,12 @@ impl Authority {
     /// The service accounts the caller may see ("User: View").
     pub fn service_accounts_in_reach(
         &self,
-        caller: &Caller,
+        by: Actor<'_>,
         name: Option<&str>,
         page: PageRequest,
     ) -> Result<ServiceAccountPage, DomainError> {
-        self.require(caller, Right::UserView)?;
         let filter = DirectoryFilter {
-            org_id: (!self.sees_every_org(caller)).then(|| caller.account.org.id.clone()),
+            org_id: self.listing_reach(by, Right::UserView)?,
             name_contains: name.map(str::to_lowercase),
             offset: page.offset(),
             limit: page.page_size,

@@ -27,7 +27,7 @@ fn service_accounts_page(authority: &Authority, request: &Request) -> Response {
     let (caller, jwt) = or_answer!(session(authority, request));
     let page_number = query_number(request, "page").unwrap_or(1);
     let listed = PageRequest::new(page_number, 50)
-        .and_then(|page| authority.service_accounts_in_reach(&caller, None, page));
+        .and_then(|page| authority.service_accounts_in_reach(Actor::Caller(&caller), None, page));
     match listed {
         Ok(listed) => {
             let manages = !caller.is_token_derived()
@@ -353,8 +353,8 @@ pub fn decide_device(authority: &mut Authority, request: &Request) -> Response {
 /// refuses any the caller may not hand out.
 fn roles_to_offer(authority: &Authority, caller: &Caller, found: &DeviceRequest) -> Vec<String> {
     let account_org = &found.account.org_id;
-    let in_reach =
-        PageRequest::new(1, 100).and_then(|page| authority.roles_in_reach(caller, None, page));
+    let in_reach = PageRequest::new(1, 100)
+        .and_then(|page| authority.roles_in_reach(Actor::Caller(caller), None, page));
     let mut roles: Vec<String> = match in_reach {
         Ok(listed) => listed
             .roles

@@ -259,6 +259,19 @@ impl AccountWrites for Connection {
         Ok(())
     }
 
+    fn set_user_details(
+        &self,
+        user_id: &str,
+        email: Option<&str>,
+        display_name: Option<&str>,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE users SET email = ?2, display_name = ?3 WHERE id = ?1",
+            params![user_id, email, display_name],
+        )?;
+        Ok(())
+    }
+
     fn set_user_disabled(&self, user_id: &str, disabled_at: Option<i64>) -> StoreResult<bool> {
         let changed = self.execute(
             "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
