@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::domain::parse_event_time;
 use crate::domain::records::{Event, EventFilter};
-use crate::domain::{Authority, DomainError};
+use crate::domain::{Authority, DomainError, TimeOrAge};
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -41,12 +40,13 @@ pub(super) struct AuditArgs {
     /// Only events on this API token, or done with access derived from it (its id).
     #[arg(long, value_name = "TOKEN_ID")]
     token: Option<String>,
-    /// Only events at or after this RFC 3339 time.
-    #[arg(long, value_name = "TIME", value_parser = event_time)]
-    since: Option<i64>,
-    /// Only events before this RFC 3339 time.
-    #[arg(long, value_name = "TIME", value_parser = event_time)]
-    until: Option<i64>,
+    /// Only events at or after this time: RFC 3339, a date (its midnight,
+    /// UTC), or an age back from now (30m, 1h, 7days).
+    #[arg(long, value_name = "TIME", value_parser = time_or_age)]
+    since: Option<TimeOrAge>,
+    /// Only events before this time (written as for --since).
+    #[arg(long, value_name = "TIME", value_parser = time_or_age)]
+    until: Option<TimeOrAge>,
     /// How many of the newest events to show (1-10000).
     #[arg(long, short = 'n', default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -73,10 +73,6 @@ enum AuditFormat {
     JsonLines,
 }
 
-fn event_time(text: &str) -> Result<i64, String> {
-    parse_event_time(text).ok_or_else(|| format!("not an RFC 3339 time after 1970: {text:?}"))
-}
-
 /// How often `audit --follow` looks for new events.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
 /// Events read at a time after a position.
@@ -87,8 +83,8 @@ pub(super) fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), Do
         kind: args.kind,
         actor_id: args.actor,
         token_id: args.token,
-        since_ms: args.since,
-        until_ms: args.until,
+        since_ms: args.since.map(|time| authority.resolve_time(time)),
+        until_ms: args.until.map(|time| authority.resolve_time(time)),
         limit: args.lines,
         ..EventFilter::default()
     };
@@ -151,26 +147,17 @@ pub(super) fn audit(authority: &mut Authority, args: AuditArgs) -> Result<(), Do
     }
 }
 
+fn time_or_age(text: &str) -> Result<TimeOrAge, String> {
+    TimeOrAge::parse(text).ok_or_else(|| {
+        format!("not a date, an RFC 3339 time or an age such as 1h or 90days: {text:?}")
+    })
+}
+
 pub(super) fn prune(authority: &mut Authority, before: &str) -> Result<(), DomainError> {
-    // A bare date means its midnight, UTC.
-    let time = match before.len() {
-        10 => format!("{before}T00:00:00Z"),
-        _ => before.to_string(),
-    };
-    let deleted = match humantime::parse_rfc3339_weak(&time) {
-        Ok(at) => authority.prune_events(
-            at.duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
-        )?,
-        Err(_) => {
-            let age = humantime::parse_duration(before).map_err(|_| {
-                DomainError::Invalid(format!(
-                    "--before must be a date, an RFC 3339 time or an age such as 90days, not {before:?}"
-                ))
-            })?;
-            authority.prune_events_older_than(age)?
-        }
-    };
+    let before = authority
+        .time_or_age(before)
+        .map_err(|e| DomainError::Invalid(format!("--before: {e}")))?;
+    let deleted = authority.prune_events(before)?;
     eprintln!("deleted {deleted} audit events");
     Ok(())
 }

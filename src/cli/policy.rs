@@ -4,7 +4,9 @@
 
 use clap::Subcommand;
 
+use super::output::{print_json, Output, Table};
 use crate::domain::{format_time, Actor, Authority, DomainError, PolicyView, TokenPolicy};
+use crate::shapes::{policy_json, token_json};
 
 #[derive(Subcommand)]
 pub(super) enum PolicyCommand {
@@ -13,6 +15,8 @@ pub(super) enum PolicyCommand {
         /// The org; without it, the provider-wide default.
         #[arg(long)]
         org: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
     /// Set a policy: the fields given; those left out are inherited.
     Set {
@@ -31,23 +35,30 @@ pub(super) enum PolicyCommand {
         /// Tokens unused for longer are revoked (at least 1h), or none.
         #[arg(long)]
         max_idle: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
     /// List an org's live tokens that its policy would not allow today.
     Exceeding {
         /// The org.
         org: String,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
 pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Result<(), DomainError> {
     match command {
-        PolicyCommand::Show { org } => show(&authority.token_policy_of(org.as_deref())?),
+        PolicyCommand::Show { org, output } => {
+            show(&authority.token_policy_of(org.as_deref())?, output)
+        }
         PolicyCommand::Set {
             org,
             default_ttl,
             max_ttl,
             allow_never,
             max_idle,
+            output,
         } => {
             let policy = TokenPolicy {
                 default_ttl,
@@ -55,31 +66,44 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
                 allow_never,
                 max_idle,
             };
-            show(&authority.set_token_policy(Actor::Operator, org.as_deref(), policy)?);
+            let view = authority.set_token_policy(Actor::Operator, org.as_deref(), policy)?;
+            eprintln!("set the policy of {}", scope(&view));
+            show(&view, output);
         }
-        PolicyCommand::Exceeding { org } => {
-            println!("{:<36}  {:<24}  {:<24}  EXPIRES", "ID", "OWNER", "NAME");
-            for t in authority.tokens_beyond_policy(Actor::Operator, &org)? {
-                println!(
-                    "{:<36}  {:<24}  {:<24}  {}",
-                    t.id,
-                    format!("{}@{}", t.owner_name, t.org_name),
-                    t.name,
-                    t.expires_at.map_or("never".into(), format_time)
-                );
-            }
+        PolicyCommand::Exceeding { org, output } => {
+            let tokens = authority.tokens_beyond_policy(Actor::Operator, &org)?;
+            output.list(&tokens, token_json, || {
+                let mut table = Table::new(&["ID", "OWNER", "NAME", "EXPIRES"]);
+                for t in &tokens {
+                    table.row(vec![
+                        t.id.clone(),
+                        format!("{}@{}", t.owner_name, t.org_name),
+                        t.name.clone(),
+                        t.expires_at.map_or("never".into(), format_time),
+                    ]);
+                }
+                table
+            });
         }
     }
     Ok(())
 }
 
-fn show(view: &PolicyView) {
-    let scope = view
-        .org
+/// Whose policy it is, for people.
+fn scope(view: &PolicyView) -> String {
+    view.org
         .as_ref()
         .map_or("the provider-wide default".to_string(), |org| {
             format!("org {}", org.name)
-        });
+        })
+}
+
+fn show(view: &PolicyView, output: Output) {
+    if output.json() {
+        print_json(&policy_json(view));
+        return;
+    }
+    let scope = scope(view);
     let own = |value: Option<String>| value.unwrap_or_else(|| "(inherited)".into());
     let effective = &view.effective;
     println!("policy of {scope}");

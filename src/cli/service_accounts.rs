@@ -4,17 +4,24 @@
 
 use clap::Subcommand;
 
+use super::output::{every_page, print_fields, Output, Table};
 use crate::domain::records::ServiceAccount;
-use crate::domain::{format_time, Actor, Authority, DomainError, PageRequest, MAX_PAGE_SIZE};
+use crate::domain::{format_time, Actor, Authority, DomainError};
+use crate::shapes::service_account_json;
 
 #[derive(Subcommand)]
 pub(super) enum ServiceAccountCommand {
     /// List service accounts: ID, NAME, ORG, STATUS, ROLES, SOFTWARE.
-    List,
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
     /// Show one service account.
     Show {
         /// Its id (its OAuth client_id).
         id: String,
+        #[command(flatten)]
+        output: Output,
     },
     /// Replace the role it holds (none without ROLE).
     Role {
@@ -54,35 +61,43 @@ pub(super) fn service_account(
     command: ServiceAccountCommand,
 ) -> Result<(), DomainError> {
     match command {
-        ServiceAccountCommand::List => {
-            println!(
-                "{:<36}  {:<24}  {:<16}  {:<9}  {:<24}  SOFTWARE",
-                "ID", "NAME", "ORG", "STATUS", "ROLES"
-            );
-            for number in 1.. {
-                let page = authority.service_accounts(PageRequest::new(number, MAX_PAGE_SIZE)?)?;
-                for account in &page.accounts {
-                    println!(
-                        "{:<36}  {:<24}  {:<16}  {:<9}  {:<24}  {}",
-                        account.id,
-                        account.name,
-                        account.org_name,
-                        account.status.as_str(),
+        ServiceAccountCommand::List { output } => {
+            let accounts = every_page(|page| {
+                let listed = authority.service_accounts_in_reach(Actor::Operator, None, page)?;
+                Ok((listed.accounts, listed.total))
+            })?;
+            output.list(&accounts, service_account_json, || {
+                let mut table = Table::new(&["ID", "NAME", "ORG", "STATUS", "ROLES", "SOFTWARE"]);
+                for account in &accounts {
+                    table.row(vec![
+                        account.id.clone(),
+                        account.name.clone(),
+                        account.org_name.clone(),
+                        account.status.as_str().into(),
                         roles(account),
-                        account.software_id
-                    );
+                        account.software_id.clone(),
+                    ]);
                 }
-                if page.accounts.len() < MAX_PAGE_SIZE as usize {
-                    break;
-                }
-            }
+                table
+            });
         }
-        ServiceAccountCommand::Show { id } => show(&authority.service_account_by_id(&id)?),
+        ServiceAccountCommand::Show { id, output } => {
+            let account = authority.service_account_by_id(&id)?;
+            output.show(service_account_json(&account), &fields(&account));
+        }
         ServiceAccountCommand::Role { id, role } => {
-            show(&authority.set_service_account_role(Actor::Operator, &id, role.as_deref())?)
+            let account =
+                authority.set_service_account_role(Actor::Operator, &id, role.as_deref())?;
+            match &role {
+                Some(role) => eprintln!("service account {id} now holds {role:?}"),
+                None => eprintln!("service account {id} now holds no role"),
+            }
+            print_fields(&fields(&account));
         }
         ServiceAccountCommand::Revoke { id } => {
-            show(&authority.revoke_service_account(Actor::Operator, &id)?)
+            let account = authority.revoke_service_account(Actor::Operator, &id)?;
+            eprintln!("revoked the access of service account {id}: it must be granted again");
+            print_fields(&fields(&account));
         }
         ServiceAccountCommand::Delete { id } => {
             authority.delete_service_account(Actor::Operator, &id)?;
@@ -106,7 +121,7 @@ pub(super) fn device(authority: &mut Authority, command: DeviceCommand) -> Resul
         account.org_name,
         account.id
     );
-    show(account);
+    print_fields(&fields(account));
     Ok(())
 }
 
@@ -118,17 +133,20 @@ fn roles(account: &ServiceAccount) -> String {
     }
 }
 
-fn show(account: &ServiceAccount) {
-    println!("id:        {}", account.id);
-    println!("name:      {}@{}", account.name, account.org_name);
-    println!("status:    {}", account.status.as_str());
-    println!("roles:     {}", roles(account));
-    println!("software:  {}", account.software_id);
+fn fields(account: &ServiceAccount) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("id", account.id.clone()),
+        ("name", format!("{}@{}", account.name, account.org_name)),
+        ("status", account.status.as_str().into()),
+        ("roles", roles(account)),
+        ("software", account.software_id.clone()),
+    ];
     if let Some(version) = &account.software_version {
-        println!("version:   {version}");
+        fields.push(("version", version.clone()));
     }
     if let Some(uri) = &account.client_uri {
-        println!("client:    {uri}");
+        fields.push(("client", uri.clone()));
     }
-    println!("created:   {}", format_time(account.created_at));
+    fields.push(("created", format_time(account.created_at)));
+    fields
 }

@@ -1,13 +1,16 @@
-//! `tokend token`: create (the secret printed once), list and revoke API
-//! tokens on the database file, and the scope flags that narrow a token.
+//! `tokend token`: create (the secret printed once), list (a table, or
+//! JSON) and revoke API tokens on the database file, and the scope flags
+//! that narrow a token.
 
 use clap::Subcommand;
 
+use super::output::{Output, Table};
 use super::split_user;
 use crate::domain::{
     format_time, Actor, Authority, DomainError, NewApiToken, ReminderRequest, ServiceRoleScope,
     TokenQuery, TokenScope,
 };
+use crate::shapes::token_json;
 
 #[derive(Subcommand)]
 pub(super) enum TokenCommand {
@@ -40,17 +43,20 @@ pub(super) enum TokenCommand {
         #[arg(long, value_name = "EMAIL", requires = "remind_before")]
         remind_email: Option<String>,
     },
-    /// List API tokens (names and metadata, never secrets).
+    /// List API tokens (names and metadata, never secrets): ID, OWNER,
+    /// NAME, CREATED, EXPIRES, LAST USED, LAST CLIENT, STATUS.
     List {
         /// Only tokens of users in this org.
         #[arg(long)]
         org: Option<String>,
-        /// Only tokens of users with this name.
+        /// Only the tokens of this user, as USER@ORG (or USER with --org).
         #[arg(long)]
         user: Option<String>,
         /// Include revoked tokens.
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Revoke an API token by id.
     Revoke {
@@ -100,31 +106,45 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
             );
             eprintln!("the secret above is shown only once: store it safely");
         }
-        TokenCommand::List { org, user, all } => {
+        TokenCommand::List {
+            org,
+            user,
+            all,
+            output,
+        } => {
+            let (org_name, user_name) = owner_filter(org, user)?;
             let query = TokenQuery {
-                org_name: org,
-                user_name: user,
+                org_name,
+                user_name,
                 include_revoked: all,
             };
             let tokens = authority.api_tokens(&query)?;
-            println!(
-                "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {:<39}  STATUS",
-                "ID", "OWNER", "NAME", "CREATED", "EXPIRES", "LAST USED", "LAST CLIENT"
-            );
             let now = authority.now();
-            for t in tokens {
-                let status = t.status(now);
-                println!(
-                    "{:<36}  {:<24}  {:<24}  {:<20}  {:<20}  {:<20}  {:<39}  {status}",
-                    t.id,
-                    format!("{}@{}", t.owner_name, t.org_name),
-                    t.name,
-                    format_time(t.created_at),
-                    t.expires_at.map_or("never".into(), format_time),
-                    t.last_used_at.map_or("-".into(), format_time),
-                    t.last_used_ip.as_deref().unwrap_or("-"),
-                );
-            }
+            output.list(&tokens, token_json, || {
+                let mut table = Table::new(&[
+                    "ID",
+                    "OWNER",
+                    "NAME",
+                    "CREATED",
+                    "EXPIRES",
+                    "LAST USED",
+                    "LAST CLIENT",
+                    "STATUS",
+                ]);
+                for t in &tokens {
+                    table.row(vec![
+                        t.id.clone(),
+                        format!("{}@{}", t.owner_name, t.org_name),
+                        t.name.clone(),
+                        format_time(t.created_at),
+                        t.expires_at.map_or("never".into(), format_time),
+                        t.last_used_at.map_or_else(String::new, format_time),
+                        t.last_used_ip.clone().unwrap_or_default(),
+                        t.status(now).into(),
+                    ]);
+                }
+                table
+            });
         }
         TokenCommand::Revoke { id } => {
             authority.revoke_api_token(Actor::Operator, &id)?;
@@ -132,6 +152,31 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
         }
     }
     Ok(())
+}
+
+/// `--org` and `--user` as the domain takes them: a user named USER@ORG,
+/// or USER within `--org`.
+fn owner_filter(
+    org: Option<String>,
+    user: Option<String>,
+) -> Result<(Option<String>, Option<String>), DomainError> {
+    let Some(user) = user else {
+        return Ok((org, None));
+    };
+    if !user.contains('@') {
+        return Ok((org, Some(user)));
+    }
+    let (user_name, org_name) = split_user(&user)?;
+    if org
+        .as_deref()
+        .is_some_and(|org| !org.eq_ignore_ascii_case(org_name))
+    {
+        return Err(DomainError::Invalid(format!(
+            "--user {user} is not of --org {}",
+            org.unwrap_or_default()
+        )));
+    }
+    Ok((Some(org_name.to_owned()), Some(user_name.to_owned())))
 }
 
 /// The scope `token create` asks for: all roles unless roles are named.

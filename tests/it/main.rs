@@ -14,6 +14,7 @@ mod backup;
 mod bad_input;
 mod ceilings;
 mod cli;
+mod cli_verbs;
 mod cloudapi;
 mod console_http;
 mod defences;

@@ -197,17 +197,6 @@ impl Authority {
         Ok(account)
     }
 
-    /// Every service account (the admin CLI), a page at a time.
-    pub fn service_accounts(&self, page: PageRequest) -> Result<ServiceAccountPage, DomainError> {
-        let filter = DirectoryFilter {
-            org_id: None,
-            name_contains: None,
-            offset: page.offset(),
-            limit: page.page_size,
-        };
-        Ok(self.db().service_accounts(&filter)?)
-    }
-
     pub fn service_account_by_id(&self, id: &str) -> Result<ServiceAccount, DomainError> {
         let id = parse_id(id).ok_or_else(unknown_account)?;
         self.db().service_account(&id)?.ok_or_else(unknown_account)

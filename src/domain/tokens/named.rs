@@ -13,6 +13,7 @@ use crate::domain::{Authority, DomainError};
 #[derive(Debug, Clone, Default)]
 pub struct TokenQuery {
     pub org_name: Option<String>,
+    /// A user of `org_name` (which it needs).
     pub user_name: Option<String>,
     pub include_revoked: bool,
 }
@@ -67,15 +68,22 @@ impl Authority {
         Ok(())
     }
 
+    /// The tokens of an org, of one user (by org and name: an unknown
+    /// user is an error, not an empty list), or of everyone.
     pub fn api_tokens(&self, query: &TokenQuery) -> Result<Vec<ApiTokenListing>, DomainError> {
-        let org_id = match &query.org_name {
-            Some(name) => Some(self.org(name)?.id),
-            None => None,
+        let (org_id, owner_id) = match (&query.org_name, &query.user_name) {
+            (Some(org), Some(user)) => (None, Some(self.user_id(org, user)?)),
+            (Some(org), None) => (Some(self.org(org)?.id), None),
+            (None, Some(user)) => {
+                return Err(DomainError::Invalid(format!(
+                    "name the user with its org, as {user}@ORG"
+                )))
+            }
+            (None, None) => (None, None),
         };
         let filter = ApiTokenFilter {
-            owner_id: None,
+            owner_id,
             org_id,
-            user_name: query.user_name.clone(),
             include_revoked: query.include_revoked,
             ..ApiTokenFilter::default()
         };
