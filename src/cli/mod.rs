@@ -7,6 +7,7 @@
 mod audit;
 mod backup;
 mod directory;
+mod generate;
 mod keys;
 mod output;
 mod policy;
@@ -32,6 +33,7 @@ use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
 use backup::{BackupArgs, CheckArgs, RestoreArgs};
 use directory::{BundleCommand, GroupCommand, RoleCommand, ServiceCommand};
+use generate::GenerateCommand;
 use keys::KeyCommand;
 use policy::PolicyCommand;
 use remind::RemindArgs;
@@ -58,6 +60,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP service.
     Serve(Box<ServeArgs>),
+    /// Write shell completions or manual pages (for packaging).
+    #[command(subcommand, hide = true)]
+    Generate(GenerateCommand),
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -120,6 +125,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::serve(&cli.db, *args),
+        Command::Generate(command) => generate::generate(command),
         Command::Org(command) => administer(&cli.db, |authority| users::org(authority, command)),
         Command::User(command) => administer(&cli.db, |authority| users::user(authority, command)),
         Command::Token(command) => {
