@@ -2,8 +2,9 @@
 //! Every source file opens with a `//!` paragraph; SQL and rusqlite live
 //! under `src/store/`; the HTTP engine is named only under `src/http/`; no
 //! `unwrap()`/`expect()` outside tests; every route is in the OpenAPI
-//! description and every described path is routed; a released migration
-//! never changes.
+//! description and every described path is routed, and every error code
+//! the server sends is in its error schemas; a released migration never
+//! changes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -519,5 +520,109 @@ fn released_migrations_never_change() {
     assert!(
         unlisted.is_empty(),
         "migrations {unlisted:?} have no digest here: add them to RELEASED_MIGRATIONS"
+    );
+}
+
+/// The `enum` of a schema of `docs/openapi.yaml`'s components (`Error`,
+/// `OAuthError`): the error codes it documents.
+fn documented_codes(schema: &str) -> Vec<String> {
+    let openapi = fs::read_to_string(root().join("docs/openapi.yaml")).expect("read openapi");
+    let mut lines = openapi
+        .lines()
+        .skip_while(|line| *line != format!("    {schema}:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("     ") || line.is_empty());
+    let mut codes = Vec::new();
+    if lines.by_ref().any(|line| line.trim() == "enum:") {
+        for line in lines {
+            match line.trim().strip_prefix("- ") {
+                Some(code) => codes.push(code.to_string()),
+                None => break,
+            }
+        }
+    }
+    codes
+}
+
+/// The error codes the server's code can send: the string literals that a
+/// JSON error body takes as its `error` (`ApiError::new(404, "not_found",
+/// …)`, `code: "invalid_grant"`, `"error": "internal_error"`, the
+/// transport's `(414, "uri_too_long", …)`), and the device grant's codes.
+fn codes_in_the_code() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (path, text) in sources() {
+        let device_codes = path == "src/domain/error.rs";
+        if !path.starts_with("src/http/") && !device_codes {
+            continue;
+        }
+        let code: String = non_test_lines(&path, &text)
+            .into_iter()
+            .map(|(_, line)| line + "\n")
+            .collect();
+        let mut rest = code.as_str();
+        let mut offset = 0;
+        while let Some(open) = rest.find('"') {
+            let start = offset + open + 1;
+            let Some(len) = code[start..].find('"') else {
+                break;
+            };
+            let literal = &code[start..start + len];
+            let before = code[..start - 1].trim_end();
+            let is_code = !literal.is_empty()
+                && literal.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && if device_codes {
+                    before.ends_with("=>")
+                        && before
+                            .lines()
+                            .last()
+                            .is_some_and(|l| l.trim_start().starts_with("DeviceFlowError::"))
+                } else {
+                    before.ends_with("code:")
+                        || before.ends_with("\"error\":")
+                        || before.strip_suffix(',').is_some_and(|b| {
+                            let b = b.trim_end();
+                            b.len() > 4
+                                && b[b.len() - 3..].bytes().all(|c| c.is_ascii_digit())
+                                && b[..b.len() - 3].trim_end().ends_with('(')
+                        })
+                };
+            if is_code {
+                found.push((path.clone(), literal.to_string()));
+            }
+            offset = start + len + 1;
+            rest = &code[offset..];
+        }
+    }
+    found
+}
+
+/// Every error code the server sends is in docs/openapi.yaml, in the
+/// `enum` of one of its two error shapes.
+#[test]
+fn every_error_code_sent_is_documented() {
+    let documented: Vec<String> = ["Error", "OAuthError"]
+        .iter()
+        .flat_map(|schema| documented_codes(schema))
+        .collect();
+    assert!(
+        documented.contains(&"not_found".to_string())
+            && documented.contains(&"invalid_grant".to_string()),
+        "the Error and OAuthError enums were not found: {documented:?}"
+    );
+    let sent = codes_in_the_code();
+    for expected in ["conflict", "unavailable", "uri_too_long", "slow_down"] {
+        assert!(
+            sent.iter().any(|(_, code)| code == expected),
+            "the scan misses {expected}: {sent:?}"
+        );
+    }
+    let undocumented: Vec<_> = sent
+        .iter()
+        .filter(|(_, code)| !documented.contains(code))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "error codes the server sends that docs/openapi.yaml's Error and OAuthError \
+         enums lack: {undocumented:?}"
     );
 }
