@@ -10,9 +10,11 @@ import sys
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import BadSignatureError, InvalidClaimError
 from authlib.oidc.core import IDToken
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, InvalidClaimError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
 
 base, org, api_token, audience, client_id, client_secret = sys.argv[1:7]
 seen = {}
@@ -20,7 +22,10 @@ seen = {}
 # Discovery (OpenID Connect Discovery 1.0).
 metadata = requests.get(f"{base}/.well-known/openid-configuration", timeout=10).json()
 assert metadata["issuer"] == base, metadata
-keys = JsonWebKey.import_key_set(requests.get(metadata["jwks_uri"], timeout=10).json())
+keys = KeySet.import_key_set(requests.get(metadata["jwks_uri"], timeout=10).json())
+# What authlib's OpenID Connect client verifies ID tokens with: the
+# algorithms the provider announces.
+registry = JWSRegistry(algorithms=metadata["id_token_signing_alg_values_supported"])
 
 # The refresh grant, as a public client (its client_id in the body, which
 # binds the API token to it): the API token is the refresh token.
@@ -31,27 +36,29 @@ assert "refresh_token" not in token or token["refresh_token"] == api_token, toke
 assert "openid" in token["scope"].split(), token
 seen["scope"] = token["scope"]
 
-# The ID token, checked as a relying party does: signature against the
-# JWKS, iss, aud, exp, iat.
-claims = jwt.decode(
-    token["id_token"],
-    keys,
-    claims_cls=IDToken,
-    claims_options={
+# The ID token, checked as authlib's OpenID Connect client checks one: the
+# signature against the JWKS, then authlib's IDToken claims (iss, aud, exp,
+# iat, azp).
+decoded = jwt.decode(token["id_token"], keys, registry=registry)
+claims = IDToken(
+    decoded.claims,
+    decoded.header,
+    {
         "iss": {"essential": True, "value": metadata["issuer"]},
         "aud": {"essential": True, "value": audience},
     },
+    {"client_id": audience},
 )
 claims.validate()
 seen["id_token"] = {k: claims[k] for k in ("sub", "preferred_username", "org_name", "groups")}
 
 # Another relying party (another client id) refuses it.
 try:
-    other = jwt.decode(
-        token["id_token"], keys, claims_cls=IDToken,
-        claims_options={"aud": {"essential": True, "value": "another-client"}},
-    )
-    other.validate()
+    IDToken(
+        decoded.claims,
+        decoded.header,
+        {"aud": {"essential": True, "value": "another-client"}},
+    ).validate()
     raise AssertionError("an ID token for another audience was accepted")
 except InvalidClaimError:
     seen["other_audience_refused"] = True
@@ -60,7 +67,7 @@ except InvalidClaimError:
 header, payload, signature = token["id_token"].split(".")
 tampered = f"{header}.{payload}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
 try:
-    jwt.decode(tampered, keys)
+    jwt.decode(tampered, keys, registry=registry)
     raise AssertionError("a tampered ID token verified")
 except BadSignatureError:
     seen["tampered_refused"] = True
