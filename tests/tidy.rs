@@ -4,7 +4,8 @@
 //! `unwrap()`/`expect()` outside tests; every route is in the OpenAPI
 //! description and every described path is routed, and every error code
 //! the server sends is in its error schemas; a released migration never
-//! changes.
+//! changes; `rust-version` covers what the locked dependencies need; the
+//! README pins the test prerequisites as `.ci/run` does.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -624,5 +625,98 @@ fn every_error_code_sent_is_documented() {
         undocumented.is_empty(),
         "error codes the server sends that docs/openapi.yaml's Error and OAuthError \
          enums lack: {undocumented:?}"
+    );
+}
+
+/// A version as numbers, missing parts 0 (`1.89` is `1.89.0`).
+fn version(text: &str) -> Vec<u64> {
+    let mut parts: Vec<u64> = text
+        .split(['.', '-'])
+        .take(3)
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    parts.resize(3, 0);
+    parts
+}
+
+/// Cargo.toml's `rust-version` (which README states) is what the locked
+/// dependencies need: no package of Cargo.lock asks for a newer Rust.
+#[test]
+fn rust_version_covers_every_locked_dependency() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--locked", "--format-version", "1"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata --locked: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let packages = metadata["packages"].as_array().expect("packages");
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "tokend")
+        .and_then(|p| p["rust_version"].as_str())
+        .expect("tokend has a rust-version");
+    let newer: Vec<String> = packages
+        .iter()
+        .filter_map(|p| {
+            let needs = p["rust_version"].as_str()?;
+            (version(needs) > version(ours))
+                .then(|| format!("{} {} needs {needs}", p["name"], p["version"]))
+        })
+        .collect();
+    assert!(
+        newer.is_empty(),
+        "rust-version is {ours}, but locked packages need more (raise it in Cargo.toml, \
+         README.md and .ci/run): {newer:?}"
+    );
+    for file in ["README.md", ".ci/run"] {
+        let text = fs::read_to_string(root().join(file)).expect("read it");
+        assert!(
+            text.contains(&format!("Rust toolchain ({ours} or newer")),
+            "{file} states another Rust version than Cargo.toml's {ours}"
+        );
+    }
+}
+
+/// The versions `.ci/run` pins (`name==1.2.3` from PyPI, `name@1.2.3` from
+/// npm, `cargo-deb --version 1.2.3`) are the ones README.md tells a
+/// developer to install.
+#[test]
+fn readme_pins_what_ci_pins() {
+    let ci = fs::read_to_string(root().join(".ci/run")).expect(".ci/run");
+    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let mut pins = Vec::new();
+    for line in ci.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || "()\"'".contains(c))
+            .filter(|w| !w.is_empty())
+            .collect();
+        for (i, word) in words.iter().enumerate() {
+            let pinned = word
+                .split_once("==")
+                .or_else(|| word.rsplit_once('@'))
+                .is_some_and(|(name, v)| {
+                    !name.is_empty() && v.starts_with(|c: char| c.is_ascii_digit())
+                });
+            if pinned {
+                pins.push(word.to_string());
+            } else if *word == "--version" && i > 0 && words[i - 1] == "cargo-deb" {
+                pins.push(format!("cargo-deb --version {}", words[i + 1]));
+            }
+        }
+    }
+    assert!(pins.len() >= 8, "too few pins found in .ci/run: {pins:?}");
+    let missing: Vec<&String> = pins
+        .iter()
+        .filter(|pin| !readme.contains(pin.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md does not pin these as .ci/run does: {missing:?}"
     );
 }

@@ -35,6 +35,7 @@ mod metrics;
 mod names;
 mod openid;
 mod policy;
+mod readme;
 mod reminders;
 mod resource_servers;
 mod revocation;
