@@ -93,10 +93,6 @@ const MAX_HEADERS: usize = 64;
 /// Logins that may wait for a login worker before 503: argon2 takes tens of
 /// milliseconds each, so a longer queue would only make clients time out.
 const LOGIN_QUEUE_PER_WORKER: usize = 64;
-/// Requests that may change state, queued per write worker. An exchange
-/// leaves its worker as soon as its write is queued; a write that waits for
-/// its commit holds its worker at most the busy timeout.
-const WRITE_QUEUE_PER_WORKER: usize = 256;
 /// Each open connection holds some 10 KiB (buffers, task); past this many a
 /// machine should be sized on purpose, with `--max-connections`.
 const DEFAULT_CONNECTION_CEILING: u64 = 16_384;
@@ -191,7 +187,13 @@ impl Server {
         let login_queue = login.len() * LOGIN_QUEUE_PER_WORKER;
         let (login, login_workers) =
             Pool::start("login", login, login_queue).map_err(start_failed)?;
-        let write_queue = writes.len() * WRITE_QUEUE_PER_WORKER;
+        // Room for every connection's one request in flight: an exchange
+        // leaves its write worker as soon as its write is queued, so under
+        // load (1,024 connections exchanging at once) the queue is long
+        // but short-lived, and must not refuse. A write that waits for its
+        // commit holds its worker at most the busy timeout from its
+        // request's arrival, so nothing waits in it longer than that.
+        let write_queue = limits.max_connections.max(writes.len());
         let (writes, write_workers) =
             Pool::start("write", writes, write_queue).map_err(start_failed)?;
         let (stop, stopped) = watch::channel(false);
