@@ -604,16 +604,24 @@ mod tests {
         assert!(matches!(result, Err(StoreError::Full)), "{result:?}");
     }
 
+    /// A database as schema `version` left it, holding `rows`.
+    fn at_schema(version: usize, rows: &str) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &migrations()[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.execute_batch(rows).unwrap();
+        conn
+    }
+
     #[test]
     fn a_database_of_schema_2_migrates_its_roles_without_loss() {
         use crate::domain::storage::AccountReads;
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &migrations()[..2] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(
-            "PRAGMA user_version = 2;
-             INSERT INTO orgs VALUES ('o1', 'acme', 0, 1);
+        let mut conn = at_schema(
+            2,
+            "INSERT INTO orgs VALUES ('o1', 'acme', 0, 1);
              INSERT INTO roles VALUES ('r1', 'Token User', 0);
              INSERT INTO roles VALUES ('r2', 'Auditors', 0);
              INSERT INTO role_rights VALUES ('r1', 'Manage user''s own API token');
@@ -624,8 +632,7 @@ mod tests {
              INSERT INTO user_roles VALUES ('u1', 'r2');
              INSERT INTO api_tokens (id, digest, user_id, name, created_at)
                  VALUES ('t1', zeroblob(32), 'u1', 'ci', 1);",
-        )
-        .unwrap();
+        );
         migrate(&mut conn).unwrap();
         let account = conn.account("u1").unwrap().unwrap();
         assert_eq!(account.role_names(), ["Auditors", "Token User"]);
@@ -651,20 +658,15 @@ mod tests {
     #[test]
     fn a_database_of_schema_13_keeps_its_sessions_and_finds_them_by_user() {
         use crate::domain::storage::{SessionReads, SessionWrites};
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &migrations()[..13] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(
-            "PRAGMA user_version = 13;
-             INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+        let mut conn = at_schema(
+            13,
+            "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
              INSERT INTO users (id, org_id, name, password_hash, created_at)
                  VALUES ('u1', 'o1', 'alice', 'hash', 1);
              INSERT INTO sessions VALUES ('s1', 'u1', 1, 9999, NULL);
              INSERT INTO sessions VALUES ('s2', 'u1', 1, 9999, NULL);
              INSERT INTO sessions VALUES ('s3', 'u1', 1, 9999, 5);",
-        )
-        .unwrap();
+        );
         migrate(&mut conn).unwrap();
         let plan: String = conn
             .query_row(
@@ -688,19 +690,14 @@ mod tests {
     #[test]
     fn a_database_of_schema_14_gains_token_requests_and_keeps_its_tokens() {
         use crate::domain::storage::TokenWrites;
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &migrations()[..14] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(
-            "PRAGMA user_version = 14;
-             INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+        let mut conn = at_schema(
+            14,
+            "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
              INSERT INTO users (id, org_id, name, password_hash, created_at)
                  VALUES ('u1', 'o1', 'alice', 'hash', 1);
              INSERT INTO api_tokens (id, digest, user_id, name, created_at)
                  VALUES ('t1', zeroblob(32), 'u1', 'ci', 1);",
-        )
-        .unwrap();
+        );
         migrate(&mut conn).unwrap();
         conn.insert_token_request("u1", "r1", "t1").unwrap();
         assert!(
@@ -719,13 +716,9 @@ mod tests {
     #[test]
     fn a_database_of_schema_15_keeps_its_keys_signing_and_its_tokens_unbound() {
         use crate::domain::storage::{KeyReads, RoleReads, TokenReads};
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &migrations()[..15] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(
-            "PRAGMA user_version = 15;
-             INSERT INTO signing_keys (kid, algorithm, private_key, created_at)
+        let mut conn = at_schema(
+            15,
+            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at)
                  VALUES ('k1', 'ES256', zeroblob(32), 100);
              INSERT INTO services (id, name, created_at) VALUES ('s1', 'vmc', 1);
              INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
@@ -733,8 +726,7 @@ mod tests {
                  VALUES ('u1', 'o1', 'alice', 'hash', 1);
              INSERT INTO api_tokens (id, digest, user_id, name, created_at)
                  VALUES ('t1', zeroblob(32), 'u1', 'ci', 1);",
-        )
-        .unwrap();
+        );
         migrate(&mut conn).unwrap();
         let keys = conn.signing_keys().unwrap();
         assert_eq!(keys.len(), 1);
