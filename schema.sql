@@ -653,3 +653,33 @@ ALTER TABLE oauth_clients ADD COLUMN id_token_alg TEXT
     CHECK (id_token_alg IN ('RS256', 'ES256'));
 ALTER TABLE service_accounts ADD COLUMN id_token_alg TEXT
     CHECK (id_token_alg IN ('RS256', 'ES256'));
+
+-- migration 17
+-- A second factor for password logins (RFC 6238 TOTP). One per user: the
+-- shared secret, pending until the user proves it with a code
+-- (enrolled_at), and the last time step a code was accepted for, so that
+-- no code is accepted twice. The secret is kept as the domain hands it
+-- over (`secret`), so it can be sealed at rest without a schema change.
+CREATE TABLE second_factors (
+    user_id     TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    secret      BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    enrolled_at INTEGER,
+    last_step   INTEGER
+);
+-- One-time recovery codes, as BLAKE3 digests only: high-entropy secrets
+-- like API tokens, so a fast digest is enough.
+CREATE TABLE recovery_codes (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    digest  BLOB NOT NULL,
+    used_at INTEGER,
+    PRIMARY KEY (user_id, digest)
+);
+-- A session opened by a user who must enrol a second factor and has not:
+-- it may only enrol and log out.
+ALTER TABLE sessions ADD COLUMN enrol_only INTEGER NOT NULL DEFAULT 0
+    CHECK (enrol_only IN (0, 1));
+-- Who must log in with a second factor: nobody, admins or everyone; NULL
+-- inherits the provider's default.
+ALTER TABLE token_policies ADD COLUMN second_factor TEXT
+    CHECK (second_factor IN ('nobody', 'admins', 'everyone'));

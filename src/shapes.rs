@@ -23,6 +23,7 @@ pub fn user_json(user: &UserSummary) -> Value {
         "email": user.email,
         "name": user.display_name,
         "enabled": !user.disabled,
+        "second_factor_enrolled": user.second_factor,
         "created_at": format_time(user.created_at),
     })
 }
@@ -149,12 +150,14 @@ pub fn policy_json(view: &PolicyView) -> Value {
             "max_ttl": own.max_ttl,
             "allow_never": own.allow_never,
             "max_idle": own.max_idle,
+            "second_factor": own.second_factor,
         },
         "effective": {
             "default_ttl": effective.default_ttl,
             "max_ttl": effective.max_ttl,
             "allow_never": effective.allow_never,
             "max_idle": effective.max_idle,
+            "second_factor": effective.second_factor.name(),
         },
     })
 }

@@ -490,6 +490,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         16,
         "3a58d34573d1b3fe326eb0cb89c3ab1481548a82623b8becc98bb8a3af4e108a",
     ),
+    (
+        17,
+        "f8fdd87ea71afdf642805514419b7332c9895b31f9af4828213e178fc16e0119",
+    ),
 ];
 
 #[test]

@@ -35,6 +35,9 @@ pub(super) enum PolicyCommand {
         /// Tokens unused for longer are revoked (at least 1h), or none.
         #[arg(long)]
         max_idle: Option<String>,
+        /// Who must log in with a second factor: nobody, admins or everyone.
+        #[arg(long, value_parser = ["nobody", "admins", "everyone"])]
+        second_factor: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -58,6 +61,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
             max_ttl,
             allow_never,
             max_idle,
+            second_factor,
             output,
         } => {
             let policy = TokenPolicy {
@@ -65,6 +69,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
                 max_ttl,
                 allow_never,
                 max_idle,
+                second_factor,
             };
             let view = authority.set_token_policy(Actor::Operator, org.as_deref(), policy)?;
             eprintln!("set the policy of {}", scope(&view));

@@ -13,6 +13,16 @@ pub enum DomainError {
     InvalidCredentials,
     /// Too many failed logins for this name: retry after this many seconds.
     LoginLocked(i64),
+    /// The password was right; the second factor's code is missing. Holds
+    /// the handle of the pending login (the console's second step), never
+    /// shown in a message.
+    SecondFactorRequired(String),
+    /// The password was right; the second factor's code was wrong, used
+    /// already, or replayed.
+    InvalidSecondFactor,
+    /// A session that may only enrol a second factor asked for something
+    /// else.
+    SecondFactorEnrolmentRequired,
     /// No usable access token.
     Unauthenticated(String),
     /// Authenticated, but not allowed.
@@ -46,6 +56,15 @@ impl fmt::Display for DomainError {
             | DomainError::Unavailable(m)
             | DomainError::Internal(m) => f.write_str(m),
             DomainError::InvalidCredentials => f.write_str("invalid credentials"),
+            DomainError::SecondFactorRequired(_) => f.write_str(
+                "a second factor is required: send the authenticator's code (or a recovery code) in X-Tokend-OTP",
+            ),
+            DomainError::InvalidSecondFactor => {
+                f.write_str("the second factor's code is wrong or was used already")
+            }
+            DomainError::SecondFactorEnrolmentRequired => f.write_str(
+                "this user must enrol a second factor first: POST /api/users/me/2fa, then confirm it",
+            ),
             DomainError::LoginLocked(seconds) => write!(
                 f,
                 "too many failed logins for this user; retry in {seconds} seconds"

@@ -31,6 +31,8 @@ pub use ambient::{Ambient, Clock, ManualClock};
 use audit::refusals::RefusalLedger;
 pub use audit::{parse_event_time, Actor, TimeOrAge};
 use auth::throttle::LoginThrottle;
+pub use auth::second_factor::{Enrolment, SecondFactorStatus, RECOVERY_CODES};
+use auth::second_factor::PendingLogins;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use backup::{
     backup_file_name, backups_beyond, health_problems, AuditStream, RestoreChoice, RestorePoint,
@@ -64,7 +66,7 @@ pub use tokens::api_token::ApiTokenSecret;
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
 pub use tokens::named::TokenQuery;
-pub use tokens::policy::{EffectivePolicy, PolicyView};
+pub use tokens::policy::{EffectivePolicy, PolicyView, SecondFactorRule};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
 pub use tokens::scopes::Grant;
 use tokens::signing::KeyRing;
@@ -208,6 +210,8 @@ struct Shared {
     keys: RwLock<Arc<KeyRing>>,
     /// Whether the wall clock may be trusted to destroy by.
     clock_watch: ClockWatch,
+    /// Console logins whose password was right, waiting for a code.
+    pending_logins: PendingLogins,
 }
 
 pub struct Authority {
@@ -279,6 +283,7 @@ impl Authority {
             verified_tokens: VerifiedTokens::default(),
             accounts: AccountCache::default(),
             keys: RwLock::new(Arc::new(keys)),
+            pending_logins: PendingLogins::default(),
         };
         Ok(Authority {
             store,

@@ -41,6 +41,8 @@ pub struct UserSummary {
     pub display_name: Option<String>,
     pub disabled: bool,
     pub created_at: i64,
+    /// Whether a second factor is enrolled (never the secret).
+    pub second_factor: bool,
 }
 
 /// Which users a listing shows, and which page of them.
@@ -420,6 +422,9 @@ pub struct SessionRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// Opened by a user who must enrol a second factor and has not: it
+    /// may only enrol and log out.
+    pub enrol_only: bool,
 }
 
 /// A signing key as stored. The private scalar is wiped from memory when
@@ -634,6 +639,9 @@ pub struct TokenPolicy {
     pub allow_never: Option<bool>,
     /// A span, or `none`: no idle limit even if the default has one.
     pub max_idle: Option<String>,
+    /// Who must log in with a second factor: `nobody`, `admins` or
+    /// `everyone`.
+    pub second_factor: Option<String>,
 }
 
 /// What a token may grant, as its owner chose at creation.
@@ -743,4 +751,33 @@ pub struct AuditSize {
     pub bytes_exact: bool,
     pub oldest_ms: Option<i64>,
     pub newest_ms: Option<i64>,
+}
+
+/// A user's second factor as stored. `secret` is what the domain handed
+/// the store (see `auth::second_factor`), never shown by `Debug`.
+#[derive(Clone)]
+pub struct SecondFactorRecord {
+    pub user_id: String,
+    pub secret: Vec<u8>,
+    pub created_at: i64,
+    /// None: pending, not yet proven with a code.
+    pub enrolled_at: Option<i64>,
+    /// The last time step a code was accepted for.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for SecondFactorRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecondFactorRecord")
+            .field("user_id", &self.user_id)
+            .field("enrolled_at", &self.enrolled_at)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SecondFactorRecord {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+    }
 }

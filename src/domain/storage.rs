@@ -32,7 +32,7 @@ use crate::domain::records::{
     ServiceAccountStatus,
 };
 use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
-use crate::domain::records::{Event, EventFilter, TokenCounts};
+use crate::domain::records::{Event, EventFilter, SecondFactorRecord, TokenCounts};
 
 #[derive(Debug, Clone)]
 pub enum StoreError {
@@ -285,6 +285,38 @@ pub trait SessionWrites {
     fn end_session(&self, id: &str, at: i64) -> StoreResult<bool>;
     /// Ends every live session of a user but `keep`; how many.
     fn end_user_sessions(&self, user_id: &str, keep: Option<&str>, at: i64) -> StoreResult<u64>;
+    /// Lets an enrol-only session do everything its user may.
+    fn lift_enrol_only(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// A user's second factor and recovery codes.
+pub trait SecondFactorReads {
+    fn second_factor(&self, user_id: &str) -> StoreResult<Option<SecondFactorRecord>>;
+    /// Recovery codes not used yet.
+    fn recovery_codes_left(&self, user_id: &str) -> StoreResult<u64>;
+}
+
+pub trait SecondFactorWrites {
+    /// Starts an enrolment: a pending secret, replacing a pending one;
+    /// false (nothing changed) when one is enrolled already.
+    fn begin_second_factor(&self, record: &SecondFactorRecord) -> StoreResult<bool>;
+    /// Enrols the pending secret, accepting `step`, with these recovery
+    /// code digests (replacing any); false if none was pending.
+    fn enrol_second_factor(
+        &self,
+        user_id: &str,
+        at: i64,
+        step: i64,
+        recovery_digests: &[[u8; 32]],
+    ) -> StoreResult<bool>;
+    /// Records `step` as accepted, only if it is later than the last one
+    /// accepted: false for a replayed code.
+    fn accept_second_factor_step(&self, user_id: &str, step: i64) -> StoreResult<bool>;
+    /// Marks an unused recovery code used; false if none matched.
+    fn use_recovery_code(&self, user_id: &str, digest: &[u8; 32], at: i64) -> StoreResult<bool>;
+    /// Removes the second factor and its recovery codes; false if there
+    /// was none.
+    fn delete_second_factor(&self, user_id: &str) -> StoreResult<bool>;
 }
 
 pub trait KeyReads {
@@ -421,6 +453,7 @@ pub trait Reads:
     + RoleReads
     + TokenReads
     + SessionReads
+    + SecondFactorReads
     + KeyReads
     + AuditReads
     + ServiceAccountReads
@@ -432,6 +465,7 @@ impl<T> Reads for T where
         + RoleReads
         + TokenReads
         + SessionReads
+        + SecondFactorReads
         + KeyReads
         + AuditReads
         + ServiceAccountReads
@@ -447,6 +481,7 @@ pub trait Transaction:
     + RoleWrites
     + TokenWrites
     + SessionWrites
+    + SecondFactorWrites
     + KeyWrites
     + HealthWrites
     + AuditWrites
@@ -460,6 +495,7 @@ impl<T> Transaction for T where
         + RoleWrites
         + TokenWrites
         + SessionWrites
+        + SecondFactorWrites
         + KeyWrites
         + HealthWrites
         + AuditWrites

@@ -53,6 +53,7 @@ impl Fixture {
             PROVIDER_ORG,
             ADMINISTRATOR,
             PASSWORD,
+            None,
             source,
         )
     }
@@ -83,6 +84,7 @@ impl Fixture {
             PROVIDER_ORG,
             ADMINISTRATOR,
             "not the password",
+            None,
             source,
         );
         match result {
@@ -593,7 +595,7 @@ fn a_kept_account_gives_way_to_any_change_made_by_another_process() {
         .unwrap();
     let session = f
         .authority
-        .login(LoginEndpoint::Tenant, "acme", "alice", PASSWORD, HOME)
+        .login(LoginEndpoint::Tenant, "acme", "alice", PASSWORD, None, HOME)
         .unwrap();
     let manages = |f: &Fixture| -> Option<bool> {
         let caller = f.authority.authenticate(&session.access_token, HOME).ok()?;
@@ -977,7 +979,7 @@ fn acme_caller(f: &mut Fixture, name: &str, roles: &[&str]) -> Caller {
         .unwrap();
     let session = f
         .authority
-        .login(LoginEndpoint::Tenant, "acme", name, PASSWORD, HOME)
+        .login(LoginEndpoint::Tenant, "acme", name, PASSWORD, None, HOME)
         .unwrap();
     f.authority
         .authenticate(&session.access_token, HOME)
@@ -1005,7 +1007,7 @@ fn user_details_are_changed_by_the_rules_of_user_management() {
     assert_eq!(changed.display_name.as_deref(), Some("Alice Example"));
     let session = f
         .authority
-        .login(LoginEndpoint::Tenant, "acme", "alice", PASSWORD, HOME)
+        .login(LoginEndpoint::Tenant, "acme", "alice", PASSWORD, None, HOME)
         .unwrap();
     let again = f
         .authority
@@ -1103,6 +1105,7 @@ fn the_operator_resets_a_password_and_every_session_ends() {
             PROVIDER_ORG,
             ADMINISTRATOR,
             "a brand new password",
+            None,
             HOME,
         )
         .unwrap();

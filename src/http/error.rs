@@ -15,6 +15,9 @@ pub enum BadRequest {
     Malformed(String),
 }
 
+/// The header a login's second factor comes in.
+pub const OTP_HEADER: &str = "X-Tokend-OTP";
+
 #[derive(Debug)]
 pub struct ApiError {
     pub(super) status: u16,
@@ -117,6 +120,18 @@ impl From<DomainError> for ApiError {
                 );
                 e.headers.push(("Retry-After", seconds.to_string()));
                 e
+            }
+            DomainError::SecondFactorRequired(_) => {
+                let mut e = ApiError::new(401, "second_factor_required", e.to_string());
+                // As GitHub's X-GitHub-OTP: required.
+                e.headers.push((OTP_HEADER, "required".into()));
+                e
+            }
+            DomainError::InvalidSecondFactor => {
+                ApiError::new(401, "invalid_second_factor", e.to_string())
+            }
+            DomainError::SecondFactorEnrolmentRequired => {
+                ApiError::new(403, "second_factor_enrolment_required", e.to_string())
             }
             DomainError::Unauthenticated(m) => {
                 let mut e = ApiError::new(401, "unauthorized", m);
@@ -271,6 +286,9 @@ impl From<DomainError> for OAuthError {
             }
             DomainError::Invalid(_)
             | DomainError::InvalidCredentials
+            | DomainError::SecondFactorRequired(_)
+            | DomainError::InvalidSecondFactor
+            | DomainError::SecondFactorEnrolmentRequired
             | DomainError::LoginLocked(_)
             | DomainError::Unauthenticated(_)
             | DomainError::Forbidden(_)

@@ -27,6 +27,7 @@ mod render;
 mod request;
 mod response;
 mod routes;
+mod second_factor;
 mod service_accounts;
 mod session;
 mod systemd;

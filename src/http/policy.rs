@@ -20,6 +20,7 @@ struct PolicyBody {
     max_ttl: Option<String>,
     allow_never: Option<bool>,
     max_idle: Option<String>,
+    second_factor: Option<String>,
 }
 
 /// `GET /api/token-policy` or `/api/org/{id}/token-policy`.
@@ -47,6 +48,7 @@ pub fn set(
         max_ttl: body.max_ttl,
         allow_never: body.allow_never,
         max_idle: body.max_idle,
+        second_factor: body.second_factor,
     };
     let view = authority.set_token_policy(Actor::Caller(&caller), org_id, policy)?;
     Ok(Response::json(200, &policy_json(&view)))

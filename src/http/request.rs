@@ -126,7 +126,7 @@ impl Request {
     }
 
     /// The value of a header that may appear at most once.
-    fn single_header(&self, name: &str) -> Result<Option<&str>, BadRequest> {
+    pub fn single_header(&self, name: &str) -> Result<Option<&str>, BadRequest> {
         let mut values = self
             .headers
             .iter()

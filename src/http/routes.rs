@@ -15,8 +15,8 @@ use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
 use super::vcloud::Representation;
 use super::{
-    audit, cloudapi, console, directory, discovery, oauth, policy, service_accounts, session,
-    tokens, users, vcloud,
+    audit, cloudapi, console, directory, discovery, oauth, policy, second_factor, service_accounts,
+    session, tokens, users, vcloud,
 };
 use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
@@ -225,9 +225,32 @@ const ENDPOINTS: &[Endpoint] = &[
     at("POST", "/api/users", AccessToken, Json, |a, r, _| {
         api(users::create(a, r))
     }),
+    at("GET", "/api/users/me/2fa", AccessToken, Json, |a, r, _| {
+        api(second_factor::status(a, r))
+    }),
+    at("POST", "/api/users/me/2fa", AccessToken, Json, |a, r, _| {
+        api(second_factor::begin(a, r))
+    }),
+    at("DELETE", "/api/users/me/2fa", AccessToken, Json, |a, r, _| {
+        api(second_factor::disable(a, r))
+    }),
+    at(
+        "POST",
+        "/api/users/me/2fa/confirm",
+        AccessToken,
+        Json,
+        |a, r, _| api(second_factor::confirm(a, r)),
+    ),
     at("GET", "/api/users/{id}", AccessToken, Json, |a, r, p| {
         api(users::get(a, r, p.at(0)))
     }),
+    at(
+        "DELETE",
+        "/api/users/{id}/2fa",
+        AccessToken,
+        Json,
+        |a, r, p| api(second_factor::reset(a, r, p.at(0))),
+    ),
     at(
         "POST",
         "/api/users/{id}/disable",

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::error::ApiError;
+use super::error::{ApiError, OTP_HEADER};
 use super::render::page_json;
 use super::request::Request;
 use super::response::Response;
@@ -24,6 +24,20 @@ pub fn authenticate(authority: &Authority, request: &Request) -> Result<Caller, 
     Ok(authority.authenticate(token, request.peer)?)
 }
 
+/// The same, admitting a session that may only enrol a second factor
+/// (enrolment and logout).
+pub fn authenticate_for_enrolment(
+    authority: &Authority,
+    request: &Request,
+) -> Result<Caller, ApiError> {
+    let token = request.access_token()?.ok_or_else(|| {
+        DomainError::Unauthenticated(
+            "an access token is required (Authorization: Bearer or csp-auth-token)".into(),
+        )
+    })?;
+    Ok(authority.authenticate_for_enrolment(token, request.peer)?)
+}
+
 pub fn login(
     authority: &mut Authority,
     request: &Request,
@@ -32,11 +46,13 @@ pub fn login(
     let credentials = request
         .basic_credentials()?
         .ok_or_else(ApiError::login_required)?;
+    let second_factor = request.single_header(OTP_HEADER)?;
     let session = authority.login(
         endpoint,
         &credentials.org,
         &credentials.user,
         &credentials.password,
+        second_factor,
         request.peer,
     )?;
     let account = &session.account;
@@ -46,6 +62,7 @@ pub fn login(
         "org": { "id": account.org.id, "name": account.org.name },
         "roles": account.role_names(),
         "expires_at": format_time(session.expires_at),
+        "second_factor_enrolment_required": session.enrol_only,
     });
     Ok(Response::json(200, &body)
         .with_header(ACCESS_TOKEN_HEADER, session.access_token)
@@ -55,7 +72,7 @@ pub fn login(
 }
 
 pub fn logout(authority: &mut Authority, request: &Request) -> Result<Response, ApiError> {
-    let caller = authenticate(authority, request)?;
+    let caller = authenticate_for_enrolment(authority, request)?;
     authority.logout(&caller)?;
     Ok(Response::no_content())
 }

@@ -2,12 +2,14 @@
 //! access token on every authenticated request (signature, then whether its
 //! session or API token is still alive, then the user's current rights).
 
+pub(in crate::domain) mod second_factor;
 pub(in crate::domain) mod throttle;
 
 use std::net::IpAddr;
 
 use serde_json::json;
 
+use crate::domain::ambient::random_string;
 use crate::domain::auth::throttle::login_key;
 use crate::domain::directory::password;
 use crate::domain::records::TokenScope;
@@ -31,36 +33,34 @@ pub struct LoginSession {
     pub account: Account,
     pub access_token: String,
     pub expires_at: i64,
+    /// The user must enrol a second factor; until then the session may
+    /// only do that (and log out).
+    pub enrol_only: bool,
 }
+
+/// Alphabet of a pending login's handle.
+const HANDLE_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 impl Authority {
     /// Checks `user@org`'s password from the client at `source` and opens a
     /// session. Repeated failures lock the name for that source (see
-    /// `throttle`).
+    /// `throttle`). A user with a second factor must give its code (or a
+    /// recovery code) as `second_factor`; without one the answer is
+    /// `SecondFactorRequired`, and only after a right password.
     pub fn login(
         &mut self,
         endpoint: LoginEndpoint,
         org_name: &str,
         user_name: &str,
         password: &str,
+        second_factor: Option<&str>,
         source: IpAddr,
     ) -> Result<LoginSession, DomainError> {
         let now = self.now();
         let name = format!("{user_name}@{org_name}");
-        let throttle = &self.shared.throttle;
         // Checked before the password, so that a locked name cannot be
         // guessed at and costs no hashing.
-        if let Some(lock) = throttle.lock_on(&name, source, now) {
-            let lifted = self
-                .db()
-                .login_unlocked_at(&login_key(&name))?
-                .is_some_and(|at| at >= lock.since);
-            if !lifted {
-                self.record_login_refused("session.locked", &name, org_name, None, source);
-                return Err(DomainError::LoginLocked(lock.retry_after));
-            }
-            throttle.unlock(&name);
-        }
+        self.check_login_lock(&name, org_name, source, now)?;
         let found = self
             .db()
             .login_account(org_name, user_name)?
@@ -77,7 +77,7 @@ impl Authority {
         let hash = found.as_ref().map(|(_, hash)| hash.as_str());
         let verified = password::verify_password(password, hash);
         let Some((account, _)) = found.as_ref().filter(|_| verified && enabled).cloned() else {
-            throttle.record_failure(&name, source, now);
+            self.shared.throttle.record_failure(&name, source, now);
             let user_id = found.map(|(account, _)| account.user_id);
             self.record_login_refused(
                 "session.login_failed",
@@ -88,7 +88,93 @@ impl Authority {
             );
             return Err(DomainError::InvalidCredentials);
         };
-        throttle.record_success(&name, source);
+        self.finish_login(account, &name, org_name, second_factor, source)
+    }
+
+    /// The console's second step: the code for a login whose password was
+    /// right (`SecondFactorRequired`'s handle), from the same address,
+    /// within five minutes.
+    pub fn continue_login(
+        &mut self,
+        handle: &str,
+        code: &str,
+        source: IpAddr,
+    ) -> Result<LoginSession, DomainError> {
+        let now = self.now();
+        let expired = || DomainError::Unauthenticated("the login has expired; log in again".into());
+        let pending = self
+            .shared
+            .pending_logins
+            .get(handle, source, now)
+            .ok_or_else(expired)?;
+        self.check_login_lock(&pending.name, &pending.org_name, source, now)?;
+        let account = self
+            .db()
+            .account(&pending.user_id)?
+            .filter(|a| !a.disabled)
+            .ok_or_else(expired)?;
+        let session =
+            self.finish_login(account, &pending.name, &pending.org_name, Some(code), source)?;
+        self.shared.pending_logins.close(handle);
+        Ok(session)
+    }
+
+    /// Refuses a name locked for `source`, unless an admin lifted the lock.
+    fn check_login_lock(
+        &mut self,
+        name: &str,
+        org_name: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<(), DomainError> {
+        let throttle = &self.shared.throttle;
+        if let Some(lock) = throttle.lock_on(name, source, now) {
+            let lifted = self
+                .db()
+                .login_unlocked_at(&login_key(name))?
+                .is_some_and(|at| at >= lock.since);
+            if !lifted {
+                self.record_login_refused("session.locked", name, org_name, None, source);
+                return Err(DomainError::LoginLocked(lock.retry_after));
+            }
+            throttle.unlock(name);
+        }
+        Ok(())
+    }
+
+    /// After a right password: the second factor, then the session.
+    fn finish_login(
+        &mut self,
+        account: Account,
+        name: &str,
+        org_name: &str,
+        second_factor: Option<&str>,
+        source: IpAddr,
+    ) -> Result<LoginSession, DomainError> {
+        let now = self.now();
+        let factor = self.enrolled_second_factor(&account.user_id)?;
+        let enrol_only = factor.is_none() && self.second_factor_required(&account)?;
+        if let (Some(_), None) = (&factor, second_factor) {
+            // Only a right password gets here, and it does not count as a
+            // success: the throttle's run of failures goes on.
+            let handle = random_string(&*self.shared.ambient.random, HANDLE_ALPHABET, 43)?;
+            self.shared.pending_logins.open(
+                &handle,
+                &account.user_id,
+                name,
+                org_name,
+                source,
+                now,
+            );
+            self.record_login_refused(
+                "session.second_factor_required",
+                name,
+                org_name,
+                Some(&account.user_id),
+                source,
+            );
+            return Err(DomainError::SecondFactorRequired(handle));
+        }
         let expires_at = now + self.settings().access_token_lifetime.as_secs() as i64;
         let session = SessionRecord {
             id: self.new_id()?,
@@ -96,37 +182,70 @@ impl Authority {
             created_at: now,
             expires_at,
             ended_at: None,
+            enrol_only,
         };
         let session_id = session.id.clone();
+        // A session that may only enrol carries no roles: a resource
+        // server that reads the token alone grants it nothing.
+        let grant = if enrol_only {
+            Grant {
+                roles: Vec::new(),
+                permissions: Vec::new(),
+            }
+        } else {
+            TokenScope::AllRoles.grant(&account)
+        };
         let claims = self.claims_for(
             &account,
-            TokenScope::AllRoles.grant(&account),
+            grant,
             now,
             expires_at,
             AccessOrigin::Session(session_id.clone()),
         )?;
         let access_token = self.keys()?.sign_access_token(&claims, now)?;
-        let event = self
+        let mut event = self
             .event("session.login", "success")?
             .by_account(&account)
-            .on("session", &session_id, &name)
+            .on("session", &session_id, name)
             .from(source)
             .with("currentContext.sessionId", json!(session_id));
-        self.store.write(move |tx| {
-            tx.insert_session(&session)?;
-            tx.insert_event(&event)
-        })?;
+        if enrol_only {
+            event = event.with("enrol_only", json!(true));
+        }
+        match (factor, second_factor) {
+            (Some(factor), Some(code)) => {
+                let opened = self.accept_second_factor(&factor, code, event, move |tx| {
+                    tx.insert_session(&session)
+                })?;
+                if opened.is_none() {
+                    return Err(self.second_factor_failed(
+                        name,
+                        org_name,
+                        &account.user_id,
+                        source,
+                    ));
+                }
+            }
+            _ => {
+                self.store.write(move |tx| {
+                    tx.insert_session(&session)?;
+                    tx.insert_event(&event)
+                })?;
+            }
+        }
+        self.shared.throttle.record_success(name, source);
         Ok(LoginSession {
             session_id,
             access_token,
             account,
             expires_at,
+            enrol_only,
         })
     }
 
     /// Records a refused login under the name tried (never the password).
     /// Queued, not waited for: guessing must not hold up the writer.
-    fn record_login_refused(
+    pub(in crate::domain) fn record_login_refused(
         &mut self,
         kind: &str,
         name: &str,
@@ -247,7 +366,30 @@ impl Authority {
     /// is the issuer (RFC 9068 §4): a token meant for other services only
     /// is refused.
     pub fn authenticate(&self, access_token: &str, client: IpAddr) -> Result<Caller, DomainError> {
-        let (caller, claims) = self.authenticate_for_any_audience(access_token, client)?;
+        self.authenticate_own(access_token, client, false)
+    }
+
+    /// The same, admitting a session that may only enrol a second factor:
+    /// for enrolling and logging out, and nothing else.
+    pub fn authenticate_for_enrolment(
+        &self,
+        access_token: &str,
+        client: IpAddr,
+    ) -> Result<Caller, DomainError> {
+        self.authenticate_own(access_token, client, true)
+    }
+
+    fn authenticate_own(
+        &self,
+        access_token: &str,
+        client: IpAddr,
+        admit_enrol_only: bool,
+    ) -> Result<Caller, DomainError> {
+        let (caller, claims) = self.in_snapshot(|| {
+            let claims = self.verified_access_token(access_token)?;
+            let caller = self.check_access_token(&claims, client, admit_enrol_only)?;
+            Ok((caller, claims))
+        })?;
         if !claims.is_for(&self.settings().issuer) {
             return Err(gone("the access token is meant for another audience"));
         }
@@ -263,7 +405,7 @@ impl Authority {
     ) -> Result<(Caller, AccessClaims), DomainError> {
         self.in_snapshot(|| {
             let claims = self.verified_access_token(access_token)?;
-            let caller = self.check_access_token(&claims, client)?;
+            let caller = self.check_access_token(&claims, client, false)?;
             Ok((caller, claims))
         })
     }
@@ -291,11 +433,13 @@ impl Authority {
         &self,
         claims: &AccessClaims,
         client: IpAddr,
+        admit_enrol_only: bool,
     ) -> Result<Caller, DomainError> {
         let now = self.now();
         if self.db().access_token_revoked(&claims.jti)? {
             return Err(gone("the access token was revoked"));
         }
+        let mut enrol_only = false;
         let (origin, scope) = match (&claims.rt, &claims.sid) {
             (Some(token_id), None) => {
                 let token = self.db().active_api_token(token_id)?;
@@ -305,12 +449,16 @@ impl Authority {
                 (AccessOrigin::ApiToken(token_id.clone()), scope)
             }
             (None, Some(session_id)) => {
-                let live = self.db().session(session_id)?.is_some_and(|s| {
+                let session = self.db().session(session_id)?.filter(|s| {
                     s.ended_at.is_none() && s.expires_at > now && s.user_id == claims.sub
                 });
-                if !live {
+                let Some(session) = session else {
                     return Err(gone("the session of this access token has ended"));
+                };
+                if session.enrol_only && !admit_enrol_only {
+                    return Err(DomainError::SecondFactorEnrolmentRequired);
                 }
+                enrol_only = session.enrol_only;
                 (
                     AccessOrigin::Session(session_id.clone()),
                     TokenScope::AllRoles,
@@ -332,6 +480,11 @@ impl Authority {
         // What the token's scope comes to now; a session holds everything.
         let grant = match origin {
             AccessOrigin::ApiToken(_) => scope.grant(&account).token_derived(),
+            // Until the second factor is enrolled, the session holds nothing.
+            AccessOrigin::Session(_) if enrol_only => Grant {
+                roles: Vec::new(),
+                permissions: Vec::new(),
+            },
             AccessOrigin::Session(_) => scope.grant(&account).for_session(),
         };
         let rights = RightSet::from_permissions(&grant.permissions);

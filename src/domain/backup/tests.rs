@@ -71,7 +71,7 @@ fn login(authority: &mut Authority, org: &str, user: &str) -> (LoginSession, Cal
         LoginEndpoint::Tenant
     };
     let session = authority
-        .login(endpoint, org, user, PASSWORD, HERE)
+        .login(endpoint, org, user, PASSWORD, None, HERE)
         .unwrap();
     let caller = authority.authenticate(&session.access_token, HERE).unwrap();
     (session, caller)

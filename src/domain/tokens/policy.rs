@@ -37,6 +37,39 @@ pub struct EffectivePolicy {
     pub allow_never: bool,
     /// None: tokens may go unused for ever.
     pub max_idle: Option<String>,
+    /// Who must log in with a second factor.
+    pub second_factor: SecondFactorRule,
+}
+
+/// Who must log in with a second factor, from the loosest to the
+/// strictest: an org may only move to the right of the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecondFactorRule {
+    Nobody,
+    /// Users holding any right to manage others or the directory.
+    Admins,
+    Everyone,
+}
+
+impl SecondFactorRule {
+    pub fn name(self) -> &'static str {
+        match self {
+            SecondFactorRule::Nobody => "nobody",
+            SecondFactorRule::Admins => "admins",
+            SecondFactorRule::Everyone => "everyone",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<SecondFactorRule, DomainError> {
+        match text {
+            "nobody" => Ok(SecondFactorRule::Nobody),
+            "admins" => Ok(SecondFactorRule::Admins),
+            "everyone" => Ok(SecondFactorRule::Everyone),
+            other => Err(DomainError::Invalid(format!(
+                "second_factor is nobody, admins or everyone; not {other:?}"
+            ))),
+        }
+    }
 }
 
 /// A policy and what it comes to.
@@ -67,6 +100,11 @@ impl EffectivePolicy {
                 .unwrap_or_else(|| inherited.max_ttl.clone()),
             allow_never: own.allow_never.unwrap_or(inherited.allow_never),
             max_idle,
+            second_factor: own
+                .second_factor
+                .as_deref()
+                .and_then(|rule| SecondFactorRule::parse(rule).ok())
+                .unwrap_or(inherited.second_factor),
         };
         match &own.default_ttl {
             Some(ttl) => merged.default_ttl = ttl.clone(),
@@ -88,6 +126,7 @@ impl EffectivePolicy {
             self.max_ttl = bound.max_ttl.clone();
         }
         self.allow_never &= bound.allow_never;
+        self.second_factor = self.second_factor.max(bound.second_factor);
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
                 self.max_idle = bound.max_idle.clone();
@@ -105,6 +144,7 @@ impl EffectivePolicy {
             max_ttl: BUILT_IN_MAX_TTL.into(),
             allow_never: true,
             max_idle: None,
+            second_factor: SecondFactorRule::Nobody,
         }
     }
 
@@ -161,6 +201,12 @@ impl EffectivePolicy {
         if self.allow_never && !bound.allow_never {
             return looser("tokens that never expire are not allowed");
         }
+        if self.second_factor < bound.second_factor {
+            return looser(&format!(
+                "a second factor is required of {}",
+                bound.second_factor.name()
+            ));
+        }
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
                 return looser(&format!(
@@ -176,6 +222,9 @@ impl EffectivePolicy {
 impl TokenPolicy {
     /// Refuses fields that are not lifetimes tokend can keep.
     fn check_fields(&self) -> Result<(), DomainError> {
+        if let Some(rule) = &self.second_factor {
+            SecondFactorRule::parse(rule)?;
+        }
         if let Some(ttl) = &self.default_ttl {
             TokenLifetime::parse(ttl)
                 .map_err(|e| DomainError::Invalid(format!("default_ttl: {e}")))?;
@@ -320,6 +369,7 @@ impl Authority {
                 "max_ttl": policy.max_ttl,
                 "allow_never": policy.allow_never,
                 "max_idle": policy.max_idle,
+                "second_factor": policy.second_factor,
             }),
         );
         event = match &org {
@@ -426,6 +476,7 @@ mod tests {
             max_ttl: max.into(),
             allow_never: never,
             max_idle: idle.map(String::from),
+            second_factor: SecondFactorRule::Nobody,
         }
     }
 
@@ -478,6 +529,27 @@ mod tests {
         assert!(held.lifetime(Some("300days"), "acme").is_err());
         let stricter = policy("1day", "3days", false, Some("2days"));
         assert_eq!(stricter.clone().held_to(&tightened), stricter);
+    }
+
+    #[test]
+    fn a_second_factor_rule_is_only_ever_tightened() {
+        let mut admins = policy("30days", "90days", false, None);
+        admins.second_factor = SecondFactorRule::Admins;
+        let own = TokenPolicy {
+            second_factor: Some("everyone".into()),
+            ..TokenPolicy::default()
+        };
+        let merged = EffectivePolicy::merge(&own, &admins);
+        assert_eq!(merged.second_factor, SecondFactorRule::Everyone);
+        assert!(merged.within(&admins).is_ok());
+        let mut nobody = admins.clone();
+        nobody.second_factor = SecondFactorRule::Nobody;
+        assert!(nobody.within(&admins).is_err(), "looser than the default");
+        assert_eq!(
+            nobody.held_to(&admins).second_factor,
+            SecondFactorRule::Admins
+        );
+        assert!(SecondFactorRule::parse("some").is_err());
     }
 
     #[test]

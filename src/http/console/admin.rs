@@ -84,6 +84,7 @@ pub fn set_policy(authority: &mut Authority, request: &Request) -> Response {
             _ => None,
         },
         max_idle: text("max_idle"),
+        second_factor: text("second_factor"),
     };
     let org_id = caller.account.org.id.clone();
     let target = (field(&form, "scope") != "default").then_some(org_id.as_str());

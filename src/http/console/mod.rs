@@ -91,7 +91,7 @@ pub fn login(authority: &mut Authority, request: &Request) -> Response {
     } else {
         LoginEndpoint::Tenant
     };
-    match authority.login(endpoint, &org, &user, password, request.peer) {
+    match authority.login(endpoint, &org, &user, password, None, request.peer) {
         Ok(session) => {
             let max_age = (session.expires_at - authority.now()).max(0);
             redirect(&next).with_header(
@@ -355,7 +355,11 @@ fn query_number(request: &Request, name: &str) -> Option<u32> {
 fn error_page(error: DomainError) -> Response {
     let (status, title) = match &error {
         DomainError::Invalid(_) => (400, "Not possible"),
-        DomainError::Unauthenticated(_) | DomainError::InvalidCredentials => (401, "Not logged in"),
+        DomainError::Unauthenticated(_)
+        | DomainError::InvalidCredentials
+        | DomainError::SecondFactorRequired(_)
+        | DomainError::InvalidSecondFactor => (401, "Not logged in"),
+        DomainError::SecondFactorEnrolmentRequired => (403, "Set up a second factor first"),
         DomainError::Forbidden(_) => (403, "Not allowed"),
         DomainError::NotFound(_) => (404, "Not found"),
         DomainError::Conflict(_) => (409, "Conflict"),

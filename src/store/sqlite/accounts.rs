@@ -291,7 +291,9 @@ impl AccountWrites for Connection {
 }
 
 const USER_SUMMARY: &str = "SELECT u.id, u.name, o.id, o.name, u.email, u.display_name,
-        u.disabled_at, u.created_at
+        u.disabled_at, u.created_at,
+        EXISTS (SELECT 1 FROM second_factors f
+                WHERE f.user_id = u.id AND f.enrolled_at IS NOT NULL)
     FROM users u JOIN orgs o ON o.id = u.org_id";
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserSummary> {
@@ -304,6 +306,7 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserSummary> {
         display_name: r.get(5)?,
         disabled: r.get::<_, Option<i64>>(6)?.is_some(),
         created_at: r.get(7)?,
+        second_factor: r.get(8)?,
     })
 }
 

@@ -13,6 +13,7 @@ mod lock;
 mod reminders;
 mod restore;
 mod roles;
+mod second_factors;
 mod service_accounts;
 mod sessions;
 mod tokens;
@@ -735,6 +736,50 @@ mod tests {
         let token = conn.api_token_by_digest(&[0; 32]).unwrap().unwrap();
         assert_eq!(token.client_id, None, "bound to no client");
         assert_eq!(conn.client_id_token_alg("t1").unwrap(), None);
+    }
+
+    #[test]
+    fn a_database_of_schema_16_gains_second_factors_and_keeps_its_sessions_and_policies() {
+        use crate::domain::records::SecondFactorRecord;
+        use crate::domain::storage::{
+            AccountReads, SecondFactorReads, SecondFactorWrites, SessionReads, TokenReads,
+        };
+        let mut conn = at_schema(
+            16,
+            "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+             INSERT INTO users (id, org_id, name, password_hash, created_at)
+                 VALUES ('u1', 'o1', 'alice', 'hash', 1);
+             INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ('s1', 'u1', 1, 9999);
+             INSERT INTO token_policies (org_id, max_ttl) VALUES ('o1', '90days');",
+        );
+        migrate(&mut conn).unwrap();
+        let session = conn.session("s1").unwrap().unwrap();
+        assert!(!session.enrol_only, "a session from before may do everything");
+        let policy = conn.token_policy("o1").unwrap().unwrap();
+        assert_eq!(policy.max_ttl.as_deref(), Some("90days"));
+        assert_eq!(policy.second_factor, None, "inherits the default");
+        assert!(!conn.user("u1").unwrap().unwrap().second_factor);
+        assert!(conn.second_factor("u1").unwrap().is_none());
+
+        let record = SecondFactorRecord {
+            user_id: "u1".into(),
+            secret: vec![7; 20],
+            created_at: 5,
+            enrolled_at: None,
+            last_step: None,
+        };
+        assert!(conn.begin_second_factor(&record).unwrap());
+        assert!(!conn.accept_second_factor_step("u1", 3).unwrap(), "pending");
+        assert!(conn.enrol_second_factor("u1", 6, 3, &[[1; 32], [2; 32]]).unwrap());
+        assert!(conn.user("u1").unwrap().unwrap().second_factor);
+        assert!(!conn.begin_second_factor(&record).unwrap(), "enrolled");
+        assert!(!conn.accept_second_factor_step("u1", 3).unwrap(), "replayed");
+        assert!(conn.accept_second_factor_step("u1", 4).unwrap());
+        assert!(conn.use_recovery_code("u1", &[1; 32], 9).unwrap());
+        assert!(!conn.use_recovery_code("u1", &[1; 32], 9).unwrap(), "used");
+        assert_eq!(conn.recovery_codes_left("u1").unwrap(), 1);
+        assert!(conn.delete_second_factor("u1").unwrap());
+        assert_eq!(conn.recovery_codes_left("u1").unwrap(), 0);
     }
 
     #[test]

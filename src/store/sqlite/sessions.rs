@@ -8,7 +8,8 @@ use crate::domain::storage::{SessionReads, SessionWrites, StoreResult};
 impl SessionReads for Connection {
     fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
         let mut stmt = self.prepare_cached(
-            "SELECT id, user_id, created_at, expires_at, ended_at FROM sessions WHERE id = ?1",
+            "SELECT id, user_id, created_at, expires_at, ended_at, enrol_only FROM sessions
+             WHERE id = ?1",
         )?;
         Ok(stmt
             .query_row([id], |r| {
@@ -18,6 +19,7 @@ impl SessionReads for Connection {
                     created_at: r.get(2)?,
                     expires_at: r.get(3)?,
                     ended_at: r.get(4)?,
+                    enrol_only: r.get(5)?,
                 })
             })
             .optional()?)
@@ -27,13 +29,15 @@ impl SessionReads for Connection {
 impl SessionWrites for Connection {
     fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         let mut stmt = self.prepare_cached(
-            "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO sessions (id, user_id, created_at, expires_at, enrol_only)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         stmt.execute(params![
             session.id,
             session.user_id,
             session.created_at,
-            session.expires_at
+            session.expires_at,
+            session.enrol_only
         ])?;
         Ok(())
     }
@@ -53,5 +57,13 @@ impl SessionWrites for Connection {
             params![user_id, keep, at],
         )?;
         Ok(changed as u64)
+    }
+
+    fn lift_enrol_only(&self, id: &str) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE sessions SET enrol_only = 0 WHERE id = ?1 AND enrol_only = 1",
+            [id],
+        )?;
+        Ok(changed == 1)
     }
 }

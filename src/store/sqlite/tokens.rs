@@ -25,7 +25,7 @@ const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
 impl TokenReads for Connection {
     fn token_policy(&self, key: &str) -> StoreResult<Option<TokenPolicy>> {
         let mut stmt = self.prepare_cached(
-            "SELECT default_ttl, max_ttl, allow_never, max_idle FROM token_policies
+            "SELECT default_ttl, max_ttl, allow_never, max_idle, second_factor FROM token_policies
              WHERE org_id = ?1",
         )?;
         Ok(stmt
@@ -35,6 +35,7 @@ impl TokenReads for Connection {
                     max_ttl: r.get(1)?,
                     allow_never: r.get(2)?,
                     max_idle: r.get(3)?,
+                    second_factor: r.get(4)?,
                 })
             })
             .optional()?)
@@ -281,16 +282,18 @@ impl TokenWrites for Connection {
 
     fn set_token_policy(&self, key: &str, policy: &TokenPolicy) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO token_policies (org_id, default_ttl, max_ttl, allow_never, max_idle)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO token_policies
+                 (org_id, default_ttl, max_ttl, allow_never, max_idle, second_factor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (org_id) DO UPDATE SET default_ttl = ?2, max_ttl = ?3,
-                 allow_never = ?4, max_idle = ?5",
+                 allow_never = ?4, max_idle = ?5, second_factor = ?6",
             params![
                 key,
                 policy.default_ttl,
                 policy.max_ttl,
                 policy.allow_never,
-                policy.max_idle
+                policy.max_idle,
+                policy.second_factor
             ],
         )?;
         Ok(())

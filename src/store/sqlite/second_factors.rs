@@ -1,0 +1,96 @@
+//! Second factors (TOTP secrets) and their recovery codes.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::domain::records::SecondFactorRecord;
+use crate::domain::storage::{SecondFactorReads, SecondFactorWrites, StoreResult};
+
+impl SecondFactorReads for Connection {
+    fn second_factor(&self, user_id: &str) -> StoreResult<Option<SecondFactorRecord>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT user_id, secret, created_at, enrolled_at, last_step
+             FROM second_factors WHERE user_id = ?1",
+        )?;
+        Ok(stmt
+            .query_row([user_id], |r| {
+                Ok(SecondFactorRecord {
+                    user_id: r.get(0)?,
+                    secret: r.get(1)?,
+                    created_at: r.get(2)?,
+                    enrolled_at: r.get(3)?,
+                    last_step: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn recovery_codes_left(&self, user_id: &str) -> StoreResult<u64> {
+        let mut stmt = self.prepare_cached(
+            "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
+        )?;
+        let left: i64 = stmt.query_row([user_id], |r| r.get(0))?;
+        Ok(left as u64)
+    }
+}
+
+impl SecondFactorWrites for Connection {
+    fn begin_second_factor(&self, record: &SecondFactorRecord) -> StoreResult<bool> {
+        let changed = self.execute(
+            "INSERT INTO second_factors (user_id, secret, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id) DO UPDATE SET secret = ?2, created_at = ?3,
+                 last_step = NULL
+             WHERE enrolled_at IS NULL",
+            params![record.user_id, record.secret, record.created_at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn enrol_second_factor(
+        &self,
+        user_id: &str,
+        at: i64,
+        step: i64,
+        recovery_digests: &[[u8; 32]],
+    ) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE second_factors SET enrolled_at = ?2, last_step = ?3
+             WHERE user_id = ?1 AND enrolled_at IS NULL",
+            params![user_id, at, step],
+        )?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        self.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+        let mut insert = self
+            .prepare_cached("INSERT INTO recovery_codes (user_id, digest) VALUES (?1, ?2)")?;
+        for digest in recovery_digests {
+            insert.execute(params![user_id, &digest[..]])?;
+        }
+        Ok(true)
+    }
+
+    fn accept_second_factor_step(&self, user_id: &str, step: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE second_factors SET last_step = ?2
+             WHERE user_id = ?1 AND enrolled_at IS NOT NULL
+                 AND (last_step IS NULL OR last_step < ?2)",
+            params![user_id, step],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn use_recovery_code(&self, user_id: &str, digest: &[u8; 32], at: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE recovery_codes SET used_at = ?3
+             WHERE user_id = ?1 AND digest = ?2 AND used_at IS NULL",
+            params![user_id, &digest[..], at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn delete_second_factor(&self, user_id: &str) -> StoreResult<bool> {
+        self.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
+        let changed = self.execute("DELETE FROM second_factors WHERE user_id = ?1", [user_id])?;
+        Ok(changed == 1)
+    }
+}
