@@ -1,5 +1,5 @@
-//! `tokend policy`: show and set the token lifetime policy (the
-//! provider-wide default, or an org's), and list the tokens an org's policy
+//! `tokend policy`: show and set the token lifetime policy and who must
+//! log in with a second factor (the provider-wide default, or an org's), and list the tokens an org's policy
 //! would not allow today.
 
 use clap::Subcommand;
@@ -131,5 +131,10 @@ fn show(view: &PolicyView, output: Output) {
         "max_idle     {:<14}  in force: {}",
         own(view.own.max_idle.clone()),
         effective.max_idle.as_deref().unwrap_or("none")
+    );
+    println!(
+        "second_factor {:<13}  in force: {}",
+        own(view.own.second_factor.clone()),
+        effective.second_factor.name()
     );
 }

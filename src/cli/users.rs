@@ -89,6 +89,14 @@ pub(super) enum UserCommand {
         /// The user as USER@ORG, e.g. administrator@System.
         user: String,
     },
+    /// Remove a user's second factor and recovery codes (a lost
+    /// authenticator); the user enrols again at the next login if the
+    /// org's policy requires it.
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        /// The user as USER@ORG.
+        user: String,
+    },
     /// Lift the login lock of a user, from every address, also in a running server.
     Unlock {
         /// The user as USER@ORG.
@@ -180,7 +188,8 @@ pub(super) fn user(authority: &mut Authority, command: UserCommand) -> Result<()
                 Ok((listed.users, listed.total))
             })?;
             output.list(&users, user_json, || {
-                let mut table = Table::new(&["ID", "USER", "NAME", "EMAIL", "STATUS", "CREATED"]);
+                let mut table =
+                    Table::new(&["ID", "USER", "NAME", "EMAIL", "STATUS", "2FA", "CREATED"]);
                 for user in &users {
                     table.row(vec![
                         user.id.clone(),
@@ -188,6 +197,7 @@ pub(super) fn user(authority: &mut Authority, command: UserCommand) -> Result<()
                         or_dash(user.display_name.as_deref()),
                         or_dash(user.email.as_deref()),
                         status(user).into(),
+                        second_factor(user).into(),
                         format_time(user.created_at),
                     ]);
                 }
@@ -246,6 +256,12 @@ pub(super) fn user(authority: &mut Authority, command: UserCommand) -> Result<()
             authority.set_user_enabled(Actor::Operator, &target, true)?;
             eprintln!("enabled {user}");
         }
+        UserCommand::Reset2fa { user } => {
+            let (user_name, org_name) = split_user(&user)?;
+            let target = authority.user_by_name(org_name, user_name)?;
+            authority.reset_second_factor(Actor::Operator, &target)?;
+            eprintln!("reset the second factor of {user}");
+        }
         UserCommand::Unlock { user } => {
             let (user_name, org_name) = split_user(&user)?;
             authority.unlock_login(org_name, user_name)?;
@@ -277,8 +293,18 @@ fn fields(user: &UserSummary) -> Vec<(&'static str, String)> {
         ("name", or_dash(user.display_name.as_deref())),
         ("email", or_dash(user.email.as_deref())),
         ("status", status(user).into()),
+        ("2fa", second_factor(user).into()),
         ("created", format_time(user.created_at)),
     ]
+}
+
+/// Whether a second factor is enrolled (never anything of it).
+fn second_factor(user: &UserSummary) -> &'static str {
+    if user.second_factor {
+        "enrolled"
+    } else {
+        "-"
+    }
 }
 
 /// A new password for `user`: on a terminal, typed twice without echo

@@ -30,9 +30,9 @@ use account_cache::AccountCache;
 pub use ambient::{Ambient, Clock, ManualClock};
 use audit::refusals::RefusalLedger;
 pub use audit::{parse_event_time, Actor, TimeOrAge};
-use auth::throttle::LoginThrottle;
-pub use auth::second_factor::{Enrolment, SecondFactorStatus, RECOVERY_CODES};
 use auth::second_factor::PendingLogins;
+pub use auth::second_factor::{Enrolment, SecondFactorStatus, RECOVERY_CODES};
+use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession};
 pub use backup::{
     backup_file_name, backups_beyond, health_problems, AuditStream, RestoreChoice, RestorePoint,

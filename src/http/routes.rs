@@ -231,9 +231,13 @@ const ENDPOINTS: &[Endpoint] = &[
     at("POST", "/api/users/me/2fa", AccessToken, Json, |a, r, _| {
         api(second_factor::begin(a, r))
     }),
-    at("DELETE", "/api/users/me/2fa", AccessToken, Json, |a, r, _| {
-        api(second_factor::disable(a, r))
-    }),
+    at(
+        "DELETE",
+        "/api/users/me/2fa",
+        AccessToken,
+        Json,
+        |a, r, _| api(second_factor::disable(a, r)),
+    ),
     at(
         "POST",
         "/api/users/me/2fa/confirm",

@@ -113,8 +113,13 @@ impl Authority {
             .account(&pending.user_id)?
             .filter(|a| !a.disabled)
             .ok_or_else(expired)?;
-        let session =
-            self.finish_login(account, &pending.name, &pending.org_name, Some(code), source)?;
+        let session = self.finish_login(
+            account,
+            &pending.name,
+            &pending.org_name,
+            Some(code),
+            source,
+        )?;
         self.shared.pending_logins.close(handle);
         Ok(session)
     }
@@ -158,14 +163,9 @@ impl Authority {
             // Only a right password gets here, and it does not count as a
             // success: the throttle's run of failures goes on.
             let handle = random_string(&*self.shared.ambient.random, HANDLE_ALPHABET, 43)?;
-            self.shared.pending_logins.open(
-                &handle,
-                &account.user_id,
-                name,
-                org_name,
-                source,
-                now,
-            );
+            self.shared
+                .pending_logins
+                .open(&handle, &account.user_id, name, org_name, source, now);
             self.record_login_refused(
                 "session.second_factor_required",
                 name,

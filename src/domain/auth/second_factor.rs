@@ -421,13 +421,15 @@ impl Authority {
 
     /// Turns the caller's second factor off, proven with a current code
     /// (or a recovery code); refused where the org's policy requires one.
-    pub fn disable_second_factor(&mut self, caller: &Caller, code: &str) -> Result<(), DomainError> {
+    pub fn disable_second_factor(
+        &mut self,
+        caller: &Caller,
+        code: &str,
+    ) -> Result<(), DomainError> {
         self.require_own_second_factor(caller)?;
         let user_id = caller.account.user_id.clone();
         let Some(factor) = self.enrolled_second_factor(&user_id)? else {
-            return Err(DomainError::NotFound(
-                "no second factor is enrolled".into(),
-            ));
+            return Err(DomainError::NotFound("no second factor is enrolled".into()));
         };
         if self.second_factor_required(&caller.account)? {
             return Err(self.deny(
@@ -582,7 +584,10 @@ mod tests {
     fn codes_are_rfc_6238s_and_a_step_either_side_is_accepted() {
         let secret = b"12345678901234567890";
         assert_eq!(matching_step(secret, "287082", 59).unwrap(), Some(1));
-        assert_eq!(matching_step(secret, "081804", 1111111109).unwrap(), Some(37037036));
+        assert_eq!(
+            matching_step(secret, "081804", 1111111109).unwrap(),
+            Some(37037036)
+        );
         // Its neighbours' codes, and no further.
         assert_eq!(matching_step(secret, "287082", 89).unwrap(), Some(1));
         assert_eq!(matching_step(secret, "287082", 29).unwrap(), Some(1));

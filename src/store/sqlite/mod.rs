@@ -754,7 +754,10 @@ mod tests {
         );
         migrate(&mut conn).unwrap();
         let session = conn.session("s1").unwrap().unwrap();
-        assert!(!session.enrol_only, "a session from before may do everything");
+        assert!(
+            !session.enrol_only,
+            "a session from before may do everything"
+        );
         let policy = conn.token_policy("o1").unwrap().unwrap();
         assert_eq!(policy.max_ttl.as_deref(), Some("90days"));
         assert_eq!(policy.second_factor, None, "inherits the default");
@@ -770,10 +773,15 @@ mod tests {
         };
         assert!(conn.begin_second_factor(&record).unwrap());
         assert!(!conn.accept_second_factor_step("u1", 3).unwrap(), "pending");
-        assert!(conn.enrol_second_factor("u1", 6, 3, &[[1; 32], [2; 32]]).unwrap());
+        assert!(conn
+            .enrol_second_factor("u1", 6, 3, &[[1; 32], [2; 32]])
+            .unwrap());
         assert!(conn.user("u1").unwrap().unwrap().second_factor);
         assert!(!conn.begin_second_factor(&record).unwrap(), "enrolled");
-        assert!(!conn.accept_second_factor_step("u1", 3).unwrap(), "replayed");
+        assert!(
+            !conn.accept_second_factor_step("u1", 3).unwrap(),
+            "replayed"
+        );
         assert!(conn.accept_second_factor_step("u1", 4).unwrap());
         assert!(conn.use_recovery_code("u1", &[1; 32], 9).unwrap());
         assert!(!conn.use_recovery_code("u1", &[1; 32], 9).unwrap(), "used");

@@ -61,8 +61,8 @@ impl SecondFactorWrites for Connection {
             return Ok(false);
         }
         self.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
-        let mut insert = self
-            .prepare_cached("INSERT INTO recovery_codes (user_id, digest) VALUES (?1, ?2)")?;
+        let mut insert =
+            self.prepare_cached("INSERT INTO recovery_codes (user_id, digest) VALUES (?1, ?2)")?;
         for digest in recovery_digests {
             insert.execute(params![user_id, &digest[..]])?;
         }
