@@ -599,6 +599,21 @@ const ENDPOINTS: &[Endpoint] = &[
     at("POST", "/console/login", Form, Html, |a, r, _| {
         console::login(a, r)
     }),
+    at("POST", "/console/login/code", Form, Html, |a, r, _| {
+        console::login_code(a, r)
+    }),
+    at("GET", "/console/2fa", Console, Html, |a, r, _| {
+        console::second_factor_page(a, r)
+    }),
+    at("POST", "/console/2fa", Console, Html, |a, r, _| {
+        console::begin_second_factor(a, r)
+    }),
+    at("POST", "/console/2fa/confirm", Console, Html, |a, r, _| {
+        console::confirm_second_factor(a, r)
+    }),
+    at("POST", "/console/2fa/disable", Console, Html, |a, r, _| {
+        console::disable_second_factor(a, r)
+    }),
     at("POST", "/console/logout", Console, Html, |a, r, _| {
         console::logout(a, r)
     }),

@@ -3,8 +3,10 @@
 chromium-driver and selenium), against a running tokend, as a person uses
 it: log in, generate a scoped token through the form, see its secret once,
 exchange it over HTTP, regenerate and revoke it; and as an attacker would:
-a forged POST without the CSRF token, a member without the right. axe-core
-checks each page; a screenshot of each page goes to the screenshot folder.
+a forged POST without the CSRF token, a member without the right. Then a
+second factor: enrolling with the QR code's key (codes computed by pyotp),
+the login's second step, and an org policy that sends an unenrolled admin
+to the enrolment page and nowhere else. axe-core checks each page; a screenshot of each page goes to the screenshot folder.
 
 Usage: console_test.py BASE_URL ADMIN_PASSWORD MEMBER_PASSWORD AXE_JS SCREENSHOT_DIR ALICE_TOKEN
 
@@ -18,10 +20,12 @@ import base64
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
+import pyotp
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
@@ -518,7 +522,89 @@ def main():
         check(True, "a deleted service account is gone")
     finally:
         driver.quit()
+    second_factor()
     print("console: every check passed")
+
+
+def second_factor():
+    """member@acme enrols and logs in with a code; carol@acme, an admin,
+    must enrol once the org requires it of admins."""
+    driver = browser()
+    try:
+        log_in(driver, "acme", "member", MEMBER_PASSWORD)
+        wait_for_url(driver, "/console/tokens")
+        driver.get(BASE + "/console/2fa")
+        accessible(driver, "two-factor login")
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        key = wait_for(driver, "#secret").get_attribute("value")
+        check(driver.find_elements(By.CSS_SELECTOR, "figure.qr svg"),
+              "the enrolment page shows a QR code, drawn by the server")
+        check(len(key) == 32, "and the key as text, 160 bits in base32")
+        accessible(driver, "two-factor enrolment")
+        shot(driver, "two-factor")
+        totp = pyotp.TOTP(key)
+        driver.find_element(By.ID, "code").send_keys(totp.now())
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        codes = wait_for(driver, "#recovery").get_attribute("value").split()
+        check(len(codes) == 10 and len(set(codes)) == 10, "ten recovery codes, shown once")
+        accessible(driver, "recovery codes")
+        shot(driver, "two-factor-recovery")
+        driver.get(BASE + "/console/2fa")
+        check("recovery-codes" not in driver.page_source and codes[0] not in driver.page_source,
+              "the recovery codes are not shown again")
+        driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+        wait_for_url(driver, "/console/login")
+
+        log_in(driver, "acme", "member", MEMBER_PASSWORD)
+        wait_for(driver, "input[name=login]")
+        check(session_cookie(driver) is None, "a right password alone opens no session")
+        accessible(driver, "login's second step")
+        shot(driver, "login-code")
+        right = totp.at(time.time() + 30)
+        wrong = "000000" if right != "000000" else "111111"
+        driver.find_element(By.ID, "code").send_keys(wrong)
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        wait_for(driver, "p.error")
+        check(session_cookie(driver) is None, "a wrong code opens no session")
+        driver.find_element(By.ID, "code").send_keys(right)
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        wait_for_url(driver, "/console/tokens")
+        check(session_cookie(driver) is not None, "the right code logs in")
+    finally:
+        driver.quit()
+
+    status, admin = http_json("POST", "/cloudapi/1.0.0/sessions/provider",
+                              basic=("administrator@System", ADMIN_PASSWORD))
+    status, orgs = http_json("GET", "/api/org?name=acme", bearer=admin)
+    acme = orgs["orgs"][0]["id"]
+    status, _ = http_json("PUT", f"/api/org/{acme}/token-policy",
+                          {"second_factor": "admins"}, bearer=admin)
+    check(status == 200, "the provider requires a second factor of acme's admins")
+    driver = browser()
+    try:
+        log_in(driver, "acme", "carol", MEMBER_PASSWORD)
+        wait_for_url(driver, "/console/2fa")
+        check("Your organization requires a second factor" in driver.page_source,
+              "an unenrolled admin lands on the enrolment page")
+        links = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "nav a")]
+        check(links == ["Two-factor login"], f"and sees no other page ({links})")
+        driver.get(BASE + "/console/tokens")
+        wait_for_url(driver, "/console/2fa")
+        check(True, "every other page sends it back to enrol")
+        status, _ = http("POST", "/console/tokens", {"csrf": csrf_of(driver), "name": "x"},
+                         cookie=session_cookie(driver))
+        check(status == 403, "its session cannot make an API token")
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        key = wait_for(driver, "#secret").get_attribute("value")
+        driver.find_element(By.ID, "code").send_keys(pyotp.TOTP(key).now())
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        wait_for(driver, "#recovery")
+        driver.get(BASE + "/console/tokens")
+        wait_for_url(driver, "/console/tokens")
+        check(True, "once enrolled, the same session reaches every page")
+    finally:
+        driver.quit()
+    http_json("PUT", f"/api/org/{acme}/token-policy", {}, bearer=admin)
 
 
 if __name__ == "__main__":

@@ -350,17 +350,22 @@ impl Authority {
                 "a second factor is enrolled already; turn it off first".into(),
             ));
         }
-        let base32 = Secret::from(secret.to_vec()).to_base32();
-        let label = format!(
-            "{ISSUER}:{}",
-            label_component(&format!("{}@{}", account.user_name, account.org.name))
-        );
-        Ok(Enrolment {
-            uri: format!(
-                "otpauth://totp/{label}?secret={base32}&issuer={ISSUER}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECONDS}"
-            ),
-            secret: base32,
-        })
+        Ok(enrolment(account, &secret[..]))
+    }
+
+    /// The caller's enrolment begun and not yet confirmed, to show again
+    /// (the console's page after a mistyped code); None if there is none.
+    pub fn pending_enrolment(&self, caller: &Caller) -> Result<Option<Enrolment>, DomainError> {
+        self.require_own_second_factor(caller)?;
+        let Some(pending) = self
+            .db()
+            .second_factor(&caller.account.user_id)?
+            .filter(|f| f.enrolled_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let secret = unseal(&pending.secret)?;
+        Ok(Some(enrolment(&caller.account, &secret)))
     }
 
     /// Confirms the pending enrolment with a code from the app; the ten
@@ -500,6 +505,21 @@ impl Authority {
                 &format!("{}@{}", account.user_name, account.org.name),
             )
             .in_org(&account.org.id))
+    }
+}
+
+/// What an app needs to hold `secret` for `account`.
+fn enrolment(account: &Account, secret: &[u8]) -> Enrolment {
+    let base32 = Secret::from(secret.to_vec()).to_base32();
+    let label = format!(
+        "{ISSUER}:{}",
+        label_component(&format!("{}@{}", account.user_name, account.org.name))
+    );
+    Enrolment {
+        uri: format!(
+            "otpauth://totp/{label}?secret={base32}&issuer={ISSUER}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECONDS}"
+        ),
+        secret: base32,
     }
 }
 

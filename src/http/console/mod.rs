@@ -27,18 +27,23 @@ macro_rules! or_answer {
 
 mod admin;
 mod pages;
+mod second_factor;
 mod tokens;
 
 pub use admin::{
     audit, decide_device, device_form, inventory, manage_service_account, policy, revoke_selected,
     service_accounts, set_policy, ServiceAccountAction,
 };
+pub use second_factor::{
+    begin_second_factor, confirm_second_factor, disable_second_factor, login_code,
+    second_factor_page,
+};
 pub use tokens::{create_token, new_token_form, regenerate, revoke, revoke_form, tokens};
 
 use super::error::BadRequest;
 use super::request::Request;
 use super::response::Response;
-use crate::domain::{Authority, Caller, DomainError, LoginEndpoint, PROVIDER_ORG};
+use crate::domain::{Authority, Caller, DomainError, LoginEndpoint, LoginSession, PROVIDER_ORG};
 use pages::Page;
 
 const STYLESHEET: &str = include_str!("console.css");
@@ -66,7 +71,7 @@ pub fn script() -> Response {
 /// `GET /console/login`.
 pub fn login_form(authority: &mut Authority, request: &Request) -> Response {
     let next = next_page(query_text(request, "next").as_deref());
-    if session_caller(authority, request).is_ok() {
+    if session_caller(authority, request, Admit::Full).is_ok() {
         return redirect(&next);
     }
     html(200, pages::login(None, "", "", &next))
@@ -92,17 +97,10 @@ pub fn login(authority: &mut Authority, request: &Request) -> Response {
         LoginEndpoint::Tenant
     };
     match authority.login(endpoint, &org, &user, password, None, request.peer) {
-        Ok(session) => {
-            let max_age = (session.expires_at - authority.now()).max(0);
-            redirect(&next).with_header(
-                "Set-Cookie",
-                format!(
-                    "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-                    cookie_name(authority),
-                    session.access_token,
-                    secure_flag(authority)
-                ),
-            )
+        Ok(session) => logged_in(authority, &session, &next),
+        // The password was right: the second step asks for the code.
+        Err(DomainError::SecondFactorRequired(handle)) => {
+            html(200, pages::login_code(None, &handle, &next))
         }
         Err(DomainError::LoginLocked(seconds)) => html(
             429,
@@ -129,9 +127,30 @@ pub fn login(authority: &mut Authority, request: &Request) -> Response {
     }
 }
 
+/// A session opened: its access token in the cookie, and on to `next`,
+/// or to the enrolment page for a session that may only enrol.
+fn logged_in(authority: &Authority, session: &LoginSession, next: &str) -> Response {
+    let max_age = (session.expires_at - authority.now()).max(0);
+    let to = if session.enrol_only {
+        "/console/2fa"
+    } else {
+        next
+    };
+    redirect(to).with_header(
+        "Set-Cookie",
+        format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+            cookie_name(authority),
+            session.access_token,
+            secure_flag(authority)
+        ),
+    )
+}
+
 /// `POST /console/logout`: ends the session and forgets the cookie.
 pub fn logout(authority: &mut Authority, request: &Request) -> Response {
-    let (caller, _) = or_answer!(form_of_session(authority, request));
+    let SignedForm { caller, .. } =
+        or_answer!(form_with_session_for(authority, request, Admit::EnrolOnly));
     if let Err(e) = authority.logout(&caller) {
         return error_page(e);
     }
@@ -179,9 +198,13 @@ fn one_read(authority: &Authority, page: impl FnOnce(&Authority) -> Response) ->
         .unwrap_or_else(error_page)
 }
 
-/// The caller of a console page, or the way to the login page.
+/// The caller of a console page, or the way to the login page (or, for a
+/// session that may only enrol a second factor, to the enrolment page).
 fn session(authority: &Authority, request: &Request) -> Result<(Caller, String), Response> {
-    session_caller(authority, request).map_err(|_| {
+    session_caller(authority, request, Admit::Full).map_err(|refusal| {
+        if refusal == Refusal::EnrolFirst {
+            return redirect("/console/2fa");
+        }
         let here = if request.query.is_empty() {
             request.path.clone()
         } else {
@@ -211,10 +234,38 @@ fn url_encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn session_caller(authority: &Authority, request: &Request) -> Result<(Caller, String), ()> {
-    let jwt = cookie(request, &cookie_name(authority)).ok_or(())?;
-    let caller = authority.authenticate(&jwt, request.peer).map_err(|_| ())?;
-    Ok((caller, jwt))
+/// Which sessions a page admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admit {
+    /// Sessions that may do what their user may.
+    Full,
+    /// Those, and sessions that may only enrol a second factor.
+    EnrolOnly,
+}
+
+/// Why there is no caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    NoSession,
+    /// A session that may only enrol a second factor.
+    EnrolFirst,
+}
+
+fn session_caller(
+    authority: &Authority,
+    request: &Request,
+    admit: Admit,
+) -> Result<(Caller, String), Refusal> {
+    let jwt = cookie(request, &cookie_name(authority)).ok_or(Refusal::NoSession)?;
+    let caller = match admit {
+        Admit::Full => authority.authenticate(&jwt, request.peer),
+        Admit::EnrolOnly => authority.authenticate_for_enrolment(&jwt, request.peer),
+    };
+    match caller {
+        Ok(caller) => Ok((caller, jwt)),
+        Err(DomainError::SecondFactorEnrolmentRequired) => Err(Refusal::EnrolFirst),
+        Err(_) => Err(Refusal::NoSession),
+    }
 }
 
 /// A form that may change something: sent within a live session, with
@@ -228,9 +279,20 @@ struct SignedForm {
 /// A state-changing form: a live session, the same origin, and the CSRF
 /// token of that session; else 403 and nothing changes.
 fn form_with_session(authority: &Authority, request: &Request) -> Result<SignedForm, Response> {
+    form_with_session_for(authority, request, Admit::Full)
+}
+
+fn form_with_session_for(
+    authority: &Authority,
+    request: &Request,
+    admit: Admit,
+) -> Result<SignedForm, Response> {
     same_origin(request)?;
-    let (caller, jwt) = session_caller(authority, request)
-        .map_err(|_| forbidden("your session has ended; log in again"))?;
+    let (caller, jwt) =
+        session_caller(authority, request, admit).map_err(|refusal| match refusal {
+            Refusal::EnrolFirst => forbidden("set up a second factor first (Two-factor login)"),
+            Refusal::NoSession => forbidden("your session has ended; log in again"),
+        })?;
     let form = request
         .form_body()
         .map_err(|e| html(400, pages::message("Bad request", &bad_request(e))))?;

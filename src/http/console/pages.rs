@@ -5,9 +5,11 @@
 //! the browser's zone, with UTC on hover.
 
 mod admin;
+mod second_factor;
 mod tokens;
 
 pub use admin::*;
+pub use second_factor::*;
 pub use tokens::*;
 
 use maud::{html, Markup, DOCTYPE};
@@ -23,6 +25,8 @@ pub struct Page {
     approves_devices: bool,
     manages_tokens: bool,
     reads_audit: bool,
+    /// A session that may only enrol a second factor: no other page.
+    enrol_only: bool,
 }
 
 impl Page {
@@ -35,6 +39,15 @@ impl Page {
             reads_audit: caller.rights.contains(Right::AuditView),
             manages_tokens: !caller.is_token_derived()
                 && caller.rights.contains(Right::TokenManageAll),
+            enrol_only: false,
+        }
+    }
+
+    /// The page of a session that may only enrol a second factor.
+    pub fn enrolling(caller: &Caller, jwt: &str, enrol_only: bool) -> Page {
+        Page {
+            enrol_only,
+            ..Page::new(caller, jwt)
         }
     }
 }
@@ -53,11 +66,21 @@ fn layout(title: &str, page: Option<&Page>, content: Markup) -> Markup {
             body {
                 header.bar {
                     a.brand href="/console/" { "tokend" }
-                    @if let Some(page) = page {
+                    @if let Some(page) = page.filter(|p| p.enrol_only) {
+                        nav aria-label="Main" {
+                            a href="/console/2fa" { "Two-factor login" }
+                        }
+                        form.logout method="post" action="/console/logout" {
+                            input type="hidden" name="csrf" value=(page.csrf);
+                            span.who { (page.user) "@" (page.org) }
+                            button type="submit" { "Log out" }
+                        }
+                    } @else if let Some(page) = page {
                         nav aria-label="Main" {
                             a href="/console/tokens" { "API tokens" }
                             a href="/console/account" { "Roles and rights" }
                             a href="/console/policy" { "Token policy" }
+                            a href="/console/2fa" { "Two-factor login" }
                             @if page.manages_tokens {
                                 a href="/console/inventory" { "All tokens" }
                             }

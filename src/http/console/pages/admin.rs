@@ -115,6 +115,7 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                 dt { "Longest lifetime" } dd { (effective.max_ttl) }
                 dt { "Tokens that never expire" } dd { @if effective.allow_never { "allowed" } @else { "not allowed" } }
                 dt { "Revoked when unused for" } dd { (effective.max_idle.as_deref().unwrap_or("never")) }
+                dt { "Second factor required of" } dd { (effective.second_factor.name()) }
             }
             @if editable {
                 form method="post" action="/console/policy" {
@@ -132,6 +133,13 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                     }
                     label for={ (scope) "-idle" } { "Revoke when unused for" }
                     input id={ (scope) "-idle" } name="max_idle" type="text" value=(own.max_idle.as_deref().unwrap_or("")) placeholder="inherited, or none";
+                    label for={ (scope) "-second-factor" } { "Second factor required of" }
+                    select id={ (scope) "-second-factor" } name="second_factor" {
+                        option value="" selected[own.second_factor.is_none()] { "inherited" }
+                        @for rule in ["nobody", "admins", "everyone"] {
+                            option value=(rule) selected[own.second_factor.as_deref() == Some(rule)] { (rule) }
+                        }
+                    }
                     button type="submit" { "Save" }
                 }
             }
