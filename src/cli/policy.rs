@@ -1,6 +1,6 @@
 //! `tokend policy`: show and set the token lifetime policy and who must
-//! log in with a second factor (the provider-wide default, or an org's), and list the tokens an org's policy
-//! would not allow today.
+//! log in with a second factor (the provider-wide default, or an org's),
+//! and list the tokens an org's policy would not allow today.
 
 use clap::Subcommand;
 
