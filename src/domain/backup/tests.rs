@@ -59,7 +59,7 @@ fn open(path: &Path, clock: &Arc<ManualClock>) -> Authority {
         random: Arc::new(OsRandom),
     };
     let database = Arc::new(SqliteDatabase::create_or_open(path).unwrap());
-    Authority::start(database, settings(), ambient, Some(PASSWORD))
+    Authority::start(database, settings(), ambient, Some(PASSWORD), crate::domain::tokens::sealing::test_store())
         .unwrap()
         .0
 }
@@ -299,7 +299,7 @@ fn a_restore_replays_every_revocation_after_the_backup_point() {
         Ambient {
             clock: clock.clone(),
             random: Arc::new(OsRandom),
-        },
+        }, crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = restored
@@ -516,7 +516,7 @@ fn revoke_live_ends_every_token_and_session_and_accepting_changes_nothing() {
     let mut restored = Authority::open(
         Arc::new(SqliteDatabase::open_existing(&copy).unwrap()),
         settings(),
-        ambient(),
+        ambient(), crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = restored.restore(RestoreChoice::RevokeLive, &point).unwrap();
@@ -530,7 +530,7 @@ fn revoke_live_ends_every_token_and_session_and_accepting_changes_nothing() {
     let mut accepted = Authority::open(
         Arc::new(SqliteDatabase::open_existing(&as_is).unwrap()),
         settings(),
-        ambient(),
+        ambient(), crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = accepted
