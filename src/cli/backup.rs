@@ -282,14 +282,13 @@ pub(super) fn restore(db: &Path, key_file: &KeyFile, args: RestoreArgs) -> Resul
     let staged = SqliteDatabase::stage_restore(backup, db).map_err(cannot)?;
     let report = {
         let database = SqliteDatabase::open_existing(staged.path()).map_err(cannot)?;
-        let mut authority =
-            Authority::open(
-                Arc::new(database),
-                admin_settings(),
-                Ambient::system(),
-                Arc::new(key_file.clone()),
-            )
-            .map_err(|e| format!("cannot open the restored copy: {e}; nothing was changed"))?;
+        let mut authority = Authority::open(
+            Arc::new(database),
+            admin_settings(),
+            Ambient::system(),
+            Arc::new(key_file.clone()),
+        )
+        .map_err(|e| format!("cannot open the restored copy: {e}; nothing was changed"))?;
         authority
             .restore(choice, &point)
             .map_err(|e| format!("{e}; nothing was changed"))?

@@ -137,12 +137,18 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::serve(&cli.db, &key_file, *args),
         Command::Generate(command) => generate::generate(command),
-        Command::Org(command) => administer(&cli.db, &key_file, |authority| users::org(authority, command)),
-        Command::User(command) => administer(&cli.db, &key_file, |authority| users::user(authority, command)),
-        Command::Token(command) => {
-            administer(&cli.db, &key_file, |authority| tokens::token(authority, command))
-        }
-        Command::Key(command) => administer(&cli.db, &key_file, |authority| keys::key(authority, command)),
+        Command::Org(command) => administer(&cli.db, &key_file, |authority| {
+            users::org(authority, command)
+        }),
+        Command::User(command) => administer(&cli.db, &key_file, |authority| {
+            users::user(authority, command)
+        }),
+        Command::Token(command) => administer(&cli.db, &key_file, |authority| {
+            tokens::token(authority, command)
+        }),
+        Command::Key(command) => administer(&cli.db, &key_file, |authority| {
+            keys::key(authority, command)
+        }),
         Command::Clock(ClockCommand::Confirm) => administer(&cli.db, &key_file, |authority| {
             let now = authority.confirm_clock(Actor::Operator)?;
             eprintln!(
@@ -152,35 +158,39 @@ pub fn run() -> ExitCode {
             );
             Ok(())
         }),
-        Command::Service(command) => {
-            administer(&cli.db, &key_file, |authority| directory::service(authority, command))
-        }
-        Command::Role(command) => {
-            administer(&cli.db, &key_file, |authority| directory::role(authority, command))
-        }
-        Command::Group(command) => {
-            administer(&cli.db, &key_file, |authority| directory::group(authority, command))
-        }
-        Command::Bundle(command) => {
-            administer(&cli.db, &key_file, |authority| directory::bundle(authority, command))
-        }
+        Command::Service(command) => administer(&cli.db, &key_file, |authority| {
+            directory::service(authority, command)
+        }),
+        Command::Role(command) => administer(&cli.db, &key_file, |authority| {
+            directory::role(authority, command)
+        }),
+        Command::Group(command) => administer(&cli.db, &key_file, |authority| {
+            directory::group(authority, command)
+        }),
+        Command::Bundle(command) => administer(&cli.db, &key_file, |authority| {
+            directory::bundle(authority, command)
+        }),
         Command::Audit(AuditCommand {
             prune: Some(AuditPrune::Prune { before }),
             ..
-        }) => administer(&cli.db, &key_file, |authority| audit::prune(authority, &before)),
-        Command::Audit(AuditCommand { read, .. }) => {
-            administer(&cli.db, &key_file, |authority| audit::audit(authority, read))
-        }
+        }) => administer(&cli.db, &key_file, |authority| {
+            audit::prune(authority, &before)
+        }),
+        Command::Audit(AuditCommand { read, .. }) => administer(&cli.db, &key_file, |authority| {
+            audit::audit(authority, read)
+        }),
         Command::ServiceAccount(command) => administer(&cli.db, &key_file, |authority| {
             service_accounts::service_account(authority, command)
         }),
         Command::Device(command) => administer(&cli.db, &key_file, |authority| {
             service_accounts::device(authority, command)
         }),
-        Command::Policy(command) => {
-            administer(&cli.db, &key_file, |authority| policy::policy(authority, command))
-        }
-        Command::Remind(args) => administer(&cli.db, &key_file, |authority| remind::remind(authority, args)),
+        Command::Policy(command) => administer(&cli.db, &key_file, |authority| {
+            policy::policy(authority, command)
+        }),
+        Command::Remind(args) => administer(&cli.db, &key_file, |authority| {
+            remind::remind(authority, args)
+        }),
         Command::Backup(args) => backup::backup(&cli.db, &key_file, args),
         Command::Check(args) => backup::check(&cli.db, &key_file, args),
         Command::Restore(args) => backup::restore(&cli.db, &key_file, args),

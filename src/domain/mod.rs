@@ -62,11 +62,11 @@ use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
+pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
 pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
-pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::scopes::Grant;
 pub use tokens::sealing::{Kek, KekStore, MemoryKek, KEK_LEN};
 use tokens::signing::KeyRing;
@@ -493,11 +493,13 @@ impl Authority {
         // reads no key file.
         let needs_kek = records.iter().any(|r| {
             held.is_none_or(|ring| !ring.holds(&r.kid))
-                && tokens::sealing::sealing_of(&r.private_key) != tokens::sealing::Sealing::Plaintext
+                && tokens::sealing::sealing_of(&r.private_key)
+                    != tokens::sealing::Sealing::Plaintext
         });
         let kek = if needs_kek { self.kek().ok() } else { None };
         let location = self.shared.kek_store.location();
-        let open = |record: &records::SigningKeyRecord| match &kek {
+        let open = |record: &records::SigningKeyRecord| {
+            match &kek {
             Some(kek) => tokens::sealing::unseal(kek, &record.kid, &record.algorithm, &record.private_key)
                 .map_err(|e| e.to_string()),
             None => match tokens::sealing::sealing_of(&record.private_key) {
@@ -506,6 +508,7 @@ impl Authority {
                     "it is sealed under key-encryption key {id}, and no usable key file is at {location}"
                 )),
             },
+        }
         };
         KeyRing::load(generation, &records, self.token_lifetime(), &open, held)
     }

@@ -31,7 +31,8 @@ impl Fixture {
             database.clone(),
             settings(),
             ambient(&clock),
-            Some(PASSWORD), crate::domain::tokens::sealing::test_store(),
+            Some(PASSWORD),
+            crate::domain::tokens::sealing::test_store(),
         )
         .unwrap();
         assert!(first.is_some_and(|f| f.generated_password.is_none()));
@@ -44,7 +45,13 @@ impl Fixture {
 
     /// A second process on the same database (the admin CLI), same clock.
     fn other_process(&self) -> Authority {
-        Authority::open(self.database.clone(), settings(), ambient(&self.clock), crate::domain::tokens::sealing::test_store()).unwrap()
+        Authority::open(
+            self.database.clone(),
+            settings(),
+            ambient(&self.clock),
+            crate::domain::tokens::sealing::test_store(),
+        )
+        .unwrap()
     }
 
     fn admin_login(&mut self, source: IpAddr) -> Result<LoginSession, DomainError> {
@@ -126,8 +133,14 @@ fn ambient(clock: &Arc<ManualClock>) -> Ambient {
 #[test]
 fn first_start_happens_once() {
     let f = Fixture::new();
-    let (_, again) =
-        Authority::start(f.database.clone(), settings(), ambient(&f.clock), None, crate::domain::tokens::sealing::test_store()).unwrap();
+    let (_, again) = Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        crate::domain::tokens::sealing::test_store(),
+    )
+    .unwrap();
     assert!(again.is_none(), "a second start initialises nothing");
 }
 
@@ -135,10 +148,22 @@ fn first_start_happens_once() {
 fn admin_commands_refuse_an_uninitialised_database() {
     let database = Arc::new(SqliteDatabase::in_memory().unwrap());
     let clock = Arc::new(ManualClock::at(START));
-    let opened = Authority::open(database.clone(), settings(), ambient(&clock), crate::domain::tokens::sealing::test_store());
+    let opened = Authority::open(
+        database.clone(),
+        settings(),
+        ambient(&clock),
+        crate::domain::tokens::sealing::test_store(),
+    );
     assert!(matches!(opened, Err(DomainError::Invalid(_))));
     // ...and wrote nothing: a later first start still happens.
-    let (_, first) = Authority::start(database, settings(), ambient(&clock), None, crate::domain::tokens::sealing::test_store()).unwrap();
+    let (_, first) = Authority::start(
+        database,
+        settings(),
+        ambient(&clock),
+        None,
+        crate::domain::tokens::sealing::test_store(),
+    )
+    .unwrap();
     assert!(first.is_some_and(|f| f.generated_password.is_some()));
 }
 
@@ -146,9 +171,20 @@ fn admin_commands_refuse_an_uninitialised_database() {
 fn a_failed_first_start_writes_nothing() {
     let database = Arc::new(SqliteDatabase::in_memory().unwrap());
     let clock = Arc::new(ManualClock::at(START));
-    let short = Authority::start(database.clone(), settings(), ambient(&clock), Some("short"), crate::domain::tokens::sealing::test_store());
+    let short = Authority::start(
+        database.clone(),
+        settings(),
+        ambient(&clock),
+        Some("short"),
+        crate::domain::tokens::sealing::test_store(),
+    );
     assert!(matches!(short, Err(DomainError::Invalid(_))));
-    let opened = Authority::open(database, settings(), ambient(&clock), crate::domain::tokens::sealing::test_store());
+    let opened = Authority::open(
+        database,
+        settings(),
+        ambient(&clock),
+        crate::domain::tokens::sealing::test_store(),
+    );
     assert!(opened.is_err(), "no provider org was written");
 }
 
@@ -437,7 +473,8 @@ fn an_upgraded_database_gets_an_rsa_key_published_before_it_signs() {
         f.database.clone(),
         settings(),
         ambient(&f.clock),
-        Some(PASSWORD), crate::domain::tokens::sealing::test_store(),
+        Some(PASSWORD),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     assert!(first.is_none());
@@ -533,7 +570,8 @@ fn retention_prunes_only_events_past_their_age_and_says_so() {
             audit_retention: Some(year),
             ..settings()
         },
-        ambient(&f.clock), crate::domain::tokens::sealing::test_store(),
+        ambient(&f.clock),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let all = EventFilter {
@@ -759,7 +797,8 @@ fn with_retention(f: &Fixture) -> Authority {
             audit_retention: Some(Duration::from_secs(365 * 24 * 3600)),
             ..settings()
         },
-        ambient(&f.clock), crate::domain::tokens::sealing::test_store(),
+        ambient(&f.clock),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap()
 }
@@ -912,7 +951,8 @@ fn the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change()
                 audit_max_bytes: Some(max),
                 ..settings()
             },
-            ambient(&f.clock), crate::domain::tokens::sealing::test_store(),
+            ambient(&f.clock),
+            crate::domain::tokens::sealing::test_store(),
         )
         .unwrap()
     };

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tokend::key_file::KeyFile;
 use tokend::domain::{Actor, Ambient, Authority, NewAccount, Settings};
+use tokend::key_file::KeyFile;
 use tokend::store::SqliteDatabase;
 
 #[derive(Parser)]

@@ -59,9 +59,15 @@ fn open(path: &Path, clock: &Arc<ManualClock>) -> Authority {
         random: Arc::new(OsRandom),
     };
     let database = Arc::new(SqliteDatabase::create_or_open(path).unwrap());
-    Authority::start(database, settings(), ambient, Some(PASSWORD), crate::domain::tokens::sealing::test_store())
-        .unwrap()
-        .0
+    Authority::start(
+        database,
+        settings(),
+        ambient,
+        Some(PASSWORD),
+        crate::domain::tokens::sealing::test_store(),
+    )
+    .unwrap()
+    .0
 }
 
 fn login(authority: &mut Authority, org: &str, user: &str) -> (LoginSession, Caller) {
@@ -299,7 +305,8 @@ fn a_restore_replays_every_revocation_after_the_backup_point() {
         Ambient {
             clock: clock.clone(),
             random: Arc::new(OsRandom),
-        }, crate::domain::tokens::sealing::test_store(),
+        },
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = restored
@@ -516,7 +523,8 @@ fn revoke_live_ends_every_token_and_session_and_accepting_changes_nothing() {
     let mut restored = Authority::open(
         Arc::new(SqliteDatabase::open_existing(&copy).unwrap()),
         settings(),
-        ambient(), crate::domain::tokens::sealing::test_store(),
+        ambient(),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = restored.restore(RestoreChoice::RevokeLive, &point).unwrap();
@@ -530,7 +538,8 @@ fn revoke_live_ends_every_token_and_session_and_accepting_changes_nothing() {
     let mut accepted = Authority::open(
         Arc::new(SqliteDatabase::open_existing(&as_is).unwrap()),
         settings(),
-        ambient(), crate::domain::tokens::sealing::test_store(),
+        ambient(),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = accepted

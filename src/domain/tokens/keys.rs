@@ -223,7 +223,12 @@ impl Authority {
         let records = self.db().all_signing_keys()?;
         for record in &records {
             sealing::unseal(&old, &record.kid, &record.algorithm, &record.private_key).map_err(
-                |e| DomainError::Invalid(format!("signing key {} cannot be opened: {e}", record.kid)),
+                |e| {
+                    DomainError::Invalid(format!(
+                        "signing key {} cannot be opened: {e}",
+                        record.kid
+                    ))
+                },
             )?;
         }
         let new = Kek::generate(&*self.shared.ambient.random)?;

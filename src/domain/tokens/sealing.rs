@@ -312,7 +312,11 @@ mod tests {
         assert_eq!(sealing_of(&SCALAR), Sealing::Plaintext);
         let mut scalar = SCALAR;
         scalar[..4].copy_from_slice(MAGIC);
-        assert_eq!(sealing_of(&scalar), Sealing::Plaintext, "too short to be sealed");
+        assert_eq!(
+            sealing_of(&scalar),
+            Sealing::Plaintext,
+            "too short to be sealed"
+        );
         let pkcs8 = [0x30, 0x82, 0x04, 0xbd, 0x02, 0x01, 0x00];
         assert_eq!(sealing_of(&pkcs8.repeat(100)), Sealing::Plaintext);
         assert_eq!(&unseal(&kek(), "k", "ES256", &SCALAR).unwrap()[..], SCALAR);

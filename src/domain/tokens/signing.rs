@@ -417,11 +417,7 @@ impl KeyRing {
 /// signs from), as a ring of them all would have it; a replaced key
 /// verifies for `token_lifetime` and a minute. For listings, which need no
 /// private key.
-pub fn key_states_of(
-    records: &[SigningKeyRecord],
-    now: i64,
-    token_lifetime: i64,
-) -> Vec<KeyState> {
+pub fn key_states_of(records: &[SigningKeyRecord], now: i64, token_lifetime: i64) -> Vec<KeyState> {
     key_states(
         records
             .iter()
