@@ -53,6 +53,9 @@ pub(in crate::domain) struct Header {
     pub kid: Option<String>,
 }
 
+/// Opens a stored key: its private part in plaintext, or why not.
+pub type OpenKey<'a> = dyn Fn(&SigningKeyRecord) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
+
 /// A key pair of one of the two algorithms; not `Debug`.
 enum KeyPair {
     Ec {
@@ -109,7 +112,7 @@ impl KeyRing {
         generation: i64,
         records: &[SigningKeyRecord],
         token_lifetime: i64,
-        open: &dyn Fn(&SigningKeyRecord) -> Result<Zeroizing<Vec<u8>>, String>,
+        open: &OpenKey<'_>,
         held: Option<&KeyRing>,
     ) -> Result<(KeyRing, Vec<(String, String)>), DomainError> {
         let random = SystemRandom::new();
