@@ -1160,3 +1160,72 @@ fn the_operator_resets_a_password_and_every_session_ends() {
     );
     assert!(matches!(own, Err(DomainError::Invalid(_))));
 }
+
+#[test]
+fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows() {
+    let f = Fixture::new();
+    let lost: Arc<MemoryKek> = Arc::new(MemoryKek::default());
+    let mut admin = Authority::open(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        lost.clone(),
+    )
+    .unwrap();
+    // Without the KEK: no rotation, and no start makes keys in its place.
+    assert!(admin.rotate_signing_keys(KeyRotation::AtOnce).is_err());
+    let refused = Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        lost.clone(),
+    );
+    assert!(matches!(refused, Err(DomainError::Invalid(ref why)) if why.contains("no key file")));
+    assert!(lost.load().unwrap().is_none(), "no KEK made in its place");
+    // Asked for: new keys under a new KEK, the old ones retired.
+    let replacement: Arc<MemoryKek> = Arc::new(MemoryKek::default());
+    let (keys, kek_id) = admin
+        .replace_signing_keys_under_new_kek(&*replacement)
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(replacement.load().unwrap().unwrap().id(), kek_id);
+    let (mut restarted, _) = Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        replacement.clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        restarted.jwks().unwrap()["keys"].as_array().unwrap().len(),
+        2,
+        "only the new pair"
+    );
+    // The old KEK opens nothing in force now.
+    assert!(Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        tokens::sealing::test_store(),
+    )
+    .is_err());
+    // A reseal rewrites the keys in force; the retired ones it cannot open stay.
+    let next = MemoryKek::default();
+    let report = restarted.reseal_signing_keys(&next).unwrap();
+    assert_eq!(report.keys, 2);
+    assert_eq!(report.from, vec![kek_id]);
+    let events = f
+        .authority
+        .events_for_operator(
+            None,
+            EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            },
+        )
+        .unwrap();
+    assert!(events.iter().any(|(_, e)| e.kind == "key.reseal"));
+}

@@ -219,32 +219,26 @@ impl Authority {
         new_store: &dyn KekStore,
     ) -> Result<ResealReport, DomainError> {
         let old = self.kek()?;
-        // Every key must open before anything is made or written.
-        let records = self.db().all_signing_keys()?;
-        for record in &records {
-            sealing::unseal(&old, &record.kid, &record.algorithm, &record.private_key).map_err(
-                |e| {
-                    DomainError::Invalid(format!(
-                        "signing key {} cannot be opened: {e}",
-                        record.kid
-                    ))
-                },
-            )?;
-        }
+        // Every key in force must open before anything is made or written.
+        let resealed = resealable(
+            &self.db().signing_keys()?,
+            &self.db().all_signing_keys()?,
+            &old,
+        )
+        .map_err(DomainError::Invalid)?;
         let new = Kek::generate(&*self.shared.ambient.random)?;
         // The new file first: a write that then fails leaves an unused
         // file, never keys sealed under a KEK kept nowhere.
         new_store.create(&new)?;
-        let mut from: Vec<String> = records
+        let from: Vec<String> = resealed
             .iter()
-            .map(|r| match sealing::sealing_of(&r.private_key) {
+            .map(|(r, _)| match sealing::sealing_of(&r.private_key) {
                 Sealing::Sealed(id) => id,
                 Sealing::Plaintext => "plaintext".into(),
             })
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        from.sort();
         let event = self
             .operator_event("key.reseal")?
             .on("key_encryption_key", &new.id(), &new.id())
@@ -254,24 +248,41 @@ impl Authority {
         let to = new.id();
         let keys = self.write_recorded(event, move |tx| {
             // Read again inside the write: a key added meanwhile is resealed too.
-            let records = tx.all_signing_keys()?;
-            for record in &records {
-                let private =
-                    sealing::unseal(&old, &record.kid, &record.algorithm, &record.private_key)
-                        .map_err(|e| {
-                            crate::domain::storage::StoreError::Failed(format!(
-                                "signing key {} cannot be opened: {e}",
-                                record.kid
-                            ))
-                        })?;
-                let blob = sealing::seal(&new, &*random, &record.kid, &record.algorithm, &private)
-                    .map_err(|e| crate::domain::storage::StoreError::Failed(e.to_string()))?;
+            let resealed = resealable(&tx.signing_keys()?, &tx.all_signing_keys()?, &old)
+                .map_err(crate::domain::storage::StoreError::Failed)?;
+            for (record, private) in &resealed {
+                let blob =
+                    sealing::seal(&new, &*random, &record.kid, &record.algorithm, private)
+                        .map_err(|e| crate::domain::storage::StoreError::Failed(e.to_string()))?;
                 tx.replace_signing_key_private(&record.kid, &blob)?;
             }
-            Ok(records.len())
+            Ok(resealed.len())
         })?;
         Ok(ResealReport { from, to, keys })
     }
+}
+
+/// The keys of `all` a reseal under a new KEK rewrites, opened with `old`:
+/// every key in force (`live`), which must open, and every retired key
+/// that opens. A retired key that does not (sealed under a key file lost
+/// and replaced by `key rotate --now --new-key-file`) never signs nor
+/// verifies again and is left as it is.
+fn resealable(
+    live: &[SigningKeyRecord],
+    all: &[SigningKeyRecord],
+    old: &Kek,
+) -> Result<Vec<(SigningKeyRecord, zeroize::Zeroizing<Vec<u8>>)>, String> {
+    let mut resealed = Vec::with_capacity(all.len());
+    for record in all {
+        match sealing::unseal(old, &record.kid, &record.algorithm, &record.private_key) {
+            Ok(private) => resealed.push((record.clone(), private)),
+            Err(e) if live.iter().any(|k| k.kid == record.kid) => {
+                return Err(format!("signing key {} cannot be opened: {e}", record.kid))
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(resealed)
 }
 
 /// Whether the KEK `store` keeps opens every key of `keys` (a database's
