@@ -432,3 +432,45 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[test]
+fn a_restore_without_its_key_file_says_so_and_a_lost_one_is_replaced_on_request() {
+    let mut srv = TestServer::start();
+    let secret = admin_token(&srv);
+    let backup = srv.dir().join("backup.db");
+    srv.cli()
+        .run(&["backup", backup.to_str().unwrap()], None)
+        .ok("backup");
+    srv.stop();
+    let key = key_file(&srv);
+    let expected = kek_id(&key);
+    std::fs::remove_file(&key).unwrap();
+    let restored = srv
+        .cli()
+        .run(
+            &["restore", backup.to_str().unwrap(), "--accept-resurrection"],
+            None,
+        )
+        .ok("restore");
+    assert!(
+        restored.stdout.contains("warning:") && restored.stdout.contains(&expected),
+        "{restored:#?}"
+    );
+    let refused = refused_serve(srv.db(), &[], srv.dir());
+    assert!(refused.contains(&expected), "{refused}");
+    // The key file is lost for good: new keys under a new one, on request.
+    let new_key = srv.dir().join("replacement.key");
+    let new_file = new_key.to_str().unwrap();
+    srv.cli()
+        .run(
+            &["key", "rotate", "--now", "--new-key-file", new_file],
+            None,
+        )
+        .ok("rotate --now --new-key-file");
+    assert_eq!(mode(&new_key), 0o600);
+    srv.set_config(TestServer::config().env("TOKEND_KEY_FILE", new_file));
+    srv.restart();
+    // The database is whole: the API token exchanges, signed by a new key.
+    let exchanged = srv.api().exchange_provider(&secret).access_token;
+    verify(&srv, &exchanged, &issuer(&srv));
+}
