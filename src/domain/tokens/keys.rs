@@ -262,6 +262,9 @@ impl Authority {
     }
 }
 
+/// A stored key and its private part, opened.
+type Opened = (SigningKeyRecord, zeroize::Zeroizing<Vec<u8>>);
+
 /// The keys of `all` a reseal under a new KEK rewrites, opened with `old`:
 /// every key in force (`live`), which must open, and every retired key
 /// that opens. A retired key that does not (sealed under a key file lost
@@ -271,7 +274,7 @@ fn resealable(
     live: &[SigningKeyRecord],
     all: &[SigningKeyRecord],
     old: &Kek,
-) -> Result<Vec<(SigningKeyRecord, zeroize::Zeroizing<Vec<u8>>)>, String> {
+) -> Result<Vec<Opened>, String> {
     let mut resealed = Vec::with_capacity(all.len());
     for record in all {
         match sealing::unseal(old, &record.kid, &record.algorithm, &record.private_key) {
