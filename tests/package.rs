@@ -360,6 +360,11 @@ fn the_debian_package_installs_serves_and_purges_cleanly() {
         mode_and_owner("/var/lib/tokend/tokend.db"),
         "600 tokend:tokend regular file"
     );
+    // The key file that seals the signing keys, in the state directory.
+    assert_eq!(
+        mode_and_owner("/var/lib/tokend/tokend.db.key"),
+        "600 tokend:tokend regular file"
+    );
 
     // Remove keeps the state, the user and the settings.
     ok("dpkg", &["--remove", "tokend"]);
@@ -367,6 +372,10 @@ fn the_debian_package_installs_serves_and_purges_cleanly() {
     assert!(
         Path::new("/var/lib/tokend/tokend.db").is_file(),
         "remove keeps the database"
+    );
+    assert!(
+        Path::new("/var/lib/tokend/tokend.db.key").is_file(),
+        "remove keeps the key file"
     );
     assert!(account("passwd").is_some(), "remove keeps the user");
     assert!(

@@ -13,9 +13,10 @@ use super::{admin_settings, administer, cannot_open};
 use crate::domain::records::Inspection;
 use crate::domain::storage::StoreError;
 use crate::domain::{
-    backup_file_name, backups_beyond, health_problems, Ambient, AuditStream, Authority,
-    DomainError, RestoreChoice, RestorePoint, RestoreReport,
+    backup_file_name, backups_beyond, health_problems, key_file_verdict, Ambient, AuditStream,
+    Authority, DomainError, RestoreChoice, RestorePoint, RestoreReport,
 };
+use crate::key_file::KeyFile;
 use crate::store::sqlite::LockMode;
 use crate::store::SqliteDatabase;
 
@@ -61,8 +62,8 @@ pub(super) struct RestoreArgs {
     accept_resurrection: bool,
 }
 
-pub(super) fn backup(db: &Path, args: BackupArgs) -> Result<(), String> {
-    administer(db, |authority| {
+pub(super) fn backup(db: &Path, key_file: &KeyFile, args: BackupArgs) -> Result<(), String> {
+    administer(db, key_file, |authority| {
         let target = match (&args.file, &args.dir) {
             (Some(file), _) => file.clone(),
             (None, Some(dir)) => dir.join(backup_file_name(authority.now())),
@@ -135,13 +136,22 @@ fn delete_old_backups(dir: &Path, keep: usize) -> Result<(), DomainError> {
     Ok(())
 }
 
-pub(super) fn check(db: &Path, args: CheckArgs) -> Result<(), String> {
+pub(super) fn check(db: &Path, key_file: &KeyFile, args: CheckArgs) -> Result<(), String> {
     let path = args.file.as_deref().unwrap_or(db);
     let inspection =
         SqliteDatabase::inspect(path, Ambient::system().now()).map_err(|e| cannot_open(path, e))?;
     println!("database: {}", path.display());
     print_inspection(&inspection);
-    let problems = health_problems(&inspection);
+    let mut problems = health_problems(&inspection);
+    if inspection.counts.is_some() {
+        match key_file_verdict(&inspection.signing_keys, key_file) {
+            Ok(verdict) => println!("key file: {verdict}"),
+            Err(problem) => {
+                println!("key file: {problem}");
+                problems.push(problem);
+            }
+        }
+    }
     if problems.is_empty() {
         println!("status: healthy");
         return Ok(());
@@ -216,7 +226,7 @@ fn print_inspection(found: &Inspection) {
     }
 }
 
-pub(super) fn restore(db: &Path, args: RestoreArgs) -> Result<(), String> {
+pub(super) fn restore(db: &Path, key_file: &KeyFile, args: RestoreArgs) -> Result<(), String> {
     let backup = &args.backup;
     if backup
         .canonicalize()
@@ -272,9 +282,13 @@ pub(super) fn restore(db: &Path, args: RestoreArgs) -> Result<(), String> {
     let staged = SqliteDatabase::stage_restore(backup, db).map_err(cannot)?;
     let report = {
         let database = SqliteDatabase::open_existing(staged.path()).map_err(cannot)?;
-        let mut authority =
-            Authority::open(Arc::new(database), admin_settings(), Ambient::system())
-                .map_err(|e| format!("cannot open the restored copy: {e}; nothing was changed"))?;
+        let mut authority = Authority::open(
+            Arc::new(database),
+            admin_settings(),
+            Ambient::system(),
+            Arc::new(key_file.clone()),
+        )
+        .map_err(|e| format!("cannot open the restored copy: {e}; nothing was changed"))?;
         authority
             .restore(choice, &point)
             .map_err(|e| format!("{e}; nothing was changed"))?
@@ -295,6 +309,16 @@ pub(super) fn restore(db: &Path, args: RestoreArgs) -> Result<(), String> {
         println!(
             "audit shippers: the events after the backup point are not in the restored trail; \
              resume them after event {id} (write it into the --cursor-file)"
+        );
+    }
+    // The backup holds its keys sealed; the key file is backed up apart.
+    if let Err(problem) = key_file_verdict(&inspection.signing_keys, key_file) {
+        println!(
+            "warning: {problem}. Put the key file the backup's keys are sealed under at {} \
+             (or set TOKEND_KEY_FILE to it) before starting tokend; if it is lost for good, \
+             `tokend key rotate --now --new-key-file FILE` replaces the signing keys (tokens \
+             they signed are refused from then on)",
+            key_file.path().display()
         );
     }
     println!("start tokend again (systemctl start tokend)");

@@ -1,12 +1,15 @@
-//! `tokend key`: rotate the signing keys, list them and show one (ids,
-//! dates and what each does now; never a private key).
+//! `tokend key` (or `keys`): rotate the signing keys, list them and show
+//! one (ids, dates and what each does now; never a private key), and
+//! reseal them under a new key file.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Subcommand;
 
 use super::output::{Output, Table};
 use crate::domain::{format_time, Authority, DomainError, KeyRotation, SigningKeyInfo};
+use crate::key_file::KeyFile;
 use crate::shapes::{key_json, key_state};
 
 #[derive(Subcommand)]
@@ -25,6 +28,21 @@ pub(super) enum KeyCommand {
         /// key stops verifying now; tokens they signed are refused.
         #[arg(long)]
         now: bool,
+        /// With --now, for a key file that is lost for good: make a new
+        /// key file FILE (mode 0600, never over an existing file) and seal
+        /// the new keys under it; the old keys, which nothing can open any
+        /// more, retire at once. Then point TOKEND_KEY_FILE at FILE.
+        #[arg(long, value_name = "FILE", requires = "now")]
+        new_key_file: Option<PathBuf>,
+    },
+    /// Make a new key file FILE (mode 0600, never over an existing file)
+    /// and reseal every private signing key under its key, in one write;
+    /// then point TOKEND_KEY_FILE at FILE and restart tokend. A server
+    /// still running keeps the keys it holds until then.
+    Reseal {
+        /// The new key file.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
     },
     /// List the signing keys: KID, ALGORITHM, CREATED, SIGNS FROM,
     /// REPLACED, STATE (signs, published, verifies or retired).
@@ -43,13 +61,47 @@ pub(super) enum KeyCommand {
 
 pub(super) fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), DomainError> {
     match command {
-        KeyCommand::Rotate { delay, now } => {
+        KeyCommand::Reseal { new_key_file } => {
+            let report = authority.reseal_signing_keys(&KeyFile::new(&new_key_file))?;
+            println!("{}", report.to);
+            eprintln!(
+                "resealed {} signing keys (sealed under {}) under the key-encryption key {} of \
+                 the new key file {}.\nNow set TOKEND_KEY_FILE={} (in /etc/default/tokend for \
+                 the service) and restart tokend; a server still running keeps the keys it \
+                 holds until then. Back the new key file up apart from the database; the old \
+                 one opens no key any more.",
+                report.keys,
+                report.from.join(", "),
+                report.to,
+                new_key_file.display(),
+                new_key_file.display()
+            );
+        }
+        KeyCommand::Rotate {
+            delay,
+            now,
+            new_key_file,
+        } => {
             let rotation = if now {
                 KeyRotation::AtOnce
             } else {
                 KeyRotation::Published(delay)
             };
-            for key in authority.rotate_signing_keys(rotation)? {
+            let keys = match &new_key_file {
+                Some(file) => {
+                    let (keys, kek) =
+                        authority.replace_signing_keys_under_new_kek(&KeyFile::new(file))?;
+                    eprintln!(
+                        "made the key file {} (key-encryption key {kek}); set TOKEND_KEY_FILE={} \
+                         and restart tokend",
+                        file.display(),
+                        file.display()
+                    );
+                    keys
+                }
+                None => authority.rotate_signing_keys(rotation)?,
+            };
+            for key in keys {
                 println!("{}", key.kid);
                 if now {
                     eprintln!("new {} key {} signs from now on", key.algorithm, key.kid);

@@ -28,6 +28,7 @@ use crate::domain::{
     format_time, Actor, Ambient, Authority, DomainError, Settings, DEFAULT_JWKS_MAX_AGE,
     DEFAULT_KEY_PUBLISH_DELAY,
 };
+use crate::key_file::KeyFile;
 use crate::store::sqlite::LockMode;
 use crate::store::SqliteDatabase;
 use audit::{AuditCommand, AuditPrune};
@@ -52,6 +53,11 @@ struct Cli {
     /// every other command needs it to exist and refuses any other path.
     #[arg(long, global = true, env = "TOKEND_DB", default_value = "./tokend.db")]
     db: PathBuf,
+    /// The key file whose key seals the private signing keys: kept apart
+    /// from the database, mode 0600; `tokend serve` makes it on first
+    /// start [default: the database's path with ".key" added, beside it].
+    #[arg(long, global = true, env = "TOKEND_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -123,16 +129,27 @@ enum ClockCommand {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    let key_file = KeyFile::new(
+        cli.key_file
+            .clone()
+            .unwrap_or_else(|| KeyFile::default_for(&cli.db)),
+    );
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(&cli.db, *args),
+        Command::Serve(args) => serve::serve(&cli.db, &key_file, *args),
         Command::Generate(command) => generate::generate(command),
-        Command::Org(command) => administer(&cli.db, |authority| users::org(authority, command)),
-        Command::User(command) => administer(&cli.db, |authority| users::user(authority, command)),
-        Command::Token(command) => {
-            administer(&cli.db, |authority| tokens::token(authority, command))
-        }
-        Command::Key(command) => administer(&cli.db, |authority| keys::key(authority, command)),
-        Command::Clock(ClockCommand::Confirm) => administer(&cli.db, |authority| {
+        Command::Org(command) => administer(&cli.db, &key_file, |authority| {
+            users::org(authority, command)
+        }),
+        Command::User(command) => administer(&cli.db, &key_file, |authority| {
+            users::user(authority, command)
+        }),
+        Command::Token(command) => administer(&cli.db, &key_file, |authority| {
+            tokens::token(authority, command)
+        }),
+        Command::Key(command) => administer(&cli.db, &key_file, |authority| {
+            keys::key(authority, command)
+        }),
+        Command::Clock(ClockCommand::Confirm) => administer(&cli.db, &key_file, |authority| {
             let now = authority.confirm_clock(Actor::Operator)?;
             eprintln!(
                 "the clock ({}) is confirmed: audit retention, idle revocation and forgetting \
@@ -141,38 +158,42 @@ pub fn run() -> ExitCode {
             );
             Ok(())
         }),
-        Command::Service(command) => {
-            administer(&cli.db, |authority| directory::service(authority, command))
-        }
-        Command::Role(command) => {
-            administer(&cli.db, |authority| directory::role(authority, command))
-        }
-        Command::Group(command) => {
-            administer(&cli.db, |authority| directory::group(authority, command))
-        }
-        Command::Bundle(command) => {
-            administer(&cli.db, |authority| directory::bundle(authority, command))
-        }
+        Command::Service(command) => administer(&cli.db, &key_file, |authority| {
+            directory::service(authority, command)
+        }),
+        Command::Role(command) => administer(&cli.db, &key_file, |authority| {
+            directory::role(authority, command)
+        }),
+        Command::Group(command) => administer(&cli.db, &key_file, |authority| {
+            directory::group(authority, command)
+        }),
+        Command::Bundle(command) => administer(&cli.db, &key_file, |authority| {
+            directory::bundle(authority, command)
+        }),
         Command::Audit(AuditCommand {
             prune: Some(AuditPrune::Prune { before }),
             ..
-        }) => administer(&cli.db, |authority| audit::prune(authority, &before)),
-        Command::Audit(AuditCommand { read, .. }) => {
-            administer(&cli.db, |authority| audit::audit(authority, read))
-        }
-        Command::ServiceAccount(command) => administer(&cli.db, |authority| {
+        }) => administer(&cli.db, &key_file, |authority| {
+            audit::prune(authority, &before)
+        }),
+        Command::Audit(AuditCommand { read, .. }) => administer(&cli.db, &key_file, |authority| {
+            audit::audit(authority, read)
+        }),
+        Command::ServiceAccount(command) => administer(&cli.db, &key_file, |authority| {
             service_accounts::service_account(authority, command)
         }),
-        Command::Device(command) => administer(&cli.db, |authority| {
+        Command::Device(command) => administer(&cli.db, &key_file, |authority| {
             service_accounts::device(authority, command)
         }),
-        Command::Policy(command) => {
-            administer(&cli.db, |authority| policy::policy(authority, command))
-        }
-        Command::Remind(args) => administer(&cli.db, |authority| remind::remind(authority, args)),
-        Command::Backup(args) => backup::backup(&cli.db, args),
-        Command::Check(args) => backup::check(&cli.db, args),
-        Command::Restore(args) => backup::restore(&cli.db, args),
+        Command::Policy(command) => administer(&cli.db, &key_file, |authority| {
+            policy::policy(authority, command)
+        }),
+        Command::Remind(args) => administer(&cli.db, &key_file, |authority| {
+            remind::remind(authority, args)
+        }),
+        Command::Backup(args) => backup::backup(&cli.db, &key_file, args),
+        Command::Check(args) => backup::check(&cli.db, &key_file, args),
+        Command::Restore(args) => backup::restore(&cli.db, &key_file, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -185,6 +206,7 @@ pub fn run() -> ExitCode {
 
 fn administer(
     db: &Path,
+    key_file: &KeyFile,
     command: impl FnOnce(&mut Authority) -> Result<(), DomainError>,
 ) -> Result<(), String> {
     // A mistyped --db must not quietly create a second, empty authority.
@@ -209,8 +231,13 @@ fn administer(
     };
     let database = SqliteDatabase::open_existing(db).map_err(|e| cannot_open(db, e))?;
     let settings = admin_settings();
-    let mut authority = Authority::open(Arc::new(database), settings, Ambient::system())
-        .map_err(|e| cannot_open(db, e))?;
+    let mut authority = Authority::open(
+        Arc::new(database),
+        settings,
+        Ambient::system(),
+        Arc::new(key_file.clone()),
+    )
+    .map_err(|e| cannot_open(db, e))?;
     command(&mut authority).map_err(|e| e.to_string())
 }
 

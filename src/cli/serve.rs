@@ -12,6 +12,7 @@ use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
 use crate::domain::{Ambient, Authority, DomainError, FirstStart, Settings};
 use crate::http::{self, ServeOptions};
+use crate::key_file::KeyFile;
 use crate::logging::{self, Format};
 use crate::mail::SmtpMailer;
 use crate::store::sqlite::LockMode;
@@ -107,7 +108,7 @@ enum LogFormat {
 #[derive(Clone, Copy)]
 struct Retention(Option<Duration>);
 
-pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
+pub(super) fn serve(db: &Path, key_file: &KeyFile, args: ServeArgs) -> Result<(), String> {
     logging::set_format(match args.log_format {
         LogFormat::Text => Format::Text,
         LogFormat::Json => Format::Json,
@@ -128,15 +129,25 @@ pub(super) fn serve(db: &Path, args: ServeArgs) -> Result<(), String> {
         }
         Err(e) => return Err(cannot_open(db, e)),
     };
-    let served = serve_locked(db, args);
-    // A first start that failed leaves nothing behind, the lock file neither.
+    let key_file_existed = key_file.path().exists();
+    let served = serve_locked(db, key_file, key_file_existed, args);
+    // A first start that failed leaves nothing behind, the lock file and
+    // a key file it made neither.
     if served.is_err() && !db.exists() {
         lock.remove_if_created();
+        if !key_file_existed {
+            let _ = std::fs::remove_file(key_file.path());
+        }
     }
     served
 }
 
-fn serve_locked(db: &Path, args: ServeArgs) -> Result<(), String> {
+fn serve_locked(
+    db: &Path,
+    key_file: &KeyFile,
+    key_file_existed: bool,
+    args: ServeArgs,
+) -> Result<(), String> {
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -173,6 +184,7 @@ fn serve_locked(db: &Path, args: ServeArgs) -> Result<(), String> {
         settings,
         Ambient::system(),
         password.as_deref(),
+        Arc::new(key_file.clone()),
     );
     let (mut authority, first_start) = match started {
         Ok(started) => started,
@@ -189,6 +201,13 @@ fn serve_locked(db: &Path, args: ServeArgs) -> Result<(), String> {
             });
         }
     };
+    if !key_file_existed && key_file.path().exists() {
+        logging::info(format!(
+            "tokend: made the key file {} (mode 0600): its key seals the signing keys; back \
+             it up apart from the database, without it the database's keys cannot be used",
+            key_file.path().display()
+        ));
+    }
     if let Some(FirstStart { generated_password }) = first_start {
         logging::info(format!("tokend: created database {}", db.display()));
         if let Some(password) = generated_password {

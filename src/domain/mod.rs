@@ -23,7 +23,7 @@ pub mod storage;
 mod tokens;
 
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use account_cache::AccountCache;
@@ -64,11 +64,13 @@ use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
+pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
 pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView, SecondFactorRule};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
 pub use tokens::scopes::Grant;
+pub use tokens::sealing::{Kek, KekStore, MemoryKek, KEK_LEN};
 use tokens::signing::KeyRing;
 pub use tokens::{CreatedApiToken, ExchangeAudience, InventoryQuery, IssuedAccess, NewApiToken};
 
@@ -206,8 +208,13 @@ struct Shared {
     verified_tokens: VerifiedTokens,
     /// Accounts as last read.
     accounts: AccountCache,
-    /// The keys as last read; replaced when the key table's generation moves.
-    keys: RwLock<Arc<KeyRing>>,
+    /// The keys as last read; replaced when the key table's generation
+    /// moves. None until first needed (an admin command that never signs
+    /// never opens a private key).
+    keys: RwLock<Option<Arc<KeyRing>>>,
+    /// Where the key-encryption key is kept, and the KEK once read.
+    kek_store: Arc<dyn KekStore>,
+    kek: OnceLock<Kek>,
     /// Whether the wall clock may be trusted to destroy by.
     clock_watch: ClockWatch,
     /// Console logins whose password was right, waiting for a code.
@@ -225,32 +232,44 @@ pub struct Authority {
 impl Authority {
     /// Opens the database for `tokend serve`, initialising it on first
     /// start: the provider org, its administrator, the built-in roles and a
-    /// signing key, all in one transaction.
+    /// signing key, all in one transaction. The private keys are sealed
+    /// under the KEK `kek_store` keeps, made there when the database holds
+    /// no sealed key yet (plaintext keys of an earlier version are sealed
+    /// in place); a KEK that is missing or not the one the keys are sealed
+    /// under is refused, and so is any key that does not open.
     pub fn start(
         database: Arc<dyn Database>,
         settings: Settings,
         ambient: Ambient,
         admin_password: Option<&str>,
+        kek_store: Arc<dyn KekStore>,
     ) -> Result<(Authority, Option<FirstStart>), DomainError> {
         let mut store = database.connect()?;
+        let kek = tokens::keys::kek_for_start(store.reads(), &*kek_store, &ambient)?;
         let first_start = match store.reads().provider_org()? {
             Some(_) => None,
-            None => initialize(&mut store, &ambient, admin_password)?,
+            None => initialize(&mut store, &ambient, admin_password, &kek)?,
         };
         ensure_builtins(&mut store, &ambient)?;
+        tokens::keys::seal_plaintext_keys(&mut store, &ambient, &kek)?;
         let publish_delay = settings.key_publish_delay.as_secs() as i64;
-        ensure_id_token_key(&mut store, &ambient, publish_delay)?;
-        let authority = Authority::with_store(store, database, settings, ambient)?;
+        ensure_id_token_key(&mut store, &ambient, publish_delay, &kek)?;
+        let authority = Authority::with_store(store, database, settings, ambient, kek_store)?;
+        let _ = authority.shared.kek.set(kek);
+        authority.load_keys_for_start()?;
         Ok((authority, first_start))
     }
 
     /// Opens an initialised database, for the admin commands: they never
     /// initialise one, so a mistyped path or a failed first start cannot
     /// turn into a second authority with a generated password.
+    /// The KEK is read from `kek_store` only when a command needs a
+    /// private key (a rotation, a reseal).
     pub fn open(
         database: Arc<dyn Database>,
         settings: Settings,
         ambient: Ambient,
+        kek_store: Arc<dyn KekStore>,
     ) -> Result<Authority, DomainError> {
         let mut store = database.connect()?;
         if store.reads().provider_org()?.is_none() {
@@ -259,7 +278,7 @@ impl Authority {
             )));
         }
         ensure_builtins(&mut store, &ambient)?;
-        Authority::with_store(store, database, settings, ambient)
+        Authority::with_store(store, database, settings, ambient, kek_store)
     }
 
     fn with_store(
@@ -267,11 +286,8 @@ impl Authority {
         database: Arc<dyn Database>,
         settings: Settings,
         ambient: Ambient,
+        kek_store: Arc<dyn KekStore>,
     ) -> Result<Authority, DomainError> {
-        let keys = read_keys(
-            store.reads(),
-            settings.access_token_lifetime.as_secs() as i64,
-        )?;
         let clock_watch = ClockWatch::start(&ambient, store.reads())?;
         let shared = Shared {
             clock_watch,
@@ -282,7 +298,9 @@ impl Authority {
             refusals: RefusalLedger::default(),
             verified_tokens: VerifiedTokens::default(),
             accounts: AccountCache::default(),
-            keys: RwLock::new(Arc::new(keys)),
+            keys: RwLock::new(None),
+            kek_store,
+            kek: OnceLock::new(),
             pending_logins: PendingLogins::default(),
         };
         Ok(Authority {
@@ -427,30 +445,85 @@ impl Authority {
     }
 
     /// The key ring in force, reloaded when another process (or handle)
-    /// changed the signing keys since it was read.
+    /// changed the signing keys since it was read. Keys the ring holds
+    /// already are kept; a new key that does not open (sealed under a KEK
+    /// this process lacks) is said in the log and not used, and the
+    /// service goes on with the keys it has.
     fn keys(&self) -> Result<Arc<KeyRing>, DomainError> {
         let generation = self.db().signing_key_generation()?;
-        let current = Arc::clone(&self.shared.keys.read().unwrap_or_else(|e| e.into_inner()));
-        if current.generation() == generation {
-            return Ok(current);
+        let current = self
+            .shared
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(current) = current.as_ref().filter(|c| c.generation() == generation) {
+            return Ok(Arc::clone(current));
         }
-        let fresh = Arc::new(read_keys(self.db(), self.token_lifetime())?);
-        *self.shared.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&fresh);
+        let (fresh, left_out) = self.read_keys(generation, current.as_deref())?;
+        for (kid, why) in &left_out {
+            crate::logging::warn(format!(
+                "tokend: signing key {kid} is not used: {why}; this process goes on with the \
+                 keys it has (restart it with TOKEND_KEY_FILE naming the key file the keys \
+                 are sealed under)"
+            ));
+        }
+        let fresh = Arc::new(fresh);
+        *self.shared.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&fresh));
         // A key retired at once must take its tokens with it.
         self.shared.verified_tokens.clear();
         Ok(fresh)
     }
-}
 
-fn read_keys(db: &dyn Reads, token_lifetime: i64) -> Result<KeyRing, DomainError> {
-    let generation = db.signing_key_generation()?;
-    KeyRing::from_records(generation, &db.signing_keys()?, token_lifetime)
+    /// Reads the ring at `start`: every key in force must open.
+    fn load_keys_for_start(&self) -> Result<(), DomainError> {
+        let generation = self.db().signing_key_generation()?;
+        let (ring, left_out) = self.read_keys(generation, None)?;
+        if let Some((kid, why)) = left_out.first() {
+            return Err(DomainError::Invalid(format!(
+                "signing key {kid} cannot be used: {why}"
+            )));
+        }
+        *self.shared.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(ring));
+        Ok(())
+    }
+
+    fn read_keys(
+        &self,
+        generation: i64,
+        held: Option<&KeyRing>,
+    ) -> Result<(KeyRing, Vec<(String, String)>), DomainError> {
+        let records = self.db().signing_keys()?;
+        // Only when a key is not held already: a reload that opens nothing
+        // reads no key file.
+        let needs_kek = records.iter().any(|r| {
+            held.is_none_or(|ring| !ring.holds(&r.kid))
+                && tokens::sealing::sealing_of(&r.private_key)
+                    != tokens::sealing::Sealing::Plaintext
+        });
+        let kek = if needs_kek { self.kek().ok() } else { None };
+        let location = self.shared.kek_store.location();
+        let open = |record: &records::SigningKeyRecord| {
+            match &kek {
+            Some(kek) => tokens::sealing::unseal(kek, &record.kid, &record.algorithm, &record.private_key)
+                .map_err(|e| e.to_string()),
+            None => match tokens::sealing::sealing_of(&record.private_key) {
+                tokens::sealing::Sealing::Plaintext => Ok(record.private_key.clone()),
+                tokens::sealing::Sealing::Sealed(id) => Err(format!(
+                    "it is sealed under key-encryption key {id}, and no usable key file is at {location}"
+                )),
+            },
+        }
+        };
+        KeyRing::load(generation, &records, self.token_lifetime(), &open, held)
+    }
 }
 
 fn initialize(
     store: &mut Box<dyn Storage>,
     ambient: &Ambient,
     admin_password: Option<&str>,
+    kek: &Kek,
 ) -> Result<Option<FirstStart>, DomainError> {
     let now = ambient.now();
     let (password, generated) = match admin_password {
@@ -483,8 +556,16 @@ fn initialize(
             .collect(),
     };
     let signing_keys = vec![
-        KeyRing::generate_ec_key(&*ambient.random, now, now)?,
-        KeyRing::generate_rsa_key(&*ambient.random, now, now)?,
+        tokens::keys::sealed(
+            kek,
+            ambient,
+            KeyRing::generate_ec_key(&*ambient.random, now, now)?,
+        )?,
+        tokens::keys::sealed(
+            kek,
+            ambient,
+            KeyRing::generate_rsa_key(&*ambient.random, now, now)?,
+        )?,
     ];
     // The first event of every trail.
     let event = system_event(ambient, "system.initialize")?
@@ -623,13 +704,18 @@ fn ensure_id_token_key(
     store: &mut Box<dyn Storage>,
     ambient: &Ambient,
     publish_delay: i64,
+    kek: &Kek,
 ) -> Result<(), DomainError> {
     let keys = store.reads().signing_keys()?;
     if keys.iter().any(|k| k.algorithm == tokens::signing::RS256) {
         return Ok(());
     }
     let now = ambient.now();
-    let key = KeyRing::generate_rsa_key(&*ambient.random, now, now + publish_delay)?;
+    let key = tokens::keys::sealed(
+        kek,
+        ambient,
+        KeyRing::generate_rsa_key(&*ambient.random, now, now + publish_delay)?,
+    )?;
     let event = system_event(ambient, "key.rotate")?
         .on("signing_key", &key.kid, &key.kid)
         .with("algorithm", serde_json::json!(key.algorithm))

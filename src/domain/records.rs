@@ -427,8 +427,10 @@ pub struct SessionRecord {
     pub enrol_only: bool,
 }
 
-/// A signing key as stored. The private scalar is wiped from memory when
-/// the record is dropped and never shown by `Debug`.
+/// A signing key as stored. `private_key` is what the table holds: sealed
+/// under the key-encryption key (`tokens::sealing`), or, in a database an
+/// earlier version wrote and no start has sealed yet, plaintext. Wiped
+/// from memory when the record is dropped and never shown by `Debug`.
 #[derive(Clone)]
 pub struct SigningKeyRecord {
     pub kid: String,
@@ -716,6 +718,9 @@ pub struct Inspection {
     pub audit: Option<AuditSize>,
     /// The newest event of the trail.
     pub newest_event: Option<Event>,
+    /// The signing keys in force, as stored (sealed): whether the key
+    /// file opens them.
+    pub signing_keys: Vec<SigningKeyRecord>,
     /// Queries that failed, with SQLite's words.
     pub errors: Vec<String>,
 }

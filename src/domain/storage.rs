@@ -322,6 +322,8 @@ pub trait SecondFactorWrites {
 pub trait KeyReads {
     /// Signing keys not retired, newest first, of every algorithm.
     fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Every signing key, the retired ones too: what a (re)seal rewrites.
+    fn all_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     /// A number that changes whenever the set of signing keys changes, in
     /// this process or another, so that a rotation reaches running servers.
     fn signing_key_generation(&self) -> StoreResult<i64>;
@@ -331,6 +333,9 @@ pub trait KeyWrites {
     fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
     /// Retires every key but those named, at once.
     fn retire_signing_keys_except(&self, kids: &[String], at: i64) -> StoreResult<()>;
+    /// Replaces the stored private key of `kid` (sealed anew); false when
+    /// there is no such key.
+    fn replace_signing_key_private(&self, kid: &str, private_key: &[u8]) -> StoreResult<bool>;
 }
 
 pub trait AuditReads {

@@ -32,6 +32,7 @@ impl Fixture {
             settings(),
             ambient(&clock),
             Some(PASSWORD),
+            crate::domain::tokens::sealing::test_store(),
         )
         .unwrap();
         assert!(first.is_some_and(|f| f.generated_password.is_none()));
@@ -44,7 +45,13 @@ impl Fixture {
 
     /// A second process on the same database (the admin CLI), same clock.
     fn other_process(&self) -> Authority {
-        Authority::open(self.database.clone(), settings(), ambient(&self.clock)).unwrap()
+        Authority::open(
+            self.database.clone(),
+            settings(),
+            ambient(&self.clock),
+            crate::domain::tokens::sealing::test_store(),
+        )
+        .unwrap()
     }
 
     fn admin_login(&mut self, source: IpAddr) -> Result<LoginSession, DomainError> {
@@ -128,8 +135,14 @@ fn ambient(clock: &Arc<ManualClock>) -> Ambient {
 #[test]
 fn first_start_happens_once() {
     let f = Fixture::new();
-    let (_, again) =
-        Authority::start(f.database.clone(), settings(), ambient(&f.clock), None).unwrap();
+    let (_, again) = Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        crate::domain::tokens::sealing::test_store(),
+    )
+    .unwrap();
     assert!(again.is_none(), "a second start initialises nothing");
 }
 
@@ -137,10 +150,22 @@ fn first_start_happens_once() {
 fn admin_commands_refuse_an_uninitialised_database() {
     let database = Arc::new(SqliteDatabase::in_memory().unwrap());
     let clock = Arc::new(ManualClock::at(START));
-    let opened = Authority::open(database.clone(), settings(), ambient(&clock));
+    let opened = Authority::open(
+        database.clone(),
+        settings(),
+        ambient(&clock),
+        crate::domain::tokens::sealing::test_store(),
+    );
     assert!(matches!(opened, Err(DomainError::Invalid(_))));
     // ...and wrote nothing: a later first start still happens.
-    let (_, first) = Authority::start(database, settings(), ambient(&clock), None).unwrap();
+    let (_, first) = Authority::start(
+        database,
+        settings(),
+        ambient(&clock),
+        None,
+        crate::domain::tokens::sealing::test_store(),
+    )
+    .unwrap();
     assert!(first.is_some_and(|f| f.generated_password.is_some()));
 }
 
@@ -148,9 +173,20 @@ fn admin_commands_refuse_an_uninitialised_database() {
 fn a_failed_first_start_writes_nothing() {
     let database = Arc::new(SqliteDatabase::in_memory().unwrap());
     let clock = Arc::new(ManualClock::at(START));
-    let short = Authority::start(database.clone(), settings(), ambient(&clock), Some("short"));
+    let short = Authority::start(
+        database.clone(),
+        settings(),
+        ambient(&clock),
+        Some("short"),
+        crate::domain::tokens::sealing::test_store(),
+    );
     assert!(matches!(short, Err(DomainError::Invalid(_))));
-    let opened = Authority::open(database, settings(), ambient(&clock));
+    let opened = Authority::open(
+        database,
+        settings(),
+        ambient(&clock),
+        crate::domain::tokens::sealing::test_store(),
+    );
     assert!(opened.is_err(), "no provider org was written");
 }
 
@@ -440,6 +476,7 @@ fn an_upgraded_database_gets_an_rsa_key_published_before_it_signs() {
         settings(),
         ambient(&f.clock),
         Some(PASSWORD),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     assert!(first.is_none());
@@ -536,6 +573,7 @@ fn retention_prunes_only_events_past_their_age_and_says_so() {
             ..settings()
         },
         ambient(&f.clock),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let all = EventFilter {
@@ -762,6 +800,7 @@ fn with_retention(f: &Fixture) -> Authority {
             ..settings()
         },
         ambient(&f.clock),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap()
 }
@@ -915,6 +954,7 @@ fn the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change()
                 ..settings()
             },
             ambient(&f.clock),
+            crate::domain::tokens::sealing::test_store(),
         )
         .unwrap()
     };
@@ -1122,4 +1162,73 @@ fn the_operator_resets_a_password_and_every_session_ends() {
         "a brand new password",
     );
     assert!(matches!(own, Err(DomainError::Invalid(_))));
+}
+
+#[test]
+fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows() {
+    let f = Fixture::new();
+    let lost: Arc<MemoryKek> = Arc::new(MemoryKek::default());
+    let mut admin = Authority::open(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        lost.clone(),
+    )
+    .unwrap();
+    // Without the KEK: no rotation, and no start makes keys in its place.
+    assert!(admin.rotate_signing_keys(KeyRotation::AtOnce).is_err());
+    let refused = Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        lost.clone(),
+    );
+    assert!(matches!(refused, Err(DomainError::Invalid(ref why)) if why.contains("no key file")));
+    assert!(lost.load().unwrap().is_none(), "no KEK made in its place");
+    // Asked for: new keys under a new KEK, the old ones retired.
+    let replacement: Arc<MemoryKek> = Arc::new(MemoryKek::default());
+    let (keys, kek_id) = admin
+        .replace_signing_keys_under_new_kek(&*replacement)
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(replacement.load().unwrap().unwrap().id(), kek_id);
+    let (mut restarted, _) = Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        replacement.clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        restarted.jwks().unwrap()["keys"].as_array().unwrap().len(),
+        2,
+        "only the new pair"
+    );
+    // The old KEK opens nothing in force now.
+    assert!(Authority::start(
+        f.database.clone(),
+        settings(),
+        ambient(&f.clock),
+        None,
+        tokens::sealing::test_store(),
+    )
+    .is_err());
+    // A reseal rewrites the keys in force; the retired ones it cannot open stay.
+    let next = MemoryKek::default();
+    let report = restarted.reseal_signing_keys(&next).unwrap();
+    assert_eq!(report.keys, 2);
+    assert_eq!(report.from, vec![kek_id]);
+    let events = f
+        .authority
+        .events_for_operator(
+            None,
+            EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            },
+        )
+        .unwrap();
+    assert!(events.iter().any(|(_, e)| e.kind == "key.reseal"));
 }

@@ -41,6 +41,7 @@ mod resource_servers;
 mod revocation;
 mod roles;
 mod scopes;
+mod sealed_keys;
 mod second_factor;
 mod service_accounts;
 mod sessions;

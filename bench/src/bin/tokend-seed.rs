@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tokend::domain::{Actor, Ambient, Authority, NewAccount, Settings};
+use tokend::key_file::KeyFile;
 use tokend::store::SqliteDatabase;
 
 #[derive(Parser)]
@@ -64,6 +65,8 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         settings,
         Ambient::system(),
         admin_password.as_deref(),
+        // Where `tokend serve` looks for it by default.
+        Arc::new(KeyFile::new(KeyFile::default_for(&args.db))),
     )?;
     authority.add_org(Actor::Operator, "bench")?;
     authority.add_user(

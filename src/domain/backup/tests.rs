@@ -59,9 +59,15 @@ fn open(path: &Path, clock: &Arc<ManualClock>) -> Authority {
         random: Arc::new(OsRandom),
     };
     let database = Arc::new(SqliteDatabase::create_or_open(path).unwrap());
-    Authority::start(database, settings(), ambient, Some(PASSWORD))
-        .unwrap()
-        .0
+    Authority::start(
+        database,
+        settings(),
+        ambient,
+        Some(PASSWORD),
+        crate::domain::tokens::sealing::test_store(),
+    )
+    .unwrap()
+    .0
 }
 
 fn login(authority: &mut Authority, org: &str, user: &str) -> (LoginSession, Caller) {
@@ -300,6 +306,7 @@ fn a_restore_replays_every_revocation_after_the_backup_point() {
             clock: clock.clone(),
             random: Arc::new(OsRandom),
         },
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = restored
@@ -517,6 +524,7 @@ fn revoke_live_ends_every_token_and_session_and_accepting_changes_nothing() {
         Arc::new(SqliteDatabase::open_existing(&copy).unwrap()),
         settings(),
         ambient(),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = restored.restore(RestoreChoice::RevokeLive, &point).unwrap();
@@ -531,6 +539,7 @@ fn revoke_live_ends_every_token_and_session_and_accepting_changes_nothing() {
         Arc::new(SqliteDatabase::open_existing(&as_is).unwrap()),
         settings(),
         ambient(),
+        crate::domain::tokens::sealing::test_store(),
     )
     .unwrap();
     let report = accepted

@@ -9,6 +9,7 @@ pub(in crate::domain) mod named;
 pub(in crate::domain) mod policy;
 pub(in crate::domain) mod reminders;
 pub(in crate::domain) mod scopes;
+pub(in crate::domain) mod sealing;
 pub(in crate::domain) mod signing;
 
 use std::net::IpAddr;

@@ -10,6 +10,8 @@
 //! ring signs with them. ring draws each ECDSA nonce from the OS itself:
 //! its random source cannot be supplied from outside.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -51,6 +53,9 @@ pub(in crate::domain) struct Header {
     pub kid: Option<String>,
 }
 
+/// Opens a stored key: its private part in plaintext, or why not.
+pub type OpenKey<'a> = dyn Fn(&SigningKeyRecord) -> Result<Zeroizing<Vec<u8>>, String> + 'a;
+
 /// A key pair of one of the two algorithms; not `Debug`.
 enum KeyPair {
     Ec {
@@ -71,7 +76,8 @@ struct Key {
     activates_at: i64,
     /// When the next key of the same algorithm takes over signing.
     replaced_at: Option<i64>,
-    pair: KeyPair,
+    /// Shared with the ring this one replaced, when it held the key.
+    pair: Arc<KeyPair>,
 }
 
 /// The signing keys of one generation of the key table. Of each algorithm
@@ -94,30 +100,48 @@ pub struct KeyState {
 }
 
 impl KeyRing {
-    /// The ring of `records`; a replaced key verifies for `token_lifetime`
-    /// (plus a minute) after its successor took over.
-    pub fn from_records(
+    /// The ring of `records` (as stored: sealed, or plaintext from an
+    /// earlier version); a replaced key verifies for `token_lifetime` (plus
+    /// a minute) after its successor took over. A key `held` already (the
+    /// ring this one replaces) is kept as it is, not opened again, so a
+    /// reseal under a KEK this process lacks takes none of its keys away.
+    /// Every other key is opened by `open`; one that does not open is left
+    /// out of the ring and returned with the reason: the caller decides
+    /// whether that is fatal (a start) or said and survived (a reload).
+    pub fn load(
         generation: i64,
         records: &[SigningKeyRecord],
         token_lifetime: i64,
-    ) -> Result<KeyRing, DomainError> {
+        open: &OpenKey<'_>,
+        held: Option<&KeyRing>,
+    ) -> Result<(KeyRing, Vec<(String, String)>), DomainError> {
         let random = SystemRandom::new();
         let mut keys = Vec::with_capacity(records.len());
+        let mut left_out = Vec::new();
         for record in records {
-            let corrupt =
-                || DomainError::Internal(format!("signing key {} is corrupt", record.kid));
-            let (algorithm, pair) = match record.algorithm.as_str() {
-                ES256 => (
-                    ES256,
-                    ec_pair(&record.private_key, &random).ok_or_else(corrupt)?,
-                ),
-                RS256 => {
-                    let signing =
-                        RsaKeyPair::from_pkcs8(&record.private_key).map_err(|_| corrupt())?;
-                    let public = PublicKeyComponents::<Vec<u8>>::from(signing.public());
-                    (RS256, KeyPair::Rsa { signing, public })
-                }
+            let algorithm = match record.algorithm.as_str() {
+                ES256 => ES256,
+                RS256 => RS256,
                 _ => continue,
+            };
+            let kept = held.and_then(|ring| {
+                ring.keys
+                    .iter()
+                    .find(|k| k.kid == record.kid && k.algorithm == algorithm)
+                    .map(|k| Arc::clone(&k.pair))
+            });
+            let pair = match kept {
+                Some(pair) => pair,
+                None => match open(record).and_then(|private| {
+                    key_pair(algorithm, &private, &random)
+                        .ok_or_else(|| "it is corrupt: not a key of its algorithm".to_string())
+                }) {
+                    Ok(pair) => Arc::new(pair),
+                    Err(why) => {
+                        left_out.push((record.kid.clone(), why));
+                        continue;
+                    }
+                },
             };
             keys.push(Key {
                 kid: record.kid.clone(),
@@ -128,24 +152,53 @@ impl KeyRing {
             });
         }
         for i in 0..keys.len() {
-            let (algorithm, activates_at) = (keys[i].algorithm, keys[i].activates_at);
-            keys[i].replaced_at = keys
-                .iter()
-                .filter(|k| k.algorithm == algorithm && k.activates_at > activates_at)
-                .map(|k| k.activates_at)
-                .min();
+            keys[i].replaced_at = replaced_at(
+                keys.iter().map(|k| (k.algorithm, k.activates_at)),
+                keys[i].algorithm,
+                keys[i].activates_at,
+            );
         }
         if !keys.iter().any(|k| k.algorithm == ES256) {
-            return Err(DomainError::Internal(
-                "the database holds no ES256 signing key".into(),
-            ));
+            let why = left_out
+                .iter()
+                .map(|(kid, why)| format!("signing key {kid}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(DomainError::Internal(if why.is_empty() {
+                "the database holds no ES256 signing key".into()
+            } else {
+                format!("no ES256 signing key can be used: {why}")
+            }));
         }
-        Ok(KeyRing {
-            generation,
-            keys,
-            random,
-            retire_after: token_lifetime + RETIREMENT_GRACE,
-        })
+        Ok((
+            KeyRing {
+                generation,
+                keys,
+                random,
+                retire_after: token_lifetime + RETIREMENT_GRACE,
+            },
+            left_out,
+        ))
+    }
+
+    /// The ring of plaintext `records`.
+    #[cfg(test)]
+    pub fn from_records(
+        generation: i64,
+        records: &[SigningKeyRecord],
+        token_lifetime: i64,
+    ) -> Result<KeyRing, DomainError> {
+        let open = |record: &SigningKeyRecord| Ok(record.private_key.clone());
+        let (ring, left_out) = KeyRing::load(generation, records, token_lifetime, &open, None)?;
+        if let Some((kid, why)) = left_out.first() {
+            return Err(DomainError::Internal(format!("signing key {kid}: {why}")));
+        }
+        Ok(ring)
+    }
+
+    /// Whether the ring holds the key `kid`.
+    pub fn holds(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid == kid)
     }
 
     /// The key-table generation this ring was read at.
@@ -248,7 +301,7 @@ impl KeyRing {
         let claims = serde_json::to_vec(claims).map_err(internal)?;
         let mut jwt = format!("{}.{}", B64.encode(header), B64.encode(claims));
         let failed = || DomainError::Internal("signing a token failed".into());
-        let signature = match &key.pair {
+        let signature = match &*key.pair {
             KeyPair::Ec { signing, .. } => {
                 let signed = signing
                     .sign(&self.random, jwt.as_bytes())
@@ -300,7 +353,7 @@ impl KeyRing {
             .iter()
             .filter(|k| self.in_service(k, now))
             .filter(|k| Some(&k.kid) == header.kid.as_ref())
-            .find_map(|k| match &k.pair {
+            .find_map(|k| match &*k.pair {
                 KeyPair::Ec { public, .. } => Some(public),
                 KeyPair::Rsa { .. } => None,
             })
@@ -332,18 +385,15 @@ impl KeyRing {
     }
 
     /// Each key's state at `now`.
+    #[cfg(test)]
     pub fn key_states(&self, now: i64) -> Vec<KeyState> {
-        self.keys
-            .iter()
-            .map(|k| KeyState {
-                kid: k.kid.clone(),
-                signs: self
-                    .signer(k.algorithm, now)
-                    .is_some_and(|signer| signer.kid == k.kid),
-                replaced_at: k.replaced_at,
-                verifies: self.in_service(k, now),
-            })
-            .collect()
+        key_states(
+            self.keys
+                .iter()
+                .map(|k| (k.kid.as_str(), k.algorithm, k.activates_at)),
+            now,
+            self.retire_after,
+        )
     }
 
     /// The public keys in service at `now` as a JWK Set (RFC 7517): the
@@ -363,6 +413,70 @@ impl KeyRing {
             })
             .collect();
         json!({ "keys": keys })
+    }
+}
+
+/// The state at `now` of each key of `keys` (kid, algorithm, when it
+/// signs from), as a ring of them all would have it; a replaced key
+/// verifies for `token_lifetime` and a minute. For listings, which need no
+/// private key.
+pub fn key_states_of(records: &[SigningKeyRecord], now: i64, token_lifetime: i64) -> Vec<KeyState> {
+    key_states(
+        records
+            .iter()
+            .map(|r| (r.kid.as_str(), r.algorithm.as_str(), r.activates_at)),
+        now,
+        token_lifetime + RETIREMENT_GRACE,
+    )
+}
+
+fn key_states<'a>(
+    keys: impl Iterator<Item = (&'a str, &'a str, i64)> + Clone,
+    now: i64,
+    retire_after: i64,
+) -> Vec<KeyState> {
+    keys.clone()
+        .map(|(kid, algorithm, activates_at)| {
+            let signer = keys
+                .clone()
+                .filter(|(_, a, at)| *a == algorithm && *at <= now)
+                .max_by_key(|(_, _, at)| *at);
+            let replaced_at = replaced_at(
+                keys.clone().map(|(_, a, at)| (a, at)),
+                algorithm,
+                activates_at,
+            );
+            KeyState {
+                kid: kid.to_string(),
+                signs: signer.is_some_and(|(signer, _, _)| signer == kid),
+                replaced_at,
+                verifies: replaced_at.is_none_or(|replaced| now < replaced + retire_after),
+            }
+        })
+        .collect()
+}
+
+/// When the next key of `algorithm` after one activating at `activates_at`
+/// takes over signing.
+fn replaced_at<'a>(
+    keys: impl Iterator<Item = (&'a str, i64)>,
+    algorithm: &str,
+    activates_at: i64,
+) -> Option<i64> {
+    keys.filter(|(a, at)| *a == algorithm && *at > activates_at)
+        .map(|(_, at)| at)
+        .min()
+}
+
+fn key_pair(algorithm: &str, private_key: &[u8], random: &SystemRandom) -> Option<KeyPair> {
+    match algorithm {
+        ES256 => ec_pair(private_key, random),
+        RS256 => {
+            let signing = RsaKeyPair::from_pkcs8(private_key).ok()?;
+            let public = PublicKeyComponents::<Vec<u8>>::from(signing.public());
+            Some(KeyPair::Rsa { signing, public })
+        }
+        _ => None,
     }
 }
 
@@ -499,7 +613,7 @@ mod tests {
             let high = Signature::from_scalars(r, s.as_ref().neg()).unwrap();
             let twin = format!("{signed}.{}", B64.encode(high.to_bytes()));
             // The twin is a valid ECDSA signature, refused only for its form.
-            let KeyPair::Ec { public, .. } = &ring.keys[0].pair else {
+            let KeyPair::Ec { public, .. } = &*ring.keys[0].pair else {
                 unreachable!()
             };
             assert!(public.verify(signed.as_bytes(), &high.to_bytes()).is_ok());

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::backup::open_read_only;
 use super::{migrations, SqliteDatabase};
 use crate::domain::records::{AuditSize, DatabaseCounts, EventFilter, Inspection};
-use crate::domain::storage::{AuditReads, StoreError, StoreResult};
+use crate::domain::storage::{AuditReads, KeyReads, StoreError, StoreResult};
 
 /// Lines of `integrity_check` kept at most.
 const INTEGRITY_LINES: u32 = 20;
@@ -57,6 +57,10 @@ impl SqliteDatabase {
         match conn.events(&newest) {
             Ok(mut events) => found.newest_event = events.pop().map(|(_, event)| event),
             Err(e) => errors.push(format!("newest event: {e}")),
+        }
+        match conn.signing_keys() {
+            Ok(keys) => found.signing_keys = keys,
+            Err(e) => errors.push(format!("signing keys: {e}")),
         }
         found.errors = errors;
         Ok(found)

@@ -7,22 +7,35 @@ use zeroize::Zeroizing;
 use crate::domain::records::SigningKeyRecord;
 use crate::domain::storage::{HealthWrites, KeyReads, KeyWrites, StoreError, StoreResult};
 
+fn key_rows(conn: &Connection, sql: &str) -> StoreResult<Vec<SigningKeyRecord>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SigningKeyRecord {
+            kid: r.get(0)?,
+            algorithm: r.get(1)?,
+            private_key: Zeroizing::new(r.get(2)?),
+            created_at: r.get(3)?,
+            activates_at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 impl KeyReads for Connection {
     fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let mut stmt = self.prepare_cached(
+        key_rows(
+            self,
             "SELECT kid, algorithm, private_key, created_at, activates_at FROM signing_keys
              WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(SigningKeyRecord {
-                kid: r.get(0)?,
-                algorithm: r.get(1)?,
-                private_key: Zeroizing::new(r.get(2)?),
-                created_at: r.get(3)?,
-                activates_at: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        )
+    }
+
+    fn all_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        key_rows(
+            self,
+            "SELECT kid, algorithm, private_key, created_at, activates_at FROM signing_keys
+             ORDER BY created_at DESC, rowid DESC",
+        )
     }
 
     fn signing_key_generation(&self) -> StoreResult<i64> {
@@ -55,6 +68,14 @@ impl KeyWrites for Connection {
             params![kept, at],
         )?;
         Ok(())
+    }
+
+    fn replace_signing_key_private(&self, kid: &str, private_key: &[u8]) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE signing_keys SET private_key = ?2 WHERE kid = ?1",
+            params![kid, private_key],
+        )?;
+        Ok(changed > 0)
     }
 }
 

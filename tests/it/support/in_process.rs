@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokend::domain::ambient::OsRandom;
 use tokend::domain::{Ambient, Authority, Clock, KeyRotation, ManualClock, Settings};
 use tokend::http::{ServeOptions, Server};
+use tokend::key_file::KeyFile;
 use tokend::store::SqliteDatabase;
 
 use super::{now_secs, Client, TempDir, ADMIN_PASSWORD};
@@ -44,6 +45,7 @@ impl InProcess {
             settings(),
             ambient,
             Some(ADMIN_PASSWORD),
+            Arc::new(KeyFile::new(KeyFile::default_for(&db))),
         )
         .expect("first start");
         let mut options = ServeOptions::new("127.0.0.1:0".parse().expect("address"), 2);
@@ -96,7 +98,8 @@ impl InProcess {
             clock: self.clock.clone(),
             random: Arc::new(OsRandom),
         };
-        Authority::open(Arc::new(database), settings(), ambient).expect("open")
+        let key_file = KeyFile::new(KeyFile::default_for(&self.db));
+        Authority::open(Arc::new(database), settings(), ambient, Arc::new(key_file)).expect("open")
     }
 
     /// The database file.

@@ -21,8 +21,9 @@ use super::ADMIN_PASSWORD;
 
 /// The server reads these; the tests' own environment must not leak in
 /// (systemd's too: a test run under systemd must not notify it).
-const TOKEND_ENV: [&str; 13] = [
+const TOKEND_ENV: [&str; 14] = [
     "TOKEND_DB",
+    "TOKEND_KEY_FILE",
     "TOKEND_SMTP_URL",
     "TOKEND_SMTP_URL_FILE",
     "TOKEND_LISTEN",
