@@ -294,6 +294,8 @@ pub trait SecondFactorReads {
     fn second_factor(&self, user_id: &str) -> StoreResult<Option<SecondFactorRecord>>;
     /// Recovery codes not used yet.
     fn recovery_codes_left(&self, user_id: &str) -> StoreResult<u64>;
+    /// Every second factor, pending ones too: what a reseal rewrites.
+    fn all_second_factors(&self) -> StoreResult<Vec<SecondFactorRecord>>;
 }
 
 pub trait SecondFactorWrites {
@@ -317,6 +319,9 @@ pub trait SecondFactorWrites {
     /// Removes the second factor and its recovery codes; false if there
     /// was none.
     fn delete_second_factor(&self, user_id: &str) -> StoreResult<bool>;
+    /// Replaces the stored secret of `user_id`'s second factor (sealed
+    /// anew); false when there is none.
+    fn replace_second_factor_secret(&self, user_id: &str, secret: &[u8]) -> StoreResult<bool>;
 }
 
 pub trait KeyReads {

@@ -520,3 +520,111 @@ fn the_cli_resets_a_second_factor_and_shows_who_has_one() {
         .run(&["user", "reset-2fa", "alice@acme"], None)
         .code_is(1, "nothing to reset");
 }
+
+/// Seconds since the epoch now: a real server runs on the real clock.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// The stored form of the one second factor in the database at `db`.
+fn stored_secret(db: &std::path::Path) -> Vec<u8> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the database opens read-only");
+    conn.query_row("SELECT secret FROM second_factors", [], |r| r.get(0))
+        .expect("one second factor")
+}
+
+/// The secret is sealed under the key file, as the signing keys are: the
+/// database alone holds no code generator, and `tokend key reseal` carries
+/// the secret to the new key file with the keys. A server still on the
+/// old key file answers 503 for it until restarted on the new one.
+#[test]
+fn the_secret_is_sealed_under_the_key_file_and_resealed_with_the_signing_keys() {
+    let cfg = TestServer::config();
+    let mut srv = cfg.clone().start();
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    api.create_org(&admin, "acme");
+    api.create_user(
+        &admin,
+        &NewUser::new("alice", "acme").roles(&[ROLE_TOKEN_USER]),
+    );
+    let alice = api.user_login("alice@acme").access_token;
+    let uri = begin(api, &alice);
+    let code = code_at(&uri, unix_now());
+    call(api, "POST", CONFIRM, &alice, Some(json!({ "code": code })))
+        .assert_status(200, "confirm enrolment");
+
+    let base32 = uri
+        .split("secret=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("a secret");
+    let secret = Command::new("python3")
+        .args([
+            "-c",
+            "import base64, sys; print(base64.b32decode(sys.argv[1]).hex())",
+            base32,
+        ])
+        .output()
+        .expect("python3 runs");
+    let secret = String::from_utf8(secret.stdout).expect("hex");
+    let secret: Vec<u8> = (0..secret.trim().len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&secret[i..i + 2], 16).expect("hex"))
+        .collect();
+    assert_eq!(secret.len(), 20, "160 bits");
+    let sealed = stored_secret(srv.db());
+    assert!(sealed.starts_with(b"TKS1"), "sealed: {sealed:?}");
+    assert!(
+        !sealed.windows(secret.len()).any(|w| w == secret),
+        "the secret itself is not in the database"
+    );
+
+    let new_key = srv.dir().join("next.key");
+    let new_file = new_key.to_str().expect("utf-8 path");
+    let resealed = srv
+        .cli()
+        .run(&["key", "reseal", "--new-key-file", new_file], None)
+        .ok("key reseal");
+    assert!(
+        resealed.stderr.contains("and 1 second-factor secrets"),
+        "{resealed:#?}"
+    );
+    let resealed_secret = stored_secret(srv.db());
+    assert!(resealed_secret.starts_with(b"TKS1"));
+    assert_ne!(
+        sealed[4..12],
+        resealed_secret[4..12],
+        "sealed under the new key-encryption key"
+    );
+
+    // The running server holds the old key-encryption key only.
+    let code = code_at(&uri, unix_now() + 30);
+    let r = login(api, "alice@acme", USER_PASSWORD, Some(&code));
+    r.assert_status(503, "a code while the server holds the old key file");
+    assert_eq!(r.json()["error"], "unavailable", "{}", r.text());
+    assert!(
+        srv.log().contains("restart it with the new key file"),
+        "the log tells the admin why: {}",
+        srv.log()
+    );
+
+    srv.stop();
+    srv.set_config(cfg.env("TOKEND_KEY_FILE", new_file));
+    srv.restart();
+    let code = code_at(&uri, unix_now() + 30);
+    let r = srv.api().post(
+        SESSIONS,
+        &[
+            ("Authorization", &basic("alice@acme", USER_PASSWORD)),
+            (OTP, &code),
+        ],
+        b"",
+    );
+    access_token(&r, "a code after the restart on the new key file");
+}

@@ -12,9 +12,9 @@
 //!   step itself, so two logins racing with one code cannot both win.
 //! - Wrong codes count as failed logins in the throttle, so six digits
 //!   cannot be guessed at.
-//! - The secret crosses into the store only through `seal` and back only
-//!   through `unseal`, so it can be sealed under a key-encryption key as
-//!   signing keys are, without touching anything else.
+//! - The secret is stored sealed under the key-encryption key, as the
+//!   signing keys are (`tokens::sealing`), bound to its user; `tokend key
+//!   reseal` reseals it with them.
 //!
 //! The console's two-step login keeps a verified password as a short-lived
 //! pending login (`PendingLogins`), in memory: a restart asks for the
@@ -32,6 +32,7 @@ use crate::domain::ambient::random_string;
 use crate::domain::records::{Account, SecondFactorRecord, UserSummary};
 use crate::domain::storage::{StoreResult, Transaction};
 use crate::domain::tokens::policy::SecondFactorRule;
+use crate::domain::tokens::sealing;
 use crate::domain::{Actor, Authority, Caller, DomainError, Right, RightSet};
 
 /// Seconds per time step (RFC 6238's default, and what apps assume).
@@ -101,20 +102,52 @@ impl Proof {
     }
 }
 
-/// What the store keeps of a secret. Today the secret itself; the one
-/// place to seal it under a key-encryption key.
-fn seal(secret: &[u8]) -> Vec<u8> {
-    secret.to_vec()
-}
+/// What binds a sealed secret to its row (the AEAD's associated data, as
+/// a signing key's kid and algorithm bind it): a blob copied onto another
+/// user's row does not open.
+pub(in crate::domain) const SEALED_AS: &str = "totp";
 
-/// The secret from what the store kept (`seal`'s inverse).
-fn unseal(stored: &[u8]) -> Result<Zeroizing<Vec<u8>>, DomainError> {
-    if stored.len() != SECRET_BYTES {
-        return Err(DomainError::Internal(
-            "a stored second-factor secret has the wrong length".into(),
-        ));
+impl Authority {
+    /// What the store keeps of `user_id`'s secret: sealed under the
+    /// key-encryption key, as the signing keys are, so a copied database
+    /// or a backup alone yields no code generator.
+    fn seal_second_factor(&self, user_id: &str, secret: &[u8]) -> Result<Vec<u8>, DomainError> {
+        let kek = self.kek()?;
+        sealing::seal(
+            &kek,
+            &*self.shared.ambient.random,
+            user_id,
+            SEALED_AS,
+            secret,
+        )
     }
-    Ok(Zeroizing::new(stored.to_vec()))
+
+    /// The secret from what the store kept (`seal_second_factor`'s inverse).
+    fn unseal_second_factor(
+        &self,
+        factor: &SecondFactorRecord,
+    ) -> Result<Zeroizing<Vec<u8>>, DomainError> {
+        let kek = self.kek()?;
+        let secret = sealing::unseal(&kek, &factor.user_id, SEALED_AS, &factor.secret).map_err(
+            |e| match e {
+                // Resealed by `tokend key reseal` since this server read
+                // its key file: it opens again once restarted on the new one.
+                sealing::UnsealError::OtherKek(id) => DomainError::Unavailable(format!(
+                    "second factors are sealed under key-encryption key {id}, which this \
+                     server does not hold: restart it with the new key file"
+                )),
+                sealing::UnsealError::Tampered => {
+                    DomainError::Internal(format!("a second-factor secret: {e}"))
+                }
+            },
+        )?;
+        if secret.len() != SECRET_BYTES {
+            return Err(DomainError::Internal(
+                "a stored second-factor secret has the wrong length".into(),
+            ));
+        }
+        Ok(secret)
+    }
 }
 
 /// The time step of `at`.
@@ -240,7 +273,7 @@ impl Authority {
         now: i64,
     ) -> Result<Option<Proof>, DomainError> {
         let code = code.trim();
-        let secret = unseal(&factor.secret)?;
+        let secret = self.unseal_second_factor(factor)?;
         if let Some(step) = matching_step(&secret, code, now)? {
             let fresh = factor.last_step.is_none_or(|last| step > last);
             return Ok(fresh.then_some(Proof::Step(step)));
@@ -338,7 +371,7 @@ impl Authority {
         self.shared.ambient.random.fill(&mut secret[..])?;
         let record = SecondFactorRecord {
             user_id: account.user_id.clone(),
-            secret: seal(&secret[..]),
+            secret: self.seal_second_factor(&account.user_id, &secret[..])?,
             created_at: self.now(),
             enrolled_at: None,
             last_step: None,
@@ -364,7 +397,7 @@ impl Authority {
         else {
             return Ok(None);
         };
-        let secret = unseal(&pending.secret)?;
+        let secret = self.unseal_second_factor(&pending)?;
         Ok(Some(enrolment(&caller.account, &secret)))
     }
 
@@ -386,7 +419,7 @@ impl Authority {
                 DomainError::Conflict("no enrolment is pending; begin one first".into())
             })?;
         let now = self.now();
-        let secret = unseal(&pending.secret)?;
+        let secret = self.unseal_second_factor(&pending)?;
         let Some(step) = matching_step(&secret, code.trim(), now)? else {
             let name = caller_login_name(caller);
             self.second_factor_failed(&name, &caller.account.org.name, &user_id, caller.client);

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::domain::ambient::Ambient;
+use crate::domain::auth::second_factor::SEALED_AS;
 use crate::domain::records::SigningKeyRecord;
 use crate::domain::storage::{Reads, Storage};
 use crate::domain::tokens::sealing::{self, Kek, KekStore, Sealing};
@@ -181,6 +182,8 @@ pub struct ResealReport {
     pub to: String,
     /// Keys resealed, the retired ones included.
     pub keys: usize,
+    /// Second-factor secrets resealed.
+    pub second_factors: usize,
 }
 
 impl Authority {
@@ -256,9 +259,29 @@ impl Authority {
                         .map_err(|e| crate::domain::storage::StoreError::Failed(e.to_string()))?;
                 tx.replace_signing_key_private(&record.kid, &blob)?;
             }
-            Ok(resealed.len())
+            // Second-factor secrets are sealed under the same KEK. One
+            // that does not open (sealed under a key file lost before) is
+            // of no use to anyone and is left; its user needs a reset.
+            let mut second_factors = 0;
+            for factor in tx.all_second_factors()? {
+                let Ok(secret) = sealing::unseal(&old, &factor.user_id, SEALED_AS, &factor.secret)
+                else {
+                    continue;
+                };
+                let blob = sealing::seal(&new, &*random, &factor.user_id, SEALED_AS, &secret)
+                    .map_err(|e| crate::domain::storage::StoreError::Failed(e.to_string()))?;
+                tx.replace_second_factor_secret(&factor.user_id, &blob)?;
+                second_factors += 1;
+            }
+            Ok((resealed.len(), second_factors))
         })?;
-        Ok(ResealReport { from, to, keys })
+        let (keys, second_factors) = keys;
+        Ok(ResealReport {
+            from,
+            to,
+            keys,
+            second_factors,
+        })
     }
 }
 

@@ -5,23 +5,30 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::domain::records::SecondFactorRecord;
 use crate::domain::storage::{SecondFactorReads, SecondFactorWrites, StoreResult};
 
+const SECOND_FACTOR_COLUMNS: &str =
+    "SELECT user_id, secret, created_at, enrolled_at, last_step FROM second_factors";
+
+fn second_factor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecondFactorRecord> {
+    Ok(SecondFactorRecord {
+        user_id: r.get(0)?,
+        secret: r.get(1)?,
+        created_at: r.get(2)?,
+        enrolled_at: r.get(3)?,
+        last_step: r.get(4)?,
+    })
+}
+
 impl SecondFactorReads for Connection {
     fn second_factor(&self, user_id: &str) -> StoreResult<Option<SecondFactorRecord>> {
-        let mut stmt = self.prepare_cached(
-            "SELECT user_id, secret, created_at, enrolled_at, last_step
-             FROM second_factors WHERE user_id = ?1",
-        )?;
-        Ok(stmt
-            .query_row([user_id], |r| {
-                Ok(SecondFactorRecord {
-                    user_id: r.get(0)?,
-                    secret: r.get(1)?,
-                    created_at: r.get(2)?,
-                    enrolled_at: r.get(3)?,
-                    last_step: r.get(4)?,
-                })
-            })
-            .optional()?)
+        let mut stmt =
+            self.prepare_cached(&format!("{SECOND_FACTOR_COLUMNS} WHERE user_id = ?1"))?;
+        Ok(stmt.query_row([user_id], second_factor_row).optional()?)
+    }
+
+    fn all_second_factors(&self) -> StoreResult<Vec<SecondFactorRecord>> {
+        let mut stmt = self.prepare_cached(SECOND_FACTOR_COLUMNS)?;
+        let rows = stmt.query_map([], second_factor_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn recovery_codes_left(&self, user_id: &str) -> StoreResult<u64> {
@@ -91,6 +98,14 @@ impl SecondFactorWrites for Connection {
     fn delete_second_factor(&self, user_id: &str) -> StoreResult<bool> {
         self.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
         let changed = self.execute("DELETE FROM second_factors WHERE user_id = ?1", [user_id])?;
+        Ok(changed == 1)
+    }
+
+    fn replace_second_factor_secret(&self, user_id: &str, secret: &[u8]) -> StoreResult<bool> {
+        let changed = self.execute(
+            "UPDATE second_factors SET secret = ?2 WHERE user_id = ?1",
+            params![user_id, secret],
+        )?;
         Ok(changed == 1)
     }
 }
