@@ -22,11 +22,13 @@ use tokend::domain::fuzzing::{TokenChecker, ISSUER};
 use tokend::domain::{ApiTokenSecret, DomainError, ServiceRoleScope, TokenScope};
 use tokend::http::fuzzing as http;
 
-/// `cases` inputs per property; failures are not written to files (a case
+/// `cases` inputs per property, unless `PROPTEST_CASES` asks for another
+/// number (a longer search); failures are not written to files (a case
 /// worth keeping becomes a plain test here).
 fn config(cases: u32) -> Config {
+    let asked = std::env::var("PROPTEST_CASES").ok();
     Config {
-        cases,
+        cases: asked.and_then(|n| n.parse().ok()).unwrap_or(cases),
         failure_persistence: None,
         ..Config::default()
     }
