@@ -304,7 +304,7 @@ proptest! {
     fn tokens_verify_only_within_their_lifetime(offset in -4000i64..4000) {
         let jwt = checker().access_token(&TokenChecker::access_claims(NOW), NOW).expect("signed");
         let at = NOW + offset;
-        let good = at >= NOW - 60 && at < NOW + 1800;
+        let good = (NOW - 60..NOW + 1800).contains(&at);
         prop_assert_eq!(checker().verify(&jwt, at).is_ok(), good, "at {:+}", offset);
     }
 
