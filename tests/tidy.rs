@@ -724,3 +724,35 @@ fn readme_pins_what_ci_pins() {
         "README.md does not pin these as .ci/run does: {missing:?}"
     );
 }
+
+/// The event types `docs/openapi.yaml` documents (`Event.type`) are those
+/// `domain::audit::EVENT_TYPES` lists, which `Event::new` holds every
+/// event to in the tests.
+#[test]
+fn every_event_type_written_is_documented() {
+    let code = fs::read_to_string(root().join("src/domain/audit/mod.rs")).expect("read audit");
+    let listed: std::collections::BTreeSet<String> = code
+        .split_once("pub const EVENT_TYPES: &[&str] = &[")
+        .and_then(|(_, rest)| rest.split_once("];"))
+        .expect("EVENT_TYPES in src/domain/audit/mod.rs")
+        .0
+        .split(',')
+        .map(|t| t.trim().trim_matches('"').to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let openapi = fs::read_to_string(root().join("docs/openapi.yaml")).expect("read openapi");
+    let documented: std::collections::BTreeSet<String> = openapi
+        .split_once("description: Dotted, stable event type.")
+        .and_then(|(_, rest)| rest.split_once("enum: ["))
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .expect("the Event.type enum in docs/openapi.yaml")
+        .0
+        .split(',')
+        .map(|t| t.trim().to_string())
+        .collect();
+    assert!(listed.contains("token.exchange"), "{listed:?}");
+    assert_eq!(
+        listed, documented,
+        "EVENT_TYPES and docs/openapi.yaml's Event.type enum differ"
+    );
+}

@@ -15,6 +15,10 @@ mod backup;
 mod clock_watch;
 mod directory;
 mod error;
+/// The token checker, for the property tests and fuzz targets only
+/// (ARCHITECTURE.md).
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod monitoring;
 mod oauth;

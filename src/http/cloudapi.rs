@@ -19,14 +19,14 @@ const DEFAULT_PAGE_SIZE: u32 = 25;
 
 /// What a `filter` asks for: `field==value` terms joined by `;` (and).
 #[derive(Default)]
-struct TokenFilter {
-    name: Option<String>,
-    owner: Option<String>,
+pub(super) struct TokenFilter {
+    pub(super) name: Option<String>,
+    pub(super) owner: Option<String>,
     /// A type other than `REFRESH`: nothing matches.
-    other_type: bool,
+    pub(super) other_type: bool,
 }
 
-fn parse_filter(filter: &str) -> Result<TokenFilter, BadRequest> {
+pub(super) fn parse_filter(filter: &str) -> Result<TokenFilter, BadRequest> {
     let mut parsed = TokenFilter::default();
     for term in filter.split(';') {
         let (field, value) = term.split_once("==").ok_or_else(|| {

@@ -17,7 +17,7 @@ use crate::shapes::{
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewRoleBody {
+pub(super) struct NewRoleBody {
     name: String,
     /// Absent: a global role.
     org: Option<String>,
@@ -28,27 +28,27 @@ struct NewRoleBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RoleRef {
+pub(super) struct RoleRef {
     role: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewGroupBody {
+pub(super) struct NewGroupBody {
     name: String,
     org: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MemberRef {
+pub(super) struct MemberRef {
     user: String,
 }
 
 /// A service or a rights bundle to define.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NamedPermissions {
+pub(super) struct NamedPermissions {
     name: String,
     #[serde(default)]
     permissions: Vec<String>,
@@ -56,13 +56,13 @@ struct NamedPermissions {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OrgRef {
+pub(super) struct OrgRef {
     org: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewOrgBody {
+pub(super) struct NewOrgBody {
     name: String,
 }
 
@@ -92,7 +92,7 @@ pub fn create_role(authority: &mut Authority, request: &Request) -> Result<Respo
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PermissionsBody {
+pub(super) struct PermissionsBody {
     permissions: Vec<String>,
 }
 
@@ -308,7 +308,7 @@ pub fn extend_service(
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ServiceChange {
+pub(super) struct ServiceChange {
     /// The identifier URI; null removes it.
     identifier: Option<String>,
 }

@@ -18,6 +18,9 @@ mod console;
 mod directory;
 mod discovery;
 mod error;
+/// The parsers, for the property tests and fuzz targets only (ARCHITECTURE.md).
+#[doc(hidden)]
+pub mod fuzzing;
 mod log;
 pub mod metrics;
 mod oauth;

@@ -177,7 +177,7 @@ fn jwt_bearer_grant(
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ClientRegistration {
+pub(super) struct ClientRegistration {
     client_name: String,
     /// Present: a service account is meant, not a client of the caller's.
     software_id: Option<String>,

@@ -15,7 +15,7 @@ use crate::shapes::{policy_json, token_json};
 /// The fields an admin sets; null (or absent) inherits.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PolicyBody {
+pub(super) struct PolicyBody {
     default_ttl: Option<String>,
     max_ttl: Option<String>,
     allow_never: Option<bool>,

@@ -16,14 +16,14 @@ use crate::shapes::service_account_json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UserCodeBody {
+pub(super) struct UserCodeBody {
     #[serde(rename = "userCode")]
     user_code: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RoleBody {
+pub(super) struct RoleBody {
     /// None: no role.
     role: Option<String>,
 }

@@ -17,7 +17,7 @@ use crate::shapes::{scope_json, token_json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewApiTokenBody {
+pub(super) struct NewApiTokenBody {
     name: String,
     ttl: Option<String>,
     /// Exchanges also return an OpenID Connect ID token.
@@ -47,7 +47,7 @@ struct ServiceRoleBody {
 
 impl NewApiTokenBody {
     /// `all_roles` (the default) or the roles named; not both.
-    fn scope(&mut self) -> Result<TokenScope, BadRequest> {
+    pub(super) fn scope(&mut self) -> Result<TokenScope, BadRequest> {
         let names_roles = self.org_roles.is_some() || self.service_roles.is_some();
         match (self.all_roles, names_roles) {
             (Some(true), true) => Err(BadRequest::Malformed(

@@ -14,7 +14,7 @@ use crate::shapes::user_json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewUserBody {
+pub(super) struct NewUserBody {
     username: String,
     org: String,
     password: String,
@@ -26,7 +26,7 @@ struct NewUserBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PasswordBody {
+pub(super) struct PasswordBody {
     current_password: Option<String>,
     new_password: String,
 }

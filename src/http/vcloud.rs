@@ -1,8 +1,13 @@
 //! Cloud Director's XML API, as its SDKs (pyvcloud, the Go SDK, Terraform's
 //! provider) read it. Written with quick-xml's writer, never by pasting
-//! strings: every value is escaped.
+//! strings: every value is escaped, and so that an XML parser reads back
+//! the value written (`attribute`, `text`).
 
+use std::borrow::Cow;
+
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::name::QName;
 use quick_xml::Writer;
 
 use super::error::ApiError;
@@ -24,6 +29,45 @@ fn xml_answer(body: Vec<u8>, version: &str) -> Response {
     response
 }
 
+/// `value` escaped for XML: markup characters as entities; tab, line
+/// feed and carriage return as character references where `references`
+/// holds them (an attribute value is normalised by the parser, which would
+/// read them as spaces; text keeps all but a carriage return); a character
+/// XML 1.0 cannot hold at all (most C0 controls, unpaired surrogates'
+/// places, U+FFFE and U+FFFF) as U+FFFD.
+fn escaped(value: &str, references: &[char]) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' if references.contains(&c) => {
+                out.push_str(&format!("&#{};", u32::from(c)))
+            }
+            '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' => out.push(c),
+            '\u{10000}'..='\u{10FFFF}' => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    out
+}
+
+/// An attribute whose value an XML parser reads back as `value`.
+fn attribute<'a>(name: &'a str, value: &str) -> Attribute<'a> {
+    Attribute {
+        key: QName(name.as_bytes()),
+        value: Cow::Owned(escaped(value, &['\t', '\n', '\r']).into_bytes()),
+    }
+}
+
+/// Element text an XML parser reads back as `value`.
+fn text(value: &str) -> BytesText<'static> {
+    BytesText::from_escaped(escaped(value, &['\r']))
+}
+
 /// `GET /api/versions` (no authentication): the versions tokend speaks,
 /// each with its login URL, and the provider's login URL.
 pub fn versions(authority: &Authority) -> Response {
@@ -36,21 +80,21 @@ pub fn versions(authority: &Authority) -> Response {
         .and_then(|()| {
             writer
                 .create_element("SupportedVersions")
-                .with_attribute(("xmlns", VERSIONS_NAMESPACE))
+                .with_attribute(attribute("xmlns", VERSIONS_NAMESPACE))
                 .write_inner_content(|w| {
                     for version in API_VERSIONS {
                         w.create_element("VersionInfo")
-                            .with_attribute(("deprecated", "false"))
+                            .with_attribute(attribute("deprecated", "false"))
                             .write_inner_content(|w| {
                                 w.create_element("Version")
-                                    .write_text_content(BytesText::new(version))?;
+                                    .write_text_content(text(version))?;
                                 w.create_element("LoginUrl")
-                                    .write_text_content(BytesText::new(&login))?;
+                                    .write_text_content(text(&login))?;
                                 Ok(())
                             })?;
                     }
                     w.create_element("ProviderLoginUrl")
-                        .write_text_content(BytesText::new(&format!("{login}/provider")))?;
+                        .write_text_content(text(&format!("{login}/provider")))?;
                     Ok(())
                 })
                 .map(drop)
@@ -160,8 +204,8 @@ fn document(
         .and_then(|()| {
             let root = writer
                 .create_element(name)
-                .with_attribute(("xmlns", VCLOUD_NAMESPACE))
-                .with_attributes(attributes.iter().copied());
+                .with_attribute(attribute("xmlns", VCLOUD_NAMESPACE))
+                .with_attributes(attributes.iter().map(|(k, v)| attribute(k, v)));
             match inner {
                 Some(inner) => root.write_inner_content(|w| inner(w)).map(drop),
                 None => root.write_empty().map(drop),
@@ -181,13 +225,13 @@ fn link(
 ) -> std::io::Result<()> {
     let mut element = w
         .create_element("Link")
-        .with_attribute(("rel", rel))
-        .with_attribute(("href", href));
+        .with_attribute(attribute("rel", rel))
+        .with_attribute(attribute("href", href));
     if let Some(media_type) = media_type {
-        element = element.with_attribute(("type", media_type));
+        element = element.with_attribute(attribute("type", media_type));
     }
     if let Some(name) = name {
-        element = element.with_attribute(("name", name));
+        element = element.with_attribute(attribute("name", name));
     }
     element.write_empty().map(drop)
 }
@@ -252,9 +296,9 @@ pub fn org_list(issuer: &str, orgs: &[Org], version: &str) -> Result<Response, D
     let mut refs = |w: &mut Writer<Vec<u8>>| {
         for org in orgs {
             w.create_element("Org")
-                .with_attribute(("href", org_href(issuer, org).as_str()))
-                .with_attribute(("name", org.name.as_str()))
-                .with_attribute(("type", ORG_TYPE))
+                .with_attribute(attribute("href", &org_href(issuer, org)))
+                .with_attribute(attribute("name", org.name.as_str()))
+                .with_attribute(attribute("type", ORG_TYPE))
                 .write_empty()?;
         }
         Ok(())
@@ -289,9 +333,9 @@ pub fn org(issuer: &str, org: &Org, version: &str) -> Result<Response, DomainErr
             )?;
             w.create_element("Description").write_empty()?;
             w.create_element("FullName")
-                .write_text_content(BytesText::new(&org.name))?;
+                .write_text_content(text(&org.name))?;
             w.create_element("IsEnabled")
-                .write_text_content(BytesText::new("true"))?;
+                .write_text_content(text("true"))?;
             Ok(())
         }),
     )?;

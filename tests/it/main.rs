@@ -40,6 +40,7 @@ mod reminders;
 mod resource_servers;
 mod revocation;
 mod roles;
+mod schemathesis;
 mod scopes;
 mod sealed_keys;
 mod second_factor;

@@ -25,6 +25,84 @@ const SIZE_BATCH: u32 = 1_000;
 /// The event of a successful exchange: what the size bound deletes.
 const EXCHANGE_EVENT: &str = "token.exchange";
 
+/// Every event type the trail writes: `Event::new` refuses any other in
+/// debug builds (the tests), and `tests/tidy.rs` holds
+/// `docs/openapi.yaml`'s `Event.type` enum to this list, so the two cannot
+/// drift apart.
+pub const EVENT_TYPES: &[&str] = &[
+    "system.initialize",
+    "system.upgrade",
+    "session.login",
+    "session.login_failed",
+    "session.locked",
+    "session.logout",
+    "token.create",
+    "token.exchange",
+    "token.exchange_failed",
+    "token.revoke",
+    "org.create",
+    "user.create",
+    "user.disable",
+    "user.enable",
+    "user.password_change",
+    "user.unlock",
+    "role.create",
+    "role.update",
+    "role.delete",
+    "role.publish",
+    "role.withdraw",
+    "role.grant",
+    "role.revoke",
+    "group.create",
+    "group.member_add",
+    "group.member_remove",
+    "group.role_grant",
+    "group.role_revoke",
+    "service.create",
+    "service.update",
+    "bundle.create",
+    "bundle.update",
+    "bundle.publish",
+    "bundle.withdraw",
+    "key.rotate",
+    "access.denied",
+    "access_token.revoke",
+    "service.client_create",
+    "service.client_revoke",
+    "oauth_client.register",
+    "oauth_client.delete",
+    "service_account.create",
+    "service_account.role_change",
+    "service_account.revoke",
+    "service_account.delete",
+    "service_account.device_request",
+    "service_account.device_grant",
+    "service_account.device_deny",
+    "service_account.activate",
+    "service_account.token_reuse",
+    "audit.prune",
+    "policy.update",
+    "user.update",
+    "token.rotate",
+    "token.jwt_bearer_failed",
+    "token.reminder_sent",
+    "token.reminder_failed",
+    "token.expiry_digest",
+    "introspection.client_failed",
+    "session.end",
+    "clock.confirm",
+    "backup.create",
+    "backup.restore",
+    "key.seal",
+    "key.reseal",
+    "user.2fa.begin",
+    "user.2fa.enrol",
+    "user.2fa.disable",
+    "user.2fa.reset",
+    "session.second_factor_required",
+    "session.second_factor_failed",
+];
+
 impl Authority {
     /// A new event of `kind`, stamped now, to be filled in and written with
     /// the action it records.
@@ -404,6 +482,10 @@ pub enum Actor<'a> {
 impl Event {
     /// An event with no actor yet.
     pub fn new(id: String, at_ms: i64, kind: &str, outcome: &'static str) -> Event {
+        debug_assert!(
+            EVENT_TYPES.contains(&kind),
+            "event type {kind} is not in EVENT_TYPES"
+        );
         Event {
             id,
             at_ms,

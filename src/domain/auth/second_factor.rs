@@ -102,11 +102,6 @@ impl Proof {
     }
 }
 
-/// What binds a sealed secret to its row (the AEAD's associated data, as
-/// a signing key's kid and algorithm bind it): a blob copied onto another
-/// user's row does not open.
-pub(in crate::domain) const SEALED_AS: &str = "totp";
-
 impl Authority {
     /// What the store keeps of `user_id`'s secret: sealed under the
     /// key-encryption key, as the signing keys are, so a copied database
@@ -117,7 +112,7 @@ impl Authority {
             &kek,
             &*self.shared.ambient.random,
             user_id,
-            SEALED_AS,
+            sealing::SECOND_FACTOR,
             secret,
         )
     }
@@ -128,19 +123,23 @@ impl Authority {
         factor: &SecondFactorRecord,
     ) -> Result<Zeroizing<Vec<u8>>, DomainError> {
         let kek = self.kek()?;
-        let secret = sealing::unseal(&kek, &factor.user_id, SEALED_AS, &factor.secret).map_err(
-            |e| match e {
-                // Resealed by `tokend key reseal` since this server read
-                // its key file: it opens again once restarted on the new one.
-                sealing::UnsealError::OtherKek(id) => DomainError::Unavailable(format!(
-                    "second factors are sealed under key-encryption key {id}, which this \
+        let secret = sealing::unseal(
+            &kek,
+            &factor.user_id,
+            sealing::SECOND_FACTOR,
+            &factor.secret,
+        )
+        .map_err(|e| match e {
+            // Resealed by `tokend key reseal` since this server read
+            // its key file: it opens again once restarted on the new one.
+            sealing::UnsealError::OtherKek(id) => DomainError::Unavailable(format!(
+                "second factors are sealed under key-encryption key {id}, which this \
                      server does not hold: restart it with the new key file"
-                )),
-                sealing::UnsealError::Tampered => {
-                    DomainError::Internal(format!("a second-factor secret: {e}"))
-                }
-            },
-        )?;
+            )),
+            sealing::UnsealError::Tampered => {
+                DomainError::Internal(format!("a second-factor secret: {e}"))
+            }
+        })?;
         if secret.len() != SECRET_BYTES {
             return Err(DomainError::Internal(
                 "a stored second-factor secret has the wrong length".into(),

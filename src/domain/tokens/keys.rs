@@ -12,7 +12,6 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::domain::ambient::Ambient;
-use crate::domain::auth::second_factor::SEALED_AS;
 use crate::domain::records::SigningKeyRecord;
 use crate::domain::storage::{Reads, Storage};
 use crate::domain::tokens::sealing::{self, Kek, KekStore, Sealing};
@@ -264,12 +263,22 @@ impl Authority {
             // of no use to anyone and is left; its user needs a reset.
             let mut second_factors = 0;
             for factor in tx.all_second_factors()? {
-                let Ok(secret) = sealing::unseal(&old, &factor.user_id, SEALED_AS, &factor.secret)
-                else {
+                let Ok(secret) = sealing::unseal(
+                    &old,
+                    &factor.user_id,
+                    sealing::SECOND_FACTOR,
+                    &factor.secret,
+                ) else {
                     continue;
                 };
-                let blob = sealing::seal(&new, &*random, &factor.user_id, SEALED_AS, &secret)
-                    .map_err(|e| crate::domain::storage::StoreError::Failed(e.to_string()))?;
+                let blob = sealing::seal(
+                    &new,
+                    &*random,
+                    &factor.user_id,
+                    sealing::SECOND_FACTOR,
+                    &secret,
+                )
+                .map_err(|e| crate::domain::storage::StoreError::Failed(e.to_string()))?;
                 tx.replace_second_factor_secret(&factor.user_id, &blob)?;
                 second_factors += 1;
             }

@@ -34,6 +34,11 @@ const HEADER_LEN: usize = MAGIC.len() + KEK_ID_LEN;
 /// The KEK's length: AES-256.
 pub const KEK_LEN: usize = 32;
 
+/// What a second-factor secret is sealed as, in place of a signing key's
+/// algorithm, its user id in place of the kid: a blob copied onto another
+/// user's row, or into the signing keys, does not open.
+pub const SECOND_FACTOR: &str = "totp";
+
 /// A key-encryption key; wiped when dropped, never shown by `Debug`.
 #[derive(Clone)]
 pub struct Kek {

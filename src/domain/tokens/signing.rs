@@ -181,8 +181,8 @@ impl KeyRing {
         ))
     }
 
-    /// The ring of plaintext `records`.
-    #[cfg(test)]
+    /// The ring of plaintext `records`: the unit tests' and the fuzzing
+    /// seam's (`domain::fuzzing`), never the store's.
     pub fn from_records(
         generation: i64,
         records: &[SigningKeyRecord],
