@@ -94,7 +94,8 @@ impl Tls {
         &self.files
     }
 
-    pub(super) fn config(&self) -> Arc<ServerConfig> {
+    /// The rustls settings; the benchmark's bare server uses them too.
+    pub fn config(&self) -> Arc<ServerConfig> {
         Arc::clone(&self.config)
     }
 }

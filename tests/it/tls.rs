@@ -588,3 +588,21 @@ fn the_console_cookie_is_secure_over_tls() {
         Some("max-age=31536000")
     );
 }
+
+#[test]
+fn sighup_without_tls_changes_nothing() {
+    // systemctl reload sends SIGHUP whether or not TLS is on: the default
+    // action would end the process.
+    let mut srv = TestServer::start();
+    let mark = srv.log_len();
+    send_signal(srv.pid(), "HUP");
+    assert!(
+        srv.wait_for_log("no TLS certificate to reload", Duration::from_secs(5)),
+        "{}",
+        srv.log_since(mark)
+    );
+    assert!(srv.is_running());
+    srv.api()
+        .get("/health", &[])
+        .assert_status(200, "after SIGHUP");
+}
