@@ -80,6 +80,16 @@ fn s_client(addr: &str, extra: &[&str]) -> String {
     format!("{out}\n{err}")
 }
 
+/// `s_client` making one request and reading the answer to the end, so
+/// that the TLS 1.3 session tickets, sent after the handshake, are in.
+fn s_client_request(addr: &str, extra: &[&str]) -> String {
+    let mut args = vec!["s_client", "-connect", addr, "-ign_eof"];
+    args.extend_from_slice(extra);
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let (_, out, err) = run("openssl", &args, &request);
+    format!("{out}\n{err}")
+}
+
 /// The fingerprint of the certificate a new connection to `addr` is shown.
 fn presented_fingerprint(addr: &str) -> String {
     let seen = s_client(addr, &[]);
@@ -215,10 +225,11 @@ fn sessions_resume_by_ticket_and_by_id() {
     for (version, file) in [("-tls1_3", "s13.pem"), ("-tls1_2", "s12.pem")] {
         let file = sessions.path.join(file);
         let file = file.to_str().expect("a UTF-8 path");
-        let first = s_client(srv.addr(), &[version, "-CAfile", ca, "-sess_out", file]);
+        let first = s_client_request(srv.addr(), &[version, "-CAfile", ca, "-sess_out", file]);
         assert!(first.contains("Verify return code: 0 (ok)"), "{first}");
         assert!(first.contains("New, TLSv1."), "{first}");
-        let again = s_client(srv.addr(), &[version, "-CAfile", ca, "-sess_in", file]);
+        let again = s_client_request(srv.addr(), &[version, "-CAfile", ca, "-sess_in", file]);
+        assert!(again.contains("HTTP/1.1 200 OK"), "{again}");
         assert!(
             again.contains("Reused, TLSv1."),
             "{version} not resumed: {again}"

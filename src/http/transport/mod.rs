@@ -216,7 +216,8 @@ async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let Some(slot) = connections.admit(limits.max_connections) else {
+                let handshake = worker.tls.is_some();
+                let Some(slot) = connections.admit(limits.max_connections, handshake) else {
                     // Over TLS there is no channel to answer on yet.
                     if worker.tls.is_none() {
                         refuse(&stream);
@@ -311,8 +312,10 @@ impl Connections {
     /// requests is told to close to make room: one still in its TLS
     /// handshake first (it has cost nothing yet, and a flood of stalled
     /// handshakes so replaces itself rather than the clients being served),
-    /// else the oldest; None when all are busy.
-    fn admit(self: &Arc<Self>, cap: usize) -> Option<Slot> {
+    /// else the oldest; None when all are busy. `handshake`: the new
+    /// connection starts with a TLS handshake (it counts as in one from
+    /// here, before its task first runs).
+    fn admit(self: &Arc<Self>, cap: usize, handshake: bool) -> Option<Slot> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if open.len() >= cap {
             let victim = open
@@ -328,7 +331,7 @@ impl Connections {
         let state = Arc::new(ConnectionState {
             opened: Instant::now(),
             busy: AtomicBool::new(false),
-            handshaking: AtomicBool::new(false),
+            handshaking: AtomicBool::new(handshake),
             evict: Notify::new(),
         });
         open.insert(id, Arc::clone(&state));
@@ -357,7 +360,6 @@ async fn connection(
     let stream = match &worker.tls {
         None => Stream::Plain(stream),
         Some(config) => {
-            state.handshaking.store(true, Ordering::Relaxed);
             let handshake = tls::handshake(stream, Arc::clone(config), limits.header_timeout);
             let stream = tokio::select! {
                 stream = handshake => stream,
