@@ -36,6 +36,10 @@ fn the_benchmark_runs_every_case_without_errors() {
         "JWKS",
         "OpenID discovery",
         "introspection of an access token",
+        "TLS ceiling (bare server), kept alive",
+        "TLS exchange, kept alive",
+        "TLS ceiling (bare server), new connection each",
+        "TLS exchange, new connection each",
     ] {
         assert!(names.contains(&expected), "{expected} missing: {names:?}");
     }

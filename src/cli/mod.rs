@@ -14,6 +14,7 @@ mod policy;
 mod remind;
 mod serve;
 mod service_accounts;
+mod tls;
 mod tokens;
 mod users;
 
@@ -40,6 +41,7 @@ use policy::PolicyCommand;
 use remind::RemindArgs;
 use serve::ServeArgs;
 use service_accounts::{DeviceCommand, ServiceAccountCommand};
+use tls::TlsCommand;
 use tokens::TokenCommand;
 use users::{OrgCommand, UserCommand};
 
@@ -66,6 +68,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP service.
     Serve(Box<ServeArgs>),
+    /// Certificates for serving TLS.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Write shell completions or manual pages (for packaging).
     #[command(subcommand, hide = true)]
     Generate(GenerateCommand),
@@ -137,6 +142,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::serve(&cli.db, &key_file, *args),
         Command::Generate(command) => generate::generate(command),
+        Command::Tls(command) => tls::tls(command),
         Command::Org(command) => administer(&cli.db, &key_file, |authority| {
             users::org(authority, command)
         }),

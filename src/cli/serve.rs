@@ -2,7 +2,7 @@
 //! reminders, the metrics listener and the log's format.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use clap::Args;
 use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
 use crate::domain::{Ambient, Authority, DomainError, FirstStart, Settings};
+use crate::http::tls::{Tls, TlsFiles};
 use crate::http::{self, ServeOptions};
 use crate::key_file::KeyFile;
 use crate::logging::{self, Format};
@@ -29,9 +30,17 @@ pub(super) struct ServeArgs {
     /// Lifetime of issued access tokens (e.g. 30m, 1h).
     #[arg(long, env = "TOKEND_ACCESS_TTL", default_value = "30m", value_parser = parse_access_ttl)]
     access_ttl: Duration,
-    /// The `iss` of access tokens and base of published URLs [default: http://LISTEN].
+    /// The `iss` of access tokens and base of published URLs [default:
+    /// http://LISTEN, or https://LISTEN with TLS].
     #[arg(long, env = "TOKEND_ISSUER")]
     issuer: Option<String>,
+    /// Serve TLS with this certificate chain (PEM, the server's certificate
+    /// first); needs --tls-key. SIGHUP reads it again.
+    #[arg(long, env = "TOKEND_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "TOKEND_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Worker threads for password logins [default: half the workers, at least 1].
     #[arg(long, env = "TOKEND_LOGIN_WORKERS")]
     login_workers: Option<usize>,
@@ -152,12 +161,26 @@ fn serve_locked(
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
+    // Read before the database is touched: a certificate that cannot be
+    // used stops a first start before it creates anything.
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(Tls::load(TlsFiles { cert, key })?)),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let issuer = args
+        .issuer
+        .unwrap_or_else(|| format!("{scheme}://{}", args.listen))
+        .trim_end_matches('/')
+        .to_string();
+    if tls.is_some() && !issuer.starts_with("https://") {
+        return Err(format!(
+            "TOKEND_ISSUER {issuer} is not an https URL, but tokend serves TLS: \
+             clients would be sent where it does not answer"
+        ));
+    }
     let settings = Settings {
-        issuer: args
-            .issuer
-            .unwrap_or_else(|| format!("http://{}", args.listen))
-            .trim_end_matches('/')
-            .to_string(),
+        issuer,
         access_token_lifetime: args.access_ttl,
         operator: None,
         audit_retention: args.audit_retention.0,
@@ -255,6 +278,7 @@ fn serve_locked(
     options.idle_timeout = args.idle_timeout;
     options.write_timeout = args.write_timeout;
     options.trusted_proxies = args.trusted_proxies;
+    options.tls = tls;
     http::serve(authority, options).map_err(|e| e.to_string())
 }
 

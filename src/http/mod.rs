@@ -6,8 +6,9 @@
 //! on a pool of their own (`pool`). Handlers parse and answer; they decide nothing and never touch the
 //! store. `serve` is `Server` plus SIGTERM/SIGINT: it stops taking requests,
 //! lets those in flight finish within a bounded grace, and returns; under
-//! systemd it tells it so (`systemd`). `metrics` counts and serves the
-//! Prometheus metrics on an address of its own.
+//! systemd it tells it so (`systemd`); with TLS (`tls`), SIGHUP reloads
+//! the certificate. `metrics` counts and serves the Prometheus metrics on
+//! an address of its own.
 
 /// Bodies larger than this are refused unread.
 const MAX_BODY: usize = 64 * 1024;
@@ -34,6 +35,7 @@ mod second_factor;
 mod service_accounts;
 mod session;
 mod systemd;
+pub mod tls;
 mod tokens;
 mod transport;
 mod users;
@@ -50,6 +52,7 @@ use crate::domain::Authority;
 use crate::logging;
 use pool::{Pool, Pools};
 pub use routes::{endpoints, Access};
+use tls::Tls;
 pub use transport::Limits;
 
 pub struct ServeOptions {
@@ -70,6 +73,8 @@ pub struct ServeOptions {
     pub bodies_in_flight: usize,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Serve TLS with this certificate; plain HTTP without.
+    pub tls: Option<Arc<Tls>>,
 }
 
 impl ServeOptions {
@@ -87,6 +92,7 @@ impl ServeOptions {
             write_timeout: Duration::from_secs(10),
             bodies_in_flight: 1024,
             trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -115,28 +121,40 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-/// Serves until SIGTERM or SIGINT.
+/// Serves until SIGTERM or SIGINT; SIGHUP reloads the TLS certificate.
 pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeError> {
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ])
-    .map_err(|e| ServeError(format!("cannot handle signals: {e}")))?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| ServeError(format!("cannot handle signals: {e}")))?;
     // Kept back for the last word: the writes still queued at the stop.
     let mut drainer = authority
         .connect()
         .map_err(|e| ServeError(format!("cannot open the database: {e}")))?;
     let writer = authority.writer_stats();
+    let tls = options.tls.clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let server = Server::start(authority, options)?;
     logging::info(format!(
-        "tokend listening on http://{} (at most {} connections)",
+        "tokend listening on {scheme}://{} (at most {} connections)",
         server.local_addr(),
         server.limits.max_connections
     ));
-    systemd::ready(server.local_addr());
+    if let Some(tls) = &tls {
+        logging::info(format!(
+            "tokend: TLS certificate {} (SHA-256 {})",
+            tls.files().cert.display(),
+            tls.fingerprint()
+        ));
+    }
+    systemd::ready(scheme, server.local_addr());
     systemd::start_watchdog(writer)
         .map_err(|e| ServeError(format!("cannot start the watchdog: {e}")))?;
-    signals.forever().next();
+    for signal in signals.forever() {
+        if signal != SIGHUP {
+            break;
+        }
+        reload(tls.as_deref());
+    }
     systemd::stopping();
     server.stop();
     if let Err(e) = drainer.drain_writes() {
@@ -144,6 +162,26 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
     }
     logging::info("tokend stopped");
     Ok(())
+}
+
+/// SIGHUP: the certificate and key are read again. Connections keep the
+/// certificate they were made with; a file that cannot be used leaves the
+/// one in use in place.
+fn reload(tls: Option<&Tls>) {
+    let Some(tls) = tls else {
+        logging::info("tokend: SIGHUP: no TLS certificate to reload");
+        return;
+    };
+    match tls.reload() {
+        Ok(()) => logging::info(format!(
+            "tokend: TLS certificate reloaded from {} (SHA-256 {})",
+            tls.files().cert.display(),
+            tls.fingerprint()
+        )),
+        Err(e) => logging::warn(format!(
+            "tokend: TLS certificate not reloaded, the one in use stays: {e}"
+        )),
+    }
 }
 
 /// A running service.
@@ -202,8 +240,9 @@ impl Server {
             Pool::start("write", writes, write_queue).map_err(start_failed)?;
         let (stop, stopped) = watch::channel(false);
         let trusted: Arc<[IpAddr]> = options.trusted_proxies.into();
+        let tls = options.tls.as_ref().map(|tls| tls.config());
         let workers = listener
-            .serve(main, Pools { login, writes }, limits, trusted, stopped)
+            .serve(main, Pools { login, writes }, limits, trusted, tls, stopped)
             .map_err(start_failed)?;
         Ok(Server {
             local_addr,

@@ -111,8 +111,8 @@ fn notify(states: &[NotifyState]) {
 }
 
 /// The service is serving on `addr`.
-pub fn ready(addr: SocketAddr) {
-    let status = format!("serving on http://{addr}");
+pub fn ready(scheme: &str, addr: SocketAddr) {
+    let status = format!("serving on {scheme}://{addr}");
     notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
 }
 

@@ -49,6 +49,7 @@ mod sessions;
 mod storage;
 mod support;
 mod systemd;
+mod tls;
 mod tokens_api;
 mod users;
 mod vcloud;

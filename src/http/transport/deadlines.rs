@@ -12,12 +12,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
+use super::tls::Stream;
 use super::{ConnectionState, Limits};
 
-/// A TCP stream whose waits are bounded: a read that waits longer than the
+/// A connection's stream (plain or TLS) whose waits are bounded: a read that waits longer than the
 /// idle timeout while no request is in flight (the body has a timeout of its
 /// own), or a write that waits longer than the write timeout, fails.
 ///
@@ -26,7 +26,7 @@ use super::{ConnectionState, Limits};
 /// every other error has: such an answer is recognised by its empty body and
 /// missing content type, which no answer of tokend's has, and replaced.
 pub(super) struct Deadlines {
-    stream: TcpStream,
+    stream: Stream,
     state: Arc<ConnectionState>,
     idle_timeout: Duration,
     write_timeout: Duration,
@@ -37,7 +37,7 @@ pub(super) struct Deadlines {
 }
 
 impl Deadlines {
-    pub(super) fn new(stream: TcpStream, state: Arc<ConnectionState>, limits: Limits) -> Deadlines {
+    pub(super) fn new(stream: Stream, state: Arc<ConnectionState>, limits: Limits) -> Deadlines {
         Deadlines {
             stream,
             state,

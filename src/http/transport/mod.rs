@@ -22,8 +22,13 @@
 //!   the connection closed (`Content-Length` beside chunked is read as
 //!   chunked, and the connection closed after the answer).
 //! - Answers go out whole, with `TCP_NODELAY`.
+//! - With TLS, the handshake is a layer under all of this (`tls`): it runs
+//!   under the header timeout, holds a slot under the cap (a connection
+//!   still in its handshake is evicted first), and every answer over TLS
+//!   carries `Strict-Transport-Security`.
 
 mod deadlines;
+mod tls;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -43,6 +48,7 @@ use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
 
@@ -56,6 +62,7 @@ use super::MAX_BODY;
 use crate::domain::Authority;
 use crate::logging;
 use deadlines::Deadlines;
+use tls::Stream;
 
 /// The limits the transport enforces.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +93,14 @@ struct Worker {
     bodies: Arc<Semaphore>,
     /// Peers whose `X-Forwarded-For` is believed.
     trusted_proxies: Arc<[IpAddr]>,
+    /// Set when connections speak TLS.
+    tls: Option<Arc<ServerConfig>>,
 }
+
+/// Browsers that reached tokend over TLS keep to https for a year
+/// (Keycloak's default). Not `includeSubDomains`: tokend does not know
+/// what else runs under its host's domain.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 
 /// How long the accept loop waits after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -132,6 +146,7 @@ impl Listener {
         pools: Pools,
         limits: Limits,
         trusted_proxies: Arc<[IpAddr]>,
+        tls: Option<Arc<ServerConfig>>,
         stop: watch::Receiver<bool>,
     ) -> io::Result<Vec<JoinHandle<()>>> {
         let connections = Arc::new(Connections::default());
@@ -143,6 +158,7 @@ impl Listener {
             let bodies = Arc::clone(&bodies);
             let trusted_proxies = Arc::clone(&trusted_proxies);
             let connections = Arc::clone(&connections);
+            let tls = tls.clone();
             let stop = stop.clone();
             let thread = thread::Builder::new()
                 .name(format!("worker-{n}"))
@@ -152,6 +168,7 @@ impl Listener {
                         pools,
                         bodies,
                         trusted_proxies,
+                        tls,
                     };
                     if let Err(e) = run(socket, worker, connections, limits, stop) {
                         logging::error(format!("tokend: a worker failed: {e}"));
@@ -199,8 +216,12 @@ async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let Some(slot) = connections.admit(limits.max_connections) else {
-                    refuse(&stream);
+                let handshake = worker.tls.is_some();
+                let Some(slot) = connections.admit(limits.max_connections, handshake) else {
+                    // Over TLS there is no channel to answer on yet.
+                    if worker.tls.is_none() {
+                        refuse(&stream);
+                    }
                     continue;
                 };
                 // Answers are written whole; without this a second segment
@@ -262,6 +283,8 @@ pub(super) struct ConnectionState {
     opened: Instant,
     /// A request is being read, decided or answered.
     pub(super) busy: AtomicBool,
+    /// The TLS handshake has not finished.
+    handshaking: AtomicBool,
     evict: Notify,
 }
 
@@ -285,15 +308,20 @@ impl Drop for Slot {
 }
 
 impl Connections {
-    /// A slot for a new connection. At the cap the oldest connection that is
-    /// between requests is told to close to make room; None when all are busy.
-    fn admit(self: &Arc<Self>, cap: usize) -> Option<Slot> {
+    /// A slot for a new connection. At the cap a connection that is between
+    /// requests is told to close to make room: one still in its TLS
+    /// handshake first (it has cost nothing yet, and a flood of stalled
+    /// handshakes so replaces itself rather than the clients being served),
+    /// else the oldest; None when all are busy. `handshake`: the new
+    /// connection starts with a TLS handshake (it counts as in one from
+    /// here, before its task first runs).
+    fn admit(self: &Arc<Self>, cap: usize, handshake: bool) -> Option<Slot> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if open.len() >= cap {
             let victim = open
                 .iter()
                 .filter(|(_, c)| !c.busy.load(Ordering::Relaxed))
-                .min_by_key(|(_, c)| c.opened)
+                .min_by_key(|(_, c)| (!c.handshaking.load(Ordering::Relaxed), c.opened))
                 .map(|(id, _)| *id)?;
             if let Some(state) = open.remove(&victim) {
                 state.evict.notify_one();
@@ -303,6 +331,7 @@ impl Connections {
         let state = Arc::new(ConnectionState {
             opened: Instant::now(),
             busy: AtomicBool::new(false),
+            handshaking: AtomicBool::new(handshake),
             evict: Notify::new(),
         });
         open.insert(id, Arc::clone(&state));
@@ -328,6 +357,23 @@ async fn connection(
     mut closing: watch::Receiver<bool>,
 ) {
     let state = Arc::clone(&slot.state);
+    let stream = match &worker.tls {
+        None => Stream::Plain(stream),
+        Some(config) => {
+            let handshake = tls::handshake(stream, Arc::clone(config), limits.header_timeout);
+            let stream = tokio::select! {
+                stream = handshake => stream,
+                _ = state.evict.notified() => None,
+                _ = closing.wait_for(|closing| *closing) => None,
+            };
+            state.handshaking.store(false, Ordering::Relaxed);
+            match stream {
+                Some(stream) => stream,
+                None => return,
+            }
+        }
+    };
+    let over_tls = worker.tls.is_some();
     let io = TokioIo::new(Deadlines::new(stream, Arc::clone(&state), limits));
     let service = {
         let state = Arc::clone(&state);
@@ -340,6 +386,11 @@ async fn connection(
                 let mut response =
                     log::within(context, answer(request, peer, &worker, limits)).await;
                 response.headers_mut().insert(log::REQUEST_ID_HEADER, id);
+                if over_tls {
+                    response
+                        .headers_mut()
+                        .insert(hyper::header::STRICT_TRANSPORT_SECURITY, HSTS);
+                }
                 state.busy.store(false, Ordering::Relaxed);
                 Ok::<_, Infallible>(response)
             }

@@ -21,9 +21,11 @@ use super::ADMIN_PASSWORD;
 
 /// The server reads these; the tests' own environment must not leak in
 /// (systemd's too: a test run under systemd must not notify it).
-const TOKEND_ENV: [&str; 14] = [
+const TOKEND_ENV: [&str; 16] = [
     "TOKEND_DB",
     "TOKEND_KEY_FILE",
+    "TOKEND_TLS_CERT",
+    "TOKEND_TLS_KEY",
     "TOKEND_SMTP_URL",
     "TOKEND_SMTP_URL_FILE",
     "TOKEND_LISTEN",
@@ -260,6 +262,8 @@ pub struct ServerConfig {
     args: Vec<String>,
     /// Pass --db/--listen/--workers as flags instead of environment variables.
     use_flags: bool,
+    /// Serve TLS with a self-signed certificate made for the test.
+    tls: bool,
 }
 
 impl Default for ServerConfig {
@@ -269,6 +273,7 @@ impl Default for ServerConfig {
             envs: Vec::new(),
             args: Vec::new(),
             use_flags: false,
+            tls: false,
         }
     }
 }
@@ -296,6 +301,14 @@ impl ServerConfig {
 
     pub fn flags(mut self) -> Self {
         self.use_flags = true;
+        self
+    }
+
+    /// Serve TLS: `tokend tls self-signed` makes the certificate (for
+    /// 127.0.0.1 and localhost) in the server's directory, and the typed
+    /// client trusts it.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
         self
     }
 
@@ -341,9 +354,17 @@ impl TestServer {
         };
         // The free port may be taken by someone else before the server binds it.
         let mut last_err = String::new();
+        if s.cfg.tls {
+            s.make_certificate(&s.tls_cert(), &s.tls_key());
+        }
         for _ in 0..3 {
             s.addr = format!("127.0.0.1:{}", free_port());
-            s.api = Client::new(&s.addr).with_log(s.log.clone());
+            let api = Client::new(&s.addr).with_log(s.log.clone());
+            s.api = if s.cfg.tls {
+                api.with_tls(&s.tls_cert())
+            } else {
+                api
+            };
             match s.spawn() {
                 Ok(()) => return s,
                 Err(e) => last_err = e,
@@ -375,6 +396,35 @@ impl TestServer {
         &self.dir.path
     }
 
+    /// The certificate a TLS server was started with (`ServerConfig::tls`),
+    /// and read again on SIGHUP.
+    pub fn tls_cert(&self) -> PathBuf {
+        self.dir.path.join("tls-cert.pem")
+    }
+
+    pub fn tls_key(&self) -> PathBuf {
+        self.dir.path.join("tls-key.pem")
+    }
+
+    /// A new self-signed certificate for 127.0.0.1 and localhost, with
+    /// `tokend tls self-signed`.
+    pub fn make_certificate(&self, cert: &Path, key: &Path) {
+        let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
+        let args = [
+            "tls",
+            "self-signed",
+            "--host",
+            "127.0.0.1",
+            "--host",
+            "localhost",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+        ];
+        run_tokend(&args, None, &[], &self.dir.path).ok("tls self-signed");
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server not running").id()
     }
@@ -395,6 +445,10 @@ impl TestServer {
         }
         if let Some(pw) = &self.cfg.admin_password {
             cmd.env("TOKEND_ADMIN_PASSWORD", pw);
+        }
+        if self.cfg.tls {
+            cmd.env("TOKEND_TLS_CERT", self.tls_cert())
+                .env("TOKEND_TLS_KEY", self.tls_key());
         }
         for (k, v) in &self.cfg.envs {
             cmd.env(k, v);

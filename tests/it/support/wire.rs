@@ -1,12 +1,18 @@
 //! The raw HTTP/1.1 client: building requests byte by byte, sending them
-//! over a plain `TcpStream`, and reading one response back (fixed-length,
-//! chunked or close-delimited). Tests of bad input need full control of
+//! over a plain `TcpStream` or TLS over it (rustls, trusting one
+//! certificate), and reading one response back (fixed-length, chunked or
+//! close-delimited). Tests of bad input need full control of
 //! what goes on the wire, so nothing here normalises or validates a
 //! request. `Response` carries the assertion helpers every test shares.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -253,10 +259,65 @@ pub fn send_raw(addr: &str, bytes: &[u8], timeout: Duration) -> io::Result<Respo
     }
 }
 
+/// A TLS client that trusts the certificate in the PEM file `ca` (and
+/// nothing else): a self-signed server certificate, or a private CA.
+pub fn tls_client(ca: &Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("read the CA file") {
+        roots
+            .add(cert.expect("a PEM certificate"))
+            .expect("a usable CA");
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// A TLS connection to `addr` (an IP address and port, which the
+/// certificate must name), its handshake done.
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+pub fn connect_tls(
+    addr: &str,
+    tls: &Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> io::Result<TlsStream> {
+    let tcp = connect(addr, timeout)?;
+    let sa: SocketAddr = addr
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e}")))?;
+    let name = ServerName::IpAddress(sa.ip().into());
+    let connection =
+        rustls::ClientConnection::new(Arc::clone(tls), name).map_err(io::Error::other)?;
+    let mut stream = rustls::StreamOwned::new(connection, tcp);
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(stream)
+}
+
+/// `send_raw` over TLS.
+pub fn send_raw_tls(
+    addr: &str,
+    tls: &Arc<rustls::ClientConfig>,
+    bytes: &[u8],
+    timeout: Duration,
+) -> io::Result<Response> {
+    let mut stream = connect_tls(addr, tls, timeout)?;
+    let _ = stream.write_all(bytes);
+    let _ = stream.flush();
+    if bytes.starts_with(b"HEAD ") {
+        read_head_response(&mut stream)
+    } else {
+        read_response(&mut stream)
+    }
+}
+
 /// The answer to a HEAD request sent with `Connection: close`: its head,
 /// and as its body whatever else arrives before the server closes (which
 /// should be nothing).
-pub fn read_head_response(stream: &mut TcpStream) -> io::Result<Response> {
+pub fn read_head_response<S: Read>(stream: &mut S) -> io::Result<Response> {
     read_response_to(stream, true)
 }
 
@@ -276,11 +337,11 @@ pub fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
 }
 
 /// Read one HTTP/1.1 response (skipping 1xx interim responses).
-pub fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
+pub fn read_response<S: Read>(stream: &mut S) -> io::Result<Response> {
     read_response_to(stream, false)
 }
 
-fn read_response_to(stream: &mut TcpStream, head_only: bool) -> io::Result<Response> {
+fn read_response_to<S: Read>(stream: &mut S, head_only: bool) -> io::Result<Response> {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let head_end = loop {
@@ -369,7 +430,7 @@ fn read_response_to(stream: &mut TcpStream, head_only: bool) -> io::Result<Respo
 }
 
 /// Read more bytes into `buf`; false on EOF.
-fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<bool> {
+fn fill<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<bool> {
     let mut tmp = [0u8; 8192];
     // A read with a timeout is not restarted after a signal (EINTR): a
     // client tries again, as std's `read_to_end` does.
@@ -383,7 +444,7 @@ fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<bool> {
     Ok(n > 0)
 }
 
-fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<String> {
+fn read_line<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<String> {
     loop {
         if let Some(p) = find(buf, b"\r\n") {
             let line = String::from_utf8_lossy(&buf[..p]).into_owned();
@@ -399,7 +460,7 @@ fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<String> {
     }
 }
 
-fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Vec<u8>> {
+fn read_chunked<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line = read_line(stream, buf)?;

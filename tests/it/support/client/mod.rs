@@ -38,6 +38,7 @@ pub use policy::*;
 pub use tokens::*;
 pub use users::*;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -47,7 +48,7 @@ use serde::Deserialize;
 use self::call::Call;
 use super::formats::parse_rfc3339;
 use super::process::ServerLog;
-use super::wire::{bearer, build_request, send_raw, Response};
+use super::wire::{bearer, build_request, send_raw, send_raw_tls, tls_client, Response};
 use super::{
     ACCESS_TOKEN_HEADER, ADMIN, ADMIN_PASSWORD, CURRENT_SESSION, FORM, PROVIDER_SESSIONS, SESSIONS,
     USER_PASSWORD,
@@ -232,6 +233,8 @@ pub struct Client {
     addr: String,
     /// The server's log, quoted when a typed call fails.
     log: Option<ServerLog>,
+    /// Speak TLS, trusting what this config trusts.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Client {
@@ -239,6 +242,21 @@ impl Client {
         Client {
             addr: addr.to_owned(),
             log: None,
+            tls: None,
+        }
+    }
+
+    /// The same client over TLS, trusting the certificate in `ca`.
+    pub fn with_tls(mut self, ca: &std::path::Path) -> Client {
+        self.tls = Some(tls_client(ca));
+        self
+    }
+
+    /// Sends `bytes` on a new connection, over TLS if this client speaks it.
+    fn send_bytes(&self, bytes: &[u8], timeout: Duration) -> std::io::Result<Response> {
+        match &self.tls {
+            Some(tls) => send_raw_tls(&self.addr, tls, bytes, timeout),
+            None => send_raw(&self.addr, bytes, timeout),
         }
     }
 
@@ -260,7 +278,7 @@ impl Client {
     }
 
     pub fn raw_timeout(&self, bytes: &[u8], timeout: Duration) -> Response {
-        send_raw(&self.addr, bytes, timeout).unwrap_or_else(|e| {
+        self.send_bytes(bytes, timeout).unwrap_or_else(|e| {
             panic!(
                 "request failed: {e}\nrequest: {:?}",
                 String::from_utf8_lossy(bytes)
@@ -310,7 +328,8 @@ impl Client {
     /// server that is still starting.
     pub(super) fn probe_health(&self) -> bool {
         let req = build_request(&self.addr, "GET", "/health", &[], None);
-        send_raw(&self.addr, &req, Duration::from_secs(2)).is_ok_and(|r| r.status == 200)
+        self.send_bytes(&req, Duration::from_secs(2))
+            .is_ok_and(|r| r.status == 200)
     }
 
     // -- login sessions -----------------------------------------------------
