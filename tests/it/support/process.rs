@@ -458,6 +458,7 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let mark = self.log_len();
         let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
         self.readers
             .push(drain(child.stdout.take().unwrap(), self.log.clone()));
@@ -471,7 +472,9 @@ impl TestServer {
                     self.log()
                 ));
             }
-            if self.api.probe_health() {
+            // Its own line first: until this server has bound the port, a
+            // health answer there may be another test's server's.
+            if self.log_since(mark).contains("listening on") && self.api.probe_health() {
                 break;
             }
             if Instant::now() >= deadline {
