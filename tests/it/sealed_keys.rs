@@ -106,10 +106,21 @@ fn assert_no_usable_private_key(db: &Path, jwks: &Value, what: &str) {
             .is_err(),
             "{what}: {kid} parses as a PKCS #8 EC key"
         );
-        assert!(
-            !blob.windows(2).any(|w| w == [0x30, 0x82]),
-            "{what}: {kid} holds a DER sequence"
-        );
+        for der in der_sequences(blob) {
+            assert!(
+                ring::signature::RsaKeyPair::from_pkcs8(der).is_err(),
+                "{what}: {kid} holds an RSA key inside"
+            );
+            assert!(
+                ring::signature::EcdsaKeyPair::from_pkcs8(
+                    &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                    &ring::rand::SystemRandom::new()
+                )
+                .is_err(),
+                "{what}: {kid} holds a PKCS #8 EC key inside"
+            );
+        }
         for window in blob.windows(32) {
             let Ok(key) = SigningKey::from_slice(window) else {
                 continue;
@@ -122,6 +133,27 @@ fn assert_no_usable_private_key(db: &Path, jwks: &Value, what: &str) {
             );
         }
     }
+}
+
+/// Every run of `blob` that a DER SEQUENCE header says is one, whatever
+/// its offset: where a plaintext PKCS #8 key would sit inside a blob.
+/// (Random ciphertext holds such a header now and then; what matters is
+/// that none of them parses as a key.)
+fn der_sequences(blob: &[u8]) -> Vec<&[u8]> {
+    let mut found = Vec::new();
+    for start in 0..blob.len() {
+        let rest = &blob[start..];
+        let (header, len) = match rest {
+            [0x30, n, ..] if *n < 0x80 => (2, usize::from(*n)),
+            [0x30, 0x81, n, ..] => (3, usize::from(*n)),
+            [0x30, 0x82, hi, lo, ..] => (4, usize::from(*hi) << 8 | usize::from(*lo)),
+            _ => continue,
+        };
+        if let Some(der) = rest.get(..header + len) {
+            found.push(der);
+        }
+    }
+    found
 }
 
 /// `tokend serve` on `db` with the environment `envs`: expected to refuse
