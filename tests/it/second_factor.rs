@@ -609,7 +609,10 @@ fn the_secret_is_sealed_under_the_key_file_and_resealed_with_the_signing_keys() 
     r.assert_status(503, "a code while the server holds the old key file");
     assert_eq!(r.json()["error"], "unavailable", "{}", r.text());
     assert!(
-        srv.log().contains("restart it with the new key file"),
+        srv.wait_for_log(
+            "restart it with the new key file",
+            std::time::Duration::from_secs(10)
+        ),
         "the log tells the admin why: {}",
         srv.log()
     );
