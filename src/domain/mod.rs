@@ -70,14 +70,14 @@ pub use tokens::api_token::ApiTokenSecret;
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
 pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
+pub use tokens::leaks::{LeakCandidate, LeakReport, MAX_LEAK_CANDIDATES};
 pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView, SecondFactorRule};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
+pub use tokens::rotation::RotatedApiToken;
 pub use tokens::scopes::Grant;
 pub use tokens::sealing::{Kek, KekStore, MemoryKek, KEK_LEN};
 use tokens::signing::KeyRing;
-pub use tokens::leaks::{LeakCandidate, LeakReport, MAX_LEAK_CANDIDATES};
-pub use tokens::rotation::RotatedApiToken;
 pub use tokens::{CreatedApiToken, ExchangeAudience, InventoryQuery, IssuedAccess, NewApiToken};
 
 /// An answer whose write is queued but not yet on disk: `value` may be

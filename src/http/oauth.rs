@@ -10,8 +10,8 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{
-    format_time, Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience, ExchangeRequest,
-    IssuedAccess, NewServiceAccountRequest,
+    format_time, Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience,
+    ExchangeRequest, IssuedAccess, NewServiceAccountRequest,
 };
 use crate::shapes::service_account_json;
 

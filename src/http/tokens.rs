@@ -168,7 +168,11 @@ fn rotated_answer(rotated: &RotatedApiToken) -> Response {
 
 /// `POST /api/tokens/{id}/rotate`: a new secret for the caller's own
 /// token; the old one works on for the grace asked for.
-pub fn rotate(authority: &mut Authority, request: &Request, id: &str) -> Result<Response, ApiError> {
+pub fn rotate(
+    authority: &mut Authority,
+    request: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
     let caller = authenticate(authority, request)?;
     let body = rotation_body(request)?;
     let rotated =

@@ -248,7 +248,10 @@ impl Authority {
 
     /// From now on, owners' notices are queued for `send_leak_notices`.
     pub fn enable_leak_notices(&self) {
-        self.shared.leak_notices.relay.store(true, Ordering::Relaxed);
+        self.shared
+            .leak_notices
+            .relay
+            .store(true, Ordering::Relaxed);
     }
 
     /// Waits up to `wait` for owners' notices, then sends every one queued
@@ -336,7 +339,10 @@ mod tests {
         }
         assert!(limiter.admit([10, 255, 255, 254].into(), 0).is_err());
         // Once buckets are full again they make room.
-        assert_eq!(limiter.admit(stranger, REFILL_MS * i64::from(BURST)), Ok(()));
+        assert_eq!(
+            limiter.admit(stranger, REFILL_MS * i64::from(BURST)),
+            Ok(())
+        );
     }
 
     #[test]

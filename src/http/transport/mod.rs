@@ -463,8 +463,14 @@ async fn answer(
         return refuse(BadRequest::Malformed("header values must be visible ASCII".into()).into());
     };
     let limit = super::routes::body_limit(parts.uri.path());
-    let body = match read_body(&parts.headers, body, limit, limits.body_timeout, &worker.bodies)
-        .await
+    let body = match read_body(
+        &parts.headers,
+        body,
+        limit,
+        limits.body_timeout,
+        &worker.bodies,
+    )
+    .await
     {
         Err(BodyError::TimedOut) => return refuse(ApiError::request_timeout()),
         body => body,
