@@ -532,6 +532,36 @@ mod tests {
             allow_never: never,
             max_idle: idle.map(String::from),
             second_factor: SecondFactorRule::Nobody,
+            max_rotation_grace: DEFAULT_MAX_ROTATION_GRACE.into(),
+        }
+    }
+
+    #[test]
+    fn a_rotation_grace_is_only_ever_shortened_and_a_rotated_lifetime_capped() {
+        let default = policy("30days", "90days", false, None);
+        let own = TokenPolicy {
+            max_rotation_grace: Some("1h".into()),
+            ..TokenPolicy::default()
+        };
+        let merged = EffectivePolicy::merge(&own, &default);
+        assert_eq!(merged.rotation_grace_limit(), Duration::from_secs(3600));
+        assert!(merged.within(&default).is_ok());
+        let mut strict = default.clone();
+        strict.max_rotation_grace = "0".into();
+        assert!(merged.within(&strict).is_err(), "looser than the default");
+        assert_eq!(
+            merged.clone().held_to(&strict).rotation_grace_limit(),
+            Duration::ZERO
+        );
+        assert_eq!(merged.rotated_ttl(Some(3600)), "3600s");
+        assert_eq!(merged.rotated_ttl(Some(365 * 86_400)), "90days", "capped");
+        assert_eq!(merged.rotated_ttl(None), "90days", "never is not allowed");
+        for bad in ["soon", "31days", "-1h"] {
+            let policy = TokenPolicy {
+                max_rotation_grace: Some(bad.into()),
+                ..TokenPolicy::default()
+            };
+            assert!(policy.check_fields().is_err(), "{bad}");
         }
     }
 
