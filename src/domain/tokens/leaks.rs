@@ -125,8 +125,7 @@ impl LeakNotices {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if queue.len() >= MAX_QUEUED_MAILS {
             crate::logging::warn(
-                "tokend: too many leaked-token notices waiting for the relay; one was dropped"
-                    .to_string(),
+                "tokend: too many leaked-token notices waiting for the relay; one was dropped",
             );
             return;
         }
