@@ -362,3 +362,31 @@ fn every_exchange_answer_names_the_api_token_expiry() {
         );
     }
 }
+
+#[test]
+fn the_admin_cli_rotates_through_the_same_operation() {
+    let srv = TestServer::start();
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let old = api.create_token(&admin, "cli-rotated", Some("30d"));
+
+    srv.cli()
+        .run(&["token", "rotate", &old.id, "--grace", "25h"], None)
+        .code_is(1, "beyond the policy's maximum");
+    api.exchange_provider(&old.secret);
+    let out = srv
+        .cli()
+        .run(&["token", "rotate", &old.id, "--grace", "1h"], None)
+        .ok("rotate");
+    let fresh = out.stdout.trim();
+    assert_eq!(fresh.len(), 65, "the new secret on stdout: {out:?}");
+    assert!(!out.stderr.contains(fresh), "the secret on stdout only");
+    // Within the grace both work; the event names the operator.
+    api.exchange_provider(&old.secret);
+    api.exchange_provider(fresh);
+    let events = api.recorded_events(&admin, "token.rotate", 1);
+    assert!(events[0].to_string().contains("cli:"), "{}", events[0]);
+    srv.cli()
+        .run(&["token", "rotate", &old.id], None)
+        .code_is(1, "rotated already");
+}
