@@ -683,3 +683,12 @@ ALTER TABLE sessions ADD COLUMN enrol_only INTEGER NOT NULL DEFAULT 0
 -- inherits the provider's default.
 ALTER TABLE token_policies ADD COLUMN second_factor TEXT
     CHECK (second_factor IN ('nobody', 'admins', 'everyone'));
+
+-- migration 18
+-- A token rotated by its owner: the id of the token that replaced it. Its
+-- secret works on until its expiry, which the rotation moved to the end
+-- of the grace the owner chose (or it was revoked at once); a replaced
+-- token is never rotated again.
+ALTER TABLE api_tokens ADD COLUMN replaced_by TEXT;
+-- The longest grace a rotation may give the old secret; NULL inherits.
+ALTER TABLE token_policies ADD COLUMN max_rotation_grace TEXT;

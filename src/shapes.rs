@@ -151,6 +151,7 @@ pub fn policy_json(view: &PolicyView) -> Value {
             "allow_never": own.allow_never,
             "max_idle": own.max_idle,
             "second_factor": own.second_factor,
+            "max_rotation_grace": own.max_rotation_grace,
         },
         "effective": {
             "default_ttl": effective.default_ttl,
@@ -158,6 +159,7 @@ pub fn policy_json(view: &PolicyView) -> Value {
             "allow_never": effective.allow_never,
             "max_idle": effective.max_idle,
             "second_factor": effective.second_factor.name(),
+            "max_rotation_grace": effective.max_rotation_grace,
         },
     })
 }

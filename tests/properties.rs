@@ -598,7 +598,8 @@ fn minimal_body(operation: &str) -> Value {
         "memberRef" => json!({ "user": "u" }),
         "orgRef" => json!({ "org": "o" }),
         "permissions" => json!({ "permissions": [] }),
-        "changeService" | "tokenPolicy" => json!({}),
+        "changeService" | "tokenPolicy" | "rotateToken" => json!({}),
+        "reportLeakedTokens" => json!({ "candidates": [] }),
         "register" => json!({ "client_name": "c" }),
         "userCode" => json!({ "userCode": "ABCD-EFGH" }),
         "createApiToken" => json!({ "name": "n" }),
@@ -645,6 +646,7 @@ proptest! {
         let known = ["name", "org", "service", "permissions", "role", "user", "identifier",
             "client_name", "software_id", "software_version", "client_uri",
             "id_token_signed_response_alg", "default_ttl", "max_ttl", "allow_never", "max_idle",
+            "max_rotation_grace", "second_factor", "grace", "candidates",
             "userCode", "ttl", "openid", "all_roles", "org_roles", "service_roles", "reminder",
             "username", "password", "email", "roles", "current_password", "new_password"];
         prop_assume!(!known.contains(&field.as_str()));

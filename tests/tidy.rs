@@ -212,6 +212,7 @@ fn every_route_is_described_and_every_description_routed() {
                 Access::Console => &["consoleSession"],
                 Access::Password | Access::Client => &["basicAuth"],
                 Access::AccessToken => &["bearerAuth", "cspAuthToken"],
+                Access::ApiToken => &["apiTokenBearer", "apiTokenHeader"],
             };
             (
                 method.to_string(),
@@ -493,6 +494,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
     (
         17,
         "f8fdd87ea71afdf642805514419b7332c9895b31f9af4828213e178fc16e0119",
+    ),
+    (
+        18,
+        "f82604ff6681ca0a3b26b59eec0add2ec01dba57fc1ee89a8ca1dc5282b25bb1",
     ),
 ];
 

@@ -38,6 +38,10 @@ pub(super) enum PolicyCommand {
         /// Who must log in with a second factor: nobody, admins or everyone.
         #[arg(long, value_parser = ["nobody", "admins", "everyone"])]
         second_factor: Option<String>,
+        /// The longest grace a rotation may give the old secret (at most
+        /// 30days), or 0.
+        #[arg(long)]
+        max_rotation_grace: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -62,6 +66,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
             allow_never,
             max_idle,
             second_factor,
+            max_rotation_grace,
             output,
         } => {
             let policy = TokenPolicy {
@@ -70,6 +75,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
                 allow_never,
                 max_idle,
                 second_factor,
+                max_rotation_grace,
             };
             let view = authority.set_token_policy(Actor::Operator, org.as_deref(), policy)?;
             eprintln!("set the policy of {}", scope(&view));
@@ -136,5 +142,10 @@ fn show(view: &PolicyView, output: Output) {
         "second_factor {:<13}  in force: {}",
         own(view.own.second_factor.clone()),
         effective.second_factor.name()
+    );
+    println!(
+        "max_rotation_grace {:<8}  in force: {}",
+        own(view.own.max_rotation_grace.clone()),
+        effective.max_rotation_grace
     );
 }

@@ -251,6 +251,8 @@ fn serve_locked(
     if let Some(mailer) = args.mail.mailer()? {
         let reminders = authority.connect().map_err(|e| cannot_open(db, e))?;
         start_reminders(reminders, mailer)?;
+        let notices = authority.connect().map_err(|e| cannot_open(db, e))?;
+        start_leak_notices(notices, args.mail.mailer()?)?;
     }
     let _metrics = match args.metrics_listen {
         Some(addr) => {
@@ -368,6 +370,26 @@ fn start_reminders(mut authority: Authority, mailer: SmtpMailer) -> Result<(), S
         .spawn(run)
         .map(drop)
         .map_err(|e| format!("cannot start the reminders: {e}"))
+}
+
+/// The owners of leaked tokens mailed as soon as a report revoked them,
+/// on a thread of their own: a report never waits for the relay.
+fn start_leak_notices(authority: Authority, mailer: Option<SmtpMailer>) -> Result<(), String> {
+    let Some(mailer) = mailer else {
+        return Ok(());
+    };
+    authority.enable_leak_notices();
+    let run = move || loop {
+        let sent = authority.send_leak_notices(&mailer, REMINDER_INTERVAL);
+        if sent > 0 {
+            logging::info(format!("tokend: {sent} leaked-token notices sent"));
+        }
+    };
+    std::thread::Builder::new()
+        .name("leak-notices".into())
+        .spawn(run)
+        .map(drop)
+        .map_err(|e| format!("cannot start the leaked-token notices: {e}"))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

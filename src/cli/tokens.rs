@@ -1,5 +1,5 @@
 //! `tokend token`: create (the secret printed once), list (a table, or
-//! JSON) and revoke API tokens on the database file, and the scope flags
+//! JSON), revoke and rotate API tokens on the database file, and the scope flags
 //! that narrow a token.
 
 use clap::Subcommand;
@@ -62,6 +62,16 @@ pub(super) enum TokenCommand {
     Revoke {
         /// The token's id (a UUID).
         id: String,
+    },
+    /// Replace an API token by a new one with the same name, scope and
+    /// lifetime; prints the new secret once, on standard output.
+    Rotate {
+        /// The token's id (a UUID).
+        id: String,
+        /// How long the old secret keeps working, e.g. 1h (at most the
+        /// policy's max_rotation_grace) [default: 0, revoked at once].
+        #[arg(long, value_name = "SPAN")]
+        grace: Option<String>,
     },
 }
 
@@ -149,6 +159,20 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
         TokenCommand::Revoke { id } => {
             authority.revoke_api_token(Actor::Operator, &id)?;
             eprintln!("revoked API token {id}");
+        }
+        TokenCommand::Rotate { id, grace } => {
+            let rotated =
+                authority.rotate_api_token(Actor::Operator, &id, grace.as_deref(), None)?;
+            let created = &rotated.created;
+            println!("{}", created.secret.reveal());
+            eprintln!(
+                "rotated API token {id} into {} ({:?}), expires {}; the old secret is refused from {}",
+                created.id,
+                created.name,
+                created.expires_at.map_or("never".into(), format_time),
+                format_time(rotated.old_refused_from)
+            );
+            eprintln!("the secret above is shown only once: store it safely");
         }
     }
     Ok(())

@@ -13,6 +13,8 @@ pub enum DomainError {
     InvalidCredentials,
     /// Too many failed logins for this name: retry after this many seconds.
     LoginLocked(i64),
+    /// Too many requests from this client: retry after this many seconds.
+    RateLimited(i64),
     /// The password was right; the second factor's code is missing. Holds
     /// the handle of the pending login (the console's second step), never
     /// shown in a message.
@@ -68,6 +70,10 @@ impl fmt::Display for DomainError {
             DomainError::LoginLocked(seconds) => write!(
                 f,
                 "too many failed logins for this user; retry in {seconds} seconds"
+            ),
+            DomainError::RateLimited(seconds) => write!(
+                f,
+                "too many requests from this address; retry in {seconds} seconds"
             ),
             DomainError::InvalidGrant(m) => f.write_str(m),
             DomainError::DeviceFlow(e) => f.write_str(e.description()),

@@ -70,9 +70,11 @@ pub use tokens::api_token::ApiTokenSecret;
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
 pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
+pub use tokens::leaks::{LeakCandidate, LeakReport, MAX_LEAK_CANDIDATES};
 pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView, SecondFactorRule};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
+pub use tokens::rotation::RotatedApiToken;
 pub use tokens::scopes::Grant;
 pub use tokens::sealing::{Kek, KekStore, MemoryKek, KEK_LEN};
 use tokens::signing::KeyRing;
@@ -223,6 +225,10 @@ struct Shared {
     clock_watch: ClockWatch,
     /// Console logins whose password was right, waiting for a code.
     pending_logins: PendingLogins,
+    /// Leak reports per client address.
+    leak_limiter: tokens::leaks::LeakReportLimiter,
+    /// Leaked tokens' owners' mails, waiting for the relay.
+    leak_notices: tokens::leaks::LeakNotices,
 }
 
 pub struct Authority {
@@ -306,6 +312,8 @@ impl Authority {
             kek_store,
             kek: OnceLock::new(),
             pending_logins: PendingLogins::default(),
+            leak_limiter: Default::default(),
+            leak_notices: Default::default(),
         };
         Ok(Authority {
             store,

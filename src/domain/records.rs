@@ -644,6 +644,9 @@ pub struct TokenPolicy {
     /// Who must log in with a second factor: `nobody`, `admins` or
     /// `everyone`.
     pub second_factor: Option<String>,
+    /// The longest grace a rotation may give the old secret: a span, or
+    /// `0` (rotations revoke the old secret at once).
+    pub max_rotation_grace: Option<String>,
 }
 
 /// What a token may grant, as its owner chose at creation.

@@ -248,6 +248,17 @@ pub trait TokenWrites {
     ) -> StoreResult<()>;
     /// False when the token was unknown or already revoked.
     fn revoke_api_token(&self, id: &str, at: i64) -> StoreResult<bool>;
+    /// Marks a live token replaced by `successor` (an owner's rotation):
+    /// its secret works until `works_until`, its expiry brought forward
+    /// to it, or is revoked at `now` when that is no later. False when it
+    /// was revoked, expired or replaced already.
+    fn replace_api_token(
+        &self,
+        id: &str,
+        successor: &str,
+        works_until: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// Stamps an exchange from the address `client`; binds the token to
     /// the OAuth client `client_id` unless it is bound already.
     fn record_api_token_use(

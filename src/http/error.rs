@@ -121,6 +121,15 @@ impl From<DomainError> for ApiError {
                 e.headers.push(("Retry-After", seconds.to_string()));
                 e
             }
+            DomainError::RateLimited(seconds) => {
+                let mut e = ApiError::new(
+                    429,
+                    "too_many_requests",
+                    DomainError::RateLimited(seconds).to_string(),
+                );
+                e.headers.push(("Retry-After", seconds.to_string()));
+                e
+            }
             DomainError::SecondFactorRequired(_) => {
                 let mut e = ApiError::new(401, "second_factor_required", e.to_string());
                 // As GitHub's X-GitHub-OTP: required.
@@ -285,6 +294,7 @@ impl From<DomainError> for OAuthError {
                 }
             }
             DomainError::Invalid(_)
+            | DomainError::RateLimited(_)
             | DomainError::InvalidCredentials
             | DomainError::SecondFactorRequired(_)
             | DomainError::InvalidSecondFactor

@@ -140,6 +140,8 @@ pub const JSON_BODIES: &[&str] = &[
     "createApiToken",
     "createUser",
     "setPassword",
+    "rotateToken",
+    "reportLeakedTokens",
 ];
 
 fn parses<T: DeserializeOwned>(body: &[u8]) -> Result<(), String> {
@@ -169,6 +171,8 @@ pub fn json_body(operation: &str, body: &[u8]) -> Result<(), String> {
         "createApiToken" => parses::<tokens::NewApiTokenBody>(body),
         "createUser" => parses::<users::NewUserBody>(body),
         "setPassword" => parses::<users::PasswordBody>(body),
+        "rotateToken" => parses::<tokens::RotationBody>(body),
+        "reportLeakedTokens" => parses::<tokens::LeakReportBody>(body),
         other => Err(format!("no operation {other:?} reads a JSON body")),
     }
 }

@@ -12,6 +12,9 @@
 
 /// Bodies larger than this are refused unread.
 const MAX_BODY: usize = 64 * 1024;
+/// A leak report's bound instead: 1,000 candidates with where each was
+/// found.
+const LEAK_REPORT_MAX_BODY: usize = 320 * 1024;
 
 mod audit;
 mod cloudapi;

@@ -10,8 +10,8 @@ use super::request::Request;
 use super::response::Response;
 use super::session::authenticate;
 use crate::domain::{
-    Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience, ExchangeRequest,
-    IssuedAccess, NewServiceAccountRequest,
+    format_time, Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience,
+    ExchangeRequest, IssuedAccess, NewServiceAccountRequest,
 };
 use crate::shapes::service_account_json;
 
@@ -392,6 +392,11 @@ fn token_answer(issued: &IssuedAccess, token_type: &str, scope: String) -> Value
         "expires_in": issued.expires_in,
         "scope": scope,
     });
+    // When the API token stops working, so a client can warn before; left
+    // out for one that never expires (strict clients refuse a null).
+    if let Some(at) = issued.api_token_expires_at {
+        answer["api_token_expires_at"] = json!(format_time(at));
+    }
     if let Some(id_token) = &issued.id_token {
         answer["id_token"] = json!(id_token);
         answer["scope"] = json!(format!("{scope} openid").trim_start());

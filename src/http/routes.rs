@@ -30,6 +30,9 @@ pub enum Access {
     Password,
     /// An access token, in `Authorization: Bearer` or `csp-auth-token`.
     AccessToken,
+    /// An API token itself, in `Authorization: Bearer` or
+    /// `csp-auth-token`: self-rotation only.
+    ApiToken,
     /// An introspection client's credentials, in HTTP Basic.
     Client,
     /// A user's password, in the console's login form.
@@ -72,7 +75,7 @@ struct Endpoint {
     handler: Handler,
 }
 
-use Access::{AccessToken, Client, Console, Form, Password, Public};
+use Access::{AccessToken, ApiToken, Client, Console, Form, Password, Public};
 use Dialect::{Html, Json, OAuth, Vcloud};
 
 const fn at(
@@ -212,12 +215,31 @@ const ENDPOINTS: &[Endpoint] = &[
     at("POST", "/api/tokens", AccessToken, Json, |a, r, _| {
         api(tokens::create(a, r))
     }),
+    // Before `/api/tokens/{id}`: the first pattern that fits a path wins.
+    at("POST", "/api/tokens/leaked", Public, Json, |a, r, _| {
+        api(tokens::report_leaked(a, r))
+    }),
     at(
         "DELETE",
         "/api/tokens/{id}",
         AccessToken,
         Json,
         |a, r, p| api(tokens::revoke(a, r, p.at(0))),
+    ),
+    // Before `/api/tokens/{id}/rotate`, for the same reason.
+    at(
+        "POST",
+        "/api/tokens/self/rotate",
+        ApiToken,
+        Json,
+        |a, r, _| api(tokens::rotate_self(a, r)),
+    ),
+    at(
+        "POST",
+        "/api/tokens/{id}/rotate",
+        AccessToken,
+        Json,
+        |a, r, p| api(tokens::rotate(a, r, p.at(0))),
     ),
     at("GET", "/api/users", AccessToken, Json, |a, r, _| {
         api(users::list(a, r))
@@ -768,6 +790,16 @@ fn matches(pattern: &str, segments: &[&str]) -> Option<Option<Params>> {
 /// path no route knows.
 pub fn pattern(path: &str) -> &'static str {
     find(path).map_or("-", |(rows, _)| rows[0].pattern)
+}
+
+/// The largest body `path` takes: a leak report's is larger than the
+/// rest.
+pub fn body_limit(path: &str) -> usize {
+    if path == "/api/tokens/leaked" {
+        super::LEAK_REPORT_MAX_BODY
+    } else {
+        super::MAX_BODY
+    }
 }
 
 /// Whether `path` is a password login, which runs on its own pool.

@@ -19,14 +19,14 @@ const FROM: &str = "tokend@example.org";
 const DAY: i64 = 86_400;
 
 /// The SMTP server, killed on drop; what it received is in `received()`.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     outfile: PathBuf,
 }
 
 impl SmtpSink {
-    fn start(dir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> SmtpSink {
+    pub(crate) fn start(dir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> SmtpSink {
         let outfile = dir.join(format!("mail-{port}.jsonl"));
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail/smtp_sink.py");
         let mut command = Command::new("python3");
@@ -56,7 +56,7 @@ impl SmtpSink {
         }
     }
 
-    fn received(&self) -> Vec<Value> {
+    pub(crate) fn received(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.outfile)
             .unwrap_or_default()
             .lines()

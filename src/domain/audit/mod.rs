@@ -84,6 +84,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "policy.update",
     "user.update",
     "token.rotate",
+    "token.leaked",
     "token.jwt_bearer_failed",
     "token.reminder_sent",
     "token.reminder_failed",

@@ -5,9 +5,11 @@ pub(in crate::domain) mod access_token;
 pub(in crate::domain) mod api_token;
 pub(in crate::domain) mod identity;
 pub(in crate::domain) mod keys;
+pub(in crate::domain) mod leaks;
 pub(in crate::domain) mod named;
 pub(in crate::domain) mod policy;
 pub(in crate::domain) mod reminders;
+pub(in crate::domain) mod rotation;
 pub(in crate::domain) mod scopes;
 pub(in crate::domain) mod sealing;
 pub(in crate::domain) mod signing;
@@ -100,6 +102,9 @@ pub struct IssuedAccess {
     /// The API token that replaces the one presented (a service account's
     /// token rotates at each refresh): the only time it is shown.
     pub refresh_token: Option<ApiTokenSecret>,
+    /// When the API token exchanged stops working (Unix seconds): its
+    /// expiry, or the end of its rotation grace; None: never.
+    pub api_token_expires_at: Option<i64>,
 }
 
 /// Whether an exchange replaces a service account's API token.
@@ -112,7 +117,7 @@ pub(in crate::domain) enum Rotation {
 }
 
 /// How far ahead of the clock an API token's creation may be.
-const MADE_AHEAD_TOLERATED: i64 = 300;
+pub(in crate::domain) const MADE_AHEAD_TOLERATED: i64 = 300;
 
 /// How long a revoked access token is remembered past its expiry: longer
 /// than a clock set ahead unnoticed (`clock_watch` notices more than 30
@@ -489,6 +494,7 @@ impl Authority {
             grants_everything,
             id_token,
             refresh_token: None,
+            api_token_expires_at: token.expires_at,
         };
         Ok((issued, event))
     }

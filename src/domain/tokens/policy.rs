@@ -26,6 +26,11 @@ const BUILT_IN_MAX_TTL: &str = "5years";
 /// The shortest idle limit: shorter would revoke tokens between runs of
 /// the automation they serve.
 const MIN_IDLE: Duration = Duration::from_secs(3600);
+/// The longest grace a rotation may give the old secret, unless a policy
+/// says otherwise: a day covers a nightly job that picks up the new one.
+const DEFAULT_MAX_ROTATION_GRACE: &str = "24h";
+/// No policy may allow more: a rotation is not a second lifetime.
+const MAX_ROTATION_GRACE_LIMIT: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Tokens revoked for idleness in one write.
 const IDLE_BATCH: u32 = 500;
 
@@ -39,6 +44,8 @@ pub struct EffectivePolicy {
     pub max_idle: Option<String>,
     /// Who must log in with a second factor.
     pub second_factor: SecondFactorRule,
+    /// The longest grace a rotation may give the old secret (`0`: none).
+    pub max_rotation_grace: String,
 }
 
 /// Who must log in with a second factor, from the loosest to the
@@ -85,6 +92,14 @@ fn span(text: &str) -> Option<Duration> {
     humantime::parse_duration(text.trim()).ok()
 }
 
+/// A grace: `0`, or a span.
+pub(in crate::domain) fn grace_span(text: &str) -> Option<Duration> {
+    match text.trim() {
+        "0" => Some(Duration::ZERO),
+        text => span(text),
+    }
+}
+
 impl EffectivePolicy {
     fn merge(own: &TokenPolicy, inherited: &EffectivePolicy) -> EffectivePolicy {
         let max_idle = match own.max_idle.as_deref() {
@@ -105,6 +120,10 @@ impl EffectivePolicy {
                 .as_deref()
                 .and_then(|rule| SecondFactorRule::parse(rule).ok())
                 .unwrap_or(inherited.second_factor),
+            max_rotation_grace: own
+                .max_rotation_grace
+                .clone()
+                .unwrap_or_else(|| inherited.max_rotation_grace.clone()),
         };
         match &own.default_ttl {
             Some(ttl) => merged.default_ttl = ttl.clone(),
@@ -127,6 +146,9 @@ impl EffectivePolicy {
         }
         self.allow_never &= bound.allow_never;
         self.second_factor = self.second_factor.max(bound.second_factor);
+        if self.rotation_grace_limit() > bound.rotation_grace_limit() {
+            self.max_rotation_grace = bound.max_rotation_grace.clone();
+        }
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
                 self.max_idle = bound.max_idle.clone();
@@ -145,6 +167,25 @@ impl EffectivePolicy {
             allow_never: true,
             max_idle: None,
             second_factor: SecondFactorRule::Nobody,
+            max_rotation_grace: DEFAULT_MAX_ROTATION_GRACE.into(),
+        }
+    }
+
+    /// The longest grace a rotation may give the old secret.
+    pub fn rotation_grace_limit(&self) -> Duration {
+        grace_span(&self.max_rotation_grace).unwrap_or(Duration::ZERO)
+    }
+
+    /// The lifetime a rotation gives the new token, as `ttl` takes it: the
+    /// old token's (`None`: it never expired), held to this policy's
+    /// maximum rather than refused, as GitLab caps a rotated token's.
+    pub fn rotated_ttl(&self, lifetime: Option<i64>) -> String {
+        let max = i64::try_from(self.max().as_secs()).unwrap_or(i64::MAX);
+        match lifetime {
+            None if self.allow_never => "never".into(),
+            None => self.max_ttl.clone(),
+            Some(seconds) if seconds > max => self.max_ttl.clone(),
+            Some(seconds) => format!("{}s", seconds.max(60)),
         }
     }
 
@@ -207,6 +248,12 @@ impl EffectivePolicy {
                 bound.second_factor.name()
             ));
         }
+        if self.rotation_grace_limit() > bound.rotation_grace_limit() {
+            return looser(&format!(
+                "max_rotation_grace is at most {}",
+                bound.max_rotation_grace
+            ));
+        }
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
                 return looser(&format!(
@@ -224,6 +271,13 @@ impl TokenPolicy {
     fn check_fields(&self) -> Result<(), DomainError> {
         if let Some(rule) = &self.second_factor {
             SecondFactorRule::parse(rule)?;
+        }
+        if let Some(grace) = &self.max_rotation_grace {
+            if grace_span(grace).is_none_or(|d| d > MAX_ROTATION_GRACE_LIMIT) {
+                return Err(DomainError::Invalid(format!(
+                    "max_rotation_grace is 0 or a span of at most 30 days, such as 24h; not {grace:?}"
+                )));
+            }
         }
         if let Some(ttl) = &self.default_ttl {
             TokenLifetime::parse(ttl)
@@ -370,6 +424,7 @@ impl Authority {
                 "allow_never": policy.allow_never,
                 "max_idle": policy.max_idle,
                 "second_factor": policy.second_factor,
+                "max_rotation_grace": policy.max_rotation_grace,
             }),
         );
         event = match &org {
@@ -477,6 +532,36 @@ mod tests {
             allow_never: never,
             max_idle: idle.map(String::from),
             second_factor: SecondFactorRule::Nobody,
+            max_rotation_grace: DEFAULT_MAX_ROTATION_GRACE.into(),
+        }
+    }
+
+    #[test]
+    fn a_rotation_grace_is_only_ever_shortened_and_a_rotated_lifetime_capped() {
+        let default = policy("30days", "90days", false, None);
+        let own = TokenPolicy {
+            max_rotation_grace: Some("1h".into()),
+            ..TokenPolicy::default()
+        };
+        let merged = EffectivePolicy::merge(&own, &default);
+        assert_eq!(merged.rotation_grace_limit(), Duration::from_secs(3600));
+        assert!(merged.within(&default).is_ok());
+        let mut strict = default.clone();
+        strict.max_rotation_grace = "0".into();
+        assert!(merged.within(&strict).is_err(), "looser than the default");
+        assert_eq!(
+            merged.clone().held_to(&strict).rotation_grace_limit(),
+            Duration::ZERO
+        );
+        assert_eq!(merged.rotated_ttl(Some(3600)), "3600s");
+        assert_eq!(merged.rotated_ttl(Some(365 * 86_400)), "90days", "capped");
+        assert_eq!(merged.rotated_ttl(None), "90days", "never is not allowed");
+        for bad in ["soon", "31days", "-1h"] {
+            let policy = TokenPolicy {
+                max_rotation_grace: Some(bad.into()),
+                ..TokenPolicy::default()
+            };
+            assert!(policy.check_fields().is_err(), "{bad}");
         }
     }
 

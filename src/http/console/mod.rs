@@ -426,6 +426,7 @@ fn error_page(error: DomainError) -> Response {
         DomainError::NotFound(_) => (404, "Not found"),
         DomainError::Conflict(_) => (409, "Conflict"),
         DomainError::LoginLocked(_) => (429, "Locked"),
+        DomainError::RateLimited(_) => (429, "Too many requests"),
         DomainError::Unavailable(_) => (503, "Busy"),
         DomainError::InvalidGrant(_)
         | DomainError::InvalidTarget(_)

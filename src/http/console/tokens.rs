@@ -157,55 +157,17 @@ pub fn revoke(authority: &mut Authority, request: &Request, id: &str) -> Respons
 /// once, as the vendor's console does.
 pub fn regenerate(authority: &mut Authority, request: &Request, id: &str) -> Response {
     let (caller, jwt) = or_answer!(form_of_session(authority, request));
-    let by = Actor::Caller(&caller);
-    let old = match authority.api_token_in_reach(by, id) {
-        Ok(old) if old.owner_id == caller.account.user_id => old,
-        // A reload after the old token was revoked: nothing to show again.
-        Err(DomainError::NotFound(_)) => {
-            return html(200, pages::secret_gone(&Page::new(&caller, &jwt)))
+    // The same rotation as the API's, without grace; the form's request id
+    // makes a reload show no second secret.
+    let request_id = format!("regenerate:{id}");
+    match authority.rotate_api_token(Actor::Caller(&caller), id, None, Some(&request_id)) {
+        Ok(rotated) => secret_page(&caller, &jwt, &rotated.created),
+        // A reload after the old token was replaced: nothing to show again.
+        Err(DomainError::NotFound(_) | DomainError::Conflict(_)) => {
+            html(200, pages::secret_gone(&Page::new(&caller, &jwt)))
         }
-        Ok(_) => {
-            return error_page(DomainError::Forbidden(
-                "only a token's owner regenerates it".into(),
-            ))
-        }
-        Err(e) => return error_page(e),
-    };
-    let ttl = old
-        .expires_at
-        .map(|at| format!("{}s", (at - old.created_at).max(60)));
-    let request_id = format!("regenerate:{}", old.id);
-    // The reminder comes along, to the same address when that is the
-    // owner's own (another address stays an admin's to set).
-    let reminder = or_answer!(authority.reminder_of(by, &old.id).map_err(error_page));
-    let own_address = caller.account.email.clone();
-    let reminder = reminder.as_ref().map(|(email, before)| ReminderRequest {
-        before,
-        email: (Some(email) != own_address.as_ref()).then_some(email.as_str()),
-    });
-    let created = authority.create_api_token(
-        by,
-        &caller.account.user_id,
-        NewApiToken {
-            name: &old.name,
-            ttl: Some(ttl.as_deref().unwrap_or("never")),
-            scope: old.scope.clone(),
-            openid: old.openid,
-            request_id: Some(&request_id),
-        },
-        reminder,
-    );
-    let created = match created {
-        Ok(created) => created,
-        Err(DomainError::Conflict(_)) => {
-            return html(200, pages::secret_gone(&Page::new(&caller, &jwt)))
-        }
-        Err(e) => return error_page(e),
-    };
-    if let Err(e) = authority.revoke_api_token(by, &old.id) {
-        return error_page(e);
+        Err(e) => error_page(e),
     }
-    secret_page(&caller, &jwt, &created)
 }
 
 fn secret_page(caller: &Caller, jwt: &str, created: &crate::domain::CreatedApiToken) -> Response {

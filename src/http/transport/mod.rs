@@ -58,7 +58,6 @@ use super::pool::{self, Pools, Refused};
 use super::request::{BodyError, Request};
 use super::response::Response;
 use super::routes;
-use super::MAX_BODY;
 use crate::domain::Authority;
 use crate::logging;
 use deadlines::Deadlines;
@@ -463,7 +462,16 @@ async fn answer(
     let Some(headers) = text_headers(&parts.headers) else {
         return refuse(BadRequest::Malformed("header values must be visible ASCII".into()).into());
     };
-    let body = match read_body(&parts.headers, body, limits.body_timeout, &worker.bodies).await {
+    let limit = super::routes::body_limit(parts.uri.path());
+    let body = match read_body(
+        &parts.headers,
+        body,
+        limit,
+        limits.body_timeout,
+        &worker.bodies,
+    )
+    .await
+    {
         Err(BodyError::TimedOut) => return refuse(ApiError::request_timeout()),
         body => body,
     };
@@ -601,7 +609,7 @@ fn text_headers(headers: &HeaderMap) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-/// Reads at most `MAX_BODY` bytes within `timeout`; a declared larger body is
+/// Reads at most `limit` bytes within `timeout`; a declared larger body is
 /// refused without reading it (and without a `100 Continue`).
 ///
 /// A body that has arrived whole (as small form bodies do, with their head)
@@ -613,6 +621,7 @@ fn text_headers(headers: &HeaderMap) -> Option<Vec<(String, String)>> {
 async fn read_body(
     headers: &HeaderMap,
     body: Incoming,
+    limit: usize,
     timeout: Duration,
     bodies: &Semaphore,
 ) -> Result<Vec<u8>, BodyError> {
@@ -620,11 +629,11 @@ async fn read_body(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut body = Limited::new(body, MAX_BODY);
+    let mut body = Limited::new(body, limit);
     let mut bytes = Vec::new();
     let mut turn = None;
     loop {

@@ -791,6 +791,46 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_schema_17_keeps_its_tokens_and_policies_and_replaces_a_token_once() {
+        use crate::domain::storage::{TokenReads, TokenWrites};
+        let mut conn = at_schema(
+            17,
+            "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+             INSERT INTO users (id, org_id, name, password_hash, created_at)
+                 VALUES ('u1', 'o1', 'alice', 'hash', 1);
+             INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at)
+                 VALUES ('t1', zeroblob(32), 'u1', 'ci', 1, 5000);
+             INSERT INTO api_tokens (id, digest, user_id, name, created_at)
+                 VALUES ('t2', randomblob(32), 'u1', 'ci', 100);
+             INSERT INTO api_tokens (id, digest, user_id, name, created_at)
+                 VALUES ('t3', randomblob(32), 'u1', 'other', 100);
+             INSERT INTO token_policies (org_id, max_ttl) VALUES ('o1', '90days');",
+        );
+        migrate(&mut conn).unwrap();
+        let policy = conn.token_policy("o1").unwrap().unwrap();
+        assert_eq!(policy.max_ttl.as_deref(), Some("90days"));
+        assert_eq!(policy.max_rotation_grace, None, "inherits the default");
+        // With a grace: the expiry comes forward, the token stays unrevoked.
+        assert!(conn.replace_api_token("t1", "t2", 1100, 100).unwrap());
+        let token = conn.api_token_by_digest(&[0; 32]).unwrap().unwrap();
+        assert_eq!((token.expires_at, token.revoked_at), (Some(1100), None));
+        assert!(
+            !conn.replace_api_token("t1", "t3", 1100, 100).unwrap(),
+            "replaced once"
+        );
+        // Without one: revoked at once, its expiry kept.
+        assert!(conn.replace_api_token("t2", "t3", 200, 200).unwrap());
+        let revoked: (Option<i64>, Option<i64>) = conn
+            .query_row(
+                "SELECT revoked_at, expires_at FROM api_tokens WHERE id = 't2'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(revoked, (Some(200), None));
+    }
+
+    #[test]
     fn a_database_of_every_earlier_schema_migrates_to_the_latest() {
         for version in 1..migrations().len() {
             let mut conn = Connection::open_in_memory().unwrap();

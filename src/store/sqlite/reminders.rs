@@ -41,7 +41,8 @@ impl ReminderWrites for Connection {
                      WHERE r.sent_at IS NULL AND r.failed_at IS NULL
                        AND r.due_at <= ?1 AND r.next_attempt_at <= ?1
                        AND (r.claimed_until IS NULL OR r.claimed_until <= ?1)
-                       AND t.revoked_at IS NULL AND t.expires_at > ?1),
+                       AND t.revoked_at IS NULL AND t.expires_at > ?1
+                       AND t.replaced_by IS NULL),
                  recent AS (
                      SELECT t.user_id, count(*) AS mails FROM api_tokens t
                      JOIN token_reminders r ON r.token_id = t.id

@@ -25,8 +25,8 @@ const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
 impl TokenReads for Connection {
     fn token_policy(&self, key: &str) -> StoreResult<Option<TokenPolicy>> {
         let mut stmt = self.prepare_cached(
-            "SELECT default_ttl, max_ttl, allow_never, max_idle, second_factor FROM token_policies
-             WHERE org_id = ?1",
+            "SELECT default_ttl, max_ttl, allow_never, max_idle, second_factor, max_rotation_grace
+             FROM token_policies WHERE org_id = ?1",
         )?;
         Ok(stmt
             .query_row([key], |r| {
@@ -36,6 +36,7 @@ impl TokenReads for Connection {
                     allow_never: r.get(2)?,
                     max_idle: r.get(3)?,
                     second_factor: r.get(4)?,
+                    max_rotation_grace: r.get(5)?,
                 })
             })
             .optional()?)
@@ -283,17 +284,20 @@ impl TokenWrites for Connection {
     fn set_token_policy(&self, key: &str, policy: &TokenPolicy) -> StoreResult<()> {
         self.execute(
             "INSERT INTO token_policies
-                 (org_id, default_ttl, max_ttl, allow_never, max_idle, second_factor)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 (org_id, default_ttl, max_ttl, allow_never, max_idle, second_factor,
+                  max_rotation_grace)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (org_id) DO UPDATE SET default_ttl = ?2, max_ttl = ?3,
-                 allow_never = ?4, max_idle = ?5, second_factor = ?6",
+                 allow_never = ?4, max_idle = ?5, second_factor = ?6,
+                 max_rotation_grace = ?7",
             params![
                 key,
                 policy.default_ttl,
                 policy.max_ttl,
                 policy.allow_never,
                 policy.max_idle,
-                policy.second_factor
+                policy.second_factor,
+                policy.max_rotation_grace
             ],
         )?;
         Ok(())
@@ -303,6 +307,26 @@ impl TokenWrites for Connection {
         let changed = self.execute(
             "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id, at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn replace_api_token(
+        &self,
+        id: &str,
+        successor: &str,
+        works_until: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        // A grace that ends now or earlier is no grace: revoked at once.
+        let changed = self.execute(
+            "UPDATE api_tokens SET replaced_by = ?2,
+                 revoked_at = CASE WHEN ?3 <= ?4 THEN ?4 END,
+                 expires_at = CASE WHEN ?3 <= ?4 THEN expires_at
+                                   ELSE min(coalesce(expires_at, ?3), ?3) END
+             WHERE id = ?1 AND revoked_at IS NULL AND replaced_by IS NULL
+               AND rotated_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)",
+            params![id, successor, works_until, now],
         )?;
         Ok(changed == 1)
     }

@@ -116,6 +116,7 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                 dt { "Tokens that never expire" } dd { @if effective.allow_never { "allowed" } @else { "not allowed" } }
                 dt { "Revoked when unused for" } dd { (effective.max_idle.as_deref().unwrap_or("never")) }
                 dt { "Second factor required of" } dd { (effective.second_factor.name()) }
+                dt { "Longest rotation grace" } dd { (effective.max_rotation_grace) }
             }
             @if editable {
                 form method="post" action="/console/policy" {
@@ -140,6 +141,8 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                             option value=(rule) selected[own.second_factor.as_deref() == Some(rule)] { (rule) }
                         }
                     }
+                    label for={ (scope) "-grace" } { "Longest rotation grace" }
+                    input id={ (scope) "-grace" } name="max_rotation_grace" type="text" value=(own.max_rotation_grace.as_deref().unwrap_or("")) placeholder="inherited, or 0";
                     button type="submit" { "Save" }
                 }
             }
