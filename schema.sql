@@ -683,3 +683,12 @@ ALTER TABLE sessions ADD COLUMN enrol_only INTEGER NOT NULL DEFAULT 0
 -- inherits the provider's default.
 ALTER TABLE token_policies ADD COLUMN second_factor TEXT
     CHECK (second_factor IN ('nobody', 'admins', 'everyone'));
+
+-- migration 19
+-- The networks an API token may be exchanged from: a JSON array of
+-- canonical CIDRs; NULL: any network (every token made before).
+ALTER TABLE api_tokens ADD COLUMN bound_cidrs TEXT;
+-- Whether every new token must be bound to networks; NULL inherits the
+-- provider's default.
+ALTER TABLE token_policies ADD COLUMN require_bound_cidrs INTEGER
+    CHECK (require_bound_cidrs IN (0, 1));

@@ -123,6 +123,8 @@ pub fn scope_json(scope: &TokenScope) -> Value {
 
 /// An API token as listings show it: never its secret. `revoked_at` is
 /// null but in the CLI's `token list --all`: the API lists live tokens.
+/// `bound_cidrs` is `[]` and `network_bound` false for a token any
+/// network may exchange.
 pub fn token_json(t: &ApiTokenListing) -> Value {
     json!({
         "id": t.id,
@@ -135,6 +137,8 @@ pub fn token_json(t: &ApiTokenListing) -> Value {
         "revoked_at": t.revoked_at.map(format_time),
         "openid": t.openid,
         "scope": scope_json(&t.scope),
+        "bound_cidrs": t.bound_cidrs,
+        "network_bound": !t.bound_cidrs.is_empty(),
     })
 }
 
@@ -151,6 +155,7 @@ pub fn policy_json(view: &PolicyView) -> Value {
             "allow_never": own.allow_never,
             "max_idle": own.max_idle,
             "second_factor": own.second_factor,
+            "require_bound_cidrs": own.require_bound_cidrs,
         },
         "effective": {
             "default_ttl": effective.default_ttl,
@@ -158,6 +163,7 @@ pub fn policy_json(view: &PolicyView) -> Value {
             "allow_never": effective.allow_never,
             "max_idle": effective.max_idle,
             "second_factor": effective.second_factor.name(),
+            "require_bound_cidrs": effective.require_bound_cidrs,
         },
     })
 }

@@ -494,6 +494,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         17,
         "f8fdd87ea71afdf642805514419b7332c9895b31f9af4828213e178fc16e0119",
     ),
+    (
+        19,
+        "a6c15743cf2c9ad0310e9fa1a93bc5ece986fddf77bce8eb1927f238c93f9efe",
+    ),
 ];
 
 #[test]

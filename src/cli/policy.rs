@@ -1,5 +1,5 @@
-//! `tokend policy`: show and set the token lifetime policy and who must
-//! log in with a second factor (the provider-wide default, or an org's),
+//! `tokend policy`: show and set the token lifetime policy, whether tokens
+//! must be bound to networks, and who must log in with a second factor (the provider-wide default, or an org's),
 //! and list the tokens an org's policy would not allow today.
 
 use clap::Subcommand;
@@ -38,6 +38,9 @@ pub(super) enum PolicyCommand {
         /// Who must log in with a second factor: nobody, admins or everyone.
         #[arg(long, value_parser = ["nobody", "admins", "everyone"])]
         second_factor: Option<String>,
+        /// Whether every new token must be bound to networks (--bound-cidr).
+        #[arg(long)]
+        require_bound_cidrs: Option<bool>,
         #[command(flatten)]
         output: Output,
     },
@@ -62,6 +65,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
             allow_never,
             max_idle,
             second_factor,
+            require_bound_cidrs,
             output,
         } => {
             let policy = TokenPolicy {
@@ -70,6 +74,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
                 allow_never,
                 max_idle,
                 second_factor,
+                require_bound_cidrs,
             };
             let view = authority.set_token_policy(Actor::Operator, org.as_deref(), policy)?;
             eprintln!("set the policy of {}", scope(&view));
@@ -78,13 +83,18 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
         PolicyCommand::Exceeding { org, output } => {
             let tokens = authority.tokens_beyond_policy(Actor::Operator, &org)?;
             output.list(&tokens, token_json, || {
-                let mut table = Table::new(&["ID", "OWNER", "NAME", "EXPIRES"]);
+                let mut table = Table::new(&["ID", "OWNER", "NAME", "EXPIRES", "NETWORKS"]);
                 for t in &tokens {
                     table.row(vec![
                         t.id.clone(),
                         format!("{}@{}", t.owner_name, t.org_name),
                         t.name.clone(),
                         t.expires_at.map_or("never".into(), format_time),
+                        if t.bound_cidrs.is_empty() {
+                            "any".into()
+                        } else {
+                            t.bound_cidrs.join(",")
+                        },
                     ]);
                 }
                 table
@@ -136,5 +146,10 @@ fn show(view: &PolicyView, output: Output) {
         "second_factor {:<13}  in force: {}",
         own(view.own.second_factor.clone()),
         effective.second_factor.name()
+    );
+    println!(
+        "require_bound_cidrs {:<7}  in force: {}",
+        own(view.own.require_bound_cidrs.map(|b| b.to_string())),
+        effective.require_bound_cidrs
     );
 }

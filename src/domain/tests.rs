@@ -122,6 +122,7 @@ fn new_token<'a>(name: &'a str, ttl: Option<&'a str>) -> NewApiToken<'a> {
         scope: TokenScope::AllRoles,
         openid: false,
         request_id: None,
+        bound_cidrs: &[],
     }
 }
 

@@ -21,6 +21,7 @@ pub(super) struct PolicyBody {
     allow_never: Option<bool>,
     max_idle: Option<String>,
     second_factor: Option<String>,
+    require_bound_cidrs: Option<bool>,
 }
 
 /// `GET /api/token-policy` or `/api/org/{id}/token-policy`.
@@ -49,6 +50,7 @@ pub fn set(
         allow_never: body.allow_never,
         max_idle: body.max_idle,
         second_factor: body.second_factor,
+        require_bound_cidrs: body.require_bound_cidrs,
     };
     let view = authority.set_token_policy(Actor::Caller(&caller), org_id, policy)?;
     Ok(Response::json(200, &policy_json(&view)))

@@ -9,7 +9,8 @@
 //! made: a default tightened later binds every org at once. Changing a
 //! policy never changes existing
 //! tokens (except by the idle rule, which revokes): the tokens beyond it
-//! can be listed.
+//! can be listed. The policy may also require every new token to be bound
+//! to networks; tokens made unbound before are listed, never broken.
 
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct EffectivePolicy {
     pub max_idle: Option<String>,
     /// Who must log in with a second factor.
     pub second_factor: SecondFactorRule,
+    /// Every new token must be bound to networks.
+    pub require_bound_cidrs: bool,
 }
 
 /// Who must log in with a second factor, from the loosest to the
@@ -105,6 +108,9 @@ impl EffectivePolicy {
                 .as_deref()
                 .and_then(|rule| SecondFactorRule::parse(rule).ok())
                 .unwrap_or(inherited.second_factor),
+            require_bound_cidrs: own
+                .require_bound_cidrs
+                .unwrap_or(inherited.require_bound_cidrs),
         };
         match &own.default_ttl {
             Some(ttl) => merged.default_ttl = ttl.clone(),
@@ -127,6 +133,7 @@ impl EffectivePolicy {
         }
         self.allow_never &= bound.allow_never;
         self.second_factor = self.second_factor.max(bound.second_factor);
+        self.require_bound_cidrs |= bound.require_bound_cidrs;
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
                 self.max_idle = bound.max_idle.clone();
@@ -145,6 +152,7 @@ impl EffectivePolicy {
             allow_never: true,
             max_idle: None,
             second_factor: SecondFactorRule::Nobody,
+            require_bound_cidrs: false,
         }
     }
 
@@ -206,6 +214,9 @@ impl EffectivePolicy {
                 "a second factor is required of {}",
                 bound.second_factor.name()
             ));
+        }
+        if bound.require_bound_cidrs && !self.require_bound_cidrs {
+            return looser("every token must be bound to networks (require_bound_cidrs)");
         }
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
@@ -370,6 +381,7 @@ impl Authority {
                 "allow_never": policy.allow_never,
                 "max_idle": policy.max_idle,
                 "second_factor": policy.second_factor,
+                "require_bound_cidrs": policy.require_bound_cidrs,
             }),
         );
         event = match &org {
@@ -403,9 +415,13 @@ impl Authority {
         let latest = whole_minute_at_or_after(
             now.saturating_add(i64::try_from(policy.max().as_secs()).unwrap_or(i64::MAX)),
         );
-        Ok(self
-            .db()
-            .tokens_beyond(&org.id, latest, !policy.allow_never, now)?)
+        Ok(self.db().tokens_beyond(
+            &org.id,
+            latest,
+            !policy.allow_never,
+            policy.require_bound_cidrs,
+            now,
+        )?)
     }
 
     /// Revokes the tokens unused for longer than their org allows (each
@@ -477,7 +493,25 @@ mod tests {
             allow_never: never,
             max_idle: idle.map(String::from),
             second_factor: SecondFactorRule::Nobody,
+            require_bound_cidrs: false,
         }
+    }
+
+    #[test]
+    fn a_required_binding_is_inherited_and_never_lifted_by_an_org() {
+        let mut required = policy("30days", "90days", false, None);
+        required.require_bound_cidrs = true;
+        let lifting = TokenPolicy {
+            require_bound_cidrs: Some(false),
+            ..TokenPolicy::default()
+        };
+        let merged = EffectivePolicy::merge(&lifting, &required);
+        assert!(!merged.require_bound_cidrs);
+        assert!(merged.within(&required).is_err(), "looser than the default");
+        assert!(merged.held_to(&required).require_bound_cidrs);
+        let inheriting = EffectivePolicy::merge(&TokenPolicy::default(), &required);
+        assert!(inheriting.require_bound_cidrs);
+        assert!(inheriting.within(&required).is_ok());
     }
 
     #[test]

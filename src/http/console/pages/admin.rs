@@ -116,6 +116,7 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                 dt { "Tokens that never expire" } dd { @if effective.allow_never { "allowed" } @else { "not allowed" } }
                 dt { "Revoked when unused for" } dd { (effective.max_idle.as_deref().unwrap_or("never")) }
                 dt { "Second factor required of" } dd { (effective.second_factor.name()) }
+                dt { "Network binding" } dd { @if effective.require_bound_cidrs { "required for new tokens" } @else { "optional" } }
             }
             @if editable {
                 form method="post" action="/console/policy" {
@@ -139,6 +140,12 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                         @for rule in ["nobody", "admins", "everyone"] {
                             option value=(rule) selected[own.second_factor.as_deref() == Some(rule)] { (rule) }
                         }
+                    }
+                    label for={ (scope) "-bound-cidrs" } { "Network binding" }
+                    select id={ (scope) "-bound-cidrs" } name="require_bound_cidrs" {
+                        option value="" selected[own.require_bound_cidrs.is_none()] { "inherited" }
+                        option value="yes" selected[own.require_bound_cidrs == Some(true)] { "required for new tokens" }
+                        option value="no" selected[own.require_bound_cidrs == Some(false)] { "optional" }
                     }
                     button type="submit" { "Save" }
                 }
