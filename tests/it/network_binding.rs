@@ -269,6 +269,20 @@ fn an_org_policy_can_require_a_binding_and_reports_the_tokens_made_without_one()
         .collect();
     assert_eq!(names.len(), 3, "the refusals made nothing: {names:?}");
 
+    // No other way to an unbound token: the JWT-bearer grant, which takes
+    // no networks, is refused too, and makes nothing.
+    let client = srv
+        .api()
+        .register(
+            Endpoint::Tenant("acme"),
+            &jwt,
+            &Registration::oauth_client("terraform"),
+        )
+        .client_id;
+    let minted = srv.api().try_jwt_bearer("acme", &client, &jwt);
+    let why = minted.assert_oauth_error("invalid_request", "the JWT-bearer grant");
+    assert!(why.contains("require_bound_cidrs"), "{why}");
+
     // The CLI is held to the same rule.
     let cli = srv.cli();
     let refused = cli.run(
