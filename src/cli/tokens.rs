@@ -112,7 +112,10 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
                 created.name,
                 created.expires_at.map_or("never".into(), format_time)
             );
-            eprintln!("exchanged from: {}", networks_text(&created.bound_cidrs));
+            eprintln!(
+                "networks it may be exchanged from: {}",
+                networks_text(&created.bound_cidrs)
+            );
             eprintln!("the secret above is shown only once: store it safely");
         }
         TokenCommand::List {
