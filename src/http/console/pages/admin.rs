@@ -296,6 +296,7 @@ pub fn inventory(
                                 th scope="col" { "Scopes" }
                                 th scope="col" { "Last used" }
                                 th scope="col" { "Expires" }
+                                th scope="col" { "Networks" }
                                 th scope="col" { "Status" }
                             }
                         }
@@ -318,6 +319,7 @@ pub fn inventory(
                                         }
                                     }
                                     td data-label="Expires" { (expiry(token.expires_at, now)) }
+                                    td data-label="Networks" { (super::networks(&token.bound_cidrs)) }
                                     td data-label="Status" { @let status = token.status(now); span class={ "status " (status) } { (status) } }
                                 }
                             }
