@@ -692,3 +692,12 @@ ALTER TABLE token_policies ADD COLUMN second_factor TEXT
 ALTER TABLE api_tokens ADD COLUMN replaced_by TEXT;
 -- The longest grace a rotation may give the old secret; NULL inherits.
 ALTER TABLE token_policies ADD COLUMN max_rotation_grace TEXT;
+
+-- migration 19
+-- The networks an API token may be exchanged from: a JSON array of
+-- canonical CIDRs; NULL: any network (every token made before).
+ALTER TABLE api_tokens ADD COLUMN bound_cidrs TEXT;
+-- Whether every new token must be bound to networks; NULL inherits the
+-- provider's default.
+ALTER TABLE token_policies ADD COLUMN require_bound_cidrs INTEGER
+    CHECK (require_bound_cidrs IN (0, 1));

@@ -123,6 +123,8 @@ pub fn scope_json(scope: &TokenScope) -> Value {
 
 /// An API token as listings show it: never its secret. `revoked_at` is
 /// null but in the CLI's `token list --all`: the API lists live tokens.
+/// `bound_cidrs` is `[]` and `network_bound` false for a token any
+/// network may exchange.
 pub fn token_json(t: &ApiTokenListing) -> Value {
     json!({
         "id": t.id,
@@ -135,6 +137,8 @@ pub fn token_json(t: &ApiTokenListing) -> Value {
         "revoked_at": t.revoked_at.map(format_time),
         "openid": t.openid,
         "scope": scope_json(&t.scope),
+        "bound_cidrs": t.bound_cidrs,
+        "network_bound": !t.bound_cidrs.is_empty(),
     })
 }
 
@@ -152,6 +156,7 @@ pub fn policy_json(view: &PolicyView) -> Value {
             "max_idle": own.max_idle,
             "second_factor": own.second_factor,
             "max_rotation_grace": own.max_rotation_grace,
+            "require_bound_cidrs": own.require_bound_cidrs,
         },
         "effective": {
             "default_ttl": effective.default_ttl,
@@ -160,6 +165,7 @@ pub fn policy_json(view: &PolicyView) -> Value {
             "max_idle": effective.max_idle,
             "second_factor": effective.second_factor.name(),
             "max_rotation_grace": effective.max_rotation_grace,
+            "require_bound_cidrs": effective.require_bound_cidrs,
         },
     })
 }

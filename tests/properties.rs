@@ -18,7 +18,7 @@ use proptest::test_runner::Config;
 use serde_json::{json, Value};
 
 use tokend::domain::ambient::RandomSource;
-use tokend::domain::fuzzing::{TokenChecker, ISSUER};
+use tokend::domain::fuzzing::{binding_admits, canonical_cidr, TokenChecker, ISSUER};
 use tokend::domain::{ApiTokenSecret, DomainError, ServiceRoleScope, TokenScope};
 use tokend::http::fuzzing as http;
 
@@ -720,4 +720,100 @@ fn json_bodies_as_arrays_of_their_fields_are_refused() {
     assert!(http::json_body("roleRef", br#"["r"]"#).is_err());
     assert!(http::json_body("createGroup", br#" ["n", "o"]"#).is_err());
     assert!(http::json_body("createUser", br#"["u", "o", "p", null, null, []]"#).is_err());
+}
+
+// --- networks a token is bound to (`bound_cidrs`) -----------------------------
+
+/// Membership as arithmetic on the address's bits, written apart from the
+/// code under test: the top `prefix` bits agree.
+fn same_top_bits(a: u128, b: u128, width: u32, prefix: u32) -> bool {
+    let shift = width - prefix;
+    a.checked_shr(shift).unwrap_or(0) == b.checked_shr(shift).unwrap_or(0)
+}
+
+fn v4_masked(address: u32, prefix: u32) -> u32 {
+    address & u32::MAX.checked_shl(32 - prefix).unwrap_or(0)
+}
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    #[test]
+    fn an_ipv4_network_admits_exactly_the_addresses_sharing_its_prefix(
+        network in any::<u32>(),
+        prefix in 0u32..=32,
+        client in any::<u32>(),
+    ) {
+        let network = v4_masked(network, prefix);
+        let cidr = format!("{}/{prefix}", std::net::Ipv4Addr::from(network));
+        prop_assert_eq!(canonical_cidr(&cidr), Ok(cidr.clone()));
+        let client_ip = std::net::Ipv4Addr::from(client);
+        let expected = same_top_bits(network.into(), client.into(), 32, prefix);
+        let bound = vec![cidr.clone()];
+        prop_assert_eq!(binding_admits(&bound, client_ip.into()), Ok(expected));
+        // The same client arriving IPv4-mapped on a dual-stack socket.
+        let mapped = client_ip.to_ipv6_mapped();
+        prop_assert_eq!(binding_admits(&bound, mapped.into()), Ok(expected));
+        // Written IPv4-mapped, the network is the same IPv4 network.
+        let written_mapped = format!(
+            "{}/{}",
+            std::net::Ipv4Addr::from(network).to_ipv6_mapped(),
+            prefix + 96
+        );
+        prop_assert_eq!(canonical_cidr(&written_mapped), Ok(cidr));
+    }
+
+    #[test]
+    fn an_ipv6_network_admits_exactly_the_addresses_sharing_its_prefix(
+        network in any::<u128>(),
+        prefix in 0u32..=128,
+        client in any::<u128>(),
+        near in any::<bool>(),
+    ) {
+        let network = network & u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+        let address = std::net::Ipv6Addr::from(network);
+        // Half the clients inside the network, half anywhere.
+        let client = if near {
+            network | (client & !u128::MAX.checked_shl(128 - prefix).unwrap_or(0))
+        } else {
+            client
+        };
+        let client_ip = std::net::Ipv6Addr::from(client);
+        let cidr = format!("{address}/{prefix}");
+        let Ok(canonical) = canonical_cidr(&cidr) else {
+            return Err(TestCaseError::fail(format!("{cidr} refused")));
+        };
+        prop_assert_eq!(canonical_cidr(&canonical), Ok(canonical.clone()), "stable");
+        let expected = match (address.to_ipv4_mapped(), client_ip.to_ipv4_mapped()) {
+            // A mapped network of /96 or more is kept as IPv4; a mapped
+            // client is matched as IPv4: both sides move alike.
+            (Some(_), _) if prefix >= 96 => {
+                client_ip.to_ipv4_mapped().is_some()
+                    && same_top_bits(network, client, 128, prefix)
+            }
+            // Any other IPv6 network never holds a mapped client.
+            (_, Some(_)) => false,
+            _ => same_top_bits(network, client, 128, prefix),
+        };
+        prop_assert_eq!(binding_admits(&[canonical], client_ip.into()), Ok(expected));
+    }
+
+    #[test]
+    fn an_address_with_host_bits_set_is_refused(address in any::<u32>(), prefix in 0u32..32) {
+        prop_assume!(v4_masked(address, prefix) != address);
+        let cidr = format!("{}/{prefix}", std::net::Ipv4Addr::from(address));
+        let refused = canonical_cidr(&cidr);
+        prop_assert!(refused.is_err(), "{cidr} accepted");
+        let masked = format!("{}/{prefix}", std::net::Ipv4Addr::from(v4_masked(address, prefix)));
+        prop_assert!(refused.unwrap_err().contains(&masked), "the message names {masked}");
+    }
+
+    #[test]
+    fn any_text_is_refused_or_canonical_and_never_panics(entry in text()) {
+        if let Ok(canonical) = canonical_cidr(&entry) {
+            prop_assert_eq!(canonical_cidr(&canonical), Ok(canonical.clone()));
+            prop_assert!(canonical.contains('/'), "{canonical}");
+        }
+        let _ = binding_admits(&[entry], std::net::Ipv4Addr::LOCALHOST.into());
+    }
 }

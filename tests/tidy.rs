@@ -499,6 +499,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         18,
         "f82604ff6681ca0a3b26b59eec0add2ec01dba57fc1ee89a8ca1dc5282b25bb1",
     ),
+    (
+        19,
+        "a6c15743cf2c9ad0310e9fa1a93bc5ece986fddf77bce8eb1927f238c93f9efe",
+    ),
 ];
 
 #[test]

@@ -1,5 +1,5 @@
-//! `tokend policy`: show and set the token lifetime policy and who must
-//! log in with a second factor (the provider-wide default, or an org's),
+//! `tokend policy`: show and set the token lifetime policy, whether tokens
+//! must be bound to networks, and who must log in with a second factor (the provider-wide default, or an org's),
 //! and list the tokens an org's policy would not allow today.
 
 use clap::Subcommand;
@@ -42,6 +42,9 @@ pub(super) enum PolicyCommand {
         /// 30days), or 0.
         #[arg(long)]
         max_rotation_grace: Option<String>,
+        /// Whether every new token must be bound to networks (--bound-cidr).
+        #[arg(long)]
+        require_bound_cidrs: Option<bool>,
         #[command(flatten)]
         output: Output,
     },
@@ -67,6 +70,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
             max_idle,
             second_factor,
             max_rotation_grace,
+            require_bound_cidrs,
             output,
         } => {
             let policy = TokenPolicy {
@@ -76,6 +80,7 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
                 max_idle,
                 second_factor,
                 max_rotation_grace,
+                require_bound_cidrs,
             };
             let view = authority.set_token_policy(Actor::Operator, org.as_deref(), policy)?;
             eprintln!("set the policy of {}", scope(&view));
@@ -84,13 +89,18 @@ pub(super) fn policy(authority: &mut Authority, command: PolicyCommand) -> Resul
         PolicyCommand::Exceeding { org, output } => {
             let tokens = authority.tokens_beyond_policy(Actor::Operator, &org)?;
             output.list(&tokens, token_json, || {
-                let mut table = Table::new(&["ID", "OWNER", "NAME", "EXPIRES"]);
+                let mut table = Table::new(&["ID", "OWNER", "NAME", "EXPIRES", "NETWORKS"]);
                 for t in &tokens {
                     table.row(vec![
                         t.id.clone(),
                         format!("{}@{}", t.owner_name, t.org_name),
                         t.name.clone(),
                         t.expires_at.map_or("never".into(), format_time),
+                        if t.bound_cidrs.is_empty() {
+                            "any".into()
+                        } else {
+                            t.bound_cidrs.join(",")
+                        },
                     ]);
                 }
                 table
@@ -147,5 +157,10 @@ fn show(view: &PolicyView, output: Output) {
         "max_rotation_grace {:<8}  in force: {}",
         own(view.own.max_rotation_grace.clone()),
         effective.max_rotation_grace
+    );
+    println!(
+        "require_bound_cidrs {:<7}  in force: {}",
+        own(view.own.require_bound_cidrs.map(|b| b.to_string())),
+        effective.require_bound_cidrs
     );
 }

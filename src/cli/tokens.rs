@@ -42,9 +42,15 @@ pub(super) enum TokenCommand {
         /// Where the reminder goes [default: the owner's e-mail address].
         #[arg(long, value_name = "EMAIL", requires = "remind_before")]
         remind_email: Option<String>,
+        /// Bind the token to this network: a CIDR such as 192.0.2.0/24 or
+        /// 2001:db8::/32, or an address (repeatable, or comma-separated);
+        /// an exchange from elsewhere is refused [default: any network].
+        #[arg(long = "bound-cidr", value_name = "CIDR", value_delimiter = ',')]
+        bound_cidrs: Vec<String>,
     },
     /// List API tokens (names and metadata, never secrets): ID, OWNER,
-    /// NAME, CREATED, EXPIRES, LAST USED, LAST CLIENT, STATUS.
+    /// NAME, CREATED, EXPIRES, LAST USED, LAST CLIENT, STATUS, NETWORKS
+    /// (the networks it may be exchanged from, or "any").
     List {
         /// Only tokens of users in this org.
         #[arg(long)]
@@ -87,6 +93,7 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
             openid,
             remind_before,
             remind_email,
+            bound_cidrs,
         } => {
             let (user_name, org_name) = split_user(&user)?;
             let scope = token_scope(roles, &service_roles, &permissions)?;
@@ -104,6 +111,7 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
                     scope,
                     openid,
                     request_id: None,
+                    bound_cidrs: &bound_cidrs,
                 },
                 reminder,
             )?;
@@ -113,6 +121,10 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
                 created.id,
                 created.name,
                 created.expires_at.map_or("never".into(), format_time)
+            );
+            eprintln!(
+                "networks it may be exchanged from: {}",
+                networks_text(&created.bound_cidrs)
             );
             eprintln!("the secret above is shown only once: store it safely");
         }
@@ -140,6 +152,7 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
                     "LAST USED",
                     "LAST CLIENT",
                     "STATUS",
+                    "NETWORKS",
                 ]);
                 for t in &tokens {
                     table.row(vec![
@@ -151,6 +164,7 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
                         t.last_used_at.map_or_else(String::new, format_time),
                         t.last_used_ip.clone().unwrap_or_default(),
                         t.status(now).into(),
+                        networks_text(&t.bound_cidrs),
                     ]);
                 }
                 table
@@ -176,6 +190,16 @@ pub(super) fn token(authority: &mut Authority, command: TokenCommand) -> Result<
         }
     }
     Ok(())
+}
+
+/// The networks a token may be exchanged from, as one cell: its CIDRs,
+/// or `any` for a token bound to none.
+fn networks_text(cidrs: &[String]) -> String {
+    if cidrs.is_empty() {
+        "any".into()
+    } else {
+        cidrs.join(",")
+    }
 }
 
 /// `--org` and `--user` as the domain takes them: a user named USER@ORG,

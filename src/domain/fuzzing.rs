@@ -3,11 +3,16 @@
 //! (`fuzz/`): a key ring of its own (an ES256 and an RS256 key, as a
 //! database holds them) that signs claims of the harness's choosing and
 //! checks tokens exactly as `Authority::authenticate` does before it asks
-//! the store. Not an API: nothing but those harnesses calls it.
+//! the store. Not an API: nothing but those harnesses calls it. Also the
+//! networks a token may be bound to: a CIDR's canonical form, and whether
+//! a binding admits a client, as the exchange decides it.
+
+use std::net::IpAddr;
 
 use serde_json::{json, Value};
 
 use super::ambient::OsRandom;
+use super::tokens::networks::{BoundNetworks, Cidr};
 use super::tokens::signing::{KeyRing, ES256, RS256};
 
 /// The issuer the checker's tokens name and that it expects.
@@ -75,4 +80,17 @@ impl TokenChecker {
             .map_err(|e| e.to_string())?;
         serde_json::to_value(claims).map_err(|e| e.to_string())
     }
+}
+
+/// The canonical form of one `bound_cidrs` entry, or why it is refused.
+pub fn canonical_cidr(text: &str) -> Result<String, String> {
+    Cidr::parse(text).map(|cidr| cidr.to_string())
+}
+
+/// Whether a token bound to `cidrs` may be exchanged from `client`, or why
+/// the binding is refused.
+pub fn binding_admits(cidrs: &[String], client: IpAddr) -> Result<bool, String> {
+    BoundNetworks::parse(cidrs)
+        .map(|networks| networks.admits(client))
+        .map_err(|e| e.to_string())
 }

@@ -297,6 +297,9 @@ pub struct ApiTokenRecord {
     /// The OAuth client it was issued to or first exchanged by: the `aud`
     /// and `azp` of its ID tokens; no other client may exchange it.
     pub client_id: Option<String>,
+    /// The networks (canonical CIDRs) it may be exchanged from; empty:
+    /// any network.
+    pub bound_cidrs: Vec<String>,
 }
 
 /// An OAuth client a user registered: it may take one API token through
@@ -340,6 +343,9 @@ pub struct ApiTokenListing {
     pub revoked_at: Option<i64>,
     pub scope: TokenScope,
     pub openid: bool,
+    /// The networks (canonical CIDRs) it may be exchanged from; empty:
+    /// any network.
+    pub bound_cidrs: Vec<String>,
 }
 
 impl ApiTokenListing {
@@ -647,6 +653,8 @@ pub struct TokenPolicy {
     /// The longest grace a rotation may give the old secret: a span, or
     /// `0` (rotations revoke the old secret at once).
     pub max_rotation_grace: Option<String>,
+    /// Every new token must be bound to networks (`bound_cidrs`).
+    pub require_bound_cidrs: Option<bool>,
 }
 
 /// What a token may grant, as its owner chose at creation.

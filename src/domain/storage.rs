@@ -216,12 +216,14 @@ pub trait TokenReads {
     /// The token policy stored under `key` (an org id, or the default's).
     fn token_policy(&self, key: &str) -> StoreResult<Option<TokenPolicy>>;
     /// An org's live tokens that expire after `latest`, or never when
-    /// `never_forbidden`.
+    /// `never_forbidden`, or are bound to no network when
+    /// `unbound_forbidden`.
     fn tokens_beyond(
         &self,
         org_id: &str,
         latest: i64,
         never_forbidden: bool,
+        unbound_forbidden: bool,
         now: i64,
     ) -> StoreResult<Vec<ApiTokenListing>>;
     /// Up to `limit` of an org's live tokens last used (or, never used,

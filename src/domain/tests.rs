@@ -122,6 +122,7 @@ fn new_token<'a>(name: &'a str, ttl: Option<&'a str>) -> NewApiToken<'a> {
         scope: TokenScope::AllRoles,
         openid: false,
         request_id: None,
+        bound_cidrs: &[],
     }
 }
 
@@ -1232,3 +1233,56 @@ fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follow
         .unwrap();
     assert!(events.iter().any(|(_, e)| e.kind == "key.reseal"));
 }
+
+#[test]
+fn outside_its_networks_a_token_answers_as_an_unknown_one_even_once_expired() {
+    let mut f = Fixture::new();
+    let admin = f.admin();
+    let home = HOME.to_string();
+    let bound = [home.clone()];
+    let created = f
+        .authority
+        .create_api_token(
+            Actor::Caller(&admin),
+            &admin.account.user_id,
+            NewApiToken {
+                bound_cidrs: &bound,
+                ..new_token("ci", Some("30m"))
+            },
+            None,
+        )
+        .unwrap();
+    let host_width = if HOME.is_ipv4() { 32 } else { 128 };
+    assert_eq!(created.bound_cidrs, [format!("{home}/{host_width}")]);
+    let secret = created.secret.reveal().to_string();
+    let mut exchange = |client| {
+        f.authority
+            .exchange_api_token(
+                &secret,
+                ExchangeAudience::Provider,
+                &ExchangeRequest::default(),
+                client,
+            )
+            .and_then(Committing::wait)
+            .map(|issued| issued.expires_in)
+    };
+    assert!(exchange(HOME).is_ok(), "from its network");
+    assert!(matches!(
+        exchange(ELSEWHERE),
+        Err(DomainError::InvalidGrant(UNKNOWN))
+    ));
+    f.clock.advance(1800);
+    assert!(
+        matches!(
+            exchange(HOME),
+            Err(DomainError::InvalidGrant("the API token has expired"))
+        ),
+        "inside, the truth"
+    );
+    assert!(
+        matches!(exchange(ELSEWHERE), Err(DomainError::InvalidGrant(UNKNOWN))),
+        "outside, not even that it expired"
+    );
+}
+
+const UNKNOWN: &str = "the API token is invalid or has been revoked";

@@ -22,6 +22,7 @@ pub(super) struct PolicyBody {
     max_idle: Option<String>,
     second_factor: Option<String>,
     max_rotation_grace: Option<String>,
+    require_bound_cidrs: Option<bool>,
 }
 
 /// `GET /api/token-policy` or `/api/org/{id}/token-policy`.
@@ -51,6 +52,7 @@ pub fn set(
         max_idle: body.max_idle,
         second_factor: body.second_factor,
         max_rotation_grace: body.max_rotation_grace,
+        require_bound_cidrs: body.require_bound_cidrs,
     };
     let view = authority.set_token_policy(Actor::Caller(&caller), org_id, policy)?;
     Ok(Response::json(200, &policy_json(&view)))

@@ -30,6 +30,8 @@ pub(super) struct NewApiTokenBody {
     service_roles: Option<Vec<ServiceRoleBody>>,
     /// An e-mail reminder before the token expires.
     reminder: Option<ReminderBody>,
+    /// The networks it may be exchanged from; absent, null or empty: any.
+    bound_cidrs: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +89,7 @@ pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, 
             scope,
             openid: body.openid,
             request_id: None,
+            bound_cidrs: body.bound_cidrs.as_deref().unwrap_or_default(),
         },
         body.reminder.as_ref().map(|r| ReminderRequest {
             before: &r.before,
@@ -101,6 +104,8 @@ pub fn create(authority: &mut Authority, request: &Request) -> Result<Response, 
         "expires_at": created.expires_at.map(format_time),
         "scope": scope_json(&created.scope),
         "openid": created.openid,
+        "bound_cidrs": created.bound_cidrs,
+        "network_bound": !created.bound_cidrs.is_empty(),
     });
     Ok(Response::json(201, &answer).no_store())
 }
@@ -160,6 +165,8 @@ fn rotated_answer(rotated: &RotatedApiToken) -> Response {
         "expires_at": created.expires_at.map(format_time),
         "scope": scope_json(&created.scope),
         "openid": created.openid,
+        "bound_cidrs": created.bound_cidrs,
+        "network_bound": !created.bound_cidrs.is_empty(),
         "replaces": rotated.replaces,
         "old_token_refused_from": format_time(rotated.old_refused_from),
     });

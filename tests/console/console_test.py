@@ -2,7 +2,8 @@
 """The web console in a real headless browser (Debian's chromium through
 chromium-driver and selenium), against a running tokend, as a person uses
 it: log in, generate a scoped token through the form, see its secret once,
-exchange it over HTTP, regenerate and revoke it; and as an attacker would:
+exchange it over HTTP, regenerate and revoke it, bind one to networks; and
+as an attacker would:
 a forged POST without the CSRF token, a member without the right. Then a
 second factor: enrolling with the QR code's key (codes computed by pyotp),
 the login's second step, and an org policy that sends an unenrolled admin
@@ -338,6 +339,35 @@ def main():
         WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.error"))
         check("max_idle" in driver.find_element(By.CSS_SELECTOR, "p.error").text,
               "a bad value is refused in the API's words")
+
+        check("Network binding" in driver.page_source,
+              "the policy page shows whether tokens must be bound to networks")
+
+        # Network binding: the generate form takes networks; a bad CIDR is
+        # refused beside its field in the API's words; the token list shows
+        # "any network" or the networks.
+        driver.get(BASE + "/console/tokens/new")
+        driver.find_element(By.ID, "name").send_keys("bad-network")
+        driver.find_element(By.ID, "bound_cidrs").send_keys("10.0.0.1/8")
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        error = wait_for(driver, "#networks-error")
+        check("10.0.0.0/8" in error.text,
+              f"a CIDR with host bits set is refused beside its field ({error.text})")
+        driver.find_element(By.ID, "name").send_keys("office-only")
+        driver.find_element(By.ID, "bound_cidrs").send_keys("127.0.0.2\n2001:db8::/32")
+        driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        office = wait_for(driver, "#secret").get_attribute("value")
+        check(exchange(office)[0] == 400, "a token bound to 127.0.0.2 is refused from 127.0.0.1")
+        generate(driver, "anywhere", "30days", "System Administrator")
+        driver.get(BASE + "/console/tokens")
+        networks = {row.find_element(By.CSS_SELECTOR, "td[data-label=Name]").text:
+                    row.find_element(By.CSS_SELECTOR, "td[data-label=Networks]").text
+                    for row in driver.find_elements(By.CSS_SELECTOR, "tbody tr")}
+        check(networks.get("office-only") == "127.0.0.2/32, 2001:db8::/32"
+              and networks.get("anywhere") == "any network",
+              f"the token list shows each token's networks ({networks})")
+        accessible(driver, "token list with networks")
+        shot(driver, "tokens-networks")
 
         # Narrow screens.
         driver.set_window_size(375, 900)

@@ -34,6 +34,7 @@ mod locked;
 mod logs;
 mod metrics;
 mod names;
+mod network_binding;
 mod openid;
 mod policy;
 mod readme;

@@ -112,6 +112,7 @@ fn token(authority: &mut Authority, caller: &Caller, name: &str) -> CreatedApiTo
                 scope: TokenScope::AllRoles,
                 openid: false,
                 request_id: None,
+                bound_cidrs: &[],
             },
             None,
         )

@@ -177,6 +177,7 @@ impl Authority {
                 scope: TokenScope::AllRoles,
                 openid: false,
                 request_id: None,
+                bound_cidrs: &[],
             },
             event,
         )?;

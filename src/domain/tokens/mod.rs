@@ -7,6 +7,7 @@ pub(in crate::domain) mod identity;
 pub(in crate::domain) mod keys;
 pub(in crate::domain) mod leaks;
 pub(in crate::domain) mod named;
+pub(in crate::domain) mod networks;
 pub(in crate::domain) mod policy;
 pub(in crate::domain) mod reminders;
 pub(in crate::domain) mod rotation;
@@ -29,6 +30,7 @@ use crate::domain::records::{ApiTokenListing, Event, TokenSort, TokenState};
 use crate::domain::storage::{Durability, StoreError, WriteJob};
 use crate::domain::tokens::api_token::ApiTokenSecret;
 use crate::domain::tokens::identity::ExchangeRequest;
+use crate::domain::tokens::networks::BoundNetworks;
 use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{
@@ -39,6 +41,11 @@ const MAX_NAME_LENGTH: usize = 128;
 /// Tokens revoked per commit when every live one is.
 const REVOKE_BATCH: u32 = 500;
 const UNKNOWN_OR_REVOKED: &str = "the API token is invalid or has been revoked";
+/// Why an exchange from outside a token's networks was refused, for the
+/// trail only: the client hears `UNKNOWN_OR_REVOKED`, so that a stolen
+/// token's holder learns nothing of the binding.
+const OUTSIDE_BOUND_NETWORKS: &str =
+    "network: the client address is outside the API token's bound networks";
 
 /// A token to create.
 #[derive(Debug, Clone)]
@@ -52,6 +59,9 @@ pub struct NewApiToken<'a> {
     /// The request that asks for it (a console form's): the same request
     /// sent again makes no second token (`Conflict`).
     pub request_id: Option<&'a str>,
+    /// The networks it may be exchanged from (CIDRs or addresses, as
+    /// given); empty: any network.
+    pub bound_cidrs: &'a [String],
 }
 
 /// A token just created: the only value that ever carries the secret.
@@ -64,6 +74,8 @@ pub struct CreatedApiToken {
     pub expires_at: Option<i64>,
     pub scope: TokenScope,
     pub openid: bool,
+    /// The networks it may be exchanged from, canonical; empty: any.
+    pub bound_cidrs: Vec<String>,
 }
 
 /// What an admin's token inventory shows: every token in reach, narrowed.
@@ -116,6 +128,17 @@ pub(in crate::domain) enum Rotation {
     Never,
 }
 
+/// Whether a new token is held to its org's rule that tokens be bound to
+/// networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BindingRule {
+    /// A token someone asks for: the policy's rule holds.
+    OfPolicy,
+    /// A service account's token replaced at a refresh: it keeps its
+    /// predecessor's networks, whatever the rule says now.
+    Inherited,
+}
+
 /// How far ahead of the clock an API token's creation may be.
 pub(in crate::domain) const MADE_AHEAD_TOLERATED: i64 = 300;
 
@@ -132,6 +155,13 @@ pub(in crate::domain) struct Access<'a> {
 }
 
 impl ApiTokenRecord {
+    /// Whether `client` may exchange the token: any address when it is
+    /// bound to no network. A stored binding that no longer parses admits
+    /// nobody: a binding fails closed.
+    fn admits_client(&self, client: IpAddr) -> bool {
+        BoundNetworks::parse(&self.bound_cidrs).is_ok_and(|networks| networks.admits(client))
+    }
+
     /// Whether the token is bound to a client other than `client_id`.
     fn bound_elsewhere(&self, client_id: &str) -> bool {
         self.client_id
@@ -397,6 +427,9 @@ impl Authority {
         }
         let reason = match &account {
             _ if token.revoked_at.is_some() => Some(UNKNOWN_OR_REVOKED),
+            // Outside its networks, nothing more about the token is told:
+            // not even whether it expired.
+            _ if !token.admits_client(client) => Some(OUTSIDE_BOUND_NETWORKS),
             _ if token.expires_at.is_some_and(|at| at <= now) => Some("the API token has expired"),
             // Made under a clock set ahead: its lifetime would count from
             // a time still to come.
@@ -418,7 +451,12 @@ impl Authority {
         let (Some(account), None) = (account.clone(), reason) else {
             let reason = reason.unwrap_or(UNKNOWN_OR_REVOKED);
             self.record_failed_exchange(Some(&token), account.as_ref(), reason, client);
-            return Err(refused(reason));
+            // The binding is not the client's to learn.
+            let told = match reason {
+                OUTSIDE_BOUND_NETWORKS => UNKNOWN_OR_REVOKED,
+                other => other,
+            };
+            return Err(refused(told));
         };
         if account.service_account && rotation == Rotation::OfServiceAccounts {
             return Ok(Exchange::Rotate(Box::new((token, account))));
@@ -516,7 +554,10 @@ impl Authority {
             .by_account(account)
             .from(client)
             .with("replaces", json!(token.id));
-        let (created, insert) = self.new_api_token(
+        // The replacement keeps its predecessor's networks, and is no new
+        // token to the policy's binding rule: a service account made before
+        // the rule keeps refreshing.
+        let (created, insert) = self.make_api_token(
             &account.user_id,
             NewApiToken {
                 name: &token.name,
@@ -524,8 +565,10 @@ impl Authority {
                 scope: token.scope.clone(),
                 openid: token.openid,
                 request_id: None,
+                bound_cidrs: &token.bound_cidrs,
             },
             event,
+            BindingRule::Inherited,
         )?;
         let replacement = ApiTokenRecord {
             id: created.id.clone(),
@@ -539,6 +582,7 @@ impl Authority {
             openid: created.openid,
             rotated_at: None,
             client_id: token.client_id.clone(),
+            bound_cidrs: created.bound_cidrs.clone(),
         };
         let (mut issued, exchanged) = self.access_for(&replacement, account, access, client)?;
         let (old, new, address) = (token.id.clone(), created.id.clone(), client.to_string());
@@ -803,22 +847,48 @@ impl Authority {
         new: NewApiToken<'_>,
         event: Event,
     ) -> Result<(CreatedApiToken, WriteJob), DomainError> {
+        self.make_api_token(user_id, new, event, BindingRule::OfPolicy)
+    }
+
+    fn make_api_token(
+        &mut self,
+        user_id: &str,
+        new: NewApiToken<'_>,
+        event: Event,
+        binding: BindingRule,
+    ) -> Result<(CreatedApiToken, WriteJob), DomainError> {
         let NewApiToken {
             name,
             ttl,
             scope,
             openid,
             request_id: _,
+            bound_cidrs,
         } = new;
         let name = name.trim();
         check_name("token name", name, MAX_NAME_LENGTH)?;
+        let networks = BoundNetworks::parse(bound_cidrs)?;
         let owner = self
             .db()
             .user(user_id)?
             .ok_or_else(|| DomainError::NotFound("no such user".into()))?;
-        let lifetime = self
-            .policy_of(&owner.org_id)?
-            .lifetime(ttl, &owner.org_name)?;
+        let policy = self.policy_of(&owner.org_id)?;
+        let lifetime = policy.lifetime(ttl, &owner.org_name)?;
+        if policy.require_bound_cidrs && binding == BindingRule::OfPolicy {
+            if networks.is_unbound() {
+                return Err(DomainError::Invalid(format!(
+                    "org {:?} requires every API token to be bound to networks: give bound_cidrs (token policy: require_bound_cidrs)",
+                    owner.org_name
+                )));
+            }
+            if networks.narrows_nothing() {
+                return Err(DomainError::Invalid(format!(
+                    "org {:?} requires every API token to be bound to networks: a /0 binds to none (token policy: require_bound_cidrs)",
+                    owner.org_name
+                )));
+            }
+        }
+        let bound_cidrs = networks.to_strings();
         let secret = ApiTokenSecret::generate(&*self.shared.ambient.random)?;
         let now = self.now();
         let record = ApiTokenRecord {
@@ -838,6 +908,7 @@ impl Authority {
             openid,
             rotated_at: None,
             client_id: None,
+            bound_cidrs: bound_cidrs.clone(),
         };
         let created = CreatedApiToken {
             id: record.id.clone(),
@@ -847,12 +918,14 @@ impl Authority {
             expires_at: record.expires_at,
             scope,
             openid,
+            bound_cidrs,
         };
         let event = event
             .on("api_token", &record.id, &record.name)
             .with("owner", json!(record.user_id))
             .with("expires_at", json!(record.expires_at))
-            .with("openid", json!(openid));
+            .with("openid", json!(openid))
+            .with("bound_cidrs", json!(record.bound_cidrs));
         let write: WriteJob = Box::new(move |tx| {
             tx.insert_api_token(&record)?;
             tx.insert_event(&event)

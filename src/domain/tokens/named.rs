@@ -56,6 +56,7 @@ impl Authority {
                     scope: TokenScope::AllRoles,
                     openid: false,
                     request_id: None,
+                    bound_cidrs: &[],
                 },
                 event,
             )?;

@@ -9,7 +9,8 @@
 //! made: a default tightened later binds every org at once. Changing a
 //! policy never changes existing
 //! tokens (except by the idle rule, which revokes): the tokens beyond it
-//! can be listed.
+//! can be listed. The policy may also require every new token to be bound
+//! to networks; tokens made unbound before are listed, never broken.
 
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub struct EffectivePolicy {
     pub second_factor: SecondFactorRule,
     /// The longest grace a rotation may give the old secret (`0`: none).
     pub max_rotation_grace: String,
+    /// Every new token must be bound to networks.
+    pub require_bound_cidrs: bool,
 }
 
 /// Who must log in with a second factor, from the loosest to the
@@ -124,6 +127,9 @@ impl EffectivePolicy {
                 .max_rotation_grace
                 .clone()
                 .unwrap_or_else(|| inherited.max_rotation_grace.clone()),
+            require_bound_cidrs: own
+                .require_bound_cidrs
+                .unwrap_or(inherited.require_bound_cidrs),
         };
         match &own.default_ttl {
             Some(ttl) => merged.default_ttl = ttl.clone(),
@@ -149,6 +155,7 @@ impl EffectivePolicy {
         if self.rotation_grace_limit() > bound.rotation_grace_limit() {
             self.max_rotation_grace = bound.max_rotation_grace.clone();
         }
+        self.require_bound_cidrs |= bound.require_bound_cidrs;
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
                 self.max_idle = bound.max_idle.clone();
@@ -168,6 +175,7 @@ impl EffectivePolicy {
             max_idle: None,
             second_factor: SecondFactorRule::Nobody,
             max_rotation_grace: DEFAULT_MAX_ROTATION_GRACE.into(),
+            require_bound_cidrs: false,
         }
     }
 
@@ -253,6 +261,9 @@ impl EffectivePolicy {
                 "max_rotation_grace is at most {}",
                 bound.max_rotation_grace
             ));
+        }
+        if bound.require_bound_cidrs && !self.require_bound_cidrs {
+            return looser("every token must be bound to networks (require_bound_cidrs)");
         }
         if let Some(bound_idle) = bound.idle_limit() {
             if self.idle_limit().is_none_or(|idle| idle > bound_idle) {
@@ -425,6 +436,7 @@ impl Authority {
                 "max_idle": policy.max_idle,
                 "second_factor": policy.second_factor,
                 "max_rotation_grace": policy.max_rotation_grace,
+                "require_bound_cidrs": policy.require_bound_cidrs,
             }),
         );
         event = match &org {
@@ -458,9 +470,13 @@ impl Authority {
         let latest = whole_minute_at_or_after(
             now.saturating_add(i64::try_from(policy.max().as_secs()).unwrap_or(i64::MAX)),
         );
-        Ok(self
-            .db()
-            .tokens_beyond(&org.id, latest, !policy.allow_never, now)?)
+        Ok(self.db().tokens_beyond(
+            &org.id,
+            latest,
+            !policy.allow_never,
+            policy.require_bound_cidrs,
+            now,
+        )?)
     }
 
     /// Revokes the tokens unused for longer than their org allows (each
@@ -533,6 +549,7 @@ mod tests {
             max_idle: idle.map(String::from),
             second_factor: SecondFactorRule::Nobody,
             max_rotation_grace: DEFAULT_MAX_ROTATION_GRACE.into(),
+            require_bound_cidrs: false,
         }
     }
 
@@ -563,6 +580,23 @@ mod tests {
             };
             assert!(policy.check_fields().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_required_binding_is_inherited_and_never_lifted_by_an_org() {
+        let mut required = policy("30days", "90days", false, None);
+        required.require_bound_cidrs = true;
+        let lifting = TokenPolicy {
+            require_bound_cidrs: Some(false),
+            ..TokenPolicy::default()
+        };
+        let merged = EffectivePolicy::merge(&lifting, &required);
+        assert!(!merged.require_bound_cidrs);
+        assert!(merged.within(&required).is_err(), "looser than the default");
+        assert!(merged.held_to(&required).require_bound_cidrs);
+        let inheriting = EffectivePolicy::merge(&TokenPolicy::default(), &required);
+        assert!(inheriting.require_bound_cidrs);
+        assert!(inheriting.within(&required).is_ok());
     }
 
     #[test]

@@ -48,6 +48,8 @@ struct Predecessor {
     expires_at: Option<i64>,
     scope: TokenScope,
     openid: bool,
+    /// Its networks: the new token keeps them.
+    bound_cidrs: Vec<String>,
 }
 
 /// The least reminder lead after a token's creation, as at creation.
@@ -91,6 +93,7 @@ impl Authority {
             expires_at: token.expires_at,
             scope: token.scope,
             openid: token.openid,
+            bound_cidrs: token.bound_cidrs,
         };
         self.rotate(old, grace, event, request_id)
     }
@@ -169,6 +172,7 @@ impl Authority {
             expires_at: token.expires_at,
             scope: token.scope,
             openid: token.openid,
+            bound_cidrs: token.bound_cidrs,
         };
         self.rotate(old, grace, event, None)
     }
@@ -223,6 +227,7 @@ impl Authority {
                 scope: old.scope.clone(),
                 openid: old.openid,
                 request_id: None,
+                bound_cidrs: &old.bound_cidrs,
             },
             event,
         )?;

@@ -86,6 +86,11 @@ pub fn set_policy(authority: &mut Authority, request: &Request) -> Response {
         max_idle: text("max_idle"),
         second_factor: text("second_factor"),
         max_rotation_grace: text("max_rotation_grace"),
+        require_bound_cidrs: match field(&form, "require_bound_cidrs") {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        },
     };
     let org_id = caller.account.org.id.clone();
     let target = (field(&form, "scope") != "default").then_some(org_id.as_str());

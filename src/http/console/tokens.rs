@@ -97,6 +97,11 @@ pub fn create_token(authority: &mut Authority, request: &Request) -> Response {
         Err(message) => return form_error(authority, &caller, &jwt, &message),
     };
     let request_id = field(&form, "request").to_string();
+    let bound_cidrs: Vec<String> = field(&form, "bound_cidrs")
+        .split([',', '\n', '\r', ' ', '\t'])
+        .filter(|entry| !entry.is_empty())
+        .map(String::from)
+        .collect();
     let lead = field(&form, "remind_before");
     let reminder = (!lead.is_empty()).then_some(ReminderRequest {
         before: lead,
@@ -111,6 +116,7 @@ pub fn create_token(authority: &mut Authority, request: &Request) -> Response {
             scope,
             openid: field(&form, "openid") == "on",
             request_id: (!request_id.is_empty()).then_some(request_id.as_str()),
+            bound_cidrs: &bound_cidrs,
         },
         reminder,
     );
@@ -246,6 +252,7 @@ fn generate_form<'a>(
         reminder_leads: &REMINDER_LEADS,
         has_email: caller.account.email.is_some(),
         request_id: authority.new_request_id()?,
+        networks_required: policy.require_bound_cidrs,
     })
 }
 

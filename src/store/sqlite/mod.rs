@@ -831,6 +831,82 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_schema_17_keeps_its_tokens_unbound_and_gains_network_bindings() {
+        use crate::domain::records::{ApiTokenFilter, ApiTokenRecord, TokenScope};
+        use crate::domain::storage::{TokenReads, TokenWrites};
+        // Schema 17 is the last before bindings, whatever number the
+        // binding's own section is given.
+        let mut conn = at_schema(
+            17,
+            "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+             INSERT INTO users (id, org_id, name, password_hash, created_at)
+                 VALUES ('u1', 'o1', 'alice', 'hash', 1);
+             INSERT INTO api_tokens (id, digest, user_id, name, created_at)
+                 VALUES ('t1', zeroblob(32), 'u1', 'old', 1);
+             INSERT INTO token_policies (org_id, max_ttl, second_factor)
+                 VALUES ('o1', '90days', 'admins');",
+        );
+        migrate(&mut conn).unwrap();
+        let old = conn.api_token_by_digest(&[0; 32]).unwrap().unwrap();
+        assert!(
+            old.bound_cidrs.is_empty(),
+            "a token from before: any network"
+        );
+        let policy = conn.token_policy("o1").unwrap().unwrap();
+        assert_eq!(policy.second_factor.as_deref(), Some("admins"));
+        assert_eq!(policy.require_bound_cidrs, None, "inherits the default");
+        let mut required = policy.clone();
+        required.require_bound_cidrs = Some(true);
+        conn.set_token_policy("o1", &required).unwrap();
+        assert_eq!(
+            conn.token_policy("o1")
+                .unwrap()
+                .unwrap()
+                .require_bound_cidrs,
+            Some(true)
+        );
+
+        let bound = ApiTokenRecord {
+            id: "t2".into(),
+            digest: [2; 32],
+            user_id: "u1".into(),
+            name: "bound".into(),
+            created_at: 2,
+            expires_at: None,
+            revoked_at: None,
+            scope: TokenScope::AllRoles,
+            openid: false,
+            rotated_at: None,
+            client_id: None,
+            bound_cidrs: vec!["127.0.0.2/32".into(), "2001:db8::/32".into()],
+        };
+        conn.insert_api_token(&bound).unwrap();
+        let read = conn.api_token_by_digest(&[2; 32]).unwrap().unwrap();
+        assert_eq!(read.bound_cidrs, bound.bound_cidrs);
+        let listed = conn.api_tokens(&ApiTokenFilter::default()).unwrap();
+        let networks: Vec<(&str, &[String])> = listed
+            .tokens
+            .iter()
+            .map(|t| (t.id.as_str(), t.bound_cidrs.as_slice()))
+            .collect();
+        assert_eq!(
+            networks,
+            [("t1", &[][..]), ("t2", &bound.bound_cidrs[..])],
+            "listings carry the binding"
+        );
+        // Under a policy requiring a binding, the unbound token is beyond it.
+        let beyond = conn.tokens_beyond("o1", i64::MAX, false, true, 3).unwrap();
+        assert_eq!(
+            beyond.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            ["t1"]
+        );
+        assert!(conn
+            .tokens_beyond("o1", i64::MAX, false, false, 3)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
     fn a_database_of_every_earlier_schema_migrates_to_the_latest() {
         for version in 1..migrations().len() {
             let mut conn = Connection::open_in_memory().unwrap();

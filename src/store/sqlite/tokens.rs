@@ -17,7 +17,7 @@ use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
 
 const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
         t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope, t.last_used_ip,
-        t.openid
+        t.openid, t.bound_cidrs
     FROM api_tokens t
     JOIN users u ON u.id = t.user_id
     JOIN orgs o ON o.id = u.org_id";
@@ -25,7 +25,8 @@ const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
 impl TokenReads for Connection {
     fn token_policy(&self, key: &str) -> StoreResult<Option<TokenPolicy>> {
         let mut stmt = self.prepare_cached(
-            "SELECT default_ttl, max_ttl, allow_never, max_idle, second_factor, max_rotation_grace
+            "SELECT default_ttl, max_ttl, allow_never, max_idle, second_factor,
+                    max_rotation_grace, require_bound_cidrs
              FROM token_policies WHERE org_id = ?1",
         )?;
         Ok(stmt
@@ -37,6 +38,7 @@ impl TokenReads for Connection {
                     max_idle: r.get(3)?,
                     second_factor: r.get(4)?,
                     max_rotation_grace: r.get(5)?,
+                    require_bound_cidrs: r.get(6)?,
                 })
             })
             .optional()?)
@@ -47,17 +49,19 @@ impl TokenReads for Connection {
         org_id: &str,
         latest: i64,
         never_forbidden: bool,
+        unbound_forbidden: bool,
         now: i64,
     ) -> StoreResult<Vec<ApiTokenListing>> {
         let mut stmt = self.prepare_cached(&format!(
             "{LISTING} WHERE o.id = ?1 AND t.revoked_at IS NULL
-                 AND (t.expires_at > ?2 OR (t.expires_at IS NULL AND ?3))
+                 AND (t.expires_at > ?2 OR (t.expires_at IS NULL AND ?3)
+                      OR (t.bound_cidrs IS NULL AND ?5))
                  AND (t.expires_at IS NULL OR t.expires_at > ?4)
              ORDER BY t.created_at, t.id"
         ))?;
         let rows = stmt
             .query_map(
-                params![org_id, latest, never_forbidden, now],
+                params![org_id, latest, never_forbidden, now, unbound_forbidden],
                 listing_from_row,
             )?
             .collect::<Result<_, _>>()?;
@@ -112,7 +116,7 @@ impl TokenReads for Connection {
     fn api_token_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiTokenRecord>> {
         let mut stmt = self.prepare_cached(
             "SELECT id, digest, user_id, name, created_at, expires_at, revoked_at, scope,
-                    openid, rotated_at, client_id
+                    openid, rotated_at, client_id, bound_cidrs
              FROM api_tokens WHERE digest = ?1",
         )?;
         Ok(stmt
@@ -239,8 +243,8 @@ impl TokenWrites for Connection {
     fn insert_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()> {
         self.execute(
             "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at, scope,
-                 openid, client_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 openid, client_id, bound_cidrs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 token.id,
                 &token.digest[..],
@@ -250,7 +254,8 @@ impl TokenWrites for Connection {
                 token.expires_at,
                 scope_to_column(&token.scope)?,
                 token.openid,
-                token.client_id
+                token.client_id,
+                cidrs_to_column(&token.bound_cidrs)?
             ],
         )?;
         Ok(())
@@ -285,11 +290,11 @@ impl TokenWrites for Connection {
         self.execute(
             "INSERT INTO token_policies
                  (org_id, default_ttl, max_ttl, allow_never, max_idle, second_factor,
-                  max_rotation_grace)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                  max_rotation_grace, require_bound_cidrs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (org_id) DO UPDATE SET default_ttl = ?2, max_ttl = ?3,
                  allow_never = ?4, max_idle = ?5, second_factor = ?6,
-                 max_rotation_grace = ?7",
+                 max_rotation_grace = ?7, require_bound_cidrs = ?8",
             params![
                 key,
                 policy.default_ttl,
@@ -297,7 +302,8 @@ impl TokenWrites for Connection {
                 policy.allow_never,
                 policy.max_idle,
                 policy.second_factor,
-                policy.max_rotation_grace
+                policy.max_rotation_grace,
+                policy.require_bound_cidrs
             ],
         )?;
         Ok(())
@@ -440,6 +446,7 @@ fn api_token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
         openid: r.get(8)?,
         rotated_at: r.get(9)?,
         client_id: r.get(10)?,
+        bound_cidrs: cidrs_from_row(r, 11)?,
     })
 }
 
@@ -458,7 +465,33 @@ fn listing_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenListing> {
         scope: scope_from_row(r, 10)?,
         last_used_ip: r.get(11)?,
         openid: r.get(12)?,
+        bound_cidrs: cidrs_from_row(r, 13)?,
     })
+}
+
+/// Bound networks are kept as a JSON array of CIDRs; NULL means any
+/// network, as for every token made before bindings existed.
+fn cidrs_to_column(cidrs: &[String]) -> StoreResult<Option<String>> {
+    if cidrs.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(cidrs)
+        .map(Some)
+        .map_err(|e| StoreError::Failed(format!("cannot encode bound networks: {e}")))
+}
+
+fn cidrs_from_row(r: &Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
+    let text: Option<String> = r.get(column)?;
+    match text {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                column,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        }),
+    }
 }
 
 /// A scope is kept as JSON; NULL means all roles, the default.

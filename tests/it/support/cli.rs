@@ -31,6 +31,8 @@ pub struct CliTokenRow {
     pub name: String,
     /// `active`, `expired` or `revoked`.
     pub status: String,
+    /// The networks it may be exchanged from, comma-separated, or `any`.
+    pub networks: String,
 }
 
 impl<'a> Cli<'a> {
@@ -160,15 +162,17 @@ impl<'a> Cli<'a> {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .collect();
-                // ID, OWNER, NAME, CREATED, EXPIRES, LAST USED, LAST CLIENT, STATUS.
-                let [id, owner, name, _, _, _, _, status] = cells[..] else {
-                    panic!("token list row has 8 columns: {line:?}");
+                // ID, OWNER, NAME, CREATED, EXPIRES, LAST USED, LAST CLIENT,
+                // STATUS, NETWORKS.
+                let [id, owner, name, _, _, _, _, status, networks] = cells[..] else {
+                    panic!("token list row has 9 columns: {line:?}");
                 };
                 CliTokenRow {
                     id: id.to_owned(),
                     owner: owner.to_owned(),
                     name: name.to_owned(),
                     status: status.to_owned(),
+                    networks: networks.to_owned(),
                 }
             })
             .collect()

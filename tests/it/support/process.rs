@@ -264,6 +264,8 @@ pub struct ServerConfig {
     use_flags: bool,
     /// Serve TLS with a self-signed certificate made for the test.
     tls: bool,
+    /// The address to listen on (a free port is added); 127.0.0.1 if None.
+    host: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -274,6 +276,7 @@ impl Default for ServerConfig {
             args: Vec::new(),
             use_flags: false,
             tls: false,
+            host: None,
         }
     }
 }
@@ -309,6 +312,12 @@ impl ServerConfig {
     /// client trusts it.
     pub fn tls(mut self) -> Self {
         self.tls = true;
+        self
+    }
+
+    /// Listen on `host` (an IPv6 address in brackets, `[::1]`).
+    pub fn listen_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_owned());
         self
     }
 
@@ -358,7 +367,8 @@ impl TestServer {
             s.make_certificate(&s.tls_cert(), &s.tls_key());
         }
         for _ in 0..3 {
-            s.addr = format!("127.0.0.1:{}", free_port());
+            let host = s.cfg.host.as_deref().unwrap_or("127.0.0.1");
+            s.addr = format!("{host}:{}", free_port());
             let api = Client::new(&s.addr).with_log(s.log.clone());
             s.api = if s.cfg.tls {
                 api.with_tls(&s.tls_cert())

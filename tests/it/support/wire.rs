@@ -491,7 +491,11 @@ fn read_chunked<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<Vec<u8
 /// the server.
 pub fn send_from(server: &str, source: &str, request: &[u8]) -> Response {
     let source: IpAddr = source.parse().expect("source address");
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let domain = match source {
+        IpAddr::V4(_) => Domain::IPV4,
+        IpAddr::V6(_) => Domain::IPV6,
+    };
+    let socket = Socket::new(domain, Type::STREAM, None).expect("socket");
     socket
         .bind(&SocketAddr::new(source, 0).into())
         .expect("bind source");

@@ -117,6 +117,7 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                 dt { "Revoked when unused for" } dd { (effective.max_idle.as_deref().unwrap_or("never")) }
                 dt { "Second factor required of" } dd { (effective.second_factor.name()) }
                 dt { "Longest rotation grace" } dd { (effective.max_rotation_grace) }
+                dt { "Network binding" } dd { @if effective.require_bound_cidrs { "required for new tokens" } @else { "optional" } }
             }
             @if editable {
                 form method="post" action="/console/policy" {
@@ -143,6 +144,12 @@ fn policy_card(page: &Page, title: &str, view: &PolicyView, editable: bool, scop
                     }
                     label for={ (scope) "-grace" } { "Longest rotation grace" }
                     input id={ (scope) "-grace" } name="max_rotation_grace" type="text" value=(own.max_rotation_grace.as_deref().unwrap_or("")) placeholder="inherited, or 0";
+                    label for={ (scope) "-bound-cidrs" } { "Network binding" }
+                    select id={ (scope) "-bound-cidrs" } name="require_bound_cidrs" {
+                        option value="" selected[own.require_bound_cidrs.is_none()] { "inherited" }
+                        option value="yes" selected[own.require_bound_cidrs == Some(true)] { "required for new tokens" }
+                        option value="no" selected[own.require_bound_cidrs == Some(false)] { "optional" }
+                    }
                     button type="submit" { "Save" }
                 }
             }
@@ -292,6 +299,7 @@ pub fn inventory(
                                 th scope="col" { "Scopes" }
                                 th scope="col" { "Last used" }
                                 th scope="col" { "Expires" }
+                                th scope="col" { "Networks" }
                                 th scope="col" { "Status" }
                             }
                         }
@@ -314,6 +322,7 @@ pub fn inventory(
                                         }
                                     }
                                     td data-label="Expires" { (expiry(token.expires_at, now)) }
+                                    td data-label="Networks" { (super::networks(&token.bound_cidrs)) }
                                     td data-label="Status" { @let status = token.status(now); span class={ "status " (status) } { (status) } }
                                 }
                             }

@@ -32,6 +32,8 @@ pub struct GenerateForm<'a> {
     pub reminder_leads: &'static [(&'static str, &'static str)],
     pub has_email: bool,
     pub request_id: String,
+    /// The org's policy requires every new token to be bound to networks.
+    pub networks_required: bool,
 }
 
 pub fn tokens(
@@ -76,6 +78,7 @@ pub fn tokens(
                             th scope="col" { "Created" }
                             th scope="col" { "Last used" }
                             th scope="col" { "Expires" }
+                            th scope="col" { "Networks" }
                             th scope="col" { "Status" }
                             th scope="col" { span.visually-hidden { "Actions" } }
                         }
@@ -109,6 +112,7 @@ fn token_row(page: &Page, token: &ApiTokenListing, now: i64) -> Markup {
                 }
             }
             td data-label="Expires" { (expiry(token.expires_at, now)) }
+            td data-label="Networks" { (networks(&token.bound_cidrs)) }
             td data-label="Status" { span class={ "status " (status) } { (status) } }
             td {
                 @if status == "active" {
@@ -127,6 +131,20 @@ fn token_row(page: &Page, token: &ApiTokenListing, now: i64) -> Markup {
     }
 }
 
+/// The networks a token may be exchanged from, or "any network".
+pub fn networks(cidrs: &[String]) -> Markup {
+    html! {
+        @if cidrs.is_empty() {
+            span.muted { "any network" }
+        } @else {
+            @for (n, cidr) in cidrs.iter().enumerate() {
+                @if n > 0 { ", " }
+                code { (cidr) }
+            }
+        }
+    }
+}
+
 /// Which of the generate form's fields a refusal is about, from the
 /// API's words, so that it is shown beside that field.
 fn field_of(error: &str) -> &'static str {
@@ -136,6 +154,8 @@ fn field_of(error: &str) -> &'static str {
     } else if error.contains("ttl") || error.contains("never expire") || error.contains("lifetime")
     {
         "ttl"
+    } else if error.contains("bound_cidrs") || error.contains("network") {
+        "networks"
     } else if error.contains("reminder") || error.contains("e-mail") {
         "reminder"
     } else if error.contains("role") || error.contains("scope") || error.contains("permission") {
@@ -231,6 +251,23 @@ pub fn generate(page: &Page, form: &GenerateForm<'_>) -> Markup {
                                     }
                                 }
                             }
+                        }
+                    }
+                }
+                fieldset aria-describedby=[described("networks")] {
+                    legend { "Networks" }
+                    (error_at(form, "networks"))
+                    label for="bound_cidrs" { "Only exchange from these networks" }
+                    textarea id="bound_cidrs" name="bound_cidrs" rows="3"
+                        placeholder="192.0.2.0/24\n2001:db8::/32"
+                        required[form.networks_required]
+                        aria-invalid=[described("networks").map(|_| "true")] {}
+                    p.hint {
+                        "CIDRs or addresses, one a line or comma-separated. "
+                        @if form.networks_required {
+                            "Your organization requires a binding."
+                        } @else {
+                            "Empty: any network."
                         }
                     }
                 }

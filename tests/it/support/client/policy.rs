@@ -19,6 +19,8 @@ pub struct TokenPolicy {
     pub allow_never: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_idle: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_bound_cidrs: Option<bool>,
 }
 
 impl TokenPolicy {
@@ -39,6 +41,11 @@ impl TokenPolicy {
 
     pub fn max_idle(mut self, idle: &str) -> TokenPolicy {
         self.max_idle = Some(idle.to_owned());
+        self
+    }
+
+    pub fn require_bound_cidrs(mut self, required: bool) -> TokenPolicy {
+        self.require_bound_cidrs = Some(required);
         self
     }
 }

@@ -61,6 +61,8 @@ pub struct NewToken {
     pub service_roles: Option<Vec<ServiceRoleScope>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openid: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_cidrs: Option<Vec<String>>,
 }
 
 impl NewToken {
@@ -120,6 +122,12 @@ impl NewToken {
 
     pub fn openid(mut self) -> NewToken {
         self.openid = Some(true);
+        self
+    }
+
+    /// Bound to these networks (CIDRs or addresses).
+    pub fn bound_to(mut self, cidrs: &[&str]) -> NewToken {
+        self.bound_cidrs = Some(cidrs.iter().map(|c| c.to_string()).collect());
         self
     }
 }
