@@ -494,6 +494,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         17,
         "f8fdd87ea71afdf642805514419b7332c9895b31f9af4828213e178fc16e0119",
     ),
+    (
+        20,
+        "5106a46673c5f85f4dc170ae2244015672a8bd7707e174b7269f9673931ff9af",
+    ),
 ];
 
 #[test]

@@ -25,6 +25,7 @@ mod oauth;
 pub mod records;
 pub mod storage;
 mod tokens;
+mod webhooks;
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -64,6 +65,7 @@ pub use records::{
 pub use records::{Event, EventFilter, PageRequest, ServiceRoleScope, TokenPolicy, TokenScope};
 use records::{InitialState, NewUser};
 pub use records::{TokenCounts, TokenSort, TokenState};
+pub use records::{WebhookDelivery, WebhookRecord};
 use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
@@ -73,6 +75,10 @@ pub use tokens::keys::{KeyRotation, SigningKeyInfo};
 pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView, SecondFactorRule};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
+pub use webhooks::{
+    webhook_signature, CreatedWebhook, NewWebhook, WebhookRequest, WebhookRun, WebhookSender,
+    WEBHOOK_EVENTS,
+};
 pub use tokens::scopes::Grant;
 pub use tokens::sealing::{Kek, KekStore, MemoryKek, KEK_LEN};
 use tokens::signing::KeyRing;

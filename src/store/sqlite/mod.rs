@@ -17,6 +17,7 @@ mod second_factors;
 mod service_accounts;
 mod sessions;
 mod tokens;
+mod webhooks;
 mod writer;
 
 use std::fs::OpenOptions;
