@@ -75,14 +75,14 @@ pub use tokens::keys::{KeyRotation, SigningKeyInfo};
 pub use tokens::named::TokenQuery;
 pub use tokens::policy::{EffectivePolicy, PolicyView, SecondFactorRule};
 pub use tokens::reminders::{Mail, Mailer, ReminderRequest, ReminderRun};
-pub use webhooks::{
-    webhook_signature, CreatedWebhook, NewWebhook, WebhookRequest, WebhookRun, WebhookSender,
-    WEBHOOK_EVENTS,
-};
 pub use tokens::scopes::Grant;
 pub use tokens::sealing::{Kek, KekStore, MemoryKek, KEK_LEN};
 use tokens::signing::KeyRing;
 pub use tokens::{CreatedApiToken, ExchangeAudience, InventoryQuery, IssuedAccess, NewApiToken};
+pub use webhooks::{
+    webhook_signature, CreatedWebhook, NewWebhook, WebhookRequest, WebhookRun, WebhookSender,
+    WEBHOOK_EVENTS,
+};
 
 /// An answer whose write is queued but not yet on disk: `value` may be
 /// sent only once `commit` has completed. Returned where a worker should go

@@ -468,6 +468,8 @@ pub trait WebhookReads {
     /// A webhook's deliveries, newest first.
     fn webhook_deliveries(&self, webhook_id: &str, limit: u32)
         -> StoreResult<Vec<WebhookDelivery>>;
+    /// Whether a delivery not claimed by a live run is due at `now`.
+    fn webhook_delivery_due(&self, now: i64) -> StoreResult<bool>;
     /// The newest event's sequence number (0 for an empty trail).
     fn newest_event_seq(&self) -> StoreResult<i64>;
     /// Events after `after` up to `upto` of one of `kinds` (in `org_id`,

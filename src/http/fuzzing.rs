@@ -140,6 +140,7 @@ pub const JSON_BODIES: &[&str] = &[
     "createApiToken",
     "createUser",
     "setPassword",
+    "createWebhook",
 ];
 
 fn parses<T: DeserializeOwned>(body: &[u8]) -> Result<(), String> {
@@ -151,7 +152,7 @@ fn parses<T: DeserializeOwned>(body: &[u8]) -> Result<(), String> {
 
 /// Reads `body` as the handler of `operation` (one of `JSON_BODIES`) would.
 pub fn json_body(operation: &str, body: &[u8]) -> Result<(), String> {
-    use super::{directory, oauth, policy, service_accounts, tokens, users};
+    use super::{directory, oauth, policy, service_accounts, tokens, users, webhooks};
     match operation {
         "createRole" => parses::<directory::NewRoleBody>(body),
         "roleRef" => parses::<directory::RoleRef>(body),
@@ -169,6 +170,7 @@ pub fn json_body(operation: &str, body: &[u8]) -> Result<(), String> {
         "createApiToken" => parses::<tokens::NewApiTokenBody>(body),
         "createUser" => parses::<users::NewUserBody>(body),
         "setPassword" => parses::<users::PasswordBody>(body),
+        "createWebhook" => parses::<webhooks::NewWebhookBody>(body),
         other => Err(format!("no operation {other:?} reads a JSON body")),
     }
 }

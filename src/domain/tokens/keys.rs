@@ -287,12 +287,9 @@ impl Authority {
             // Webhook secrets too, by the same rule.
             let mut webhook_secrets = 0;
             for webhook in tx.webhooks(None)? {
-                let Ok(secret) = sealing::unseal(
-                    &old,
-                    &webhook.id,
-                    sealing::WEBHOOK_SECRET,
-                    &webhook.secret,
-                ) else {
+                let Ok(secret) =
+                    sealing::unseal(&old, &webhook.id, sealing::WEBHOOK_SECRET, &webhook.secret)
+                else {
                     continue;
                 };
                 let blob = sealing::seal(

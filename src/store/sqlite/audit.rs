@@ -6,7 +6,8 @@ use super::Conditions;
 use crate::domain::records::{Event, EventFilter};
 use crate::domain::storage::{AuditReads, AuditWrites, StoreError, StoreResult};
 
-pub(super) const EVENT: &str = "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, target_type,
+pub(super) const EVENT: &str =
+    "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, target_type,
         target_id, target_name, outcome, client_ip, properties FROM events";
 
 impl AuditReads for Connection {

@@ -88,6 +88,17 @@ impl WebhookReads for Connection {
             .collect::<Result<_, _>>()?)
     }
 
+    fn webhook_delivery_due(&self, now: i64) -> StoreResult<bool> {
+        Ok(self
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+                     WHERE delivered_at IS NULL AND failed_at IS NULL
+                       AND next_attempt_at <= ?1
+                       AND (claimed_until IS NULL OR claimed_until <= ?1))",
+            )?
+            .query_row([now], |r| r.get(0))?)
+    }
+
     fn newest_event_seq(&self) -> StoreResult<i64> {
         Ok(self
             .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?
