@@ -117,15 +117,28 @@ impl WebhookReads for Connection {
         // every webhook and stays cached.
         let kinds = serde_json::to_string(kinds)
             .map_err(|e| StoreError::Failed(format!("cannot encode event types: {e}")))?;
-        Ok(self
-            .prepare_cached(&format!(
-                "{EVENT} WHERE seq > ?1 AND seq <= ?2
-                   AND type IN (SELECT value FROM json_each(?3))
-                   AND (?4 IS NULL OR org_id = ?4)
-                 ORDER BY seq LIMIT ?5"
-            ))?
-            .query_map(params![after, upto, kinds, org_id, limit], event_from_row)?
-            .collect::<Result<_, _>>()?)
+        // Each form of the statement without the filters it does not
+        // use, so that it keeps to its index.
+        let org = if org_id.is_some() {
+            " AND org_id = ?5"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "{EVENT} WHERE seq > ?1 AND seq <= ?2
+               AND type IN (SELECT value FROM json_each(?3)){org}
+             ORDER BY seq LIMIT ?4"
+        );
+        let mut stmt = self.prepare_cached(&sql)?;
+        let rows = match org_id {
+            Some(org_id) => stmt
+                .query_map(params![after, upto, kinds, limit, org_id], event_from_row)?
+                .collect::<Result<_, _>>()?,
+            None => stmt
+                .query_map(params![after, upto, kinds, limit], event_from_row)?
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(rows)
     }
 
     fn tokens_expiring_untold(
@@ -136,31 +149,43 @@ impl WebhookReads for Connection {
         until: i64,
         limit: u32,
     ) -> StoreResult<Vec<ExpiringTokenDetail>> {
-        Ok(self
-            .prepare_cached(
-                "SELECT t.id, t.name, u.id, u.name, o.id, o.name, t.expires_at
-                 FROM api_tokens t
-                 JOIN users u ON u.id = t.user_id
-                 JOIN orgs o ON o.id = u.org_id
-                 WHERE t.revoked_at IS NULL AND t.expires_at > ?3 AND t.expires_at <= ?4
-                   AND (?2 IS NULL OR u.org_id = ?2)
-                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
-                       WHERE d.webhook_id = ?1 AND d.token_id = t.id
-                         AND d.event_type = 'token.expiring')
-                 ORDER BY t.expires_at, t.id LIMIT ?5",
-            )?
-            .query_map(params![webhook_id, org_id, now, until, limit], |r| {
-                Ok(ExpiringTokenDetail {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    owner_id: r.get(2)?,
-                    owner_name: r.get(3)?,
-                    org_id: r.get(4)?,
-                    org_name: r.get(5)?,
-                    expires_at: r.get(6)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?)
+        let org = if org_id.is_some() {
+            " AND u.org_id = ?5"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT t.id, t.name, u.id, u.name, o.id, o.name, t.expires_at
+             FROM api_tokens t
+             JOIN users u ON u.id = t.user_id
+             JOIN orgs o ON o.id = u.org_id
+             WHERE t.revoked_at IS NULL AND t.expires_at > ?2 AND t.expires_at <= ?3{org}
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                   WHERE d.webhook_id = ?1 AND d.token_id = t.id
+                     AND d.event_type = 'token.expiring')
+             ORDER BY t.expires_at, t.id LIMIT ?4"
+        );
+        let row = |r: &Row<'_>| {
+            Ok(ExpiringTokenDetail {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                owner_id: r.get(2)?,
+                owner_name: r.get(3)?,
+                org_id: r.get(4)?,
+                org_name: r.get(5)?,
+                expires_at: r.get(6)?,
+            })
+        };
+        let mut stmt = self.prepare_cached(&sql)?;
+        let rows = match org_id {
+            Some(org_id) => stmt
+                .query_map(params![webhook_id, now, until, limit, org_id], row)?
+                .collect::<Result<_, _>>()?,
+            None => stmt
+                .query_map(params![webhook_id, now, until, limit], row)?
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(rows)
     }
 }
 
