@@ -1,5 +1,5 @@
-//! `tokend webhook`: add, list and remove webhooks, and show a webhook's
-//! recent deliveries. The secret is printed once, by `add`, on stdout.
+//! `tokend webhook`: add, list, show and remove webhooks, and show a
+//! webhook's recent deliveries. The secret is printed once, by `add`, on stdout.
 
 use clap::Subcommand;
 
@@ -28,6 +28,13 @@ pub(super) enum WebhookCommand {
     },
     /// List the webhooks.
     List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Show one webhook.
+    Show {
+        /// The webhook's id.
+        id: String,
         #[command(flatten)]
         output: Output,
     },
@@ -83,6 +90,33 @@ pub(super) fn webhook(
         WebhookCommand::List { output } => {
             let webhooks = authority.webhooks_in_reach(Actor::Operator)?;
             output.list(&webhooks, webhook_json, || table(&webhooks));
+        }
+        WebhookCommand::Show { id, output } => {
+            let webhook = authority.webhook_in_reach(Actor::Operator, &id)?;
+            output.show(
+                webhook_json(&webhook),
+                &[
+                    ("id", webhook.id.clone()),
+                    ("url", webhook.url.clone()),
+                    ("events", joined(&webhook.events)),
+                    (
+                        "expiring_days",
+                        webhook
+                            .expiring_days
+                            .map(|d| d.to_string())
+                            .unwrap_or_default(),
+                    ),
+                    (
+                        "org",
+                        webhook
+                            .org_name
+                            .clone()
+                            .unwrap_or_else(|| "(every org)".into()),
+                    ),
+                    ("created_at", format_time(webhook.created_at)),
+                    ("created_by", webhook.created_by.clone()),
+                ],
+            );
         }
         WebhookCommand::Remove { id } => {
             authority.delete_webhook(Actor::Operator, &id)?;

@@ -335,6 +335,11 @@ fn the_cli_adds_a_webhook_showing_its_secret_once_and_removes_it() {
     let table = cli.run(&["webhook", "list"], None).ok("list");
     assert!(!table.stdout.contains(&secret));
     let id = webhooks[0]["id"].as_str().unwrap().to_string();
+    let shown = cli
+        .run(&["webhook", "show", &id, "-o", "json"], None)
+        .ok("show");
+    let shown: Value = serde_json::from_str(&shown.stdout).expect("JSON");
+    assert_eq!(shown, webhooks[0]);
     // Plain HTTP is refused here as over the API.
     cli.run(
         &[
