@@ -701,3 +701,47 @@ ALTER TABLE api_tokens ADD COLUMN bound_cidrs TEXT;
 -- provider's default.
 ALTER TABLE token_policies ADD COLUMN require_bound_cidrs INTEGER
     CHECK (require_bound_cidrs IN (0, 1));
+
+-- migration 20
+-- Webhooks: an HTTPS endpoint told of token events. `org_id` NULL: every
+-- org's (a System Administrator's); else that org's events only. `events`
+-- is the JSON array of event types it wants; `expiring_days` the N of
+-- `token.expiring`. The signing secret is kept sealed under the
+-- key-encryption key. `cursor` is the audit trail's `seq` up to which
+-- events were turned into deliveries, so none is lost across a restart.
+CREATE TABLE webhooks (
+    id            TEXT PRIMARY KEY,
+    org_id        TEXT REFERENCES orgs (id) ON DELETE CASCADE,
+    url           TEXT NOT NULL,
+    events        TEXT NOT NULL,
+    expiring_days INTEGER,
+    secret        BLOB NOT NULL,
+    created_at    INTEGER NOT NULL,
+    created_by    TEXT NOT NULL,
+    cursor        INTEGER NOT NULL
+);
+-- One delivery of one event to one webhook: the exact body sent, kept so
+-- every retry sends the same bytes under the same id; retried at
+-- `next_attempt_at` until delivered or given up (`failed_at`).
+CREATE TABLE webhook_deliveries (
+    id              TEXT PRIMARY KEY,
+    webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_type      TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    token_id        TEXT,
+    body            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_until   INTEGER,
+    delivered_at    INTEGER,
+    failed_at       INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT
+);
+-- `token.expiring` is sent once per token and webhook.
+CREATE UNIQUE INDEX webhook_deliveries_expiring_once
+    ON webhook_deliveries (webhook_id, token_id) WHERE event_type = 'token.expiring';
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);

@@ -194,3 +194,40 @@ pub fn key_state(key: &SigningKeyInfo) -> &'static str {
         (false, false) => "retired",
     }
 }
+
+/// A webhook; never its secret.
+pub fn webhook_json(webhook: &crate::domain::WebhookRecord) -> Value {
+    json!({
+        "id": webhook.id,
+        "url": webhook.url,
+        "events": webhook.events,
+        "expiring_days": webhook.expiring_days,
+        "org": webhook.org_id.as_ref().map(|id| json!({ "id": id, "name": webhook.org_name })),
+        "created_at": format_time(webhook.created_at),
+        "created_by": webhook.created_by,
+    })
+}
+
+/// A delivery's state: its body is what was sent, which holds no secret.
+pub fn webhook_delivery_json(delivery: &crate::domain::WebhookDelivery) -> Value {
+    let status = if delivery.delivered_at.is_some() {
+        "delivered"
+    } else if delivery.failed_at.is_some() {
+        "failed"
+    } else {
+        "pending"
+    };
+    json!({
+        "id": delivery.id,
+        "event": delivery.event_type,
+        "event_id": delivery.event_id,
+        "status": status,
+        "attempts": delivery.attempts,
+        "created_at": format_time(delivery.created_at),
+        "next_attempt_at": (status == "pending").then(|| format_time(delivery.next_attempt_at)),
+        "delivered_at": delivery.delivered_at.map(format_time),
+        "failed_at": delivery.failed_at.map(format_time),
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+    })
+}

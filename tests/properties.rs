@@ -605,6 +605,7 @@ fn minimal_body(operation: &str) -> Value {
         "createApiToken" => json!({ "name": "n" }),
         "createUser" => json!({ "username": "u", "org": "o", "password": "p" }),
         "setPassword" => json!({ "new_password": "p" }),
+        "createWebhook" => json!({ "url": "https://h", "events": [] }),
         other => panic!("no minimal body for {other}"),
     }
 }

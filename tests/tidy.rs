@@ -503,6 +503,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         19,
         "a6c15743cf2c9ad0310e9fa1a93bc5ece986fddf77bce8eb1927f238c93f9efe",
     ),
+    (
+        20,
+        "5106a46673c5f85f4dc170ae2244015672a8bd7707e174b7269f9673931ff9af",
+    ),
 ];
 
 #[test]

@@ -65,14 +65,15 @@ pub(super) fn key(authority: &mut Authority, command: KeyCommand) -> Result<(), 
             let report = authority.reseal_signing_keys(&KeyFile::new(&new_key_file))?;
             println!("{}", report.to);
             eprintln!(
-                "resealed {} signing keys (sealed under {}) and {} second-factor secrets under \
-                 the key-encryption key {} of the new key file {}.\nNow set TOKEND_KEY_FILE={} (in /etc/default/tokend for \
+                "resealed {} signing keys (sealed under {}) and {} second-factor secrets (and {} webhook \
+                 secrets) under the key-encryption key {} of the new key file {}.\nNow set TOKEND_KEY_FILE={} (in /etc/default/tokend for \
                  the service) and restart tokend; a server still running keeps the keys it \
                  holds until then. Back the new key file up apart from the database; the old \
                  one opens no key any more.",
                 report.keys,
                 report.from.join(", "),
                 report.second_factors,
+                report.webhook_secrets,
                 report.to,
                 new_key_file.display(),
                 new_key_file.display()

@@ -17,6 +17,7 @@ mod service_accounts;
 mod tls;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ use service_accounts::{DeviceCommand, ServiceAccountCommand};
 use tls::TlsCommand;
 use tokens::TokenCommand;
 use users::{OrgCommand, UserCommand};
+use webhooks::WebhookCommand;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
@@ -112,6 +114,9 @@ enum Command {
     /// Show and set the token lifetime policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Manage webhooks: HTTPS endpoints told of token events.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Send the e-mail reminders that are due (or an org's expiry digest).
     Remind(RemindArgs),
     /// Copy the database while the service runs (mode 0600, never over a file).
@@ -193,6 +198,9 @@ pub fn run() -> ExitCode {
         }),
         Command::Policy(command) => administer(&cli.db, &key_file, |authority| {
             policy::policy(authority, command)
+        }),
+        Command::Webhook(command) => administer(&cli.db, &key_file, |authority| {
+            webhooks::webhook(authority, command)
         }),
         Command::Remind(args) => administer(&cli.db, &key_file, |authority| {
             remind::remind(authority, args)

@@ -1,5 +1,6 @@
 //! `tokend serve`: its settings, the first start, the retention pass, the
-//! reminders, the metrics listener and the log's format.
+//! reminders, the webhook deliveries, the metrics listener and the log's
+//! format.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
 use crate::domain::{Ambient, Authority, DomainError, FirstStart, Settings};
 use crate::http::tls::{Tls, TlsFiles};
+use crate::http::webhook_client::WebhookClient;
 use crate::http::{self, ServeOptions};
 use crate::key_file::KeyFile;
 use crate::logging::{self, Format};
@@ -102,6 +104,10 @@ pub(super) struct ServeArgs {
     /// The log's format: text, or json (one object per line).
     #[arg(long, env = "TOKEND_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Certificates (PEM) to trust for webhook endpoints beside the
+    /// system's roots: a private CA.
+    #[arg(long, env = "TOKEND_WEBHOOK_CA_FILE")]
+    webhook_ca_file: Option<PathBuf>,
     /// The relay for e-mail reminders; without one, none are sent.
     #[command(flatten)]
     mail: MailArgs,
@@ -254,6 +260,16 @@ fn serve_locked(
         let notices = authority.connect().map_err(|e| cannot_open(db, e))?;
         start_leak_notices(notices, args.mail.mailer()?)?;
     }
+    let webhook_ca = match &args.webhook_ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("TOKEND_WEBHOOK_CA_FILE {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let webhook_client = WebhookClient::new(webhook_ca.as_deref())?;
+    let deliverer = authority.connect().map_err(|e| cannot_open(db, e))?;
+    start_webhooks(deliverer, webhook_client)?;
     let _metrics = match args.metrics_listen {
         Some(addr) => {
             let reader = authority.connect().map_err(|e| cannot_open(db, e))?;
@@ -390,6 +406,46 @@ fn start_leak_notices(authority: Authority, mailer: Option<SmtpMailer>) -> Resul
         .spawn(run)
         .map(drop)
         .map_err(|e| format!("cannot start the leaked-token notices: {e}"))
+}
+
+/// How often `serve` looks for webhook deliveries to queue and send.
+const WEBHOOK_INTERVAL: Duration = Duration::from_secs(2);
+/// Every how many passes it looks for expiring tokens (once a minute).
+const WEBHOOK_EXPIRING_EVERY: u32 = 30;
+
+/// Webhook deliveries, on a thread of their own: a slow or dead endpoint
+/// (each attempt has its timeout) holds up no request.
+fn start_webhooks(mut authority: Authority, client: WebhookClient) -> Result<(), String> {
+    let run = move || {
+        let mut said = String::new();
+        for round in 0u32.. {
+            let with_expiring = round % WEBHOOK_EXPIRING_EVERY == 0;
+            match authority.run_webhooks_with(&client, with_expiring) {
+                Ok(run) => {
+                    said.clear();
+                    if run.delivered + run.deferred + run.given_up > 0 {
+                        logging::info(format!(
+                            "tokend: webhooks: {} delivered, {} to be tried again, {} given up",
+                            run.delivered, run.deferred, run.given_up
+                        ));
+                    }
+                }
+                Err(e) => {
+                    let line = format!("tokend: the webhook run failed, will retry: {e}");
+                    if line != said {
+                        logging::warn(&line);
+                        said = line;
+                    }
+                }
+            }
+            std::thread::sleep(WEBHOOK_INTERVAL);
+        }
+    };
+    std::thread::Builder::new()
+        .name("webhooks".into())
+        .spawn(run)
+        .map(drop)
+        .map_err(|e| format!("cannot start the webhook deliveries: {e}"))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

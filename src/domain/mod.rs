@@ -25,6 +25,7 @@ mod oauth;
 pub mod records;
 pub mod storage;
 mod tokens;
+mod webhooks;
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -64,6 +65,7 @@ pub use records::{
 pub use records::{Event, EventFilter, PageRequest, ServiceRoleScope, TokenPolicy, TokenScope};
 use records::{InitialState, NewUser};
 pub use records::{TokenCounts, TokenSort, TokenState};
+pub use records::{WebhookDelivery, WebhookRecord};
 use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
@@ -79,6 +81,10 @@ pub use tokens::scopes::Grant;
 pub use tokens::sealing::{Kek, KekStore, MemoryKek, KEK_LEN};
 use tokens::signing::KeyRing;
 pub use tokens::{CreatedApiToken, ExchangeAudience, InventoryQuery, IssuedAccess, NewApiToken};
+pub use webhooks::{
+    webhook_signature, CreatedWebhook, NewWebhook, WebhookRequest, WebhookRun, WebhookSender,
+    WEBHOOK_EVENTS,
+};
 
 /// An answer whose write is queued but not yet on disk: `value` may be
 /// sent only once `commit` has completed. Returned where a worker should go

@@ -797,3 +797,79 @@ impl Drop for SecondFactorRecord {
         zeroize::Zeroize::zeroize(&mut self.secret);
     }
 }
+
+/// An endpoint told of token events (`domain::webhooks`).
+#[derive(Clone)]
+pub struct WebhookRecord {
+    pub id: String,
+    /// None: every org's events (a System Administrator's webhook).
+    pub org_id: Option<String>,
+    pub org_name: Option<String>,
+    pub url: String,
+    /// The event types it wants.
+    pub events: Vec<String>,
+    /// The N of `token.expiring`: tokens expiring within N days.
+    pub expiring_days: Option<i64>,
+    /// The signing secret, sealed under the key-encryption key.
+    pub secret: Vec<u8>,
+    pub created_at: i64,
+    pub created_by: String,
+    /// The audit trail's sequence number up to which events were queued.
+    pub cursor: i64,
+}
+
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A delivery to queue: one event's body for one webhook.
+#[derive(Debug, Clone)]
+pub struct NewWebhookDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_type: String,
+    pub event_id: String,
+    /// The token it is about (once per token for `token.expiring`).
+    pub token_id: Option<String>,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// A delivery as stored: its state and, when claimed, what to send.
+#[derive(Debug, Clone)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_type: String,
+    pub event_id: String,
+    pub token_id: Option<String>,
+    pub body: String,
+    pub created_at: i64,
+    /// Attempts made before now.
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub failed_at: Option<i64>,
+    /// The HTTP status of the last attempt, if it got one.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// A token about to expire, with what a `token.expiring` delivery names.
+#[derive(Debug, Clone)]
+pub struct ExpiringTokenDetail {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub owner_name: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub expires_at: i64,
+}

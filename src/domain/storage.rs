@@ -33,6 +33,9 @@ use crate::domain::records::{
 };
 use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
 use crate::domain::records::{Event, EventFilter, SecondFactorRecord, TokenCounts};
+use crate::domain::records::{
+    ExpiringTokenDetail, NewWebhookDelivery, WebhookDelivery, WebhookRecord,
+};
 
 #[derive(Debug, Clone)]
 pub enum StoreError {
@@ -471,6 +474,74 @@ pub trait ReminderReads {
     ) -> StoreResult<Vec<ExpiringToken>>;
 }
 
+pub trait WebhookReads {
+    /// Webhooks by creation; with `org_id`, that org's only.
+    fn webhooks(&self, org_id: Option<&str>) -> StoreResult<Vec<WebhookRecord>>;
+    fn webhook(&self, id: &str) -> StoreResult<Option<WebhookRecord>>;
+    /// A webhook's deliveries, newest first.
+    fn webhook_deliveries(&self, webhook_id: &str, limit: u32)
+        -> StoreResult<Vec<WebhookDelivery>>;
+    /// Whether a delivery not claimed by a live run is due at `now`.
+    fn webhook_delivery_due(&self, now: i64) -> StoreResult<bool>;
+    /// The newest event's sequence number (0 for an empty trail).
+    fn newest_event_seq(&self) -> StoreResult<i64>;
+    /// Events after `after` up to `upto` of one of `kinds` (in `org_id`,
+    /// if given), oldest first, at most `limit`.
+    fn events_for_webhook(
+        &self,
+        after: i64,
+        upto: i64,
+        kinds: &[String],
+        org_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, Event)>>;
+    /// Live tokens (in `org_id`, if given) expiring after `now` and by
+    /// `until` that webhook `webhook_id` was not told of yet.
+    fn tokens_expiring_untold(
+        &self,
+        webhook_id: &str,
+        org_id: Option<&str>,
+        now: i64,
+        until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ExpiringTokenDetail>>;
+}
+
+pub trait WebhookWrites {
+    fn insert_webhook(&self, webhook: &WebhookRecord) -> StoreResult<()>;
+    /// Deletes it with its deliveries; false when there was none.
+    fn delete_webhook(&self, id: &str) -> StoreResult<bool>;
+    fn set_webhook_cursor(&self, id: &str, cursor: i64) -> StoreResult<()>;
+    /// Queues a delivery, first tried at `next_attempt_at`; false when it
+    /// was queued before (a `token.expiring` of the same token).
+    fn insert_webhook_delivery(
+        &self,
+        delivery: &NewWebhookDelivery,
+        next_attempt_at: i64,
+    ) -> StoreResult<bool>;
+    /// Claims up to `limit` deliveries due at `now` (not claimed by a live
+    /// run) until `claimed_until`.
+    fn claim_due_webhook_deliveries(
+        &self,
+        now: i64,
+        claimed_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    fn record_webhook_delivered(&self, id: &str, at: i64, status: i64) -> StoreResult<()>;
+    /// A failed attempt: tried again at `next_attempt_at`, or given up
+    /// when that is None.
+    fn record_webhook_failure(
+        &self,
+        id: &str,
+        at: i64,
+        next_attempt_at: Option<i64>,
+        status: Option<i64>,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Replaces the stored secret (sealed anew); false when there is none.
+    fn replace_webhook_secret(&self, id: &str, secret: &[u8]) -> StoreResult<bool>;
+}
+
 pub trait Reads:
     AccountReads
     + RoleReads
@@ -481,6 +552,7 @@ pub trait Reads:
     + AuditReads
     + ServiceAccountReads
     + ReminderReads
+    + WebhookReads
 {
 }
 impl<T> Reads for T where
@@ -493,6 +565,7 @@ impl<T> Reads for T where
         + AuditReads
         + ServiceAccountReads
         + ReminderReads
+        + WebhookReads
         + ?Sized
 {
 }
@@ -510,6 +583,7 @@ pub trait Transaction:
     + AuditWrites
     + ServiceAccountWrites
     + ReminderWrites
+    + WebhookWrites
 {
 }
 impl<T> Transaction for T where
@@ -524,6 +598,7 @@ impl<T> Transaction for T where
         + AuditWrites
         + ServiceAccountWrites
         + ReminderWrites
+        + WebhookWrites
         + ?Sized
 {
 }

@@ -142,6 +142,7 @@ pub const JSON_BODIES: &[&str] = &[
     "setPassword",
     "rotateToken",
     "reportLeakedTokens",
+    "createWebhook",
 ];
 
 fn parses<T: DeserializeOwned>(body: &[u8]) -> Result<(), String> {
@@ -153,7 +154,7 @@ fn parses<T: DeserializeOwned>(body: &[u8]) -> Result<(), String> {
 
 /// Reads `body` as the handler of `operation` (one of `JSON_BODIES`) would.
 pub fn json_body(operation: &str, body: &[u8]) -> Result<(), String> {
-    use super::{directory, oauth, policy, service_accounts, tokens, users};
+    use super::{directory, oauth, policy, service_accounts, tokens, users, webhooks};
     match operation {
         "createRole" => parses::<directory::NewRoleBody>(body),
         "roleRef" => parses::<directory::RoleRef>(body),
@@ -173,6 +174,7 @@ pub fn json_body(operation: &str, body: &[u8]) -> Result<(), String> {
         "setPassword" => parses::<users::PasswordBody>(body),
         "rotateToken" => parses::<tokens::RotationBody>(body),
         "reportLeakedTokens" => parses::<tokens::LeakReportBody>(body),
+        "createWebhook" => parses::<webhooks::NewWebhookBody>(body),
         other => Err(format!("no operation {other:?} reads a JSON body")),
     }
 }

@@ -43,6 +43,8 @@ mod tokens;
 mod transport;
 mod users;
 mod vcloud;
+pub mod webhook_client;
+mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

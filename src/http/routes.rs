@@ -16,7 +16,7 @@ use super::response::Response;
 use super::vcloud::Representation;
 use super::{
     audit, cloudapi, console, directory, discovery, oauth, policy, second_factor, service_accounts,
-    session, tokens, users, vcloud,
+    session, tokens, users, vcloud, webhooks,
 };
 use crate::domain::{Authority, ExchangeAudience, LoginEndpoint};
 
@@ -240,6 +240,29 @@ const ENDPOINTS: &[Endpoint] = &[
         AccessToken,
         Json,
         |a, r, p| api(tokens::rotate(a, r, p.at(0))),
+    ),
+    at("GET", "/api/webhooks", AccessToken, Json, |a, r, _| {
+        api(webhooks::list(a, r))
+    }),
+    at("POST", "/api/webhooks", AccessToken, Json, |a, r, _| {
+        api(webhooks::create(a, r))
+    }),
+    at("GET", "/api/webhooks/{id}", AccessToken, Json, |a, r, p| {
+        api(webhooks::get(a, r, p.at(0)))
+    }),
+    at(
+        "DELETE",
+        "/api/webhooks/{id}",
+        AccessToken,
+        Json,
+        |a, r, p| api(webhooks::delete(a, r, p.at(0))),
+    ),
+    at(
+        "GET",
+        "/api/webhooks/{id}/deliveries",
+        AccessToken,
+        Json,
+        |a, r, p| api(webhooks::deliveries(a, r, p.at(0))),
     ),
     at("GET", "/api/users", AccessToken, Json, |a, r, _| {
         api(users::list(a, r))

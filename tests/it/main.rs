@@ -56,3 +56,4 @@ mod tls;
 mod tokens_api;
 mod users;
 mod vcloud;
+mod webhooks;

@@ -193,7 +193,7 @@ fn a_relay_that_is_down_is_tried_again_then_given_up() {
 }
 
 /// A private CA and a certificate for localhost it signed: (CA, cert, key).
-fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)

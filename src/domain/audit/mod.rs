@@ -102,6 +102,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "user.2fa.reset",
     "session.second_factor_required",
     "session.second_factor_failed",
+    "webhook.create",
+    "webhook.delete",
+    "webhook.delivery_failed",
 ];
 
 impl Authority {

@@ -183,6 +183,8 @@ pub struct ResealReport {
     pub keys: usize,
     /// Second-factor secrets resealed.
     pub second_factors: usize,
+    /// Webhook signing secrets resealed.
+    pub webhook_secrets: usize,
 }
 
 impl Authority {
@@ -282,14 +284,34 @@ impl Authority {
                 tx.replace_second_factor_secret(&factor.user_id, &blob)?;
                 second_factors += 1;
             }
-            Ok((resealed.len(), second_factors))
+            // Webhook secrets too, by the same rule.
+            let mut webhook_secrets = 0;
+            for webhook in tx.webhooks(None)? {
+                let Ok(secret) =
+                    sealing::unseal(&old, &webhook.id, sealing::WEBHOOK_SECRET, &webhook.secret)
+                else {
+                    continue;
+                };
+                let blob = sealing::seal(
+                    &new,
+                    &*random,
+                    &webhook.id,
+                    sealing::WEBHOOK_SECRET,
+                    &secret,
+                )
+                .map_err(|e| crate::domain::storage::StoreError::Failed(e.to_string()))?;
+                tx.replace_webhook_secret(&webhook.id, &blob)?;
+                webhook_secrets += 1;
+            }
+            Ok((resealed.len(), second_factors, webhook_secrets))
         })?;
-        let (keys, second_factors) = keys;
+        let (keys, second_factors, webhook_secrets) = keys;
         Ok(ResealReport {
             from,
             to,
             keys,
             second_factors,
+            webhook_secrets,
         })
     }
 }

@@ -39,6 +39,10 @@ pub const KEK_LEN: usize = 32;
 /// user's row, or into the signing keys, does not open.
 pub const SECOND_FACTOR: &str = "totp";
 
+/// What a webhook's signing secret is sealed as, its webhook id in place
+/// of the kid.
+pub const WEBHOOK_SECRET: &str = "webhook";
+
 /// A key-encryption key; wiped when dropped, never shown by `Debug`.
 #[derive(Clone)]
 pub struct Kek {

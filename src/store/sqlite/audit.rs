@@ -6,7 +6,8 @@ use super::Conditions;
 use crate::domain::records::{Event, EventFilter};
 use crate::domain::storage::{AuditReads, AuditWrites, StoreError, StoreResult};
 
-const EVENT: &str = "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, target_type,
+pub(super) const EVENT: &str =
+    "SELECT seq, id, at_ms, type, org_id, actor_id, actor_name, target_type,
         target_id, target_name, outcome, client_ip, properties FROM events";
 
 impl AuditReads for Connection {
@@ -134,7 +135,7 @@ impl AuditWrites for Connection {
     }
 }
 
-fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Event)> {
+pub(super) fn event_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Event)> {
     let outcome = match r.get::<_, String>(10)?.as_str() {
         "success" => "success",
         "denied" => "denied",

@@ -17,6 +17,7 @@ mod second_factors;
 mod service_accounts;
 mod sessions;
 mod tokens;
+mod webhooks;
 mod writer;
 
 use std::fs::OpenOptions;
@@ -788,6 +789,77 @@ mod tests {
         assert_eq!(conn.recovery_codes_left("u1").unwrap(), 1);
         assert!(conn.delete_second_factor("u1").unwrap());
         assert_eq!(conn.recovery_codes_left("u1").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_database_of_the_schema_before_webhooks_takes_webhooks_and_their_queue() {
+        use crate::domain::records::{NewWebhookDelivery, WebhookRecord};
+        use crate::domain::storage::{WebhookReads, WebhookWrites};
+        let before = migrations()
+            .iter()
+            .position(|m| m.contains("CREATE TABLE webhooks"))
+            .expect("the webhooks migration");
+        let mut conn = at_schema(
+            before,
+            "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);",
+        );
+        migrate(&mut conn).unwrap();
+        let webhook = WebhookRecord {
+            id: "w1".into(),
+            org_id: Some("o1".into()),
+            org_name: None,
+            url: "https://hooks.example.org/".into(),
+            events: vec!["token.expiring".into(), "token.revoke".into()],
+            expiring_days: Some(7),
+            secret: vec![1, 2, 3],
+            created_at: 10,
+            created_by: "cli:root".into(),
+            cursor: 0,
+        };
+        conn.insert_webhook(&webhook).unwrap();
+        let read = conn.webhooks(Some("o1")).unwrap().remove(0);
+        assert_eq!(read.org_name.as_deref(), Some("acme"));
+        assert_eq!(read.events, webhook.events);
+        assert!(conn.webhooks(Some("o2")).unwrap().is_empty());
+        let delivery = |id: &str, token: &str| NewWebhookDelivery {
+            id: id.into(),
+            webhook_id: "w1".into(),
+            event_type: "token.expiring".into(),
+            event_id: id.into(),
+            token_id: Some(token.into()),
+            body: "{}".into(),
+            created_at: 10,
+        };
+        assert!(conn
+            .insert_webhook_delivery(&delivery("d1", "t1"), 10)
+            .unwrap());
+        assert!(
+            !conn
+                .insert_webhook_delivery(&delivery("d2", "t1"), 10)
+                .unwrap(),
+            "token.expiring once per token"
+        );
+        assert!(!conn.webhook_delivery_due(9).unwrap());
+        let claimed = conn.claim_due_webhook_deliveries(10, 300, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(
+            conn.claim_due_webhook_deliveries(10, 300, 10)
+                .unwrap()
+                .is_empty(),
+            "claimed"
+        );
+        conn.record_webhook_failure("d1", 11, Some(41), Some(503), "answered 503")
+            .unwrap();
+        assert!(!conn.webhook_delivery_due(40).unwrap());
+        assert!(conn.webhook_delivery_due(41).unwrap());
+        conn.record_webhook_delivered("d1", 41, 200).unwrap();
+        let shown = conn.webhook_deliveries("w1", 10).unwrap().remove(0);
+        assert_eq!((shown.attempts, shown.delivered_at), (2, Some(41)));
+        assert!(conn.delete_webhook("w1").unwrap());
+        assert!(
+            conn.webhook_deliveries("w1", 10).unwrap().is_empty(),
+            "cascade"
+        );
     }
 
     #[test]

@@ -102,6 +102,23 @@ impl InProcess {
         Authority::open(Arc::new(database), settings(), ambient, Arc::new(key_file)).expect("open")
     }
 
+    /// Another handle on the database file, by the service's clock, that
+    /// reads its key-encryption key from `key_file` (after a reseal).
+    pub fn authority_with_key_file(&self, key_file: &std::path::Path) -> Authority {
+        let database = SqliteDatabase::open_existing(&self.db).expect("open database");
+        let ambient = Ambient {
+            clock: self.clock.clone(),
+            random: Arc::new(OsRandom),
+        };
+        Authority::open(
+            Arc::new(database),
+            settings(),
+            ambient,
+            Arc::new(KeyFile::new(key_file)),
+        )
+        .expect("open")
+    }
+
     /// The database file.
     pub fn db(&self) -> &std::path::Path {
         &self.db
