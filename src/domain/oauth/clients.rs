@@ -208,6 +208,7 @@ impl Authority {
             &ExchangeRequest {
                 client_id: Some(&client.id),
                 resources: resources.to_vec(),
+                dpop: None,
             },
             client_ip,
         )?;

@@ -3,6 +3,7 @@
 
 pub(in crate::domain) mod access_token;
 pub(in crate::domain) mod api_token;
+pub(in crate::domain) mod dpop;
 pub(in crate::domain) mod identity;
 pub(in crate::domain) mod keys;
 pub(in crate::domain) mod named;
@@ -29,8 +30,10 @@ use crate::domain::tokens::api_token::ApiTokenSecret;
 use crate::domain::tokens::identity::ExchangeRequest;
 use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::scopes::Grant;
+use crate::domain::tokens::access_token::Confirmation;
+use crate::domain::tokens::dpop::CheckedProof;
 use crate::domain::{
-    parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right,
+    parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, DpopRefusal, Right,
 };
 
 const MAX_NAME_LENGTH: usize = 128;
@@ -100,6 +103,8 @@ pub struct IssuedAccess {
     /// The API token that replaces the one presented (a service account's
     /// token rotates at each refresh): the only time it is shown.
     pub refresh_token: Option<ApiTokenSecret>,
+    /// The access token is DPoP-bound (`cnf.jkt`): its type is `DPoP`.
+    pub dpop_bound: bool,
 }
 
 /// Whether an exchange replaces a service account's API token.
@@ -124,6 +129,8 @@ const REVOCATIONS_KEPT: i64 = 31 * 24 * 3600;
 pub(in crate::domain) struct Access<'a> {
     pub audience: Vec<String>,
     pub client_id: Option<&'a str>,
+    /// The DPoP proof the access token is bound to the key of.
+    pub dpop: Option<&'a CheckedProof>,
 }
 
 impl ApiTokenRecord {
@@ -339,6 +346,7 @@ impl Authority {
             let access = Access {
                 audience: self.access_audience(request)?,
                 client_id: request.client_id,
+                dpop: request.dpop,
             };
             self.check_exchange(presented, audience, &access, client, rotation)
         })?;
@@ -355,6 +363,7 @@ impl Authority {
                 let access = Access {
                     audience: self.access_audience(request)?,
                     client_id: request.client_id,
+                    dpop: request.dpop,
                 };
                 self.rotate_and_issue(&token, &account, &access, client)
             }
@@ -463,6 +472,18 @@ impl Authority {
         )?;
         claims.aud = access.audience.clone();
         claims.client_id = client_id.map(str::to_string);
+        if let Some(proof) = access.dpop {
+            // Recorded only now that the API token holds: only a holder
+            // fills the replay cache.
+            if !self.shared.dpop_proofs.first_use(proof, now)? {
+                return Err(DomainError::Dpop(DpopRefusal::InvalidProof(
+                    "the proof was used before (jti)".into(),
+                )));
+            }
+            claims.cnf = Some(Confirmation {
+                jkt: proof.jkt.clone(),
+            });
+        }
         let keys = self.keys()?;
         let access_token = keys.sign_access_token(&claims, now)?;
         let id_token = if token.openid {
@@ -482,6 +503,11 @@ impl Authority {
             .with("accessTokenId", json!(claims.jti))
             .with("aud", json!(claims.aud))
             .with("expires_in", json!(expires_at - now));
+        // The key's thumbprint, never the key.
+        let event = match &claims.cnf {
+            Some(cnf) => event.with("dpop_jkt", json!(cnf.jkt)),
+            None => event,
+        };
         let issued = IssuedAccess {
             access_token,
             expires_in: expires_at - now,
@@ -489,6 +515,7 @@ impl Authority {
             grants_everything,
             id_token,
             refresh_token: None,
+            dpop_bound: claims.cnf.is_some(),
         };
         Ok((issued, event))
     }
