@@ -35,7 +35,7 @@ fn issuer(srv: &TestServer) -> String {
 
 /// `program script args...` in tests/resource_servers, `input` on its
 /// stdin; what it prints, as one JSON object. Bounded by 60 s.
-fn run_script(program: &str, script: &str, args: &[&str], input: Option<&Value>) -> Value {
+pub(crate) fn run_script(program: &str, script: &str, args: &[&str], input: Option<&Value>) -> Value {
     if program == "node" {
         assert!(
             scripts().join("node_modules/jose").is_dir(),
