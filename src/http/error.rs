@@ -154,7 +154,8 @@ impl From<DomainError> for ApiError {
                     _ => refusal.code(),
                 };
                 let mut e = ApiError::new(401, code, refusal.description());
-                e.headers.push(("WWW-Authenticate", dpop_challenge(&refusal)));
+                e.headers
+                    .push(("WWW-Authenticate", dpop_challenge(&refusal)));
                 if let DpopRefusal::UseNonce(nonce) = refusal {
                     e.headers.push((DPOP_NONCE_HEADER, nonce));
                 }

@@ -36,9 +36,11 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
         issued.grant.permissions.join(" ")
     };
     let token_type = if issued.dpop_bound { "DPoP" } else { "bearer" };
-    Ok(Response::json(200, &token_answer(&issued, token_type, scope))
-        .no_store()
-        .after(commit, oauth_error))
+    Ok(
+        Response::json(200, &token_answer(&issued, token_type, scope))
+            .no_store()
+            .after(commit, oauth_error),
+    )
 }
 
 pub fn provider_token(
@@ -88,9 +90,11 @@ fn refresh_token_grant(
     let scope = issued.grant.permissions.join(" ");
     // RFC 9449 §5: a bound token's type is DPoP.
     let token_type = if issued.dpop_bound { "DPoP" } else { "Bearer" };
-    Ok(Response::json(200, &token_answer(&issued, token_type, scope))
-        .no_store()
-        .after(commit, oauth_error))
+    Ok(
+        Response::json(200, &token_answer(&issued, token_type, scope))
+            .no_store()
+            .after(commit, oauth_error),
+    )
 }
 
 /// The request's DPoP proof, checked (RFC 9449 §4.3); None without one.

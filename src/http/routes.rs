@@ -804,7 +804,10 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
     // RFC 9449 §8.2, §9: a fresh nonce on every answer to a request with a
     // DPoP proof, while nonces are required.
     if request.header("dpop").is_some()
-        && !response.headers.iter().any(|(name, _)| *name == DPOP_NONCE_HEADER)
+        && !response
+            .headers
+            .iter()
+            .any(|(name, _)| *name == DPOP_NONCE_HEADER)
     {
         if let Some(nonce) = authority.dpop_nonce() {
             response = response.with_header(DPOP_NONCE_HEADER, nonce);

@@ -25,8 +25,7 @@ pub fn authenticate(authority: &Authority, request: &Request) -> Result<Caller, 
 fn presented(request: &Request) -> Result<Presented<'_>, ApiError> {
     let (token, dpop_scheme) = request.access_credentials()?.ok_or_else(|| {
         DomainError::Unauthenticated(
-            "an access token is required (Authorization: Bearer or DPoP, or csp-auth-token)"
-                .into(),
+            "an access token is required (Authorization: Bearer or DPoP, or csp-auth-token)".into(),
         )
     })?;
     Ok(Presented {

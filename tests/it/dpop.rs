@@ -300,7 +300,9 @@ fn invalid_proofs_at_both_exchange_endpoints_are_invalid_dpop_proof() {
 
     // The console's authorize endpoint binds too.
     let path = "/csp/gateway/am/api/auth/api-tokens/authorize";
-    let proof = make_proof(json!({ "alg": "RS256", "htm": "POST", "htu": format!("{}{path}", issuer(&srv)) }));
+    let proof = make_proof(
+        json!({ "alg": "RS256", "htm": "POST", "htu": format!("{}{path}", issuer(&srv)) }),
+    );
     let body = format!("refresh_token={}", form_encode(&secret));
     let r = srv.api().post(
         path,
@@ -341,7 +343,11 @@ fn nonces_when_required_at_the_token_endpoint_and_at_resources() {
     assert_eq!(r.json()["error"], "use_dpop_nonce");
     let nonce = r.header("DPoP-Nonce").expect("a nonce offered").to_owned();
 
-    let forged = token_proof(&srv, Some(&first.key), json!({ "nonce": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }));
+    let forged = token_proof(
+        &srv,
+        Some(&first.key),
+        json!({ "nonce": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }),
+    );
     let r = exchange(&srv, &secret, Some(&forged.proof));
     r.assert_status(400, "a nonce tokend did not give");
     assert_eq!(r.json()["error"], "use_dpop_nonce");

@@ -35,7 +35,12 @@ fn issuer(srv: &TestServer) -> String {
 
 /// `program script args...` in tests/resource_servers, `input` on its
 /// stdin; what it prints, as one JSON object. Bounded by 60 s.
-pub(crate) fn run_script(program: &str, script: &str, args: &[&str], input: Option<&Value>) -> Value {
+pub(crate) fn run_script(
+    program: &str,
+    script: &str,
+    args: &[&str],
+    input: Option<&Value>,
+) -> Value {
     if program == "node" {
         assert!(
             scripts().join("node_modules/jose").is_dir(),
@@ -672,7 +677,8 @@ fn the_guides_dpop_verifier_checks_proof_key_and_replay() {
     let token = str_field(&answer, "access_token");
     let url = "https://vmc.example/sddcs?limit=5";
     let proof = |key: &Value, extra: Value| -> String {
-        let mut spec = json!({ "key": key, "htm": "GET", "htu": "https://vmc.example/sddcs", "token": token });
+        let mut spec =
+            json!({ "key": key, "htm": "GET", "htu": "https://vmc.example/sddcs", "token": token });
         for (name, value) in extra.as_object().expect("an object") {
             spec[name] = value.clone();
         }
@@ -681,9 +687,7 @@ fn the_guides_dpop_verifier_checks_proof_key_and_replay() {
     let key = &bound["key"];
     let fresh = proof(key, json!({}));
     let other_key = make(json!({ "htm": "GET", "htu": url }))["key"].clone();
-    let request = |authorization: String, dpop: &str| {
-        json!({ "method": "GET", "url": url, "authorization": authorization, "dpop": dpop })
-    };
+    let request = |authorization: String, dpop: &str| json!({ "method": "GET", "url": url, "authorization": authorization, "dpop": dpop });
     let requests = [
         request(format!("DPoP {token}"), &fresh),
         request(format!("DPoP {token}"), &fresh),
@@ -713,7 +717,13 @@ fn the_guides_dpop_verifier_checks_proof_key_and_replay() {
         .as_array()
         .expect("results")
         .iter()
-        .map(|r| if r["ok"] == true { json!("ok") } else { r["error"].clone() })
+        .map(|r| {
+            if r["ok"] == true {
+                json!("ok")
+            } else {
+                r["error"].clone()
+            }
+        })
         .collect();
     assert_eq!(
         errors,

@@ -243,7 +243,9 @@ pub fn parse_proof(proof: &str) -> Result<ProofClaims, DpopRefusal> {
             .map_err(|_| invalid("the proof is not base64url"))?;
         match serde_json::from_slice(&bytes) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(invalid("the proof's header and claims must be JSON objects")),
+            _ => Err(invalid(
+                "the proof's header and claims must be JSON objects",
+            )),
         }
     };
     let header = object(header_b64)?;
@@ -360,7 +362,11 @@ pub fn check_proof(
         }
     }
     if let Some(nonces) = nonces {
-        if !claims.nonce.as_deref().is_some_and(|n| nonces.accepts(n, now)) {
+        if !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonces.accepts(n, now))
+        {
             return Err(DpopRefusal::UseNonce(nonces.current(now)));
         }
     }
@@ -587,7 +593,11 @@ mod tests {
             "HTTPS://TOKEND.example:443/api/tokens",
             "https://tokend.example/api/./x/../tokens",
         ] {
-            assert_eq!(normalised_htu(same).as_deref(), Some(base.as_str()), "{same}");
+            assert_eq!(
+                normalised_htu(same).as_deref(),
+                Some(base.as_str()),
+                "{same}"
+            );
         }
         for other in [
             "https://tokend.example/api/tokens/",
@@ -595,7 +605,11 @@ mod tests {
             "https://tokend.example:8443/api/tokens",
             "https://other.example/api/tokens",
         ] {
-            assert_ne!(normalised_htu(other).as_deref(), Some(base.as_str()), "{other}");
+            assert_ne!(
+                normalised_htu(other).as_deref(),
+                Some(base.as_str()),
+                "{other}"
+            );
         }
         assert_eq!(
             normalised_htu("https://tokend.example").as_deref(),

@@ -26,12 +26,12 @@ use crate::domain::records::{
 };
 use crate::domain::records::{ApiTokenListing, Event, TokenSort, TokenState};
 use crate::domain::storage::{Durability, StoreError, WriteJob};
+use crate::domain::tokens::access_token::Confirmation;
 use crate::domain::tokens::api_token::ApiTokenSecret;
+use crate::domain::tokens::dpop::CheckedProof;
 use crate::domain::tokens::identity::ExchangeRequest;
 use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::scopes::Grant;
-use crate::domain::tokens::access_token::Confirmation;
-use crate::domain::tokens::dpop::CheckedProof;
 use crate::domain::{
     parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, DpopRefusal, Right,
 };
