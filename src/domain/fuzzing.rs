@@ -76,3 +76,12 @@ impl TokenChecker {
         serde_json::to_value(claims).map_err(|e| e.to_string())
     }
 }
+
+/// A DPoP proof checked for form and signature as the exchanges and
+/// `authenticate` check it first (RFC 9449 §4.3): the RFC 7638 thumbprint
+/// of its key, or why it is refused.
+pub fn dpop_proof_thumbprint(proof: &str) -> Result<String, String> {
+    super::tokens::dpop::parse_proof(proof)
+        .map(|claims| claims.jkt)
+        .map_err(|refusal| refusal.description().to_string())
+}
