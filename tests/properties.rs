@@ -818,3 +818,53 @@ proptest! {
         let _ = binding_admits(&[entry], std::net::Ipv4Addr::LOCALHOST.into());
     }
 }
+
+// --- DPoP proofs ------------------------------------------------------------
+
+/// An ES256 DPoP proof signed with p256 (RustCrypto, not the ring code
+/// tokend verifies with), and the RFC 7638 thumbprint of its key.
+fn es256_proof(jti: &str) -> (String, String) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use p256::ecdsa::signature::Signer;
+    use sha2::Digest;
+    let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("a key");
+    let point = key.verifying_key().to_encoded_point(false);
+    let x = B64.encode(point.x().expect("x"));
+    let y = B64.encode(point.y().expect("y"));
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256", "x": x, "y": y}});
+    let claims =
+        json!({"jti": jti, "htm": "GET", "htu": "https://tokend.test/api/tokens", "iat": 1});
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    (
+        format!("{input}.{}", B64.encode(signature.to_bytes())),
+        B64.encode(sha2::Sha256::digest(canonical.as_bytes())),
+    )
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Any text is refused, never a panic.
+    #[test]
+    fn arbitrary_text_is_no_dpop_proof(proof in text()) {
+        prop_assert!(tokend::domain::fuzzing::dpop_proof_thumbprint(&proof).is_err());
+    }
+
+    /// A proof by another library passes with its key's thumbprint; one
+    /// character changed anywhere, it is refused.
+    #[test]
+    fn a_changed_proof_is_refused(jti in "[A-Za-z0-9-]{1,40}", at in any::<prop::sample::Index>(), with in "[A-Za-z0-9_.-]") {
+        let (proof, jkt) = es256_proof(&jti);
+        prop_assert_eq!(tokend::domain::fuzzing::dpop_proof_thumbprint(&proof), Ok(jkt));
+        let i = at.index(proof.len());
+        prop_assume!(proof[i..i + 1] != with);
+        let changed = format!("{}{with}{}", &proof[..i], &proof[i + 1..]);
+        prop_assert!(tokend::domain::fuzzing::dpop_proof_thumbprint(&changed).is_err(), "{}", changed);
+    }
+}

@@ -277,6 +277,7 @@ fn admin_settings() -> Settings {
             .and_then(|age| humantime::parse_duration(&age).ok())
             .unwrap_or(DEFAULT_JWKS_MAX_AGE),
         key_publish_delay: DEFAULT_KEY_PUBLISH_DELAY,
+        dpop_nonce: Default::default(),
     }
 }
 

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
-use crate::domain::{Ambient, Authority, DomainError, FirstStart, Settings};
+use crate::domain::{Ambient, Authority, DomainError, DpopNonce, FirstStart, Settings};
 use crate::http::tls::{Tls, TlsFiles};
 use crate::http::webhook_client::WebhookClient;
 use crate::http::{self, ServeOptions};
@@ -97,6 +97,11 @@ pub(super) struct ServeArgs {
     /// JWKS max-age. `tokend key rotate` reads it too.
     #[arg(long, env = "TOKEND_KEY_PUBLISH_DELAY", default_value = "10m", value_parser = humantime::parse_duration)]
     key_publish_delay: Duration,
+    /// Whether DPoP proofs must carry a nonce of tokend's (RFC 9449 §8, §9):
+    /// off, or required (one refused round trip per client and window,
+    /// against proofs made ahead of time).
+    #[arg(long, env = "TOKEND_DPOP_NONCE", value_enum, default_value = "off")]
+    dpop_nonce: DpopNonceArg,
     /// Serve Prometheus metrics (GET /metrics, plain HTTP) on this address
     /// of its own [default: none].
     #[arg(long, env = "TOKEND_METRICS_LISTEN")]
@@ -111,6 +116,12 @@ pub(super) struct ServeArgs {
     /// The relay for e-mail reminders; without one, none are sent.
     #[command(flatten)]
     mail: MailArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DpopNonceArg {
+    Off,
+    Required,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -195,6 +206,10 @@ fn serve_locked(
         default_audience: args.default_audience,
         jwks_max_age: args.jwks_max_age,
         key_publish_delay: args.key_publish_delay,
+        dpop_nonce: match args.dpop_nonce {
+            DpopNonceArg::Off => DpopNonce::Off,
+            DpopNonceArg::Required => DpopNonce::Required,
+        },
     };
     if settings.key_publish_delay <= settings.jwks_max_age {
         return Err(format!(

@@ -39,6 +39,8 @@ pub enum DomainError {
     InvalidTarget(String),
     /// A device code that cannot be exchanged (yet): RFC 8628 §3.5.
     DeviceFlow(DeviceFlowError),
+    /// A DPoP proof, or a DPoP-bound access token, is refused (RFC 9449).
+    Dpop(DpopRefusal),
     /// The database cannot take the request now (busy, disk full,
     /// read-only); the client may retry later.
     Unavailable(String),
@@ -77,6 +79,7 @@ impl fmt::Display for DomainError {
             ),
             DomainError::InvalidGrant(m) => f.write_str(m),
             DomainError::DeviceFlow(e) => f.write_str(e.description()),
+            DomainError::Dpop(e) => f.write_str(e.description()),
         }
     }
 }
@@ -85,6 +88,38 @@ impl std::error::Error for DomainError {}
 
 /// Why the token endpoint cannot answer a device code with a token, in the
 /// words of RFC 8628 §3.5.
+/// Why a DPoP proof or a DPoP-bound access token is refused: each is an
+/// error code of RFC 9449 (§5, §7.1, §8, §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DpopRefusal {
+    /// `invalid_dpop_proof`: the proof is malformed, its signature or a
+    /// claim does not hold for the request, or it was used before.
+    InvalidProof(String),
+    /// `use_dpop_nonce`: a nonce of tokend's is required; this one.
+    UseNonce(String),
+    /// `invalid_token`: a DPoP-bound access token came without a proof by
+    /// its key (as Bearer, or with another key's proof), or an unbound one
+    /// with the DPoP scheme.
+    InvalidToken(String),
+}
+
+impl DpopRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DpopRefusal::InvalidProof(_) => "invalid_dpop_proof",
+            DpopRefusal::UseNonce(_) => "use_dpop_nonce",
+            DpopRefusal::InvalidToken(_) => "invalid_token",
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        match self {
+            DpopRefusal::InvalidProof(m) | DpopRefusal::InvalidToken(m) => m,
+            DpopRefusal::UseNonce(_) => "a DPoP nonce is required: use the one in DPoP-Nonce",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceFlowError {
     /// No admin has decided yet.

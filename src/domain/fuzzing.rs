@@ -94,3 +94,12 @@ pub fn binding_admits(cidrs: &[String], client: IpAddr) -> Result<bool, String> 
         .map(|networks| networks.admits(client))
         .map_err(|e| e.to_string())
 }
+
+/// A DPoP proof checked for form and signature as the exchanges and
+/// `authenticate` check it first (RFC 9449 §4.3): the RFC 7638 thumbprint
+/// of its key, or why it is refused.
+pub fn dpop_proof_thumbprint(proof: &str) -> Result<String, String> {
+    super::tokens::dpop::parse_proof(proof)
+        .map(|claims| claims.jkt)
+        .map_err(|refusal| refusal.description().to_string())
+}

@@ -38,7 +38,7 @@ pub use audit::{parse_event_time, Actor, TimeOrAge};
 use auth::second_factor::PendingLogins;
 pub use auth::second_factor::{Enrolment, SecondFactorStatus, RECOVERY_CODES};
 use auth::throttle::LoginThrottle;
-pub use auth::{LoginEndpoint, LoginSession};
+pub use auth::{LoginEndpoint, LoginSession, Presented};
 pub use backup::{
     backup_file_name, backups_beyond, health_problems, AuditStream, RestoreChoice, RestorePoint,
     RestoreReport,
@@ -51,7 +51,7 @@ pub use directory::password::check_password_rules;
 use directory::rights;
 pub use directory::rights::{Right, RightSet};
 pub use directory::users::{NewAccount, PasswordTarget, UserDetails};
-pub use error::{DeviceFlowError, DomainError};
+pub use error::{DeviceFlowError, DomainError, DpopRefusal};
 pub use health::Readiness;
 pub use monitoring::LoginLocks;
 pub use oauth::introspection::{ActiveToken, ClientCredentials};
@@ -69,6 +69,8 @@ pub use records::{WebhookDelivery, WebhookRecord};
 use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
+pub use tokens::dpop::{CheckedProof, DpopNonce, DPOP_ALGORITHMS};
+use tokens::dpop::{DpopNonces, ProofReplayCache};
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
 pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
@@ -150,6 +152,8 @@ pub struct Settings {
     /// How long a rotated key is published before it signs: longer than
     /// `jwks_max_age`, so every verifier has it before its first token.
     pub key_publish_delay: Duration,
+    /// Whether DPoP proofs must carry a nonce of tokend's.
+    pub dpop_nonce: DpopNonce,
 }
 
 /// How long a verifier may keep the JWKS, unless configured.
@@ -235,6 +239,10 @@ struct Shared {
     leak_limiter: tokens::leaks::LeakReportLimiter,
     /// Leaked tokens' owners' mails, waiting for the relay.
     leak_notices: tokens::leaks::LeakNotices,
+    /// DPoP proofs seen while still acceptable.
+    dpop_proofs: ProofReplayCache,
+    /// The key of this process's DPoP nonces.
+    dpop_nonces: DpopNonces,
 }
 
 pub struct Authority {
@@ -305,7 +313,10 @@ impl Authority {
         kek_store: Arc<dyn KekStore>,
     ) -> Result<Authority, DomainError> {
         let clock_watch = ClockWatch::start(&ambient, store.reads())?;
+        let dpop_nonces = DpopNonces::new(ambient.random.as_ref())?;
         let shared = Shared {
+            dpop_proofs: ProofReplayCache::default(),
+            dpop_nonces,
             clock_watch,
             database,
             settings,

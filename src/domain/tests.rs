@@ -112,6 +112,7 @@ fn settings() -> Settings {
         default_audience: Vec::new(),
         jwks_max_age: crate::domain::DEFAULT_JWKS_MAX_AGE,
         key_publish_delay: crate::domain::DEFAULT_KEY_PUBLISH_DELAY,
+        dpop_nonce: Default::default(),
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::response::Response;
-use crate::domain::Authority;
+use crate::domain::{Authority, DPOP_ALGORITHMS};
 
 /// Liveness: the process answers. Nothing is checked beyond a worker
 /// taking the request, so a database in trouble never makes a supervisor
@@ -90,6 +90,8 @@ pub fn provider_metadata(authority: &Authority) -> Response {
             // Discovery §3: RS256 must be among them; it is the default.
             "id_token_signing_alg_values_supported": ["RS256", "ES256"],
             "token_endpoint_auth_methods_supported": ["none"],
+            // RFC 9449 §5.1: the algorithms of DPoP proofs.
+            "dpop_signing_alg_values_supported": DPOP_ALGORITHMS,
             "revocation_endpoint_auth_methods_supported": ["none"],
             "claims_supported": [
                 "iss", "sub", "aud", "azp", "iat", "exp", "auth_time", "jti", "client_id",

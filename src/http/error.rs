@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::response::Response;
-use crate::domain::DomainError;
+use crate::domain::{DomainError, DpopRefusal, DPOP_ALGORITHMS};
 
 /// A request that could not be parsed.
 #[derive(Debug)]
@@ -156,6 +156,20 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidGrant(m) => ApiError::new(400, "invalid_grant", m),
             DomainError::InvalidTarget(m) => ApiError::new(400, "invalid_target", m),
             DomainError::DeviceFlow(e) => ApiError::new(400, e.code(), e.description()),
+            // RFC 9449 §7.1, §9: a DPoP challenge naming the error.
+            DomainError::Dpop(refusal) => {
+                let code = match refusal {
+                    DpopRefusal::InvalidToken(_) => "unauthorized",
+                    _ => refusal.code(),
+                };
+                let mut e = ApiError::new(401, code, refusal.description());
+                e.headers
+                    .push(("WWW-Authenticate", dpop_challenge(&refusal)));
+                if let DpopRefusal::UseNonce(nonce) = refusal {
+                    e.headers.push((DPOP_NONCE_HEADER, nonce));
+                }
+                e
+            }
             DomainError::Unavailable(m) => unavailable(&m),
             DomainError::Internal(m) => internal(&m),
         }
@@ -165,6 +179,21 @@ impl From<DomainError> for ApiError {
 /// How long a client should wait before retrying a request the database
 /// could not take.
 const RETRY_AFTER_SECONDS: &str = "1";
+
+/// The header that gives a client the DPoP nonce to use (RFC 9449 §8).
+pub const DPOP_NONCE_HEADER: &str = "DPoP-Nonce";
+
+/// `WWW-Authenticate: DPoP` (RFC 9449 §7.1): the error, its description
+/// (tokend's own text: no quote or backslash) and the algorithms a proof
+/// may use.
+fn dpop_challenge(refusal: &DpopRefusal) -> String {
+    format!(
+        r#"DPoP error="{}", error_description="{}", algs="{}""#,
+        refusal.code(),
+        refusal.description(),
+        DPOP_ALGORITHMS.join(" ")
+    )
+}
 
 fn unavailable(detail: &str) -> ApiError {
     crate::logging::warn(format!("tokend: unavailable: {detail}"));
@@ -189,6 +218,7 @@ pub struct OAuthError {
     code: &'static str,
     description: String,
     retry_after: bool,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl OAuthError {
@@ -198,6 +228,7 @@ impl OAuthError {
             code: "invalid_request",
             description: description.into(),
             retry_after: false,
+            headers: Vec::new(),
         }
     }
 
@@ -235,6 +266,7 @@ impl OAuthError {
             &json!({ "error": self.code, "error_description": self.description }),
         )
         .no_store();
+        response.headers.extend(self.headers);
         if self.status == 401 {
             response = response.with_header("WWW-Authenticate", r#"Basic realm="tokend""#);
         }
@@ -276,6 +308,21 @@ impl From<DomainError> for OAuthError {
                 code: e.code(),
                 ..OAuthError::invalid_request(e.description())
             },
+            // RFC 9449 §5 and §8: 400 at the token endpoint, the nonce to
+            // use in DPoP-Nonce.
+            DomainError::Dpop(refusal) => {
+                let mut e = OAuthError {
+                    code: match refusal {
+                        DpopRefusal::UseNonce(_) => "use_dpop_nonce",
+                        _ => "invalid_dpop_proof",
+                    },
+                    ..OAuthError::invalid_request(refusal.description())
+                };
+                if let DpopRefusal::UseNonce(nonce) = refusal {
+                    e.headers.push((DPOP_NONCE_HEADER, nonce));
+                }
+                e
+            }
             DomainError::Unavailable(m) => {
                 let api = unavailable(&m);
                 OAuthError {
@@ -283,6 +330,7 @@ impl From<DomainError> for OAuthError {
                     code: "temporarily_unavailable",
                     description: api.message,
                     retry_after: true,
+                    headers: Vec::new(),
                 }
             }
             DomainError::Internal(m) => {

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 use super::error::{ApiError, OAuthError};
 use super::request::Request;
 use super::response::Response;
-use super::session::authenticate;
+use super::session::{authenticate, dpop_proof};
 use crate::domain::{
-    format_time, Authority, Committing, CreatedApiToken, DomainError, ExchangeAudience,
-    ExchangeRequest, IssuedAccess, NewServiceAccountRequest,
+    format_time, Authority, CheckedProof, Committing, CreatedApiToken, DomainError,
+    ExchangeAudience, ExchangeRequest, IssuedAccess, NewServiceAccountRequest,
 };
 use crate::shapes::service_account_json;
 
@@ -21,7 +21,9 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     let mut params = request.query_params()?;
     params.extend(request.form_body()?);
     let token = required(&params, "refresh_token")?;
-    let exchange = exchange_request(&params)?;
+    let proof = token_request_proof(authority, request)?;
+    let mut exchange = exchange_request(&params)?;
+    exchange.dpop = proof.as_ref();
     let Committing {
         value: issued,
         commit,
@@ -33,9 +35,12 @@ pub fn authorize(authority: &mut Authority, request: &Request) -> Result<Respons
     } else {
         issued.grant.permissions.join(" ")
     };
-    Ok(Response::json(200, &token_answer(&issued, "bearer", scope))
-        .no_store()
-        .after(commit, oauth_error))
+    let token_type = if issued.dpop_bound { "DPoP" } else { "bearer" };
+    Ok(
+        Response::json(200, &token_answer(&issued, token_type, scope))
+            .no_store()
+            .after(commit, oauth_error),
+    )
 }
 
 pub fn provider_token(
@@ -74,16 +79,37 @@ fn refresh_token_grant(
         return Err(OAuthError::unsupported_grant_type(grant_type));
     }
     let token = required(&params, "refresh_token")?;
-    let exchange = exchange_request(&params)?;
+    let proof = token_request_proof(authority, request)?;
+    let mut exchange = exchange_request(&params)?;
+    exchange.dpop = proof.as_ref();
     let Committing {
         value: issued,
         commit,
     } = authority.exchange_api_token(token, audience, &exchange, request.peer)?;
     // RFC 6749 §5.1: the scope granted, space-delimited.
     let scope = issued.grant.permissions.join(" ");
-    Ok(Response::json(200, &token_answer(&issued, "Bearer", scope))
-        .no_store()
-        .after(commit, oauth_error))
+    // RFC 9449 §5: a bound token's type is DPoP.
+    let token_type = if issued.dpop_bound { "DPoP" } else { "Bearer" };
+    Ok(
+        Response::json(200, &token_answer(&issued, token_type, scope))
+            .no_store()
+            .after(commit, oauth_error),
+    )
+}
+
+/// The request's DPoP proof, checked (RFC 9449 §4.3); None without one.
+fn token_request_proof(
+    authority: &Authority,
+    request: &Request,
+) -> Result<Option<CheckedProof>, OAuthError> {
+    let Some(proof) = dpop_proof(request)? else {
+        return Ok(None);
+    };
+    Ok(Some(authority.check_token_request_proof(
+        proof,
+        &request.method,
+        &request.path,
+    )?))
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -305,8 +331,8 @@ pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Respon
         Some(active) => {
             let mut answer = json!({
                 "active": true,
-                // RFC 6750's type, as RFC 7662 §2.2 asks.
-                "token_type": "Bearer",
+                // RFC 6750's type, as RFC 7662 §2.2 asks, or RFC 9449's.
+                "token_type": if active.dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
                 "scope": active.scope,
                 "sub": active.sub,
                 "username": active.username,
@@ -326,6 +352,9 @@ pub fn introspect(authority: &mut Authority, request: &Request) -> Result<Respon
             }
             if let Some(origin) = active.origin {
                 answer["origin"] = json!(origin);
+            }
+            if let Some(jkt) = active.dpop_jkt {
+                answer["cnf"] = json!({ "jkt": jkt });
             }
             answer
         }
@@ -371,6 +400,7 @@ fn exchange_request(params: &[(String, String)]) -> Result<ExchangeRequest<'_>, 
     Ok(ExchangeRequest {
         client_id: optional(params, "client_id")?,
         resources: resources(params),
+        dpop: None,
     })
 }
 

@@ -105,13 +105,25 @@ impl Request {
     /// refused rather than resolved by a precedence rule a client cannot see.
     /// `Ok(None)` when the request carries no access token.
     pub fn access_token(&self) -> Result<Option<&str>, BadRequest> {
+        Ok(self.access_credentials()?.map(|(token, _)| token))
+    }
+
+    /// The access token as `access_token` finds it, or from
+    /// `Authorization: DPoP` (RFC 9449 §7.1), and whether it came with the
+    /// DPoP scheme.
+    pub fn access_credentials(&self) -> Result<Option<(&str, bool)>, BadRequest> {
         let ambiguous = |why: &str| BadRequest::Malformed(format!("ambiguous credentials: {why}"));
         let authorization = self.single_header("authorization")?;
         let csp = self.single_header("csp-auth-token")?.map(str::trim);
+        let mut dpop_scheme = false;
         let bearer = match authorization {
             None => None,
             Some(value) => match value.trim().split_once(' ') {
                 Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Some(token.trim())
+                }
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("dpop") && csp.is_none() => {
+                    dpop_scheme = true;
                     Some(token.trim())
                 }
                 _ if csp.is_some() => {
@@ -131,7 +143,7 @@ impl Request {
             (Some(token), _) | (None, Some(token)) => token,
             (None, None) => return Ok(None),
         };
-        Ok(Some(token).filter(|t| !t.is_empty()))
+        Ok(Some((token, dpop_scheme)).filter(|(t, _)| !t.is_empty()))
     }
 
     /// The value of a header that may appear at most once.

@@ -10,7 +10,7 @@
 //! add its row here, and describe it in `docs/openapi.yaml` (the tidy test
 //! fails until both agree).
 
-use super::error::{ApiError, BadRequest, OAuthError};
+use super::error::{ApiError, BadRequest, OAuthError, DPOP_NONCE_HEADER};
 use super::request::{decode_path_segment, BodyError, Request};
 use super::response::Response;
 use super::vcloud::Representation;
@@ -855,7 +855,19 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
         return ApiError::not_found().into_response();
     };
     let dialect = rows[0].dialect;
-    let response = answer(authority, request, &rows, &params);
+    let mut response = answer(authority, request, &rows, &params);
+    // RFC 9449 §8.2, §9: a fresh nonce on every answer to a request with a
+    // DPoP proof, while nonces are required.
+    if request.header("dpop").is_some()
+        && !response
+            .headers
+            .iter()
+            .any(|(name, _)| *name == DPOP_NONCE_HEADER)
+    {
+        if let Some(nonce) = authority.dpop_nonce() {
+            response = response.with_header(DPOP_NONCE_HEADER, nonce);
+        }
+    }
     if dialect == OAuth {
         // Every answer of a token endpoint, 405 and 413 included (RFC 6749 §5.1).
         response.no_store()

@@ -8,7 +8,8 @@ use super::request::Request;
 use super::response::Response;
 use super::vcloud::{self, Representation};
 use crate::domain::{
-    format_time, Actor, Authority, Caller, DomainError, LoginEndpoint, PageRequest, MAX_PAGE_SIZE,
+    format_time, Actor, Authority, Caller, DomainError, DpopRefusal, LoginEndpoint, PageRequest,
+    Presented, MAX_PAGE_SIZE,
 };
 use crate::shapes::org_json;
 
@@ -16,12 +17,33 @@ pub const ACCESS_TOKEN_HEADER: &str = "X-VMWARE-VCLOUD-ACCESS-TOKEN";
 
 /// The caller behind the request's access token, or a 401.
 pub fn authenticate(authority: &Authority, request: &Request) -> Result<Caller, ApiError> {
-    let token = request.access_token()?.ok_or_else(|| {
+    Ok(authority.authenticate_presented(&presented(request)?, request.peer)?)
+}
+
+/// The request's access token as it presents it: scheme, DPoP proof,
+/// method and path (RFC 9449 §7.1).
+fn presented(request: &Request) -> Result<Presented<'_>, ApiError> {
+    let (token, dpop_scheme) = request.access_credentials()?.ok_or_else(|| {
         DomainError::Unauthenticated(
-            "an access token is required (Authorization: Bearer or csp-auth-token)".into(),
+            "an access token is required (Authorization: Bearer or DPoP, or csp-auth-token)".into(),
         )
     })?;
-    Ok(authority.authenticate(token, request.peer)?)
+    Ok(Presented {
+        token,
+        dpop_scheme,
+        proof: dpop_proof(request)?,
+        method: &request.method,
+        path: &request.path,
+    })
+}
+
+/// The `DPoP` header: at most one (RFC 9449 §4.3).
+pub(super) fn dpop_proof(request: &Request) -> Result<Option<&str>, DomainError> {
+    request.single_header("dpop").map_err(|_| {
+        DomainError::Dpop(DpopRefusal::InvalidProof(
+            "more than one DPoP header".into(),
+        ))
+    })
 }
 
 /// The same, admitting a session that may only enrol a second factor
@@ -30,12 +52,7 @@ pub fn authenticate_for_enrolment(
     authority: &Authority,
     request: &Request,
 ) -> Result<Caller, ApiError> {
-    let token = request.access_token()?.ok_or_else(|| {
-        DomainError::Unauthenticated(
-            "an access token is required (Authorization: Bearer or csp-auth-token)".into(),
-        )
-    })?;
-    Ok(authority.authenticate_for_enrolment(token, request.peer)?)
+    Ok(authority.authenticate_presented_for_enrolment(&presented(request)?, request.peer)?)
 }
 
 pub fn login(

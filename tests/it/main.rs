@@ -19,6 +19,7 @@ mod cloudapi;
 mod console_http;
 mod defences;
 mod directory;
+mod dpop;
 mod exchange;
 mod expiry;
 mod forwarding;

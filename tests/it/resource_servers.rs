@@ -35,7 +35,12 @@ fn issuer(srv: &TestServer) -> String {
 
 /// `program script args...` in tests/resource_servers, `input` on its
 /// stdin; what it prints, as one JSON object. Bounded by 60 s.
-fn run_script(program: &str, script: &str, args: &[&str], input: Option<&Value>) -> Value {
+pub(crate) fn run_script(
+    program: &str,
+    script: &str,
+    args: &[&str],
+    input: Option<&Value>,
+) -> Value {
     if program == "node" {
         assert!(
             scripts().join("node_modules/jose").is_dir(),
@@ -648,6 +653,92 @@ fn discovery_targets_and_introspection_over_plain_http() {
     assert_eq!(posted, json!({"active": false}));
 }
 
+/// The guide's DPoP verifier (verify_dpop.mjs, over the guide's jose
+/// verifier) on a token bound at the exchange to a key of jose's: a fresh
+/// proof passes; the same proof again, the token as Bearer, a proof by
+/// another key, for another URL or with another token's hash do not.
+#[test]
+fn the_guides_dpop_verifier_checks_proof_key_and_replay() {
+    let srv = TestServer::start();
+    let acme = acme(&srv);
+    let make = |spec: Value| run_script("node", "dpop_proof.mjs", &[], Some(&spec));
+    let path = tenant_token_path("acme");
+    let bound = make(json!({ "htm": "POST", "htu": format!("{}{path}", issuer(&srv)) }));
+    let answer = srv
+        .api()
+        .post(
+            &path,
+            &[("Content-Type", FORM), ("DPoP", str_field(&bound, "proof"))],
+            refresh_body(&acme.secret, &[("resource", VMC)]).as_bytes(),
+        )
+        .assert_status(200, "a bound token for vmc")
+        .json();
+    assert_eq!(answer["token_type"], "DPoP");
+    let token = str_field(&answer, "access_token");
+    let url = "https://vmc.example/sddcs?limit=5";
+    let proof = |key: &Value, extra: Value| -> String {
+        let mut spec =
+            json!({ "key": key, "htm": "GET", "htu": "https://vmc.example/sddcs", "token": token });
+        for (name, value) in extra.as_object().expect("an object") {
+            spec[name] = value.clone();
+        }
+        str_field(&make(spec), "proof").to_owned()
+    };
+    let key = &bound["key"];
+    let fresh = proof(key, json!({}));
+    let other_key = make(json!({ "htm": "GET", "htu": url }))["key"].clone();
+    let request = |authorization: String, dpop: &str| json!({ "method": "GET", "url": url, "authorization": authorization, "dpop": dpop });
+    let requests = [
+        request(format!("DPoP {token}"), &fresh),
+        request(format!("DPoP {token}"), &fresh),
+        request(format!("Bearer {token}"), &proof(key, json!({}))),
+        request(format!("DPoP {token}"), &proof(&other_key, json!({}))),
+        request(
+            format!("DPoP {token}"),
+            &proof(key, json!({ "htu": "https://vmc.example/other" })),
+        ),
+        request(
+            format!("DPoP {token}"),
+            &proof(key, json!({ "token": "another token" })),
+        ),
+    ];
+    let out = run_script(
+        "node",
+        "dpop_resource_server.mjs",
+        &[],
+        Some(&json!({
+            "issuer": issuer(&srv),
+            "audience": VMC,
+            "permission": "vmc:sddc.read",
+            "requests": requests,
+        })),
+    );
+    let errors: Vec<Value> = out["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            if r["ok"] == true {
+                json!("ok")
+            } else {
+                r["error"].clone()
+            }
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "ok",
+            "invalid_dpop_proof",
+            "invalid_token",
+            "invalid_token",
+            "invalid_dpop_proof",
+            "invalid_dpop_proof"
+        ],
+        "{out}"
+    );
+}
+
 /// The guide shows what the tests run: each snippet of
 /// docs/resource-servers.md is, verbatim, a script's core, the Rust module
 /// above, or the Apache configuration the Apache test includes.
@@ -689,6 +780,10 @@ fn the_guide_shows_the_code_the_tests_run() {
             ),
         ),
         ("verify_access_token.rs", rust_body),
+        (
+            "verify_dpop.mjs",
+            read("tests/resource_servers/verify_dpop.mjs"),
+        ),
         (
             "apache-resource-server.conf",
             read("tests/resource_servers/apache-resource-server.conf"),

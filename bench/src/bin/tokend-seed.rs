@@ -58,6 +58,7 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         default_audience: Vec::new(),
         jwks_max_age: tokend::domain::DEFAULT_JWKS_MAX_AGE,
         key_publish_delay: tokend::domain::DEFAULT_KEY_PUBLISH_DELAY,
+        dpop_nonce: Default::default(),
     };
     let admin_password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
     let (mut authority, _) = Authority::start(

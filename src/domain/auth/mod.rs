@@ -18,6 +18,31 @@ use crate::domain::tokens::access_token::AccessClaims;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{AccessOrigin, Authority, Caller, DomainError, RightSet};
 
+/// An access token as a request presents it.
+pub struct Presented<'a> {
+    pub token: &'a str,
+    /// `Authorization: DPoP` rather than `Bearer` (or `csp-auth-token`).
+    pub dpop_scheme: bool,
+    /// The request's `DPoP` header.
+    pub proof: Option<&'a str>,
+    /// The request's method and path, which the proof must name.
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+impl<'a> Presented<'a> {
+    /// A bearer token with no proof.
+    pub fn bearer(token: &'a str) -> Presented<'a> {
+        Presented {
+            token,
+            dpop_scheme: false,
+            proof: None,
+            method: "",
+            path: "",
+        }
+    }
+}
+
 /// Users whose sessions one commit ends, when every session is ended.
 const SESSION_BATCH: u32 = 100;
 
@@ -366,7 +391,27 @@ impl Authority {
     /// is the issuer (RFC 9068 §4): a token meant for other services only
     /// is refused.
     pub fn authenticate(&self, access_token: &str, client: IpAddr) -> Result<Caller, DomainError> {
-        self.authenticate_own(access_token, client, false)
+        self.authenticate_own(&Presented::bearer(access_token), client, false)
+    }
+
+    /// The same for a token as a request presents it: a DPoP-bound token
+    /// only with the DPoP scheme and a proof by its key (RFC 9449 §7).
+    pub fn authenticate_presented(
+        &self,
+        presented: &Presented<'_>,
+        client: IpAddr,
+    ) -> Result<Caller, DomainError> {
+        self.authenticate_own(presented, client, false)
+    }
+
+    /// `authenticate_presented`, admitting a session that may only enrol
+    /// a second factor.
+    pub fn authenticate_presented_for_enrolment(
+        &self,
+        presented: &Presented<'_>,
+        client: IpAddr,
+    ) -> Result<Caller, DomainError> {
+        self.authenticate_own(presented, client, true)
     }
 
     /// The same, admitting a session that may only enrol a second factor:
@@ -376,23 +421,24 @@ impl Authority {
         access_token: &str,
         client: IpAddr,
     ) -> Result<Caller, DomainError> {
-        self.authenticate_own(access_token, client, true)
+        self.authenticate_own(&Presented::bearer(access_token), client, true)
     }
 
     fn authenticate_own(
         &self,
-        access_token: &str,
+        presented: &Presented<'_>,
         client: IpAddr,
         admit_enrol_only: bool,
     ) -> Result<Caller, DomainError> {
         let (caller, claims) = self.in_snapshot(|| {
-            let claims = self.verified_access_token(access_token)?;
+            let claims = self.verified_access_token(presented.token)?;
             let caller = self.check_access_token(&claims, client, admit_enrol_only)?;
             Ok((caller, claims))
         })?;
         if !claims.is_for(&self.settings().issuer) {
             return Err(gone("the access token is meant for another audience"));
         }
+        self.check_dpop_binding(&claims, presented)?;
         Ok(caller)
     }
 
@@ -526,6 +572,7 @@ impl Authority {
             perms: grant.permissions,
             rt,
             sid,
+            cnf: None,
         })
     }
 }

@@ -29,6 +29,7 @@ fn settings() -> Settings {
         default_audience: Vec::new(),
         jwks_max_age: DEFAULT_JWKS_MAX_AGE,
         key_publish_delay: DEFAULT_KEY_PUBLISH_DELAY,
+        dpop_nonce: Default::default(),
     }
 }
 
@@ -163,6 +164,7 @@ fn refresh(authority: &mut Authority, secret: &str) -> Result<IssuedAccess, Doma
     let request = ExchangeRequest {
         client_id: None,
         resources: Vec::new(),
+        dpop: None,
     };
     authority
         .exchange_api_token(secret, ExchangeAudience::Tenant("acme"), &request, HERE)

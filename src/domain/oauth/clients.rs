@@ -209,6 +209,7 @@ impl Authority {
             &ExchangeRequest {
                 client_id: Some(&client.id),
                 resources: resources.to_vec(),
+                dpop: None,
             },
             client_ip,
         )?;

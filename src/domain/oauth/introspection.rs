@@ -43,6 +43,8 @@ pub struct ActiveToken {
     pub origin: Option<String>,
     pub aud: Vec<String>,
     pub client_id: Option<String>,
+    /// The thumbprint of the DPoP key it is bound to (RFC 9449 §6.2).
+    pub dpop_jkt: Option<String>,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -179,6 +181,7 @@ impl Authority {
             origin: claims.rt.or(claims.sid),
             aud: claims.aud,
             client_id: claims.client_id,
+            dpop_jkt: claims.cnf.map(|cnf| cnf.jkt),
         }))
     }
 }

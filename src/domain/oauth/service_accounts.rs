@@ -555,6 +555,7 @@ impl Authority {
             &ExchangeRequest {
                 client_id: Some(&authorization.service_account_id),
                 resources: resources.to_vec(),
+                dpop: None,
             },
             source,
             Rotation::Never,

@@ -46,6 +46,17 @@ pub struct AccessClaims {
     /// The login session this access belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The key the token is bound to (RFC 9449 §6.1, RFC 7800): honoured
+    /// only with a DPoP proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800's confirmation claim, as RFC 9449 §6.1 uses it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key, base64url.
+    pub jkt: String,
 }
 
 /// How far ahead of the clock an access token's `iat` may be (clocks of
@@ -208,6 +219,7 @@ mod tests {
             perms: vec![],
             rt: Some("t".into()),
             sid: None,
+            cnf: None,
         }
     }
 

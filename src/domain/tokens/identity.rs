@@ -22,6 +22,9 @@ pub struct ExchangeRequest<'a> {
     /// identifier URI of a registered service, which the access token's
     /// `aud` then names.
     pub resources: Vec<&'a str>,
+    /// A DPoP proof that came with the request (RFC 9449 §5): the access
+    /// token is bound to its key.
+    pub dpop: Option<&'a crate::domain::CheckedProof>,
 }
 
 /// The parties of an ID token (OpenID Connect Core §2): the same in every

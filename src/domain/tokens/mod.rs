@@ -3,6 +3,7 @@
 
 pub(in crate::domain) mod access_token;
 pub(in crate::domain) mod api_token;
+pub(in crate::domain) mod dpop;
 pub(in crate::domain) mod identity;
 pub(in crate::domain) mod keys;
 pub(in crate::domain) mod leaks;
@@ -28,13 +29,15 @@ use crate::domain::records::{
 };
 use crate::domain::records::{ApiTokenListing, Event, TokenSort, TokenState};
 use crate::domain::storage::{Durability, StoreError, WriteJob};
+use crate::domain::tokens::access_token::Confirmation;
 use crate::domain::tokens::api_token::ApiTokenSecret;
+use crate::domain::tokens::dpop::CheckedProof;
 use crate::domain::tokens::identity::ExchangeRequest;
 use crate::domain::tokens::networks::BoundNetworks;
 use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{
-    parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right,
+    parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, DpopRefusal, Right,
 };
 
 const MAX_NAME_LENGTH: usize = 128;
@@ -117,6 +120,8 @@ pub struct IssuedAccess {
     /// When the API token exchanged stops working (Unix seconds): its
     /// expiry, or the end of its rotation grace; None: never.
     pub api_token_expires_at: Option<i64>,
+    /// The access token is DPoP-bound (`cnf.jkt`): its type is `DPoP`.
+    pub dpop_bound: bool,
 }
 
 /// Whether an exchange replaces a service account's API token.
@@ -152,6 +157,8 @@ const REVOCATIONS_KEPT: i64 = 31 * 24 * 3600;
 pub(in crate::domain) struct Access<'a> {
     pub audience: Vec<String>,
     pub client_id: Option<&'a str>,
+    /// The DPoP proof the access token is bound to the key of.
+    pub dpop: Option<&'a CheckedProof>,
 }
 
 impl ApiTokenRecord {
@@ -374,6 +381,7 @@ impl Authority {
             let access = Access {
                 audience: self.access_audience(request)?,
                 client_id: request.client_id,
+                dpop: request.dpop,
             };
             self.check_exchange(presented, audience, &access, client, rotation)
         })?;
@@ -390,6 +398,7 @@ impl Authority {
                 let access = Access {
                     audience: self.access_audience(request)?,
                     client_id: request.client_id,
+                    dpop: request.dpop,
                 };
                 self.rotate_and_issue(&token, &account, &access, client)
             }
@@ -506,6 +515,18 @@ impl Authority {
         )?;
         claims.aud = access.audience.clone();
         claims.client_id = client_id.map(str::to_string);
+        if let Some(proof) = access.dpop {
+            // Recorded only now that the API token holds: only a holder
+            // fills the replay cache.
+            if !self.shared.dpop_proofs.first_use(proof, now)? {
+                return Err(DomainError::Dpop(DpopRefusal::InvalidProof(
+                    "the proof was used before (jti)".into(),
+                )));
+            }
+            claims.cnf = Some(Confirmation {
+                jkt: proof.jkt.clone(),
+            });
+        }
         let keys = self.keys()?;
         let access_token = keys.sign_access_token(&claims, now)?;
         let id_token = if token.openid {
@@ -525,6 +546,11 @@ impl Authority {
             .with("accessTokenId", json!(claims.jti))
             .with("aud", json!(claims.aud))
             .with("expires_in", json!(expires_at - now));
+        // The key's thumbprint, never the key.
+        let event = match &claims.cnf {
+            Some(cnf) => event.with("dpop_jkt", json!(cnf.jkt)),
+            None => event,
+        };
         let issued = IssuedAccess {
             access_token,
             expires_in: expires_at - now,
@@ -533,6 +559,7 @@ impl Authority {
             id_token,
             refresh_token: None,
             api_token_expires_at: token.expires_at,
+            dpop_bound: claims.cnf.is_some(),
         };
         Ok((issued, event))
     }

@@ -420,7 +420,8 @@ fn error_page(error: DomainError) -> Response {
         DomainError::Unauthenticated(_)
         | DomainError::InvalidCredentials
         | DomainError::SecondFactorRequired(_)
-        | DomainError::InvalidSecondFactor => (401, "Not logged in"),
+        | DomainError::InvalidSecondFactor
+        | DomainError::Dpop(_) => (401, "Not logged in"),
         DomainError::SecondFactorEnrolmentRequired => (403, "Set up a second factor first"),
         DomainError::Forbidden(_) => (403, "Not allowed"),
         DomainError::NotFound(_) => (404, "Not found"),

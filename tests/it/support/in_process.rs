@@ -141,6 +141,7 @@ fn settings() -> Settings {
         default_audience: Vec::new(),
         jwks_max_age: tokend::domain::DEFAULT_JWKS_MAX_AGE,
         key_publish_delay: tokend::domain::DEFAULT_KEY_PUBLISH_DELAY,
+        dpop_nonce: Default::default(),
     }
 }
 
