@@ -668,7 +668,7 @@ fn event_delivery(
         (Some(id), None) => json!({ "id": id, "name": event.target_name }),
         (None, None) => Value::Null,
     };
-    let body = json!({
+    let mut body = json!({
         "delivery_id": delivery_id,
         "event_id": event.id,
         "type": event.kind,
@@ -678,6 +678,14 @@ fn event_delivery(
         "outcome": event.outcome,
         "token": token_json,
     });
+    if event.kind == "token.leaked" {
+        // Where the secret was found and who said so, as the trail has it.
+        body["reported"] = json!({
+            "from": event.client_ip,
+            "url": event.properties.get("url"),
+            "source": event.properties.get("source"),
+        });
+    }
     Ok(NewWebhookDelivery {
         id: delivery_id,
         webhook_id: webhook_id.to_string(),

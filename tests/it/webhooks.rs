@@ -254,6 +254,29 @@ fn a_revoked_token_reaches_the_endpoint_signed_and_the_secret_is_shown_once() {
         "the audit event's id"
     );
 
+    // A leak report: the revoked token's delivery says where it was found.
+    let leaked = api.create_token(&admin, "leaky-bot", Some("30d"));
+    let report = json!({ "candidates": [
+        { "token": leaked.secret, "url": "https://paste.example/abc", "source": "scanner" }
+    ] });
+    api.post(
+        "/api/tokens/leaked",
+        &[("Content-Type", "application/json")],
+        report.to_string().as_bytes(),
+    )
+    .assert_status(200, "leak report");
+    let leak = eventually(Duration::from_secs(20), || {
+        receiver.of("token.leaked").into_iter().next()
+    })
+    .expect("the leak arrives");
+    assert!(readme_verifies(&secret, &leak), "a valid signature");
+    let body = body_of(&leak);
+    assert_eq!(body["token"]["name"], "leaky-bot");
+    assert_eq!(body["reported"]["url"], "https://paste.example/abc");
+    assert_eq!(body["reported"]["source"], "scanner");
+    assert_eq!(body["reported"]["from"], "127.0.0.1");
+    assert!(!leak["body"].as_str().unwrap().contains(&leaked.secret));
+
     // The secret was shown once: no listing, read, delivery record, log
     // line or audit event holds it.
     let listed = get(api, &admin, "/api/webhooks");
