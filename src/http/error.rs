@@ -11,7 +11,8 @@ use crate::domain::{DomainError, DpopRefusal, DPOP_ALGORITHMS};
 /// A request that could not be parsed.
 #[derive(Debug)]
 pub enum BadRequest {
-    TooLarge,
+    /// Past the route's body limit (bytes).
+    TooLarge(usize),
     Malformed(String),
 }
 
@@ -97,10 +98,10 @@ impl ApiError {
 impl From<BadRequest> for ApiError {
     fn from(e: BadRequest) -> Self {
         match e {
-            BadRequest::TooLarge => ApiError::new(
+            BadRequest::TooLarge(limit) => ApiError::new(
                 413,
                 "payload_too_large",
-                format!("the request body exceeds {} bytes", super::MAX_BODY),
+                format!("the request body exceeds {limit} bytes"),
             ),
             BadRequest::Malformed(message) => ApiError::new(400, "invalid_request", message),
         }
@@ -281,12 +282,9 @@ impl OAuthError {
 impl From<BadRequest> for OAuthError {
     fn from(e: BadRequest) -> Self {
         match e {
-            BadRequest::TooLarge => OAuthError {
+            BadRequest::TooLarge(limit) => OAuthError {
                 status: 413,
-                ..OAuthError::invalid_request(format!(
-                    "the request body exceeds {} bytes",
-                    super::MAX_BODY
-                ))
+                ..OAuthError::invalid_request(format!("the request body exceeds {limit} bytes"))
             },
             BadRequest::Malformed(m) => OAuthError::invalid_request(m),
         }

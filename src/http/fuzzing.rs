@@ -30,7 +30,7 @@ fn request(headers: &[(&str, &str)], body: &[u8]) -> Request {
 
 fn why(e: BadRequest) -> String {
     match e {
-        BadRequest::TooLarge => "too large".into(),
+        BadRequest::TooLarge(_) => "too large".into(),
         BadRequest::Malformed(message) => message,
     }
 }

@@ -14,7 +14,8 @@ use super::error::BadRequest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
-    TooLarge,
+    /// Past the route's limit (bytes).
+    TooLarge(usize),
     Unreadable,
     /// The client did not send the whole body in time.
     TimedOut,
@@ -47,7 +48,7 @@ impl Request {
     pub fn body(&self) -> Result<&[u8], BadRequest> {
         match &self.body {
             Ok(body) => Ok(body),
-            Err(BodyError::TooLarge) => Err(BadRequest::TooLarge),
+            Err(BodyError::TooLarge(limit)) => Err(BadRequest::TooLarge(*limit)),
             Err(BodyError::Unreadable | BodyError::TimedOut) => Err(BadRequest::Malformed(
                 "the request body could not be read".into(),
             )),

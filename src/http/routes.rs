@@ -884,11 +884,11 @@ fn answer(
 ) -> Response {
     let dialect = rows[0].dialect;
     // Refused before authentication, in the dialect of the endpoint.
-    if request.body == Err(BodyError::TooLarge) {
+    if let Err(BodyError::TooLarge(limit)) = request.body {
         return if dialect == OAuth {
-            OAuthError::from(BadRequest::TooLarge).into_response()
+            OAuthError::from(BadRequest::TooLarge(limit)).into_response()
         } else {
-            ApiError::from(BadRequest::TooLarge).into_response()
+            ApiError::from(BadRequest::TooLarge(limit)).into_response()
         };
     }
     if request.path.starts_with("/api/") && dialect != Vcloud {

@@ -138,6 +138,29 @@ fn body_of_exactly_64_kib_is_accepted_one_more_byte_is_413() {
     )
     .assert_error(413, "payload_too_large", "65537-byte body");
     assert_eq!(sorted_names(api, &jwt), ["at-limit"]);
+    // The answer names the limit of the route asked: the leak report's is
+    // larger.
+    let over = api.post(
+        "/api/tokens",
+        &hdrs,
+        &padded_json("over-limit", BODY_LIMIT + 1),
+    );
+    assert!(
+        over.text().contains("exceeds 65536 bytes"),
+        "{}",
+        over.text()
+    );
+    let leak = api.post(
+        "/api/tokens/leaked",
+        &[("Content-Type", "application/json")],
+        &vec![b' '; 320 * 1024 + 1],
+    );
+    leak.assert_error(413, "payload_too_large", "a leak report over 320 KiB");
+    assert!(
+        leak.text().contains("exceeds 327680 bytes"),
+        "{}",
+        leak.text()
+    );
 }
 
 #[test]

@@ -443,7 +443,7 @@ fn error_page(error: DomainError) -> Response {
 
 fn bad_request(error: BadRequest) -> String {
     match error {
-        BadRequest::TooLarge => "the form is too large".into(),
+        BadRequest::TooLarge(_) => "the form is too large".into(),
         BadRequest::Malformed(message) => message,
     }
 }

@@ -475,7 +475,7 @@ async fn answer(
         Err(BodyError::TimedOut) => return refuse(ApiError::request_timeout()),
         body => body,
     };
-    let too_large = body == Err(BodyError::TooLarge);
+    let too_large = matches!(body, Err(BodyError::TooLarge(_)));
     let peer = client_address(peer, &parts.headers, &worker.trusted_proxies);
     let request = Request {
         method: parts.method.as_str().to_ascii_uppercase(),
@@ -630,7 +630,7 @@ async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge);
+        return Err(BodyError::TooLarge(limit));
     }
     let deadline = tokio::time::Instant::now() + timeout;
     let mut body = Limited::new(body, limit);
@@ -659,7 +659,7 @@ async fn read_body(
                 }
             }
             Some(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(BodyError::TooLarge)
+                return Err(BodyError::TooLarge(limit))
             }
             Some(Err(_)) => return Err(BodyError::Unreadable),
         }
