@@ -513,3 +513,45 @@ fn a_rotated_token_keeps_its_networks() {
     );
     tenant(&srv, BOUND_HOST, secret, &[]).assert_status(200, "the new secret, inside");
 }
+
+/// Self-rotation is held to the token's networks as the exchange is: from
+/// elsewhere the token is refused as an unknown one and nothing changes.
+#[test]
+fn a_bound_token_rotates_itself_only_from_its_networks() {
+    let srv = TestServer::start();
+    let jwt = alice(&srv);
+    let bound = srv
+        .api()
+        .create_token_with(&jwt, &NewToken::named("bound").bound_to(&[BOUND_HOST]));
+    let rotate_from = |source: &str| {
+        let auth = bearer(&bound.secret);
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let request = build_request(
+            srv.addr(),
+            "POST",
+            "/api/tokens/self/rotate",
+            &headers,
+            Some(b"{}"),
+        );
+        send_from(srv.addr(), source, &request)
+    };
+    let outside = rotate_from(OTHER_HOST);
+    let unknown = {
+        let auth = bearer("tkd-not-a-token");
+        let request = build_request(
+            srv.addr(),
+            "POST",
+            "/api/tokens/self/rotate",
+            &[("Authorization", auth.as_str())],
+            Some(b"{}"),
+        );
+        send_from(srv.addr(), OTHER_HOST, &request)
+    };
+    outside.assert_status(401, "self-rotation from outside");
+    assert_eq!(outside.json(), unknown.json(), "the binding is not told");
+    tenant(&srv, BOUND_HOST, &bound.secret, &[]).assert_status(200, "the old secret still works");
+    rotate_from(BOUND_HOST).assert_status(201, "self-rotation from inside");
+}

@@ -165,7 +165,7 @@ impl ApiTokenRecord {
     /// Whether `client` may exchange the token: any address when it is
     /// bound to no network. A stored binding that no longer parses admits
     /// nobody: a binding fails closed.
-    fn admits_client(&self, client: IpAddr) -> bool {
+    pub(in crate::domain) fn admits_client(&self, client: IpAddr) -> bool {
         BoundNetworks::parse(&self.bound_cidrs).is_ok_and(|networks| networks.admits(client))
     }
 

@@ -133,6 +133,12 @@ impl Authority {
             .event("token.rotate", "failure")?
             .on("api_token", &token.id, &token.name)
             .with("currentContext.refreshTokenId", json!(token.id));
+        // Outside its networks a token is refused as an unknown one is,
+        // here as at the exchange: a stolen bound token cannot replace the
+        // owner's secret from elsewhere.
+        if !token.admits_client(client) {
+            return Err(refuse(self, "outside its networks", Some(target)));
+        }
         let live = token.revoked_at.is_none()
             && token.rotated_at.is_none()
             && token.expires_at.is_none_or(|at| at > now)
