@@ -163,7 +163,7 @@ impl From<StoreError> for DomainError {
                 DomainError::Conflict("it was changed meanwhile; read it again".into())
             }
             StoreError::Missing(what) => DomainError::Invalid(format!("{what} does not exist")),
-            StoreError::Busy | StoreError::Full | StoreError::ReadOnly => {
+            StoreError::Retry | StoreError::Busy | StoreError::Full | StoreError::ReadOnly => {
                 DomainError::Unavailable(e.to_string())
             }
             StoreError::TooNew { .. } | StoreError::NotTokend | StoreError::Failed(_) => {

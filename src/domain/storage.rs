@@ -47,6 +47,10 @@ pub enum StoreError {
     Conflict,
     /// A referenced record (e.g. a role name) does not exist.
     Missing(String),
+    /// The transaction lost to a concurrent one (a serialization failure
+    /// or a deadlock) and was rolled back: the same write, run again, may
+    /// succeed. Backends retry it themselves before they report it.
+    Retry,
     /// Another writer held the database past the busy timeout.
     Busy,
     /// The disk is full.
@@ -68,6 +72,7 @@ impl fmt::Display for StoreError {
             StoreError::Duplicate => f.write_str("record already exists"),
             StoreError::Conflict => f.write_str("another write changed the record first"),
             StoreError::Missing(what) => write!(f, "{what} does not exist"),
+            StoreError::Retry => f.write_str("the write lost to a concurrent one"),
             StoreError::Busy => f.write_str("the database is busy"),
             StoreError::Full => f.write_str("the disk is full"),
             StoreError::ReadOnly => f.write_str("the database is read-only"),

@@ -2,6 +2,7 @@
 //! (`domain::storage`). SQLite, embedded, is the one there is; SQL lives here
 //! and in `schema.sql`, nowhere else.
 
+pub mod postgres;
 pub mod sqlite;
 
 pub use sqlite::SqliteDatabase;
