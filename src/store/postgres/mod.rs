@@ -26,6 +26,10 @@ use tokio_postgres::{Client, Row, Statement};
 
 use crate::domain::storage::{StoreError, StoreResult};
 
+mod runtime;
+
+pub(crate) use runtime::IoRuntime;
+
 /// One connection, as the statements see it.
 pub struct PgConn {
     client: Client,
@@ -137,5 +141,64 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
             return output;
         }
         thread::park();
+    }
+}
+
+/// A connection to a fresh database of its own on the test server named by
+/// `TOKEND_TEST_POSTGRES` (a `postgres://` URL whose database is an admin
+/// one, such as `postgres`), with the schema in it.
+#[cfg(test)]
+pub(crate) fn test_conn(io: &IoRuntime) -> PgConn {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let url = std::env::var("TOKEND_TEST_POSTGRES").expect("TOKEND_TEST_POSTGRES");
+    let config: tokio_postgres::Config = url.parse().expect("a postgres:// URL");
+    let admin = PgConn::new(io.connect(&config).expect("the test server"));
+    let name = format!(
+        "tokend_test_{}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let mut config = config.clone();
+    config.dbname(&name);
+    let conn = PgConn::new(io.connect(&config).unwrap());
+    let schema = include_str!("../../../schema.postgres.sql");
+    conn.batch_execute(schema).unwrap();
+    conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_runs_on_a_test_database() {
+        if std::env::var("TOKEND_TEST_POSTGRES").is_err() {
+            return;
+        }
+        let io = IoRuntime::start().unwrap();
+        let conn = test_conn(&io);
+        let row = conn
+            .query_one(
+                "SELECT generation FROM generations WHERE name = $1",
+                &[&"directory"],
+            )
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), 1);
+        let duplicate = conn.execute(
+            "INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, 0), ($3, $4, 0)",
+            &[&"a", &"Acme", &"b", &"ACME"],
+        );
+        assert!(
+            matches!(duplicate, Err(StoreError::Duplicate)),
+            "{duplicate:?}"
+        );
     }
 }
