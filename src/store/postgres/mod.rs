@@ -28,6 +28,7 @@ use crate::domain::storage::{StoreError, StoreResult};
 
 mod runtime;
 
+#[allow(unused_imports)] // Until the backend is wired in at start-up.
 pub(crate) use runtime::IoRuntime;
 
 /// One connection, as the statements see it.
