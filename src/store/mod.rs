@@ -2,6 +2,8 @@
 //! (`domain::storage`). SQLite, embedded, is the one there is; SQL lives here
 //! and in `schema.sql`, nowhere else.
 
+#[cfg(test)]
+mod contract;
 pub mod postgres;
 pub mod sqlite;
 

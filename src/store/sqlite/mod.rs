@@ -452,5 +452,14 @@ fn migrations() -> Vec<&'static str> {
         .collect()
 }
 
+/// A fresh, migrated database in memory, on one connection.
+#[cfg(test)]
+#[allow(dead_code)] // Until the first contract file.
+pub(crate) fn test_conn() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("an in-memory database");
+    migrate(&mut conn).expect("the schema");
+    conn
+}
+
 #[cfg(test)]
 mod tests;
