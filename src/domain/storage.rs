@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -619,7 +619,10 @@ pub enum Durability {
     Relaxed,
 }
 
-pub type WriteJob = Box<dyn FnOnce(&dyn Transaction) -> StoreResult<()> + Send>;
+/// A write: run in one transaction, and run again from the start if the
+/// backend has to retry the transaction (`StoreError::Retry`), so it may
+/// be called more than once and must leave nothing behind but through `tx`.
+pub type WriteJob = Box<dyn FnMut(&dyn Transaction) -> StoreResult<()> + Send>;
 
 /// A write the backend has taken but not yet committed. Whatever it
 /// acknowledges must wait for it first: awaited (a worker's runtime serves
@@ -842,7 +845,7 @@ impl dyn Storage {
     /// Runs `work` in one durable transaction and returns its result.
     pub fn write<T: Send + 'static>(
         &mut self,
-        work: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
+        work: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         self.write_with(Durability::Durable, work)
     }
@@ -850,21 +853,20 @@ impl dyn Storage {
     pub fn write_with<T: Send + 'static>(
         &mut self,
         durability: Durability,
-        work: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
+        mut work: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        // A channel rather than a captured slot: the job may run on another
-        // thread, and its result is only valid once the commit succeeded.
-        let (result, received) = mpsc::sync_channel(1);
+        // The job may run on another thread, more than once if the backend
+        // retries it: the last run's value is the committed one.
+        let slot = Arc::new(Mutex::new(None));
+        let result = Arc::clone(&slot);
         let job: WriteJob = Box::new(move |tx| {
             let value = work(tx)?;
-            // The receiver lives until `write` returns, so this cannot fail.
-            let _ = result.send(value);
+            *result.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
             Ok(())
         });
         self.run_write(job, durability)?;
-        received
-            .try_recv()
-            .map_err(|_| StoreError::Failed("a committed write returned no result".into()))
+        let value = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        value.ok_or_else(|| StoreError::Failed("a committed write returned no result".into()))
     }
 }
 

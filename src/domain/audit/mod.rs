@@ -158,7 +158,7 @@ impl Authority {
     pub(in crate::domain) fn write_recorded<T: Send + 'static>(
         &mut self,
         event: Event,
-        change: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
+        mut change: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         self.store.write(move |tx| {
             let value = change(tx)?;
@@ -171,7 +171,7 @@ impl Authority {
     pub(in crate::domain) fn write_if_changed(
         &mut self,
         event: Event,
-        change: impl FnOnce(&dyn Transaction) -> StoreResult<bool> + Send + 'static,
+        mut change: impl FnMut(&dyn Transaction) -> StoreResult<bool> + Send + 'static,
     ) -> StoreResult<bool> {
         self.store.write(move |tx| {
             let changed = change(tx)?;

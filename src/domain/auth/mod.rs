@@ -357,10 +357,10 @@ impl Authority {
         let now = self.now();
         Ok(self.store.write(move |tx| {
             let mut ended = 0;
-            for (user_id, event) in ends {
-                let n = tx.end_user_sessions(&user_id, None, now)?;
+            for (user_id, event) in &ends {
+                let n = tx.end_user_sessions(user_id, None, now)?;
                 if n > 0 {
-                    tx.insert_event(&event.with("sessions", json!(n)))?;
+                    tx.insert_event(&event.clone().with("sessions", json!(n)))?;
                     ended += n;
                 }
             }

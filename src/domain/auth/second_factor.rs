@@ -291,7 +291,7 @@ impl Authority {
         factor: &SecondFactorRecord,
         code: &str,
         event: crate::domain::records::Event,
-        then: impl FnOnce(&dyn Transaction) -> StoreResult<T> + Send + 'static,
+        mut then: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> Result<Option<T>, DomainError> {
         let now = self.now();
         let Some(proof) = self.second_factor_proof(factor, code, now)? else {
@@ -442,8 +442,8 @@ impl Authority {
         let enrolled = self.write_if_changed(event, move |tx| {
             let enrolled = tx.enrol_second_factor(&user_id, now, step, &digests)?;
             if enrolled {
-                if let Some(session) = session {
-                    tx.lift_enrol_only(&session)?;
+                if let Some(session) = &session {
+                    tx.lift_enrol_only(session)?;
                 }
             }
             Ok(enrolled)

@@ -169,7 +169,7 @@ impl Authority {
             .by(&caller)
             .with("via", json!("jwt-bearer"))
             .with("oauth_client", json!(client.id));
-        let (created, write) = self.new_api_token(
+        let (created, mut write) = self.new_api_token(
             &caller.account.user_id,
             NewApiToken {
                 name: &client.name,

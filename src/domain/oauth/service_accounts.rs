@@ -518,7 +518,7 @@ impl Authority {
                 .with("via", json!("device_code")),
             &account,
         );
-        let (created, insert) = self.new_api_token(
+        let (created, mut insert) = self.new_api_token(
             &account.id,
             NewApiToken {
                 name: &account.name,

@@ -584,7 +584,7 @@ impl Authority {
         // The replacement keeps its predecessor's networks, and is no new
         // token to the policy's binding rule: a service account made before
         // the rule keeps refreshing.
-        let (created, insert) = self.make_api_token(
+        let (created, mut insert) = self.make_api_token(
             &account.user_id,
             NewApiToken {
                 name: &token.name,
@@ -838,7 +838,7 @@ impl Authority {
         let request = new
             .request_id
             .map(|id| (user_id.to_string(), id.to_string()));
-        let (created, write) = self.new_api_token(user_id, new, event)?;
+        let (created, mut write) = self.new_api_token(user_id, new, event)?;
         let reminder = reminder
             .map(|request| self.reminder_for(by, user_id, &created, request))
             .transpose()?;

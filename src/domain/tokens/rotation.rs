@@ -225,7 +225,7 @@ impl Authority {
             .with("replaces", json!(old.id))
             .with("grace", json!(grace_s))
             .with("old_refused_from", json!(format_time(old_refused_from)));
-        let (created, insert) = self.new_api_token(
+        let (created, mut insert) = self.new_api_token(
             &old.owner_id,
             NewApiToken {
                 name: &old.name,

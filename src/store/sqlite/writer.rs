@@ -450,7 +450,7 @@ fn run_batch(
             .err()
             .unwrap_or_else(|| StoreError::Failed("the batch was rolled back".into()))
     };
-    for job in jobs {
+    for mut job in jobs {
         let result = in_savepoint(conn, |tx| job(tx));
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back itself (disk full,
