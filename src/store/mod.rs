@@ -6,5 +6,6 @@
 mod contract;
 pub mod postgres;
 pub mod sqlite;
+mod writer;
 
 pub use sqlite::SqliteDatabase;

@@ -18,7 +18,7 @@ mod service_accounts;
 mod sessions;
 mod tokens;
 mod webhooks;
-mod writer;
+mod write_connection;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,8 @@ use crate::domain::storage::{
     Database, Durability, PendingCommit, Reads, Storage, StoreError, StoreResult, WriteJob,
     WriterStats,
 };
-use writer::Writer;
+use crate::store::writer::Writer;
+pub(crate) use write_connection::SqliteWriteConnection;
 
 pub use backup::{BackupCopied, BackupInProgress};
 pub use lock::{DatabaseLock, LockMode};
@@ -176,14 +177,14 @@ impl SqliteDatabase {
 impl SqliteDatabase {
     /// The writer thread, started on first use with the busy timeout then
     /// in force.
-    fn writer(&self) -> StoreResult<Writer> {
+    pub(crate) fn writer(&self) -> StoreResult<Writer> {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(writer) = writer.as_ref() {
             return Ok(writer.clone());
         }
         let conn = open_connection(&self.path)?;
         conn.busy_timeout(self.busy_timeout)?;
-        let started = Writer::start(conn, self.busy_timeout)?;
+        let started = Writer::start(SqliteWriteConnection::new(conn), self.busy_timeout)?;
         *writer = Some(started.clone());
         Ok(started)
     }
@@ -454,7 +455,6 @@ fn migrations() -> Vec<&'static str> {
 
 /// A fresh, migrated database in memory, on one connection.
 #[cfg(test)]
-#[allow(dead_code)] // Until the first contract file.
 pub(crate) fn test_conn() -> Connection {
     let mut conn = Connection::open_in_memory().expect("an in-memory database");
     migrate(&mut conn).expect("the schema");

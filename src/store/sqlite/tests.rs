@@ -74,7 +74,8 @@ fn a_held_write_lock_is_reported_busy() {
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let conn = open_connection(&path).unwrap();
     conn.busy_timeout(Duration::from_millis(50)).unwrap();
-    let writer = Writer::start(conn, Duration::from_millis(50)).unwrap();
+    let writer =
+        Writer::start(SqliteWriteConnection::new(conn), Duration::from_millis(50)).unwrap();
     let result = writer.write(Box::new(|_| Ok(())), Durability::Durable, None);
     assert!(matches!(result, Err(StoreError::Busy)), "{result:?}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -90,7 +91,11 @@ fn behind_a_held_write_lock_no_write_waits_past_its_deadline() {
     let holder = Connection::open(&path).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let timeout = Duration::from_millis(300);
-    let writer = Writer::start(open_connection(&path).unwrap(), timeout).unwrap();
+    let writer = Writer::start(
+        SqliteWriteConnection::new(open_connection(&path).unwrap()),
+        timeout,
+    )
+    .unwrap();
     // Six writers queue up at once: the first batch waits out the lock,
     // and the rest must not wait for it and then for a lock of their own.
     let waits: Vec<(Duration, StoreResult<()>)> = std::thread::scope(|scope| {
@@ -139,7 +144,7 @@ fn a_full_database_is_reported_full() {
         .unwrap();
     // What a full disk looks like to SQLite: no page can be added.
     conn.pragma_update(None, "max_page_count", pages).unwrap();
-    let writer = Writer::start(conn, DEFAULT_BUSY_TIMEOUT).unwrap();
+    let writer = Writer::start(SqliteWriteConnection::new(conn), DEFAULT_BUSY_TIMEOUT).unwrap();
     let result = writer.write(
         Box::new(|tx| {
             for n in 0..1000 {

@@ -1,5 +1,6 @@
 //! The writer thread: one connection that makes every change, committing
-//! queued writes in groups.
+//! queued writes in groups. The same for every backend: what it needs of
+//! a backend's connection is `WriteConnection`.
 //!
 //! Workers hand their write jobs to the queue and wait for the answer. The
 //! writer takes whatever has queued up (up to `MAX_BATCH`), runs each job
@@ -26,6 +27,11 @@
 //! backoff until they are written. The thread ends when every handle is
 //! gone, after the queue has drained.
 //!
+//! A batch that lost to a concurrent transaction (`StoreError::Retry`: a
+//! serialization failure or a deadlock, which only a backend shared by
+//! several processes raises) is rolled back and run again from its first
+//! job, a few times, before its waiters hear `Retry`.
+//!
 //! `WriterStats` tells monitoring the queue's depth, whether the thread
 //! runs, and each batch's size and time.
 
@@ -35,14 +41,34 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
 use crate::domain::records::Event;
 use crate::domain::storage::{
-    commit_channel, AuditWrites, CommitSender, Durability, PendingCommit, StoreError, StoreResult,
+    commit_channel, CommitSender, Durability, PendingCommit, StoreError, StoreResult, Transaction,
     WriteJob, WriterStats,
 };
 use crate::logging;
+
+/// What the writer needs of a backend's connection: transactions with
+/// savepoints, and its statements as a `Transaction`.
+pub(crate) trait WriteConnection: Send + 'static {
+    /// Begins a batch's transaction, to be committed with `durability`,
+    /// waiting at most `lock_wait` for the database's write lock.
+    fn begin(&mut self, durability: Durability, lock_wait: Duration) -> StoreResult<()>;
+    fn savepoint(&mut self) -> StoreResult<()>;
+    /// Ends the savepoint, undoing what was done since it first if `undo`.
+    fn end_savepoint(&mut self, undo: bool) -> StoreResult<()>;
+    /// Whether the engine rolled the whole transaction back on its own
+    /// (SQLite does on a full disk or an I/O error).
+    fn transaction_lost(&self) -> bool;
+    fn commit(&mut self) -> StoreResult<()>;
+    /// Rolls back what is open, if anything is.
+    fn rollback(&mut self);
+    fn transaction(&self) -> &dyn Transaction;
+}
+
+/// How often a batch that lost to a concurrent transaction is run again
+/// before its waiters are answered `Retry`.
+const RETRIES: u32 = 5;
 
 /// Writes waiting for the writer before a worker has to wait to queue.
 const QUEUE: usize = 4096;
@@ -99,7 +125,7 @@ fn stopped() -> StoreError {
 
 /// A handle on the writer thread; cheap to clone.
 #[derive(Clone)]
-pub(super) struct Writer {
+pub(crate) struct Writer {
     queue: SyncSender<Request>,
     /// How long a job may wait, in the queue and for the write lock.
     busy_timeout: Duration,
@@ -119,7 +145,7 @@ impl Drop for Alive {
 /// Since when the writer has been waiting for the write lock, if it is:
 /// readiness reads it instead of queueing a probe behind a stuck batch.
 #[derive(Default)]
-pub(super) struct LockWait {
+pub(crate) struct LockWait {
     since: Mutex<Option<Instant>>,
 }
 
@@ -136,7 +162,7 @@ impl LockWait {
 
 impl Writer {
     /// Starts the thread on `conn`, which it owns from then on.
-    pub(super) fn start(conn: Connection, busy_timeout: Duration) -> StoreResult<Writer> {
+    pub(crate) fn start(conn: impl WriteConnection, busy_timeout: Duration) -> StoreResult<Writer> {
         let (queue, requests) = mpsc::sync_channel(QUEUE);
         let lock_wait = Arc::new(LockWait::default());
         let waits = Arc::clone(&lock_wait);
@@ -158,19 +184,19 @@ impl Writer {
         })
     }
 
-    pub(super) fn stats(&self) -> Arc<WriterStats> {
+    pub(crate) fn stats(&self) -> Arc<WriterStats> {
         Arc::clone(&self.stats)
     }
 
     /// How long the writer has been waiting for another process's write
     /// lock, if it is.
-    pub(super) fn waiting_for_lock(&self) -> Option<Duration> {
+    pub(crate) fn waiting_for_lock(&self) -> Option<Duration> {
         self.lock_wait.waited()
     }
 
     /// Queues `job` and waits until the commit that holds it. The busy
     /// timeout counts from `since` (when the request arrived), else now.
-    pub(super) fn write(
+    pub(crate) fn write(
         &self,
         job: WriteJob,
         durability: Durability,
@@ -193,7 +219,7 @@ impl Writer {
 
     /// Queues `job` and returns what to await for the commit that holds it.
     /// Waits only while the queue is full.
-    pub(super) fn submit(
+    pub(crate) fn submit(
         &self,
         job: WriteJob,
         durability: Durability,
@@ -212,7 +238,7 @@ impl Writer {
 
     /// Queues `events` for a durable commit without waiting for it; they
     /// are tried again until a commit holds them.
-    pub(super) fn queue_events(&self, events: Vec<Event>) -> StoreResult<()> {
+    pub(crate) fn queue_events(&self, events: Vec<Event>) -> StoreResult<()> {
         self.send(Work::Events(events), Durability::Durable, None, None)
     }
 
@@ -239,13 +265,12 @@ impl Writer {
 }
 
 fn run(
-    mut conn: Connection,
+    mut conn: impl WriteConnection,
     busy_timeout: Duration,
     requests: &Receiver<Request>,
     lock_wait: &LockWait,
     stats: &WriterStats,
 ) {
-    let mut level = Level::default();
     // Queued events a failed batch left, tried first in the next one.
     let mut unwritten: Vec<Request> = Vec::new();
     let mut retry_in = RETRY_FIRST;
@@ -284,7 +309,7 @@ fn run(
         }
         stats.add_queued(-((batch.len() - carried) as i64));
         let (size, started) = (batch.len(), Instant::now());
-        unwritten = commit(&mut conn, &mut level, busy_timeout, batch, lock_wait);
+        unwritten = commit(&mut conn, busy_timeout, batch, lock_wait);
         stats.batch(size, started.elapsed());
         retry_in = if unwritten.is_empty() {
             RETRY_FIRST
@@ -313,23 +338,10 @@ fn gather(requests: &Receiver<Request>, batch: &mut Vec<Request>) {
     }
 }
 
-/// The connection's `synchronous` level and busy timeout, changed only when
-/// a batch needs the other.
-#[derive(Default, PartialEq, Eq, Clone, Copy)]
-struct Level {
-    relaxed: bool,
-}
-
-/// How long a batch of relaxed writes (the readiness probe) waits for a busy
-/// database before it is given up: it must not hold up the answers it rides
-/// along with.
-const RELAXED_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
-
 /// Commits `batch`, answers whoever waits, and returns the queued events
 /// that could not be committed, to be tried again.
 fn commit(
-    conn: &mut Connection,
-    level: &mut Level,
+    conn: &mut impl WriteConnection,
     busy_timeout: Duration,
     batch: Vec<Request>,
     lock_wait: &LockWait,
@@ -347,8 +359,10 @@ fn commit(
     if batch.is_empty() {
         return Vec::new();
     }
-    let wanted = Level {
-        relaxed: batch.iter().all(|r| r.durability == Durability::Relaxed),
+    let durability = if batch.iter().all(|r| r.durability == Durability::Relaxed) {
+        Durability::Relaxed
+    } else {
+        Durability::Durable
     };
     // The write lock is waited for until the earliest waiter's deadline.
     let lock_wait_limit = batch
@@ -370,15 +384,27 @@ fn commit(
         }
     }
     lock_wait.set(Some(now));
-    let outcome = run_batch(
+    let mut outcome = run_batch(
         conn,
-        level,
-        wanted,
+        durability,
         lock_wait_limit,
-        works,
+        &mut works,
         &events,
         lock_wait,
     );
+    for _ in 0..RETRIES {
+        if !matches!(outcome, Err(StoreError::Retry)) {
+            break;
+        }
+        outcome = run_batch(
+            conn,
+            durability,
+            lock_wait_limit,
+            &mut works,
+            &events,
+            lock_wait,
+        );
+    }
     lock_wait.set(None);
     match outcome {
         Ok(results) => {
@@ -417,32 +443,16 @@ fn commit(
 
 /// Runs the jobs and writes the queued events in one transaction and
 /// commits it; each job's own result, or the error that kept the whole
-/// batch from committing.
+/// batch from committing (`Retry` when it is worth running again).
 fn run_batch(
-    conn: &mut Connection,
-    level: &mut Level,
-    wanted: Level,
-    busy_timeout: Duration,
-    jobs: Vec<WriteJob>,
+    conn: &mut impl WriteConnection,
+    durability: Durability,
+    lock_wait_limit: Duration,
+    jobs: &mut [WriteJob],
     events: &[Vec<Event>],
     lock_wait: &LockWait,
 ) -> StoreResult<Vec<StoreResult<()>>> {
-    if *level != wanted {
-        // FULL: a commit is on disk before the answers that wait for it; in
-        // WAL mode NORMAL could lose it to a power cut. Relaxed batches
-        // are synced by the next durable commit.
-        let synchronous = if wanted.relaxed { "NORMAL" } else { "FULL" };
-        conn.pragma_update(None, "synchronous", synchronous)?;
-        *level = wanted;
-    }
-    conn.busy_timeout(if wanted.relaxed {
-        RELAXED_BUSY_TIMEOUT.min(busy_timeout)
-    } else {
-        busy_timeout
-    })?;
-    // IMMEDIATE takes the write lock up front: a busy database is met before
-    // any job runs.
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    conn.begin(durability, lock_wait_limit)?;
     lock_wait.set(None);
     let mut results = Vec::with_capacity(jobs.len());
     let rolled_back = |result: StoreResult<()>| {
@@ -450,12 +460,16 @@ fn run_batch(
             .err()
             .unwrap_or_else(|| StoreError::Failed("the batch was rolled back".into()))
     };
-    for mut job in jobs {
+    for job in jobs.iter_mut() {
         let result = in_savepoint(conn, |tx| job(tx));
-        if conn.is_autocommit() {
-            // SQLite rolled the whole transaction back itself (disk full,
-            // I/O error): nothing of the batch stands.
+        if conn.transaction_lost() {
+            // Nothing of the batch stands.
             return Err(rolled_back(result));
+        }
+        if let Err(StoreError::Retry) = result {
+            // The transaction as a whole lost: no job of it may commit.
+            conn.rollback();
+            return Err(StoreError::Retry);
         }
         results.push(result);
     }
@@ -463,25 +477,23 @@ fn run_batch(
         let result = in_savepoint(conn, |tx| {
             queued.iter().try_for_each(|e| tx.insert_event(e))
         });
-        if conn.is_autocommit() {
+        if conn.transaction_lost() {
             return Err(rolled_back(result));
         }
-        if let Err(e) = result {
+        match result {
+            Err(StoreError::Retry) => {
+                conn.rollback();
+                return Err(StoreError::Retry);
+            }
             // Not the database's state but the events themselves: trying
             // again would fail again.
-            logging::error(format!("tokend: audit events refused by the database: {e}"));
+            Err(e) => logging::error(format!("tokend: audit events refused by the database: {e}")),
+            Ok(()) => {}
         }
     }
-    let committed = conn
-        .prepare_cached("COMMIT")
-        .and_then(|mut s| s.execute([]));
-    if let Err(e) = committed {
-        if !conn.is_autocommit() {
-            let _ = conn
-                .prepare_cached("ROLLBACK")
-                .and_then(|mut s| s.execute([]));
-        }
-        return Err(e.into());
+    if let Err(e) = conn.commit() {
+        conn.rollback();
+        return Err(e);
     }
     Ok(results)
 }
@@ -489,25 +501,24 @@ fn run_batch(
 /// One job under its own savepoint: a failing (or panicking) job is undone
 /// alone, and the others of its batch still commit.
 fn in_savepoint(
-    conn: &Connection,
-    job: impl FnOnce(&Connection) -> StoreResult<()>,
+    conn: &mut impl WriteConnection,
+    job: impl FnOnce(&dyn Transaction) -> StoreResult<()>,
 ) -> StoreResult<()> {
-    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
-    let result = catch_unwind(AssertUnwindSafe(|| job(conn)))
+    conn.savepoint()?;
+    let result = catch_unwind(AssertUnwindSafe(|| job(conn.transaction())))
         .unwrap_or_else(|_| Err(StoreError::Failed("a write job panicked".into())));
-    if conn.is_autocommit() {
+    if conn.transaction_lost() {
         return result;
     }
-    if result.is_err() {
-        conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
-    }
-    conn.prepare_cached("RELEASE job")?.execute([])?;
+    conn.end_savepoint(result.is_err())?;
     result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::{SqliteDatabase, SqliteWriteConnection};
+    use rusqlite::Connection;
 
     fn request(job: WriteJob, durability: Durability) -> (Request, Receiver<StoreResult<()>>) {
         let (done, answer) = mpsc::sync_channel(1);
@@ -522,10 +533,8 @@ mod tests {
         )
     }
 
-    fn memory() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate(&mut conn).unwrap();
-        conn
+    fn memory() -> SqliteWriteConnection {
+        SqliteWriteConnection::new(crate::store::sqlite::test_conn())
     }
 
     fn unlocks(conn: &Connection) -> i64 {
@@ -550,7 +559,6 @@ mod tests {
         let (panicky, panicky_answer) = request(Box::new(|_| panic!("a bug")), Durability::Durable);
         commit(
             &mut conn,
-            &mut Level::default(),
             Duration::from_secs(1),
             vec![good, bad, panicky],
             &LockWait::default(),
@@ -558,13 +566,66 @@ mod tests {
         assert!(good_answer.recv().unwrap().is_ok());
         assert!(bad_answer.recv().unwrap().is_err());
         assert!(panicky_answer.recv().unwrap().is_err());
-        assert_eq!(unlocks(&conn), 1, "only the good job's row is there");
+        assert_eq!(
+            unlocks(conn.connection()),
+            1,
+            "only the good job's row is there"
+        );
+    }
+
+    #[test]
+    fn a_batch_that_lost_a_race_runs_again_whole_and_commits_once() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let mut conn = memory();
+        let runs = Arc::new(AtomicU32::new(0));
+        let first_runs = Arc::clone(&runs);
+        let (first, first_answer) = request(
+            Box::new(move |tx| {
+                first_runs.fetch_add(1, Ordering::Relaxed);
+                tx.record_login_unlock("a@b", 1)
+            }),
+            Durability::Durable,
+        );
+        let losses = Arc::new(AtomicU32::new(0));
+        let lost = Arc::clone(&losses);
+        let (racer, racer_answer) = request(
+            Box::new(move |tx| {
+                tx.record_login_unlock("c@d", 1)?;
+                // Loses once, as a serialization failure would.
+                if lost.fetch_add(1, Ordering::Relaxed) == 0 {
+                    return Err(StoreError::Retry);
+                }
+                Ok(())
+            }),
+            Durability::Durable,
+        );
+        commit(
+            &mut conn,
+            Duration::from_secs(1),
+            vec![first, racer],
+            &LockWait::default(),
+        );
+        assert!(first_answer.recv().unwrap().is_ok());
+        assert!(racer_answer.recv().unwrap().is_ok());
+        assert_eq!(runs.load(Ordering::Relaxed), 2, "the whole batch ran again");
+        assert_eq!(unlocks(conn.connection()), 2, "each row once");
+
+        let (hopeless, answer) = request(Box::new(|_| Err(StoreError::Retry)), Durability::Durable);
+        commit(
+            &mut conn,
+            Duration::from_secs(1),
+            vec![hopeless],
+            &LockWait::default(),
+        );
+        assert!(
+            matches!(answer.recv().unwrap(), Err(StoreError::Retry)),
+            "a batch that keeps losing is given up"
+        );
     }
 
     #[test]
     fn durable_batches_sync_and_relaxed_ones_do_not() {
         let mut conn = memory();
-        let mut level = Level::default();
         let synchronous = |conn: &Connection| -> i64 {
             conn.pragma_query_value(None, "synchronous", |r| r.get(0))
                 .unwrap()
@@ -572,40 +633,40 @@ mod tests {
         let (relaxed, answer) = request(Box::new(|_| Ok(())), Durability::Relaxed);
         commit(
             &mut conn,
-            &mut level,
             Duration::from_secs(1),
             vec![relaxed],
             &LockWait::default(),
         );
         answer.recv().unwrap().unwrap();
-        assert_eq!(synchronous(&conn), 1, "NORMAL for relaxed writes alone");
+        assert_eq!(
+            synchronous(conn.connection()),
+            1,
+            "NORMAL for relaxed writes alone"
+        );
         let (relaxed, a) = request(Box::new(|_| Ok(())), Durability::Relaxed);
         let (durable, b) = request(Box::new(|_| Ok(())), Durability::Durable);
         commit(
             &mut conn,
-            &mut level,
             Duration::from_secs(1),
             vec![relaxed, durable],
             &LockWait::default(),
         );
         a.recv().unwrap().unwrap();
         b.recv().unwrap().unwrap();
-        assert_eq!(synchronous(&conn), 2, "FULL when any write is acknowledged");
+        assert_eq!(
+            synchronous(conn.connection()),
+            2,
+            "FULL when any write is acknowledged"
+        );
     }
 
     /// A fresh database file in a directory of its own.
-    fn on_disk(
-        name: &str,
-    ) -> (
-        std::path::PathBuf,
-        std::path::PathBuf,
-        super::super::SqliteDatabase,
-    ) {
+    fn on_disk(name: &str) -> (std::path::PathBuf, std::path::PathBuf, SqliteDatabase) {
         let dir = std::env::temp_dir().join(format!("tokend-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
         let _ = std::fs::remove_file(&path);
-        let database = super::super::SqliteDatabase::create_or_open(&path)
+        let database = SqliteDatabase::create_or_open(&path)
             .unwrap()
             .with_busy_timeout(Duration::from_millis(100));
         (dir, path, database)
