@@ -9,11 +9,12 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio_postgres::{Client, Config, NoTls};
 
-use super::block_on;
+use super::conn::block_on;
 use crate::domain::storage::{StoreError, StoreResult};
 use crate::logging;
 
-/// The I/O thread; it ends when this value is dropped.
+/// The I/O thread; it ends when this value is dropped, and the
+/// connections with it.
 pub(crate) struct IoRuntime {
     handle: Handle,
     _stop: oneshot::Sender<()>,
@@ -54,9 +55,25 @@ impl IoRuntime {
         })
     }
 
-    /// A new connection, its task running on the I/O thread.
-    pub(crate) fn connect(&self, config: &Config) -> StoreResult<Client> {
-        let config = config.clone();
+    /// What makes connections to the database `config` names.
+    pub(crate) fn connector(&self, config: Config) -> Connector {
+        Connector {
+            handle: self.handle.clone(),
+            config,
+        }
+    }
+}
+
+/// Makes connections to one database, their tasks on the I/O thread.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    handle: Handle,
+    config: Config,
+}
+
+impl Connector {
+    pub(crate) fn connect(&self) -> StoreResult<Client> {
+        let config = self.config.clone();
         let task = self.handle.spawn(async move {
             let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(async move {
@@ -67,10 +84,19 @@ impl IoRuntime {
             Ok::<_, tokio_postgres::Error>(client)
         });
         match block_on(task) {
-            Ok(client) => Ok(client?),
+            Ok(client) => client.map_err(|e| match StoreError::from(e) {
+                StoreError::Failed(why) => {
+                    StoreError::Failed(format!("cannot connect to PostgreSQL: {why}"))
+                }
+                other => other,
+            }),
             Err(e) => Err(StoreError::Failed(format!(
                 "the connection task failed: {e}"
             ))),
         }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
     }
 }

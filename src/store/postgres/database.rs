@@ -1,0 +1,371 @@
+//! Opening a PostgreSQL database: its schema and migrations, the handles
+//! the workers read through, and the one writer per process.
+//!
+//! Several processes (nodes) share the database. Every write transaction
+//! of every node first takes one cluster-wide lock (`WRITE_LOCK`), so the
+//! nodes' batches commit one after another as a single SQLite writer's
+//! do: rules that read then write (a device code used once, a refresh
+//! token rotated once) hold across nodes without serializable isolation,
+//! and `events.seq` grows in commit order, which the webhook cursors rely
+//! on. Group commit keeps the lock's cost per batch, not per write.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Config;
+
+use super::conn::PgConn;
+use super::runtime::{Connector, IoRuntime};
+use crate::domain::records::Event;
+use crate::domain::storage::{
+    Database, Durability, PendingCommit, Reads, Storage, StoreError, StoreResult, Transaction,
+    WriteJob, WriterStats,
+};
+use crate::store::writer::{WriteConnection, Writer};
+
+const SCHEMA: &str = include_str!("../../../schema.postgres.sql");
+
+/// The advisory lock every write transaction holds: the nodes write one at
+/// a time. ("tokend" in ASCII.)
+const WRITE_LOCK: i64 = 0x746f_6b65_6e64;
+/// The advisory lock a migration holds, so that nodes starting together
+/// migrate once.
+const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
+
+/// How long a write waits for the cluster's write lock before it is
+/// answered 503, unless `with_busy_timeout` says otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A tokend database on a PostgreSQL server.
+pub struct PgDatabase {
+    connector: Connector,
+    busy_timeout: Duration,
+    writer: Mutex<Option<Writer>>,
+    /// Last, so that the connections' tasks stop after everything else.
+    _io: IoRuntime,
+}
+
+impl PgDatabase {
+    /// Connects to `url` (`postgres://user:password@host:port/database`),
+    /// creates the schema in an empty database, and checks that the schema
+    /// is the one this binary knows: an older one needs `tokend migrate`.
+    pub fn open(url: &str) -> StoreResult<PgDatabase> {
+        let database = PgDatabase::connect_to(url)?;
+        let conn = PgConn::connect(&database.connector)?;
+        let found = migrate(&conn, Upgrade::OnlyEmpty)?;
+        if found < known_version() {
+            return Err(StoreError::Failed(format!(
+                "the database's schema is version {found}, older than this tokend's ({}); \
+                 run `tokend migrate` first",
+                known_version()
+            )));
+        }
+        Ok(database)
+    }
+
+    /// Migrates the database at `url` to the schema this binary knows; the
+    /// version it had and the version it has.
+    pub fn migrate(url: &str) -> StoreResult<(i64, i64)> {
+        let database = PgDatabase::connect_to(url)?;
+        let conn = PgConn::connect(&database.connector)?;
+        let before = migrate(&conn, Upgrade::All)?;
+        Ok((before, known_version()))
+    }
+
+    fn connect_to(url: &str) -> StoreResult<PgDatabase> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| StoreError::Failed(format!("not a PostgreSQL URL: {e}")))?;
+        if config.get_application_name().is_none() {
+            config.application_name("tokend");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let io = IoRuntime::start()?;
+        Ok(PgDatabase {
+            connector: io.connector(config),
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            writer: Mutex::default(),
+            _io: io,
+        })
+    }
+
+    /// How long writes wait for the cluster's write lock.
+    pub fn with_busy_timeout(mut self, busy_timeout: Duration) -> PgDatabase {
+        self.busy_timeout = busy_timeout;
+        self
+    }
+
+    /// The database's name and server, for messages (never the password).
+    pub fn describe(&self) -> String {
+        let config = self.connector.config();
+        let host = config
+            .get_hosts()
+            .first()
+            .map(|host| match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_default();
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        format!(
+            "PostgreSQL database {} on {host}:{port}",
+            config.get_dbname().unwrap_or("(default)")
+        )
+    }
+
+    fn writer(&self) -> StoreResult<Writer> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(writer) = writer.as_ref() {
+            return Ok(writer.clone());
+        }
+        let conn = PgWriteConnection {
+            conn: PgConn::connect(&self.connector)?,
+        };
+        let started = Writer::start(conn, self.busy_timeout)?;
+        *writer = Some(started.clone());
+        Ok(started)
+    }
+}
+
+impl Database for PgDatabase {
+    fn connect(&self) -> StoreResult<Box<dyn Storage>> {
+        Ok(Box::new(PgStore {
+            conn: PgConn::connect(&self.connector)?,
+            writer: self.writer()?,
+            snapshots: 0.into(),
+            request_received: None,
+        }))
+    }
+}
+
+/// One handle: reads on its own connection, writes to the process's writer.
+struct PgStore {
+    conn: PgConn,
+    writer: Writer,
+    snapshots: std::sync::atomic::AtomicU32,
+    request_received: Option<Instant>,
+}
+
+impl Storage for PgStore {
+    fn reads(&self) -> &dyn Reads {
+        &self.conn
+    }
+
+    fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()> {
+        self.writer.write(job, durability, self.request_received)
+    }
+
+    fn submit_write(
+        &mut self,
+        job: WriteJob,
+        durability: Durability,
+    ) -> StoreResult<PendingCommit> {
+        self.writer.submit(job, durability, self.request_received)
+    }
+
+    fn queue_events(&self, events: Vec<Event>) -> StoreResult<()> {
+        self.writer.queue_events(events)
+    }
+
+    fn writes_waiting_for_lock(&self) -> Option<Duration> {
+        self.writer.waiting_for_lock()
+    }
+
+    fn request_received(&mut self, received: Option<Instant>) {
+        self.request_received = received;
+    }
+
+    fn begin_snapshot(&self) -> StoreResult<()> {
+        use std::sync::atomic::Ordering;
+        if self.snapshots.load(Ordering::Relaxed) == 0 {
+            self.conn
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        }
+        self.snapshots.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn end_snapshot(&self) {
+        use std::sync::atomic::Ordering;
+        let outer = self
+            .snapshots
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .map_or(false, |before| before == 1);
+        if outer {
+            // A read-only transaction: nothing to lose if this fails (the
+            // connection is gone, and the transaction with it).
+            let _ = self.conn.batch_execute("COMMIT");
+        }
+    }
+
+    fn writer_stats(&self) -> Arc<WriterStats> {
+        self.writer.stats()
+    }
+}
+
+/// The writer's connection.
+struct PgWriteConnection {
+    conn: PgConn,
+}
+
+impl WriteConnection for PgWriteConnection {
+    fn begin(&mut self, durability: Durability, lock_wait: Duration) -> StoreResult<()> {
+        // A relaxed batch (the readiness probe) may be lost with a crash of
+        // the server but is never torn; every other commit is flushed (and
+        // replicated, if the server waits for a synchronous standby)
+        // before its answers go out.
+        let synchronous = match durability {
+            Durability::Durable => "on",
+            Durability::Relaxed => "off",
+        };
+        let wait_ms = lock_wait.as_millis().clamp(1, i32::MAX as u128);
+        let begun = self.conn.batch_execute(&format!(
+            "BEGIN; SET LOCAL lock_timeout = {wait_ms}; \
+             SET LOCAL synchronous_commit = {synchronous}; \
+             SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        ));
+        if begun.is_err() {
+            self.rollback();
+        }
+        begun
+    }
+
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.conn.batch_execute("SAVEPOINT job")
+    }
+
+    fn end_savepoint(&mut self, undo: bool) -> StoreResult<()> {
+        if undo {
+            self.conn
+                .batch_execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+        } else {
+            self.conn.batch_execute("RELEASE SAVEPOINT job")
+        }
+    }
+
+    fn transaction_lost(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    fn commit(&mut self) -> StoreResult<()> {
+        self.conn.batch_execute("COMMIT")
+    }
+
+    fn rollback(&mut self) {
+        // Harmless outside a transaction (a warning on the server), and a
+        // connection that is gone took its transaction with it.
+        let _ = self.conn.batch_execute("ROLLBACK");
+    }
+
+    fn transaction(&self) -> &dyn Transaction {
+        &self.conn
+    }
+}
+
+/// What `migrate` may do to a database older than this binary.
+#[derive(PartialEq, Eq)]
+enum Upgrade {
+    /// Create the schema in an empty database; leave an older one as it is.
+    OnlyEmpty,
+    All,
+}
+
+/// The schema version this binary knows.
+pub(super) fn known_version() -> i64 {
+    let (baseline, later) = sections();
+    baseline.0 + later.len() as i64
+}
+
+/// The baseline (its version and statements) and the later migrations,
+/// in order.
+fn sections() -> ((i64, &'static str), Vec<&'static str>) {
+    let (_, rest) = SCHEMA.split_once("\n-- baseline ").unwrap_or(("", ""));
+    let (version, rest) = rest.split_once('\n').unwrap_or(("0", ""));
+    let mut parts = rest.split("\n-- migration ");
+    let baseline = parts.next().unwrap_or("");
+    let later = parts
+        .map(|section| section.split_once('\n').map_or("", |(_, body)| body))
+        .collect();
+    ((version.trim().parse().unwrap_or(0), baseline), later)
+}
+
+/// Brings the schema up to date as far as `upgrade` allows, under the
+/// migration lock; the version found before.
+fn migrate(conn: &PgConn, upgrade: Upgrade) -> StoreResult<i64> {
+    conn.query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let migrated = migrate_locked(conn, upgrade);
+    let _ = conn.query("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    migrated
+}
+
+fn migrate_locked(conn: &PgConn, upgrade: Upgrade) -> StoreResult<i64> {
+    let known = known_version();
+    let found = schema_version(conn)?;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    if found == known || (found > 0 && upgrade == Upgrade::OnlyEmpty) {
+        return Ok(found);
+    }
+    let ((baseline_version, baseline), later) = sections();
+    conn.batch_execute("BEGIN")?;
+    let applied = (|| {
+        if found == 0 {
+            if !database_is_empty(conn)? {
+                return Err(StoreError::NotTokend);
+            }
+            conn.batch_execute(baseline)?;
+            conn.execute(
+                "INSERT INTO schema_version (id, version) VALUES (1, $1)",
+                &[&baseline_version],
+            )?;
+        }
+        let from = found.max(baseline_version);
+        for (i, sql) in later.iter().enumerate() {
+            let version = baseline_version + 1 + i as i64;
+            if version > from {
+                conn.batch_execute(sql)?;
+                conn.execute("UPDATE schema_version SET version = $1", &[&version])?;
+            }
+        }
+        Ok(())
+    })();
+    match applied {
+        Ok(()) => conn.batch_execute("COMMIT")?,
+        Err(e) => {
+            let _ = conn.batch_execute("ROLLBACK");
+            return Err(e);
+        }
+    }
+    Ok(found)
+}
+
+/// The schema version, 0 when the database holds no tokend schema.
+fn schema_version(conn: &PgConn) -> StoreResult<i64> {
+    let exists = conn
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+        .try_get::<_, bool>(0)?;
+    if !exists {
+        return Ok(0);
+    }
+    let row = conn.query_opt("SELECT version FROM schema_version", &[])?;
+    match row {
+        Some(row) => Ok(row.try_get(0)?),
+        None => Err(StoreError::NotTokend),
+    }
+}
+
+/// Whether the schema tokend would use holds no tables: a database of
+/// another program's is never written to.
+fn database_is_empty(conn: &PgConn) -> StoreResult<bool> {
+    let tables: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()",
+            &[],
+        )?
+        .try_get(0)?;
+    Ok(tables == 0)
+}

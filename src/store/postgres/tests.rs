@@ -1,0 +1,120 @@
+//! The PostgreSQL backend's own tests: its schema and migrations, its
+//! connections and its writer. What it shares with SQLite is in the
+//! backend contract (`store::contract`).
+
+use super::*;
+use crate::domain::storage::{AccountReads, Database, StoreError};
+
+#[test]
+fn names_fold_ascii_case_only_as_sqlite_nocase_does() {
+    let conn = test_conn();
+    let duplicate = conn.execute(
+        "INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, 0), ($3, $4, 0)",
+        &[&"a", &"Acme", &"b", &"ACME"],
+    );
+    assert!(
+        matches!(duplicate, Err(StoreError::Duplicate)),
+        "{duplicate:?}"
+    );
+    conn.execute(
+        "INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, 0), ($3, $4, 0)",
+        &[&"c", &"Émile", &"d", &"émile"],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_new_database_gets_the_schema_once_and_a_foreign_one_is_refused() {
+    let url = test_database_url();
+    assert_eq!(
+        PgDatabase::migrate(&url).unwrap(),
+        (0, database::known_version())
+    );
+    assert_eq!(
+        PgDatabase::migrate(&url).unwrap(),
+        (database::known_version(), database::known_version()),
+        "migrating again changes nothing"
+    );
+    PgDatabase::open(&url).unwrap();
+
+    let foreign = test_database_url();
+    let io = IoRuntime::start().unwrap();
+    let conn = PgConn::connect(&io.connector(foreign.parse().unwrap())).unwrap();
+    conn.batch_execute("CREATE TABLE invoices (id BIGINT)")
+        .unwrap();
+    assert!(matches!(
+        PgDatabase::open(&foreign),
+        Err(StoreError::NotTokend)
+    ));
+}
+
+#[test]
+fn a_database_newer_than_the_binary_is_refused() {
+    let url = test_database_url();
+    PgDatabase::migrate(&url).unwrap();
+    let io = IoRuntime::start().unwrap();
+    let conn = PgConn::connect(&io.connector(url.parse().unwrap())).unwrap();
+    conn.batch_execute("UPDATE schema_version SET version = version + 1")
+        .unwrap();
+    assert!(matches!(
+        PgDatabase::open(&url),
+        Err(StoreError::TooNew { .. })
+    ));
+}
+
+#[test]
+fn nodes_starting_together_create_the_schema_once() {
+    let url = test_database_url();
+    let nodes: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PgDatabase::open(&url).map(|_| ()))
+        })
+        .collect();
+    for node in nodes {
+        node.join().unwrap().unwrap();
+    }
+}
+
+#[test]
+fn writes_commit_through_the_writer_and_reads_see_them() {
+    let url = test_database_url();
+    let database = PgDatabase::open(&url).unwrap();
+    let mut store = database.connect().unwrap();
+    store
+        .write(|tx| tx.record_login_unlock("alice@acme", 7))
+        .unwrap();
+    assert_eq!(
+        store.reads().login_unlocked_at("alice@acme").unwrap(),
+        Some(7)
+    );
+    let failed = store.write(|tx| {
+        tx.record_login_unlock("bob@acme", 8)?;
+        Err::<(), _>(StoreError::Failed("refused".into()))
+    });
+    assert!(failed.is_err());
+    assert_eq!(store.reads().login_unlocked_at("bob@acme").unwrap(), None);
+}
+
+#[test]
+fn a_dropped_connection_is_made_again() {
+    let url = test_database_url();
+    let database = PgDatabase::open(&url).unwrap();
+    let store = database.connect().unwrap();
+    let reads = store.reads();
+    reads.login_unlocked_at("x").unwrap();
+    let io = IoRuntime::start().unwrap();
+    let admin = PgConn::connect(&io.connector(url.parse().unwrap())).unwrap();
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    // The statement that finds the connection gone may fail; the next runs.
+    let _ = reads.login_unlocked_at("x");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let _ = reads.login_unlocked_at("x");
+    assert_eq!(reads.login_unlocked_at("x").unwrap(), None);
+}
