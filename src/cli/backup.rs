@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::key_file::KeyFile;
 use crate::store::sqlite::LockMode;
-use crate::store::SqliteDatabase;
+use crate::store::{DatabaseLocation, SqliteDatabase};
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["file", "dir"])))]
@@ -63,7 +63,8 @@ pub(super) struct RestoreArgs {
 }
 
 pub(super) fn backup(db: &Path, key_file: &KeyFile, args: BackupArgs) -> Result<(), String> {
-    administer(db, key_file, |authority| {
+    let location = DatabaseLocation::File(db.to_path_buf());
+    administer(&location, key_file, |authority| {
         let target = match (&args.file, &args.dir) {
             (Some(file), _) => file.clone(),
             (None, Some(dir)) => dir.join(backup_file_name(authority.now())),

@@ -26,13 +26,14 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::domain::storage::Database;
 use crate::domain::{
     format_time, Actor, Ambient, Authority, DomainError, Settings, DEFAULT_JWKS_MAX_AGE,
     DEFAULT_KEY_PUBLISH_DELAY,
 };
 use crate::key_file::KeyFile;
 use crate::store::sqlite::LockMode;
-use crate::store::SqliteDatabase;
+use crate::store::{DatabaseLocation, PgDatabase, SqliteDatabase};
 use audit::{AuditCommand, AuditPrune};
 use backup::{BackupArgs, CheckArgs, RestoreArgs};
 use directory::{BundleCommand, GroupCommand, RoleCommand, ServiceCommand};
@@ -53,13 +54,22 @@ const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
 #[derive(Parser)]
 #[command(name = "tokend", version, about = "On-prem API token authority")]
 struct Cli {
-    /// The SQLite database file. `tokend serve` creates it on first start;
-    /// every other command needs it to exist and refuses any other path.
-    #[arg(long, global = true, env = "TOKEND_DB", default_value = "./tokend.db")]
-    db: PathBuf,
+    /// The database: a SQLite file, or a PostgreSQL database as a
+    /// `postgres://user:password@host:port/database` URL. `tokend serve`
+    /// creates it (the file, or the schema in an empty database) on first
+    /// start; every other command needs it to exist.
+    #[arg(
+        long,
+        global = true,
+        env = "TOKEND_DB",
+        default_value = "./tokend.db",
+        value_name = "FILE|URL"
+    )]
+    db: DatabaseLocation,
     /// The key file whose key seals the private signing keys: kept apart
     /// from the database, mode 0600; `tokend serve` makes it on first
-    /// start [default: the database's path with ".key" added, beside it].
+    /// start [default: the database file's path with ".key" added, beside
+    /// it; with PostgreSQL it must be given, the same file on every node].
     #[arg(long, global = true, env = "TOKEND_KEY_FILE", value_name = "FILE")]
     key_file: Option<PathBuf>,
     #[command(subcommand)]
@@ -127,6 +137,20 @@ enum Command {
     /// Put a backup in place of the --db database, with the service stopped,
     /// without bringing back what was revoked after the backup.
     Restore(RestoreArgs),
+    /// Bring the database's schema up to this tokend's version (needed
+    /// for PostgreSQL after an upgrade; a SQLite file is migrated by any
+    /// command that opens it).
+    Migrate,
+}
+
+impl Command {
+    /// Whether the command opens the signing keys or other sealed secrets.
+    fn needs_key_file(&self) -> bool {
+        !matches!(
+            self,
+            Command::Generate(_) | Command::Tls(_) | Command::Migrate
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -139,11 +163,20 @@ enum ClockCommand {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let key_file = KeyFile::new(
-        cli.key_file
-            .clone()
-            .unwrap_or_else(|| KeyFile::default_for(&cli.db)),
-    );
+    let key_file = match (&cli.key_file, &cli.db) {
+        (Some(path), _) => KeyFile::new(path.clone()),
+        (None, DatabaseLocation::File(db)) => KeyFile::new(KeyFile::default_for(db)),
+        (None, DatabaseLocation::Postgres(_)) if !cli.command.needs_key_file() => {
+            KeyFile::new(PathBuf::new())
+        }
+        (None, DatabaseLocation::Postgres(_)) => {
+            eprintln!(
+                "tokend: with a PostgreSQL database, TOKEND_KEY_FILE (--key-file) must name \
+                 the key file: the same file on every node"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => serve::serve(&cli.db, &key_file, *args),
         Command::Generate(command) => generate::generate(command),
@@ -205,9 +238,10 @@ pub fn run() -> ExitCode {
         Command::Remind(args) => administer(&cli.db, &key_file, |authority| {
             remind::remind(authority, args)
         }),
-        Command::Backup(args) => backup::backup(&cli.db, &key_file, args),
-        Command::Check(args) => backup::check(&cli.db, &key_file, args),
-        Command::Restore(args) => backup::restore(&cli.db, &key_file, args),
+        Command::Backup(args) => file_only(&cli.db, |db| backup::backup(db, &key_file, args)),
+        Command::Check(args) => file_only(&cli.db, |db| backup::check(db, &key_file, args)),
+        Command::Restore(args) => file_only(&cli.db, |db| backup::restore(db, &key_file, args)),
+        Command::Migrate => migrate(&cli.db),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -218,11 +252,60 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Runs a command that works on a database file alone; PostgreSQL has its
+/// own tools for what it does.
+fn file_only(
+    db: &DatabaseLocation,
+    command: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    match db {
+        DatabaseLocation::File(path) => command(path),
+        DatabaseLocation::Postgres(_) => Err(format!(
+            "{db} is a PostgreSQL database: back it up and restore it with PostgreSQL's own \
+             tools (pg_dump, pg_basebackup and point-in-time recovery), as README \
+             \"Several nodes on PostgreSQL\" says"
+        )),
+    }
+}
+
+fn migrate(db: &DatabaseLocation) -> Result<(), String> {
+    let (before, after) = match db {
+        DatabaseLocation::File(path) => {
+            let version = |path: &Path| {
+                SqliteDatabase::schema_version_of(path).map_err(|e| cannot_open(db, e))
+            };
+            SqliteDatabase::check_existing(path).map_err(|e| cannot_open(db, e))?;
+            let before = version(path)?;
+            SqliteDatabase::open_existing(path).map_err(|e| cannot_open(db, e))?;
+            (before, version(path)?)
+        }
+        DatabaseLocation::Postgres(url) => {
+            PgDatabase::migrate(url).map_err(|e| cannot_open(db, e))?
+        }
+    };
+    if before == after {
+        println!("{db}: schema version {after}, up to date");
+    } else {
+        println!("{db}: schema migrated from version {before} to {after}");
+    }
+    Ok(())
+}
+
 fn administer(
-    db: &Path,
+    db: &DatabaseLocation,
     key_file: &KeyFile,
     command: impl FnOnce(&mut Authority) -> Result<(), DomainError>,
 ) -> Result<(), String> {
+    let db_path = match db {
+        DatabaseLocation::File(path) => path,
+        DatabaseLocation::Postgres(url) => {
+            // Refused before anything is written: an empty database has
+            // no authority to administer.
+            let database = PgDatabase::open_existing(url).map_err(|e| cannot_open(db, e))?;
+            return administer_database(Arc::new(database), db, key_file, command);
+        }
+    };
+    let db = db_path;
     // A mistyped --db must not quietly create a second, empty authority.
     if !db.exists() {
         return Err(format!(
@@ -244,10 +327,19 @@ fn administer(
         ));
     };
     let database = SqliteDatabase::open_existing(db).map_err(|e| cannot_open(db, e))?;
-    let settings = admin_settings();
+    let location = DatabaseLocation::File(db.to_path_buf());
+    administer_database(Arc::new(database), &location, key_file, command)
+}
+
+fn administer_database(
+    database: Arc<dyn Database>,
+    db: &DatabaseLocation,
+    key_file: &KeyFile,
+    command: impl FnOnce(&mut Authority) -> Result<(), DomainError>,
+) -> Result<(), String> {
     let mut authority = Authority::open(
-        Arc::new(database),
-        settings,
+        database,
+        admin_settings(),
         Ambient::system(),
         Arc::new(key_file.clone()),
     )
@@ -310,8 +402,31 @@ fn operator_name() -> String {
     name.unwrap_or_else(|| format!("uid:{uid}"))
 }
 
-fn cannot_open(db: &Path, e: impl std::fmt::Display) -> String {
-    format!("cannot open database {}: {e}", db.display())
+fn cannot_open(db: impl DatabaseName, e: impl std::fmt::Display) -> String {
+    format!("cannot open database {}: {e}", db.shown())
+}
+
+/// A database as messages name it.
+trait DatabaseName {
+    fn shown(&self) -> String;
+}
+
+impl DatabaseName for &Path {
+    fn shown(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl DatabaseName for &PathBuf {
+    fn shown(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl DatabaseName for &DatabaseLocation {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
 }
 
 fn split_user(user: &str) -> Result<(&str, &str), DomainError> {

@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::remind::MailArgs;
 use super::{cannot_open, DEFAULT_LISTEN};
+use crate::domain::storage::Database;
 use crate::domain::{Ambient, Authority, DomainError, DpopNonce, FirstStart, Settings};
 use crate::http::tls::{Tls, TlsFiles};
 use crate::http::webhook_client::WebhookClient;
@@ -19,7 +20,7 @@ use crate::key_file::KeyFile;
 use crate::logging::{self, Format};
 use crate::mail::SmtpMailer;
 use crate::store::sqlite::LockMode;
-use crate::store::SqliteDatabase;
+use crate::store::{DatabaseLocation, PgDatabase, SqliteDatabase};
 
 #[derive(Args)]
 pub(super) struct ServeArgs {
@@ -134,7 +135,11 @@ enum LogFormat {
 #[derive(Clone, Copy)]
 struct Retention(Option<Duration>);
 
-pub(super) fn serve(db: &Path, key_file: &KeyFile, args: ServeArgs) -> Result<(), String> {
+pub(super) fn serve(
+    location: &DatabaseLocation,
+    key_file: &KeyFile,
+    args: ServeArgs,
+) -> Result<(), String> {
     logging::set_format(match args.log_format {
         LogFormat::Text => Format::Text,
         LogFormat::Json => Format::Json,
@@ -142,6 +147,19 @@ pub(super) fn serve(db: &Path, key_file: &KeyFile, args: ServeArgs) -> Result<()
     if args.metrics_listen == Some(args.listen) {
         return Err("TOKEND_METRICS_LISTEN must differ from TOKEND_LISTEN: the API port never serves the metrics".into());
     }
+    let db = match location {
+        DatabaseLocation::File(path) => path,
+        DatabaseLocation::Postgres(url) => {
+            let busy_timeout = args.busy_timeout;
+            let open = move || {
+                let database = PgDatabase::open(url).map_err(|e| cannot_open(location, e))?;
+                let database: Arc<dyn Database> =
+                    Arc::new(database.with_busy_timeout(busy_timeout));
+                Ok((database, Box::new(|| {}) as Box<dyn FnOnce()>))
+            };
+            return serve_database(open, location, key_file, args);
+        }
+    };
     // Held for the service's lifetime: a restore refuses to replace the
     // file under it.
     let lock = match SqliteDatabase::try_lock(db, LockMode::Shared) {
@@ -156,7 +174,7 @@ pub(super) fn serve(db: &Path, key_file: &KeyFile, args: ServeArgs) -> Result<()
         Err(e) => return Err(cannot_open(db, e)),
     };
     let key_file_existed = key_file.path().exists();
-    let served = serve_locked(db, key_file, key_file_existed, args);
+    let served = serve_file(db, key_file, args);
     // A first start that failed leaves nothing behind, the lock file and
     // a key file it made neither.
     if served.is_err() && !db.exists() {
@@ -168,12 +186,36 @@ pub(super) fn serve(db: &Path, key_file: &KeyFile, args: ServeArgs) -> Result<()
     served
 }
 
-fn serve_locked(
-    db: &Path,
+fn serve_file(db: &Path, key_file: &KeyFile, args: ServeArgs) -> Result<(), String> {
+    let busy_timeout = args.busy_timeout;
+    let open = move || {
+        let database = SqliteDatabase::create_or_open(db)
+            .map_err(|e| cannot_open(db, e))?
+            .with_busy_timeout(busy_timeout);
+        let database = Arc::new(database);
+        let created = Arc::clone(&database);
+        let remove_if_created: Box<dyn FnOnce()> = Box::new(move || created.remove_if_created());
+        Ok((database as Arc<dyn Database>, remove_if_created))
+    };
+    serve_database(
+        open,
+        &DatabaseLocation::File(db.to_path_buf()),
+        key_file,
+        args,
+    )
+}
+
+/// The database to serve, opened (created on a first start), and what
+/// undoes a first start that failed (run once every connection is closed).
+type Opened = (Arc<dyn Database>, Box<dyn FnOnce()>);
+
+fn serve_database(
+    open: impl FnOnce() -> Result<Opened, String>,
+    db: &DatabaseLocation,
     key_file: &KeyFile,
-    key_file_existed: bool,
     args: ServeArgs,
 ) -> Result<(), String> {
+    let key_file_existed = key_file.path().exists();
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -218,13 +260,10 @@ fn serve_locked(
             humantime::format_duration(settings.jwks_max_age)
         ));
     }
-    let database = SqliteDatabase::create_or_open(db)
-        .map_err(|e| cannot_open(db, e))?
-        .with_busy_timeout(args.busy_timeout);
-    let database = Arc::new(database);
+    let (database, remove_if_created) = open()?;
     let password = std::env::var("TOKEND_ADMIN_PASSWORD").ok();
     let started = Authority::start(
-        Arc::clone(&database) as _,
+        database,
         settings,
         Ambient::system(),
         password.as_deref(),
@@ -234,13 +273,12 @@ fn serve_locked(
         Ok(started) => started,
         Err(e) => {
             // A first start that failed leaves nothing half-made behind.
-            database.remove_if_created();
+            remove_if_created();
             return Err(match (e, &password) {
                 // The password rule, on the administrator's first password.
-                (DomainError::Invalid(why), Some(_)) => format!(
-                    "TOKEND_ADMIN_PASSWORD: {why}; {} was not initialised",
-                    db.display()
-                ),
+                (DomainError::Invalid(why), Some(_)) => {
+                    format!("TOKEND_ADMIN_PASSWORD: {why}; {} was not initialised", db)
+                }
                 (e, _) => cannot_open(db, e),
             });
         }
@@ -253,7 +291,7 @@ fn serve_locked(
         ));
     }
     if let Some(FirstStart { generated_password }) = first_start {
-        logging::info(format!("tokend: created database {}", db.display()));
+        logging::info(format!("tokend: created database {}", db));
         if let Some(password) = generated_password {
             // Shown once; only its argon2 hash is stored.
             logging::info(format!("administrator@System password: {password}"));
@@ -264,7 +302,7 @@ fn serve_locked(
     if let Some((check, why)) = authority.readiness().first_failure() {
         return Err(format!(
             "cannot serve database {}: {check} check failed: {why}",
-            db.display()
+            db
         ));
     }
     let housekeeper = authority.connect().map_err(|e| cannot_open(db, e))?;

@@ -54,11 +54,23 @@ impl PgDatabase {
         let conn = PgConn::connect(&database.connector)?;
         let found = migrate(&conn, Upgrade::OnlyEmpty)?;
         if found < known_version() {
-            return Err(StoreError::Failed(format!(
-                "the database's schema is version {found}, older than this tokend's ({}); \
-                 run `tokend migrate` first",
-                known_version()
-            )));
+            return Err(older(found));
+        }
+        Ok(database)
+    }
+
+    /// Opens a database that must hold a tokend schema already, of this
+    /// binary's version: an empty one is refused before anything is
+    /// written to it (`NotTokend`).
+    pub fn open_existing(url: &str) -> StoreResult<PgDatabase> {
+        let database = PgDatabase::connect_to(url)?;
+        let conn = PgConn::connect(&database.connector)?;
+        let found = migrate(&conn, Upgrade::Nothing)?;
+        if found == 0 {
+            return Err(StoreError::NotTokend);
+        }
+        if found < known_version() {
+            return Err(older(found));
         }
         Ok(database)
     }
@@ -265,9 +277,19 @@ impl WriteConnection for PgWriteConnection {
     }
 }
 
+fn older(found: i64) -> StoreError {
+    StoreError::Failed(format!(
+        "the database's schema is version {found}, older than this tokend's ({}); \
+         run `tokend migrate` first",
+        known_version()
+    ))
+}
+
 /// What `migrate` may do to a database older than this binary.
 #[derive(PartialEq, Eq)]
 enum Upgrade {
+    /// Nothing: only read the version.
+    Nothing,
     /// Create the schema in an empty database; leave an older one as it is.
     OnlyEmpty,
     All,
@@ -307,7 +329,12 @@ fn migrate_locked(conn: &PgConn, upgrade: Upgrade) -> StoreResult<i64> {
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
-    if found == known || (found > 0 && upgrade == Upgrade::OnlyEmpty) {
+    let leave = match upgrade {
+        Upgrade::Nothing => true,
+        Upgrade::OnlyEmpty => found > 0,
+        Upgrade::All => false,
+    };
+    if found == known || leave {
         return Ok(found);
     }
     let ((baseline_version, baseline), later) = sections();

@@ -129,6 +129,12 @@ impl SqliteDatabase {
         Ok(())
     }
 
+    /// The file's schema version, read without writing anything: 0 for an
+    /// empty file or one no tokend migrated.
+    pub fn schema_version_of(path: &Path) -> StoreResult<i64> {
+        schema_version(path)
+    }
+
     /// A private, migrated, empty database in memory, shared by every handle
     /// of this value and gone with it: for tests of the domain.
     pub fn in_memory() -> StoreResult<SqliteDatabase> {
