@@ -10,7 +10,49 @@ use std::time::Duration;
 use super::ambient::{Ambient, ManualClock, OsRandom};
 use super::records::EventFilter;
 use super::*;
-use crate::store::SqliteDatabase;
+use crate::domain::storage::Database;
+use crate::store::{PgDatabase, SqliteDatabase};
+
+/// The backend a test runs on: each runs on both.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A new, empty database.
+    fn database(self) -> Arc<dyn Database> {
+        match self {
+            Backend::Sqlite => Arc::new(SqliteDatabase::in_memory().unwrap()),
+            Backend::Postgres => {
+                Arc::new(PgDatabase::open(&crate::store::postgres::test_database_url()).unwrap())
+            }
+        }
+    }
+}
+
+/// Runs each named test on every backend.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::Backend::Sqlite);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::Backend::Postgres);
+                }
+            )*
+        }
+    };
+}
 
 const START: i64 = 1_800_000_000;
 const PASSWORD: &str = "correct horse battery";
@@ -19,14 +61,14 @@ const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
 
 struct Fixture {
     clock: Arc<ManualClock>,
-    database: Arc<SqliteDatabase>,
+    database: Arc<dyn Database>,
     authority: Authority,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    fn new(backend: Backend) -> Fixture {
         let clock = Arc::new(ManualClock::at(START));
-        let database = Arc::new(SqliteDatabase::in_memory().unwrap());
+        let database = backend.database();
         let (authority, first) = Authority::start(
             database.clone(),
             settings(),
@@ -134,9 +176,8 @@ fn ambient(clock: &Arc<ManualClock>) -> Ambient {
     }
 }
 
-#[test]
-fn first_start_happens_once() {
-    let f = Fixture::new();
+fn first_start_happens_once(backend: Backend) {
+    let f = Fixture::new(backend);
     let (_, again) = Authority::start(
         f.database.clone(),
         settings(),
@@ -148,9 +189,8 @@ fn first_start_happens_once() {
     assert!(again.is_none(), "a second start initialises nothing");
 }
 
-#[test]
-fn admin_commands_refuse_an_uninitialised_database() {
-    let database = Arc::new(SqliteDatabase::in_memory().unwrap());
+fn admin_commands_refuse_an_uninitialised_database(backend: Backend) {
+    let database = backend.database();
     let clock = Arc::new(ManualClock::at(START));
     let opened = Authority::open(
         database.clone(),
@@ -171,9 +211,8 @@ fn admin_commands_refuse_an_uninitialised_database() {
     assert!(first.is_some_and(|f| f.generated_password.is_some()));
 }
 
-#[test]
-fn a_failed_first_start_writes_nothing() {
-    let database = Arc::new(SqliteDatabase::in_memory().unwrap());
+fn a_failed_first_start_writes_nothing(backend: Backend) {
+    let database = backend.database();
     let clock = Arc::new(ManualClock::at(START));
     let short = Authority::start(
         database.clone(),
@@ -192,9 +231,8 @@ fn a_failed_first_start_writes_nothing() {
     assert!(opened.is_err(), "no provider org was written");
 }
 
-#[test]
-fn an_api_token_expires_at_its_lifetime_by_the_clock() {
-    let mut f = Fixture::new();
+fn an_api_token_expires_at_its_lifetime_by_the_clock(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let created = f
         .authority
@@ -239,9 +277,8 @@ fn an_api_token_expires_at_its_lifetime_by_the_clock() {
     assert!(matches!(caller, Err(DomainError::Unauthenticated(_))));
 }
 
-#[test]
-fn a_remembered_access_token_stops_working_the_moment_its_session_ends() {
-    let mut f = Fixture::new();
+fn a_remembered_access_token_stops_working_the_moment_its_session_ends(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let session = f.admin_login(HOME).unwrap();
     // Checked twice: the second time from the verified-token cache.
     let caller = f
@@ -259,9 +296,8 @@ fn a_remembered_access_token_stops_working_the_moment_its_session_ends() {
     ));
 }
 
-#[test]
-fn sessions_end_at_their_lifetime() {
-    let mut f = Fixture::new();
+fn sessions_end_at_their_lifetime(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let session = f.admin_login(HOME).unwrap();
     assert_eq!(session.expires_at, START + 1800);
     f.clock.advance(1799);
@@ -276,9 +312,8 @@ fn sessions_end_at_their_lifetime() {
         .is_err());
 }
 
-#[test]
-fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
-    let mut f = Fixture::new();
+fn token_derived_access_is_view_only_and_sees_only_its_own_tokens(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let created = f
         .authority
@@ -338,9 +373,8 @@ fn token_derived_access_is_view_only_and_sees_only_its_own_tokens() {
     ));
 }
 
-#[test]
-fn a_lock_holds_for_one_address_and_passes_with_time() {
-    let mut f = Fixture::new();
+fn a_lock_holds_for_one_address_and_passes_with_time(backend: Backend) {
+    let mut f = Fixture::new(backend);
     for _ in 0..5 {
         assert!(matches!(
             f.wrong_password(ELSEWHERE),
@@ -359,9 +393,8 @@ fn a_lock_holds_for_one_address_and_passes_with_time() {
     ));
 }
 
-#[test]
-fn an_unlock_from_another_process_lifts_the_lock() {
-    let mut f = Fixture::new();
+fn an_unlock_from_another_process_lifts_the_lock(backend: Backend) {
+    let mut f = Fixture::new(backend);
     for _ in 0..5 {
         f.wrong_password(ELSEWHERE);
     }
@@ -410,9 +443,8 @@ fn published_kids(authority: &Authority) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_rotated_key_is_published_first_signs_after_the_delay_and_old_tokens_still_verify() {
-    let mut f = Fixture::new();
+fn a_rotated_key_is_published_first_signs_after_the_delay_and_old_tokens_still_verify(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let before = f.admin_login(HOME).unwrap();
     let mut cli = f.other_process();
     let delay = Duration::from_secs(600);
@@ -456,9 +488,8 @@ fn a_rotated_key_is_published_first_signs_after_the_delay_and_old_tokens_still_v
         .any(|k| !k.signs && !k.verifies && k.replaced_at == Some(es256.activates_at)));
 }
 
-#[test]
-fn an_upgraded_database_gets_an_rsa_key_published_before_it_signs() {
-    let f = Fixture::new();
+fn an_upgraded_database_gets_an_rsa_key_published_before_it_signs(backend: Backend) {
+    let f = Fixture::new(backend);
     // As a database made before ID tokens were RS256: its ES256 key only.
     let ec = f
         .authority
@@ -493,9 +524,8 @@ fn an_upgraded_database_gets_an_rsa_key_published_before_it_signs() {
     assert!(keys.iter().any(|k| k.algorithm == "RS256" && k.signs));
 }
 
-#[test]
-fn a_delay_within_the_jwks_max_age_is_refused() {
-    let f = Fixture::new();
+fn a_delay_within_the_jwks_max_age_is_refused(backend: Backend) {
+    let f = Fixture::new(backend);
     let mut cli = f.other_process();
     let max_age = settings().jwks_max_age;
     assert!(matches!(
@@ -505,9 +535,8 @@ fn a_delay_within_the_jwks_max_age_is_refused() {
     assert_eq!(published_kids(&f.authority).len(), 2, "nothing was added");
 }
 
-#[test]
-fn a_rotation_at_once_signs_now_and_refuses_what_the_old_keys_signed() {
-    let mut f = Fixture::new();
+fn a_rotation_at_once_signs_now_and_refuses_what_the_old_keys_signed(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let before = f.admin_login(HOME).unwrap();
     // Verified once, so it is remembered.
     assert!(f.authority.authenticate(&before.access_token, HOME).is_ok());
@@ -530,9 +559,8 @@ fn a_rotation_at_once_signs_now_and_refuses_what_the_old_keys_signed() {
     assert_eq!(served, expected, "only the new keys are published");
 }
 
-#[test]
-fn names_with_bidi_overrides_are_refused() {
-    let mut f = Fixture::new();
+fn names_with_bidi_overrides_are_refused(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let spoof = f.authority.create_api_token(
         Actor::Caller(&admin),
@@ -560,9 +588,8 @@ fn names_with_bidi_overrides_are_refused() {
         .is_empty());
 }
 
-#[test]
-fn retention_prunes_only_events_past_their_age_and_says_so() {
-    let mut f = Fixture::new();
+fn retention_prunes_only_events_past_their_age_and_says_so(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let day = 24 * 3600;
     f.admin_login(HOME).unwrap();
     f.clock.advance(300 * day);
@@ -616,9 +643,8 @@ fn retention_prunes_only_events_past_their_age_and_says_so() {
     assert_eq!(f.other_process().apply_audit_retention().unwrap(), 0);
 }
 
-#[test]
-fn a_kept_account_gives_way_to_any_change_made_by_another_process() {
-    let mut f = Fixture::new();
+fn a_kept_account_gives_way_to_any_change_made_by_another_process(backend: Backend) {
+    let mut f = Fixture::new(backend);
     f.authority.add_org(Actor::Operator, "acme").unwrap();
     f.authority
         .add_user(
@@ -668,9 +694,8 @@ fn a_kept_account_gives_way_to_any_change_made_by_another_process() {
     assert_eq!(manages(&f), None, "a disabled user is refused at once");
 }
 
-#[test]
-fn the_same_request_sent_again_makes_no_second_token() {
-    let mut f = Fixture::new();
+fn the_same_request_sent_again_makes_no_second_token(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let by = Actor::Caller(&admin);
     let owner = admin.account.user_id.clone();
@@ -691,9 +716,8 @@ fn the_same_request_sent_again_makes_no_second_token() {
     assert_eq!(listed.total, 2, "one token per request");
 }
 
-#[test]
-fn a_token_listing_by_state_splits_live_from_expired_and_revoked() {
-    let mut f = Fixture::new();
+fn a_token_listing_by_state_splits_live_from_expired_and_revoked(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let by = Actor::Caller(&admin);
     let owner = admin.account.user_id.clone();
@@ -726,9 +750,8 @@ fn a_token_listing_by_state_splits_live_from_expired_and_revoked() {
     assert_eq!(names(TokenState::Inactive), ["gone", "short"]);
 }
 
-#[test]
-fn a_tokens_reminder_is_read_back_to_be_carried_over() {
-    let mut f = Fixture::new();
+fn a_tokens_reminder_is_read_back_to_be_carried_over(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let by = Actor::Caller(&admin);
     let owner = admin.account.user_id.clone();
@@ -751,9 +774,8 @@ fn a_tokens_reminder_is_read_back_to_be_carried_over() {
     assert_eq!(f.authority.reminder_of(by, &without.id).unwrap(), None);
 }
 
-#[test]
-fn the_inventory_sorts_by_expiry_and_splits_by_state() {
-    let mut f = Fixture::new();
+fn the_inventory_sorts_by_expiry_and_splits_by_state(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let by = Actor::Caller(&admin);
     let owner = admin.account.user_id.clone();
@@ -815,9 +837,8 @@ fn event_count(authority: &Authority) -> usize {
     authority.events_for_operator(None, all).unwrap().len()
 }
 
-#[test]
-fn a_clock_jumped_ahead_prunes_revokes_and_forgets_nothing_until_confirmed() {
-    let mut f = Fixture::new();
+fn a_clock_jumped_ahead_prunes_revokes_and_forgets_nothing_until_confirmed(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let day = 24 * 3600;
     f.admin_login(HOME).unwrap();
     let mut pass = with_retention(&f);
@@ -848,9 +869,8 @@ fn a_clock_jumped_ahead_prunes_revokes_and_forgets_nothing_until_confirmed() {
     assert!(pass.forget_expired_revocations().is_ok());
 }
 
-#[test]
-fn a_start_far_past_the_trail_or_behind_it_is_doubted() {
-    let mut f = Fixture::new();
+fn a_start_far_past_the_trail_or_behind_it_is_doubted(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let day = 24 * 3600;
     f.admin_login(HOME).unwrap();
     // Started with the clock 400 days past the newest event.
@@ -877,9 +897,8 @@ fn a_start_far_past_the_trail_or_behind_it_is_doubted() {
     assert!(with_retention(&f).apply_audit_retention().is_ok());
 }
 
-#[test]
-fn tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right() {
-    let mut f = Fixture::new();
+fn tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let day = 24 * 3600;
     f.clock.jump(400 * day);
     let created = f.admin_token("ahead", "30d");
@@ -914,9 +933,8 @@ fn tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right() {
     ));
 }
 
-#[test]
-fn the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change() {
-    let mut f = Fixture::new();
+fn the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let created = f.admin_token("busy", "30d");
     let exchange = |f: &mut Fixture, secret: &str| {
         f.authority
@@ -1028,9 +1046,8 @@ fn acme_caller(f: &mut Fixture, name: &str, roles: &[&str]) -> Caller {
         .unwrap()
 }
 
-#[test]
-fn user_details_are_changed_by_the_rules_of_user_management() {
-    let mut f = Fixture::new();
+fn user_details_are_changed_by_the_rules_of_user_management(backend: Backend) {
+    let mut f = Fixture::new(backend);
     f.authority.add_org(Actor::Operator, "acme").unwrap();
     let carol = acme_caller(&mut f, "carol", &["Organization Administrator"]);
     let alice = acme_caller(&mut f, "alice", &["Token User"]);
@@ -1125,9 +1142,8 @@ fn user_details_are_changed_by_the_rules_of_user_management() {
     assert_eq!(events.len(), 3, "one event per change made: {events:?}");
 }
 
-#[test]
-fn the_operator_resets_a_password_and_every_session_ends() {
-    let mut f = Fixture::new();
+fn the_operator_resets_a_password_and_every_session_ends(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let before = f.admin_login(HOME).unwrap();
     let admin = f
         .authority
@@ -1166,9 +1182,8 @@ fn the_operator_resets_a_password_and_every_session_ends() {
     assert!(matches!(own, Err(DomainError::Invalid(_))));
 }
 
-#[test]
-fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows() {
-    let f = Fixture::new();
+fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows(backend: Backend) {
+    let f = Fixture::new(backend);
     let lost: Arc<MemoryKek> = Arc::new(MemoryKek::default());
     let mut admin = Authority::open(
         f.database.clone(),
@@ -1235,9 +1250,8 @@ fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follow
     assert!(events.iter().any(|(_, e)| e.kind == "key.reseal"));
 }
 
-#[test]
-fn outside_its_networks_a_token_answers_as_an_unknown_one_even_once_expired() {
-    let mut f = Fixture::new();
+fn outside_its_networks_a_token_answers_as_an_unknown_one_even_once_expired(backend: Backend) {
+    let mut f = Fixture::new(backend);
     let admin = f.admin();
     let home = HOME.to_string();
     let bound = [home.clone()];
@@ -1287,3 +1301,34 @@ fn outside_its_networks_a_token_answers_as_an_unknown_one_even_once_expired() {
 }
 
 const UNKNOWN: &str = "the API token is invalid or has been revoked";
+
+on_every_backend!(
+    first_start_happens_once,
+    admin_commands_refuse_an_uninitialised_database,
+    a_failed_first_start_writes_nothing,
+    an_api_token_expires_at_its_lifetime_by_the_clock,
+    a_remembered_access_token_stops_working_the_moment_its_session_ends,
+    sessions_end_at_their_lifetime,
+    token_derived_access_is_view_only_and_sees_only_its_own_tokens,
+    a_lock_holds_for_one_address_and_passes_with_time,
+    an_unlock_from_another_process_lifts_the_lock,
+    a_rotated_key_is_published_first_signs_after_the_delay_and_old_tokens_still_verify,
+    an_upgraded_database_gets_an_rsa_key_published_before_it_signs,
+    a_delay_within_the_jwks_max_age_is_refused,
+    a_rotation_at_once_signs_now_and_refuses_what_the_old_keys_signed,
+    names_with_bidi_overrides_are_refused,
+    retention_prunes_only_events_past_their_age_and_says_so,
+    a_kept_account_gives_way_to_any_change_made_by_another_process,
+    the_same_request_sent_again_makes_no_second_token,
+    a_token_listing_by_state_splits_live_from_expired_and_revoked,
+    a_tokens_reminder_is_read_back_to_be_carried_over,
+    the_inventory_sorts_by_expiry_and_splits_by_state,
+    a_clock_jumped_ahead_prunes_revokes_and_forgets_nothing_until_confirmed,
+    a_start_far_past_the_trail_or_behind_it_is_doubted,
+    tokens_made_under_a_clock_set_ahead_stop_when_it_is_set_right,
+    the_size_bound_deletes_the_oldest_exchanges_and_never_a_refusal_or_a_change,
+    user_details_are_changed_by_the_rules_of_user_management,
+    the_operator_resets_a_password_and_every_session_ends,
+    a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows,
+    outside_its_networks_a_token_answers_as_an_unknown_one_even_once_expired,
+);

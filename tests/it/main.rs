@@ -38,6 +38,7 @@ mod names;
 mod network_binding;
 mod openid;
 mod policy;
+mod postgres;
 mod readme;
 mod reminders;
 mod resource_servers;

@@ -3,7 +3,7 @@
 //! success and returning what the command prints in typed form. `run` is
 //! there for the invocations a test expects to fail.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::formats::{is_token_format, uuids_in};
 use super::process::{run_tokend, CliOutput};
@@ -13,6 +13,8 @@ use super::USER_PASSWORD;
 pub struct Cli<'a> {
     db: &'a Path,
     cwd: &'a Path,
+    /// TOKEND_KEY_FILE, when not the default beside the SQLite file.
+    key_file: Option<PathBuf>,
 }
 
 /// What `token create` reports: the secret on stdout, the id on stderr.
@@ -36,8 +38,8 @@ pub struct CliTokenRow {
 }
 
 impl<'a> Cli<'a> {
-    pub(super) fn new(db: &'a Path, cwd: &'a Path) -> Cli<'a> {
-        Cli { db, cwd }
+    pub(super) fn new(db: &'a Path, cwd: &'a Path, key_file: Option<PathBuf>) -> Cli<'a> {
+        Cli { db, cwd, key_file }
     }
 
     /// Run `tokend --db <db> ARGS...` with `stdin`, whatever its outcome.
@@ -45,7 +47,15 @@ impl<'a> Cli<'a> {
         let db = self.db.to_string_lossy().into_owned();
         let mut full: Vec<&str> = vec!["--db", &db];
         full.extend_from_slice(args);
-        run_tokend(&full, stdin, &[], self.cwd)
+        let key_file = self
+            .key_file
+            .as_ref()
+            .map(|path| path.to_string_lossy().into_owned());
+        let envs: Vec<(&str, &str)> = key_file
+            .iter()
+            .map(|path| ("TOKEND_KEY_FILE", path.as_str()))
+            .collect();
+        run_tokend(&full, stdin, &envs, self.cwd)
     }
 
     /// `org add NAME`; the new org's id.

@@ -266,6 +266,11 @@ pub struct ServerConfig {
     tls: bool,
     /// The address to listen on (a free port is added); 127.0.0.1 if None.
     host: Option<String>,
+    /// A PostgreSQL database URL instead of a SQLite file of its own.
+    database_url: Option<String>,
+    /// The key file, when not the default beside the SQLite file (with
+    /// PostgreSQL, `tokend.key` in the server's directory unless given).
+    key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -277,6 +282,8 @@ impl Default for ServerConfig {
             use_flags: false,
             tls: false,
             host: None,
+            database_url: None,
+            key_file: None,
         }
     }
 }
@@ -321,9 +328,65 @@ impl ServerConfig {
         self
     }
 
+    /// Serve the PostgreSQL database `url` (a node of several, when
+    /// others are started on it with the same key file).
+    pub fn postgres(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_owned());
+        self
+    }
+
+    /// The key file; nodes on one PostgreSQL database share one.
+    pub fn key_file(mut self, path: &Path) -> Self {
+        self.key_file = Some(path.to_owned());
+        self
+    }
+
     pub fn start(self) -> TestServer {
         TestServer::start_with(self)
     }
+}
+
+/// A new, empty database of its own on the tests' PostgreSQL server
+/// (`tests/postgres/server`, started on first use), as a URL.
+pub fn postgres_database() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    static SERVER: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let server = SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("TOKEND_TEST_POSTGRES") {
+            return url;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/server");
+        let out = Command::new(script).output().expect("tests/postgres/server");
+        assert!(
+            out.status.success(),
+            "tests/postgres/server: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    });
+    let name = format!(
+        "tokend_it_{}_{}_{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_micros(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let created = Command::new("psql")
+        .args([server.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("psql");
+    assert!(
+        created.status.success(),
+        "CREATE DATABASE: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
 }
 
 /// A running `tokend serve` with its own database.
@@ -350,7 +413,10 @@ impl TestServer {
 
     pub fn start_with(cfg: ServerConfig) -> TestServer {
         let dir = TempDir::new();
-        let db = dir.path.join("tokend.db");
+        let db = match &cfg.database_url {
+            Some(url) => PathBuf::from(url),
+            None => dir.path.join("tokend.db"),
+        };
         let mut s = TestServer {
             child: None,
             addr: String::new(),
@@ -390,7 +456,17 @@ impl TestServer {
 
     /// The admin CLI on this server's database.
     pub fn cli(&self) -> Cli<'_> {
-        Cli::new(&self.db, &self.dir.path)
+        Cli::new(&self.db, &self.dir.path, self.key_file())
+    }
+
+    /// The key file given, or with PostgreSQL the one in the server's
+    /// directory; None for the default beside the SQLite file.
+    pub fn key_file(&self) -> Option<PathBuf> {
+        match (&self.cfg.key_file, &self.cfg.database_url) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(_)) => Some(self.dir.path.join("tokend.key")),
+            (None, None) => None,
+        }
     }
 
     /// `host:port` the server listens on.
@@ -455,6 +531,9 @@ impl TestServer {
         }
         if let Some(pw) = &self.cfg.admin_password {
             cmd.env("TOKEND_ADMIN_PASSWORD", pw);
+        }
+        if let Some(key_file) = self.key_file() {
+            cmd.env("TOKEND_KEY_FILE", key_file);
         }
         if self.cfg.tls {
             cmd.env("TOKEND_TLS_CERT", self.tls_cert())

@@ -1,0 +1,230 @@
+//! Several tokend nodes on one PostgreSQL database, as an HA deployment
+//! runs them behind a load balancer: whatever one node changes, every
+//! other node honours at once (revocations, keys, the directory), the
+//! nodes share one audit trail, and a node killed mid-load loses nothing
+//! it acknowledged.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Two nodes on a new database, sharing one key file (the first made it).
+fn two_nodes() -> (TestServer, TestServer, TempDir) {
+    let url = postgres_database();
+    let shared = TempDir::new();
+    let key_file = shared.path.join("tokend.key");
+    let first = TestServer::config()
+        .postgres(&url)
+        .key_file(&key_file)
+        .start();
+    let second = TestServer::config()
+        .postgres(&url)
+        .key_file(&key_file)
+        .start();
+    (first, second, shared)
+}
+
+#[test]
+fn a_node_on_postgres_serves_the_whole_flow() {
+    let srv = TestServer::config().postgres(&postgres_database()).start();
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let org = api.create_org(&admin, "Acme").id;
+    srv.cli().user_add("alice@Acme", &["Organization Administrator"]);
+    let alice = api.user_login("alice@Acme").access_token;
+    let token = api.create_token(&alice, "ci", Some("30m"));
+    let access = api.exchange_tenant("Acme", &token.secret).access_token;
+    let info = api.session_info(&access);
+    assert_eq!(info.org_id, org);
+    let listed = srv.cli().token_rows(&[]);
+    assert!(
+        listed.iter().any(|row| row.id == token.id && row.status == "active"),
+        "{listed:?}"
+    );
+    // Names are one regardless of ASCII case, as in SQLite.
+    api.try_create_org(&admin, "ACME")
+        .assert_status(409, "an org name differing in case only");
+}
+
+#[test]
+fn a_token_revoked_on_one_node_is_refused_on_the_other_within_a_second() {
+    let (a, b, _shared) = two_nodes();
+    let admin_a = a.api().admin_login().access_token;
+    let token = a.api().create_token(&admin_a, "ci", Some("30m"));
+    let access = b.api().exchange_provider(&token.secret).access_token;
+    b.api().try_session_info(&access).assert_status(200, "before");
+
+    let admin_b = b.api().admin_login().access_token;
+    let revoked_at = Instant::now();
+    a.api().revoke_token(&admin_a, &token.id);
+    let refused = eventually(Duration::from_secs(1), || {
+        let answer = b.api().try_exchange_provider(&token.secret);
+        (answer.status == 400).then_some(answer)
+    });
+    assert!(
+        refused.is_some(),
+        "node b still exchanges a token node a revoked, after {:?}",
+        revoked_at.elapsed()
+    );
+    b.api()
+        .try_session_info(&access)
+        .assert_bearer_401("an access token derived from the revoked token, on node b");
+    // One trail: node b sees node a's revocation event.
+    let events = b.api().audit(&admin_b, "type=token.revoke").events;
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+#[test]
+fn keys_rotated_through_one_node_sign_and_verify_on_every_node() {
+    let (a, b, _shared) = two_nodes();
+    let before = a.api().admin_login().access_token;
+    let out = a
+        .cli()
+        .run(&["key", "rotate", "--now"], None)
+        .ok("key rotate --now");
+    let kids: Vec<String> = out.stdout.lines().map(|l| l.trim().to_owned()).collect();
+    assert_eq!(kids.len(), 2, "{out:#?}");
+    for node in [&a, &b] {
+        let served: Vec<String> = node.api().jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| str_field(k, "kid").to_owned())
+            .collect();
+        assert!(
+            kids.iter().all(|kid| served.contains(kid)),
+            "node {} publishes the new keys: {served:?}",
+            node.addr()
+        );
+    }
+    // Signed on one node, honoured on the other; the old key's tokens are
+    // refused on both.
+    let signed_by_b = b.api().admin_login().access_token;
+    let (header, _) = jwt_parts(&signed_by_b);
+    assert!(kids.iter().any(|k| header["kid"] == k.as_str()), "{header}");
+    a.api()
+        .try_session_info(&signed_by_b)
+        .assert_status(200, "a token node b signed, on node a");
+    for node in [&a, &b] {
+        node.api()
+            .try_session_info(&before)
+            .assert_bearer_401("a token of the key retired at once");
+    }
+}
+
+#[test]
+fn nodes_starting_together_on_an_empty_database_make_one_authority() {
+    let url = postgres_database();
+    let shared = TempDir::new();
+    let key_file = shared.path.join("tokend.key");
+    // The key file is made first, as an operator hands every node a copy.
+    run_tokend(
+        &["--db", &url, "migrate"],
+        None,
+        &[],
+        &shared.path,
+    )
+    .ok("migrate");
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, key_file) = (url.clone(), key_file.clone());
+            thread::spawn(move || {
+                TestServer::config()
+                    .postgres(&url)
+                    .key_file(&key_file)
+                    .start()
+            })
+        })
+        .collect();
+    let nodes: Vec<TestServer> = starts.into_iter().map(|s| s.join().unwrap()).collect();
+    let admin = nodes[0].api().admin_login().access_token;
+    let initialised = nodes[0].api().audit(&admin, "type=system.initialize").events;
+    assert_eq!(initialised.len(), 1, "{initialised:?}");
+    let kids = |node: &TestServer| -> Vec<String> {
+        let mut kids: Vec<String> = node.api().jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| str_field(k, "kid").to_owned())
+            .collect();
+        kids.sort();
+        kids
+    };
+    for node in &nodes[1..] {
+        node.api().admin_login();
+        assert_eq!(kids(node), kids(&nodes[0]), "one set of keys");
+    }
+}
+
+#[test]
+fn a_node_killed_mid_load_loses_no_acknowledged_exchange() {
+    let (a, b, _shared) = two_nodes();
+    let admin = b.api().admin_login().access_token;
+    let token = b.api().create_token(&admin, "load", Some("1h"));
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = a.addr().to_owned();
+    let loaders: Vec<_> = (0..4)
+        .map(|_| {
+            let (acknowledged, stop, secret) =
+                (Arc::clone(&acknowledged), Arc::clone(&stop), token.secret.clone());
+            let client = Client::new(&addr);
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let answer = client.try_exchange_provider(&secret);
+                    if answer.status != 200 {
+                        // Refused or cut off by the kill: not acknowledged.
+                        continue;
+                    }
+                    let access = answer.json()["access_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    if let Some(jti) = jti_of(&access) {
+                        acknowledged.lock().unwrap().push(jti);
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(1500));
+    send_signal(a.pid(), "KILL");
+    thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    for loader in loaders {
+        let _ = loader.join();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 20,
+        "the load ran: {} exchanges",
+        acknowledged.len()
+    );
+    // Every exchange node a answered 200 has its event in the trail, read
+    // on the surviving node.
+    let recorded: Vec<String> = b
+        .api()
+        .every_event(&admin, "type=token.exchange")
+        .iter()
+        .filter_map(|e| e["additionalProperties"]["accessTokenId"].as_str().map(str::to_owned))
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|jti| !recorded.contains(jti))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged exchanges have no event: {:?}",
+        lost.len(),
+        acknowledged.len(),
+        &lost[..lost.len().min(5)]
+    );
+}
+
+fn jti_of(jwt: &str) -> Option<String> {
+    let (_, claims) = jwt_parts(jwt);
+    claims["jti"].as_str().map(str::to_owned)
+}
