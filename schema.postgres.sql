@@ -403,3 +403,12 @@ CREATE TRIGGER bundle_orgs_changed AFTER INSERT OR UPDATE OR DELETE ON bundle_or
     FOR EACH STATEMENT EXECUTE FUNCTION tokend_bump_generation('directory');
 CREATE TRIGGER role_orgs_changed AFTER INSERT OR UPDATE OR DELETE ON role_orgs
     FOR EACH STATEMENT EXECUTE FUNCTION tokend_bump_generation('directory');
+
+-- The built-in rows schema.sql's migrations made: tokend's own service
+-- and the rights bundle every new tenant org gets, under the same ids.
+-- Their permissions are added at start-up, as for a SQLite file, from the
+-- rights this binary knows.
+INSERT INTO services (id, name, created_at)
+VALUES ('00000000-0000-4000-8000-000000000001', 'tokend', 0);
+INSERT INTO rights_bundles (id, name, publish_to_new_orgs, created_at)
+VALUES ('00000000-0000-4000-8000-000000000002', 'Default Rights Bundle', TRUE, 0);
