@@ -26,6 +26,8 @@ use tokio_postgres::{Client, Row, Statement};
 
 use crate::domain::storage::{StoreError, StoreResult};
 
+mod accounts;
+mod roles;
 mod runtime;
 
 #[allow(unused_imports)] // Until the backend is wired in at start-up.
