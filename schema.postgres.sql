@@ -148,6 +148,26 @@ CREATE TABLE bundle_orgs (
 );
 CREATE INDEX bundle_orgs_by_org ON bundle_orgs (org_id);
 
+-- tokend is itself the service `tokend`, and the Default Rights Bundle
+-- holds its permissions and is published to every new org: the rows
+-- schema.sql's migration 3 writes, under the same fixed ids. First start
+-- completes them (it adds to what is here, and makes nothing without them).
+INSERT INTO services (id, name, created_at)
+VALUES ('00000000-0000-4000-8000-000000000001', 'tokend', 0);
+INSERT INTO permissions (service_id, name)
+SELECT '00000000-0000-4000-8000-000000000001', name FROM (VALUES
+    ('token.manage-own'), ('token.manage-all'), ('user.view'), ('user.manage'),
+    ('group.view'), ('group.manage'), ('role.view'), ('role.manage'),
+    ('global-role.view'), ('global-role.manage'),
+    ('rights-bundle.view'), ('rights-bundle.manage'),
+    ('org.view'), ('org.manage'), ('audit.view')
+) AS rights (name);
+INSERT INTO rights_bundles (id, name, publish_to_new_orgs, created_at)
+VALUES ('00000000-0000-4000-8000-000000000002', 'Default Rights Bundle', TRUE, 0);
+INSERT INTO bundle_permissions (bundle_id, service_id, permission)
+SELECT '00000000-0000-4000-8000-000000000002', service_id, name FROM permissions
+WHERE service_id = '00000000-0000-4000-8000-000000000001';
+
 CREATE TABLE api_tokens (
     id           TEXT PRIMARY KEY,
     digest       BYTEA NOT NULL UNIQUE CHECK (length(digest) = 32),
@@ -403,12 +423,3 @@ CREATE TRIGGER bundle_orgs_changed AFTER INSERT OR UPDATE OR DELETE ON bundle_or
     FOR EACH STATEMENT EXECUTE FUNCTION tokend_bump_generation('directory');
 CREATE TRIGGER role_orgs_changed AFTER INSERT OR UPDATE OR DELETE ON role_orgs
     FOR EACH STATEMENT EXECUTE FUNCTION tokend_bump_generation('directory');
-
--- The built-in rows schema.sql's migrations made: tokend's own service
--- and the rights bundle every new tenant org gets, under the same ids.
--- Their permissions are added at start-up, as for a SQLite file, from the
--- rights this binary knows.
-INSERT INTO services (id, name, created_at)
-VALUES ('00000000-0000-4000-8000-000000000001', 'tokend', 0);
-INSERT INTO rights_bundles (id, name, publish_to_new_orgs, created_at)
-VALUES ('00000000-0000-4000-8000-000000000002', 'Default Rights Bundle', TRUE, 0);

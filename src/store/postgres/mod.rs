@@ -13,8 +13,10 @@
 
 #![allow(dead_code)] // Until the backend is wired in at start-up.
 
+mod accounts;
 mod conn;
 mod database;
+mod roles;
 mod runtime;
 
 pub use conn::PgConn;
