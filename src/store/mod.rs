@@ -6,5 +6,6 @@
 mod contract;
 pub mod postgres;
 pub mod sqlite;
+mod token_columns;
 
 pub use sqlite::SqliteDatabase;
