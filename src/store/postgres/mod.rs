@@ -26,7 +26,11 @@ use tokio_postgres::{Client, Row, Statement};
 
 use crate::domain::storage::{StoreError, StoreResult};
 
+mod keys;
 mod runtime;
+mod second_factors;
+mod sessions;
+mod tokens;
 
 #[allow(unused_imports)] // Until the backend is wired in at start-up.
 pub(crate) use runtime::IoRuntime;
