@@ -17,6 +17,9 @@
 --   tell the other nodes (NOTIFY) that the directory or the keys changed.
 -- - events.seq is an identity column; events are inserted under the
 --   cluster's write lock (store::postgres), so seq follows commit order.
+-- - api_tokens, introspection_clients and signing_keys have `seq`, an
+--   identity column, where SQLite breaks ties in their listings by rowid:
+--   both are the order the rows were inserted in.
 
 -- baseline 20
 CREATE TABLE schema_version (
@@ -183,7 +186,8 @@ CREATE TABLE api_tokens (
     rotated_at   BIGINT,
     client_id    TEXT,
     replaced_by  TEXT,
-    bound_cidrs  TEXT
+    bound_cidrs  TEXT,
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
 
@@ -210,7 +214,8 @@ CREATE TABLE signing_keys (
     private_key  BYTEA NOT NULL,
     created_at   BIGINT NOT NULL,
     retired_at   BIGINT,
-    activates_at BIGINT
+    activates_at BIGINT,
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY
 );
 
 CREATE TABLE login_unlocks (
@@ -255,7 +260,8 @@ CREATE TABLE introspection_clients (
     service_id    TEXT NOT NULL REFERENCES services (id) ON DELETE CASCADE,
     secret_digest BYTEA NOT NULL,
     created_at    BIGINT NOT NULL,
-    revoked_at    BIGINT
+    revoked_at    BIGINT,
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX introspection_clients_by_service ON introspection_clients (service_id);
 

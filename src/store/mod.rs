@@ -8,6 +8,7 @@ mod contract;
 mod location;
 pub mod postgres;
 pub mod sqlite;
+mod token_columns;
 mod writer;
 
 pub use location::DatabaseLocation;

@@ -16,8 +16,12 @@
 mod accounts;
 mod conn;
 mod database;
+mod keys;
 mod roles;
 mod runtime;
+mod second_factors;
+mod sessions;
+mod tokens;
 
 pub use conn::PgConn;
 pub use database::PgDatabase;

@@ -93,24 +93,3 @@ impl HealthWrites for Connection {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_health_probe_changes_the_row() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate(&mut conn).unwrap();
-        let stamp = |conn: &Connection| -> i64 {
-            conn.query_row("SELECT checked_at FROM health_probe", [], |r| r.get(0))
-                .unwrap()
-        };
-        let mut seen = Vec::new();
-        for at in [100, 100, 100, 50, 200] {
-            conn.record_health_probe(at).unwrap();
-            seen.push(stamp(&conn));
-        }
-        assert_eq!(seen, [100, 101, 102, 103, 200]);
-    }
-}

@@ -13,7 +13,10 @@ use crate::domain::records::{
     ApiTokenFilter, ApiTokenListing, ApiTokenPage, ApiTokenRecord, IntrospectionClient,
     OAuthClient, TokenCounts, TokenSort, TokenState,
 };
-use crate::domain::storage::{StoreError, StoreResult, TokenReads, TokenWrites};
+use crate::domain::storage::{StoreResult, TokenReads, TokenWrites};
+use crate::store::token_columns::{
+    cidrs_from_column, cidrs_to_column, scope_from_column, scope_to_column,
+};
 
 const LISTING: &str = "SELECT t.id, t.name, u.id, u.name, o.id, o.name,
         t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.scope, t.last_used_ip,
@@ -469,47 +472,10 @@ fn listing_from_row(r: &Row<'_>) -> rusqlite::Result<ApiTokenListing> {
     })
 }
 
-/// Bound networks are kept as a JSON array of CIDRs; NULL means any
-/// network, as for every token made before bindings existed.
-fn cidrs_to_column(cidrs: &[String]) -> StoreResult<Option<String>> {
-    if cidrs.is_empty() {
-        return Ok(None);
-    }
-    serde_json::to_string(cidrs)
-        .map(Some)
-        .map_err(|e| StoreError::Failed(format!("cannot encode bound networks: {e}")))
-}
-
 fn cidrs_from_row(r: &Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
-    let text: Option<String> = r.get(column)?;
-    match text {
-        None => Ok(Vec::new()),
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                column,
-                rusqlite::types::Type::Text,
-                Box::new(e),
-            )
-        }),
-    }
-}
-
-/// A scope is kept as JSON; NULL means all roles, the default.
-fn scope_to_column(scope: &TokenScope) -> StoreResult<Option<String>> {
-    match scope {
-        TokenScope::AllRoles => Ok(None),
-        limited => serde_json::to_string(limited)
-            .map(Some)
-            .map_err(|e| StoreError::Failed(format!("cannot encode a token scope: {e}"))),
-    }
-}
-
-fn scope_from_column(text: Option<String>) -> StoreResult<TokenScope> {
-    match text {
-        None => Ok(TokenScope::AllRoles),
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| StoreError::Failed(format!("a stored token scope is corrupt: {e}"))),
-    }
+    cidrs_from_column(r.get(column)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn scope_from_row(r: &Row<'_>, column: usize) -> rusqlite::Result<TokenScope> {
