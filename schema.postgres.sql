@@ -17,6 +17,8 @@
 --   tell the other nodes (NOTIFY) that the directory or the keys changed.
 -- - events.seq is an identity column; events are inserted under the
 --   cluster's write lock (store::postgres), so seq follows commit order.
+-- - token_reminders.seq and webhook_deliveries.seq stand for SQLite's
+--   implicit rowid, which orders their rows where nothing else does.
 
 -- baseline 20
 CREATE TABLE schema_version (
@@ -291,6 +293,9 @@ CREATE TABLE token_policies (
 
 CREATE TABLE token_reminders (
     token_id        TEXT PRIMARY KEY REFERENCES api_tokens (id) ON DELETE CASCADE,
+    -- The order of insertion, which SQLite's rowid gives: a claim returns
+    -- its reminders in it.
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY,
     email           TEXT NOT NULL,
     before_s        BIGINT NOT NULL,
     due_at          BIGINT NOT NULL,
@@ -333,6 +338,9 @@ CREATE TABLE webhooks (
 
 CREATE TABLE webhook_deliveries (
     id              TEXT PRIMARY KEY,
+    -- The order of insertion, which SQLite's rowid gives: deliveries made
+    -- in the same millisecond, or due at the same instant, go in it.
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY,
     webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
     event_type      TEXT NOT NULL,
     event_id        TEXT NOT NULL,
