@@ -26,7 +26,11 @@ use tokio_postgres::{Client, Row, Statement};
 
 use crate::domain::storage::{StoreError, StoreResult};
 
+mod audit;
+mod reminders;
 mod runtime;
+mod service_accounts;
+mod webhooks;
 
 #[allow(unused_imports)] // Until the backend is wired in at start-up.
 pub(crate) use runtime::IoRuntime;
