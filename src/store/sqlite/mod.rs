@@ -454,7 +454,6 @@ fn migrations() -> Vec<&'static str> {
 
 /// A fresh, migrated database in memory, on one connection.
 #[cfg(test)]
-#[allow(dead_code)] // Until the first contract file.
 pub(crate) fn test_conn() -> Connection {
     let mut conn = Connection::open_in_memory().expect("an in-memory database");
     migrate(&mut conn).expect("the schema");
