@@ -17,9 +17,10 @@
 --   tell the other nodes (NOTIFY) that the directory or the keys changed.
 -- - events.seq is an identity column; events are inserted under the
 --   cluster's write lock (store::postgres), so seq follows commit order.
--- - api_tokens, introspection_clients and signing_keys have `seq`, an
---   identity column, where SQLite breaks ties in their listings by rowid:
---   both are the order the rows were inserted in.
+-- - api_tokens, introspection_clients, signing_keys, token_reminders and
+--   webhook_deliveries have `seq`, an identity column, where SQLite
+--   orders their rows by its implicit rowid where nothing else does: both
+--   are the order the rows were inserted in.
 
 -- baseline 20
 CREATE TABLE schema_version (
@@ -317,6 +318,9 @@ CREATE TABLE token_policies (
 
 CREATE TABLE token_reminders (
     token_id        TEXT PRIMARY KEY REFERENCES api_tokens (id) ON DELETE CASCADE,
+    -- The order of insertion, which SQLite's rowid gives: a claim returns
+    -- its reminders in it.
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY,
     email           TEXT NOT NULL,
     before_s        BIGINT NOT NULL,
     due_at          BIGINT NOT NULL,
@@ -359,6 +363,9 @@ CREATE TABLE webhooks (
 
 CREATE TABLE webhook_deliveries (
     id              TEXT PRIMARY KEY,
+    -- The order of insertion, which SQLite's rowid gives: deliveries made
+    -- in the same millisecond, or due at the same instant, go in it.
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY,
     webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
     event_type      TEXT NOT NULL,
     event_id        TEXT NOT NULL,

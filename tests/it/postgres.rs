@@ -38,7 +38,8 @@ fn a_node_on_postgres_serves_the_whole_flow() {
     let token = api.create_token(&alice, "ci", Some("30m"));
     let access = api.exchange_tenant("Acme", &token.secret).access_token;
     let info = api.session_info(&access);
-    assert_eq!(info.org_id, org);
+    assert_eq!(info.org.id, org);
+    assert_eq!(info.api_token_id.as_deref(), Some(token.id.as_str()));
     let listed = srv.cli().token_rows(&[]);
     assert!(
         listed.iter().any(|row| row.id == token.id && row.status == "active"),

@@ -30,7 +30,11 @@ pub(crate) use contract;
 
 // The files below see `contract!` by textual scope: declare them after it.
 mod accounts;
+mod audit;
+mod reminders;
 mod roles;
+mod service_accounts;
+mod webhooks;
 
 mod keys;
 mod second_factors;
@@ -56,10 +60,28 @@ pub(crate) trait Fixture {
     fn user(&self, org_id: &str, user_id: &str);
     /// A service named `service_id`.
     fn service(&self, service_id: &str);
-    /// A service account for the user `user_id`.
-    fn service_account(&self, user_id: &str);
+    /// A service account's registration for the user `user_id`.
+    fn registration(&self, user_id: &str);
     /// The readiness probe's stamp.
     fn health_stamp(&self) -> i64;
+    /// A live API token of `user_id`, named `token_id`, made at 0.
+    fn token(&self, user_id: &str, token_id: &str, expires_at: Option<i64>);
+    /// A global role.
+    fn role(&self, role_id: &str, name: &str);
+    /// A statement without parameters that reads alike in both dialects,
+    /// for a state no fixture above makes.
+    fn exec(&self, sql: &str);
+}
+
+/// The token's digest: its id, padded (ids are short and distinct).
+fn fixture_digest(token_id: &str) -> Vec<u8> {
+    assert!(
+        token_id.len() <= 32,
+        "a fixture token id of at most 32 bytes"
+    );
+    let mut digest = token_id.as_bytes().to_vec();
+    digest.resize(32, b'.');
+    digest
 }
 
 impl Fixture for rusqlite::Connection {
@@ -85,7 +107,7 @@ impl Fixture for rusqlite::Connection {
         .unwrap();
     }
 
-    fn service_account(&self, user_id: &str) {
+    fn registration(&self, user_id: &str) {
         self.execute(
             "INSERT INTO service_accounts (user_id, software_id, status, created_at)
              VALUES (?1, 'software', 'ACTIVE', 0)",
@@ -97,6 +119,27 @@ impl Fixture for rusqlite::Connection {
     fn health_stamp(&self) -> i64 {
         self.query_row("SELECT checked_at FROM health_probe", [], |r| r.get(0))
             .unwrap()
+    }
+
+    fn token(&self, user_id: &str, token_id: &str, expires_at: Option<i64>) {
+        self.execute(
+            "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?1, 0, ?4)",
+            rusqlite::params![token_id, fixture_digest(token_id), user_id, expires_at],
+        )
+        .unwrap();
+    }
+
+    fn role(&self, role_id: &str, name: &str) {
+        self.execute(
+            "INSERT INTO roles (id, name) VALUES (?1, ?2)",
+            [role_id, name],
+        )
+        .unwrap();
+    }
+
+    fn exec(&self, sql: &str) {
+        self.execute_batch(sql).unwrap();
     }
 }
 
@@ -123,7 +166,7 @@ impl Fixture for crate::store::postgres::PgConn {
         .unwrap();
     }
 
-    fn service_account(&self, user_id: &str) {
+    fn registration(&self, user_id: &str) {
         self.execute(
             "INSERT INTO service_accounts (user_id, software_id, status, created_at)
              VALUES ($1, 'software', 'ACTIVE', 0)",
@@ -136,5 +179,26 @@ impl Fixture for crate::store::postgres::PgConn {
         self.query_one("SELECT checked_at FROM health_probe", &[])
             .unwrap()
             .get(0)
+    }
+
+    fn token(&self, user_id: &str, token_id: &str, expires_at: Option<i64>) {
+        self.execute(
+            "INSERT INTO api_tokens (id, digest, user_id, name, created_at, expires_at)
+             VALUES ($1, $2, $3, $1, 0, $4)",
+            &[&token_id, &fixture_digest(token_id), &user_id, &expires_at],
+        )
+        .unwrap();
+    }
+
+    fn role(&self, role_id: &str, name: &str) {
+        self.execute(
+            "INSERT INTO roles (id, name) VALUES ($1, $2)",
+            &[&role_id, &name],
+        )
+        .unwrap();
+    }
+
+    fn exec(&self, sql: &str) {
+        self.batch_execute(sql).unwrap();
     }
 }

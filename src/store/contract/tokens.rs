@@ -360,7 +360,7 @@ fn a_registered_client_keeps_its_id_token_algorithm(
 ) {
     tx.user("acme", "alice");
     tx.user("acme", "robot");
-    tx.service_account("robot");
+    tx.registration("robot");
     tx.insert_oauth_client(&oauth_client("o1", "alice"))
         .unwrap();
     assert_eq!(tx.client_id_token_alg("o1").unwrap(), None);

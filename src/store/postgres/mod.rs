@@ -11,21 +11,24 @@
 //! does; only the connections' socket I/O runs on the backend's own runtime
 //! thread, so no worker's runtime is entered twice.
 
-#![allow(dead_code)] // Until the backend is wired in at start-up.
-
 mod accounts;
+mod audit;
 mod conn;
 mod database;
 mod keys;
+mod reminders;
 mod roles;
 mod runtime;
 mod second_factors;
+mod service_accounts;
 mod sessions;
 mod tokens;
+mod webhooks;
 
 pub use conn::PgConn;
 pub use database::PgDatabase;
-pub(crate) use runtime::IoRuntime;
+#[cfg(test)]
+use runtime::IoRuntime;
 
 /// The URL of an admin database on the test server: `TOKEND_TEST_POSTGRES`
 /// if set, else the throwaway server `tests/postgres/server` starts (or

@@ -3,7 +3,7 @@
 //! backend contract (`store::contract`).
 
 use super::*;
-use crate::domain::storage::{AccountReads, Database, StoreError};
+use crate::domain::storage::{Database, StoreError};
 
 #[test]
 fn names_fold_ascii_case_only_as_sqlite_nocase_does() {
