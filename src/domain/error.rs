@@ -163,6 +163,7 @@ impl From<StoreError> for DomainError {
                 DomainError::Conflict("it was changed meanwhile; read it again".into())
             }
             StoreError::Missing(what) => DomainError::Invalid(format!("{what} does not exist")),
+            StoreError::Unstorable(why) => DomainError::Invalid(why.clone()),
             StoreError::Retry | StoreError::Busy | StoreError::Full | StoreError::ReadOnly => {
                 DomainError::Unavailable(e.to_string())
             }

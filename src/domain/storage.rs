@@ -51,6 +51,9 @@ pub enum StoreError {
     /// or a deadlock) and was rolled back: the same write, run again, may
     /// succeed. Backends retry it themselves before they report it.
     Retry,
+    /// A value the database cannot hold or compare, from the client (a
+    /// NUL character in text, which PostgreSQL refuses).
+    Unstorable(String),
     /// Another writer held the database past the busy timeout.
     Busy,
     /// The disk is full.
@@ -73,6 +76,7 @@ impl fmt::Display for StoreError {
             StoreError::Conflict => f.write_str("another write changed the record first"),
             StoreError::Missing(what) => write!(f, "{what} does not exist"),
             StoreError::Retry => f.write_str("the write lost to a concurrent one"),
+            StoreError::Unstorable(why) => f.write_str(why),
             StoreError::Busy => f.write_str("the database is busy"),
             StoreError::Full => f.write_str("the disk is full"),
             StoreError::ReadOnly => f.write_str("the database is read-only"),

@@ -443,7 +443,9 @@ fn published_kids(authority: &Authority) -> Vec<String> {
         .collect()
 }
 
-fn a_rotated_key_is_published_first_signs_after_the_delay_and_old_tokens_still_verify(backend: Backend) {
+fn a_rotated_key_is_published_first_signs_after_the_delay_and_old_tokens_still_verify(
+    backend: Backend,
+) {
     let mut f = Fixture::new(backend);
     let before = f.admin_login(HOME).unwrap();
     let mut cli = f.other_process();
@@ -1182,7 +1184,9 @@ fn the_operator_resets_a_password_and_every_session_ends(backend: Backend) {
     assert!(matches!(own, Err(DomainError::Invalid(_))));
 }
 
-fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows(backend: Backend) {
+fn a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows(
+    backend: Backend,
+) {
     let f = Fixture::new(backend);
     let lost: Arc<MemoryKek> = Arc::new(MemoryKek::default());
     let mut admin = Authority::open(

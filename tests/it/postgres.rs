@@ -33,7 +33,8 @@ fn a_node_on_postgres_serves_the_whole_flow() {
     let api = srv.api();
     let admin = api.admin_login().access_token;
     let org = api.create_org(&admin, "Acme").id;
-    srv.cli().user_add("alice@Acme", &["Organization Administrator"]);
+    srv.cli()
+        .user_add("alice@Acme", &["Organization Administrator"]);
     let alice = api.user_login("alice@Acme").access_token;
     let token = api.create_token(&alice, "ci", Some("30m"));
     let access = api.exchange_tenant("Acme", &token.secret).access_token;
@@ -42,7 +43,9 @@ fn a_node_on_postgres_serves_the_whole_flow() {
     assert_eq!(info.api_token_id.as_deref(), Some(token.id.as_str()));
     let listed = srv.cli().token_rows(&[]);
     assert!(
-        listed.iter().any(|row| row.id == token.id && row.status == "active"),
+        listed
+            .iter()
+            .any(|row| row.id == token.id && row.status == "active"),
         "{listed:?}"
     );
     // Names are one regardless of ASCII case, as in SQLite.
@@ -56,7 +59,9 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other_within_a_second() {
     let admin_a = a.api().admin_login().access_token;
     let token = a.api().create_token(&admin_a, "ci", Some("30m"));
     let access = b.api().exchange_provider(&token.secret).access_token;
-    b.api().try_session_info(&access).assert_status(200, "before");
+    b.api()
+        .try_session_info(&access)
+        .assert_status(200, "before");
 
     let admin_b = b.api().admin_login().access_token;
     let revoked_at = Instant::now();
@@ -122,13 +127,7 @@ fn nodes_starting_together_on_an_empty_database_make_one_authority() {
     let shared = TempDir::new();
     let key_file = shared.path.join("tokend.key");
     // The key file is made first, as an operator hands every node a copy.
-    run_tokend(
-        &["--db", &url, "migrate"],
-        None,
-        &[],
-        &shared.path,
-    )
-    .ok("migrate");
+    run_tokend(&["--db", &url, "migrate"], None, &[], &shared.path).ok("migrate");
     let starts: Vec<_> = (0..3)
         .map(|_| {
             let (url, key_file) = (url.clone(), key_file.clone());
@@ -142,7 +141,10 @@ fn nodes_starting_together_on_an_empty_database_make_one_authority() {
         .collect();
     let nodes: Vec<TestServer> = starts.into_iter().map(|s| s.join().unwrap()).collect();
     let admin = nodes[0].api().admin_login().access_token;
-    let initialised = nodes[0].api().audit(&admin, "type=system.initialize").events;
+    let initialised = nodes[0]
+        .api()
+        .audit(&admin, "type=system.initialize")
+        .events;
     assert_eq!(initialised.len(), 1, "{initialised:?}");
     let kids = |node: &TestServer| -> Vec<String> {
         let mut kids: Vec<String> = node.api().jwks()["keys"]
@@ -170,8 +172,11 @@ fn a_node_killed_mid_load_loses_no_acknowledged_exchange() {
     let addr = a.addr().to_owned();
     let loaders: Vec<_> = (0..4)
         .map(|_| {
-            let (acknowledged, stop, secret) =
-                (Arc::clone(&acknowledged), Arc::clone(&stop), token.secret.clone());
+            let (acknowledged, stop, secret) = (
+                Arc::clone(&acknowledged),
+                Arc::clone(&stop),
+                token.secret.clone(),
+            );
             let client = Client::new(&addr);
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
@@ -210,7 +215,11 @@ fn a_node_killed_mid_load_loses_no_acknowledged_exchange() {
         .api()
         .every_event(&admin, "type=token.exchange")
         .iter()
-        .filter_map(|e| e["additionalProperties"]["accessTokenId"].as_str().map(str::to_owned))
+        .filter_map(|e| {
+            e["additionalProperties"]["accessTokenId"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     let lost: Vec<&String> = acknowledged
         .iter()

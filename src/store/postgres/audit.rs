@@ -12,12 +12,21 @@ pub(super) const EVENT: &str =
         target_id, target_name, outcome, client_ip, properties FROM events";
 
 impl AuditReads for PgConn {
-    /// The whole database's size on disk, every table and index of it,
-    /// with the space deleted rows leave: PostgreSQL reuses that space for
-    /// new rows but keeps it in its files, so unlike SQLite's count this
-    /// hardly falls when events are deleted.
+    /// The bytes the audit trail's rows hold, plus the other tables' size
+    /// on disk. PostgreSQL keeps the space deleted rows leave in its files
+    /// (for new rows, or until a VACUUM FULL), so the database's size on
+    /// disk hardly falls when events are deleted; the rows' own size does,
+    /// at once, which is what the size bound needs to see. It reads the
+    /// whole trail, as SQLite's `dbstat` does: once a minute, at most.
     fn database_bytes_used(&self) -> StoreResult<u64> {
-        let row = self.query_one("SELECT pg_database_size(current_database())", &[])?;
+        let row = self.query_one(
+            "SELECT (SELECT coalesce(sum(pg_column_size(e.*)), 0) FROM events e)::BIGINT
+                  + (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)
+                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname = current_schema() AND c.relkind = 'r'
+                        AND c.relname <> 'events')::BIGINT",
+            &[],
+        )?;
         let bytes: i64 = row.try_get(0)?;
         Ok(u64::try_from(bytes).unwrap_or(0))
     }

@@ -119,10 +119,10 @@ impl PgConn {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        let Some(code) = e.code() else {
+        let Some(db) = e.as_db_error() else {
             return StoreError::Failed(e.to_string());
         };
-        match *code {
+        match *db.code() {
             SqlState::UNIQUE_VIOLATION => StoreError::Duplicate,
             SqlState::T_R_SERIALIZATION_FAILURE | SqlState::T_R_DEADLOCK_DETECTED => {
                 StoreError::Retry
@@ -130,7 +130,14 @@ impl From<tokio_postgres::Error> for StoreError {
             SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => StoreError::Busy,
             SqlState::DISK_FULL => StoreError::Full,
             SqlState::READ_ONLY_SQL_TRANSACTION => StoreError::ReadOnly,
-            _ => StoreError::Failed(e.to_string()),
+            // Text with a NUL character: PostgreSQL can neither store nor
+            // compare it, where SQLite would store it or match nothing.
+            SqlState::CHARACTER_NOT_IN_REPERTOIRE | SqlState::UNTRANSLATABLE_CHARACTER => {
+                StoreError::Unstorable("text must not contain a NUL character".into())
+            }
+            // The server's own words, for the log; never a client's value,
+            // which travels as a parameter.
+            _ => StoreError::Failed(format!("{}: {}", db.code().code(), db.message())),
         }
     }
 }

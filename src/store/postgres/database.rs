@@ -52,9 +52,9 @@ impl PgDatabase {
     pub fn open(url: &str) -> StoreResult<PgDatabase> {
         let database = PgDatabase::connect_to(url)?;
         let conn = PgConn::connect(&database.connector)?;
-        let found = migrate(&conn, Upgrade::OnlyEmpty)?;
-        if found < known_version() {
-            return Err(older(found));
+        let (_, now) = migrate(&conn, Upgrade::OnlyEmpty)?;
+        if now < known_version() {
+            return Err(older(now));
         }
         Ok(database)
     }
@@ -65,7 +65,7 @@ impl PgDatabase {
     pub fn open_existing(url: &str) -> StoreResult<PgDatabase> {
         let database = PgDatabase::connect_to(url)?;
         let conn = PgConn::connect(&database.connector)?;
-        let found = migrate(&conn, Upgrade::Nothing)?;
+        let (found, _) = migrate(&conn, Upgrade::Nothing)?;
         if found == 0 {
             return Err(StoreError::NotTokend);
         }
@@ -80,8 +80,7 @@ impl PgDatabase {
     pub fn migrate(url: &str) -> StoreResult<(i64, i64)> {
         let database = PgDatabase::connect_to(url)?;
         let conn = PgConn::connect(&database.connector)?;
-        let before = migrate(&conn, Upgrade::All)?;
-        Ok((before, known_version()))
+        migrate(&conn, Upgrade::All)
     }
 
     fn connect_to(url: &str) -> StoreResult<PgDatabase> {
@@ -315,15 +314,15 @@ fn sections() -> ((i64, &'static str), Vec<&'static str>) {
 }
 
 /// Brings the schema up to date as far as `upgrade` allows, under the
-/// migration lock; the version found before.
-fn migrate(conn: &PgConn, upgrade: Upgrade) -> StoreResult<i64> {
+/// migration lock; the version found before and the version after.
+fn migrate(conn: &PgConn, upgrade: Upgrade) -> StoreResult<(i64, i64)> {
     conn.query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
     let migrated = migrate_locked(conn, upgrade);
     let _ = conn.query("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
     migrated
 }
 
-fn migrate_locked(conn: &PgConn, upgrade: Upgrade) -> StoreResult<i64> {
+fn migrate_locked(conn: &PgConn, upgrade: Upgrade) -> StoreResult<(i64, i64)> {
     let known = known_version();
     let found = schema_version(conn)?;
     if found > known {
@@ -335,7 +334,7 @@ fn migrate_locked(conn: &PgConn, upgrade: Upgrade) -> StoreResult<i64> {
         Upgrade::All => false,
     };
     if found == known || leave {
-        return Ok(found);
+        return Ok((found, found));
     }
     let ((baseline_version, baseline), later) = sections();
     conn.batch_execute("BEGIN")?;
@@ -367,7 +366,7 @@ fn migrate_locked(conn: &PgConn, upgrade: Upgrade) -> StoreResult<i64> {
             return Err(e);
         }
     }
-    Ok(found)
+    Ok((found, known))
 }
 
 /// The schema version, 0 when the database holds no tokend schema.

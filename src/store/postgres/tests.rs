@@ -118,3 +118,17 @@ fn a_dropped_connection_is_made_again() {
     let _ = reads.login_unlocked_at("x");
     assert_eq!(reads.login_unlocked_at("x").unwrap(), None);
 }
+
+#[test]
+fn text_with_a_nul_is_refused_as_the_clients_mistake_not_a_failure() {
+    use crate::domain::storage::AccountReads;
+    let conn = test_conn();
+    let found = conn.org_by_name("Ac\0me");
+    assert!(matches!(found, Err(StoreError::Unstorable(_))), "{found:?}");
+    // The server's words reach the log for anything else.
+    let broken = conn.query("SELECT * FROM no_such_table", &[]);
+    let Err(StoreError::Failed(why)) = broken else {
+        panic!("{broken:?}")
+    };
+    assert!(why.contains("no_such_table"), "{why}");
+}

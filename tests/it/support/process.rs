@@ -358,7 +358,9 @@ pub fn postgres_database() -> String {
             return url;
         }
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/server");
-        let out = Command::new(script).output().expect("tests/postgres/server");
+        let out = Command::new(script)
+            .output()
+            .expect("tests/postgres/server");
         assert!(
             out.status.success(),
             "tests/postgres/server: {}",
