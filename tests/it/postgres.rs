@@ -11,19 +11,24 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// Two nodes on a new database, sharing one key file (the first made it).
+/// The load balancer's address: the issuer every node names.
+const ISSUER: &str = "http://tokend.example";
+
+/// Two nodes on a new database behind one issuer, sharing one key file
+/// (the first made it).
 fn two_nodes() -> (TestServer, TestServer, TempDir) {
     let url = postgres_database();
     let shared = TempDir::new();
     let key_file = shared.path.join("tokend.key");
-    let first = TestServer::config()
-        .postgres(&url)
-        .key_file(&key_file)
-        .start();
-    let second = TestServer::config()
-        .postgres(&url)
-        .key_file(&key_file)
-        .start();
+    let node = || {
+        TestServer::config()
+            .postgres(&url)
+            .key_file(&key_file)
+            .env("TOKEND_ISSUER", ISSUER)
+            .start()
+    };
+    let first = node();
+    let second = node();
     (first, second, shared)
 }
 
