@@ -13,6 +13,7 @@ pub mod audit;
 mod auth;
 mod backup;
 mod clock_watch;
+mod cluster;
 mod directory;
 mod error;
 /// The token checker, for the property tests and fuzz targets only
@@ -332,9 +333,11 @@ impl Authority {
             leak_limiter: Default::default(),
             leak_notices: Default::default(),
         };
+        let shared = Arc::new(shared);
+        cluster::hear_others(&shared);
         Ok(Authority {
             store,
-            shared: Arc::new(shared),
+            shared,
             replaying: None,
         })
     }

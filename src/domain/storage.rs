@@ -10,11 +10,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 use crate::domain::records::TokenPolicy;
 use crate::domain::records::TokenScope;
@@ -843,7 +846,43 @@ impl WriterStats {
 /// Where handles come from: one per worker, each with its own connection.
 pub trait Database: Send + Sync {
     fn connect(&self) -> StoreResult<Box<dyn Storage>>;
+    /// Tells the other processes serving this database, without waiting
+    /// and without a guarantee: what they keep in memory only (the login
+    /// throttle, refusal counts) follows, lost if a process is down. A
+    /// backend whose other processes keep no such state tells no one
+    /// (SQLite's are admin commands).
+    fn tell_others(&self, _notice: &ClusterNotice) {}
+    /// Has `handler` hear what the other processes tell, from now on; the
+    /// first handler set stays.
+    fn hear_others(&self, _handler: NoticeHandler) {}
 }
+
+/// What one process tells the others on its database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClusterNotice {
+    /// A login for `name` from `source` was refused.
+    LoginFailed {
+        name: String,
+        source: IpAddr,
+        at: i64,
+    },
+    LoginSucceeded {
+        name: String,
+        source: IpAddr,
+    },
+    /// A refusal was recorded one by one (not counted into a summary).
+    RefusalRecorded {
+        event_kind: String,
+        client_ip: Option<String>,
+        target_id: Option<String>,
+        at: i64,
+    },
+}
+
+/// Hears what other processes tell; it runs on the backend's thread, so
+/// it must be quick and never block.
+pub type NoticeHandler = Box<dyn Fn(ClusterNotice) + Send + Sync>;
 
 impl dyn Storage {
     /// Runs `work` in one durable transaction and returns its result.

@@ -15,7 +15,7 @@ use p256::elliptic_curve::ops::Neg;
 
 use crate::support::*;
 
-fn admin_login_from(srv: &TestServer, source: &str, password: &str) -> Response {
+pub fn admin_login_from(srv: &TestServer, source: &str, password: &str) -> Response {
     let auth = basic(ADMIN, password);
     let request = build_request(
         srv.addr(),

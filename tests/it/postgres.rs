@@ -243,3 +243,26 @@ fn jti_of(jwt: &str) -> Option<String> {
     let (_, claims) = jwt_parts(jwt);
     claims["jti"].as_str().map(str::to_owned)
 }
+
+#[test]
+fn a_password_spray_split_over_two_nodes_is_locked_as_on_one() {
+    let (a, b, _shared) = two_nodes();
+    // Three wrong passwords on node a, two on node b, from one address:
+    // five in a row, the count that locks a name for an address.
+    for (node, attempt) in [(&a, 0), (&a, 1), (&a, 2), (&b, 3), (&b, 4)] {
+        crate::defences::admin_login_from(node, "127.0.0.2", "wrong password")
+            .assert_status(401, &format!("failure {attempt}"));
+        // The notice crosses to the other node in well under the time a
+        // password check takes; a pause stands for the attacker's.
+        thread::sleep(Duration::from_millis(50));
+    }
+    for node in [&a, &b] {
+        crate::defences::admin_login_from(node, "127.0.0.2", ADMIN_PASSWORD).assert_error(
+            429,
+            "too_many_requests",
+            "the name is locked for the spraying address on every node",
+        );
+    }
+    crate::defences::admin_login_from(&b, "127.0.0.3", ADMIN_PASSWORD)
+        .assert_status(200, "another address still logs in");
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::domain::records::{Account, Event, EventFilter};
-use crate::domain::storage::{StoreResult, Transaction};
+use crate::domain::storage::{ClusterNotice, StoreResult, Transaction};
 use crate::domain::{AccessOrigin, Authority, Caller, DomainError};
 use refusals::Summary;
 
@@ -194,6 +194,12 @@ impl Authority {
             events.extend(self.summary_event(summary).ok());
         }
         if record {
+            self.tell_others(ClusterNotice::RefusalRecorded {
+                event_kind: event.kind.clone(),
+                client_ip: event.client_ip.clone(),
+                target_id: event.target_id.clone(),
+                at: self.now(),
+            });
             events.push(event);
         }
         if events.is_empty() {

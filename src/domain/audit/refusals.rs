@@ -127,6 +127,33 @@ impl RefusalLedger {
         (false, ended)
     }
 
+    /// Counts a refusal another process recorded one by one, so that the
+    /// processes sharing a database record about `RECORDED_PER_WINDOW` of
+    /// a source's refusals per window between them, not each as many.
+    pub fn recorded_elsewhere(
+        &self,
+        kind: &str,
+        client_ip: Option<String>,
+        target_id: Option<String>,
+        now: i64,
+    ) {
+        let mut state = self.lock();
+        let windows = &mut state.windows;
+        let mut source = Source {
+            kind: kind.to_string(),
+            client_ip,
+            target_id,
+        };
+        if !windows.contains_key(&source) && windows.len() >= MAX_SOURCES {
+            sweep(windows, now);
+            if windows.len() >= MAX_SOURCES {
+                source = Source::overflow(kind);
+            }
+        }
+        let window = windows.entry(source).or_insert_with(|| Window::new(now));
+        window.recorded = window.recorded.saturating_add(1).min(RECORDED_PER_WINDOW);
+    }
+
     /// The summaries of windows that have ended (all of them with `all`,
     /// at a stop), forgetting those windows.
     pub fn take_summaries(&self, now: i64, all: bool) -> Vec<Summary> {

@@ -14,6 +14,7 @@ use crate::domain::auth::throttle::login_key;
 use crate::domain::directory::password;
 use crate::domain::records::TokenScope;
 use crate::domain::records::{Account, SessionRecord, UserFilter, UserSummary};
+use crate::domain::storage::ClusterNotice;
 use crate::domain::tokens::access_token::AccessClaims;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{AccessOrigin, Authority, Caller, DomainError, RightSet};
@@ -102,7 +103,7 @@ impl Authority {
         let hash = found.as_ref().map(|(_, hash)| hash.as_str());
         let verified = password::verify_password(password, hash);
         let Some((account, _)) = found.as_ref().filter(|_| verified && enabled).cloned() else {
-            self.shared.throttle.record_failure(&name, source, now);
+            self.login_failed(&name, source, now);
             let user_id = found.map(|(account, _)| account.user_id);
             self.record_login_refused(
                 "session.login_failed",
@@ -259,6 +260,10 @@ impl Authority {
             }
         }
         self.shared.throttle.record_success(name, source);
+        self.tell_others(ClusterNotice::LoginSucceeded {
+            name: name.to_string(),
+            source,
+        });
         Ok(LoginSession {
             session_id,
             access_token,

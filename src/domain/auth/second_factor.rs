@@ -319,7 +319,7 @@ impl Authority {
         source: IpAddr,
     ) -> DomainError {
         let now = self.now();
-        self.shared.throttle.record_failure(name, source, now);
+        self.login_failed(name, source, now);
         self.record_login_refused(
             "session.second_factor_failed",
             name,

@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Config;
 
 use super::conn::PgConn;
+use super::notices::Notices;
 use super::runtime::{Connector, IoRuntime};
 use crate::domain::records::Event;
 use crate::domain::storage::{
-    Database, Durability, PendingCommit, Reads, Storage, StoreError, StoreResult, Transaction,
-    WriteJob, WriterStats,
+    ClusterNotice, Database, Durability, NoticeHandler, PendingCommit, Reads, Storage, StoreError,
+    StoreResult, Transaction, WriteJob, WriterStats,
 };
 use crate::store::writer::{WriteConnection, Writer};
 
@@ -39,6 +40,7 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A tokend database on a PostgreSQL server.
 pub struct PgDatabase {
     connector: Connector,
+    notices: Notices,
     busy_timeout: Duration,
     writer: Mutex<Option<Writer>>,
     /// Last, so that the connections' tasks stop after everything else.
@@ -94,8 +96,10 @@ impl PgDatabase {
             config.connect_timeout(Duration::from_secs(5));
         }
         let io = IoRuntime::start()?;
+        let connector = io.connector(config);
         Ok(PgDatabase {
-            connector: io.connector(config),
+            notices: Notices::new(connector.clone()),
+            connector,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             writer: Mutex::default(),
             _io: io,
@@ -149,6 +153,14 @@ impl Database for PgDatabase {
             snapshots: 0.into(),
             request_received: None,
         }))
+    }
+
+    fn tell_others(&self, notice: &ClusterNotice) {
+        self.notices.tell(notice);
+    }
+
+    fn hear_others(&self, handler: NoticeHandler) {
+        self.notices.hear(handler);
     }
 }
 

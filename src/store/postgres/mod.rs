@@ -16,6 +16,7 @@ mod audit;
 mod conn;
 mod database;
 mod keys;
+mod notices;
 mod reminders;
 mod roles;
 mod runtime;

@@ -99,4 +99,9 @@ impl Connector {
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
+
+    /// The I/O thread's runtime, for tasks of the backend's own.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
 }
