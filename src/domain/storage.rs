@@ -127,7 +127,6 @@ pub trait AccountReads {
 }
 
 pub trait AccountWrites {
-    /// A tenant org also gets the rights bundles published to every new org.
     fn insert_org(&self, org: &Org) -> StoreResult<()>;
     /// Fails with `Missing` when one of the user's roles does not exist.
     fn insert_user(&self, user: &NewUser) -> StoreResult<()>;
@@ -209,6 +208,8 @@ pub trait RoleWrites {
         org_id: &str,
         published: bool,
     ) -> StoreResult<bool>;
+    /// Publishes to `org_id` every bundle marked for new orgs; how many.
+    fn publish_new_org_bundles(&self, org_id: &str) -> StoreResult<u64>;
 }
 
 pub trait TokenReads {

@@ -31,13 +31,19 @@ impl Authority {
             .event_by(by, "org.create")?
             .on("org", &org.id, &org.name)
             .in_org(&org.id);
-        self.write_recorded(event, move |tx| tx.insert_org(&record))
-            .map_err(|e| match e.into() {
-                DomainError::Conflict(_) => {
-                    DomainError::Conflict(format!("org {name:?} already exists"))
-                }
-                other => other,
-            })?;
+        self.write_recorded(event, move |tx| {
+            tx.insert_org(&record)?;
+            // A tenant starts with the bundles the provider marked for new
+            // orgs (the Default Rights Bundle unless changed).
+            tx.publish_new_org_bundles(&record.id)?;
+            Ok(())
+        })
+        .map_err(|e| match e.into() {
+            DomainError::Conflict(_) => {
+                DomainError::Conflict(format!("org {name:?} already exists"))
+            }
+            other => other,
+        })?;
         Ok(org)
     }
 

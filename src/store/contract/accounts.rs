@@ -185,9 +185,10 @@ fn orgs_list_the_provider_first_then_by_name_ignoring_case(
     assert_eq!(full[1], org("u", "a_c"));
 }
 
-/// A tenant org gets the bundles marked for new orgs (the Default Rights
-/// Bundle every database starts with); the provider org gets none.
-fn a_new_tenant_org_gets_the_bundles_published_to_new_orgs(
+/// The bundles marked for new orgs (the Default Rights Bundle every
+/// database starts with) are published to an org on request, and only
+/// then: which orgs get them is the domain's rule.
+fn bundles_marked_for_new_orgs_are_published_on_request(
     tx: &(impl AccountReads + AccountWrites + RoleReads + RoleWrites),
 ) {
     let default = tx.rights_bundle("Default Rights Bundle").unwrap().unwrap();
@@ -203,6 +204,13 @@ fn a_new_tenant_org_gets_the_bundles_published_to_new_orgs(
     tx.insert_rights_bundle(&bundle("own", "Own", &[])).unwrap();
     tx.insert_org(&provider("p", "System")).unwrap();
     tx.insert_org(&org("t", "Tenant")).unwrap();
+    let none = DirectoryFilter {
+        org_id: Some("t".into()),
+        ..all()
+    };
+    assert_eq!(tx.rights_bundles(&none).unwrap().total, 0, "not by itself");
+    assert_eq!(tx.publish_new_org_bundles("t").unwrap(), 1);
+    assert_eq!(tx.publish_new_org_bundles("t").unwrap(), 0, "once");
     let bundles_of = |org_id: &str| -> Vec<String> {
         let filter = DirectoryFilter {
             org_id: Some(org_id.into()),
@@ -596,7 +604,7 @@ contract!(
     org_names_are_unique_regardless_of_case,
     there_is_at_most_one_provider_org,
     orgs_list_the_provider_first_then_by_name_ignoring_case,
-    a_new_tenant_org_gets_the_bundles_published_to_new_orgs,
+    bundles_marked_for_new_orgs_are_published_on_request,
     user_names_are_unique_in_their_org_regardless_of_case,
     users_are_listed_by_org_then_name_ignoring_case,
     a_user_is_made_with_existing_roles_only,

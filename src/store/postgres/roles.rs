@@ -520,6 +520,15 @@ impl RoleWrites for PgConn {
         Ok(self.execute(sql, &[&bundle_id, &org_id])? == 1)
     }
 
+    fn publish_new_org_bundles(&self, org_id: &str) -> StoreResult<u64> {
+        self.execute(
+            "INSERT INTO bundle_orgs (bundle_id, org_id)
+             SELECT id, $1 FROM rights_bundles WHERE publish_to_new_orgs
+             ON CONFLICT DO NOTHING",
+            &[&org_id],
+        )
+    }
+
     fn set_group_role(&self, group_id: &str, role_id: &str, granted: bool) -> StoreResult<bool> {
         let sql = if granted {
             "INSERT INTO group_roles (group_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"

@@ -215,13 +215,6 @@ impl AccountWrites for Connection {
             "INSERT INTO orgs (id, name, is_provider, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![org.id, org.name, org.is_provider, org.created_at],
         )?;
-        if !org.is_provider {
-            self.execute(
-                "INSERT INTO bundle_orgs (bundle_id, org_id)
-                 SELECT id, ?1 FROM rights_bundles WHERE publish_to_new_orgs = 1",
-                [&org.id],
-            )?;
-        }
         Ok(())
     }
 
