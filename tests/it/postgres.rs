@@ -266,3 +266,101 @@ fn a_password_spray_split_over_two_nodes_is_locked_as_on_one() {
     crate::defences::admin_login_from(&b, "127.0.0.3", ADMIN_PASSWORD)
         .assert_status(200, "another address still logs in");
 }
+
+/// nginx in front of `nodes`, configured by docs/examples/nginx-two-nodes.conf
+/// with the nodes' addresses put in; its own address, and the process.
+fn nginx_in_front(nodes: [&TestServer; 2], dir: &std::path::Path) -> (String, std::process::Child) {
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("nginx is installed (.ci/run installs Debian's)");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/nginx-two-nodes.conf"
+    ))
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let site = example
+        .replace("10.0.0.11:8080", nodes[0].addr())
+        .replace("10.0.0.12:8080", nodes[1].addr())
+        .replace("listen 8080;", &format!("listen {addr};"));
+    assert_ne!(site, example, "the example names the nodes and the port");
+    std::fs::write(dir.join("tokend.conf"), site).unwrap();
+    let d = dir.display();
+    let main = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         include {d}/tokend.conf;\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), main).unwrap();
+    let child = std::process::Command::new(nginx)
+        .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    let up = eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(&addr).ok()
+    });
+    assert!(
+        up.is_some(),
+        "nginx did not come up: {:?}",
+        std::fs::read_to_string(dir.join("error.log"))
+    );
+    Client::new(&addr)
+        .get("/health", &[])
+        .assert_status(200, "a node's health through nginx");
+    (addr, child)
+}
+
+#[test]
+fn behind_nginx_two_nodes_answer_as_one_and_either_may_die() {
+    let url = postgres_database();
+    let shared = TempDir::new();
+    let key_file = shared.path.join("tokend.key");
+    let node = || {
+        TestServer::config()
+            .postgres(&url)
+            .key_file(&key_file)
+            .env("TOKEND_ISSUER", ISSUER)
+            .env("TOKEND_TRUSTED_PROXIES", "127.0.0.1")
+            .start()
+    };
+    let (a, b) = (node(), node());
+    let (lb, mut nginx) = nginx_in_front([&a, &b], &shared.path);
+    let api = Client::new(&lb);
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "ci", Some("1h"));
+    let (marks_a, marks_b) = (a.log_len(), b.log_len());
+    for _ in 0..10 {
+        api.exchange_provider(&token.secret);
+    }
+    for (node, mark) in [(&a, marks_a), (&b, marks_b)] {
+        assert!(
+            node.log_since(mark)
+                .contains("POST /oauth/provider/token 200"),
+            "node {} took its share: {}",
+            node.addr(),
+            node.log_since(mark)
+        );
+    }
+
+    send_signal(a.pid(), "KILL");
+    // Requests nginx can retry find node a gone and take it out.
+    for _ in 0..4 {
+        api.get("/health", &[]);
+    }
+    for attempt in 0..10 {
+        api.try_exchange_provider(&token.secret)
+            .assert_status(200, &format!("exchange {attempt} with node a dead"));
+    }
+    api.revoke_token(&admin, &token.id);
+    api.try_exchange_provider(&token.secret)
+        .assert_oauth_error("invalid_grant", "revoked through the balancer");
+    let exchanges = api.every_event(&admin, "type=token.exchange");
+    assert_eq!(exchanges.len(), 20, "one trail for both nodes");
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+}
