@@ -40,6 +40,8 @@ fn the_benchmark_runs_every_case_without_errors() {
         "TLS exchange, kept alive",
         "TLS ceiling (bare server), new connection each",
         "TLS exchange, new connection each",
+        "PostgreSQL: exchange, one node",
+        "PostgreSQL: exchange, two nodes",
     ] {
         assert!(names.contains(&expected), "{expected} missing: {names:?}");
     }

@@ -460,6 +460,30 @@ fn run_batch(
             .err()
             .unwrap_or_else(|| StoreError::Failed("the batch was rolled back".into()))
     };
+    if let ([job], []) = (&mut *jobs, events) {
+        // A batch of one needs no savepoint: the job's failure is the
+        // transaction's, and two round trips to a database server fewer.
+        return match catch_unwind(AssertUnwindSafe(|| job(conn.transaction())))
+            .unwrap_or_else(|_| Err(StoreError::Failed("a write job panicked".into())))
+        {
+            Ok(()) => match conn.commit() {
+                Ok(()) => Ok(vec![Ok(())]),
+                Err(e) => {
+                    conn.rollback();
+                    Err(e)
+                }
+            },
+            Err(StoreError::Retry) => {
+                conn.rollback();
+                Err(StoreError::Retry)
+            }
+            Err(e) if conn.transaction_lost() => Err(e),
+            Err(e) => {
+                conn.rollback();
+                Ok(vec![Err(e)])
+            }
+        };
+    }
     for job in jobs.iter_mut() {
         let result = in_savepoint(conn, |tx| job(tx));
         if conn.transaction_lost() {

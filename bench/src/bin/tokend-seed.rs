@@ -11,16 +11,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use tokend::domain::storage::Database;
 use tokend::domain::{Actor, Ambient, Authority, NewAccount, Settings};
 use tokend::key_file::KeyFile;
-use tokend::store::SqliteDatabase;
+use tokend::store::{DatabaseLocation, PgDatabase, SqliteDatabase};
 
 #[derive(Parser)]
 struct Args {
-    /// The database file; created, with the administrator's password from
-    /// TOKEND_ADMIN_PASSWORD.
+    /// The database file, or a PostgreSQL database's URL; created (the
+    /// schema, in an empty database), with the administrator's password
+    /// from TOKEND_ADMIN_PASSWORD.
     #[arg(long)]
-    db: PathBuf,
+    db: DatabaseLocation,
+    /// The key file [default: beside a database file; required with
+    /// PostgreSQL].
+    #[arg(long)]
+    key_file: Option<PathBuf>,
     /// API tokens to create.
     #[arg(long, default_value_t = 100_000)]
     tokens: usize,
@@ -47,7 +53,21 @@ fn main() {
 
 fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let database = Arc::new(SqliteDatabase::create_or_open(&args.db)?);
+    let (database, key_file): (Arc<dyn Database>, PathBuf) = match (&args.db, &args.key_file) {
+        (DatabaseLocation::File(path), key_file) => (
+            Arc::new(SqliteDatabase::create_or_open(path)?),
+            // Where `tokend serve` looks for it by default.
+            key_file
+                .clone()
+                .unwrap_or_else(|| KeyFile::default_for(path)),
+        ),
+        (DatabaseLocation::Postgres(url), Some(key_file)) => {
+            (Arc::new(PgDatabase::open(url)?), key_file.clone())
+        }
+        (DatabaseLocation::Postgres(_), None) => {
+            return Err("--key-file is needed with a PostgreSQL database".into())
+        }
+    };
     let settings = Settings {
         issuer: "http://127.0.0.1".into(),
         access_token_lifetime: Duration::from_secs(1800),
@@ -66,8 +86,7 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         settings,
         Ambient::system(),
         admin_password.as_deref(),
-        // Where `tokend serve` looks for it by default.
-        Arc::new(KeyFile::new(KeyFile::default_for(&args.db))),
+        Arc::new(KeyFile::new(key_file)),
     )?;
     authority.add_org(Actor::Operator, "bench")?;
     authority.add_user(
