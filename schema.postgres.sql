@@ -388,8 +388,9 @@ CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, cr
 
 -- The generations: a number that moves whenever the directory (what an
 -- account is made of) or the set of signing keys changes, so that the
--- caches of every node notice. Bumped once per statement, and told to the
--- other nodes on the channel of the same name when the change commits.
+-- caches of every node notice. Bumped once per statement, told to the
+-- other nodes on the channel of the same name when the change commits,
+-- and marked in the transaction for the node that commits it.
 CREATE TABLE generations (
     name       TEXT PRIMARY KEY CHECK (name IN ('directory', 'signing_keys')),
     generation BIGINT NOT NULL
@@ -401,6 +402,8 @@ CREATE FUNCTION tokend_bump_generation() RETURNS trigger
 BEGIN
     UPDATE generations SET generation = generation + 1 WHERE name = TG_ARGV[0];
     PERFORM pg_notify('tokend_' || TG_ARGV[0], '');
+    -- For the committing node itself: it reads this before its COMMIT.
+    PERFORM set_config('tokend.' || TG_ARGV[0] || '_moved', '1', true);
     RETURN NULL;
 END
 $$;

@@ -390,6 +390,9 @@ fn an_account_holds_its_roles_and_its_orgs_cap(
     tx.insert_org(&provider("p", "System")).unwrap();
     tx.insert_org(&org("t", "Acme")).unwrap();
     tx.insert_org(&org("o", "Other")).unwrap();
+    // As the domain does for every new tenant.
+    tx.publish_new_org_bundles("t").unwrap();
+    tx.publish_new_org_bundles("o").unwrap();
     tx.insert_service(&service("s", "svc", &["write", "Read", "delete"]))
         .unwrap();
     tx.insert_role(&RoleDefinition {

@@ -375,6 +375,9 @@ fn rights_bundles_hold_permissions_and_are_published_to_orgs(
 ) {
     tx.insert_org(&org("t", "Acme")).unwrap();
     tx.insert_org(&org("o", "Beta")).unwrap();
+    // As the domain does for every new tenant.
+    tx.publish_new_org_bundles("t").unwrap();
+    tx.publish_new_org_bundles("o").unwrap();
     tx.insert_service(&service("s", "svc", &["read", "Write"]))
         .unwrap();
     tx.insert_rights_bundle(&bundle("b", "Extra", &["SVC:write", "svc:READ"]))

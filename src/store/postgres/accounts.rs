@@ -8,6 +8,7 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use super::generations::Generation;
 use super::PgConn;
 use crate::domain::records::{
     Account, DirectoryFilter, HeldRole, NewUser, Org, OrgPage, UserFilter, UserPage, UserSummary,
@@ -54,11 +55,7 @@ impl AccountReads for PgConn {
     }
 
     fn directory_generation(&self) -> StoreResult<i64> {
-        let row = self.query_one(
-            "SELECT generation FROM generations WHERE name = 'directory'",
-            &[],
-        )?;
-        Ok(row.try_get(0)?)
+        self.generation(Generation::Directory)
     }
 
     fn group_names_of(&self, user_id: &str) -> StoreResult<Vec<String>> {

@@ -12,6 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 
+use super::generations::{Generation, Generations};
 use super::runtime::Connector;
 use crate::domain::storage::{StoreError, StoreResult};
 
@@ -28,6 +29,9 @@ pub struct PgConn {
     /// Statements prepared on this connection, by their text: a statement
     /// is parsed and planned once, then only bound and run.
     prepared: Mutex<HashMap<String, Statement>>,
+    /// The process's generations as last read, for a server's handles;
+    /// None reads them every time.
+    generations: Option<Arc<Generations>>,
 }
 
 impl PgConn {
@@ -36,7 +40,49 @@ impl PgConn {
             client: RwLock::new(Arc::new(connector.connect()?)),
             connector: connector.clone(),
             prepared: Mutex::default(),
+            generations: None,
         })
+    }
+
+    /// Keeps the generations read in `generations`, shared by the process.
+    pub(crate) fn with_generations(mut self, generations: Arc<Generations>) -> PgConn {
+        self.generations = Some(generations);
+        self
+    }
+
+    /// A generation, kept or read.
+    pub(crate) fn generation(&self, which: Generation) -> StoreResult<i64> {
+        let read = || -> StoreResult<i64> {
+            let row = self.query_one(
+                "SELECT generation FROM generations WHERE name = $1",
+                &[&which.name()],
+            )?;
+            Ok(row.try_get(0)?)
+        };
+        match &self.generations {
+            Some(generations) => generations.get(which, read),
+            None => read(),
+        }
+    }
+
+    /// Commits, and tells which generations the transaction moved.
+    pub(crate) fn commit_moving(&self) -> StoreResult<Vec<Generation>> {
+        let client = self.client()?;
+        let answers = block_on(client.simple_query(
+            "SELECT current_setting('tokend.directory_moved', true), \
+                    current_setting('tokend.signing_keys_moved', true); COMMIT",
+        ))?;
+        let mut moved = Vec::new();
+        for answer in answers {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = answer {
+                for (i, which) in Generation::ALL.into_iter().enumerate() {
+                    if row.get(i) == Some("1") {
+                        moved.push(which);
+                    }
+                }
+            }
+        }
+        Ok(moved)
     }
 
     /// The live client, connecting afresh if the server dropped the last.

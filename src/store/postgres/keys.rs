@@ -3,6 +3,7 @@
 
 use zeroize::Zeroizing;
 
+use super::generations::Generation;
 use super::PgConn;
 use crate::domain::records::SigningKeyRecord;
 use crate::domain::storage::{HealthWrites, KeyReads, KeyWrites, StoreResult};
@@ -42,12 +43,7 @@ impl KeyReads for PgConn {
     }
 
     fn signing_key_generation(&self) -> StoreResult<i64> {
-        Ok(self
-            .query_one(
-                "SELECT generation FROM generations WHERE name = 'signing_keys'",
-                &[],
-            )?
-            .try_get(0)?)
+        self.generation(Generation::SigningKeys)
     }
 }
 

@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 mod conn;
 mod database;
+mod generations;
 mod keys;
 mod notices;
 mod reminders;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
+use super::generations::{Generation, Generations};
 use super::runtime::Connector;
 use crate::domain::storage::{ClusterNotice, NoticeHandler};
 use crate::logging;
@@ -34,15 +35,18 @@ pub(super) struct Notices {
     started: OnceLock<()>,
 }
 
-#[derive(Default)]
+/// The channels the generations' triggers notify.
+const GENERATION_CHANNEL_PREFIX: &str = "tokend_";
+
 struct State {
     /// The listening connection, when it is up: notices are sent on it.
     client: Mutex<Option<Arc<Client>>>,
     handler: OnceLock<NoticeHandler>,
+    generations: Arc<Generations>,
 }
 
 impl Notices {
-    pub(super) fn new(connector: Connector) -> Notices {
+    pub(super) fn new(connector: Connector, generations: Arc<Generations>) -> Notices {
         let mut node = [0u8; 8];
         // A node id that repeats only makes two nodes skip each other's
         // notices; a process without randomness is refused elsewhere.
@@ -50,13 +54,17 @@ impl Notices {
         Notices {
             node: u64::from_le_bytes(node),
             connector,
-            state: Arc::default(),
+            state: Arc::new(State {
+                client: Mutex::default(),
+                handler: OnceLock::new(),
+                generations,
+            }),
             started: OnceLock::new(),
         }
     }
 
     pub(super) fn tell(&self, notice: &ClusterNotice) {
-        self.start();
+        self.listen();
         let client = self
             .state
             .client
@@ -85,11 +93,11 @@ impl Notices {
 
     pub(super) fn hear(&self, handler: NoticeHandler) {
         let _ = self.state.handler.set(handler);
-        self.start();
+        self.listen();
     }
 
     /// Starts listening, once.
-    fn start(&self) {
+    pub(super) fn listen(&self) {
         self.started.get_or_init(|| {
             let (connector, state, node) =
                 (self.connector.clone(), Arc::clone(&self.state), self.node);
@@ -110,13 +118,29 @@ async fn listen(connector: Connector, state: Arc<State>, node: u64) {
                 let listening = Arc::clone(&client);
                 // Runs once the connection is polled, below.
                 tokio::spawn(async move {
-                    let _ = listening.batch_execute(&format!("LISTEN {CHANNEL}")).await;
+                    let mut listen = format!("LISTEN {CHANNEL};");
+                    for which in Generation::ALL {
+                        listen.push_str(&format!(
+                            " LISTEN {GENERATION_CHANNEL_PREFIX}{};",
+                            which.name()
+                        ));
+                    }
+                    let _ = listening.batch_execute(&listen).await;
                 });
                 *state.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
+                // Whatever moved while nobody listened is unknown.
+                state.generations.all_moved();
                 while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
                     match message {
                         Ok(AsyncMessage::Notification(notification)) => {
-                            hear(&state, node, notification.payload());
+                            let generation = notification
+                                .channel()
+                                .strip_prefix(GENERATION_CHANNEL_PREFIX)
+                                .and_then(Generations::named);
+                            match generation {
+                                Some(which) => state.generations.moved(which),
+                                None => hear(&state, node, notification.payload()),
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -128,6 +152,7 @@ async fn listen(connector: Connector, state: Arc<State>, node: u64) {
                     }
                 }
                 *state.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                state.generations.all_moved();
             }
             Err(e) if !said_down => {
                 said_down = true;
