@@ -364,3 +364,29 @@ fn behind_nginx_two_nodes_answer_as_one_and_either_may_die() {
     let _ = nginx.kill();
     let _ = nginx.wait();
 }
+
+#[test]
+fn a_user_disabled_through_one_node_is_refused_there_at_once_and_on_the_other_within_a_second() {
+    let (a, b, _shared) = two_nodes();
+    let admin = a.api().admin_login().access_token;
+    a.api().create_org(&admin, "Acme");
+    a.cli().user_add("alice@Acme", &["Token User"]);
+    let alice = b.api().user_login("alice@Acme").access_token;
+    let token = b.api().create_token(&alice, "ci", Some("30m"));
+    // Both nodes hold alice's account as read.
+    for node in [&a, &b] {
+        node.api().exchange_tenant("Acme", &token.secret);
+    }
+    let alice_id = a.api().user_id(&admin, "alice@Acme");
+    a.api().disable_user(&admin, &alice_id);
+    a.api()
+        .try_exchange_tenant("Acme", &token.secret)
+        .assert_oauth_error("invalid_grant", "on the node that disabled her, at once");
+    let refused = eventually(Duration::from_secs(1), || {
+        (b.api().try_exchange_tenant("Acme", &token.secret).status == 400).then_some(())
+    });
+    assert!(
+        refused.is_some(),
+        "node b still exchanges a disabled user's token"
+    );
+}
