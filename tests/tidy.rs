@@ -511,11 +511,14 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
     ),
 ];
 
-#[test]
-fn released_migrations_never_change() {
+/// The numbered sections of a schema file, by the marker that begins
+/// each (`-- migration N`, and `-- baseline N` in schema.postgres.sql), with
+/// the SHA-256 of each one's text.
+fn schema_sections(file: &str) -> Vec<(usize, String)> {
     use sha2::{Digest, Sha256};
-    let schema = fs::read_to_string(root().join("schema.sql")).expect("schema.sql");
-    let sections: Vec<(usize, String)> = schema
+    let schema = fs::read_to_string(root().join(file)).expect("a schema file");
+    let marked = schema.replace("\n-- baseline ", "\n-- migration ");
+    marked
         .split("\n-- migration ")
         .skip(1)
         .map(|section| {
@@ -523,7 +526,50 @@ fn released_migrations_never_change() {
             let number = number.trim().parse().expect("a migration number");
             (number, format!("{:x}", Sha256::digest(body.as_bytes())))
         })
+        .collect()
+}
+
+/// Sections of schema.postgres.sql released, with their digests: the
+/// baseline (version 20) and any migration after it.
+const RELEASED_POSTGRES_SECTIONS: &[(usize, &str)] = &[(
+    20,
+    "baa77c58cd542dba2d0695d856ba7c43f78953b49180391fb4d5985c4ae18c4f",
+)];
+
+#[test]
+fn released_postgres_sections_never_change() {
+    let sections = schema_sections("schema.postgres.sql");
+    for (number, digest) in RELEASED_POSTGRES_SECTIONS {
+        let found = sections.iter().find(|(n, _)| n == number);
+        assert_eq!(
+            found.map(|(_, d)| d.as_str()),
+            Some(*digest),
+            "PostgreSQL section {number} changed after its release: add a new migration instead"
+        );
+    }
+    let numbers: Vec<usize> = sections.iter().map(|(n, _)| *n).collect();
+    let sqlite: Vec<usize> = schema_sections("schema.sql")
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| *n >= 20)
         .collect();
+    assert_eq!(
+        numbers, sqlite,
+        "schema.postgres.sql has a section for each version of schema.sql from the baseline on"
+    );
+    let unlisted: Vec<usize> = numbers
+        .into_iter()
+        .filter(|n| !RELEASED_POSTGRES_SECTIONS.iter().any(|(r, _)| *r == *n))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "PostgreSQL sections {unlisted:?} have no digest here: add them to RELEASED_POSTGRES_SECTIONS"
+    );
+}
+
+#[test]
+fn released_migrations_never_change() {
+    let sections = schema_sections("schema.sql");
     for (number, digest) in RELEASED_MIGRATIONS {
         let found = sections.iter().find(|(n, _)| n == number);
         assert_eq!(

@@ -390,3 +390,130 @@ fn a_user_disabled_through_one_node_is_refused_there_at_once_and_on_the_other_wi
         "node b still exchanges a disabled user's token"
     );
 }
+
+/// `psql -c sql` on the database `url` names (or another on its server).
+fn psql(url: &str, sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_node_that_cannot_reach_its_database_is_not_ready_until_it_can() {
+    let url = postgres_database();
+    let node = TestServer::config().postgres(&url).start();
+    node.api()
+        .get("/health/ready", &[])
+        .assert_status(200, "ready");
+    let (server, name) = url.rsplit_once('/').unwrap();
+    let admin = format!("{server}/postgres");
+    psql(
+        &admin,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+    );
+    psql(
+        &admin,
+        &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    );
+    let down = eventually(Duration::from_secs(10), || {
+        let answer = node.api().get("/health/ready", &[]);
+        (answer.status == 503).then_some(answer)
+    });
+    let down = down.expect("/health/ready answers 503 while the database refuses connections");
+    assert_eq!(down.header("Retry-After"), Some("1"));
+    node.api()
+        .get("/health/live", &[])
+        .assert_status(200, "alive all the same");
+    psql(
+        &admin,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+    );
+    let up = eventually(Duration::from_secs(10), || {
+        (node.api().get("/health/ready", &[]).status == 200).then_some(())
+    });
+    assert!(
+        up.is_some(),
+        "ready again once the database takes connections"
+    );
+    node.api().admin_login();
+}
+
+#[test]
+fn migrate_makes_the_schema_and_the_admin_commands_need_an_authority() {
+    let url = postgres_database();
+    let dir = TempDir::new();
+    let key = dir.path.join("tokend.key");
+    let key = key.to_str().unwrap();
+    let org_list = ["--db", &url, "--key-file", key, "org", "list"];
+    let refused = run_tokend(&org_list, None, &[], &dir.path);
+    refused.code_is(1, "an admin command on an empty database");
+    assert!(
+        refused.stderr.contains("no tokend database"),
+        "{refused:#?}"
+    );
+
+    let migrated = run_tokend(&["--db", &url, "migrate"], None, &[], &dir.path).ok("migrate");
+    assert!(
+        migrated.stdout.contains("from version 0 to 20"),
+        "{migrated:#?}"
+    );
+    let again = run_tokend(&["--db", &url, "migrate"], None, &[], &dir.path).ok("migrate");
+    assert!(again.stdout.contains("up to date"), "{again:#?}");
+    let uninitialised = run_tokend(&org_list, None, &[], &dir.path);
+    uninitialised.code_is(1, "a schema without an authority");
+    assert!(
+        uninitialised.stderr.contains("initialises it"),
+        "{uninitialised:#?}"
+    );
+
+    let without_key = run_tokend(&["--db", &url, "org", "list"], None, &[], &dir.path);
+    without_key.code_is(1, "no key file named with PostgreSQL");
+    assert!(
+        without_key.stderr.contains("TOKEND_KEY_FILE"),
+        "{without_key:#?}"
+    );
+    let backup = run_tokend(
+        &["--db", &url, "--key-file", key, "backup", "x.db"],
+        None,
+        &[],
+        &dir.path,
+    );
+    backup.code_is(1, "tokend backup of a PostgreSQL database");
+    assert!(backup.stderr.contains("pg_dump"), "{backup:#?}");
+}
+
+#[test]
+fn a_databases_password_is_never_shown() {
+    let url = postgres_database();
+    // The test server trusts loopback: the password is carried, not checked.
+    let with_password = url.replacen("://tokend@", "://tokend:Secr3t-Db-Pw@", 1);
+    let node = TestServer::config().postgres(&with_password).start();
+    node.api().admin_login();
+    assert!(node.log().contains("tokend:***@"), "{}", node.log());
+    let dir = TempDir::new();
+    let unreachable = "postgres://tokend:Secr3t-Db-Pw@127.0.0.1:1/tokend";
+    let out = run_tokend(
+        &["--db", unreachable, "--key-file", "k", "org", "list"],
+        None,
+        &[],
+        &dir.path,
+    );
+    out.code_is(1, "an unreachable database");
+    assert!(
+        out.stderr
+            .contains("postgres://tokend:***@127.0.0.1:1/tokend"),
+        "{out:#?}"
+    );
+    for text in [node.log(), out.stdout, out.stderr] {
+        assert!(
+            !text.contains("Secr3t-Db-Pw"),
+            "the password was shown: {text}"
+        );
+    }
+}
