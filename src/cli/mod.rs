@@ -72,6 +72,10 @@ struct Cli {
     /// it; with PostgreSQL it must be given, the same file on every node].
     #[arg(long, global = true, env = "TOKEND_KEY_FILE", value_name = "FILE")]
     key_file: Option<PathBuf>,
+    /// PEM certificates to trust, beside the system's roots, for a
+    /// PostgreSQL server's TLS (`?sslmode=require` in the URL).
+    #[arg(long, global = true, env = "TOKEND_DB_CA_FILE", value_name = "FILE")]
+    db_ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -162,14 +166,23 @@ enum ClockCommand {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(path) = &cli.db_ca_file {
+        match std::fs::read(path) {
+            Ok(pem) => cli.db = cli.db.trusting(pem),
+            Err(e) => {
+                eprintln!("tokend: TOKEND_DB_CA_FILE {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let key_file = match (&cli.key_file, &cli.db) {
         (Some(path), _) => KeyFile::new(path.clone()),
         (None, DatabaseLocation::File(db)) => KeyFile::new(KeyFile::default_for(db)),
-        (None, DatabaseLocation::Postgres(_)) if !cli.command.needs_key_file() => {
+        (None, DatabaseLocation::Postgres { .. }) if !cli.command.needs_key_file() => {
             KeyFile::new(PathBuf::new())
         }
-        (None, DatabaseLocation::Postgres(_)) => {
+        (None, DatabaseLocation::Postgres { .. }) => {
             eprintln!(
                 "tokend: with a PostgreSQL database, TOKEND_KEY_FILE (--key-file) must name \
                  the key file: the same file on every node"
@@ -260,7 +273,7 @@ fn file_only(
 ) -> Result<(), String> {
     match db {
         DatabaseLocation::File(path) => command(path),
-        DatabaseLocation::Postgres(_) => Err(format!(
+        DatabaseLocation::Postgres { .. } => Err(format!(
             "{db} is a PostgreSQL database: back it up and restore it with PostgreSQL's own \
              tools (pg_dump, pg_basebackup and point-in-time recovery), as README \
              \"Several nodes on PostgreSQL\" says"
@@ -279,8 +292,8 @@ fn migrate(db: &DatabaseLocation) -> Result<(), String> {
             SqliteDatabase::open_existing(path).map_err(|e| cannot_open(db, e))?;
             (before, version(path)?)
         }
-        DatabaseLocation::Postgres(url) => {
-            PgDatabase::migrate(url).map_err(|e| cannot_open(db, e))?
+        DatabaseLocation::Postgres { url, ca_pem } => {
+            PgDatabase::migrate(url, ca_pem.as_deref()).map_err(|e| cannot_open(db, e))?
         }
     };
     if before == after {
@@ -298,10 +311,11 @@ fn administer(
 ) -> Result<(), String> {
     let db_path = match db {
         DatabaseLocation::File(path) => path,
-        DatabaseLocation::Postgres(url) => {
+        DatabaseLocation::Postgres { url, ca_pem } => {
             // Refused before anything is written: an empty database has
             // no authority to administer.
-            let database = PgDatabase::open_existing(url).map_err(|e| cannot_open(db, e))?;
+            let database = PgDatabase::open_existing(url, ca_pem.as_deref())
+                .map_err(|e| cannot_open(db, e))?;
             return administer_database(Arc::new(database), db, key_file, command);
         }
     };

@@ -149,10 +149,11 @@ pub(super) fn serve(
     }
     let db = match location {
         DatabaseLocation::File(path) => path,
-        DatabaseLocation::Postgres(url) => {
+        DatabaseLocation::Postgres { url, ca_pem } => {
             let busy_timeout = args.busy_timeout;
             let open = move || {
-                let database = PgDatabase::open(url).map_err(|e| cannot_open(location, e))?;
+                let database = PgDatabase::open(url, ca_pem.as_deref())
+                    .map_err(|e| cannot_open(location, e))?;
                 let database: Arc<dyn Database> =
                     Arc::new(database.with_busy_timeout(busy_timeout));
                 Ok((database, Box::new(|| {}) as Box<dyn FnOnce()>))

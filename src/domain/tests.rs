@@ -25,9 +25,9 @@ impl Backend {
     fn database(self) -> Arc<dyn Database> {
         match self {
             Backend::Sqlite => Arc::new(SqliteDatabase::in_memory().unwrap()),
-            Backend::Postgres => {
-                Arc::new(PgDatabase::open(&crate::store::postgres::test_database_url()).unwrap())
-            }
+            Backend::Postgres => Arc::new(
+                PgDatabase::open(&crate::store::postgres::test_database_url(), None).unwrap(),
+            ),
         }
     }
 }

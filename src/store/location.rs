@@ -9,15 +9,22 @@ pub enum DatabaseLocation {
     /// The embedded database, in this file.
     File(PathBuf),
     /// A PostgreSQL database, as a `postgres://` or `postgresql://` URL
-    /// (libpq's form: user, password, host, port, database, options).
-    Postgres(String),
+    /// (libpq's form: user, password, host, port, database, options), and
+    /// the PEM certificates to trust for its TLS beside the system's.
+    Postgres {
+        url: String,
+        ca_pem: Option<Vec<u8>>,
+    },
 }
 
 impl DatabaseLocation {
     pub fn parse(value: &str) -> DatabaseLocation {
         let lower = value.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            DatabaseLocation::Postgres(value.to_string())
+            DatabaseLocation::Postgres {
+                url: value.to_string(),
+                ca_pem: None,
+            }
         } else {
             DatabaseLocation::File(PathBuf::from(value))
         }
@@ -33,13 +40,26 @@ impl From<&std::ffi::OsStr> for DatabaseLocation {
     }
 }
 
+impl DatabaseLocation {
+    /// Trusts the certificates in `pem` for a PostgreSQL server's TLS.
+    pub fn trusting(self, pem: Vec<u8>) -> DatabaseLocation {
+        match self {
+            DatabaseLocation::Postgres { url, .. } => DatabaseLocation::Postgres {
+                url,
+                ca_pem: Some(pem),
+            },
+            file => file,
+        }
+    }
+}
+
 /// The file's path, or the URL without its password: what messages and
 /// logs may show.
 impl fmt::Display for DatabaseLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseLocation::File(path) => write!(f, "{}", path.display()),
-            DatabaseLocation::Postgres(url) => f.write_str(&without_password(url)),
+            DatabaseLocation::Postgres { url, .. } => f.write_str(&without_password(url)),
         }
     }
 }
@@ -89,11 +109,11 @@ mod tests {
         );
         assert!(matches!(
             DatabaseLocation::parse("postgresql://db.example/tokend"),
-            DatabaseLocation::Postgres(_)
+            DatabaseLocation::Postgres { .. }
         ));
         assert!(matches!(
             DatabaseLocation::parse("POSTGRES://db/tokend"),
-            DatabaseLocation::Postgres(_)
+            DatabaseLocation::Postgres { .. }
         ));
     }
 

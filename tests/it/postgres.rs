@@ -517,3 +517,61 @@ fn a_databases_password_is_never_shown() {
         );
     }
 }
+
+/// The CA the tests' PostgreSQL server's certificate is from.
+fn postgres_ca() -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/server");
+    let out = std::process::Command::new(script)
+        .arg("ca")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn with_sslmode_require_a_node_speaks_tls_to_a_server_it_trusts_and_to_no_other() {
+    let url = postgres_database();
+    let (server, name) = url.rsplit_once('/').unwrap();
+    // By name the certificate names, 127.0.0.1, and by its CA only.
+    let tls_url = format!("{url}?sslmode=require");
+    let dir = TempDir::new();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let distrusted = run_tokend(
+        &[
+            "--db",
+            &tls_url,
+            "--key-file",
+            "k",
+            "serve",
+            "--listen",
+            &listen,
+        ],
+        None,
+        &[("TOKEND_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        &dir.path,
+    );
+    distrusted.code_is(1, "a server whose certificate is not trusted");
+    assert!(distrusted.stderr.contains("certificate"), "{distrusted:#?}");
+    let node = TestServer::config()
+        .postgres(&tls_url)
+        .env("TOKEND_DB_CA_FILE", &postgres_ca())
+        .start();
+    node.api().admin_login();
+    let out = std::process::Command::new("psql")
+        .args([
+            &format!("{server}/postgres"),
+            "-tA",
+            "-c",
+            &format!(
+                "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s \
+                 JOIN pg_stat_activity a ON a.pid = s.pid \
+                 WHERE a.datname = '{name}' AND a.application_name = 'tokend'"
+            ),
+        ])
+        .output()
+        .unwrap();
+    let counts = String::from_utf8(out.stdout).unwrap();
+    let (encrypted, all) = counts.trim().split_once('|').unwrap();
+    assert!(all.parse::<u32>().unwrap() > 3, "{counts}");
+    assert_eq!(encrypted, all, "every connection of the node is TLS");
+}

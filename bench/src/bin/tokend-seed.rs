@@ -61,10 +61,11 @@ fn seed(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .clone()
                 .unwrap_or_else(|| KeyFile::default_for(path)),
         ),
-        (DatabaseLocation::Postgres(url), Some(key_file)) => {
-            (Arc::new(PgDatabase::open(url)?), key_file.clone())
-        }
-        (DatabaseLocation::Postgres(_), None) => {
+        (DatabaseLocation::Postgres { url, ca_pem }, Some(key_file)) => (
+            Arc::new(PgDatabase::open(url, ca_pem.as_deref())?),
+            key_file.clone(),
+        ),
+        (DatabaseLocation::Postgres { .. }, None) => {
             return Err("--key-file is needed with a PostgreSQL database".into())
         }
     };

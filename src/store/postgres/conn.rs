@@ -166,7 +166,15 @@ impl PgConn {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         let Some(db) = e.as_db_error() else {
-            return StoreError::Failed(e.to_string());
+            // The causes too: "error performing TLS handshake" alone does
+            // not say that the certificate was not trusted.
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(inner) = cause {
+                text.push_str(&format!(": {inner}"));
+                cause = inner.source();
+            }
+            return StoreError::Failed(text);
         };
         match *db.code() {
             SqlState::UNIQUE_VIOLATION => StoreError::Duplicate,

@@ -50,11 +50,12 @@ pub struct PgDatabase {
 }
 
 impl PgDatabase {
-    /// Connects to `url` (`postgres://user:password@host:port/database`),
+    /// Connects to `url` (`postgres://user:password@host:port/database`,
+    /// TLS with `?sslmode=require`, trusting `extra_ca_pem` too),
     /// creates the schema in an empty database, and checks that the schema
     /// is the one this binary knows: an older one needs `tokend migrate`.
-    pub fn open(url: &str) -> StoreResult<PgDatabase> {
-        let database = PgDatabase::connect_to(url)?;
+    pub fn open(url: &str, extra_ca_pem: Option<&[u8]>) -> StoreResult<PgDatabase> {
+        let database = PgDatabase::connect_to(url, extra_ca_pem)?;
         let conn = PgConn::connect(&database.connector)?;
         let (_, now) = migrate(&conn, Upgrade::OnlyEmpty)?;
         if now < known_version() {
@@ -66,8 +67,8 @@ impl PgDatabase {
     /// Opens a database that must hold a tokend schema already, of this
     /// binary's version: an empty one is refused before anything is
     /// written to it (`NotTokend`).
-    pub fn open_existing(url: &str) -> StoreResult<PgDatabase> {
-        let database = PgDatabase::connect_to(url)?;
+    pub fn open_existing(url: &str, extra_ca_pem: Option<&[u8]>) -> StoreResult<PgDatabase> {
+        let database = PgDatabase::connect_to(url, extra_ca_pem)?;
         let conn = PgConn::connect(&database.connector)?;
         let (found, _) = migrate(&conn, Upgrade::Nothing)?;
         if found == 0 {
@@ -81,13 +82,13 @@ impl PgDatabase {
 
     /// Migrates the database at `url` to the schema this binary knows; the
     /// version it had and the version it has.
-    pub fn migrate(url: &str) -> StoreResult<(i64, i64)> {
-        let database = PgDatabase::connect_to(url)?;
+    pub fn migrate(url: &str, extra_ca_pem: Option<&[u8]>) -> StoreResult<(i64, i64)> {
+        let database = PgDatabase::connect_to(url, extra_ca_pem)?;
         let conn = PgConn::connect(&database.connector)?;
         migrate(&conn, Upgrade::All)
     }
 
-    fn connect_to(url: &str) -> StoreResult<PgDatabase> {
+    fn connect_to(url: &str, extra_ca_pem: Option<&[u8]>) -> StoreResult<PgDatabase> {
         let mut config: Config = url
             .parse()
             .map_err(|e| StoreError::Failed(format!("not a PostgreSQL URL: {e}")))?;
@@ -98,7 +99,7 @@ impl PgDatabase {
             config.connect_timeout(Duration::from_secs(5));
         }
         let io = IoRuntime::start()?;
-        let connector = io.connector(config);
+        let connector = io.connector(config, extra_ca_pem)?;
         let generations = Arc::new(Generations::default());
         Ok(PgDatabase {
             notices: Notices::new(connector.clone(), Arc::clone(&generations)),

@@ -64,7 +64,8 @@ pub(crate) fn test_database_url() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let url = test_server_url();
     let io = IoRuntime::start().unwrap();
-    let admin = PgConn::connect(&io.connector(url.parse().unwrap())).expect("the test server");
+    let admin = PgConn::connect(&io.connector(url.parse().unwrap(), None).unwrap())
+        .expect("the test server");
     let name = format!(
         "tokend_test_{}_{}_{}",
         std::process::id(),
@@ -87,9 +88,9 @@ pub(crate) fn test_conn() -> PgConn {
     use std::sync::OnceLock;
     static IO: OnceLock<IoRuntime> = OnceLock::new();
     let url = test_database_url();
-    PgDatabase::migrate(&url).unwrap();
+    PgDatabase::migrate(&url, None).unwrap();
     let io = IO.get_or_init(|| IoRuntime::start().unwrap());
-    PgConn::connect(&io.connector(url.parse().unwrap())).unwrap()
+    PgConn::connect(&io.connector(url.parse().unwrap(), None).unwrap()).unwrap()
 }
 
 #[cfg(test)]

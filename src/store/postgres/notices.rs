@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 use super::generations::{Generation, Generations};
 use super::runtime::Connector;
@@ -111,7 +111,7 @@ impl Notices {
 async fn listen(connector: Connector, state: Arc<State>, node: u64) {
     let mut said_down = false;
     loop {
-        match connector.config().connect(NoTls).await {
+        match connector.open().await {
             Ok((client, mut connection)) => {
                 said_down = false;
                 let client = Arc::new(client);

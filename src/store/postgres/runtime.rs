@@ -5,9 +5,15 @@
 use std::sync::mpsc;
 use std::thread;
 
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, Config, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::conn::block_on;
 use crate::domain::storage::{StoreError, StoreResult};
@@ -55,27 +61,82 @@ impl IoRuntime {
         })
     }
 
-    /// What makes connections to the database `config` names.
-    pub(crate) fn connector(&self, config: Config) -> Connector {
-        Connector {
+    /// What makes connections to the database `config` names. With
+    /// `sslmode=require` they are TLS, the server's certificate checked
+    /// against the system's roots and `extra_ca_pem` and its name against
+    /// the host's; otherwise plain (`prefer` too: a certificate that cannot
+    /// be checked must not be accepted silently).
+    pub(crate) fn connector(
+        &self,
+        mut config: Config,
+        extra_ca_pem: Option<&[u8]>,
+    ) -> StoreResult<Connector> {
+        if config.get_ssl_mode() != SslMode::Require {
+            config.ssl_mode(SslMode::Disable);
+        }
+        Ok(Connector {
             handle: self.handle.clone(),
             config,
-        }
+            tls: tls_connector(extra_ca_pem)?,
+        })
     }
 }
+
+/// The TLS client of the connections: rustls on ring, as the server's.
+fn tls_connector(extra_ca_pem: Option<&[u8]>) -> StoreResult<MakeRustlsConnect> {
+    let failed = |e: &dyn std::fmt::Display| StoreError::Failed(format!("TOKEND_DB_CA_FILE: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates are skipped: a private CA may be all
+    // a lab trusts.
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(pem) = extra_ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots
+                .add(cert.map_err(|e| failed(&e))?)
+                .map_err(|e| failed(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(failed(&"no PEM certificate in it"));
+        }
+    }
+    let provider = Arc::new(ring_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Failed(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// ring's default suites and key exchanges, as the server's TLS: rustls
+/// marks ring's provider deprecated for its lack of a post-quantum key
+/// exchange (see `http::tls`).
+#[allow(deprecated)]
+fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// A connection's socket task, for those who drive it themselves.
+pub(crate) type Connection = tokio_postgres::Connection<
+    Socket,
+    <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<Socket>>::Stream,
+>;
 
 /// Makes connections to one database, their tasks on the I/O thread.
 #[derive(Clone)]
 pub(crate) struct Connector {
     handle: Handle,
     config: Config,
+    tls: MakeRustlsConnect,
 }
 
 impl Connector {
     pub(crate) fn connect(&self) -> StoreResult<Client> {
-        let config = self.config.clone();
+        let connector = self.clone();
         let task = self.handle.spawn(async move {
-            let (client, connection) = config.connect(NoTls).await?;
+            let (client, connection) = connector.open().await?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     logging::warn(format!("tokend: a PostgreSQL connection ended: {e}"));
@@ -98,6 +159,12 @@ impl Connector {
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// A new connection and its socket task, to be driven by the caller on
+    /// the I/O thread.
+    pub(crate) async fn open(&self) -> Result<(Client, Connection), tokio_postgres::Error> {
+        self.config.connect(self.tls.clone()).await
     }
 
     /// The I/O thread's runtime, for tasks of the backend's own.

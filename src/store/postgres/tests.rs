@@ -27,23 +27,23 @@ fn names_fold_ascii_case_only_as_sqlite_nocase_does() {
 fn a_new_database_gets_the_schema_once_and_a_foreign_one_is_refused() {
     let url = test_database_url();
     assert_eq!(
-        PgDatabase::migrate(&url).unwrap(),
+        PgDatabase::migrate(&url, None).unwrap(),
         (0, database::known_version())
     );
     assert_eq!(
-        PgDatabase::migrate(&url).unwrap(),
+        PgDatabase::migrate(&url, None).unwrap(),
         (database::known_version(), database::known_version()),
         "migrating again changes nothing"
     );
-    PgDatabase::open(&url).unwrap();
+    PgDatabase::open(&url, None).unwrap();
 
     let foreign = test_database_url();
     let io = IoRuntime::start().unwrap();
-    let conn = PgConn::connect(&io.connector(foreign.parse().unwrap())).unwrap();
+    let conn = PgConn::connect(&io.connector(foreign.parse().unwrap(), None).unwrap()).unwrap();
     conn.batch_execute("CREATE TABLE invoices (id BIGINT)")
         .unwrap();
     assert!(matches!(
-        PgDatabase::open(&foreign),
+        PgDatabase::open(&foreign, None),
         Err(StoreError::NotTokend)
     ));
 }
@@ -51,13 +51,13 @@ fn a_new_database_gets_the_schema_once_and_a_foreign_one_is_refused() {
 #[test]
 fn a_database_newer_than_the_binary_is_refused() {
     let url = test_database_url();
-    PgDatabase::migrate(&url).unwrap();
+    PgDatabase::migrate(&url, None).unwrap();
     let io = IoRuntime::start().unwrap();
-    let conn = PgConn::connect(&io.connector(url.parse().unwrap())).unwrap();
+    let conn = PgConn::connect(&io.connector(url.parse().unwrap(), None).unwrap()).unwrap();
     conn.batch_execute("UPDATE schema_version SET version = version + 1")
         .unwrap();
     assert!(matches!(
-        PgDatabase::open(&url),
+        PgDatabase::open(&url, None),
         Err(StoreError::TooNew { .. })
     ));
 }
@@ -68,7 +68,7 @@ fn nodes_starting_together_create_the_schema_once() {
     let nodes: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
-            std::thread::spawn(move || PgDatabase::open(&url).map(|_| ()))
+            std::thread::spawn(move || PgDatabase::open(&url, None).map(|_| ()))
         })
         .collect();
     for node in nodes {
@@ -79,7 +79,7 @@ fn nodes_starting_together_create_the_schema_once() {
 #[test]
 fn writes_commit_through_the_writer_and_reads_see_them() {
     let url = test_database_url();
-    let database = PgDatabase::open(&url).unwrap();
+    let database = PgDatabase::open(&url, None).unwrap();
     let mut store = database.connect().unwrap();
     store
         .write(|tx| tx.record_login_unlock("alice@acme", 7))
@@ -99,12 +99,12 @@ fn writes_commit_through_the_writer_and_reads_see_them() {
 #[test]
 fn a_dropped_connection_is_made_again() {
     let url = test_database_url();
-    let database = PgDatabase::open(&url).unwrap();
+    let database = PgDatabase::open(&url, None).unwrap();
     let store = database.connect().unwrap();
     let reads = store.reads();
     reads.login_unlocked_at("x").unwrap();
     let io = IoRuntime::start().unwrap();
-    let admin = PgConn::connect(&io.connector(url.parse().unwrap())).unwrap();
+    let admin = PgConn::connect(&io.connector(url.parse().unwrap(), None).unwrap()).unwrap();
     admin
         .query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
