@@ -386,17 +386,17 @@ impl Client {
     }
 }
 
-/// `send`'s answer, sent again (up to five times) while it is 503 with
+/// `send`'s answer, sent again (for up to about ten seconds) while it is 503 with
 /// `Retry-After`, as a client does: a test's setup login must not fail
 /// because a loaded machine hashed its password past a short busy timeout
 /// the test set for what it checks afterwards.
 fn retried_while_busy(send: impl Fn() -> Response) -> Response {
     let mut r = send();
-    for _ in 0..4 {
+    for _ in 0..40 {
         if r.status != 503 || r.header("Retry-After").is_none() {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep(std::time::Duration::from_millis(250));
         r = send();
     }
     r
