@@ -56,8 +56,8 @@ const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(30 * 60);
 struct Cli {
     /// The database: a SQLite file, or a PostgreSQL database as a
     /// `postgres://user:password@host:port/database` URL. `tokend serve`
-    /// creates it (the file, or the schema in an empty database) on first
-    /// start; every other command needs it to exist.
+    /// creates it on first start (the file, or the schema in an empty
+    /// database); every other command needs it to exist.
     #[arg(
         long,
         global = true,
