@@ -204,7 +204,7 @@ impl Storage for PgStore {
         let outer = self
             .snapshots
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .map_or(false, |before| before == 1);
+            .is_ok_and(|before| before == 1);
         if outer {
             // A read-only transaction: nothing to lose if this fails (the
             // connection is gone, and the transaction with it).
