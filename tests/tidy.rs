@@ -509,6 +509,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         20,
         "5106a46673c5f85f4dc170ae2244015672a8bd7707e174b7269f9673931ff9af",
     ),
+    (
+        21,
+        "f77a8e33bd2697c6354c20091881490e3106655ed3ee419139f1c7e7d38fd476",
+    ),
 ];
 
 #[test]
