@@ -784,11 +784,12 @@ pub trait Storage: Send {
     fn reads(&self) -> &dyn Reads;
     /// Runs `job` in one transaction; commits it with `durability` when the
     /// job succeeds, rolls it back otherwise.
-    fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()>;
+    /// A shared borrow is enough: the job goes to the writer, and
+    /// authentication, which handlers run with one, records DPoP proofs.
+    fn run_write(&self, job: WriteJob, durability: Durability) -> StoreResult<()>;
     /// Like `run_write`, but returns once the job is queued: the caller
     /// awaits the commit (and must, before acknowledging anything).
-    fn submit_write(&mut self, job: WriteJob, durability: Durability)
-        -> StoreResult<PendingCommit>;
+    fn submit_write(&self, job: WriteJob, durability: Durability) -> StoreResult<PendingCommit>;
     /// Queues `events` for a later durable commit and returns at once: for
     /// events no answer waits for (refusals'). The backend keeps them until
     /// a commit holds them, trying again while the database cannot take
@@ -869,14 +870,14 @@ pub trait Database: Send + Sync {
 impl dyn Storage {
     /// Runs `work` in one durable transaction and returns its result.
     pub fn write<T: Send + 'static>(
-        &mut self,
+        &self,
         work: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         self.write_with(Durability::Durable, work)
     }
 
     pub fn write_with<T: Send + 'static>(
-        &mut self,
+        &self,
         durability: Durability,
         mut work: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {

@@ -500,7 +500,7 @@ fn an_upgraded_database_gets_an_rsa_key_published_before_it_signs(backend: Backe
         .into_iter()
         .find(|k| k.algorithm == "ES256")
         .unwrap();
-    let mut store = f.database.connect().unwrap();
+    let store = f.database.connect().unwrap();
     store
         .write(move |tx| tx.retire_signing_keys_except(std::slice::from_ref(&ec.kid), START))
         .unwrap();
