@@ -35,7 +35,6 @@ use account_cache::AccountCache;
 pub use ambient::{Ambient, Clock, ManualClock};
 use audit::refusals::RefusalLedger;
 pub use audit::{parse_event_time, Actor, TimeOrAge};
-use auth::second_factor::PendingLogins;
 pub use auth::second_factor::{Enrolment, SecondFactorStatus, RECOVERY_CODES};
 use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession, Presented};
@@ -233,8 +232,6 @@ struct Shared {
     kek: OnceLock<Kek>,
     /// Whether the wall clock may be trusted to destroy by.
     clock_watch: ClockWatch,
-    /// Console logins whose password was right, waiting for a code.
-    pending_logins: PendingLogins,
     /// Leak reports per client address.
     leak_limiter: tokens::leaks::LeakReportLimiter,
     /// Leaked tokens' owners' mails, waiting for the relay.
@@ -328,7 +325,6 @@ impl Authority {
             keys: RwLock::new(None),
             kek_store,
             kek: OnceLock::new(),
-            pending_logins: PendingLogins::default(),
             leak_limiter: Default::default(),
             leak_notices: Default::default(),
         };

@@ -1306,6 +1306,83 @@ fn outside_its_networks_a_token_answers_as_an_unknown_one_even_once_expired(back
 
 const UNKNOWN: &str = "the API token is invalid or has been revoked";
 
+/// Another node serving the same database: a process of its own, with the
+/// same key file.
+fn other_node(f: &Fixture, settings: Settings) -> Authority {
+    Authority::start(
+        f.database.clone(),
+        settings,
+        ambient(&f.clock),
+        None,
+        crate::domain::tokens::sealing::test_store(),
+    )
+    .unwrap()
+    .0
+}
+
+/// The TOTP code of `secret` (base32, as an app is given it) at `at`.
+fn totp_code(secret: &str, at: i64) -> String {
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap()
+        .generate(at as u64)
+        .to_string()
+}
+
+fn a_console_login_waits_on_one_node_and_completes_once_on_another(backend: Backend) {
+    let mut f = Fixture::new(backend);
+    let admin = f.admin();
+    let enrolment = f.authority.begin_second_factor(&admin).unwrap();
+    f.authority
+        .confirm_second_factor(&admin, &totp_code(&enrolment.secret, f.clock.now()))
+        .unwrap();
+    let mut node_b = other_node(&f, settings());
+    let expired = |result: Result<LoginSession, DomainError>, what: &str| match result {
+        Err(DomainError::Unauthenticated(why)) => assert!(why.contains("expired"), "{what}"),
+        Err(e) => panic!("{what}: {e:?}"),
+        Ok(_) => panic!("{what}: logged in"),
+    };
+    let pending = |f: &mut Fixture| match f.admin_login(HOME) {
+        Err(DomainError::SecondFactorRequired(handle)) => handle,
+        other => panic!(
+            "a login with a second factor: {:?}",
+            other.map(|s| s.session_id)
+        ),
+    };
+
+    f.clock.jump(30);
+    let handle = pending(&mut f);
+    assert!(matches!(
+        node_b.continue_login(&handle, "000000", HOME),
+        Err(DomainError::InvalidSecondFactor)
+    ));
+    let code = totp_code(&enrolment.secret, f.clock.now());
+    expired(
+        node_b.continue_login(&handle, &code, ELSEWHERE),
+        "from another address",
+    );
+    let session = node_b.continue_login(&handle, &code, HOME).unwrap();
+    node_b
+        .authenticate(&session.access_token, HOME)
+        .expect("node b's session");
+    f.clock.jump(30);
+    let next = totp_code(&enrolment.secret, f.clock.now());
+    expired(
+        f.authority.continue_login(&handle, &next, HOME),
+        "the same login again, on node a",
+    );
+
+    // Five minutes, then forgotten.
+    let late = pending(&mut f);
+    f.clock.jump(301);
+    let later = totp_code(&enrolment.secret, f.clock.now());
+    expired(node_b.continue_login(&late, &later, HOME), "too late");
+}
+
 on_every_backend!(
     first_start_happens_once,
     admin_commands_refuse_an_uninitialised_database,
@@ -1335,4 +1412,5 @@ on_every_backend!(
     the_operator_resets_a_password_and_every_session_ends,
     a_lost_key_file_is_never_replaced_silently_but_on_request_and_a_reseal_follows,
     outside_its_networks_a_token_answers_as_an_unknown_one_even_once_expired,
+    a_console_login_waits_on_one_node_and_completes_once_on_another,
 );
