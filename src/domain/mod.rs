@@ -68,8 +68,8 @@ pub use records::{WebhookDelivery, WebhookRecord};
 use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
+use tokens::dpop::DpopNonces;
 pub use tokens::dpop::{CheckedProof, DpopNonce, DPOP_ALGORITHMS};
-use tokens::dpop::{DpopNonces, ProofReplayCache};
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
 pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
@@ -97,11 +97,19 @@ pub struct Committing<T> {
 }
 
 /// The commit an answer waits for.
-pub struct Commit(PendingCommit);
+pub struct Commit {
+    pending: PendingCommit,
+    /// What the client is told when the write found a single-use record
+    /// used already (`StoreError::Conflict`), if the write guards one.
+    conflict: Option<DomainError>,
+}
 
 impl Commit {
     pub async fn done(self) -> Result<(), DomainError> {
-        Ok(self.0.committed().await?)
+        match (self.pending.committed().await, self.conflict) {
+            (Err(storage::StoreError::Conflict), Some(refusal)) => Err(refusal),
+            (result, _) => Ok(result?),
+        }
     }
 }
 
@@ -110,7 +118,10 @@ impl Commit {
     fn done_already() -> Commit {
         let (sender, pending) = storage::commit_channel();
         sender.send(Ok(()));
-        Commit(pending)
+        Commit {
+            pending,
+            conflict: None,
+        }
     }
 }
 
@@ -118,7 +129,10 @@ impl Commit {
 impl<T> Committing<T> {
     /// The value once committed, blocking.
     pub fn wait(self) -> Result<T, DomainError> {
-        self.commit.0.wait()?;
+        match (self.commit.pending.wait(), self.commit.conflict) {
+            (Err(storage::StoreError::Conflict), Some(refusal)) => return Err(refusal),
+            (result, _) => result?,
+        }
         Ok(self.value)
     }
 }
@@ -236,10 +250,8 @@ struct Shared {
     leak_limiter: tokens::leaks::LeakReportLimiter,
     /// Leaked tokens' owners' mails, waiting for the relay.
     leak_notices: tokens::leaks::LeakNotices,
-    /// DPoP proofs seen while still acceptable.
-    dpop_proofs: ProofReplayCache,
-    /// The key of this process's DPoP nonces.
-    dpop_nonces: DpopNonces,
+    /// DPoP nonces, under a key derived from the KEK once first needed.
+    dpop_nonces: OnceLock<DpopNonces>,
 }
 
 pub struct Authority {
@@ -310,10 +322,8 @@ impl Authority {
         kek_store: Arc<dyn KekStore>,
     ) -> Result<Authority, DomainError> {
         let clock_watch = ClockWatch::start(&ambient, store.reads())?;
-        let dpop_nonces = DpopNonces::new(ambient.random.as_ref())?;
         let shared = Shared {
-            dpop_proofs: ProofReplayCache::default(),
-            dpop_nonces,
+            dpop_nonces: OnceLock::new(),
             clock_watch,
             database,
             settings,
