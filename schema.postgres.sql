@@ -439,3 +439,23 @@ CREATE TRIGGER bundle_orgs_changed AFTER INSERT OR UPDATE OR DELETE ON bundle_or
     FOR EACH STATEMENT EXECUTE FUNCTION tokend_bump_generation('directory');
 CREATE TRIGGER role_orgs_changed AFTER INSERT OR UPDATE OR DELETE ON role_orgs
     FOR EACH STATEMENT EXECUTE FUNCTION tokend_bump_generation('directory');
+
+-- migration 21
+-- DPoP proofs seen (RFC 9449 §11.1), by a digest of the proof's key and
+-- its `jti`: a proof used on one node is refused on every other.
+CREATE TABLE dpop_proofs (
+    replay_key BYTEA PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX dpop_proofs_by_expiry ON dpop_proofs (expires_at);
+-- Console logins whose password was right, waiting for the second factor,
+-- by a digest of the handle: the second step may reach another node.
+CREATE TABLE pending_logins (
+    handle_digest BYTEA PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    org_name      TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    expires_at    BIGINT NOT NULL
+);
+CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);

@@ -745,3 +745,26 @@ CREATE UNIQUE INDEX webhook_deliveries_expiring_once
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, created_at);
+
+-- migration 21
+-- DPoP proofs seen (RFC 9449 §11.1), by a digest of the proof's key and
+-- its `jti`: a proof used on one node is refused on every other. Kept a
+-- while past the time any node would still accept the proof, then
+-- forgotten by the housekeeping pass.
+CREATE TABLE dpop_proofs (
+    replay_key BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX dpop_proofs_by_expiry ON dpop_proofs (expires_at);
+-- Console logins whose password was right, waiting for the second factor,
+-- by a digest of the handle the browser holds (never the handle): the
+-- second step may reach another node. Used once; forgotten once expired.
+CREATE TABLE pending_logins (
+    handle_digest BLOB PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    org_name      TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL
+);
+CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);

@@ -509,6 +509,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         20,
         "5106a46673c5f85f4dc170ae2244015672a8bd7707e174b7269f9673931ff9af",
     ),
+    (
+        21,
+        "f77a8e33bd2697c6354c20091881490e3106655ed3ee419139f1c7e7d38fd476",
+    ),
 ];
 
 /// The numbered sections of a schema file, by the marker that begins
@@ -531,10 +535,16 @@ fn schema_sections(file: &str) -> Vec<(usize, String)> {
 
 /// Sections of schema.postgres.sql released, with their digests: the
 /// baseline (version 20) and any migration after it.
-const RELEASED_POSTGRES_SECTIONS: &[(usize, &str)] = &[(
-    20,
-    "baa77c58cd542dba2d0695d856ba7c43f78953b49180391fb4d5985c4ae18c4f",
-)];
+const RELEASED_POSTGRES_SECTIONS: &[(usize, &str)] = &[
+    (
+        20,
+        "baa77c58cd542dba2d0695d856ba7c43f78953b49180391fb4d5985c4ae18c4f",
+    ),
+    (
+        21,
+        "8c9d49d1d9fab8f16771352d1c2b4f6c2877c1664a8fa68d92752120e58749a0",
+    ),
+];
 
 #[test]
 fn released_postgres_sections_never_change() {

@@ -360,8 +360,9 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 const RETENTION_EVERY: u32 = 60;
 
 /// The housekeeping pass, on a thread of its own: the summaries of counted
-/// refusals, the audit size bound and the revocation of tokens idle past
-/// their org's policy every minute; the audit retention and forgetting revoked access tokens that
+/// refusals, the audit size bound, the revocation of tokens idle past
+/// their org's policy, and forgetting spent DPoP proofs and expired
+/// pending logins every minute; the audit retention and forgetting revoked access tokens that
 /// have expired anyway, at start and then hourly.
 fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
     let pass = move || {
@@ -405,6 +406,13 @@ fn start_housekeeping(mut authority: Authority) -> Result<(), String> {
                     "tokend: revoked {n} API tokens idle past their policy"
                 )),
                 Err(e) => say("idle tokens were not revoked", &e),
+            }
+            // Every minute: every DPoP request adds a proof.
+            if let Err(e) = authority.forget_spent_proofs_and_logins() {
+                say(
+                    "spent DPoP proofs and pending logins were not forgotten",
+                    &e,
+                );
             }
         }
     };

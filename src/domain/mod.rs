@@ -36,7 +36,6 @@ use account_cache::AccountCache;
 pub use ambient::{Ambient, Clock, ManualClock};
 use audit::refusals::RefusalLedger;
 pub use audit::{parse_event_time, Actor, TimeOrAge};
-use auth::second_factor::PendingLogins;
 pub use auth::second_factor::{Enrolment, SecondFactorStatus, RECOVERY_CODES};
 use auth::throttle::LoginThrottle;
 pub use auth::{LoginEndpoint, LoginSession, Presented};
@@ -70,8 +69,8 @@ pub use records::{WebhookDelivery, WebhookRecord};
 use storage::{Database, PendingCommit, Reads, Storage};
 use tokens::access_token::VerifiedTokens;
 pub use tokens::api_token::ApiTokenSecret;
+use tokens::dpop::DpopNonces;
 pub use tokens::dpop::{CheckedProof, DpopNonce, DPOP_ALGORITHMS};
-use tokens::dpop::{DpopNonces, ProofReplayCache};
 pub use tokens::identity::{ExchangeRequest, IdentityClaims};
 pub use tokens::keys::{key_file_verdict, ResealReport};
 pub use tokens::keys::{KeyRotation, SigningKeyInfo};
@@ -99,11 +98,19 @@ pub struct Committing<T> {
 }
 
 /// The commit an answer waits for.
-pub struct Commit(PendingCommit);
+pub struct Commit {
+    pending: PendingCommit,
+    /// What the client is told when the write found a single-use record
+    /// used already (`StoreError::Conflict`), if the write guards one.
+    conflict: Option<DomainError>,
+}
 
 impl Commit {
     pub async fn done(self) -> Result<(), DomainError> {
-        Ok(self.0.committed().await?)
+        match (self.pending.committed().await, self.conflict) {
+            (Err(storage::StoreError::Conflict), Some(refusal)) => Err(refusal),
+            (result, _) => Ok(result?),
+        }
     }
 }
 
@@ -112,7 +119,10 @@ impl Commit {
     fn done_already() -> Commit {
         let (sender, pending) = storage::commit_channel();
         sender.send(Ok(()));
-        Commit(pending)
+        Commit {
+            pending,
+            conflict: None,
+        }
     }
 }
 
@@ -120,7 +130,10 @@ impl Commit {
 impl<T> Committing<T> {
     /// The value once committed, blocking.
     pub fn wait(self) -> Result<T, DomainError> {
-        self.commit.0.wait()?;
+        match (self.commit.pending.wait(), self.commit.conflict) {
+            (Err(storage::StoreError::Conflict), Some(refusal)) => return Err(refusal),
+            (result, _) => result?,
+        }
         Ok(self.value)
     }
 }
@@ -234,16 +247,12 @@ struct Shared {
     kek: OnceLock<Kek>,
     /// Whether the wall clock may be trusted to destroy by.
     clock_watch: ClockWatch,
-    /// Console logins whose password was right, waiting for a code.
-    pending_logins: PendingLogins,
     /// Leak reports per client address.
     leak_limiter: tokens::leaks::LeakReportLimiter,
     /// Leaked tokens' owners' mails, waiting for the relay.
     leak_notices: tokens::leaks::LeakNotices,
-    /// DPoP proofs seen while still acceptable.
-    dpop_proofs: ProofReplayCache,
-    /// The key of this process's DPoP nonces.
-    dpop_nonces: DpopNonces,
+    /// DPoP nonces, under a key derived from the KEK once first needed.
+    dpop_nonces: OnceLock<DpopNonces>,
 }
 
 pub struct Authority {
@@ -314,10 +323,8 @@ impl Authority {
         kek_store: Arc<dyn KekStore>,
     ) -> Result<Authority, DomainError> {
         let clock_watch = ClockWatch::start(&ambient, store.reads())?;
-        let dpop_nonces = DpopNonces::new(ambient.random.as_ref())?;
         let shared = Shared {
-            dpop_proofs: ProofReplayCache::default(),
-            dpop_nonces,
+            dpop_nonces: OnceLock::new(),
             clock_watch,
             database,
             settings,
@@ -329,7 +336,6 @@ impl Authority {
             keys: RwLock::new(None),
             kek_store,
             kek: OnceLock::new(),
-            pending_logins: PendingLogins::default(),
             leak_limiter: Default::default(),
             leak_notices: Default::default(),
         };

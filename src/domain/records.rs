@@ -798,6 +798,21 @@ impl Drop for SecondFactorRecord {
     }
 }
 
+/// A console login whose password was right, waiting for its second
+/// factor. Kept by a digest of the handle the client holds, never the
+/// handle itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLogin {
+    pub handle_digest: [u8; 32],
+    pub user_id: String,
+    /// `user@org` as the login named it, and the org's name.
+    pub name: String,
+    pub org_name: String,
+    /// The client address the password came from.
+    pub source: String,
+    pub expires_at: i64,
+}
+
 /// An endpoint told of token events (`domain::webhooks`).
 #[derive(Clone)]
 pub struct WebhookRecord {

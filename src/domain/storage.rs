@@ -35,7 +35,7 @@ use crate::domain::records::{
     ServiceAccountStatus,
 };
 use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
-use crate::domain::records::{Event, EventFilter, SecondFactorRecord, TokenCounts};
+use crate::domain::records::{Event, EventFilter, PendingLogin, SecondFactorRecord, TokenCounts};
 use crate::domain::records::{
     ExpiringTokenDetail, NewWebhookDelivery, WebhookDelivery, WebhookRecord,
 };
@@ -290,6 +290,12 @@ pub trait TokenWrites {
     fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<bool>;
     /// Forgets revocations of access tokens that expired before `now`.
     fn forget_expired_revocations(&self, now: i64) -> StoreResult<u64>;
+    /// Records the first use of a DPoP proof, by a digest of its key and
+    /// `jti`, remembered until `expires_at`; false (nothing changed) when
+    /// it was recorded already, on whichever node.
+    fn record_dpop_proof(&self, replay_key: &[u8; 32], expires_at: i64) -> StoreResult<bool>;
+    /// Forgets the DPoP proofs remembered until before `before`; how many.
+    fn forget_expired_dpop_proofs(&self, before: i64) -> StoreResult<u64>;
     fn insert_introspection_client(&self, client: &IntrospectionClient) -> StoreResult<()>;
     fn insert_oauth_client(&self, client: &OAuthClient) -> StoreResult<()>;
     /// Records the ID token algorithm a registered client (OAuth client or
@@ -325,6 +331,11 @@ pub trait SecondFactorReads {
     fn recovery_codes_left(&self, user_id: &str) -> StoreResult<u64>;
     /// Every second factor, pending ones too: what a reseal rewrites.
     fn all_second_factors(&self) -> StoreResult<Vec<SecondFactorRecord>>;
+    /// The pending login kept under this digest of its handle, expired or
+    /// not.
+    fn pending_login(&self, handle_digest: &[u8; 32]) -> StoreResult<Option<PendingLogin>>;
+    /// How many pending logins are kept, expired ones included.
+    fn pending_login_count(&self) -> StoreResult<u64>;
 }
 
 pub trait SecondFactorWrites {
@@ -351,6 +362,16 @@ pub trait SecondFactorWrites {
     /// Replaces the stored secret of `user_id`'s second factor (sealed
     /// anew); false when there is none.
     fn replace_second_factor_secret(&self, user_id: &str, secret: &[u8]) -> StoreResult<bool>;
+    /// Keeps a pending login; `Duplicate` when its handle's digest is
+    /// taken.
+    fn insert_pending_login(&self, login: &PendingLogin) -> StoreResult<()>;
+    /// Uses up the pending login of this digest if it is still live at
+    /// `now`: false when it was used, forgotten or had expired.
+    fn use_pending_login(&self, handle_digest: &[u8; 32], now: i64) -> StoreResult<bool>;
+    /// Forgets the pending logins that expired by `now`; how many.
+    fn forget_expired_pending_logins(&self, now: i64) -> StoreResult<u64>;
+    /// Forgets the `count` pending logins that expire soonest; how many.
+    fn forget_oldest_pending_logins(&self, count: u64) -> StoreResult<u64>;
 }
 
 pub trait KeyReads {
@@ -767,11 +788,12 @@ pub trait Storage: Send {
     fn reads(&self) -> &dyn Reads;
     /// Runs `job` in one transaction; commits it with `durability` when the
     /// job succeeds, rolls it back otherwise.
-    fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()>;
+    /// A shared borrow is enough: the job goes to the writer, and
+    /// authentication, which handlers run with one, records DPoP proofs.
+    fn run_write(&self, job: WriteJob, durability: Durability) -> StoreResult<()>;
     /// Like `run_write`, but returns once the job is queued: the caller
     /// awaits the commit (and must, before acknowledging anything).
-    fn submit_write(&mut self, job: WriteJob, durability: Durability)
-        -> StoreResult<PendingCommit>;
+    fn submit_write(&self, job: WriteJob, durability: Durability) -> StoreResult<PendingCommit>;
     /// Queues `events` for a later durable commit and returns at once: for
     /// events no answer waits for (refusals'). The backend keeps them until
     /// a commit holds them, trying again while the database cannot take
@@ -888,14 +910,14 @@ pub type NoticeHandler = Box<dyn Fn(ClusterNotice) + Send + Sync>;
 impl dyn Storage {
     /// Runs `work` in one durable transaction and returns its result.
     pub fn write<T: Send + 'static>(
-        &mut self,
+        &self,
         work: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         self.write_with(Durability::Durable, work)
     }
 
     pub fn write_with<T: Send + 'static>(
-        &mut self,
+        &self,
         durability: Durability,
         mut work: impl FnMut(&dyn Transaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {

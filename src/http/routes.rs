@@ -864,7 +864,9 @@ pub fn dispatch(authority: &mut Authority, request: &Request) -> Response {
             .iter()
             .any(|(name, _)| *name == DPOP_NONCE_HEADER)
     {
-        if let Some(nonce) = authority.dpop_nonce() {
+        // The nonce is an offer: without it, a client's next proof is
+        // refused with `use_dpop_nonce` and a nonce then.
+        if let Ok(Some(nonce)) = authority.dpop_nonce() {
             response = response.with_header(DPOP_NONCE_HEADER, nonce);
         }
     }

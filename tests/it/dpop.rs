@@ -17,14 +17,14 @@ use crate::resource_servers::run_script;
 use crate::support::*;
 
 /// A proof, the private JWK that made it, and jose's thumbprint of it.
-struct Proof {
-    proof: String,
-    key: Value,
-    jkt: String,
+pub(crate) struct Proof {
+    pub(crate) proof: String,
+    pub(crate) key: Value,
+    pub(crate) jkt: String,
 }
 
 /// A proof by `dpop_proof.mjs` for `spec` (see the script).
-fn make_proof(spec: Value) -> Proof {
+pub(crate) fn make_proof(spec: Value) -> Proof {
     let out = run_script("node", "dpop_proof.mjs", &[], Some(&spec));
     Proof {
         proof: str_field(&out, "proof").to_owned(),

@@ -17,7 +17,7 @@ const STATUS: &str = "/api/users/me/2fa";
 const CONFIRM: &str = "/api/users/me/2fa/confirm";
 
 /// The code pyotp computes from `uri` for the time `at`.
-fn code_at(uri: &str, at: i64) -> String {
+pub(crate) fn code_at(uri: &str, at: i64) -> String {
     let out = Command::new("python3")
         .args([
             "-c",

@@ -15,6 +15,7 @@ use crate::domain::directory::password;
 use crate::domain::records::TokenScope;
 use crate::domain::records::{Account, SessionRecord, UserFilter, UserSummary};
 use crate::domain::storage::ClusterNotice;
+use crate::domain::storage::StoreError;
 use crate::domain::tokens::access_token::AccessClaims;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{AccessOrigin, Authority, Caller, DomainError, RightSet};
@@ -62,6 +63,11 @@ pub struct LoginSession {
     /// The user must enrol a second factor; until then the session may
     /// only do that (and log out).
     pub enrol_only: bool,
+}
+
+/// A console login's second step came too late, or after another.
+fn login_expired() -> DomainError {
+    DomainError::Unauthenticated("the login has expired; log in again".into())
 }
 
 /// Alphabet of a pending login's handle.
@@ -114,12 +120,13 @@ impl Authority {
             );
             return Err(DomainError::InvalidCredentials);
         };
-        self.finish_login(account, &name, org_name, second_factor, source)
+        self.finish_login(account, &name, org_name, second_factor, source, None)
     }
 
     /// The console's second step: the code for a login whose password was
     /// right (`SecondFactorRequired`'s handle), from the same address,
-    /// within five minutes.
+    /// within five minutes, on this node or another; the pending login is
+    /// used up by the write that opens the session.
     pub fn continue_login(
         &mut self,
         handle: &str,
@@ -127,27 +134,23 @@ impl Authority {
         source: IpAddr,
     ) -> Result<LoginSession, DomainError> {
         let now = self.now();
-        let expired = || DomainError::Unauthenticated("the login has expired; log in again".into());
         let pending = self
-            .shared
-            .pending_logins
-            .get(handle, source, now)
-            .ok_or_else(expired)?;
+            .pending_login(handle, source)?
+            .ok_or_else(login_expired)?;
         self.check_login_lock(&pending.name, &pending.org_name, source, now)?;
         let account = self
             .db()
             .account(&pending.user_id)?
             .filter(|a| !a.disabled)
-            .ok_or_else(expired)?;
-        let session = self.finish_login(
+            .ok_or_else(login_expired)?;
+        self.finish_login(
             account,
             &pending.name,
             &pending.org_name,
             Some(code),
             source,
-        )?;
-        self.shared.pending_logins.close(handle);
-        Ok(session)
+            Some(pending.handle_digest),
+        )
     }
 
     /// Refuses a name locked for `source`, unless an admin lifted the lock.
@@ -173,7 +176,9 @@ impl Authority {
         Ok(())
     }
 
-    /// After a right password: the second factor, then the session.
+    /// After a right password: the second factor, then the session. With
+    /// `pending`, the digest of the pending login this completes: used up
+    /// in the session's write, so only one second step can win it.
     fn finish_login(
         &mut self,
         account: Account,
@@ -181,6 +186,7 @@ impl Authority {
         org_name: &str,
         second_factor: Option<&str>,
         source: IpAddr,
+        pending: Option<[u8; 32]>,
     ) -> Result<LoginSession, DomainError> {
         let now = self.now();
         let factor = self.enrolled_second_factor(&account.user_id)?;
@@ -189,9 +195,7 @@ impl Authority {
             // Only a right password gets here, and it does not count as a
             // success: the throttle's run of failures goes on.
             let handle = random_string(&*self.shared.ambient.random, HANDLE_ALPHABET, 43)?;
-            self.shared
-                .pending_logins
-                .open(&handle, &account.user_id, name, org_name, source, now);
+            self.open_pending_login(&handle, &account.user_id, name, org_name, source)?;
             self.record_login_refused(
                 "session.second_factor_required",
                 name,
@@ -241,6 +245,11 @@ impl Authority {
         match (factor, second_factor) {
             (Some(factor), Some(code)) => {
                 let opened = self.accept_second_factor(&factor, code, event, move |tx| {
+                    if let Some(digest) = &pending {
+                        if !tx.use_pending_login(digest, now)? {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
                     tx.insert_session(&session)
                 })?;
                 if opened.is_none() {
@@ -253,10 +262,21 @@ impl Authority {
                 }
             }
             _ => {
-                self.store.write(move |tx| {
+                // A pending login whose factor was reset meanwhile still
+                // opens one session only.
+                let opened = self.store.write(move |tx| {
+                    if let Some(digest) = &pending {
+                        if !tx.use_pending_login(digest, now)? {
+                            return Ok(false);
+                        }
+                    }
                     tx.insert_session(&session)?;
-                    tx.insert_event(&event)
+                    tx.insert_event(&event)?;
+                    Ok(true)
                 })?;
+                if !opened {
+                    return Err(login_expired());
+                }
             }
         }
         self.shared.throttle.record_success(name, source);

@@ -17,20 +17,19 @@
 //!   reseal` reseals it with them.
 //!
 //! The console's two-step login keeps a verified password as a short-lived
-//! pending login (`PendingLogins`), in memory: a restart asks for the
-//! password again.
+//! pending login in the database, by a digest of its handle, so that the
+//! second step may reach another node than the first; it is used up in
+//! the write that opens the session.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
 
 use serde_json::json;
 use totp_rs::{Algorithm, Builder, Secret};
 use zeroize::Zeroizing;
 
 use crate::domain::ambient::random_string;
-use crate::domain::records::{Account, SecondFactorRecord, UserSummary};
-use crate::domain::storage::{StoreResult, Transaction};
+use crate::domain::records::{Account, PendingLogin, SecondFactorRecord, UserSummary};
+use crate::domain::storage::{StoreError, StoreResult, Transaction};
 use crate::domain::tokens::policy::SecondFactorRule;
 use crate::domain::tokens::sealing;
 use crate::domain::{Actor, Authority, Caller, DomainError, Right, RightSet};
@@ -50,7 +49,7 @@ const ISSUER: &str = "tokend";
 /// How long a console login waits for its code.
 const PENDING_LOGIN_SECONDS: i64 = 300;
 /// Pending logins remembered at most; the oldest give way.
-const MAX_PENDING_LOGINS: usize = 10_000;
+const MAX_PENDING_LOGINS: u64 = 10_000;
 
 /// What a user needs to add tokend to an authenticator app.
 pub struct Enrolment {
@@ -285,7 +284,9 @@ impl Authority {
 
     /// Checks `code` and accepts it in the same write as `then`, with
     /// `event`; None (and nothing written) if the code is wrong, replayed
-    /// or used meanwhile.
+    /// or used meanwhile, or if `then` found a single-use record it needs
+    /// used meanwhile (`Conflict`: the pending login another node
+    /// completed), which loses as a replayed code does.
     pub(in crate::domain) fn accept_second_factor<T: Send + 'static>(
         &mut self,
         factor: &SecondFactorRecord,
@@ -299,14 +300,18 @@ impl Authority {
         };
         let event = event.with("second_factor", json!(proof.kind()));
         let user_id = factor.user_id.clone();
-        Ok(self.store.write(move |tx| {
+        let accepted = self.store.write(move |tx| {
             if !proof.accept(tx, &user_id, now)? {
                 return Ok(None);
             }
             let value = then(tx)?;
             tx.insert_event(&event)?;
             Ok(Some(value))
-        })?)
+        });
+        match accepted {
+            Err(StoreError::Conflict) => Ok(None),
+            accepted => Ok(accepted?),
+        }
     }
 
     /// A wrong second factor from `source` for `name`: counted by the
@@ -559,71 +564,58 @@ fn caller_login_name(caller: &Caller) -> String {
     format!("{}@{}", caller.account.user_name, caller.account.org.name)
 }
 
-/// A password verified at the console, waiting for its second factor.
-#[derive(Debug, Clone)]
-pub(in crate::domain) struct PendingLogin {
-    pub user_id: String,
-    pub name: String,
-    pub org_name: String,
-    source: IpAddr,
-    expires_at: i64,
+/// The digest a pending login is kept under: the handle itself is never
+/// stored, so the database alone continues no login.
+pub(in crate::domain) fn pending_login_digest(handle: &str) -> [u8; 32] {
+    *blake3::hash(handle.as_bytes()).as_bytes()
 }
 
-/// Pending console logins by a digest of their handle; bounded.
-#[derive(Debug, Default)]
-pub(in crate::domain) struct PendingLogins {
-    logins: Mutex<HashMap<[u8; 32], PendingLogin>>,
-}
-
-impl PendingLogins {
-    fn logins(&self) -> MutexGuard<'_, HashMap<[u8; 32], PendingLogin>> {
-        self.logins.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Remembers a verified password; the handle the second step presents.
-    pub fn open(
+impl Authority {
+    /// Keeps a verified password for `PENDING_LOGIN_SECONDS` under
+    /// `handle`, the one the second step presents. Expired ones are
+    /// forgotten first; past `MAX_PENDING_LOGINS`, the soonest to expire
+    /// give way.
+    pub(in crate::domain) fn open_pending_login(
         &self,
         handle: &str,
         user_id: &str,
         name: &str,
         org_name: &str,
         source: IpAddr,
-        now: i64,
-    ) {
-        let mut logins = self.logins();
-        logins.retain(|_, p| p.expires_at > now);
-        if logins.len() >= MAX_PENDING_LOGINS {
-            let oldest = logins
-                .iter()
-                .min_by_key(|(_, p)| p.expires_at)
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                logins.remove(&oldest);
+    ) -> Result<(), DomainError> {
+        let now = self.now();
+        let login = PendingLogin {
+            handle_digest: pending_login_digest(handle),
+            user_id: user_id.into(),
+            name: name.into(),
+            org_name: org_name.into(),
+            source: source.to_string(),
+            expires_at: now + PENDING_LOGIN_SECONDS,
+        };
+        self.store.write(move |tx| {
+            tx.forget_expired_pending_logins(now)?;
+            let held = tx.pending_login_count()?;
+            let over = (held + 1).saturating_sub(MAX_PENDING_LOGINS);
+            if over > 0 {
+                tx.forget_oldest_pending_logins(over)?;
             }
-        }
-        logins.insert(
-            *blake3::hash(handle.as_bytes()).as_bytes(),
-            PendingLogin {
-                user_id: user_id.into(),
-                name: name.into(),
-                org_name: org_name.into(),
-                source,
-                expires_at: now + PENDING_LOGIN_SECONDS,
-            },
-        );
+            tx.insert_pending_login(&login)
+        })?;
+        Ok(())
     }
 
     /// The pending login of `handle`, if it is live and from `source`.
-    pub fn get(&self, handle: &str, source: IpAddr, now: i64) -> Option<PendingLogin> {
-        self.logins()
-            .get(blake3::hash(handle.as_bytes()).as_bytes())
-            .filter(|p| p.expires_at > now && p.source == source)
-            .cloned()
-    }
-
-    pub fn close(&self, handle: &str) {
-        self.logins()
-            .remove(blake3::hash(handle.as_bytes()).as_bytes());
+    pub(in crate::domain) fn pending_login(
+        &self,
+        handle: &str,
+        source: IpAddr,
+    ) -> Result<Option<PendingLogin>, DomainError> {
+        let now = self.now();
+        let source = source.to_string();
+        Ok(self
+            .db()
+            .pending_login(&pending_login_digest(handle))?
+            .filter(|p| p.expires_at > now && p.source == source))
     }
 }
 

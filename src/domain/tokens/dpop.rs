@@ -5,24 +5,24 @@
 //! carries the key's RFC 7638 thumbprint as `cnf.jkt`, and is honoured only
 //! with a fresh proof by that key for each request (method, URL, `ath`).
 //!
-//! Replayed proofs are caught by `ProofReplayCache`, in this process's
-//! memory: one node's. Nonces (§8, §9) are stateless: an HMAC of a time
-//! window under a key this process draws at start, so they need no storage
-//! but are this process's too.
+//! Replayed proofs are caught in the database (`record_dpop_proof`, a
+//! unique insert), so a proof used on one node is refused on every other.
+//! Nonces (§8, §9) are stateless: an HMAC of a time window under a key
+//! derived from the key-encryption key, which every node shares, so a
+//! nonce one node gave out is accepted by the others with no storage.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use ring::hmac;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+use ring::{hkdf, hmac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::domain::ambient::RandomSource;
 use crate::domain::error::DpopRefusal;
 use crate::domain::tokens::access_token::AccessClaims;
+use crate::domain::tokens::sealing::Kek;
 use crate::domain::{Authority, DomainError, Presented};
 
 /// The signature algorithms a proof may use, in the order discovery and
@@ -51,16 +51,28 @@ pub enum DpopNonce {
     Required,
 }
 
+/// How long a proof is remembered after this node would stop accepting
+/// it: another node whose clock lags this one's by up to as much still
+/// accepts it, and must still find it.
+pub const PROOFS_KEPT: i64 = 300;
+
 /// A proof whose signature and claims hold for the request it came with;
-/// its `jti` is not yet recorded (`ProofReplayCache::first_use`).
+/// its `jti` is not yet recorded (`record_dpop_proof`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedProof {
     /// The RFC 7638 SHA-256 thumbprint of the proof's key, base64url.
     pub jkt: String,
-    /// What the replay cache remembers: a hash of the key and the `jti`.
-    replay_key: [u8; 32],
+    /// What the store remembers: a hash of the key and the `jti`.
+    pub(in crate::domain) replay_key: [u8; 32],
     /// Until when the proof would be accepted.
-    accepted_until: i64,
+    pub(in crate::domain) accepted_until: i64,
+}
+
+/// What a second use of a proof is told.
+pub(in crate::domain) fn replayed() -> DomainError {
+    DomainError::Dpop(DpopRefusal::InvalidProof(
+        "the proof was used before (jti)".into(),
+    ))
 }
 
 /// What a proof must match: the request it came with.
@@ -381,58 +393,30 @@ pub fn check_proof(
     })
 }
 
-/// Proofs seen while they could still be accepted, by key and `jti`
-/// (§11.1), in this process's memory. Bounded: when it is full of proofs
-/// still acceptable, new ones are refused (503) rather than any forgotten,
-/// which would let a proof be replayed. Only proofs that came with a valid
-/// API token or access token are recorded, so only a holder can fill it.
-#[derive(Default)]
-pub struct ProofReplayCache {
-    seen: Mutex<HashMap<[u8; 32], i64>>,
-}
-
-/// Proofs remembered at most (each about 48 bytes).
-const REMEMBERED_PROOFS: usize = 200_000;
-
-impl ProofReplayCache {
-    /// Records the proof; Ok(false) if it was seen before.
-    pub fn first_use(&self, proof: &CheckedProof, now: i64) -> Result<bool, DomainError> {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen
-            .get(&proof.replay_key)
-            .is_some_and(|&until| until >= now)
-        {
-            return Ok(false);
-        }
-        if seen.len() >= REMEMBERED_PROOFS {
-            seen.retain(|_, &mut until| until >= now);
-            if seen.len() >= REMEMBERED_PROOFS {
-                return Err(DomainError::Unavailable(
-                    "the DPoP replay cache is full".into(),
-                ));
-            }
-        }
-        seen.insert(proof.replay_key, proof.accepted_until);
-        Ok(true)
-    }
-}
-
 /// How long one nonce window lasts; a nonce is accepted in its window and
 /// the next, so for one to two of these.
 pub const NONCE_PERIOD: i64 = 60;
 
+/// What the nonce key is derived for (HKDF's `info`): no other use of the
+/// KEK can yield the same key.
+const NONCE_KEY_LABEL: &[u8] = b"tokend DPoP nonce key v1";
+
 /// Stateless nonces: the window's number and an HMAC-SHA256 of it under a
-/// key drawn at start.
+/// key every node derives alike.
 pub struct DpopNonces {
     key: hmac::Key,
 }
 
 impl DpopNonces {
-    pub fn new(random: &dyn RandomSource) -> Result<DpopNonces, DomainError> {
-        let mut secret = [0u8; 32];
-        random.fill(&mut secret)?;
+    /// Nonces under a key derived from `kek` with HKDF-SHA256: the same on
+    /// every node that holds the key file, and telling nothing of the KEK.
+    pub fn from_kek(kek: &Kek) -> Result<DpopNonces, DomainError> {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(kek.bytes());
+        let okm = prk
+            .expand(&[NONCE_KEY_LABEL], hmac::HMAC_SHA256)
+            .map_err(|_| DomainError::Internal("cannot derive the DPoP nonce key".into()))?;
         Ok(DpopNonces {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            key: hmac::Key::from(okm),
         })
     }
 
@@ -469,13 +453,46 @@ impl DpopNonces {
 }
 
 impl Authority {
-    fn nonces_required(&self) -> Option<&DpopNonces> {
-        (self.settings().dpop_nonce == DpopNonce::Required).then_some(&self.shared.dpop_nonces)
+    /// The nonces, when they are required. Their key is derived on first
+    /// use, from the KEK `start` read: an admin command, which never
+    /// checks a proof, reads no key file for them.
+    fn nonces_required(&self) -> Result<Option<&DpopNonces>, DomainError> {
+        if self.settings().dpop_nonce != DpopNonce::Required {
+            return Ok(None);
+        }
+        let held: &OnceLock<DpopNonces> = &self.shared.dpop_nonces;
+        if let Some(nonces) = held.get() {
+            return Ok(Some(nonces));
+        }
+        let derived = DpopNonces::from_kek(&self.kek()?)?;
+        Ok(Some(held.get_or_init(|| derived)))
     }
 
     /// The nonce to offer in `DPoP-Nonce` now, when nonces are required.
-    pub fn dpop_nonce(&self) -> Option<String> {
-        self.nonces_required().map(|n| n.current(self.now()))
+    pub fn dpop_nonce(&self) -> Result<Option<String>, DomainError> {
+        Ok(self.nonces_required()?.map(|n| n.current(self.now())))
+    }
+
+    /// Records a proof's first use, on any node; false when it was used
+    /// before.
+    fn record_proof_use(&self, proof: &CheckedProof) -> Result<bool, DomainError> {
+        let (key, until) = (proof.replay_key, proof.accepted_until);
+        Ok(self
+            .store
+            .write(move |tx| tx.record_dpop_proof(&key, until))?)
+    }
+
+    /// Forgets the proofs no node accepts any more, and the console logins
+    /// that waited for their second factor in vain; how many of each.
+    pub fn forget_spent_proofs_and_logins(&self) -> Result<(u64, u64), DomainError> {
+        let now = self.now();
+        let before = now - PROOFS_KEPT;
+        Ok(self.store.write(move |tx| {
+            Ok((
+                tx.forget_expired_dpop_proofs(before)?,
+                tx.forget_expired_pending_logins(now)?,
+            ))
+        })?)
     }
 
     /// The URL of `path` at tokend, as a proof's `htu` names it: behind a
@@ -497,7 +514,7 @@ impl Authority {
             url: &self.url_of(path),
             access_token: None,
         };
-        check_proof(proof, &target, self.nonces_required(), self.now()).map_err(DomainError::Dpop)
+        check_proof(proof, &target, self.nonces_required()?, self.now()).map_err(DomainError::Dpop)
     }
 
     /// RFC 9449 §7.1, §7.2: a DPoP-bound access token is honoured only
@@ -535,16 +552,16 @@ impl Authority {
         };
         let now = self.now();
         let checked =
-            check_proof(proof, &target, self.nonces_required(), now).map_err(DomainError::Dpop)?;
+            check_proof(proof, &target, self.nonces_required()?, now).map_err(DomainError::Dpop)?;
         if checked.jkt != cnf.jkt {
             return refuse(DpopRefusal::InvalidToken(
                 "the DPoP proof is not by the key the access token is bound to".into(),
             ));
         }
-        if !self.shared.dpop_proofs.first_use(&checked, now)? {
-            return refuse(DpopRefusal::InvalidProof(
-                "the proof was used before (jti)".into(),
-            ));
+        // Recorded only now that the token and the key hold: only a holder
+        // adds proofs to the store.
+        if !self.record_proof_use(&checked)? {
+            return Err(replayed());
         }
         Ok(())
     }
@@ -621,29 +638,36 @@ mod tests {
 
     #[test]
     fn nonces_last_one_to_two_periods_and_are_unforgeable() {
-        let nonces = DpopNonces::new(&OsRandom).unwrap();
+        let nonces = DpopNonces::from_kek(&Kek::generate(&OsRandom).unwrap()).unwrap();
         let now = 10 * NONCE_PERIOD + 5;
         let nonce = nonces.current(now);
         assert!(nonces.accepts(&nonce, now));
         assert!(nonces.accepts(&nonce, now + NONCE_PERIOD));
         assert!(!nonces.accepts(&nonce, now + 2 * NONCE_PERIOD));
         assert!(!nonces.accepts(&nonce, now - NONCE_PERIOD), "not before");
-        let other = DpopNonces::new(&OsRandom).unwrap();
-        assert!(!other.accepts(&nonce, now), "another key's");
+        let other = DpopNonces::from_kek(&Kek::generate(&OsRandom).unwrap()).unwrap();
+        assert!(!other.accepts(&nonce, now), "another KEK's");
         assert!(!nonces.accepts("", now));
         assert!(!nonces.accepts("not base64!", now));
     }
 
     #[test]
-    fn a_proof_is_used_once_while_acceptable() {
-        let cache = ProofReplayCache::default();
-        let proof = CheckedProof {
-            jkt: "k".into(),
-            replay_key: [7; 32],
-            accepted_until: 100,
-        };
-        assert!(cache.first_use(&proof, 50).unwrap());
-        assert!(!cache.first_use(&proof, 60).unwrap());
-        assert!(!cache.first_use(&proof, 100).unwrap());
+    fn every_node_with_the_kek_accepts_the_others_nonces_and_the_key_is_not_the_keks() {
+        let kek = Kek::generate(&OsRandom).unwrap();
+        // Another node reads the same key file.
+        let copy = Kek::from_bytes(zeroize::Zeroizing::new(*kek.bytes()));
+        let (a, b) = (
+            DpopNonces::from_kek(&kek).unwrap(),
+            DpopNonces::from_kek(&copy).unwrap(),
+        );
+        let now = 7 * NONCE_PERIOD;
+        assert!(b.accepts(&a.current(now), now));
+        assert!(a.accepts(&b.current(now), now + NONCE_PERIOD));
+        // Domain-separated: an HMAC under the KEK itself is no nonce.
+        let number = (now / NONCE_PERIOD).to_be_bytes();
+        let raw = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, kek.bytes()), &number);
+        let mut forged = number.to_vec();
+        forged.extend_from_slice(&raw.as_ref()[..16]);
+        assert!(!a.accepts(&B64.encode(forged), now));
     }
 }

@@ -37,7 +37,7 @@ use crate::domain::tokens::networks::BoundNetworks;
 use crate::domain::tokens::reminders::ReminderRequest;
 use crate::domain::tokens::scopes::Grant;
 use crate::domain::{
-    parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, DpopRefusal, Right,
+    parse_id, AccessOrigin, Authority, Caller, Commit, Committing, DomainError, Right,
 };
 
 const MAX_NAME_LENGTH: usize = 128;
@@ -387,10 +387,16 @@ impl Authority {
         })?;
         match checked {
             Exchange::Issue(issued, write) => {
-                let commit = self.store.submit_write(write, Durability::Durable)?;
+                let pending = self.store.submit_write(write, Durability::Durable)?;
+                // The write records the proof's use: a lost race means
+                // another node (or request) used it first.
+                let commit = Commit {
+                    pending,
+                    conflict: request.dpop.map(|_| dpop::replayed()),
+                };
                 Ok(Committing {
                     value: issued,
-                    commit: Commit(commit),
+                    commit,
                 })
             }
             Exchange::Rotate(checked) => {
@@ -473,7 +479,16 @@ impl Authority {
         let (issued, event) = self.access_for(&token, &account, access, client)?;
         let (id, address) = (token.id.clone(), client.to_string());
         let client_id = access.client_id.map(str::to_string);
+        // Recorded only now that the API token holds, in the exchange's own
+        // commit: only a holder adds proofs, and the access token goes out
+        // only if this use was the first, on whichever node.
+        let proof = access.dpop.map(|p| (p.replay_key, p.accepted_until));
         let write: WriteJob = Box::new(move |tx| {
+            if let Some((key, until)) = &proof {
+                if !tx.record_dpop_proof(key, *until)? {
+                    return Err(StoreError::Conflict);
+                }
+            }
             tx.record_api_token_use(&id, now, &address, client_id.as_deref())?;
             tx.insert_event(&event)
         });
@@ -516,13 +531,7 @@ impl Authority {
         claims.aud = access.audience.clone();
         claims.client_id = client_id.map(str::to_string);
         if let Some(proof) = access.dpop {
-            // Recorded only now that the API token holds: only a holder
-            // fills the replay cache.
-            if !self.shared.dpop_proofs.first_use(proof, now)? {
-                return Err(DomainError::Dpop(DpopRefusal::InvalidProof(
-                    "the proof was used before (jti)".into(),
-                )));
-            }
+            // The caller's write records the proof's use.
             claims.cnf = Some(Confirmation {
                 jkt: proof.jkt.clone(),
             });
@@ -618,19 +627,25 @@ impl Authority {
             .client_id
             .or(token.client_id.as_deref())
             .map(str::to_string);
-        let rotated = self.store.run_write(
-            Box::new(move |tx| {
-                if !tx.rotate_api_token(&old, now)? {
-                    return Err(StoreError::Conflict);
+        let proof = access.dpop.map(|p| (p.replay_key, p.accepted_until));
+        let rotated = self.store.write(move |tx| {
+            // First, so that a replayed proof changes nothing.
+            if let Some((key, until)) = &proof {
+                if !tx.record_dpop_proof(key, *until)? {
+                    return Ok(false);
                 }
-                insert(tx)?;
-                tx.record_api_token_use(&new, now, &address, client_id.as_deref())?;
-                tx.insert_event(&exchanged)
-            }),
-            Durability::Durable,
-        );
+            }
+            if !tx.rotate_api_token(&old, now)? {
+                return Err(StoreError::Conflict);
+            }
+            insert(tx)?;
+            tx.record_api_token_use(&new, now, &address, client_id.as_deref())?;
+            tx.insert_event(&exchanged)?;
+            Ok(true)
+        });
         match rotated {
-            Ok(()) => {}
+            Ok(true) => {}
+            Ok(false) => return Err(dpop::replayed()),
             Err(StoreError::Conflict) => {
                 self.revoke_stolen_token(token, account, client)?;
                 return Err(DomainError::InvalidGrant(UNKNOWN_OR_REVOKED));

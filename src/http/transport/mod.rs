@@ -489,7 +489,11 @@ async fn answer(
     let started = Instant::now();
     let pool = if routes::is_login(&request.path) {
         Some(&worker.pools.login)
-    } else if routes::may_write(&request.method, &request.path) {
+    } else if routes::may_write(&request.method, &request.path)
+        // A DPoP proof's use is recorded, shared with the other nodes, before
+        // its request is answered: a write to wait for.
+        || request.header("dpop").is_some()
+    {
         Some(&worker.pools.writes)
     } else {
         None

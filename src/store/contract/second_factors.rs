@@ -1,8 +1,9 @@
-//! Second factors and their recovery codes.
+//! Second factors and their recovery codes, and the console logins
+//! waiting for one.
 
 use super::Fixture;
-use crate::domain::records::SecondFactorRecord;
-use crate::domain::storage::{SecondFactorReads, SecondFactorWrites};
+use crate::domain::records::{PendingLogin, SecondFactorRecord};
+use crate::domain::storage::{SecondFactorReads, SecondFactorWrites, StoreError};
 
 fn pending(user_id: &str, secret: &[u8], created_at: i64) -> SecondFactorRecord {
     SecondFactorRecord {
@@ -166,10 +167,73 @@ fn a_secret_is_resealed_in_place_and_every_factor_is_listed(
     );
 }
 
+fn pending_login(digest: u8, user_id: &str, expires_at: i64) -> PendingLogin {
+    PendingLogin {
+        handle_digest: [digest; 32],
+        user_id: user_id.into(),
+        name: format!("{user_id}@acme"),
+        org_name: "acme".into(),
+        source: "2001:db8::7".into(),
+        expires_at,
+    }
+}
+
+fn a_pending_login_is_kept_as_written_and_used_once_while_live(
+    tx: &(impl SecondFactorReads + SecondFactorWrites + Fixture),
+) {
+    tx.user("acme", "alice");
+    let login = pending_login(1, "alice", 300);
+    assert_eq!(tx.pending_login(&[1; 32]).unwrap(), None);
+    tx.insert_pending_login(&login).unwrap();
+    assert_eq!(tx.pending_login(&[1; 32]).unwrap(), Some(login.clone()));
+    let again = tx.insert_pending_login(&login);
+    assert!(matches!(again, Err(StoreError::Duplicate)), "{again:?}");
+    assert_eq!(tx.pending_login_count().unwrap(), 1);
+
+    assert!(!tx.use_pending_login(&[2; 32], 10).unwrap(), "unknown");
+    assert!(!tx.use_pending_login(&[1; 32], 300).unwrap(), "expired");
+    assert_eq!(
+        tx.pending_login(&[1; 32]).unwrap(),
+        Some(login),
+        "an expired one is still there until forgotten"
+    );
+    assert!(tx.use_pending_login(&[1; 32], 299).unwrap());
+    assert!(!tx.use_pending_login(&[1; 32], 299).unwrap(), "used once");
+    assert_eq!(tx.pending_login(&[1; 32]).unwrap(), None);
+    assert_eq!(tx.pending_login_count().unwrap(), 0);
+}
+
+fn expired_pending_logins_are_forgotten_and_the_soonest_to_expire_give_way(
+    tx: &(impl SecondFactorReads + SecondFactorWrites + Fixture),
+) {
+    tx.user("acme", "alice");
+    tx.user("acme", "bob");
+    for (digest, user, expires_at) in [(1, "alice", 100), (2, "bob", 400), (3, "alice", 200)] {
+        tx.insert_pending_login(&pending_login(digest, user, expires_at))
+            .unwrap();
+    }
+    assert_eq!(tx.forget_expired_pending_logins(99).unwrap(), 0);
+    assert_eq!(tx.forget_expired_pending_logins(100).unwrap(), 1);
+    assert_eq!(tx.pending_login(&[1; 32]).unwrap(), None);
+    assert_eq!(tx.pending_login_count().unwrap(), 2);
+    tx.insert_pending_login(&pending_login(4, "bob", 300))
+        .unwrap();
+    assert_eq!(tx.forget_oldest_pending_logins(2).unwrap(), 2);
+    let left: Vec<bool> = [2, 3, 4]
+        .iter()
+        .map(|d| tx.pending_login(&[*d; 32]).unwrap().is_some())
+        .collect();
+    assert_eq!(left, [true, false, false], "the latest to expire stays");
+    assert_eq!(tx.forget_oldest_pending_logins(5).unwrap(), 1);
+    assert_eq!(tx.pending_login_count().unwrap(), 0);
+}
+
 super::contract!(
     a_pending_secret_is_replaced_until_it_is_enrolled,
     only_a_later_step_is_accepted,
     a_recovery_code_works_once,
     deleting_a_factor_deletes_its_codes_and_enrolling_anew_replaces_them,
     a_secret_is_resealed_in_place_and_every_factor_is_listed,
+    a_pending_login_is_kept_as_written_and_used_once_while_live,
+    expired_pending_logins_are_forgotten_and_the_soonest_to_expire_give_way,
 );

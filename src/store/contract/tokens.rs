@@ -1,5 +1,5 @@
-//! API tokens, their requests, revoked access tokens, introspection and
-//! OAuth clients, and token policies.
+//! API tokens, their requests, revoked access tokens, DPoP proofs seen,
+//! introspection and OAuth clients, and token policies.
 
 use super::Fixture;
 use crate::domain::records::{
@@ -248,6 +248,30 @@ fn an_access_token_is_revoked_once_and_forgotten_after_its_expiry(
     assert!(tx.access_token_revoked("j2").unwrap());
     assert_eq!(tx.forget_expired_revocations(300).unwrap(), 1);
     assert_eq!(tx.forget_expired_revocations(300).unwrap(), 0);
+}
+
+fn a_dpop_proof_is_recorded_once_and_forgotten_after_its_expiry(tx: &impl TokenWrites) {
+    let (first, second) = ([1; 32], [2; 32]);
+    assert!(tx.record_dpop_proof(&first, 100).unwrap());
+    assert!(!tx.record_dpop_proof(&first, 100).unwrap(), "a second use");
+    assert!(
+        !tx.record_dpop_proof(&first, 500).unwrap(),
+        "a second use, whatever expiry it claims"
+    );
+    assert!(tx.record_dpop_proof(&second, 200).unwrap());
+    assert_eq!(tx.forget_expired_dpop_proofs(100).unwrap(), 0);
+    assert!(!tx.record_dpop_proof(&first, 100).unwrap(), "still kept");
+    assert_eq!(tx.forget_expired_dpop_proofs(101).unwrap(), 1);
+    assert!(
+        !tx.record_dpop_proof(&second, 200).unwrap(),
+        "the later one kept"
+    );
+    assert!(
+        tx.record_dpop_proof(&first, 100).unwrap(),
+        "forgotten, so new again"
+    );
+    assert_eq!(tx.forget_expired_dpop_proofs(300).unwrap(), 2);
+    assert_eq!(tx.forget_expired_dpop_proofs(300).unwrap(), 0);
 }
 
 fn introspection_client(id: &str, service_id: &str, created_at: i64) -> IntrospectionClient {
@@ -673,6 +697,7 @@ super::contract!(
     a_use_is_stamped_and_binds_the_first_client,
     a_users_request_makes_one_token,
     an_access_token_is_revoked_once_and_forgotten_after_its_expiry,
+    a_dpop_proof_is_recorded_once_and_forgotten_after_its_expiry,
     introspection_clients_are_listed_oldest_first_until_revoked,
     an_oauth_client_takes_one_token_until_it_is_deleted,
     a_registered_client_keeps_its_id_token_algorithm,

@@ -1,10 +1,11 @@
-//! Second factors (TOTP secrets) and their recovery codes.
+//! Second factors (TOTP secrets) and their recovery codes, and the
+//! console logins waiting for one.
 
 use tokio_postgres::Row;
 
 use super::PgConn;
-use crate::domain::records::SecondFactorRecord;
-use crate::domain::storage::{SecondFactorReads, SecondFactorWrites, StoreResult};
+use crate::domain::records::{PendingLogin, SecondFactorRecord};
+use crate::domain::storage::{SecondFactorReads, SecondFactorWrites, StoreError, StoreResult};
 
 const SECOND_FACTOR_COLUMNS: &str =
     "SELECT user_id, secret, created_at, enrolled_at, last_step FROM second_factors";
@@ -41,6 +42,22 @@ impl SecondFactorReads for PgConn {
             )?
             .try_get(0)?;
         Ok(u64::try_from(left).unwrap_or(0))
+    }
+
+    fn pending_login(&self, handle_digest: &[u8; 32]) -> StoreResult<Option<PendingLogin>> {
+        let row = self.query_opt(
+            "SELECT handle_digest, user_id, name, org_name, source, expires_at
+             FROM pending_logins WHERE handle_digest = $1",
+            &[&&handle_digest[..]],
+        )?;
+        row.as_ref().map(pending_login_row).transpose()
+    }
+
+    fn pending_login_count(&self) -> StoreResult<u64> {
+        let held: i64 = self
+            .query_one("SELECT count(*) FROM pending_logins", &[])?
+            .try_get(0)?;
+        Ok(u64::try_from(held).unwrap_or(0))
     }
 }
 
@@ -112,4 +129,56 @@ impl SecondFactorWrites for PgConn {
         )?;
         Ok(changed == 1)
     }
+
+    fn insert_pending_login(&self, login: &PendingLogin) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO pending_logins (handle_digest, user_id, name, org_name, source,
+                 expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &&login.handle_digest[..],
+                &login.user_id,
+                &login.name,
+                &login.org_name,
+                &login.source,
+                &login.expires_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn use_pending_login(&self, handle_digest: &[u8; 32], now: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "DELETE FROM pending_logins WHERE handle_digest = $1 AND expires_at > $2",
+            &[&&handle_digest[..], &now],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn forget_expired_pending_logins(&self, now: i64) -> StoreResult<u64> {
+        self.execute("DELETE FROM pending_logins WHERE expires_at <= $1", &[&now])
+    }
+
+    fn forget_oldest_pending_logins(&self, count: u64) -> StoreResult<u64> {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        self.execute(
+            "DELETE FROM pending_logins WHERE handle_digest IN
+                 (SELECT handle_digest FROM pending_logins ORDER BY expires_at LIMIT $1)",
+            &[&count],
+        )
+    }
+}
+
+fn pending_login_row(r: &Row) -> StoreResult<PendingLogin> {
+    let digest: Vec<u8> = r.try_get(0)?;
+    Ok(PendingLogin {
+        handle_digest: digest.try_into().map_err(|_| {
+            StoreError::Failed("a stored pending login's digest is not 32 bytes".into())
+        })?,
+        user_id: r.try_get(1)?,
+        name: r.try_get(2)?,
+        org_name: r.try_get(3)?,
+        source: r.try_get(4)?,
+        expires_at: r.try_get(5)?,
+    })
 }

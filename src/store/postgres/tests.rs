@@ -80,7 +80,7 @@ fn nodes_starting_together_create_the_schema_once() {
 fn writes_commit_through_the_writer_and_reads_see_them() {
     let url = test_database_url();
     let database = PgDatabase::open(&url, None).unwrap();
-    let mut store = database.connect().unwrap();
+    let store = database.connect().unwrap();
     store
         .write(|tx| tx.record_login_unlock("alice@acme", 7))
         .unwrap();

@@ -1,8 +1,8 @@
 //! API tokens: found by digest for the exchange, by id for revocation, and
 //! listed with their owners. Listings build their WHERE clause from the
 //! filters that are set, so that each statement can use its index. Also the
-//! revoked access tokens, the introspection clients, and the token
-//! lifetime policies.
+//! revoked access tokens, the DPoP proofs seen, the introspection
+//! clients, and the token lifetime policies.
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -427,6 +427,19 @@ impl TokenWrites for PgConn {
             "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
             &[&now],
         )
+    }
+
+    fn record_dpop_proof(&self, replay_key: &[u8; 32], expires_at: i64) -> StoreResult<bool> {
+        let changed = self.execute(
+            "INSERT INTO dpop_proofs (replay_key, expires_at) VALUES ($1, $2)
+             ON CONFLICT (replay_key) DO NOTHING",
+            &[&&replay_key[..], &expires_at],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn forget_expired_dpop_proofs(&self, before: i64) -> StoreResult<u64> {
+        self.execute("DELETE FROM dpop_proofs WHERE expires_at < $1", &[&before])
     }
 }
 

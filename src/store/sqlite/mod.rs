@@ -227,15 +227,11 @@ impl Storage for SqliteStore {
         &self.conn
     }
 
-    fn run_write(&mut self, job: WriteJob, durability: Durability) -> StoreResult<()> {
+    fn run_write(&self, job: WriteJob, durability: Durability) -> StoreResult<()> {
         self.writer.write(job, durability, self.request_received)
     }
 
-    fn submit_write(
-        &mut self,
-        job: WriteJob,
-        durability: Durability,
-    ) -> StoreResult<PendingCommit> {
+    fn submit_write(&self, job: WriteJob, durability: Durability) -> StoreResult<PendingCommit> {
         self.writer.submit(job, durability, self.request_received)
     }
 

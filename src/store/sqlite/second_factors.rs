@@ -1,8 +1,9 @@
-//! Second factors (TOTP secrets) and their recovery codes.
+//! Second factors (TOTP secrets) and their recovery codes, and the
+//! console logins waiting for one.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::domain::records::SecondFactorRecord;
+use crate::domain::records::{PendingLogin, SecondFactorRecord};
 use crate::domain::storage::{SecondFactorReads, SecondFactorWrites, StoreResult};
 
 const SECOND_FACTOR_COLUMNS: &str =
@@ -37,6 +38,31 @@ impl SecondFactorReads for Connection {
         )?;
         let left: i64 = stmt.query_row([user_id], |r| r.get(0))?;
         Ok(left as u64)
+    }
+
+    fn pending_login(&self, handle_digest: &[u8; 32]) -> StoreResult<Option<PendingLogin>> {
+        let mut stmt = self.prepare_cached(
+            "SELECT handle_digest, user_id, name, org_name, source, expires_at
+             FROM pending_logins WHERE handle_digest = ?1",
+        )?;
+        Ok(stmt
+            .query_row([&handle_digest[..]], |r| {
+                Ok(PendingLogin {
+                    handle_digest: r.get(0)?,
+                    user_id: r.get(1)?,
+                    name: r.get(2)?,
+                    org_name: r.get(3)?,
+                    source: r.get(4)?,
+                    expires_at: r.get(5)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn pending_login_count(&self) -> StoreResult<u64> {
+        let mut stmt = self.prepare_cached("SELECT count(*) FROM pending_logins")?;
+        let held: i64 = stmt.query_row([], |r| r.get(0))?;
+        Ok(held as u64)
     }
 }
 
@@ -107,5 +133,43 @@ impl SecondFactorWrites for Connection {
             params![user_id, secret],
         )?;
         Ok(changed == 1)
+    }
+
+    fn insert_pending_login(&self, login: &PendingLogin) -> StoreResult<()> {
+        self.prepare_cached(
+            "INSERT INTO pending_logins (handle_digest, user_id, name, org_name, source,
+                 expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            &login.handle_digest[..],
+            login.user_id,
+            login.name,
+            login.org_name,
+            login.source,
+            login.expires_at,
+        ])?;
+        Ok(())
+    }
+
+    fn use_pending_login(&self, handle_digest: &[u8; 32], now: i64) -> StoreResult<bool> {
+        let mut stmt = self.prepare_cached(
+            "DELETE FROM pending_logins WHERE handle_digest = ?1 AND expires_at > ?2",
+        )?;
+        Ok(stmt.execute(params![&handle_digest[..], now])? == 1)
+    }
+
+    fn forget_expired_pending_logins(&self, now: i64) -> StoreResult<u64> {
+        let mut stmt = self.prepare_cached("DELETE FROM pending_logins WHERE expires_at <= ?1")?;
+        Ok(stmt.execute([now])? as u64)
+    }
+
+    fn forget_oldest_pending_logins(&self, count: u64) -> StoreResult<u64> {
+        let mut stmt = self.prepare_cached(
+            "DELETE FROM pending_logins WHERE handle_digest IN
+                 (SELECT handle_digest FROM pending_logins ORDER BY expires_at LIMIT ?1)",
+        )?;
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        Ok(stmt.execute([count])? as u64)
     }
 }

@@ -531,6 +531,40 @@ fn a_database_of_schema_17_keeps_its_tokens_unbound_and_gains_network_bindings()
 }
 
 #[test]
+fn a_database_of_schema_20_keeps_its_sessions_and_shares_dpop_proofs_and_pending_logins() {
+    use crate::domain::records::PendingLogin;
+    use crate::domain::storage::{
+        SecondFactorReads, SecondFactorWrites, SessionReads, TokenReads, TokenWrites,
+    };
+    let mut conn = at_schema(
+        20,
+        "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+         INSERT INTO users (id, org_id, name, password_hash, created_at)
+             VALUES ('u1', 'o1', 'alice', 'hash', 1);
+         INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ('s1', 'u1', 1, 9999);
+         INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ('j1', 9999);",
+    );
+    migrate(&mut conn).unwrap();
+    assert!(conn.session("s1").unwrap().is_some());
+    assert!(conn.access_token_revoked("j1").unwrap());
+
+    assert!(conn.record_dpop_proof(&[9; 32], 100).unwrap());
+    assert!(!conn.record_dpop_proof(&[9; 32], 100).unwrap(), "replayed");
+    let login = PendingLogin {
+        handle_digest: [4; 32],
+        user_id: "u1".into(),
+        name: "alice@acme".into(),
+        org_name: "acme".into(),
+        source: "127.0.0.1".into(),
+        expires_at: 300,
+    };
+    conn.insert_pending_login(&login).unwrap();
+    assert_eq!(conn.pending_login(&[4; 32]).unwrap(), Some(login));
+    assert!(conn.use_pending_login(&[4; 32], 10).unwrap());
+    assert!(!conn.use_pending_login(&[4; 32], 10).unwrap(), "used once");
+}
+
+#[test]
 fn a_database_of_every_earlier_schema_migrates_to_the_latest() {
     for version in 1..migrations().len() {
         let mut conn = Connection::open_in_memory().unwrap();

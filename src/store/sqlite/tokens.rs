@@ -1,8 +1,8 @@
 //! API tokens: found by digest for the exchange, by id for revocation, and
 //! listed with their owners. Listings build their WHERE clause from the
 //! filters that are set, so that each statement can use its index. Also the
-//! revoked access tokens, the introspection clients, and the token
-//! lifetime policies.
+//! revoked access tokens, the DPoP proofs seen, the introspection
+//! clients, and the token lifetime policies.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -418,6 +418,19 @@ impl TokenWrites for Connection {
         let mut stmt =
             self.prepare_cached("DELETE FROM revoked_access_tokens WHERE expires_at < ?1")?;
         Ok(stmt.execute([now])? as u64)
+    }
+
+    fn record_dpop_proof(&self, replay_key: &[u8; 32], expires_at: i64) -> StoreResult<bool> {
+        let mut stmt = self.prepare_cached(
+            "INSERT INTO dpop_proofs (replay_key, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (replay_key) DO NOTHING",
+        )?;
+        Ok(stmt.execute(params![replay_key, expires_at])? == 1)
+    }
+
+    fn forget_expired_dpop_proofs(&self, before: i64) -> StoreResult<u64> {
+        let mut stmt = self.prepare_cached("DELETE FROM dpop_proofs WHERE expires_at < ?1")?;
+        Ok(stmt.execute([before])? as u64)
     }
 }
 
