@@ -5,10 +5,10 @@
 //! sort as SQLite sorts them: text under the "C" collation (bytes), so that
 //! a database created with a linguistic collation lists in the same order.
 
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::generations::Generation;
+use super::listing::{like_pattern, listing, Conditions};
 use super::PgConn;
 use crate::domain::records::{
     Account, DirectoryFilter, HeldRole, NewUser, Org, OrgPage, UserFilter, UserPage, UserSummary,
@@ -327,97 +327,5 @@ fn org_from_row(r: &Row) -> StoreResult<Org> {
         name: r.try_get(1)?,
         is_provider: r.try_get(2)?,
         created_at: r.try_get(3)?,
-    })
-}
-
-/// A `WHERE` clause built from the filters that are set, so that each
-/// listing statement can use its indexes (no `($1 IS NULL OR col = $1)`).
-/// A clause marks each of its arguments `?`; they are numbered `$n` in the
-/// order they are pushed.
-#[derive(Default)]
-pub(super) struct Conditions<'a> {
-    clauses: Vec<String>,
-    args: Vec<&'a (dyn ToSql + Sync)>,
-}
-
-impl<'a> Conditions<'a> {
-    pub(super) fn push(&mut self, clause: &str, args: &[&'a (dyn ToSql + Sync)]) {
-        debug_assert_eq!(clause.matches('?').count(), args.len(), "{clause}");
-        let mut numbered = String::with_capacity(clause.len());
-        for (i, part) in clause.split('?').enumerate() {
-            if i > 0 {
-                numbered.push_str(&format!("${}", self.args.len() + i));
-            }
-            numbered.push_str(part);
-        }
-        self.clauses.push(numbered);
-        self.args.extend_from_slice(args);
-    }
-
-    /// `column` contains `pattern` (from `like_pattern`), if one is given,
-    /// ignoring ASCII case as SQLite's LIKE does.
-    pub(super) fn name_like(&mut self, column: &str, pattern: &'a Option<String>) {
-        if let Some(pattern) = pattern {
-            self.push(
-                &format!("tokend_fold({column}) LIKE tokend_fold(?) ESCAPE '\\'"),
-                &[pattern],
-            );
-        }
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-}
-
-/// A listing: `SELECT count(*) FROM {from}` and `{select}` under the same
-/// conditions, the latter ordered and cut to one page (all rows when
-/// `page` is None).
-pub(super) fn listing<T>(
-    conn: &PgConn,
-    from: &str,
-    select: &str,
-    conditions: Conditions<'_>,
-    order: &str,
-    page: Option<(u64, u32)>,
-    row: fn(&Row) -> StoreResult<T>,
-) -> StoreResult<(Vec<T>, u64)> {
-    let condition = conditions.sql();
-    let mut args = conditions.args;
-    let total: i64 = conn
-        .query_one(&format!("SELECT count(*) FROM {from}{condition}"), &args)?
-        .try_get(0)?;
-    let mut sql = format!("{select}{condition} ORDER BY {order}");
-    let bounds;
-    if let Some((offset, limit)) = page {
-        bounds = [i64::from(limit), i64::try_from(offset).unwrap_or(i64::MAX)];
-        sql.push_str(&format!(
-            " LIMIT ${} OFFSET ${}",
-            args.len() + 1,
-            args.len() + 2
-        ));
-        args.push(&bounds[0]);
-        args.push(&bounds[1]);
-    }
-    let rows = conn
-        .query(&sql, &args)?
-        .iter()
-        .map(row)
-        .collect::<StoreResult<_>>()?;
-    Ok((rows, u64::try_from(total).unwrap_or_default()))
-}
-
-/// `%name%` for LIKE (with `ESCAPE '\\'`), LIKE's own characters escaped.
-pub(super) fn like_pattern(name: &Option<String>) -> Option<String> {
-    name.as_ref().map(|name| {
-        let escaped = name
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
     })
 }

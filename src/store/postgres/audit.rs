@@ -2,7 +2,7 @@
 
 use tokio_postgres::Row;
 
-use super::service_accounts::Conditions;
+use super::listing::Conditions;
 use super::PgConn;
 use crate::domain::records::{Event, EventFilter};
 use crate::domain::storage::{AuditReads, AuditWrites, StoreError, StoreResult};

@@ -5,7 +5,7 @@
 
 use tokio_postgres::Row;
 
-use super::accounts::{like_pattern, listing, Conditions};
+use super::listing::{like_pattern, listing, Conditions};
 use super::PgConn;
 use crate::domain::records::{
     BundlePage, BundleSummary, DirectoryFilter, Group, GroupPage, GroupSummary, RightsBundle,

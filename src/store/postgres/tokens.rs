@@ -4,9 +4,9 @@
 //! revoked access tokens, the DPoP proofs seen, the introspection
 //! clients, and the token lifetime policies.
 
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use super::listing::{like_pattern, listing, Conditions};
 use super::PgConn;
 use crate::domain::records::TokenPolicy;
 use crate::domain::records::TokenScope;
@@ -503,91 +503,4 @@ fn digest(bytes: Vec<u8>) -> StoreResult<[u8; 32]> {
 /// A `count(*)`, never negative.
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-/// A `WHERE` clause built from the filters that are set, so that each
-/// listing statement can use its indexes (no `($1 IS NULL OR col = $1)`).
-/// Clauses are written with `?`, numbered `$n` here as they are pushed.
-#[derive(Default)]
-struct Conditions<'a> {
-    clauses: Vec<String>,
-    args: Vec<&'a (dyn ToSql + Sync)>,
-}
-
-impl<'a> Conditions<'a> {
-    fn push(&mut self, clause: &str, args: &[&'a (dyn ToSql + Sync)]) {
-        let mut numbered = String::new();
-        for (i, part) in clause.split('?').enumerate() {
-            if i > 0 {
-                numbered.push_str(&format!("${}", self.args.len() + i));
-            }
-            numbered.push_str(part);
-        }
-        self.clauses.push(numbered);
-        self.args.extend_from_slice(args);
-    }
-
-    /// `column` contains `pattern` (from `like_pattern`), if one is given,
-    /// ASCII letters in either case as SQLite's LIKE.
-    fn name_like(&mut self, column: &str, pattern: &'a Option<String>) {
-        if let Some(pattern) = pattern {
-            self.push(
-                &format!("tokend_fold({column}) LIKE tokend_fold(?) ESCAPE '\\'"),
-                &[pattern],
-            );
-        }
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-}
-
-/// A listing: `SELECT count(*) FROM {from}` and `{select}` under the same
-/// conditions, the latter ordered and cut to one page (all rows when
-/// `page` is None).
-fn listing<T>(
-    conn: &PgConn,
-    from: &str,
-    select: &str,
-    conditions: Conditions<'_>,
-    order: &str,
-    page: Option<(u64, u32)>,
-    row: fn(&Row) -> StoreResult<T>,
-) -> StoreResult<(Vec<T>, u64)> {
-    let condition = conditions.sql();
-    let mut args = conditions.args;
-    let total: i64 = conn
-        .query_one(&format!("SELECT count(*) FROM {from}{condition}"), &args)?
-        .try_get(0)?;
-    let mut sql = format!("{select}{condition} ORDER BY {order}");
-    let bounds;
-    if let Some((offset, limit)) = page {
-        bounds = [i64::from(limit), i64::try_from(offset).unwrap_or(i64::MAX)];
-        sql.push_str(&format!(
-            " LIMIT ${} OFFSET ${}",
-            args.len() + 1,
-            args.len() + 2
-        ));
-        args.push(&bounds[0]);
-        args.push(&bounds[1]);
-    }
-    let rows = conn.query(&sql, &args)?;
-    let rows = rows.iter().map(row).collect::<StoreResult<_>>()?;
-    Ok((rows, count(total)))
-}
-
-/// `%name%` for LIKE (with `ESCAPE '\\'`), LIKE's own characters escaped.
-fn like_pattern(name: &Option<String>) -> Option<String> {
-    name.as_ref().map(|name| {
-        let escaped = name
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    })
 }
