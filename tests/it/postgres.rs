@@ -475,7 +475,9 @@ fn migrate_makes_the_schema_and_the_admin_commands_need_an_authority() {
 
     let migrated = run_tokend(&["--db", &url, "migrate"], None, &[], &dir.path).ok("migrate");
     assert!(
-        migrated.stdout.contains("schema migrated from version 0 to "),
+        migrated
+            .stdout
+            .contains("schema migrated from version 0 to "),
         "{migrated:#?}"
     );
     let again = run_tokend(&["--db", &url, "migrate"], None, &[], &dir.path).ok("migrate");

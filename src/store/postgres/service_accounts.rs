@@ -1,7 +1,6 @@
 //! Service accounts and their RFC 8628 device authorizations; the rotation
 //! and mass revocation of API tokens that goes with them.
 
-
 use tokio_postgres::Row;
 
 use super::listing::{like_pattern, listing, Conditions};
