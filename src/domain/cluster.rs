@@ -1,8 +1,8 @@
 //! What this process tells the other processes serving its database, and
 //! what it does with what they tell: the state each keeps in memory only
-//! follows the others', so a password spray or a flood of refusals spread
-//! over several nodes behind a load balancer meets the same limits as one
-//! aimed at a single node. What must hold exactly (revocations, keys,
+//! follows the others', so a password spray, a flood of refusals or of
+//! leak reports spread over several nodes behind a load balancer meets
+//! the same limits as one aimed at a single node. What must hold exactly (revocations, keys,
 //! single-use codes) is in the database, never here.
 
 use std::net::IpAddr;
@@ -42,6 +42,10 @@ pub(in crate::domain) fn hear_others(shared: &Arc<Shared>) {
             }
             ClusterNotice::LoginSucceeded { name, source } => {
                 shared.throttle.record_success(&name, source);
+            }
+            ClusterNotice::LeakReportAdmitted { client, at_ms } => {
+                // An empty bucket stays empty: the report was answered there.
+                let _ = shared.leak_limiter.admit(client, at_ms);
             }
             ClusterNotice::RefusalRecorded {
                 event_kind,

@@ -783,3 +783,28 @@ fn a_login_whose_password_went_to_one_node_completes_its_second_factor_on_the_ot
         )
         .assert_status(200, "a recovery code, on node b");
 }
+
+#[test]
+fn leak_reports_spread_over_two_nodes_meet_one_rate_limit() {
+    let (a, b, _shared) = two_nodes();
+    let report = |node: &TestServer| {
+        let body = r#"{"candidates":[]}"#;
+        let request = build_request(
+            node.addr(),
+            "POST",
+            "/api/tokens/leaked",
+            &[("Content-Type", "application/json")],
+            Some(body.as_bytes()),
+        );
+        send_from(node.addr(), "127.0.0.9", &request)
+    };
+    // The burst is ten reports an address: five on each node spend it.
+    for n in 0..10 {
+        let node = if n % 2 == 0 { &a } else { &b };
+        report(node).assert_status(200, &format!("report {n}, within the burst"));
+        thread::sleep(Duration::from_millis(50));
+    }
+    for node in [&a, &b] {
+        report(node).assert_error(429, "too_many_requests", "past the burst, on either node");
+    }
+}

@@ -715,6 +715,11 @@ pub enum ClusterNotice {
         name: String,
         source: IpAddr,
     },
+    /// A leak report from `client` was taken (its bucket pays one).
+    LeakReportAdmitted {
+        client: IpAddr,
+        at_ms: i64,
+    },
     /// A refusal was recorded one by one (not counted into a summary).
     RefusalRecorded {
         event_kind: String,

@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::domain::records::ApiTokenRecord;
+use crate::domain::storage::ClusterNotice;
 use crate::domain::tokens::api_token::ApiTokenSecret;
 use crate::domain::tokens::reminders::{Mail, Mailer};
 use crate::domain::{format_time, Authority, DomainError};
@@ -76,7 +77,7 @@ struct Bucket {
 impl LeakReportLimiter {
     /// Takes one report from `client`'s bucket at `now_ms`; else how many
     /// seconds until one is back.
-    fn admit(&self, client: IpAddr, now_ms: i64) -> Result<(), i64> {
+    pub(in crate::domain) fn admit(&self, client: IpAddr, now_ms: i64) -> Result<(), i64> {
         let full = i64::from(BURST) * 1000;
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let refilled = |bucket: &Bucket| {
@@ -165,6 +166,12 @@ impl Authority {
             .leak_limiter
             .admit(client, now_ms)
             .map_err(DomainError::RateLimited)?;
+        // The other nodes take it from their bucket too: a reporter that
+        // spreads its reports over the nodes meets one limit.
+        self.tell_others(ClusterNotice::LeakReportAdmitted {
+            client,
+            at_ms: now_ms,
+        });
         let now = self.now();
         let mut seen = HashSet::new();
         let mut well_formed = 0;
