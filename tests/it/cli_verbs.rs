@@ -568,11 +568,20 @@ fn user_password_resets_a_forgotten_administrator_password() {
 }
 
 /// `tokend ARGS` on a pseudo-terminal (util-linux's `script`), typing each
-/// answer once the terminal shows its prompt: the exit code and all the
-/// terminal showed.
+/// answer once the terminal shows its prompt and has its echo off: the
+/// exit code and all the terminal showed.
 fn on_terminal(db: &std::path::Path, args: &[&str], answers: &[(&str, &str)]) -> (i32, String) {
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let mut command = vec![quote(bin()), "--db".into(), quote(db.to_str().unwrap())];
+    let dir = TempDir::new();
+    let tty_name = dir.path.join("tty");
+    // The shell names the terminal before it becomes tokend, so the test
+    // can ask that terminal whether its echo is off.
+    let mut command = vec![
+        format!("tty > {} && exec", quote(tty_name.to_str().unwrap())),
+        quote(bin()),
+        "--db".into(),
+        quote(db.to_str().unwrap()),
+    ];
     command.extend(args.iter().map(|a| quote(a)));
     let mut child = Command::new("script")
         .args(["-qec", &command.join(" "), "/dev/null"])
@@ -604,6 +613,12 @@ fn on_terminal(db: &std::path::Path, args: &[&str], answers: &[(&str, &str)]) ->
             text(&shown).contains(prompt).then_some(())
         });
         assert!(seen.is_some(), "prompt {prompt:?}: {}", text(&shown));
+        // The prompt is written just before echo goes off: a person cannot
+        // type into that instant, a test on a loaded machine could.
+        let silent = eventually(Duration::from_secs(20), || {
+            echo_is_off(&tty_name).then_some(())
+        });
+        assert!(silent.is_some(), "echo off for {prompt:?}");
         stdin.write_all(format!("{typed}\n").as_bytes()).unwrap();
         stdin.flush().unwrap();
     }
@@ -622,6 +637,23 @@ fn on_terminal(db: &std::path::Path, args: &[&str], answers: &[(&str, &str)]) ->
     drop(stdin);
     reader.join().unwrap();
     (status.code().unwrap_or(-1), text(&shown))
+}
+
+/// Whether the terminal named in `tty_name` has its echo off
+/// (coreutils' `stty`).
+fn echo_is_off(tty_name: &std::path::Path) -> bool {
+    let Ok(name) = std::fs::read_to_string(tty_name) else {
+        return false;
+    };
+    let Ok(out) = Command::new("stty")
+        .args(["-a", "-F", name.trim()])
+        .output()
+    else {
+        return false;
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .any(|setting| setting == "-echo")
 }
 
 #[test]
