@@ -459,3 +459,22 @@ CREATE TABLE pending_logins (
     expires_at    BIGINT NOT NULL
 );
 CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
+
+-- migration 22
+-- The owner's notice of a leaked token, written in the commit that
+-- revoked it: neither a restart nor a relay that is down loses it.
+CREATE TABLE leak_notices (
+    token_id        TEXT PRIMARY KEY REFERENCES api_tokens (id) ON DELETE CASCADE,
+    email           TEXT NOT NULL,
+    reported_at     BIGINT NOT NULL,
+    url             TEXT,
+    source          TEXT,
+    claimed_until   BIGINT,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error      TEXT,
+    sent_at         BIGINT,
+    failed_at       BIGINT
+);
+CREATE INDEX leak_notices_pending ON leak_notices (next_attempt_at)
+    WHERE sent_at IS NULL AND failed_at IS NULL;

@@ -768,3 +768,26 @@ CREATE TABLE pending_logins (
     expires_at    INTEGER NOT NULL
 );
 CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
+
+-- migration 22
+-- The owner's notice of a leaked token, written in the commit that
+-- revoked it, so that neither a restart nor a relay that is down loses
+-- it. Sent as reminders are: claimed by one run at a time
+-- (claimed_until), recorded once sent, retried with backoff, then given
+-- up (failed_at). `url` and `source` are where the report said it was
+-- found, as capped for the trail; never the secret.
+CREATE TABLE leak_notices (
+    token_id        TEXT PRIMARY KEY REFERENCES api_tokens (id) ON DELETE CASCADE,
+    email           TEXT NOT NULL,
+    reported_at     INTEGER NOT NULL,
+    url             TEXT,
+    source          TEXT,
+    claimed_until   INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    sent_at         INTEGER,
+    failed_at       INTEGER
+);
+CREATE INDEX leak_notices_pending ON leak_notices (next_attempt_at)
+    WHERE sent_at IS NULL AND failed_at IS NULL;

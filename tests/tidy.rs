@@ -518,6 +518,10 @@ const RELEASED_MIGRATIONS: &[(usize, &str)] = &[
         21,
         "f77a8e33bd2697c6354c20091881490e3106655ed3ee419139f1c7e7d38fd476",
     ),
+    (
+        22,
+        "10079146f0425951fd1179c39d0de85159585c319e7578160fce665a4c1418ff",
+    ),
 ];
 
 /// The numbered sections of a schema file, by the marker that begins
@@ -548,6 +552,10 @@ const RELEASED_POSTGRES_SECTIONS: &[(usize, &str)] = &[
     (
         21,
         "8c9d49d1d9fab8f16771352d1c2b4f6c2877c1664a8fa68d92752120e58749a0",
+    ),
+    (
+        22,
+        "fddddfab1014861946178981eca39f64a01c0708c98bf65ffcbb9d2d020323af",
     ),
 ];
 

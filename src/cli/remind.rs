@@ -1,6 +1,7 @@
-//! `tokend remind`: one run of the e-mail reminders (for a systemd timer,
-//! instead of the minute-by-minute run inside `tokend serve`), or a digest
-//! of an org's tokens that expire soon; and the relay settings both share.
+//! `tokend remind`: one run of the e-mail reminders and leaked tokens'
+//! notices (for a systemd timer, instead of the runs inside `tokend
+//! serve`), or a digest of an org's tokens that expire soon; and the relay
+//! settings both share.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,7 +59,8 @@ impl MailArgs {
 
 #[derive(Args)]
 pub(super) struct RemindArgs {
-    /// Send the reminders that are due, once, and exit.
+    /// Send the reminders (and leaked tokens' notices) that are due, once,
+    /// and exit.
     #[arg(long, required_unless_present = "digest")]
     once: bool,
     /// Mail a digest of this org's tokens that expire soon instead.
@@ -87,14 +89,21 @@ pub(super) fn remind(authority: &mut Authority, args: RemindArgs) -> Result<(), 
         eprintln!("sent a digest of {listed} tokens of {org} to {to}");
         return Ok(());
     }
-    let run = authority.send_due_reminders(&mailer)?;
+    let reminders = authority.send_due_reminders(&mailer)?;
     eprintln!(
         "reminders: {} sent, {} to be tried again, {} given up",
-        run.sent, run.deferred, run.given_up
+        reminders.sent, reminders.deferred, reminders.given_up
     );
-    if run.deferred + run.given_up > 0 {
+    let notices = authority.send_due_leak_notices(&mailer)?;
+    if notices.sent + notices.deferred + notices.given_up > 0 {
+        eprintln!(
+            "leak notices: {} sent, {} to be tried again, {} given up",
+            notices.sent, notices.deferred, notices.given_up
+        );
+    }
+    if reminders.deferred + reminders.given_up + notices.deferred + notices.given_up > 0 {
         return Err(DomainError::Unavailable(
-            "some reminders could not be sent".into(),
+            "some mails could not be sent".into(),
         ));
     }
     Ok(())

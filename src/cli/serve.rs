@@ -450,18 +450,26 @@ fn start_reminders(mut authority: Authority, mailer: SmtpMailer) -> Result<(), S
         .map_err(|e| format!("cannot start the reminders: {e}"))
 }
 
-/// The owners of leaked tokens mailed as soon as a report revoked them,
-/// on a thread of their own: a report never waits for the relay.
-fn start_leak_notices(authority: Authority, mailer: Option<SmtpMailer>) -> Result<(), String> {
+/// The owners of leaked tokens mailed as soon as a report on this node
+/// revoked them, and every minute what is due from any node or was left
+/// by a restart, on a thread of their own: a report never waits for the
+/// relay.
+fn start_leak_notices(mut authority: Authority, mailer: Option<SmtpMailer>) -> Result<(), String> {
     let Some(mailer) = mailer else {
         return Ok(());
     };
-    authority.enable_leak_notices();
     let run = move || loop {
-        let sent = authority.send_leak_notices(&mailer, REMINDER_INTERVAL);
-        if sent > 0 {
-            logging::info(format!("tokend: {sent} leaked-token notices sent"));
+        match authority.send_due_leak_notices(&mailer) {
+            Ok(run) if run.sent + run.deferred + run.given_up > 0 => logging::info(format!(
+                "tokend: leak notices: {} sent, {} to be tried again, {} given up",
+                run.sent, run.deferred, run.given_up
+            )),
+            Ok(_) => {}
+            Err(e) => logging::warn(format!(
+                "tokend: the leak notice run failed, will retry: {e}"
+            )),
         }
+        authority.wait_for_leak_notices(REMINDER_INTERVAL);
     };
     std::thread::Builder::new()
         .name("leak-notices".into())

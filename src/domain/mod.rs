@@ -249,8 +249,8 @@ struct Shared {
     clock_watch: ClockWatch,
     /// Leak reports per client address.
     leak_limiter: tokens::leaks::LeakReportLimiter,
-    /// Leaked tokens' owners' mails, waiting for the relay.
-    leak_notices: tokens::leaks::LeakNotices,
+    /// Wakes the mail thread when a report committed owners' notices.
+    leak_notice_bell: tokens::leaks::LeakNoticeBell,
     /// DPoP nonces, under a key derived from the KEK once first needed.
     dpop_nonces: OnceLock<DpopNonces>,
 }
@@ -337,7 +337,7 @@ impl Authority {
             kek_store,
             kek: OnceLock::new(),
             leak_limiter: Default::default(),
-            leak_notices: Default::default(),
+            leak_notice_bell: Default::default(),
         };
         let shared = Arc::new(shared);
         cluster::hear_others(&shared);

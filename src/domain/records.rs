@@ -594,6 +594,33 @@ pub struct DueReminder {
     pub attempts: i64,
 }
 
+/// The owner's notice of a leaked token, written in the commit that
+/// revoked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLeakNotice {
+    pub token_id: String,
+    pub email: String,
+    pub reported_at: i64,
+    /// Where the report said the token was found, capped.
+    pub url: Option<String>,
+    pub source: Option<String>,
+}
+
+/// A leak notice claimed for sending, with what its message says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueLeakNotice {
+    pub token_id: String,
+    pub token_name: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub email: String,
+    pub reported_at: i64,
+    pub url: Option<String>,
+    pub source: Option<String>,
+    /// Sends tried before this one.
+    pub attempts: i64,
+}
+
 /// A token about to expire, as a digest lists it.
 #[derive(Debug, Clone)]
 pub struct ExpiringToken {

@@ -4,13 +4,18 @@
 //! found; the noise (random strings, bad checksums, well-formed unknown
 //! tokens, a revoked one) changes nothing; every answer is the same
 //! whatever the batch holds; more than 1,000 candidates is 400; a flood
-//! from one address is 429. And the README's scanner snippet, run with
-//! Python against real tokens, agrees with tokend.
+//! from one address is 429. The owner's notice is kept in the database
+//! until a relay takes it: through a restart, and (on the in-process
+//! clock) through a relay that is down, tried again with backoff, then
+//! given up. And the README's scanner snippet, run with Python against
+//! real tokens, agrees with tokend.
 
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tokend::domain::Authority;
+use tokend::mail::SmtpMailer;
 
 use crate::reminders::SmtpSink;
 use crate::support::*;
@@ -92,16 +97,8 @@ fn a_leaked_secret_among_noise_is_revoked_mailed_and_audited_and_the_noise_chang
             .env("TOKEND_MAIL_FROM", "tokend@example.org"),
     );
     let api = srv.api();
+    let (alice, leaked) = alice_with_token(api, "ci-deploy");
     let admin = api.admin_login().access_token;
-    api.create_org(&admin, "acme");
-    api.create_user(
-        &admin,
-        &NewUser::new("alice", "acme")
-            .email("alice@example.org")
-            .roles(&[ROLE_TOKEN_USER]),
-    );
-    let alice = api.login("alice@acme", USER_PASSWORD).access_token;
-    let leaked = api.create_token(&alice, "ci-deploy", Some("30d"));
     let bystander = api.create_token(&alice, "bystander", Some("30d"));
     let revoked = api.create_token(&alice, "revoked-already", Some("30d"));
     api.revoke_token(&alice, &revoked.id);
@@ -212,6 +209,158 @@ fn a_leaked_secret_among_noise_is_revoked_mailed_and_audited_and_the_noise_chang
     let r = report_from(srv.addr(), "127.0.0.5", &json!({ "candidates": batch }));
     assert_eq!(r.json(), with_leak);
     api.recorded_events(&admin, "token.leaked", 1);
+}
+
+/// Alice of acme, with an e-mail address, and her token `name`: (her
+/// access token, the token).
+fn alice_with_token(api: &Client, name: &str) -> (String, CreatedToken) {
+    let admin = api.admin_login().access_token;
+    api.create_org(&admin, "acme");
+    api.create_user(
+        &admin,
+        &NewUser::new("alice", "acme")
+            .email("alice@example.org")
+            .roles(&[ROLE_TOKEN_USER]),
+    );
+    let alice = api.login("alice@acme", USER_PASSWORD).access_token;
+    let token = api.create_token(&alice, name, Some("30d"));
+    (alice, token)
+}
+
+fn report_one(server: &str, secret: &str) {
+    let body = json!({"candidates": [{"token": secret, "url": "https://paste.example/1"}]});
+    report_from(server, "127.0.0.2", &body).assert_status(200, "a report");
+}
+
+#[test]
+fn a_notice_waits_in_the_database_for_a_relay_across_a_restart() {
+    // No relay at first: the token is revoked and the notice kept.
+    let mut srv = TestServer::start();
+    let api = srv.api();
+    let (_, leaked) = alice_with_token(api, "ci-deploy");
+    report_one(srv.addr(), &leaked.secret);
+    api.try_exchange_authorize(&leaked.secret)
+        .assert_oauth_error("invalid_grant", "the leaked token");
+    srv.stop();
+
+    // Restarted with a relay: the notice goes out at once, once.
+    let dir = TempDir::new();
+    let sink = SmtpSink::start(&dir.path, free_port(), None);
+    let relay = format!("smtp://127.0.0.1:{}", sink.port);
+    srv.set_config(TestServer::config().env("TOKEND_SMTP_URL", &relay));
+    srv.restart();
+    let mails = eventually(Duration::from_secs(10), || {
+        let received = sink.received();
+        (!received.is_empty()).then_some(received)
+    })
+    .expect("the owner's mail after the restart");
+    assert_eq!(mails[0]["to"], json!(["alice@example.org"]));
+    let data = str_field(&mails[0], "data");
+    assert!(
+        data.contains("ci-deploy") && data.contains(&leaked.id),
+        "{data}"
+    );
+    assert!(data.contains("https://paste.example/1"), "{data}");
+    assert!(!data.contains(&leaked.secret), "no secret in the mail");
+    let api = srv.api();
+    let admin = api.admin_login().access_token;
+    let sent = api
+        .recorded_events(&admin, "token.leak_notice_sent", 1)
+        .remove(0);
+    assert_eq!(sent["target"]["id"], leaked.id.as_str());
+    assert_eq!(sent["additionalProperties"]["to"], "alice@example.org");
+    srv.stop();
+
+    // Sent is sent: a timer's run finds nothing due.
+    let url_file = dir.path.join("relay");
+    std::fs::write(&url_file, &relay).unwrap();
+    let out = srv
+        .cli()
+        .run(
+            &[
+                "remind",
+                "--once",
+                "--smtp-url-file",
+                url_file.to_str().unwrap(),
+            ],
+            None,
+        )
+        .ok("remind --once");
+    assert!(!out.stderr.contains("leak notices"), "{}", out.stderr);
+    assert_eq!(sink.received().len(), 1, "mailed once");
+}
+
+fn mailer(port: u16) -> SmtpMailer {
+    SmtpMailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "tokend@example.org",
+        None,
+    )
+    .expect("mailer")
+}
+
+fn send(authority: &mut Authority, mailer: &SmtpMailer) -> (usize, usize, usize) {
+    let run = authority.send_due_leak_notices(mailer).expect("a run");
+    (run.sent, run.deferred, run.given_up)
+}
+
+#[test]
+fn a_notice_the_relay_refuses_is_tried_again_then_given_up() {
+    let service = InProcess::start();
+    let api = service.api();
+    let (alice, first) = alice_with_token(api, "first");
+    let second = api.create_token(&alice, "second", Some("30d"));
+    let dir = TempDir::new();
+    let port = free_port();
+    let mailer = mailer(port);
+    let mut authority = service.authority();
+    assert_eq!(send(&mut authority, &mailer), (0, 0, 0), "nothing reported");
+
+    // Down: tried again a minute later, not before; then sent.
+    report_one(api.addr(), &first.secret);
+    assert_eq!(
+        send(&mut authority, &mailer),
+        (0, 1, 0),
+        "the relay is down"
+    );
+    service.advance(30);
+    assert_eq!(
+        send(&mut authority, &mailer),
+        (0, 0, 0),
+        "not before its backoff"
+    );
+    let sink = SmtpSink::start(&dir.path, port, None);
+    service.advance(31);
+    assert_eq!(
+        send(&mut authority, &mailer),
+        (1, 0, 0),
+        "the relay is back"
+    );
+    assert_eq!(sink.received().len(), 1);
+    drop(sink);
+
+    // Down for good: after the last try, given up and recorded.
+    report_one(api.addr(), &second.secret);
+    let mut tries = Vec::new();
+    for wait in [0, 60, 300, 900, 3600] {
+        service.advance(wait);
+        tries.push(send(&mut authority, &mailer));
+    }
+    assert_eq!(
+        tries,
+        [(0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 0, 1)],
+        "four retries with backoff, then given up"
+    );
+    service.advance(86_400);
+    assert_eq!(send(&mut authority, &mailer), (0, 0, 0), "never again");
+    let admin = api.admin_login().access_token;
+    let failed = api
+        .recorded_events(&admin, "token.leak_notice_failed", 1)
+        .remove(0);
+    assert_eq!(failed["outcome"], "failure");
+    assert_eq!(failed["target"]["id"], second.id.as_str());
+    assert_eq!(failed["additionalProperties"]["attempts"], 5);
+    assert_eq!(failed["additionalProperties"]["to"], "alice@example.org");
 }
 
 #[test]

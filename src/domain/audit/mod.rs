@@ -85,6 +85,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "user.update",
     "token.rotate",
     "token.leaked",
+    "token.leak_notice_sent",
+    "token.leak_notice_failed",
     "token.jwt_bearer_failed",
     "token.reminder_sent",
     "token.reminder_failed",

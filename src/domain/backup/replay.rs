@@ -26,7 +26,7 @@ const LONGEST_ACCESS_TOKEN_SECS: i64 = 24 * 3600;
 
 /// Events after the backup point that change nothing a restore must
 /// bring back: uses, refusals, mail, the trail's own housekeeping.
-const NOTHING_TO_REPLAY: [&str; 16] = [
+const NOTHING_TO_REPLAY: [&str; 18] = [
     "token.exchange",
     "token.exchange_failed",
     "token.jwt_bearer_failed",
@@ -37,6 +37,8 @@ const NOTHING_TO_REPLAY: [&str; 16] = [
     "introspection.client_failed",
     "token.reminder_sent",
     "token.reminder_failed",
+    "token.leak_notice_sent",
+    "token.leak_notice_failed",
     "token.expiry_digest",
     "audit.prune",
     "system.initialize",

@@ -30,6 +30,7 @@ use crate::domain::records::{
     DeviceAuthorization, DeviceDecision, NewServiceAccount, ServiceAccount, ServiceAccountPage,
     ServiceAccountStatus,
 };
+use crate::domain::records::{DueLeakNotice, NewLeakNotice};
 use crate::domain::records::{DueReminder, ExpiringToken, NewReminder, OwnerMailLimit};
 use crate::domain::records::{Event, EventFilter, PendingLogin, SecondFactorRecord, TokenCounts};
 use crate::domain::records::{
@@ -495,6 +496,29 @@ pub trait ReminderWrites {
     ) -> StoreResult<()>;
 }
 
+pub trait LeakNoticeWrites {
+    fn insert_leak_notice(&self, notice: &NewLeakNotice) -> StoreResult<()>;
+    /// Claims up to `limit` leak notices due at `now` (not claimed by
+    /// another run, not sent, not given up) until `claimed_until`, and
+    /// returns them, earliest report first.
+    fn claim_due_leak_notices(
+        &self,
+        now: i64,
+        claimed_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueLeakNotice>>;
+    fn record_leak_notice_sent(&self, token_id: &str, at: i64) -> StoreResult<()>;
+    /// A failed send: tried again at `next_attempt_at`, or given up when
+    /// that is None.
+    fn record_leak_notice_failure(
+        &self,
+        token_id: &str,
+        at: i64,
+        next_attempt_at: Option<i64>,
+        error: &str,
+    ) -> StoreResult<()>;
+}
+
 pub trait ReminderReads {
     /// The reminder a token asked for, as (address, seconds before expiry),
     /// whether sent yet or not.
@@ -617,6 +641,7 @@ pub trait Transaction:
     + AuditWrites
     + ServiceAccountWrites
     + ReminderWrites
+    + LeakNoticeWrites
     + WebhookWrites
 {
 }
@@ -632,6 +657,7 @@ impl<T> Transaction for T where
         + AuditWrites
         + ServiceAccountWrites
         + ReminderWrites
+        + LeakNoticeWrites
         + WebhookWrites
         + ?Sized
 {

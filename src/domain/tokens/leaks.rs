@@ -12,21 +12,23 @@
 //! formed costs no lookup.
 //!
 //! Reports are rate-limited per client address (a token bucket, bounded
-//! memory); the owners' mails wait in a bounded queue in memory, sent by
-//! `serve`'s mail thread when a relay is configured.
+//! memory). The owner's notice is written in the commit that revoked the
+//! token, so neither a restart nor a relay that is down loses it; it is
+//! sent as reminders are (claimed by one run, recorded once sent, retried
+//! with backoff, then given up with an event), by `serve`'s mail thread,
+//! which the commit wakes, on whichever node has a relay.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::domain::records::ApiTokenRecord;
+use crate::domain::records::{ApiTokenRecord, DueLeakNotice, NewLeakNotice};
 use crate::domain::storage::ClusterNotice;
 use crate::domain::tokens::api_token::ApiTokenSecret;
-use crate::domain::tokens::reminders::{Mail, Mailer};
+use crate::domain::tokens::reminders::{next_try, Mail, Mailer, ReminderRun, BATCH, CLAIM};
 use crate::domain::{format_time, Authority, DomainError};
 
 /// Candidates one report may hold.
@@ -40,9 +42,6 @@ const REFILL_MS: i64 = 6_000;
 /// Addresses tracked; past it, new addresses share one bucket (fail
 /// closed: a flood of addresses slows itself, not the memory).
 const MAX_ADDRESSES: usize = 10_000;
-/// Owners' mails waiting for the relay; past it, a notice is dropped
-/// (logged): the revocation and its event are committed either way.
-const MAX_QUEUED_MAILS: usize = 1_000;
 
 /// One reported candidate: a string that may be a secret, and where it
 /// was found.
@@ -109,29 +108,28 @@ impl LeakReportLimiter {
     }
 }
 
-/// The owners' mails, waiting for the mail thread.
+/// Wakes this node's mail thread when a report committed owners'
+/// notices, so that they go at once rather than at its next round.
 #[derive(Default)]
-pub(in crate::domain) struct LeakNotices {
-    /// Set once a relay drains the queue: without one, nothing is queued.
-    relay: AtomicBool,
-    queue: Mutex<VecDeque<Mail>>,
-    queued: Condvar,
+pub(in crate::domain) struct LeakNoticeBell {
+    rung: Mutex<bool>,
+    bell: Condvar,
 }
 
-impl LeakNotices {
-    fn push(&self, mail: Mail) {
-        if !self.relay.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.len() >= MAX_QUEUED_MAILS {
-            crate::logging::warn(
-                "tokend: too many leaked-token notices waiting for the relay; one was dropped",
-            );
-            return;
-        }
-        queue.push_back(mail);
-        self.queued.notify_one();
+impl LeakNoticeBell {
+    fn ring(&self) {
+        *self.rung.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.bell.notify_all();
+    }
+
+    /// Waits until rung or `wait` has passed.
+    fn wait(&self, wait: Duration) {
+        let rung = self.rung.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mut rung, _) = self
+            .bell
+            .wait_timeout_while(rung, wait, |rung| !*rung)
+            .unwrap_or_else(PoisonError::into_inner);
+        *rung = false;
     }
 }
 
@@ -203,7 +201,6 @@ impl Authority {
             return Ok(report);
         }
         let mut batch = Vec::with_capacity(leaked.len());
-        let mut notices = Vec::new();
         for (token, candidate) in &leaked {
             let account = self.db().account(&token.user_id)?;
             let (url, source) = (origin(candidate.url), origin(candidate.source));
@@ -218,91 +215,136 @@ impl Authority {
             let mut notice = None;
             if let Some(account) = &account {
                 event = event.in_org(&account.org.id);
-                notice = account.email.as_deref().map(|to| {
-                    leak_mail(
-                        to,
-                        token,
-                        &account.org.name,
-                        now,
-                        url.as_deref(),
-                        source.as_deref(),
-                    )
+                notice = account.email.as_ref().map(|email| NewLeakNotice {
+                    token_id: token.id.clone(),
+                    email: email.clone(),
+                    reported_at: now,
+                    url,
+                    source,
                 });
             }
-            notices.push(notice);
-            batch.push((token.id.clone(), event));
+            batch.push((token.id.clone(), event, notice));
         }
-        let revoked: Vec<bool> = self.store.write(move |tx| {
-            let mut revoked = Vec::with_capacity(batch.len());
-            for (id, event) in &batch {
-                let done = tx.revoke_api_token(id, now)?;
-                if done {
+        // Only what this report revoked is told: a token another report
+        // revoked first has its notice from that one.
+        let noticed: bool = self.store.write(move |tx| {
+            let mut noticed = false;
+            for (id, event, notice) in &batch {
+                if tx.revoke_api_token(id, now)? {
                     tx.insert_event(event)?;
+                    if let Some(notice) = notice {
+                        tx.insert_leak_notice(notice)?;
+                        noticed = true;
+                    }
                 }
-                revoked.push(done);
             }
-            Ok(revoked)
+            Ok(noticed)
         })?;
-        // Mailed only once committed, and only for what this report revoked.
-        for (notice, done) in notices.into_iter().zip(revoked) {
-            if let (Some(mail), true) = (notice, done) {
-                self.shared.leak_notices.push(mail);
-            }
+        if noticed {
+            self.shared.leak_notice_bell.ring();
         }
         Ok(report)
     }
 
-    /// From now on, owners' notices are queued for `send_leak_notices`.
-    pub fn enable_leak_notices(&self) {
-        self.shared
-            .leak_notices
-            .relay
-            .store(true, Ordering::Relaxed);
+    /// Waits until a report on this node committed owners' notices, or
+    /// `wait` has passed: the mail thread's pause between runs.
+    pub fn wait_for_leak_notices(&self, wait: Duration) {
+        self.shared.leak_notice_bell.wait(wait);
     }
 
-    /// Waits up to `wait` for owners' notices, then sends every one queued
-    /// through `mailer`; how many were sent. A failed send is logged and
-    /// not retried: the token is revoked and audited whatever the mail.
-    pub fn send_leak_notices(&self, mailer: &dyn Mailer, wait: Duration) -> usize {
-        let notices = &self.shared.leak_notices;
-        let queue = notices.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let (mut queue, _) = notices
-            .queued
-            .wait_timeout_while(queue, wait, |queue| queue.is_empty())
-            .unwrap_or_else(PoisonError::into_inner);
-        let mails: Vec<Mail> = queue.drain(..).collect();
-        drop(queue);
-        let mut sent = 0;
-        for mail in &mails {
-            match mailer.send(mail) {
-                Ok(()) => sent += 1,
-                Err(error) => crate::logging::warn(format!(
-                    "tokend: a leaked-token notice could not be sent: {error}"
-                )),
+    /// Sends the owners' notices of leaked tokens that are due, each once;
+    /// a failed send is tried again with the reminders' backoff, then
+    /// given up with a `token.leak_notice_failed` event.
+    pub fn send_due_leak_notices(
+        &mut self,
+        mailer: &dyn Mailer,
+    ) -> Result<ReminderRun, DomainError> {
+        let mut run = ReminderRun::default();
+        loop {
+            let now = self.now();
+            let claimed = self
+                .store
+                .write(move |tx| tx.claim_due_leak_notices(now, now + CLAIM, BATCH))?;
+            if claimed.is_empty() {
+                return Ok(run);
+            }
+            for notice in claimed {
+                match mailer.send(&leak_mail(&notice)) {
+                    Ok(()) => {
+                        self.record_leak_notice_sent(&notice)?;
+                        run.sent += 1;
+                    }
+                    Err(error) => {
+                        crate::logging::warn(format!(
+                            "tokend: the leak notice for API token {} could not be sent: {error}",
+                            notice.token_id
+                        ));
+                        if self.record_leak_notice_failure(&notice, &error)? {
+                            run.deferred += 1;
+                        } else {
+                            run.given_up += 1;
+                        }
+                    }
+                }
             }
         }
-        sent
+    }
+
+    fn record_leak_notice_sent(&mut self, notice: &DueLeakNotice) -> Result<(), DomainError> {
+        let now = self.now();
+        let event = self
+            .operator_event("token.leak_notice_sent")?
+            .on("api_token", &notice.token_id, &notice.token_name)
+            .in_org(&notice.org_id)
+            .with("to", json!(notice.email));
+        let id = notice.token_id.clone();
+        self.write_recorded(event, move |tx| tx.record_leak_notice_sent(&id, now))?;
+        Ok(())
+    }
+
+    /// Records a failed send; whether it will be tried again.
+    fn record_leak_notice_failure(
+        &mut self,
+        notice: &DueLeakNotice,
+        error: &str,
+    ) -> Result<bool, DomainError> {
+        let now = self.now();
+        let next = next_try(notice.attempts, now);
+        let (id, text) = (notice.token_id.clone(), error.to_string());
+        match next {
+            Some(at) => {
+                self.store
+                    .write(move |tx| tx.record_leak_notice_failure(&id, now, Some(at), &text))?;
+            }
+            None => {
+                let event = self
+                    .event("token.leak_notice_failed", "failure")?
+                    .on("api_token", &notice.token_id, &notice.token_name)
+                    .in_org(&notice.org_id)
+                    .with("to", json!(notice.email))
+                    .with("attempts", json!(notice.attempts + 1))
+                    .with("error", json!(error));
+                self.write_recorded(event, move |tx| {
+                    tx.record_leak_notice_failure(&id, now, None, &text)
+                })?;
+            }
+        }
+        Ok(next.is_some())
     }
 }
 
-fn leak_mail(
-    to: &str,
-    token: &ApiTokenRecord,
-    org: &str,
-    now: i64,
-    url: Option<&str>,
-    source: Option<&str>,
-) -> Mail {
+fn leak_mail(notice: &DueLeakNotice) -> Mail {
     let mut body = format!(
-        "Your API token \"{}\" (id {}, org {org}) was reported as leaked at {} and has been revoked.\n",
-        token.name,
-        token.id,
-        format_time(now)
+        "Your API token \"{}\" (id {}, org {}) was reported as leaked at {} and has been revoked.\n",
+        notice.token_name,
+        notice.token_id,
+        notice.org_name,
+        format_time(notice.reported_at)
     );
-    if let Some(url) = url {
+    if let Some(url) = &notice.url {
         body.push_str(&format!("Where it was found: {url}\n"));
     }
-    if let Some(source) = source {
+    if let Some(source) = &notice.source {
         body.push_str(&format!("Reported by: {source}\n"));
     }
     body.push_str(
@@ -310,8 +352,11 @@ fn leak_mail(
          and remove the old secret from wherever it was published.\n",
     );
     Mail {
-        to: to.to_string(),
-        subject: format!("tokend: API token \"{}\" leaked and revoked", token.name),
+        to: notice.email.clone(),
+        subject: format!(
+            "tokend: API token \"{}\" leaked and revoked",
+            notice.token_name
+        ),
         body,
     }
 }

@@ -21,10 +21,10 @@ use crate::domain::{format_time, Actor, Authority, DomainError, Right};
 
 /// How long a run owns the reminders it claimed; past it, another run may
 /// take them (the first one died).
-const CLAIM: i64 = 300;
+pub(in crate::domain) const CLAIM: i64 = 300;
 /// Reminders claimed at a time: few enough that a batch against a relay
 /// that times out every send (20 s each) ends well within its claim.
-const BATCH: u32 = 10;
+pub(in crate::domain) const BATCH: u32 = 10;
 /// Waits before the next try of a failed send; after the last, it is
 /// given up.
 const BACKOFF: [i64; 4] = [60, 300, 900, 3600];
@@ -60,7 +60,16 @@ pub struct ReminderRequest<'a> {
     pub email: Option<&'a str>,
 }
 
-/// What one run did.
+/// When a mail whose send failed, after `attempts` failures before this
+/// one, is tried again; None once given up.
+pub(in crate::domain) fn next_try(attempts: i64, now: i64) -> Option<i64> {
+    usize::try_from(attempts)
+        .ok()
+        .and_then(|tried| BACKOFF.get(tried))
+        .map(|wait| now + wait)
+}
+
+/// What one run of reminders, or of leak notices, did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReminderRun {
     pub sent: usize,
@@ -202,10 +211,7 @@ impl Authority {
     /// Records a failed send; whether it will be tried again.
     fn record_failure(&mut self, reminder: &DueReminder, error: &str) -> Result<bool, DomainError> {
         let now = self.now();
-        let next = usize::try_from(reminder.attempts)
-            .ok()
-            .and_then(|tried| BACKOFF.get(tried))
-            .map(|wait| now + wait);
+        let next = next_try(reminder.attempts, now);
         let (id, text) = (reminder.token_id.clone(), error.to_string());
         match next {
             Some(at) => {

@@ -31,6 +31,7 @@ pub(crate) use contract;
 // The files below see `contract!` by textual scope: declare them after it.
 mod accounts;
 mod audit;
+mod leak_notices;
 mod reminders;
 mod roles;
 mod service_accounts;

@@ -313,7 +313,7 @@ pub(super) fn known_version() -> i64 {
 
 /// The baseline (its version and statements) and the later migrations,
 /// in order.
-fn sections() -> ((i64, &'static str), Vec<&'static str>) {
+pub(super) fn sections() -> ((i64, &'static str), Vec<&'static str>) {
     let (_, rest) = SCHEMA.split_once("\n-- baseline ").unwrap_or(("", ""));
     let (version, rest) = rest.split_once('\n').unwrap_or(("0", ""));
     let mut parts = rest.split("\n-- migration ");

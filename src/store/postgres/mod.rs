@@ -17,6 +17,7 @@ mod conn;
 mod database;
 mod generations;
 mod keys;
+mod leak_notices;
 mod listing;
 mod notices;
 mod reminders;

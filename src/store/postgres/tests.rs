@@ -132,3 +132,73 @@ fn text_with_a_nul_is_refused_as_the_clients_mistake_not_a_failure() {
     };
     assert!(why.contains("no_such_table"), "{why}");
 }
+
+/// A database as schema `version` left it (the baseline and the
+/// migrations up to it), holding `rows`: its URL and a connection to it.
+fn at_schema(version: i64, rows: &str) -> (String, PgConn) {
+    use std::sync::OnceLock;
+    static IO: OnceLock<IoRuntime> = OnceLock::new();
+    let url = test_database_url();
+    let io = IO.get_or_init(|| IoRuntime::start().unwrap());
+    let conn = PgConn::connect(&io.connector(url.parse().unwrap(), None).unwrap()).unwrap();
+    let ((baseline_version, baseline), later) = database::sections();
+    conn.batch_execute(baseline).unwrap();
+    for sql in &later[..(version - baseline_version) as usize] {
+        conn.batch_execute(sql).unwrap();
+    }
+    conn.execute(
+        "INSERT INTO schema_version (id, version) VALUES (1, $1)",
+        &[&version],
+    )
+    .unwrap();
+    conn.batch_execute(rows).unwrap();
+    (url, conn)
+}
+
+#[test]
+fn a_database_of_every_earlier_schema_migrates_to_the_latest() {
+    let ((baseline, _), _) = database::sections();
+    let known = database::known_version();
+    for version in baseline..known {
+        let (url, _) = at_schema(version, "");
+        assert_eq!(
+            PgDatabase::migrate(&url, None).unwrap(),
+            (version, known),
+            "from schema {version}"
+        );
+        PgDatabase::open(&url, None).unwrap();
+    }
+}
+
+#[test]
+fn a_database_of_schema_21_keeps_its_leaked_tokens_and_takes_their_notices() {
+    use crate::domain::records::NewLeakNotice;
+    use crate::domain::storage::{LeakNoticeWrites, TokenReads};
+    let (url, conn) = at_schema(
+        21,
+        "INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'acme', 1);
+         INSERT INTO users (id, org_id, name, password_hash, email, created_at)
+             VALUES ('u1', 'o1', 'alice', 'hash', 'alice@example.org', 1);
+         INSERT INTO api_tokens (id, digest, user_id, name, created_at, revoked_at)
+             VALUES ('t1', decode(repeat('00', 32), 'hex'), 'u1', 'ci', 1, 5);",
+    );
+    assert_eq!(PgDatabase::migrate(&url, None).unwrap().0, 21);
+    assert_eq!(
+        conn.api_token("t1").unwrap().and_then(|t| t.revoked_at),
+        Some(5)
+    );
+    conn.insert_leak_notice(&NewLeakNotice {
+        token_id: "t1".into(),
+        email: "alice@example.org".into(),
+        reported_at: 5,
+        url: None,
+        source: Some("scanner".into()),
+    })
+    .unwrap();
+    let due = conn.claim_due_leak_notices(10, 70, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].token_name.as_str(), due[0].org_name.as_str()),
+        ("ci", "acme")
+    );
+}

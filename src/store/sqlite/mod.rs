@@ -9,6 +9,7 @@ mod audit;
 mod backup;
 mod inspect;
 mod keys;
+mod leak_notices;
 mod lock;
 mod reminders;
 mod restore;

@@ -565,6 +565,39 @@ fn a_database_of_schema_20_keeps_its_sessions_and_shares_dpop_proofs_and_pending
 }
 
 #[test]
+fn a_database_of_schema_21_keeps_its_leaked_tokens_and_takes_their_notices() {
+    use crate::domain::records::NewLeakNotice;
+    use crate::domain::storage::{LeakNoticeWrites, TokenReads};
+    let mut conn = at_schema(
+        21,
+        "INSERT INTO orgs (id, name, is_provider, created_at) VALUES ('o1', 'acme', 0, 1);
+         INSERT INTO users (id, org_id, name, password_hash, email, created_at)
+             VALUES ('u1', 'o1', 'alice', 'hash', 'alice@example.org', 1);
+         INSERT INTO api_tokens (id, digest, user_id, name, created_at, revoked_at)
+             VALUES ('t1', zeroblob(32), 'u1', 'ci', 1, 5);",
+    );
+    migrate(&mut conn).unwrap();
+    assert_eq!(
+        conn.api_token("t1").unwrap().and_then(|t| t.revoked_at),
+        Some(5)
+    );
+    conn.insert_leak_notice(&NewLeakNotice {
+        token_id: "t1".into(),
+        email: "alice@example.org".into(),
+        reported_at: 5,
+        url: None,
+        source: Some("scanner".into()),
+    })
+    .unwrap();
+    let due = conn.claim_due_leak_notices(10, 70, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].token_name.as_str(), due[0].org_name.as_str()),
+        ("ci", "acme")
+    );
+}
+
+#[test]
 fn a_database_of_every_earlier_schema_migrates_to_the_latest() {
     for version in 1..migrations().len() {
         let mut conn = Connection::open_in_memory().unwrap();
