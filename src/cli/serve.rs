@@ -460,10 +460,13 @@ fn start_leak_notices(mut authority: Authority, mailer: Option<SmtpMailer>) -> R
     };
     let run = move || loop {
         match authority.send_due_leak_notices(&mailer) {
-            Ok(run) if run.sent + run.deferred + run.given_up > 0 => logging::info(format!(
-                "tokend: leak notices: {} sent, {} to be tried again, {} given up",
-                run.sent, run.deferred, run.given_up
-            )),
+            Ok(run) if run.sent + run.deferred + run.given_up > 0 => {
+                http::metrics::leak_notices(&run);
+                logging::info(format!(
+                    "tokend: leak notices: {} sent, {} to be tried again, {} given up",
+                    run.sent, run.deferred, run.given_up
+                ));
+            }
             Ok(_) => {}
             Err(e) => logging::warn(format!(
                 "tokend: the leak notice run failed, will retry: {e}"

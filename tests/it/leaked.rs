@@ -247,7 +247,13 @@ fn a_notice_waits_in_the_database_for_a_relay_across_a_restart() {
     let dir = TempDir::new();
     let sink = SmtpSink::start(&dir.path, free_port(), None);
     let relay = format!("smtp://127.0.0.1:{}", sink.port);
-    srv.set_config(TestServer::config().env("TOKEND_SMTP_URL", &relay));
+    let metrics = format!("127.0.0.1:{}", free_port());
+    srv.set_config(
+        TestServer::config()
+            .env("TOKEND_SMTP_URL", &relay)
+            .arg("--metrics-listen")
+            .arg(&metrics),
+    );
     srv.restart();
     let mails = eventually(Duration::from_secs(10), || {
         let received = sink.received();
@@ -269,6 +275,14 @@ fn a_notice_waits_in_the_database_for_a_relay_across_a_restart() {
         .remove(0);
     assert_eq!(sent["target"]["id"], leaked.id.as_str());
     assert_eq!(sent["additionalProperties"]["to"], "alice@example.org");
+    let request = build_request(&metrics, "GET", "/metrics", &[], None);
+    let exposition = send_raw(&metrics, &request, Duration::from_secs(5))
+        .expect("the metrics address answers")
+        .text();
+    assert!(
+        exposition.contains("\ntokend_leak_notices_sent_total 1\n"),
+        "{exposition}"
+    );
     srv.stop();
 
     // Sent is sent: a timer's run finds nothing due.

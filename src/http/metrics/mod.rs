@@ -79,10 +79,50 @@ pub struct Metrics {
     latency: Vec<Histogram>,
     writer_batch_size: Histogram,
     writer_batch_seconds: Histogram,
-    reminders_sent: Counter,
-    reminders_failed: Counter,
-    reminders_given_up: Counter,
+    reminders: MailCounters,
+    leak_notices: MailCounters,
     scraped: Arc<Scraped>,
+}
+
+/// What the runs of one kind of mail did: sent, failed tries, given up.
+struct MailCounters {
+    sent: Counter,
+    failed: Counter,
+    given_up: Counter,
+}
+
+impl MailCounters {
+    /// Registers `<name>_sent`, `<name>_failed` and `<name>_given_up`,
+    /// described as `what`.
+    fn register(registry: &mut Registry, name: &str, what: &str) -> MailCounters {
+        let counters = MailCounters {
+            sent: Counter::default(),
+            failed: Counter::default(),
+            given_up: Counter::default(),
+        };
+        registry.register(
+            format!("{name}_sent"),
+            format!("{what} sent"),
+            counters.sent.clone(),
+        );
+        registry.register(
+            format!("{name}_failed"),
+            format!("{what} the relay did not take (each failed try)"),
+            counters.failed.clone(),
+        );
+        registry.register(
+            format!("{name}_given_up"),
+            format!("{what} given up after their last failed try"),
+            counters.given_up.clone(),
+        );
+        counters
+    }
+
+    fn count(&self, run: &ReminderRun) {
+        self.sent.inc_by(run.sent as u64);
+        self.failed.inc_by((run.deferred + run.given_up) as u64);
+        self.given_up.inc_by(run.given_up as u64);
+    }
 }
 
 /// The process's metrics.
@@ -128,23 +168,11 @@ impl Metrics {
             Unit::Seconds,
             writer_batch_seconds.clone(),
         );
-        let reminders_sent = Counter::default();
-        registry.register(
-            "reminders_sent",
-            "Expiry reminders sent",
-            reminders_sent.clone(),
-        );
-        let reminders_failed = Counter::default();
-        registry.register(
-            "reminders_failed",
-            "Expiry reminders the relay did not take (each failed try)",
-            reminders_failed.clone(),
-        );
-        let reminders_given_up = Counter::default();
-        registry.register(
-            "reminders_given_up",
-            "Expiry reminders given up after their last failed try",
-            reminders_given_up.clone(),
+        let reminders = MailCounters::register(&mut registry, "reminders", "Expiry reminders");
+        let leak_notices = MailCounters::register(
+            &mut registry,
+            "leak_notices",
+            "Leaked tokens' notices to their owners",
         );
         let scraped = Arc::new(Scraped::default());
         registry.register_collector(Box::new(Arc::clone(&scraped)));
@@ -154,9 +182,8 @@ impl Metrics {
             latency,
             writer_batch_size,
             writer_batch_seconds,
-            reminders_sent,
-            reminders_failed,
-            reminders_given_up,
+            reminders,
+            leak_notices,
             scraped,
         }
     }
@@ -220,12 +247,12 @@ fn method_label(method: &str) -> &'static str {
 
 /// Counts a reminder run of `serve`'s reminders thread.
 pub fn reminders(run: &ReminderRun) {
-    let metrics = metrics();
-    metrics.reminders_sent.inc_by(run.sent as u64);
-    metrics
-        .reminders_failed
-        .inc_by((run.deferred + run.given_up) as u64);
-    metrics.reminders_given_up.inc_by(run.given_up as u64);
+    metrics().reminders.count(run);
+}
+
+/// Counts a run of `serve`'s leak notices thread.
+pub fn leak_notices(run: &ReminderRun) {
+    metrics().leak_notices.count(run);
 }
 
 /// Hooks the writer's batches of `authority`'s database into the metrics.
