@@ -25,6 +25,7 @@ mod error;
 /// The parsers, for the property tests and fuzz targets only (ARCHITECTURE.md).
 #[doc(hidden)]
 pub mod fuzzing;
+mod json_objects;
 mod log;
 pub mod metrics;
 mod oauth;

@@ -55,9 +55,9 @@ impl Request {
         }
     }
 
-    /// A JSON object read as `T`. Only an object: serde would also fill a
-    /// struct from an array of its fields in order, a form no description
-    /// of tokend's API allows.
+    /// A JSON object read as `T`. Only objects, here and wherever a struct
+    /// is wanted inside: serde would also fill a struct from an array of
+    /// its fields in order, a form no description of tokend's API allows.
     pub fn json_body<T: DeserializeOwned>(&self) -> Result<T, BadRequest> {
         let body = self.body()?;
         let first = body.iter().find(|b| !b" \t\n\r".contains(b));
@@ -66,7 +66,7 @@ impl Request {
                 "the body must be a JSON object".into(),
             ));
         }
-        serde_json::from_slice(body).map_err(|e| {
+        super::json_objects::from_slice(body).map_err(|e| {
             BadRequest::Malformed(format!("the body is not valid JSON for this request: {e}"))
         })
     }

@@ -417,6 +417,17 @@ fn rejected_requests_change_nothing() {
         .assert_status(400, "short ttl");
     api.post("/api/tokens", &json, br#"{"name":"x","evil":1}"#)
         .assert_status(400, "unknown field");
+    // serde would read an array of a struct's fields in order as that
+    // struct; no description of the API allows it, at any depth.
+    for body in [
+        r#"["x", null, false, null, null, null, null, null]"#,
+        r#"{"name":"x","all_roles":false,"service_roles":[["svc","role",null]]}"#,
+        r#"{"name":"x","reminder":["7d",null]}"#,
+    ] {
+        let r = api.post("/api/tokens", &json, body.as_bytes());
+        r.assert_status(400, body);
+        assert!(r.text().contains("JSON object"), "{body}: {}", r.text());
+    }
     api.post("/api/tokens", &json, &padded_json("big", BODY_LIMIT + 10))
         .assert_status(413, "too big");
     api.try_create_token(&mia, r#"{"name":"member"}"#)
