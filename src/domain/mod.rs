@@ -432,6 +432,12 @@ impl Authority {
         self.shared.ambient.now()
     }
 
+    /// This authority's clock, for what outside the domain keeps time by
+    /// it (the TLS certificate's expiry).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.shared.ambient.clock)
+    }
+
     fn db(&self) -> &dyn Reads {
         self.store.reads()
     }

@@ -54,7 +54,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::domain::Authority;
+use crate::domain::{Authority, Clock};
 use crate::logging;
 use pool::{Pool, Pools};
 pub use routes::{endpoints, Access};
@@ -151,6 +151,10 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
             tls.files().cert.display(),
             tls.fingerprint()
         ));
+        let clock = drainer.clock();
+        check_certificate_expiry(tls, clock.as_ref());
+        watch_certificate_expiry(Arc::clone(tls), clock)
+            .map_err(|e| ServeError(format!("cannot watch the TLS certificate: {e}")))?;
     }
     systemd::ready(scheme, server.local_addr());
     systemd::start_watchdog(writer)
@@ -159,7 +163,7 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
         if signal != SIGHUP {
             break;
         }
-        reload(tls.as_deref());
+        reload(tls.as_deref(), drainer.clock().as_ref());
     }
     systemd::stopping();
     server.stop();
@@ -173,21 +177,48 @@ pub fn serve(authority: Authority, options: ServeOptions) -> Result<(), ServeErr
 /// SIGHUP: the certificate and key are read again. Connections keep the
 /// certificate they were made with; a file that cannot be used leaves the
 /// one in use in place.
-fn reload(tls: Option<&Tls>) {
+fn reload(tls: Option<&Tls>, clock: &dyn Clock) {
     let Some(tls) = tls else {
         logging::info("tokend: SIGHUP: no TLS certificate to reload");
         return;
     };
     match tls.reload() {
-        Ok(()) => logging::info(format!(
-            "tokend: TLS certificate reloaded from {} (SHA-256 {})",
-            tls.files().cert.display(),
-            tls.fingerprint()
-        )),
+        Ok(()) => {
+            logging::info(format!(
+                "tokend: TLS certificate reloaded from {} (SHA-256 {})",
+                tls.files().cert.display(),
+                tls.fingerprint()
+            ));
+            check_certificate_expiry(tls, clock);
+        }
         Err(e) => logging::warn(format!(
             "tokend: TLS certificate not reloaded, the one in use stays: {e}"
         )),
     }
+}
+
+/// Says in the metrics when the certificate in use expires, and warns in
+/// the log once it expired or expires soon.
+fn check_certificate_expiry(tls: &Tls, clock: &dyn Clock) {
+    metrics::tls_certificate_expiry(tls.not_after());
+    if let Some(warning) = tls.expiry_warning(clock.now()) {
+        logging::warn(warning);
+    }
+}
+
+/// How often a running server looks at its certificate's expiry again.
+const CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// Warns once a day of a certificate that expires soon: a server that
+/// runs for months is started once, when the certificate had long to go.
+fn watch_certificate_expiry(tls: Arc<Tls>, clock: Arc<dyn Clock>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("tls-expiry".into())
+        .spawn(move || loop {
+            std::thread::sleep(CERTIFICATE_CHECK_INTERVAL);
+            check_certificate_expiry(&tls, clock.as_ref());
+        })
+        .map(drop)
 }
 
 /// A running service.

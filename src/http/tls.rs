@@ -1,8 +1,9 @@
 //! TLS settings: the server's certificate and key, read from PEM files,
 //! and what rustls is told to speak — TLS 1.2 and 1.3 with the modern
 //! suites only, ALPN `http/1.1`, session resumption by cache and by
-//! ticket — and the reload that a SIGHUP asks for. The handshake itself
-//! runs in the transport, under its limits.
+//! ticket — the reload that a SIGHUP asks for, and what to warn of a
+//! certificate that expired or expires soon. The handshake itself runs in
+//! the transport, under its limits.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,10 +17,16 @@ use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use sha2::{Digest, Sha256};
+use x509_cert::der::Decode;
+
+use crate::domain::format_time;
 
 /// Sessions remembered for resumption by id (TLS 1.2 clients that do not
 /// take tickets); some 100 bytes each.
 const SESSION_CACHE: usize = 4096;
+/// How long before its expiry a certificate is warned of: time for an
+/// admin without automation to have one issued.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// Where the certificate chain and its private key are read from.
 #[derive(Debug, Clone)]
@@ -95,10 +102,42 @@ impl Tls {
         &self.files
     }
 
+    /// When the certificate in use expires (its `notAfter`), in seconds
+    /// since the epoch.
+    pub fn not_after(&self) -> Option<i64> {
+        let current = self.certificate.get();
+        let certificate = x509_cert::Certificate::from_der(current.cert.first()?).ok()?;
+        let not_after = certificate.tbs_certificate.validity.not_after;
+        i64::try_from(not_after.to_unix_duration().as_secs()).ok()
+    }
+
+    /// What to warn at `now` of the certificate in use: that it expired,
+    /// or expires within `EXPIRY_WARNING_DAYS`; None while it has longer.
+    pub fn expiry_warning(&self, now: i64) -> Option<String> {
+        expiry_warning(&self.files.cert, self.not_after()?, now)
+    }
+
     /// The rustls settings; the benchmark's bare server uses them too.
     pub fn config(&self) -> Arc<ServerConfig> {
         Arc::clone(&self.config)
     }
+}
+
+/// What to warn at `now` of the certificate in `path`, which expires at
+/// `not_after`.
+fn expiry_warning(path: &Path, not_after: i64, now: i64) -> Option<String> {
+    let path = path.display();
+    let at = format_time(not_after);
+    let replace = "replace the certificate and key files and send tokend SIGHUP";
+    if not_after <= now {
+        return Some(format!(
+            "tokend: the TLS certificate {path} expired at {at}: clients refuse it; {replace}"
+        ));
+    }
+    let days = (not_after - now) / 86_400;
+    (days < EXPIRY_WARNING_DAYS).then(|| {
+        format!("tokend: the TLS certificate {path} expires at {at}, in {days} days; {replace}")
+    })
 }
 
 /// A certificate's SHA-256 fingerprint as `openssl x509 -fingerprint`
@@ -215,4 +254,33 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
         ),
         _ => problem("not a readable PEM private key"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn a_certificate_is_warned_of_within_30_days_and_once_expired() {
+        let path = Path::new("/etc/tokend/cert.pem");
+        let not_after = 1_800_000_000;
+        assert_eq!(expiry_warning(path, not_after, not_after - 30 * DAY), None);
+        let soon = expiry_warning(path, not_after, not_after - 30 * DAY + 1).unwrap();
+        assert!(soon.contains("/etc/tokend/cert.pem"), "{soon}");
+        assert!(
+            soon.contains("expires at 2027-01-15T08:00:00Z, in 29 days"),
+            "{soon}"
+        );
+        let last = expiry_warning(path, not_after, not_after - 1).unwrap();
+        assert!(last.contains("in 0 days"), "{last}");
+        for now in [not_after, not_after + 365 * DAY] {
+            let expired = expiry_warning(path, not_after, now).unwrap();
+            assert!(
+                expired.contains("expired at 2027-01-15T08:00:00Z: clients refuse it"),
+                "{expired}"
+            );
+        }
+    }
 }

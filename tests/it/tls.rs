@@ -3,8 +3,10 @@
 //! trusting the certificate `tokend tls self-signed` made; old protocol
 //! versions, weak suites and plain HTTP are refused; sessions resume; a
 //! SIGHUP reloads the certificate for new connections while an open one
-//! keeps working; a bad certificate refuses the start or the reload; and
-//! clients that stall in the handshake neither hold up others nor stay
+//! keeps working; a bad certificate refuses the start or the reload; a
+//! certificate that expired or expires within 30 days is warned of at the
+//! start and at a reload, and its expiry is a metric; and clients that
+//! stall in the handshake neither hold up others nor stay
 //! past the deadline, under the connection cap too.
 
 use std::io::{Read, Write};
@@ -313,7 +315,97 @@ fn sighup_reloads_the_certificate_for_new_connections_only() {
     assert_eq!(keep_alive_get(&mut open, &addr, "/health"), 200);
 }
 
+/// The certificate expiry the metrics address says, if any.
+fn expiry_metric(metrics: &str) -> Option<i64> {
+    let request = build_request(metrics, "GET", "/metrics", &[], None);
+    let text = send_raw(metrics, &request, Duration::from_secs(5))
+        .expect("the metrics address answers")
+        .text();
+    text.lines()
+        .find_map(|l| l.strip_prefix("tokend_tls_certificate_expiry_timestamp_seconds "))
+        .map(|value| value.trim().parse().expect("a number"))
+}
+
+/// A self-signed certificate for 127.0.0.1 that expired a day ago.
+fn expired_certificate(cert: &Path, key: &Path) -> i64 {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(400);
+    params.not_after = now - time::Duration::days(1);
+    let pair = rcgen::KeyPair::generate().unwrap();
+    let made = params.self_signed(&pair).unwrap();
+    std::fs::write(cert, pem_of(made.der())).unwrap();
+    std::fs::write(key, pem("PRIVATE KEY", &pair.serialize_der())).unwrap();
+    params.not_after.unix_timestamp()
+}
+
+#[test]
+fn a_certificate_that_expired_or_expires_soon_is_warned_of_and_its_expiry_measured() {
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut srv = TestServer::config()
+        .tls()
+        .arg("--metrics-listen")
+        .arg(&metrics)
+        .start();
+    // A year to go: no warning, the expiry measured.
+    let year = expiry_metric(&metrics).expect("the expiry metric");
+    assert!((year - now_secs() - 365 * 86_400).abs() < 120, "{year}");
+    assert!(!srv.log().contains("expire"), "{}", srv.log());
+
+    // Reloaded with one that expired: said, and measured.
+    let dir = TempDir::new();
+    let (cert, key) = (dir.path.join("c.pem"), dir.path.join("k.pem"));
+    let expired = expired_certificate(&cert, &key);
+    std::fs::rename(&cert, srv.tls_cert()).unwrap();
+    std::fs::rename(&key, srv.tls_key()).unwrap();
+    let mark = srv.log_len();
+    send_signal(srv.pid(), "HUP");
+    let said = eventually(Duration::from_secs(5), || {
+        let said = srv.log_since(mark);
+        said.contains("expired at").then_some(said)
+    })
+    .unwrap_or_else(|| panic!("no warning: {}", srv.log_since(mark)));
+    assert!(said.contains("TLS certificate reloaded"), "{said}");
+    assert!(said.contains("tls-cert.pem expired at"), "{said}");
+    assert_eq!(expiry_metric(&metrics), Some(expired));
+
+    // Restarted with ten days to go: said at the start, with the days left.
+    let args = [
+        "tls",
+        "self-signed",
+        "--host",
+        "127.0.0.1",
+        "--days",
+        "10",
+        "--cert",
+    ];
+    let mut args: Vec<&str> = args.to_vec();
+    let (cert_arg, key_arg) = (cert.to_string_lossy(), key.to_string_lossy());
+    args.extend([cert_arg.as_ref(), "--key", key_arg.as_ref()]);
+    run_tokend(&args, None, &[], &dir.path).ok("tls self-signed --days 10");
+    std::fs::rename(&cert, srv.tls_cert()).unwrap();
+    std::fs::rename(&key, srv.tls_key()).unwrap();
+    let mark = srv.log_len();
+    srv.restart();
+    let said = eventually(Duration::from_secs(5), || {
+        let said = srv.log_since(mark);
+        said.contains("days; replace").then_some(said)
+    })
+    .unwrap_or_else(|| panic!("no warning: {}", srv.log_since(mark)));
+    // Ten days less the moments since the certificate was made.
+    assert!(
+        said.contains("expires at") && (said.contains("in 10 days") || said.contains("in 9 days")),
+        "{said}"
+    );
+    let soon = expiry_metric(&metrics).expect("the expiry metric");
+    assert!((soon - now_secs() - 10 * 86_400).abs() < 120, "{soon}");
+}
+
 fn pem_of(der: &[u8]) -> String {
+    pem("CERTIFICATE", der)
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;
     let text = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<&str> = text
@@ -322,7 +414,7 @@ fn pem_of(der: &[u8]) -> String {
         .map(|line| std::str::from_utf8(line).expect("base64 is ASCII"))
         .collect();
     format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
         lines.join("\n")
     )
 }

@@ -250,6 +250,12 @@ pub fn reminders(run: &ReminderRun) {
     metrics().reminders.count(run);
 }
 
+/// When the TLS certificate in use expires (seconds since the epoch), as
+/// read at the start and at each reload.
+pub fn tls_certificate_expiry(not_after: Option<i64>) {
+    metrics().scraped.reading().tls_not_after = not_after;
+}
+
 /// Counts a run of `serve`'s leak notices thread.
 pub fn leak_notices(run: &ReminderRun) {
     metrics().leak_notices.count(run);
@@ -281,6 +287,8 @@ struct Reading {
     locks: Option<LoginLocks>,
     tokens: Vec<TokenCounts>,
     tokens_read_at: Option<Instant>,
+    /// When the TLS certificate in use expires; None without TLS.
+    tls_not_after: Option<i64>,
 }
 
 impl Scraped {
@@ -347,6 +355,14 @@ impl Collector for Scraped {
             "Whether the writer thread runs (1) or has stopped (0).",
             reading.writer_alive as u64,
         )?;
+        if let Some(not_after) = reading.tls_not_after {
+            gauge(
+                &mut encoder,
+                "tls_certificate_expiry_timestamp_seconds",
+                "When the TLS certificate in use expires, in seconds since the epoch.",
+                u64::try_from(not_after).unwrap_or(0),
+            )?;
+        }
         if let Some(locks) = reading.locks {
             gauge(
                 &mut encoder,

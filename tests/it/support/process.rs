@@ -638,7 +638,9 @@ impl TestServer {
         self.cfg = cfg;
     }
 
-    /// Stop (if running) and start again on the same port and database.
+    /// Stop (if running) and start again on the same port and database;
+    /// with TLS, the typed client then trusts the certificate in the files
+    /// now (they may have been replaced).
     pub fn restart(&mut self) {
         if self.child.is_some() {
             let st = self.stop();
@@ -646,6 +648,11 @@ impl TestServer {
                 st.is_some_and(|s| s.success()),
                 "server did not exit cleanly on SIGTERM: {st:?}"
             );
+        }
+        if self.cfg.tls {
+            self.api = Client::new(&self.addr)
+                .with_log(self.log.clone())
+                .with_tls(&self.tls_cert());
         }
         if let Err(e) = self.spawn() {
             panic!("restart failed: {e}");
