@@ -4,7 +4,9 @@
 //! `service_roles`), a form no description of tokend's API allows. A body
 //! is read by serde_json as usual (types, unknown and repeated fields),
 //! then once more from its parsed value through `ObjectsOnly`, which
-//! refuses an array where a struct is wanted, at any depth.
+//! refuses an array where a struct is wanted, at any depth. A string
+//! holding a NUL (`\u0000`) is refused too: no field of the API holds one,
+//! and one backend would store it where another refuses to.
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess};
@@ -15,8 +17,24 @@ use serde_json::{Error, Value};
 pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let read = serde_json::from_slice(body)?;
     let value: Value = serde_json::from_slice(body)?;
+    if holds_nul(&value) {
+        return Err(de::Error::custom(
+            "a string holds a NUL character (\\u0000)",
+        ));
+    }
     T::deserialize(ObjectsOnly(&value))?;
     Ok(read)
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        _ => false,
+    }
 }
 
 /// A parsed value that refuses to be read as a struct unless it is an
@@ -175,6 +193,19 @@ mod tests {
                 refused.to_string().contains("expected a JSON object"),
                 "{body}: {refused}"
             );
+        }
+    }
+
+    #[test]
+    fn a_nul_in_any_string_is_refused() {
+        for body in [
+            r#"{"name": "a\u0000b"}"#,
+            r#"{"name": "n", "one": {"service": "s\u0000", "role": "r"}}"#,
+            r#"{"name": "n", "inner": [{"service": "s", "role": "\u0000"}]}"#,
+            r#"{"name": "n", "evil\u0000": 1}"#,
+        ] {
+            let refused = from_slice::<serde_json::Value>(body.as_bytes()).unwrap_err();
+            assert!(refused.to_string().contains("NUL"), "{body}: {refused}");
         }
     }
 

@@ -296,28 +296,48 @@ pub fn parse_form(input: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
     Ok(params)
 }
 
+/// One name or value of a form or query string, decoded. A NUL (`%00`) is
+/// refused: no parameter of the API holds one, and one backend would
+/// match nothing with it where another refuses to store it.
 fn decode_component(raw: &[u8]) -> Result<String, BadRequest> {
     let spaced: Vec<u8> = raw
         .iter()
         .map(|&b| if b == b'+' { b' ' } else { b })
         .collect();
-    percent_decode(&spaced)
+    let decoded = percent_decode(&spaced)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| BadRequest::Malformed("the form data is not valid UTF-8".into()))
+        .map_err(|_| BadRequest::Malformed("the form data is not valid UTF-8".into()))?;
+    if decoded.contains('\0') {
+        return Err(BadRequest::Malformed(
+            "the form data holds a NUL character (%00)".into(),
+        ));
+    }
+    Ok(decoded)
 }
 
-/// Percent-decodes one path segment (an org name or an id).
+/// Percent-decodes one path segment (an org name or an id); None when it
+/// is not UTF-8 or holds a NUL, which no name or id does.
 pub fn decode_path_segment(raw: &str) -> Option<String> {
     percent_decode(raw.as_bytes())
         .decode_utf8()
         .ok()
+        .filter(|s| !s.contains('\0'))
         .map(|s| s.into_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_in_a_form_or_a_path_segment_is_refused() {
+        for form in [&b"a=b%00c"[..], b"a%00=b", b"x=1&filter=name%3D%00"] {
+            assert!(parse_form(form).is_err(), "{form:?}");
+        }
+        assert_eq!(decode_path_segment("ab%00"), None);
+        assert_eq!(decode_path_segment("a%20b").as_deref(), Some("a b"));
+    }
 
     #[test]
     fn forms_decode_plus_and_percent_and_refuse_bad_utf8() {

@@ -428,6 +428,23 @@ fn rejected_requests_change_nothing() {
         r.assert_status(400, body);
         assert!(r.text().contains("JSON object"), "{body}: {}", r.text());
     }
+    // A NUL holds in no name, id or parameter of the API; SQLite would
+    // store it where PostgreSQL refuses to, so both are refused before
+    // any store sees them.
+    let nul = api.post("/api/tokens", &json, br#"{"name":"x\u0000y"}"#);
+    nul.assert_status(400, "NUL in JSON");
+    assert!(nul.text().contains("NUL"), "{}", nul.text());
+    let nul = api.get_bearer("/api/tokens?filter=name%3D%3Dx%00", &jwt);
+    nul.assert_status(400, "NUL in a query");
+    assert!(nul.text().contains("NUL"), "{}", nul.text());
+    assert!(nul.json().is_object(), "a JSON error: {}", nul.text());
+    api.post_form(
+        &tenant_token_path("acme"),
+        &format!("grant_type=refresh_token&refresh_token={secret}%00"),
+    )
+    .assert_status(400, "NUL in a form");
+    api.get_bearer(&format!("/api/tokens/{}%00", baseline.id), &jwt)
+        .assert_status(404, "NUL in a path");
     api.post("/api/tokens", &json, &padded_json("big", BODY_LIMIT + 10))
         .assert_status(413, "too big");
     api.try_create_token(&mia, r#"{"name":"member"}"#)
