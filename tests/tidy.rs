@@ -44,8 +44,12 @@ fn sources() -> Vec<(String, String)> {
 /// impl), and nothing of a file that is itself a test module. Code after a
 /// test module is checked like any other.
 fn non_test_lines(path: &str, text: &str) -> Vec<(usize, String)> {
-    // The backend contract (`store::contract`) is tests, file by file.
-    if path.ends_with("/tests.rs") || path.starts_with("src/store/contract/") {
+    // The backend contract (`store::contract`) and a `tests/` directory
+    // of a module are tests, file by file.
+    if path.ends_with("/tests.rs")
+        || path.contains("/tests/")
+        || path.starts_with("src/store/contract/")
+    {
         return Vec::new();
     }
     let mut kept = Vec::new();
