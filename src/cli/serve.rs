@@ -72,6 +72,11 @@ pub(super) struct ServeArgs {
     /// Time a write waits for another writer (e.g. the admin CLI) before it is answered 503.
     #[arg(long, env = "TOKEND_BUSY_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
     busy_timeout: Duration,
+    /// With PostgreSQL: time the server may take to accept a connection or
+    /// answer a statement before the request is answered 503 and the
+    /// connection made again; longer than the busy timeout.
+    #[arg(long, env = "TOKEND_DB_TIMEOUT", default_value = "15s", value_parser = parse_timeout)]
+    db_timeout: Duration,
     /// Time a client may take to read an answer before it is cut off.
     #[arg(long, env = "TOKEND_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     write_timeout: Duration,
@@ -150,12 +155,24 @@ pub(super) fn serve(
     let db = match location {
         DatabaseLocation::File(path) => path,
         DatabaseLocation::Postgres { url, ca_pem } => {
-            let busy_timeout = args.busy_timeout;
+            let (busy_timeout, db_timeout) = (args.busy_timeout, args.db_timeout);
+            // A write waits for the cluster's write lock inside a
+            // statement: the server must be given longer than that wait.
+            if db_timeout <= busy_timeout {
+                return Err(format!(
+                    "TOKEND_DB_TIMEOUT ({}) must be longer than TOKEND_BUSY_TIMEOUT ({})",
+                    humantime::format_duration(db_timeout),
+                    humantime::format_duration(busy_timeout)
+                ));
+            }
             let open = move || {
                 let database = PgDatabase::open(url, ca_pem.as_deref())
                     .map_err(|e| cannot_open(location, e))?;
-                let database: Arc<dyn Database> =
-                    Arc::new(database.with_busy_timeout(busy_timeout));
+                let database: Arc<dyn Database> = Arc::new(
+                    database
+                        .with_busy_timeout(busy_timeout)
+                        .with_answer_timeout(db_timeout),
+                );
                 Ok((database, Box::new(|| {}) as Box<dyn FnOnce()>))
             };
             return serve_database(open, location, key_file, args);

@@ -164,9 +164,11 @@ impl From<StoreError> for DomainError {
             }
             StoreError::Missing(what) => DomainError::Invalid(format!("{what} does not exist")),
             StoreError::Unstorable(why) => DomainError::Invalid(why.clone()),
-            StoreError::Retry | StoreError::Busy | StoreError::Full | StoreError::ReadOnly => {
-                DomainError::Unavailable(e.to_string())
-            }
+            StoreError::Retry
+            | StoreError::Busy
+            | StoreError::Unreachable(_)
+            | StoreError::Full
+            | StoreError::ReadOnly => DomainError::Unavailable(e.to_string()),
             StoreError::TooNew { .. } | StoreError::NotTokend | StoreError::Failed(_) => {
                 DomainError::Internal(e.to_string())
             }

@@ -442,6 +442,15 @@ fn a_node_that_cannot_reach_its_database_is_not_ready_until_it_can() {
     });
     let down = down.expect("/health/ready answers 503 while the database refuses connections");
     assert_eq!(down.header("Retry-After"), Some("1"));
+    // A request needing the database is told to come back, not that the
+    // service failed.
+    let refused = node.api().try_provider_login(ADMIN, ADMIN_PASSWORD);
+    refused.assert_status(503, "a login while the database refuses connections");
+    assert!(
+        refused.header("Retry-After").is_some(),
+        "{}",
+        refused.describe()
+    );
     node.api()
         .get("/health/live", &[])
         .assert_status(200, "alive all the same");
@@ -457,6 +466,128 @@ fn a_node_that_cannot_reach_its_database_is_not_ready_until_it_can() {
         "ready again once the database takes connections"
     );
     node.api().admin_login();
+}
+
+/// A TCP relay to the tests' PostgreSQL server that can stop passing
+/// bytes while it keeps its connections open: a server frozen, or a link
+/// cut without a word, as a node sees it (the kernel still acknowledges,
+/// no answer comes).
+struct FreezableRelay {
+    port: u16,
+    frozen: Arc<AtomicBool>,
+}
+
+impl FreezableRelay {
+    fn to(target: String) -> FreezableRelay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let relay_frozen = Arc::clone(&frozen);
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let frozen = Arc::clone(&relay_frozen);
+                    thread::spawn(move || pump(from, to, &frozen));
+                }
+            }
+        });
+        FreezableRelay { port, frozen }
+    }
+
+    /// `url` with the relay in the server's place.
+    fn url_for(&self, url: &str) -> String {
+        let (scheme_and_user, rest) = url.rsplit_once('@').unwrap();
+        let (_, path) = rest.split_once('/').unwrap();
+        format!("{scheme_and_user}@127.0.0.1:{}/{path}", self.port)
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`, holding what it read while the relay is frozen.
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, frozen: &AtomicBool) {
+    use std::io::{Read, Write};
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while frozen.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+/// The `host:port` of a PostgreSQL URL.
+fn server_of(url: &str) -> String {
+    let (_, rest) = url.rsplit_once('@').unwrap();
+    rest.split_once('/').unwrap().0.to_string()
+}
+
+#[test]
+fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() {
+    let url = postgres_database();
+    let relay = FreezableRelay::to(server_of(&url));
+    let node = TestServer::config()
+        .postgres(&relay.url_for(&url))
+        .env("TOKEND_DB_TIMEOUT", "2s")
+        .env("TOKEND_BUSY_TIMEOUT", "1s")
+        .start();
+    let api = node.api();
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "ci", Some("1h"));
+    api.exchange_provider(&token.secret);
+
+    relay.freeze(true);
+    let asked = Instant::now();
+    let refused = api.try_exchange_provider(&token.secret);
+    let waited = asked.elapsed();
+    refused.assert_status(503, "an exchange while the database says nothing");
+    assert_eq!(refused.json()["error"], "temporarily_unavailable");
+    assert!(
+        refused.header("Retry-After").is_some(),
+        "{}",
+        refused.describe()
+    );
+    // The answer timeout and the write's lock wait, not the client's 15 s.
+    assert!(
+        waited < Duration::from_secs(10),
+        "answered after {waited:?}"
+    );
+    assert!(
+        node.wait_for_log(
+            "PostgreSQL did not answer within 2s",
+            Duration::from_secs(5)
+        ),
+        "the log says why: {}",
+        node.log()
+    );
+    let down = api.get("/health/ready", &[]);
+    down.assert_status(503, "not ready while the database says nothing");
+    api.get("/.well-known/openid-configuration", &[])
+        .assert_status(200, "what needs no database is served all the same");
+
+    relay.freeze(false);
+    let back = eventually(Duration::from_secs(20), || {
+        let answer = api.try_exchange_provider(&token.secret);
+        (answer.status == 200).then_some(answer)
+    });
+    assert!(back.is_some(), "exchanges again once the database answers");
+    api.get("/health/ready", &[])
+        .assert_status(200, "ready again");
 }
 
 #[test]

@@ -60,6 +60,10 @@ pub enum StoreError {
     Unstorable(String),
     /// Another writer held the database past the busy timeout.
     Busy,
+    /// The database server could not be reached, dropped the connection,
+    /// or did not answer in time (PostgreSQL): the same request may
+    /// succeed once it answers again. The text is for the log.
+    Unreachable(String),
     /// The disk is full.
     Full,
     /// The database cannot be written (read-only file, directory or mount).
@@ -82,6 +86,7 @@ impl fmt::Display for StoreError {
             StoreError::Retry => f.write_str("the write lost to a concurrent one"),
             StoreError::Unstorable(why) => f.write_str(why),
             StoreError::Busy => f.write_str("the database is busy"),
+            StoreError::Unreachable(why) => write!(f, "the database is unreachable: {why}"),
             StoreError::Full => f.write_str("the disk is full"),
             StoreError::ReadOnly => f.write_str("the database is read-only"),
             StoreError::TooNew { found, known } => write!(

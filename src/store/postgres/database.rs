@@ -34,6 +34,10 @@ const WRITE_LOCK: i64 = 0x746f_6b65_6e64;
 /// migrate once.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
 
+/// libpq's idle time before the first keepalive probe: what a URL that
+/// sets none gets.
+const LIBPQ_KEEPALIVES_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+
 /// How long a write waits for the cluster's write lock before it is
 /// answered 503, unless `with_busy_timeout` says otherwise.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -98,6 +102,16 @@ impl PgDatabase {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
+        // A server gone without a word (a failover, a cut link) is noticed
+        // within a minute, not libpq's two hours: data unacknowledged for
+        // 30 s ends a connection, and so do unanswered keepalive probes
+        // on an idle one (the notices' listener).
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(30));
+        }
+        if config.get_keepalives_idle() == LIBPQ_KEEPALIVES_IDLE {
+            config.keepalives_idle(Duration::from_secs(30));
+        }
         let io = IoRuntime::start()?;
         let connector = io.connector(config, extra_ca_pem)?;
         let generations = Arc::new(Generations::default());
@@ -114,6 +128,15 @@ impl PgDatabase {
     /// How long writes wait for the cluster's write lock.
     pub fn with_busy_timeout(mut self, busy_timeout: Duration) -> PgDatabase {
         self.busy_timeout = busy_timeout;
+        self
+    }
+
+    /// How long the connections made from now on wait for the server to
+    /// connect or to answer a statement before they give up: the request
+    /// is answered 503 and the next one connects afresh. Without it (the
+    /// admin commands, `migrate`) they wait as long as it takes.
+    pub fn with_answer_timeout(mut self, limit: Duration) -> PgDatabase {
+        self.connector = self.connector.answering_within(limit);
         self
     }
 

@@ -6,16 +6,18 @@ use std::sync::mpsc;
 use std::thread;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::conn::block_on;
+use super::conn::{block_on_within, error_chain};
 use crate::domain::storage::{StoreError, StoreResult};
 use crate::logging;
 
@@ -78,6 +80,7 @@ impl IoRuntime {
             handle: self.handle.clone(),
             config,
             tls: tls_connector(extra_ca_pem)?,
+            answer_timeout: None,
         })
     }
 }
@@ -130,30 +133,79 @@ pub(crate) struct Connector {
     handle: Handle,
     config: Config,
     tls: MakeRustlsConnect,
+    answer_timeout: Option<Duration>,
+}
+
+/// A connection: the client statements are sent through, and the task on
+/// the I/O thread that drives its socket.
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub(crate) client: Arc<Client>,
+    task: AbortHandle,
+}
+
+impl Link {
+    /// Closes the socket at once, whatever the server does: a connection
+    /// given up on must not linger, waiting for an answer nobody reads.
+    pub(crate) fn abandon(&self) {
+        self.task.abort();
+    }
 }
 
 impl Connector {
-    pub(crate) fn connect(&self) -> StoreResult<Client> {
+    /// The same connector, its connections made and their statements
+    /// answered within `limit` or given up on.
+    pub(crate) fn answering_within(mut self, limit: Duration) -> Connector {
+        self.answer_timeout = Some(limit);
+        self
+    }
+
+    /// How long a connection or a statement may wait for the server; None
+    /// waits as long as it takes (a migration, an admin command).
+    pub(crate) fn answer_timeout(&self) -> Option<Duration> {
+        self.answer_timeout
+    }
+
+    pub(crate) fn connect(&self) -> StoreResult<Link> {
         let connector = self.clone();
+        let (opened, ready) = oneshot::channel();
+        // One task opens the connection, then drives its socket: aborting
+        // it closes the connection whatever state it is in.
         let task = self.handle.spawn(async move {
-            let (client, connection) = connector.open().await?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    logging::warn(format!("tokend: a PostgreSQL connection ended: {e}"));
+            match connector.open().await {
+                Ok((client, connection)) => {
+                    if opened.send(Ok(client)).is_ok() {
+                        if let Err(e) = connection.await {
+                            logging::warn(format!("tokend: a PostgreSQL connection ended: {e}"));
+                        }
+                    }
                 }
-            });
-            Ok::<_, tokio_postgres::Error>(client)
+                Err(e) => {
+                    let _ = opened.send(Err(e));
+                }
+            }
         });
-        match block_on(task) {
-            Ok(client) => client.map_err(|e| match StoreError::from(e) {
-                StoreError::Failed(why) => {
-                    StoreError::Failed(format!("cannot connect to PostgreSQL: {why}"))
-                }
-                other => other,
+        let task = task.abort_handle();
+        let cannot = |why: String| format!("cannot connect to PostgreSQL: {why}");
+        match block_on_within(ready, self.answer_timeout) {
+            Some(Ok(Ok(client))) => Ok(Link {
+                client: Arc::new(client),
+                task,
             }),
-            Err(e) => Err(StoreError::Failed(format!(
-                "the connection task failed: {e}"
+            // Whatever keeps a connection from being made (the network, a
+            // server starting or refusing, a wrong password) makes the
+            // database unreachable; the log says which.
+            Some(Ok(Err(e))) => Err(StoreError::Unreachable(cannot(error_chain(&e)))),
+            Some(Err(_)) => Err(StoreError::Failed(cannot(
+                "the connection task ended".into(),
             ))),
+            None => {
+                task.abort();
+                Err(StoreError::Unreachable(cannot(format!(
+                    "no answer within {}",
+                    humantime::format_duration(self.answer_timeout.unwrap_or_default())
+                ))))
+            }
         }
     }
 
