@@ -540,11 +540,40 @@ fn server_of(url: &str) -> String {
 #[test]
 fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() {
     let url = postgres_database();
+    // A write's wait for the write lock is inside a statement: a timeout
+    // shorter than it would cut every contended write.
+    let dir = TempDir::new();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let too_short = run_tokend(
+        &[
+            "--db",
+            &url,
+            "--key-file",
+            "k",
+            "serve",
+            "--listen",
+            &listen,
+        ],
+        None,
+        &[
+            ("TOKEND_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("TOKEND_DB_TIMEOUT", "2s"),
+            ("TOKEND_BUSY_TIMEOUT", "5s"),
+        ],
+        &dir.path,
+    );
+    too_short.code_is(1, "a database timeout within the busy timeout");
+    assert!(
+        too_short
+            .stderr
+            .contains("TOKEND_DB_TIMEOUT (2s) must be longer than TOKEND_BUSY_TIMEOUT (5s)"),
+        "{too_short:#?}"
+    );
     let relay = FreezableRelay::to(server_of(&url));
     let node = TestServer::config()
         .postgres(&relay.url_for(&url))
-        .env("TOKEND_DB_TIMEOUT", "2s")
-        .env("TOKEND_BUSY_TIMEOUT", "1s")
+        .env("TOKEND_DB_TIMEOUT", "3s")
+        .env("TOKEND_BUSY_TIMEOUT", "2s")
         .start();
     let api = node.api();
     let admin = api.admin_login().access_token;
@@ -569,7 +598,7 @@ fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() 
     );
     assert!(
         node.wait_for_log(
-            "PostgreSQL did not answer within 2s",
+            "PostgreSQL did not answer within 3s",
             Duration::from_secs(5)
         ),
         "the log says why: {}",
