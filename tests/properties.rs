@@ -55,12 +55,17 @@ proptest! {
         let encoded = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&pairs)
             .finish();
-        prop_assert_eq!(http::form(encoded.as_bytes()), Ok(pairs));
+        // A NUL is in no name or value of the API: refused, not read.
+        if pairs.iter().any(|(name, value)| name.contains('\0') || value.contains('\0')) {
+            prop_assert!(http::form(encoded.as_bytes()).is_err());
+        } else {
+            prop_assert_eq!(http::form(encoded.as_bytes()), Ok(pairs));
+        }
     }
 
     /// On any bytes tokend agrees with the `url` crate's decoder, except
     /// that it refuses what would not decode to UTF-8 where `url` would
-    /// substitute U+FFFD.
+    /// substitute U+FFFD, and what holds a NUL.
     #[test]
     fn forms_agree_with_an_independent_decoder(input in proptest::collection::vec(
         prop_oneof![Just(b'%'), Just(b'+'), Just(b'='), Just(b'&'), any::<u8>(),
@@ -73,8 +78,8 @@ proptest! {
             Err(_) => {
                 let decoded = percent_encoding::percent_decode(&input).collect::<Vec<u8>>();
                 prop_assert!(
-                    std::str::from_utf8(&decoded).is_err(),
-                    "refused input that decodes to UTF-8: {:?}", input
+                    std::str::from_utf8(&decoded).is_err() || decoded.contains(&0),
+                    "refused input that decodes to UTF-8 without a NUL: {:?}", input
                 );
             }
         }
@@ -106,12 +111,17 @@ proptest! {
     }
 
     /// A client's id and secret, each form-urlencoded as RFC 6749 §2.3.1
-    /// has it, come back as they were, whatever they hold (`:` included).
+    /// has it, come back as they were, whatever they hold (`:` included),
+    /// but a NUL, which is refused.
     #[test]
     fn basic_client_credentials_round_trip(id in text(), secret in text()) {
         let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let header = basic(&format!("{}:{}", encode(&id), encode(&secret)));
-        prop_assert_eq!(http::basic_client(&header), Ok(Some((id, secret))));
+        if id.contains('\0') || secret.contains('\0') {
+            prop_assert!(http::basic_client(&header).is_err());
+        } else {
+            prop_assert_eq!(http::basic_client(&header), Ok(Some((id, secret))));
+        }
     }
 
     /// Whatever the header, a login read from it is one whose
@@ -697,7 +707,10 @@ proptest! {
         }
         let names = org_roles.is_some() || service_roles.is_some();
         let scope = http::api_token_scope(body.to_string().as_bytes());
+        // A NUL is in no role or service name: the body is refused.
+        let holds_nul = body.to_string().contains("\\u0000");
         match (all_roles, names) {
+            _ if holds_nul => prop_assert!(scope.is_err()),
             (Some(true), true) => prop_assert!(scope.is_err()),
             (None | Some(true), false) => prop_assert_eq!(scope, Ok(TokenScope::AllRoles)),
             _ => prop_assert_eq!(scope, Ok(TokenScope::Roles {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client};
 
 use super::generations::{Generation, Generations};
@@ -36,6 +37,9 @@ pub(super) struct Notices {
 }
 
 /// The channels the generations' triggers notify.
+/// How long a notice waits for the server to take it.
+const TELL_WITHIN: Duration = Duration::from_secs(15);
+
 const GENERATION_CHANNEL_PREFIX: &str = "tokend_";
 
 struct State {
@@ -82,12 +86,21 @@ impl Notices {
             return;
         };
         self.connector.handle().spawn(async move {
-            if let Err(e) = client
-                .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
-                .await
-            {
-                logging::warn(format!("tokend: a notice to the other nodes was lost: {e}"));
-            }
+            // A server that stops answering must not gather a task per
+            // notice for as long as it is silent.
+            let params: [&(dyn ToSql + Sync); 2] = [&CHANNEL, &payload];
+            let sent = client.execute("SELECT pg_notify($1, $2)", &params);
+            let lost = match tokio::time::timeout(TELL_WITHIN, sent).await {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!(
+                    "no answer within {}",
+                    humantime::format_duration(TELL_WITHIN)
+                ),
+            };
+            logging::warn(format!(
+                "tokend: a notice to the other nodes was lost: {lost}"
+            ));
         });
     }
 
