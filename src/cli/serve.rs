@@ -166,13 +166,11 @@ pub(super) fn serve(
                 ));
             }
             let open = move || {
-                let database = PgDatabase::open(url, ca_pem.as_deref())
-                    .map_err(|e| cannot_open(location, e))?;
-                let database: Arc<dyn Database> = Arc::new(
-                    database
-                        .with_busy_timeout(busy_timeout)
-                        .with_answer_timeout(db_timeout),
-                );
+                let database =
+                    PgDatabase::open_answering_within(url, ca_pem.as_deref(), db_timeout)
+                        .map_err(|e| cannot_open(location, e))?;
+                let database: Arc<dyn Database> =
+                    Arc::new(database.with_busy_timeout(busy_timeout));
                 Ok((database, Box::new(|| {}) as Box<dyn FnOnce()>))
             };
             return serve_database(open, location, key_file, args);

@@ -570,6 +570,32 @@ fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() 
         "{too_short:#?}"
     );
     let relay = FreezableRelay::to(server_of(&url));
+    // Nor does a start wait for ever on a server that says nothing.
+    relay.freeze(true);
+    let unanswered = run_tokend(
+        &[
+            "--db",
+            &relay.url_for(&url),
+            "--key-file",
+            "k",
+            "serve",
+            "--listen",
+            &listen,
+        ],
+        None,
+        &[
+            ("TOKEND_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("TOKEND_DB_TIMEOUT", "3s"),
+            ("TOKEND_BUSY_TIMEOUT", "2s"),
+        ],
+        &dir.path,
+    );
+    unanswered.code_is(1, "a start on a server that never answers");
+    assert!(
+        unanswered.stderr.contains("no answer within 3s"),
+        "{unanswered:#?}"
+    );
+    relay.freeze(false);
     let node = TestServer::config()
         .postgres(&relay.url_for(&url))
         .env("TOKEND_DB_TIMEOUT", "3s")

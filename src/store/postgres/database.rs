@@ -59,13 +59,31 @@ impl PgDatabase {
     /// creates the schema in an empty database, and checks that the schema
     /// is the one this binary knows: an older one needs `tokend migrate`.
     pub fn open(url: &str, extra_ca_pem: Option<&[u8]>) -> StoreResult<PgDatabase> {
-        let database = PgDatabase::connect_to(url, extra_ca_pem)?;
-        let conn = PgConn::connect(&database.connector)?;
+        PgDatabase::connect_to(url, extra_ca_pem)?.open_schema()
+    }
+
+    /// `open`, every connection then made (this one's too) waiting at most
+    /// `limit` for the server to connect or to answer a statement before
+    /// it gives up: the request is answered 503 and the next one connects
+    /// afresh. A server that never answers fails the start after `limit`.
+    pub fn open_answering_within(
+        url: &str,
+        extra_ca_pem: Option<&[u8]>,
+        limit: Duration,
+    ) -> StoreResult<PgDatabase> {
+        let mut database = PgDatabase::connect_to(url, extra_ca_pem)?;
+        database.connector = database.connector.answering_within(limit);
+        database.open_schema()
+    }
+
+    /// Creates the schema in an empty database; refuses an older one.
+    fn open_schema(self) -> StoreResult<PgDatabase> {
+        let conn = PgConn::connect(&self.connector)?;
         let (_, now) = migrate(&conn, Upgrade::OnlyEmpty)?;
         if now < known_version() {
             return Err(older(now));
         }
-        Ok(database)
+        Ok(self)
     }
 
     /// Opens a database that must hold a tokend schema already, of this
@@ -128,15 +146,6 @@ impl PgDatabase {
     /// How long writes wait for the cluster's write lock.
     pub fn with_busy_timeout(mut self, busy_timeout: Duration) -> PgDatabase {
         self.busy_timeout = busy_timeout;
-        self
-    }
-
-    /// How long the connections made from now on wait for the server to
-    /// connect or to answer a statement before they give up: the request
-    /// is answered 503 and the next one connects afresh. Without it (the
-    /// admin commands, `migrate`) they wait as long as it takes.
-    pub fn with_answer_timeout(mut self, limit: Duration) -> PgDatabase {
-        self.connector = self.connector.answering_within(limit);
         self
     }
 
