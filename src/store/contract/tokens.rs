@@ -690,6 +690,39 @@ fn tokens_are_counted_by_state_for_every_org(tx: &(impl TokenReads + TokenWrites
     );
 }
 
+/// Names sort by their bytes once ASCII letters are folded, as SQLite's
+/// NOCASE has it, whatever collation the server would use: the test
+/// databases on PostgreSQL collate by English rules, under which `_`
+/// comes before `-`, punctuation and case weigh less than letters, and
+/// `é` sorts beside `e`.
+fn names_sort_by_folded_bytes_whatever_the_servers_collation(
+    tx: &(impl TokenReads + TokenWrites + Fixture),
+) {
+    tx.user("acme", "alice");
+    for (id, name) in [
+        ("t1", "ab"),
+        ("t2", "a_b"),
+        ("t3", "a-c"),
+        ("t4", "éclair"),
+        ("t5", "Ed"),
+        ("t6", "[x]"),
+        ("t7", "A b"),
+    ] {
+        tx.insert_api_token(&token(id, "alice", name, 10, None))
+            .unwrap();
+    }
+    let sorted = ids(
+        tx,
+        ApiTokenFilter {
+            sort: TokenSort::Name,
+            ..ApiTokenFilter::default()
+        },
+    );
+    // "[" (0x5b) < "a": then " " (0x20) < "-" (0x2d) < "_" (0x5f) < "b";
+    // "d" < "é" (0xc3 0xa9).
+    assert_eq!(sorted, all(&["t6", "t7", "t3", "t2", "t1", "t5", "t4"]));
+}
+
 super::contract!(
     a_token_is_found_by_digest_and_by_id_as_it_was_stored,
     a_token_is_revoked_once_and_is_then_inactive,
@@ -703,6 +736,7 @@ super::contract!(
     a_registered_client_keeps_its_id_token_algorithm,
     a_token_policy_is_stored_and_replaced,
     tokens_are_listed_filtered_sorted_and_paged,
+    names_sort_by_folded_bytes_whatever_the_servers_collation,
     tokens_beyond_a_policy_are_found_among_an_orgs_live_ones,
     idle_tokens_are_the_live_ones_unused_since_the_cutoff,
     tokens_are_counted_by_state_for_every_org,

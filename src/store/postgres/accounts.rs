@@ -154,7 +154,7 @@ impl AccountReads for PgConn {
         }
         if !account.org.is_provider {
             let cap = self.query(
-                r#"SELECT DISTINCT s.name || ':' || bp.permission
+                r#"SELECT DISTINCT (s.name || ':' || bp.permission) COLLATE "C"
                    FROM bundle_orgs bo
                    JOIN bundle_permissions bp ON bp.bundle_id = bo.bundle_id
                    JOIN services s ON s.id = bp.service_id

@@ -77,8 +77,14 @@ pub(crate) fn test_database_url() -> String {
             .as_nanos(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
+    // Ordered by English rules, not bytes: every order the backend
+    // promises must come from its own COLLATE "C", as on a server an
+    // admin set up for their language.
     admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .batch_execute(&format!(
+            "CREATE DATABASE {name} TEMPLATE template0 \
+             LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        ))
         .unwrap();
     let (server, _) = url.rsplit_once('/').unwrap();
     format!("{server}/{name}")

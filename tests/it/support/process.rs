@@ -379,7 +379,12 @@ pub fn postgres_database() -> String {
     );
     let created = Command::new("psql")
         .args([server.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE DATABASE {name}"))
+        // English collation, as an admin's server may have: tokend's
+        // orders must not depend on it.
+        .arg(format!(
+            "CREATE DATABASE {name} TEMPLATE template0 \
+             LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        ))
         .output()
         .expect("psql");
     assert!(
