@@ -469,35 +469,57 @@ fn a_node_that_cannot_reach_its_database_is_not_ready_until_it_can() {
 }
 
 /// A TCP relay to the tests' PostgreSQL server that can stop passing
-/// bytes while it keeps its connections open: a server frozen, or a link
-/// cut without a word, as a node sees it (the kernel still acknowledges,
-/// no answer comes).
-struct FreezableRelay {
+/// bytes while it keeps its connections open (a server frozen, or a link
+/// cut without a word, as a node sees it: the kernel still acknowledges,
+/// no answer comes), or go down (a server gone: its connections closed,
+/// new ones refused).
+struct Relay {
     port: u16,
     frozen: Arc<AtomicBool>,
+    down: Arc<AtomicBool>,
+    /// Both ends of every connection relayed, to close them on `go_down`.
+    open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+    relayed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl FreezableRelay {
-    fn to(target: String) -> FreezableRelay {
+impl Relay {
+    fn to(target: String) -> Relay {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let frozen = Arc::new(AtomicBool::new(false));
-        let relay_frozen = Arc::clone(&frozen);
+        let relay = Relay {
+            port: listener.local_addr().unwrap().port(),
+            frozen: Arc::default(),
+            down: Arc::default(),
+            open: Arc::default(),
+            relayed: Arc::default(),
+        };
+        let (frozen, down, open, relayed) = (
+            Arc::clone(&relay.frozen),
+            Arc::clone(&relay.down),
+            Arc::clone(&relay.open),
+            Arc::clone(&relay.relayed),
+        );
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if down.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(server) = std::net::TcpStream::connect(&target) else {
                     continue;
                 };
+                relayed.fetch_add(1, Ordering::SeqCst);
+                let mut open = open.lock().unwrap();
+                open.push(client.try_clone().unwrap());
+                open.push(server.try_clone().unwrap());
                 for (from, to) in [
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
                 ] {
-                    let frozen = Arc::clone(&relay_frozen);
+                    let frozen = Arc::clone(&frozen);
                     thread::spawn(move || pump(from, to, &frozen));
                 }
             }
         });
-        FreezableRelay { port, frozen }
+        relay
     }
 
     /// `url` with the relay in the server's place.
@@ -509,6 +531,19 @@ impl FreezableRelay {
 
     fn freeze(&self, frozen: bool) {
         self.frozen.store(frozen, Ordering::SeqCst);
+    }
+
+    /// Closes every connection and refuses new ones from now on.
+    fn go_down(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// How many connections it has relayed.
+    fn relayed(&self) -> usize {
+        self.relayed.load(Ordering::SeqCst)
     }
 }
 
@@ -569,7 +604,7 @@ fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() 
             .contains("TOKEND_DB_TIMEOUT (2s) must be longer than TOKEND_BUSY_TIMEOUT (5s)"),
         "{too_short:#?}"
     );
-    let relay = FreezableRelay::to(server_of(&url));
+    let relay = Relay::to(server_of(&url));
     // Nor does a start wait for ever on a server that says nothing.
     relay.freeze(true);
     let unanswered = run_tokend(
@@ -643,6 +678,48 @@ fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() 
     assert!(back.is_some(), "exchanges again once the database answers");
     api.get("/health/ready", &[])
         .assert_status(200, "ready again");
+}
+
+/// A URL may list several servers, as libpq's does: with
+/// `target_session_attrs=read-write` a node connects to the first that
+/// takes writes, and when that one goes (a failover), to the next.
+#[test]
+fn a_node_follows_a_failover_to_the_next_server_its_url_lists() {
+    let url = postgres_database();
+    let (first, second) = (Relay::to(server_of(&url)), Relay::to(server_of(&url)));
+    let (scheme_and_user, rest) = url.rsplit_once('@').unwrap();
+    let (_, name) = rest.split_once('/').unwrap();
+    let listed = format!(
+        "{scheme_and_user}@127.0.0.1:{},127.0.0.1:{}/{name}?target_session_attrs=read-write",
+        first.port, second.port
+    );
+    let node = TestServer::config().postgres(&listed).start();
+    let api = node.api();
+    let admin = api.admin_login().access_token;
+    let token = api.create_token(&admin, "ci", Some("1h"));
+    api.exchange_provider(&token.secret);
+    assert_eq!(
+        second.relayed(),
+        0,
+        "the first server listed is used while it serves"
+    );
+
+    first.go_down();
+    let served = eventually(Duration::from_secs(20), || {
+        let answer = api.try_exchange_provider(&token.secret);
+        // Until a worker connects again its request is told to retry.
+        assert!([200, 503].contains(&answer.status), "{}", answer.describe());
+        (answer.status == 200).then_some(())
+    });
+    assert!(served.is_some(), "exchanges through the second server");
+    assert!(
+        second.relayed() > 0,
+        "the node connected to the second server"
+    );
+    let tokens = api.get_bearer("/api/tokens", &admin);
+    tokens.assert_status(200, "the session made through the first server holds");
+    api.get("/health/ready", &[])
+        .assert_status(200, "ready on the second server");
 }
 
 #[test]
