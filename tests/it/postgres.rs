@@ -579,24 +579,19 @@ fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() 
     // shorter than it would cut every contended write.
     let dir = TempDir::new();
     let listen = format!("127.0.0.1:{}", free_port());
-    let too_short = run_tokend(
-        &[
-            "--db",
-            &url,
-            "--key-file",
-            "k",
-            "serve",
-            "--listen",
-            &listen,
-        ],
-        None,
-        &[
-            ("TOKEND_ADMIN_PASSWORD", ADMIN_PASSWORD),
-            ("TOKEND_DB_TIMEOUT", "2s"),
-            ("TOKEND_BUSY_TIMEOUT", "5s"),
-        ],
-        &dir.path,
-    );
+    let start = |db: &str, db_timeout: &str, busy_timeout: &str| {
+        run_tokend(
+            &["--db", db, "--key-file", "k", "serve", "--listen", &listen],
+            None,
+            &[
+                ("TOKEND_ADMIN_PASSWORD", ADMIN_PASSWORD),
+                ("TOKEND_DB_TIMEOUT", db_timeout),
+                ("TOKEND_BUSY_TIMEOUT", busy_timeout),
+            ],
+            &dir.path,
+        )
+    };
+    let too_short = start(&url, "2s", "5s");
     too_short.code_is(1, "a database timeout within the busy timeout");
     assert!(
         too_short
@@ -607,24 +602,7 @@ fn a_database_that_stops_answering_costs_a_request_the_db_timeout_and_no_more() 
     let relay = Relay::to(server_of(&url));
     // Nor does a start wait for ever on a server that says nothing.
     relay.freeze(true);
-    let unanswered = run_tokend(
-        &[
-            "--db",
-            &relay.url_for(&url),
-            "--key-file",
-            "k",
-            "serve",
-            "--listen",
-            &listen,
-        ],
-        None,
-        &[
-            ("TOKEND_ADMIN_PASSWORD", ADMIN_PASSWORD),
-            ("TOKEND_DB_TIMEOUT", "3s"),
-            ("TOKEND_BUSY_TIMEOUT", "2s"),
-        ],
-        &dir.path,
-    );
+    let unanswered = start(&relay.url_for(&url), "3s", "2s");
     unanswered.code_is(1, "a start on a server that never answers");
     assert!(
         unanswered.stderr.contains("no answer within 3s"),
