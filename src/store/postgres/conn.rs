@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
@@ -34,6 +35,10 @@ pub struct PgConn {
     /// The process's generations as last read, for a server's handles;
     /// None reads them every time.
     generations: Option<Arc<Generations>>,
+    /// Whether a transaction is open on the connection: if it is lost
+    /// then, it is not made again until the transaction ends, since the
+    /// statements left would commit one by one outside it.
+    in_transaction: AtomicBool,
 }
 
 impl PgConn {
@@ -43,7 +48,13 @@ impl PgConn {
             connector: connector.clone(),
             prepared: Mutex::default(),
             generations: None,
+            in_transaction: AtomicBool::new(false),
         })
+    }
+
+    /// Marks a transaction opened or ended on the connection.
+    pub(crate) fn set_in_transaction(&self, open: bool) {
+        self.in_transaction.store(open, Ordering::SeqCst);
     }
 
     /// Keeps the generations read in `generations`, shared by the process.
@@ -101,6 +112,9 @@ impl PgConn {
         let mut slot = self.link.write().unwrap_or_else(|e| e.into_inner());
         match slot.as_ref() {
             Some(link) if !link.client.is_closed() => Ok(link.clone()),
+            _ if self.in_transaction.load(Ordering::SeqCst) => Err(StoreError::Unreachable(
+                "the connection to PostgreSQL was lost, and its transaction with it".into(),
+            )),
             _ => {
                 *slot = None;
                 self.prepared

@@ -273,11 +273,15 @@ impl WriteConnection for PgWriteConnection {
             Durability::Relaxed => "off",
         };
         let wait_ms = lock_wait.as_millis().clamp(1, i32::MAX as u128);
+        // A connection lost since the last batch is made again here, and
+        // only here.
+        self.conn.set_in_transaction(false);
         let begun = self.conn.batch_execute(&format!(
             "BEGIN; SET LOCAL lock_timeout = {wait_ms}; \
              SET LOCAL synchronous_commit = {synchronous}; \
              SELECT pg_advisory_xact_lock({WRITE_LOCK})"
         ));
+        self.conn.set_in_transaction(true);
         if begun.is_err() {
             self.rollback();
         }
@@ -302,7 +306,9 @@ impl WriteConnection for PgWriteConnection {
     }
 
     fn commit(&mut self) -> StoreResult<()> {
-        for which in self.conn.commit_moving()? {
+        let committed = self.conn.commit_moving();
+        self.conn.set_in_transaction(false);
+        for which in committed? {
             self.generations.moved(which);
         }
         Ok(())
@@ -312,6 +318,7 @@ impl WriteConnection for PgWriteConnection {
         // Harmless outside a transaction (a warning on the server), and a
         // connection that is gone took its transaction with it.
         let _ = self.conn.batch_execute("ROLLBACK");
+        self.conn.set_in_transaction(false);
     }
 
     fn transaction(&self) -> &dyn Transaction {

@@ -119,6 +119,46 @@ fn a_dropped_connection_is_made_again() {
     assert_eq!(reads.login_unlocked_at("x").unwrap(), None);
 }
 
+/// A writer whose connection drops mid-transaction must not run the rest
+/// of its batch on a new connection, where each statement would commit
+/// alone: the connection is made again only once the transaction ended.
+#[test]
+fn a_connection_lost_mid_transaction_is_not_made_again_until_it_ends() {
+    let url = test_database_url();
+    let io = IoRuntime::start().unwrap();
+    let connector = io.connector(url.parse().unwrap(), None).unwrap();
+    let (writer, admin) = (
+        PgConn::connect(&connector).unwrap(),
+        PgConn::connect(&connector).unwrap(),
+    );
+    admin.batch_execute("CREATE TABLE kept (n BIGINT)").unwrap();
+    writer.batch_execute("BEGIN").unwrap();
+    writer.set_in_transaction(true);
+    writer.execute("INSERT INTO kept VALUES (1)", &[]).unwrap();
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    for _ in 0..3 {
+        let refused = writer.execute("INSERT INTO kept VALUES (2)", &[]);
+        assert!(
+            matches!(refused, Err(StoreError::Unreachable(_))),
+            "{refused:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    writer.set_in_transaction(false);
+    let count = writer.query_one("SELECT count(*) FROM kept", &[]).unwrap();
+    assert_eq!(
+        count.get::<_, i64>(0),
+        0,
+        "nothing of the transaction stands"
+    );
+}
+
 #[test]
 fn text_with_a_nul_is_refused_as_the_clients_mistake_not_a_failure() {
     use crate::domain::storage::AccountReads;
