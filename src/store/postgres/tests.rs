@@ -96,6 +96,18 @@ fn writes_commit_through_the_writer_and_reads_see_them() {
     assert_eq!(store.reads().login_unlocked_at("bob@acme").unwrap(), None);
 }
 
+/// Ends every connection to `admin`'s database but its own, as an
+/// admin's `pg_terminate_backend` or a server restart does.
+fn end_the_other_connections(admin: &PgConn) {
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+}
+
 #[test]
 fn a_dropped_connection_is_made_again() {
     let url = test_database_url();
@@ -105,13 +117,7 @@ fn a_dropped_connection_is_made_again() {
     reads.login_unlocked_at("x").unwrap();
     let io = IoRuntime::start().unwrap();
     let admin = PgConn::connect(&io.connector(url.parse().unwrap(), None).unwrap()).unwrap();
-    admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .unwrap();
+    end_the_other_connections(&admin);
     // The statement that finds the connection gone may fail; the next runs.
     let _ = reads.login_unlocked_at("x");
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -135,13 +141,7 @@ fn a_connection_lost_mid_transaction_is_not_made_again_until_it_ends() {
     writer.batch_execute("BEGIN").unwrap();
     writer.set_in_transaction(true);
     writer.execute("INSERT INTO kept VALUES (1)", &[]).unwrap();
-    admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .unwrap();
+    end_the_other_connections(&admin);
     for _ in 0..3 {
         let refused = writer.execute("INSERT INTO kept VALUES (2)", &[]);
         assert!(
